@@ -1,0 +1,50 @@
+"""The ``initjax`` command line: each subcommand lives beside the code it drives.
+
+Every subpackage that offers a command exposes ``add_parser(subparsers)`` which registers the
+subcommand and sets ``func`` (``args -> int`` exit status) on its parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from initjax import __version__
+
+
+def _subcommand_modules():
+    # Imported lazily so `initjax --help` stays fast and one broken extra does not break all.
+    from initjax.initializers import cli as init_cli
+
+    return [init_cli]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="initjax",
+        description="Weight-initialization benchmark suite: initializers, signal propagation, "
+        "mean-field theory and sweeps in JAX/Flax.",
+    )
+    parser.add_argument("--version", action="version", version=f"initjax {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in _subcommand_modules():
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError) as err:  # bad input: one clear line, no traceback
+        print(f"initjax {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""The one initializer registry: builders plus metadata, looked up by name.
+
+An entry's builder takes hyper-parameters and returns a function
+``init(key, shape, dtype=jnp.float32) -> Array`` (the ``jax.nn.initializers.Initializer``
+protocol). :func:`get` wraps it in a :class:`BoundInitializer` that validates ``shape`` and
+``dtype`` once for every entry, returns empty arrays for zero-size shapes, and carries the entry
+and the bound hyper-parameters (so tests and theory read the same promised variance).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import numbers
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from initjax.initializers.fans import normalize_shape
+
+__all__ = [
+    "BoundInitializer",
+    "Entry",
+    "entry",
+    "get",
+    "names",
+    "aliases",
+    "register",
+]
+
+InitFn = Callable[..., jax.Array]
+# variance(fan_in, fan_out, **hparams) -> promised Var[w] per element.
+VarianceFn = Callable[..., float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """Registry metadata of one initializer.
+
+    Attributes:
+      name: canonical name.
+      builder: ``builder(**hparams) -> init``.
+      family: grouping for listings ("constant", "random", "variance_scaling", "torch",
+        "orthogonal", "structured", ...).
+      defaults: default hyper-parameters; their Python types define the accepted types.
+      reference: the paper (and equation) the entry follows.
+      variance: promised per-element variance ``variance(fan_in, fan_out, **hparams)``, or None
+        where not defined (e.g. orthogonal on a wide matrix, sparse per-row structure).
+      formula: the promise as text, for ``initjax list``.
+      aliases: other names resolving to this entry.
+      deterministic: True if the result does not depend on the key (zeros, identity, ZerO).
+      fan_based: True if the entry needs a kernel shape of rank >= 2.
+      choices: for string hyper-parameters, the allowed values.
+    """
+
+    name: str
+    builder: Callable[..., InitFn]
+    family: str
+    defaults: Mapping[str, Any]
+    reference: str
+    variance: VarianceFn | None = None
+    formula: str = ""
+    aliases: tuple[str, ...] = ()
+    deterministic: bool = False
+    fan_based: bool = True
+    choices: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+
+    def promised_variance(self, fan_in: int, fan_out: int, **hparams: Any) -> float | None:
+        """The variance this entry promises for the given fans and hyper-parameters (or None)."""
+        if self.variance is None:
+            return None
+        return float(self.variance(fan_in, fan_out, **{**self.defaults, **hparams}))
+
+
+_REGISTRY: dict[str, Entry] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(
+    name: str,
+    *,
+    family: str,
+    defaults: Mapping[str, Any] | None = None,
+    reference: str,
+    variance: VarianceFn | None = None,
+    formula: str = "",
+    aliases: tuple[str, ...] = (),
+    deterministic: bool = False,
+    fan_based: bool = True,
+    choices: Mapping[str, tuple[Any, ...]] | None = None,
+) -> Callable[[Callable[..., InitFn]], Callable[..., InitFn]]:
+    """Decorator adding ``builder(**hparams) -> init`` to the registry.
+
+    Example::
+
+        @register("my_init", family="random", defaults={"scale": 1.0},
+                  reference="Me et al. 2026, eq. 3", variance=lambda fi, fo, scale: scale / fi,
+                  formula="scale / fan_in")
+        def my_init(scale):
+            def init(key, shape, dtype=jnp.float32):
+                ...
+            return init
+
+    Raises:
+      ValueError: the name or an alias is already registered.
+    """
+
+    def deco(builder: Callable[..., InitFn]) -> Callable[..., InitFn]:
+        for n in (name, *aliases):
+            if n in _REGISTRY or n in _ALIASES:
+                raise ValueError(f"initializer {n!r} is already registered")
+        _REGISTRY[name] = Entry(
+            name=name,
+            builder=builder,
+            family=family,
+            defaults=dict(defaults or {}),
+            reference=reference,
+            variance=variance,
+            formula=formula,
+            aliases=tuple(aliases),
+            deterministic=deterministic,
+            fan_based=fan_based,
+            choices=dict(choices or {}),
+        )
+        for a in aliases:
+            _ALIASES[a] = name
+        return builder
+
+    return deco
+
+
+def names() -> list[str]:
+    """Canonical names of every registered initializer, sorted."""
+    return sorted(_REGISTRY)
+
+
+def aliases() -> dict[str, str]:
+    """Mapping alias -> canonical name."""
+    return dict(_ALIASES)
+
+
+def entry(name: str) -> Entry:
+    """The :class:`Entry` for a canonical name or alias.
+
+    Raises:
+      ValueError: unknown name; the message lists the closest registered names.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"initializer name must be a string, got {type(name).__name__}")
+    key = name.strip()
+    key = _ALIASES.get(key, key)
+    if key not in _REGISTRY:
+        pool = list(_REGISTRY) + list(_ALIASES)
+        close = difflib.get_close_matches(key, pool, n=4, cutoff=0.4)
+        hint = f" Closest: {', '.join(close)}." if close else ""
+        raise ValueError(
+            f"unknown initializer {name!r}.{hint} See initjax.initializers.names() or "
+            "`initjax list` for all registered names."
+        )
+    return _REGISTRY[key]
+
+
+def _is_number(v: Any) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, numbers.Number | np.generic):
+        return True
+    # Traced or concrete 0-d arrays, so sweeps can vmap over a scale.
+    return isinstance(v, jax.Array | np.ndarray) and v.ndim == 0
+
+
+def _check_hparam(e: Entry, k: str, v: Any) -> None:
+    d = e.defaults[k]
+    if k in e.choices:
+        if v not in e.choices[k]:
+            raise ValueError(
+                f"initializer {e.name!r}: {k}={v!r} is not allowed; choose one of "
+                f"{', '.join(map(repr, e.choices[k]))}"
+            )
+        return
+    if d is None:
+        return
+    if isinstance(d, bool):
+        ok = isinstance(v, bool)
+    elif isinstance(d, int | float):
+        ok = _is_number(v)
+    elif isinstance(d, str):
+        ok = isinstance(v, str)
+    elif isinstance(d, tuple | list):
+        ok = isinstance(v, tuple | list | int)
+    else:
+        ok = True
+    if not ok:
+        raise TypeError(
+            f"initializer {e.name!r}: hyper-parameter {k} must be of type "
+            f"{type(d).__name__} like its default {d!r}, got {v!r} ({type(v).__name__})"
+        )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BoundInitializer:
+    """An initializer with its hyper-parameters bound: ``init(key, shape, dtype=float32)``.
+
+    Calling it validates ``shape`` (integers >= 0) and ``dtype`` (a floating dtype), returns
+    ``jnp.zeros(shape, dtype)`` for zero-size shapes, and otherwise calls the entry's function.
+    The result has exactly the requested dtype.
+
+    Equality and hash use (name, hyper-parameters) when these are hashable, so two equal
+    initializers do not force a recompilation when used as static configuration.
+    """
+
+    entry: Entry
+    hparams: Mapping[str, Any]
+    fn: InitFn
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    def __call__(self, key: jax.Array, shape: Any, dtype: Any = jnp.float32) -> jax.Array:
+        shape = normalize_shape(shape)
+        try:
+            dt = jnp.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype must be a floating dtype, got {dtype!r}") from None
+        if not jnp.issubdtype(dt, jnp.floating):
+            raise TypeError(
+                f"initializer {self.name!r}: dtype must be a floating dtype (float32, bfloat16, "
+                f"float16, float64), got {dt}"
+            )
+        if dt == jnp.float64 and not jax.config.jax_enable_x64:
+            raise ValueError(
+                f"initializer {self.name!r}: float64 requested but x64 is disabled; enable it "
+                "with jax.config.update('jax_enable_x64', True)"
+            )
+        if int(np.prod(shape)) == 0:
+            return jnp.zeros(shape, dt)
+        out = self.fn(key, shape, dt)
+        return out.astype(dt) if out.dtype != dt else out
+
+    def promised_variance(self, fan_in: int, fan_out: int) -> float | None:
+        """Per-element variance promised for these fans (None where undefined)."""
+        return self.entry.promised_variance(fan_in, fan_out, **self.hparams)
+
+    def _key(self) -> tuple:
+        return (self.entry.name, tuple(sorted(self.hparams.items())))
+
+    def __hash__(self) -> int:
+        try:
+            return hash(self._key())
+        except TypeError:  # traced or array hyper-parameters
+            return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BoundInitializer):
+            return NotImplemented
+        if self is other:
+            return True
+        try:
+            return bool(self._key() == other._key())
+        except Exception:  # arrays do not compare to a single bool
+            return False
+
+    def __repr__(self) -> str:
+        hp = ", ".join(f"{k}={v!r}" for k, v in self.hparams.items())
+        return f"{self.name}({hp})"
+
+
+def get(name: str, **hparams: Any) -> BoundInitializer:
+    """Look up an initializer by name and bind its hyper-parameters.
+
+    Args:
+      name: canonical name or alias (``xavier_*`` -> ``glorot_*``, ``kaiming_*`` -> ``he_*``).
+      **hparams: hyper-parameters overriding the entry's defaults. Scalar ones may be traced
+        (``jax.vmap`` over ``scale``).
+
+    Returns:
+      A :class:`BoundInitializer` ``init(key, shape, dtype=jnp.float32) -> Array``.
+
+    Raises:
+      ValueError: unknown name (lists the closest names), unknown hyper-parameter (lists the
+        allowed ones), or a value outside the allowed choices / range.
+      TypeError: a hyper-parameter of the wrong type.
+    """
+    e = entry(name)
+    unknown = sorted(set(hparams) - set(e.defaults))
+    if unknown:
+        allowed = ", ".join(sorted(e.defaults)) or "none"
+        raise ValueError(
+            f"initializer {e.name!r}: unknown hyper-parameter(s) {', '.join(unknown)}; "
+            f"allowed: {allowed}"
+        )
+    for k, v in hparams.items():
+        _check_hparam(e, k, v)
+    merged = {**e.defaults, **hparams}
+    return BoundInitializer(e, merged, e.builder(**merged))

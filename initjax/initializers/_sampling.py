@@ -1,0 +1,73 @@
+"""Sampling primitives shared by the initializers: one place to make the PRNG path fast.
+
+Every sampler draws in float32 (or float64 when that is requested) and casts once to the
+requested dtype, so low-precision results are correctly rounded draws of the float32 law.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["compute_dtype", "normal", "uniform_symmetric", "truncated_normal", "check_scalar"]
+
+
+def compute_dtype(dtype) -> jnp.dtype:
+    """float64 stays float64; every other floating dtype is computed in float32."""
+    dt = jnp.dtype(dtype)
+    return dt if dt == jnp.float64 else jnp.dtype(jnp.float32)
+
+
+def normal(key: jax.Array, shape: tuple[int, ...], dtype, stddev) -> jax.Array:
+    """N(0, stddev^2) samples of exactly ``dtype``."""
+    cd = compute_dtype(dtype)
+    return (jax.random.normal(key, shape, cd) * jnp.asarray(stddev, cd)).astype(dtype)
+
+
+def uniform_symmetric(key: jax.Array, shape: tuple[int, ...], dtype, limit) -> jax.Array:
+    """U(-limit, +limit) samples of exactly ``dtype``."""
+    cd = compute_dtype(dtype)
+    u = jax.random.uniform(key, shape, cd, minval=-1.0, maxval=1.0)
+    return (u * jnp.asarray(limit, cd)).astype(dtype)
+
+
+def truncated_normal(
+    key: jax.Array, shape: tuple[int, ...], dtype, lower, upper, *, mean=0.0, stddev=1.0
+) -> jax.Array:
+    """``mean + stddev * z`` with z ~ N(0, 1) truncated to [lower, upper] (stddev units).
+
+    The result lies strictly inside ``(mean + stddev*lower, mean + stddev*upper)`` after the cast
+    to ``dtype`` (clipped to the next representable values inside), so a sample never equals a
+    bound by rounding, in any dtype.
+    """
+    cd = compute_dtype(dtype)
+    z = jax.random.truncated_normal(key, jnp.asarray(lower, cd), jnp.asarray(upper, cd), shape, cd)
+    x = (jnp.asarray(mean, cd) + jnp.asarray(stddev, cd) * z).astype(dtype)
+    lo = (jnp.asarray(mean, cd) + jnp.asarray(stddev, cd) * jnp.asarray(lower, cd)).astype(dtype)
+    hi = (jnp.asarray(mean, cd) + jnp.asarray(stddev, cd) * jnp.asarray(upper, cd)).astype(dtype)
+    # Bounds rounded to dtype may fall on either side of the real bound: step inside them.
+    inf = jnp.asarray(np.inf, dtype)
+    return jnp.clip(x, jnp.nextafter(lo, inf), jnp.nextafter(hi, -inf))
+
+
+def check_scalar(entry: str, arg: str, value, *, positive: bool = False, nonneg: bool = False):
+    """Eagerly reject negative (or non-positive) concrete scalars; traced values pass through.
+
+    Raises:
+      ValueError: naming the initializer and argument.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"initializer {entry!r}: {arg} must be a real number, got {value!r}"
+        ) from None
+    if not np.isfinite(v):
+        raise ValueError(f"initializer {entry!r}: {arg} must be finite, got {value!r}")
+    if positive and v <= 0:
+        raise ValueError(f"initializer {entry!r}: {arg} must be > 0, got {value!r}")
+    if nonneg and v < 0:
+        raise ValueError(f"initializer {entry!r}: {arg} must be >= 0, got {value!r}")
