@@ -1,0 +1,63 @@
+"""One PRNG key scheme for the whole suite (DESIGN.md, "Keys").
+
+Roles are domain-separated by folding a role constant into the seed key *first*, so keys for
+parameters, inputs, minibatches, dropout and cotangents never coincide. Within the parameter role,
+layer ``l``'s key is ``fold_in(params_key, l)``, and a layer's kernel and bias keys are
+``fold_in(layer_key, KERNEL)`` / ``fold_in(layer_key, BIAS)``. Never mix ``split`` and ``fold_in``
+on the same key: with threefry, ``split(k, n)[i] == fold_in(k, i)``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "PARAMS",
+    "INPUTS",
+    "BATCHES",
+    "DROPOUT",
+    "COTANGENT",
+    "DATA",
+    "KERNEL",
+    "BIAS",
+    "seed_keys",
+    "role",
+    "layer",
+]
+
+# Role constants (fold_in(seed_key, ROLE)).
+PARAMS, INPUTS, BATCHES, DROPOUT, COTANGENT, DATA = 0x5A1, 0x5A2, 0x5A3, 0x5A4, 0x5A5, 0x5A6
+# Within a layer.
+KERNEL, BIAS = 0, 1
+
+
+def seed_keys(seeds: int | jax.Array, root: int = 0) -> jax.Array:
+    """Keys for ``seeds`` independent networks: ``fold_in(key(root), s)`` for s = 0..seeds-1.
+
+    Args:
+      seeds: a positive int count, or an array of typed keys (returned unchanged).
+      root: the experiment's root seed.
+
+    Returns:
+      Typed key array of shape ``(seeds,)``.
+
+    Raises:
+      ValueError: ``seeds`` is not a positive integer.
+    """
+    if isinstance(seeds, jax.Array) and jnp.issubdtype(seeds.dtype, jax.dtypes.prng_key):
+        return seeds
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer or an array of keys, got {seeds!r}")
+    base = jax.random.key(root)
+    return jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(seeds, dtype=jnp.uint32))
+
+
+def role(key: jax.Array, which: int) -> jax.Array:
+    """The branch of ``key`` for one role (PARAMS, INPUTS, BATCHES, DROPOUT, COTANGENT, DATA)."""
+    return jax.random.fold_in(key, which)
+
+
+def layer(params_key: jax.Array, index: int | jax.Array) -> jax.Array:
+    """Layer ``index``'s key: ``fold_in(params_key, index)``; same in fused and materialized paths."""
+    return jax.random.fold_in(params_key, index)
