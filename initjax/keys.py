@@ -59,5 +59,5 @@ def role(key: jax.Array, which: int) -> jax.Array:
 
 
 def layer(params_key: jax.Array, index: int | jax.Array) -> jax.Array:
-    """Layer ``index``'s key: ``fold_in(params_key, index)``; same in fused and materialized paths."""
+    """Layer ``index``'s key, ``fold_in(params_key, index)``, in fused and materialized paths."""
     return jax.random.fold_in(params_key, index)
