@@ -1,0 +1,206 @@
+"""Expand a propagation-sweep config into groups of cells that share one compiled function.
+
+A config crosses ``widths`` x ``depths`` x ``arms``. An arm fixes everything that is static for
+compilation (activation, initializer and its hyper-parameters); its ``sigma_w2`` x ``sigma_b2``
+grid and all seeds are evaluated in one vmapped call. So a group = (model, width, depth, arm), and a
+change of a scalar never recompiles.
+
+Config keys (``kind = "propagation"``)::
+
+    model      "mlp" | "resmlp"            widths   [int > 0]       depths  [int > 0]
+    seeds      int > 0                     root_seed int            metrics [str]
+    inputs     "gaussian" | dataset name   n_inputs int >= 2        input_dim int (gaussian)
+    c0         float in (-1, 1) (gaussian inputs: correlation of each pair)
+    arms       [ {name, activation, init, init_hparams, sigma_w2: [..] | None, sigma_b2: [..]} ]
+
+``sigma_w2 = None`` uses the initializer exactly as registered (e.g. He: Var = 2 / fan_in).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from initjax import activations, initializers
+
+__all__ = ["Group", "ARM_KEYS", "expand", "validate"]
+
+ARM_KEYS = {
+    "name",
+    "activation",
+    "activation_hparams",
+    "init",
+    "init_hparams",
+    "sigma_w2",
+    "sigma_b2",
+}
+REQUIRED = ("model", "widths", "depths", "seeds", "arms", "inputs", "metrics")
+MODELS = ("mlp", "resmlp")
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Cells sharing one compilation: one (model, width, depth, arm), all sigma cells and seeds."""
+
+    index: int
+    model: str
+    width: int
+    depth: int
+    arm: str
+    activation: str
+    activation_hparams: tuple[tuple[str, Any], ...]
+    init: str
+    init_hparams: tuple[tuple[str, Any], ...]
+    sigma_w2: tuple[float | None, ...]
+    sigma_b2: tuple[float, ...]
+    context: tuple[tuple[str, Any], ...]  # seeds, inputs, metrics...: part of the identity
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.sigma_w2)
+
+    def spec(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("index")
+        d["activation_hparams"] = dict(self.activation_hparams)
+        d["init_hparams"] = dict(self.init_hparams)
+        d["context"] = dict(self.context)
+        return d
+
+    @property
+    def id(self) -> str:
+        """Stable content hash: a rerun with the same settings finds this group's file."""
+        blob = json.dumps(self.spec(), sort_keys=True, default=str)
+        return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} w={self.width} L={self.depth} {self.arm}"
+
+
+def _err(key: str, msg: str) -> ValueError:
+    return ValueError(f"config key {key!r}: {msg}")
+
+
+def _pos_ints(config: Mapping, key: str) -> list[int]:
+    vals = config[key]
+    if not isinstance(vals, list | tuple) or not vals:
+        raise _err(key, f"must be a non-empty list of positive integers, got {vals!r}")
+    for v in vals:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise _err(key, f"must be a non-empty list of positive integers, got {vals!r}")
+    return [int(v) for v in vals]
+
+
+def _floats(arm_key: str, vals, *, allow_none: bool) -> list[float | None]:
+    if vals is None:
+        if allow_none:
+            return [None]
+        raise _err(arm_key, "must be a list of non-negative numbers, got None")
+    if isinstance(vals, int | float) and not isinstance(vals, bool):
+        vals = [vals]
+    if not isinstance(vals, list | tuple) or not vals:
+        raise _err(arm_key, f"must be a non-empty list of non-negative numbers, got {vals!r}")
+    out = []
+    for v in vals:
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or v != v:
+            raise _err(arm_key, f"values must be non-negative numbers, got {v!r}")
+        out.append(float(v))
+    return out
+
+
+def validate(config: Mapping, *, metric_names: tuple[str, ...] | None = None) -> None:
+    """Check a propagation-sweep config before any computation.
+
+    Raises:
+      ValueError: naming the offending config key (missing, unknown, empty grid, bad value,
+        unknown activation / initializer / metric / model / inputs).
+    """
+    for k in REQUIRED:
+        if k not in config:
+            raise _err(k, "is required for a propagation sweep")
+    if config["model"] not in MODELS:
+        raise _err("model", f"must be one of {', '.join(MODELS)}, got {config['model']!r}")
+    _pos_ints(config, "widths")
+    _pos_ints(config, "depths")
+    seeds = config["seeds"]
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise _err("seeds", f"must be a positive integer, got {seeds!r}")
+    metrics = config["metrics"]
+    if not isinstance(metrics, list | tuple) or not metrics:
+        raise _err("metrics", f"must be a non-empty list, got {metrics!r}")
+    if metric_names is not None:
+        bad = [m for m in metrics if m not in metric_names]
+        if bad:
+            raise _err("metrics", f"unknown {bad}; allowed: {', '.join(metric_names)}")
+    arms = config["arms"]
+    if not isinstance(arms, list | tuple) or not arms:
+        raise _err("arms", "must be a non-empty list of arm dicts")
+    seen = set()
+    for i, arm in enumerate(arms):
+        where = f"arms[{i}]"
+        if not isinstance(arm, Mapping):
+            raise _err(where, f"must be a dict, got {arm!r}")
+        unknown = set(arm) - ARM_KEYS
+        if unknown:
+            raise _err(where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(ARM_KEYS)}")
+        for k in ("name", "activation", "init"):
+            if k not in arm:
+                raise _err(f"{where}.{k}", "is required")
+        if arm["name"] in seen:
+            raise _err(f"{where}.name", f"duplicate arm name {arm['name']!r}")
+        seen.add(arm["name"])
+        try:
+            activations.get(arm["activation"], **dict(arm.get("activation_hparams") or {}))
+        except (ValueError, TypeError) as err:
+            raise _err(f"{where}.activation", str(err)) from None
+        try:
+            initializers.get(arm["init"], **dict(arm.get("init_hparams") or {}))
+        except (ValueError, TypeError) as err:
+            raise _err(f"{where}.init", str(err)) from None
+        _floats(f"{where}.sigma_w2", arm.get("sigma_w2"), allow_none=True)
+        _floats(f"{where}.sigma_b2", arm.get("sigma_b2", [0.0]), allow_none=False)
+
+
+def expand(config: Mapping, context_keys: tuple[str, ...] = ()) -> list[Group]:
+    """Groups of a validated config in a deterministic order (depth-major within each width)."""
+    context = tuple((k, _freeze(config[k])) for k in context_keys if k in config)
+    groups = []
+    for width in _pos_ints(config, "widths"):
+        for depth in _pos_ints(config, "depths"):
+            for i, arm in enumerate(config["arms"]):
+                sw = _floats(f"arms[{i}].sigma_w2", arm.get("sigma_w2"), allow_none=True)
+                sb = _floats(f"arms[{i}].sigma_b2", arm.get("sigma_b2", [0.0]), allow_none=False)
+                cells = [(w, b) for w in sw for b in sb]
+                groups.append(
+                    Group(
+                        index=len(groups),
+                        model=config["model"],
+                        width=width,
+                        depth=depth,
+                        arm=str(arm["name"]),
+                        activation=str(arm["activation"]),
+                        activation_hparams=_items(arm.get("activation_hparams")),
+                        init=str(arm["init"]),
+                        init_hparams=_items(arm.get("init_hparams")),
+                        sigma_w2=tuple(c[0] for c in cells),
+                        sigma_b2=tuple(c[1] for c in cells),
+                        context=context,
+                    )
+                )
+    return groups
+
+
+def _items(d) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, _freeze(v)) for k, v in dict(d or {}).items()))
+
+
+def _freeze(v):
+    if isinstance(v, list | tuple):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, Mapping):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    return v

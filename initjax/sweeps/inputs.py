@@ -1,0 +1,72 @@
+"""Input batches for propagation sweeps: Gaussian with a set correlation, or real data."""
+
+from __future__ import annotations
+
+import ml_collections
+import numpy as np
+
+__all__ = ["gaussian_inputs", "dataset_inputs", "make_inputs"]
+
+
+def gaussian_inputs(n: int, dim: int, c0: float, seed: int = 0) -> np.ndarray:
+    """``n`` inputs of dimension ``dim`` with E[x_i . x_j / dim] = c0 (i != j) and q^0 = 1.
+
+    x_i = sqrt(c0) g + sqrt(1 - c0) e_i with g, e_i ~ N(0, I), then each row is rescaled to
+    squared norm ``dim`` so that every input has exactly q = |x|^2 / dim = 1.
+
+    Returns: float32 array ``(n, dim)``.
+    Raises: ValueError for n < 1, dim < 1 or c0 outside [0, 1).
+    """
+    if n < 1 or dim < 1:
+        raise ValueError(f"n_inputs and input_dim must be >= 1, got {n}, {dim}")
+    if not 0.0 <= c0 < 1.0:
+        raise ValueError(f"config key 'c0' must be in [0, 1), got {c0}")
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal(dim)
+    x = np.sqrt(c0) * g + np.sqrt(1.0 - c0) * rng.standard_normal((n, dim))
+    x *= np.sqrt(dim) / np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32)
+
+
+def dataset_inputs(name: str, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` standardized inputs from ``n`` different classes (cycling if n > classes).
+
+    Inputs are standardized per feature on the training split, then each is rescaled to
+    q = |x|^2 / dim = 1 so that measured q^l and c^l start from comparable values across inputs.
+
+    Returns: float32 array ``(n, dim)`` (images are flattened).
+    """
+    from initjax import data
+
+    x, y = data.load(name, "train")
+    x = x.reshape(len(x), -1).astype(np.float64)
+    x = (x - x.mean(0)) / np.maximum(x.std(0), 1e-8)
+    rng = np.random.default_rng(seed)
+    classes = np.unique(y)
+    picks = []
+    for i in range(n):
+        cls = classes[i % len(classes)]
+        idx = np.flatnonzero(y == cls)
+        picks.append(idx[rng.integers(len(idx))])
+    out = x[np.asarray(picks)]
+    out *= np.sqrt(out.shape[1]) / np.linalg.norm(out, axis=1, keepdims=True)
+    return out.astype(np.float32)
+
+
+def make_inputs(config: ml_collections.ConfigDict) -> np.ndarray:
+    """The sweep's input batch from ``inputs``, ``n_inputs``, ``input_dim``, ``c0``, ``root_seed``.
+
+    Raises: ValueError naming the config key for bad values or unknown datasets.
+    """
+    n = int(config.get("n_inputs", 2))
+    if n < 2:
+        raise ValueError(f"config key 'n_inputs' must be >= 2 (c needs pairs), got {n}")
+    seed = int(config.get("root_seed", 0))
+    if config.inputs == "gaussian":
+        return gaussian_inputs(
+            n, int(config.get("input_dim", 64)), float(config.get("c0", 0.5)), seed
+        )
+    try:
+        return dataset_inputs(str(config.inputs), n, seed)
+    except ValueError as err:
+        raise ValueError(f"config key 'inputs': {err}") from None
