@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from initjax import activations
 from initjax.data import _checks, _mnist1d, _tfds
 from initjax.data._registry import DatasetInfo, info
 from initjax.data.normalize import feature_stats, standardize
@@ -61,6 +62,8 @@ def _check_options(entry: DatasetInfo, options: dict[str, Any]) -> dict[str, Any
             raise ValueError(f"dataset {entry.name!r}: option {k} must be >= 0, got {v}")
         elif isinstance(d, float) and not isinstance(d, bool):
             v = _checks.nonneg_float(v, k)
+        if k == "activation":
+            activations.get(v)  # unknown name -> ValueError listing the registered ones
         out[k] = tuple(v) if isinstance(d, tuple) else v
     if entry.name == "mnist1d" and not 0.0 < out["train_split"] < 1.0:
         raise ValueError(f"mnist1d option train_split must be in (0, 1), got {out['train_split']}")
