@@ -1,0 +1,55 @@
+"""Datasets for initialization experiments, as numpy arrays.
+
+``load(name, split)`` returns ``(x float32, y int32)``; see :func:`load` for normalization.
+TFDS datasets (mnist, fashion_mnist, cifar10) are read offline from a prepared data_dir through
+``tfds.data_source`` (ArrayRecord, no TensorFlow needed to read); ``prepare`` /
+``initjax data prepare NAME`` downloads them once (needs internet and ``pip install -e '.[tf]'``).
+``mnist1d``, ``gaussian_mixture`` and ``teacher`` are generated locally and always work.
+
+Example::
+
+    from initjax import data
+    x, y = data.load("mnist1d", "train")            # (4000, 40) float32, (4000,) int32
+    xt, yt = data.load("mnist1d", "test")           # standardized with the train statistics
+    for xb, yb in data.batches(x, y, 128, key):     # one shuffled epoch
+        ...
+    x1, x2 = data.input_pairs(x, y, 256, key)       # different-class pairs for c^0
+"""
+
+from initjax.data import _datasets  # noqa: F401  (registers every dataset)
+from initjax.data._load import NORMALIZE, available, load, prepare, status
+from initjax.data._registry import SPLITS, DatasetInfo, info, names
+from initjax.data._tfds import DatasetNotPreparedError, DatasetPrepareError
+from initjax.data.batching import batches, input_pairs, pair_indices
+from initjax.data.normalize import feature_stats, standardize
+from initjax.data.synthetic import (
+    gaussian_mixture,
+    gaussian_mixture_means,
+    teacher,
+    teacher_logits,
+    teacher_params,
+)
+
+__all__ = [
+    "NORMALIZE",
+    "SPLITS",
+    "DatasetInfo",
+    "DatasetNotPreparedError",
+    "DatasetPrepareError",
+    "available",
+    "batches",
+    "feature_stats",
+    "gaussian_mixture",
+    "gaussian_mixture_means",
+    "info",
+    "input_pairs",
+    "load",
+    "names",
+    "pair_indices",
+    "prepare",
+    "standardize",
+    "status",
+    "teacher",
+    "teacher_logits",
+    "teacher_params",
+]
