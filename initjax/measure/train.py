@@ -1,0 +1,320 @@
+"""Training many networks at once: optax, ``vmap`` over seeds and scalar hyper-parameters,
+``lax.scan`` over steps.
+
+One compiled call trains H x S networks: H grid cells of (sigma_w2, sigma_b2, learning_rate),
+each with S seeds. Every network has its own parameter key and its own minibatch stream
+(``initjax.keys``: params from ``role(k, PARAMS)``, minibatch indices from ``fold_in(role(k,
+BATCHES), step)``), so network (h, s) trained in a batch equals the same network trained alone.
+
+A network whose loss becomes non-finite is recorded as diverged; the others are unaffected (each
+network's arithmetic is independent under ``vmap``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+
+from initjax import keys
+from initjax.models._core import Stack, init_stack, stack_of
+
+__all__ = [
+    "OPTIMIZERS",
+    "TrainSpec",
+    "TrainResult",
+    "make_optimizer",
+    "loss_and_accuracy",
+    "train_step",
+    "train",
+]
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
+
+
+def make_optimizer(name: str, learning_rate: Any, *, momentum: float = 0.9):
+    """An optax optimizer by name; ``learning_rate`` may be traced (vmapped over).
+
+    Raises:
+      ValueError: unknown ``name`` (lists the allowed ones) or a concrete learning_rate <= 0.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    if not isinstance(learning_rate, jax.core.Tracer):
+        lr = np.asarray(learning_rate, dtype=np.float64)
+        if lr.size == 0 or not np.all(np.isfinite(lr)) or np.any(lr <= 0):
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+    if name == "sgd":
+        return optax.sgd(learning_rate)
+    if name == "momentum":
+        return optax.sgd(learning_rate, momentum=momentum)
+    if name == "adam":
+        return optax.adam(learning_rate)
+    return optax.rmsprop(learning_rate)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSpec:
+    """Static training settings (part of the compiled function's identity).
+
+    Attributes:
+      optimizer: one of :data:`OPTIMIZERS`.
+      steps: SGD steps (> 0); rounded up to a multiple of ``eval_every``.
+      batch_size: minibatch size (> 0, <= training-set size); sampled with replacement.
+      eval_every: steps between recorded points of the curves (> 0).
+      momentum: for ``optimizer="momentum"``.
+      eval_size: training examples used for the train-accuracy curve (the first ones).
+      keep_params: also return the final params (memory: H x S copies of the network).
+    """
+
+    optimizer: str = "sgd"
+    steps: int = 1000
+    batch_size: int = 128
+    eval_every: int = 100
+    momentum: float = 0.9
+    eval_size: int = 1000
+    keep_params: bool = False
+
+    def validate(self, n_train: int) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        for name in ("steps", "batch_size", "eval_every", "eval_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if self.batch_size > n_train:
+            raise ValueError(
+                f"batch_size={self.batch_size} is larger than the training set ({n_train} examples)"
+            )
+
+    @property
+    def n_evals(self) -> int:
+        return math.ceil(self.steps / self.eval_every)
+
+
+def loss_and_accuracy(stack: Stack, params, x: jax.Array, y: jax.Array):
+    """Mean softmax cross-entropy and accuracy of the network's logits on (x, y)."""
+    logits = _logits(stack, params, x)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    acc = jnp.mean(jnp.argmax(logits, -1) == y)
+    return loss, acc
+
+
+def _logits(stack: Stack, params, x):
+    from initjax.models._core import apply_stack
+
+    return apply_stack(stack, params, x)
+
+
+def train_step(stack: Stack, tx, params, opt_state, xb: jax.Array, yb: jax.Array):
+    """One optimizer step on a minibatch. Pure: returns (params, opt_state, loss, accuracy)."""
+    (loss, acc), grads = jax.value_and_grad(
+        lambda p: loss_and_accuracy(stack, p, xb, yb), has_aux=True
+    )(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss, acc
+
+
+def _layer_grad_norms(grads) -> jax.Array:
+    """Per-layer gradient norms: [input, hidden 1..depth, (readout)], shape (depth + 1 [+ 1],)."""
+    sq = lambda tree: sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(tree))
+    hidden = sum(
+        jnp.sum(jnp.square(g).reshape(g.shape[0], -1), axis=1)
+        for g in jax.tree.leaves(grads["hidden"])
+    )
+    parts = [sq(grads["input"])[None], hidden]
+    if "readout" in grads:
+        parts.append(sq(grads["readout"])[None])
+    return jnp.sqrt(jnp.concatenate(parts))
+
+
+def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
+    x_tr, y_tr, x_te, y_te = data
+    n = x_tr.shape[0]
+    in_shape = tuple(x_tr.shape[1:])
+    params = init_stack(stack, keys.role(seed_key, keys.PARAMS), in_shape, sw2, sb2)
+    tx = make_optimizer(spec.optimizer, lr, momentum=spec.momentum)
+    opt_state = tx.init(params)
+    batch_key = keys.role(seed_key, keys.BATCHES)
+    x_ev, y_ev = x_tr[: spec.eval_size], y_tr[: spec.eval_size]
+
+    def batch(step):
+        idx = jax.random.randint(jax.random.fold_in(batch_key, step), (spec.batch_size,), 0, n)
+        return x_tr[idx], y_tr[idx]
+
+    xb0, yb0 = batch(0)
+    grads0 = jax.grad(lambda p: loss_and_accuracy(stack, p, xb0, yb0)[0])(params)
+
+    def step_fn(carry, step):
+        params, opt_state = carry
+        xb, yb = batch(step)
+        params, opt_state, loss, acc = train_step(stack, tx, params, opt_state, xb, yb)
+        return (params, opt_state), (loss, acc)
+
+    def block(carry, b):
+        steps = b * spec.eval_every + jnp.arange(spec.eval_every)
+        carry, (loss, acc) = jax.lax.scan(step_fn, carry, steps)
+        te_loss, te_acc = loss_and_accuracy(stack, carry[0], x_te, y_te)
+        tr_loss, tr_acc = loss_and_accuracy(stack, carry[0], x_ev, y_ev)
+        bad = ~jnp.all(jnp.isfinite(loss))
+        return carry, (loss.mean(), acc.mean(), tr_loss, tr_acc, te_loss, te_acc, bad)
+
+    (final, _), curves = jax.lax.scan(block, (params, opt_state), jnp.arange(spec.n_evals))
+    batch_loss, batch_acc, tr_loss, tr_acc, te_loss, te_acc, bad = curves
+    extra = {"params": final} if spec.keep_params else {}
+    return extra | {
+        "batch_loss": batch_loss,
+        "batch_acc": batch_acc,
+        "train_loss": tr_loss,
+        "train_acc": tr_acc,
+        "test_loss": te_loss,
+        "test_acc": te_acc,
+        "diverged": jnp.any(bad) | ~jnp.isfinite(te_loss[-1]),
+        "grad_norm0": _layer_grad_norms(grads0),
+    }
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _train_jit(stack, spec, seed_keys, sw2, sb2, lr, data):
+    per_seed = jax.vmap(_one_network, in_axes=(None, None, 0, None, None, None, None))
+    per_cell = jax.vmap(per_seed, in_axes=(None, None, None, 0, 0, 0, None))
+    return per_cell(stack, spec, seed_keys, sw2, sb2, lr, data)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """Curves and outcomes of H x S networks.
+
+    Attributes:
+      arrays: ``batch_loss``, ``batch_acc`` (mean over each block of ``eval_every`` steps),
+        ``train_loss``, ``train_acc`` (on the first ``eval_size`` training examples),
+        ``test_loss``, ``test_acc``: ``(H, S, n_evals)``; ``diverged`` ``(H, S)`` bool;
+        ``grad_norm0`` ``(H, S, depth + 1 [+ 1])`` per-layer gradient norms at step 0 (input
+        projection, hidden layers 1..depth, readout).
+      cells: DataFrame of the H cells (sigma_w2, sigma_b2, learning_rate).
+      steps: ``(n_evals,)`` the step count at each recorded point.
+      params: final params with leading ``(H, S)`` axes if ``spec.keep_params``, else None.
+    """
+
+    arrays: dict[str, np.ndarray]
+    cells: pd.DataFrame
+    steps: np.ndarray
+    params: Any = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (cell, seed): final losses/accuracies and ``diverged``."""
+        h, s = self.arrays["diverged"].shape
+        rows = self.cells.loc[np.repeat(np.arange(h), s)].reset_index(drop=True)
+        rows.insert(0, "cell", np.repeat(np.arange(h), s))
+        rows["seed"] = np.tile(np.arange(s), h)
+        for k in ("train_loss", "train_acc", "test_loss", "test_acc"):
+            rows[k] = self.arrays[k][..., -1].reshape(-1)
+        rows["diverged"] = self.arrays["diverged"].reshape(-1)
+        return rows
+
+    def curves_frame(self) -> pd.DataFrame:
+        """One row per (cell, seed, recorded step): every curve."""
+        h, s, t = self.arrays["train_acc"].shape
+        idx = np.indices((h, s, t)).reshape(3, -1)
+        out = self.cells.loc[idx[0]].reset_index(drop=True)
+        out.insert(0, "cell", idx[0])
+        out["seed"], out["step"] = idx[1], self.steps[idx[2]]
+        for k in ("batch_loss", "batch_acc", "train_loss", "train_acc", "test_loss", "test_acc"):
+            out[k] = self.arrays[k].reshape(-1)
+        return out
+
+
+def _broadcast_cells(sigma_w2, sigma_b2, learning_rate) -> tuple[np.ndarray, ...]:
+    arrs = []
+    for name, v in (
+        ("sigma_w2", sigma_w2),
+        ("sigma_b2", sigma_b2),
+        ("learning_rate", learning_rate),
+    ):
+        a = np.atleast_1d(np.asarray(v, np.float32))
+        if a.ndim != 1 or a.size == 0:
+            raise ValueError(f"{name} must be a scalar or a non-empty 1-D array, got {v!r}")
+        if not np.all(np.isfinite(a)) or np.any(a < 0):
+            raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
+        arrs.append(a)
+    if np.any(arrs[2] <= 0):
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+    try:
+        return tuple(np.broadcast_arrays(*arrs))
+    except ValueError:
+        raise ValueError(
+            "sigma_w2, sigma_b2 and learning_rate must broadcast to one grid of cells, got "
+            f"lengths {[a.size for a in arrs]}"
+        ) from None
+
+
+def train(
+    model: Any,
+    data: Sequence[np.ndarray],
+    *,
+    seeds: int | jax.Array = 4,
+    sigma_w2: Any = None,
+    sigma_b2: Any = None,
+    learning_rate: Any = 0.01,
+    spec: TrainSpec = TrainSpec(),
+    root_seed: int = 0,
+) -> TrainResult:
+    """Train ``seeds`` networks per grid cell of (sigma_w2, sigma_b2, learning_rate), in one call.
+
+    Args:
+      model: an initjax model with a readout (e.g. ``MLP(..., readout=10)``).
+      data: ``(x_train, y_train, x_test, y_test)``: float inputs ``(n, *in_shape)`` and int labels.
+      seeds: number of networks per cell, or an array of typed keys.
+      sigma_w2, sigma_b2, learning_rate: scalars or 1-D arrays broadcast to H cells (vmapped:
+        no recompilation when their values change). None sigma_w2 / sigma_b2 take the model's.
+      spec: optimizer and schedule (:class:`TrainSpec`).
+      root_seed: root of ``keys.seed_keys`` when ``seeds`` is an int.
+
+    Returns:
+      :class:`TrainResult`.
+
+    Raises:
+      ValueError: a model without readout, bad data shapes, unknown optimizer, non-positive
+        learning rate / batch size / steps, a batch larger than the dataset, negative variances.
+    """
+    stack = stack_of(model)
+    if stack.readout is None:
+        raise ValueError("model: training needs a readout (e.g. MLP(..., readout=num_classes))")
+    x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in data)
+    if len(x_tr) != len(y_tr) or len(x_te) != len(y_te):
+        raise ValueError("data: inputs and labels must have the same length")
+    spec.validate(len(x_tr))
+    if int(y_tr.max()) >= stack.readout:
+        raise ValueError(
+            f"model: readout={stack.readout} units but labels go up to {int(y_tr.max())}"
+        )
+    stack.check(tuple(x_tr.shape[1:]))
+    sw2 = model.sigma_w2 if sigma_w2 is None else sigma_w2
+    sb2 = model.sigma_b2 if sigma_b2 is None else sigma_b2
+    own_init = sw2 is None
+    sw, sb, lr = _broadcast_cells(0.0 if own_init else sw2, sb2, learning_rate)
+    seed_keys = keys.seed_keys(seeds, root_seed)
+    data_j = tuple(
+        jnp.asarray(a, jnp.int32 if i % 2 else stack.dtype)
+        for i, a in enumerate((x_tr, y_tr, x_te, y_te))
+    )
+    # sigma_w2=None: the initializer as registered (None is an empty pytree under vmap).
+    sw_arg = None if own_init else jnp.asarray(sw)
+    out = _train_jit(stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j)
+    params = out.pop("params", None)
+    arrays = {k: np.asarray(v) for k, v in out.items()}
+    cells = pd.DataFrame(
+        {"sigma_w2": np.nan if own_init else sw, "sigma_b2": sb, "learning_rate": lr}
+    )
+    steps = (np.arange(spec.n_evals) + 1) * spec.eval_every
+    return TrainResult(arrays, cells, steps, params)
