@@ -1,17 +1,23 @@
-"""Expand a propagation-sweep config into groups of cells that share one compiled function.
+"""Expand a sweep config into groups of cells that share one compiled function.
 
 A config crosses ``widths`` x ``depths`` x ``arms``. An arm fixes everything that is static for
 compilation (activation, initializer and its hyper-parameters); its ``sigma_w2`` x ``sigma_b2``
-grid and all seeds are evaluated in one vmapped call. So a group = (model, width, depth, arm), and a
-change of a scalar never recompiles.
+(x ``learning_rate`` for training) grid and all seeds are evaluated in one vmapped call. So a group
+= (model, width, depth, arm), and a change of a scalar never recompiles.
 
-Config keys (``kind = "propagation"``)::
+Config keys (``kind = "propagation"``, the default)::
 
     model      "mlp" | "resmlp"            widths   [int > 0]       depths  [int > 0]
     seeds      int > 0                     root_seed int            metrics [str]
     inputs     "gaussian" | dataset name   n_inputs int >= 2        input_dim int (gaussian)
     c0         float in (-1, 1) (gaussian inputs: correlation of each pair)
     arms       [ {name, activation, init, init_hparams, sigma_w2: [..] | None, sigma_b2: [..]} ]
+
+``kind = "training"`` replaces inputs / metrics by::
+
+    dataset    name (initjax.data)         learning_rate [float > 0]  (vmapped, like sigma_w2)
+    optimizer  sgd | momentum | adam | rmsprop
+    steps, batch_size, eval_every  int > 0     n_train  int > 0 or None (all)
 
 ``sigma_w2 = None`` uses the initializer exactly as registered (e.g. He: Var = 2 / fan_in).
 """
@@ -37,7 +43,12 @@ ARM_KEYS = {
     "sigma_w2",
     "sigma_b2",
 }
-REQUIRED = ("model", "widths", "depths", "seeds", "arms", "inputs", "metrics")
+KINDS = ("propagation", "training")
+COMMON = ("model", "widths", "depths", "seeds", "arms")
+REQUIRED = {
+    "propagation": COMMON + ("inputs", "metrics"),
+    "training": COMMON + ("dataset", "optimizer", "learning_rate", "steps", "batch_size"),
+}
 MODELS = ("mlp", "resmlp")
 
 
@@ -56,6 +67,7 @@ class Group:
     init_hparams: tuple[tuple[str, Any], ...]
     sigma_w2: tuple[float | None, ...]
     sigma_b2: tuple[float, ...]
+    learning_rate: tuple[float, ...]  # empty for propagation sweeps
     context: tuple[tuple[str, Any], ...]  # seeds, inputs, metrics...: part of the identity
 
     @property
@@ -119,9 +131,12 @@ def validate(config: Mapping, *, metric_names: tuple[str, ...] | None = None) ->
       ValueError: naming the offending config key (missing, unknown, empty grid, bad value,
         unknown activation / initializer / metric / model / inputs).
     """
-    for k in REQUIRED:
+    kind = config.get("kind", "propagation")
+    if kind not in KINDS:
+        raise _err("kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+    for k in REQUIRED[kind]:
         if k not in config:
-            raise _err(k, "is required for a propagation sweep")
+            raise _err(k, f"is required for a {kind} sweep")
     if config["model"] not in MODELS:
         raise _err("model", f"must be one of {', '.join(MODELS)}, got {config['model']!r}")
     _pos_ints(config, "widths")
@@ -129,13 +144,22 @@ def validate(config: Mapping, *, metric_names: tuple[str, ...] | None = None) ->
     seeds = config["seeds"]
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise _err("seeds", f"must be a positive integer, got {seeds!r}")
-    metrics = config["metrics"]
-    if not isinstance(metrics, list | tuple) or not metrics:
-        raise _err("metrics", f"must be a non-empty list, got {metrics!r}")
-    if metric_names is not None:
-        bad = [m for m in metrics if m not in metric_names]
-        if bad:
-            raise _err("metrics", f"unknown {bad}; allowed: {', '.join(metric_names)}")
+    if kind == "propagation":
+        metrics = config["metrics"]
+        if not isinstance(metrics, list | tuple) or not metrics:
+            raise _err("metrics", f"must be a non-empty list, got {metrics!r}")
+        if metric_names is not None:
+            bad = [m for m in metrics if m not in metric_names]
+            if bad:
+                raise _err("metrics", f"unknown {bad}; allowed: {', '.join(metric_names)}")
+    else:
+        lrs = _floats("learning_rate", config["learning_rate"], allow_none=False)
+        if any(v <= 0 for v in lrs):
+            raise _err("learning_rate", f"values must be > 0, got {config['learning_rate']!r}")
+        for k in ("steps", "batch_size", "eval_every"):
+            v = config.get(k, 1)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise _err(k, f"must be a positive integer, got {v!r}")
     arms = config["arms"]
     if not isinstance(arms, list | tuple) or not arms:
         raise _err("arms", "must be a non-empty list of arm dicts")
@@ -174,7 +198,13 @@ def expand(config: Mapping, context_keys: tuple[str, ...] = ()) -> list[Group]:
             for i, arm in enumerate(config["arms"]):
                 sw = _floats(f"arms[{i}].sigma_w2", arm.get("sigma_w2"), allow_none=True)
                 sb = _floats(f"arms[{i}].sigma_b2", arm.get("sigma_b2", [0.0]), allow_none=False)
-                cells = [(w, b) for w in sw for b in sb]
+                training = config.get("kind", "propagation") == "training"
+                lrs = (
+                    _floats("learning_rate", config["learning_rate"], allow_none=False)
+                    if (training)
+                    else [None]
+                )
+                cells = [(w, b, r) for w in sw for b in sb for r in lrs]
                 groups.append(
                     Group(
                         index=len(groups),
@@ -188,6 +218,7 @@ def expand(config: Mapping, context_keys: tuple[str, ...] = ()) -> list[Group]:
                         init_hparams=_items(arm.get("init_hparams")),
                         sigma_w2=tuple(c[0] for c in cells),
                         sigma_b2=tuple(c[1] for c in cells),
+                        learning_rate=tuple(c[2] for c in cells) if training else (),
                         context=context,
                     )
                 )
