@@ -6,11 +6,22 @@ requested dtype, so low-precision results are correctly rounded draws of the flo
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["compute_dtype", "normal", "uniform_symmetric", "truncated_normal", "check_scalar"]
+__all__ = [
+    "compute_dtype",
+    "normal",
+    "uniform_symmetric",
+    "truncated_normal",
+    "truncnorm_moments",
+    "check_scalar",
+    "check_bounds",
+    "is_concrete",
+]
 
 
 def compute_dtype(dtype) -> jnp.dtype:
@@ -71,3 +82,69 @@ def check_scalar(entry: str, arg: str, value, *, positive: bool = False, nonneg:
         raise ValueError(f"initializer {entry!r}: {arg} must be > 0, got {value!r}")
     if nonneg and v < 0:
         raise ValueError(f"initializer {entry!r}: {arg} must be >= 0, got {value!r}")
+
+
+def is_concrete(value) -> bool:
+    """True unless ``value`` is a jax tracer (inside jit / vmap / grad)."""
+    return not isinstance(value, jax.core.Tracer)
+
+
+def check_bounds(entry: str, lower, upper, *, names: tuple[str, str] = ("lower", "upper")):
+    """Eagerly reject NaN bounds and ``lower >= upper`` (traced values pass through).
+
+    Infinite bounds are allowed (a half-truncated or untruncated normal).
+
+    Raises:
+      ValueError: naming the initializer and both bounds.
+      TypeError: a bound is not a real number.
+    """
+    lo_name, hi_name = names
+    if not (is_concrete(lower) and is_concrete(upper)):
+        return
+    vals = []
+    for arg, v in ((lo_name, lower), (hi_name, upper)):
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"initializer {entry!r}: {arg} must be a real number, got {v!r}"
+            ) from None
+        if math.isnan(f):
+            raise ValueError(f"initializer {entry!r}: {arg} must not be NaN")
+        vals.append(f)
+    if vals[0] >= vals[1]:
+        raise ValueError(
+            f"initializer {entry!r}: {lo_name}={lower!r} must be < {hi_name}={upper!r} "
+            "(the truncation interval is empty)"
+        )
+
+
+def _phi(x: float) -> float:
+    return 0.0 if math.isinf(x) else math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
+def _x_phi(x: float) -> float:
+    return 0.0 if math.isinf(x) else x * _phi(x)
+
+
+def truncnorm_moments(lower: float, upper: float) -> tuple[float, float]:
+    """Mean and variance of N(0, 1) truncated to [lower, upper] (bounds may be infinite).
+
+    With Z = Phi(upper) - Phi(lower):
+    mean = (phi(lower) - phi(upper)) / Z and
+    var = 1 + (lower phi(lower) - upper phi(upper)) / Z - mean^2
+    (e.g. Johnson, Kotz & Balakrishnan, Continuous Univariate Distributions, Vol. 1, ch. 13).
+    Z is computed from the tail on the side away from the mode so far tails keep precision.
+    """
+    a, b = float(lower), float(upper)
+    if not a < b:
+        raise ValueError(f"lower={lower!r} must be < upper={upper!r}")
+    if a >= 0.0:  # both in the right tail: Z = Q(a) - Q(b) with Q the upper tail
+        z = 0.5 * (math.erfc(a / math.sqrt(2.0)) - math.erfc(b / math.sqrt(2.0)))
+    elif b <= 0.0:  # mirror image
+        z = 0.5 * (math.erfc(-b / math.sqrt(2.0)) - math.erfc(-a / math.sqrt(2.0)))
+    else:
+        z = 1.0 - 0.5 * math.erfc(-a / math.sqrt(2.0)) - 0.5 * math.erfc(b / math.sqrt(2.0))
+    mean = (_phi(a) - _phi(b)) / z
+    var = 1.0 + (_x_phi(a) - _x_phi(b)) / z - mean * mean
+    return mean, var
