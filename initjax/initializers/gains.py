@@ -14,6 +14,7 @@ import math
 import numbers
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -121,7 +122,8 @@ def gaussian_expectation(fn: Callable, *, name: str = "fn") -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def _derived_gain(act: activations.Activation) -> float:
+def _derived_gain(act: activations.Activation, x64: bool) -> float:
+    del x64  # part of the cache key only: phi runs in float64 when x64 is on
     m2 = gaussian_expectation(lambda z: act.fn(z) ** 2, name=f"activation {act.name!r}")
     if not m2 > 0.0:
         raise ValueError(
@@ -153,4 +155,4 @@ def derived_gain(activation: str | activations.Activation | Callable, **params) 
       ValueError: unknown activation name or parameter, or E[phi(z)^2] not positive and finite.
       TypeError: ``activation`` is neither a name nor a callable.
     """
-    return _derived_gain(activations.get(activation, **params))
+    return _derived_gain(activations.get(activation, **params), bool(jax.config.jax_enable_x64))

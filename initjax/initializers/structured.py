@@ -202,15 +202,23 @@ def hadamard(m: int) -> np.ndarray:
     return (1 - 2 * parity).astype(np.float64)
 
 
-def _zero_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """ZerO's W^T for a Flax (in, out) kernel (Zhao et al. 2022, Algorithm 1, P = out, Q = in)."""
+def _zero_matrix(n_in: int, n_out: int, dtype) -> jax.Array:
+    """ZerO's W^T for a Flax (in, out) kernel (Zhao et al. 2022, Algorithm 1, P = out, Q = in).
+
+    Built from iotas on the device (no constant of the kernel's size in the compiled program).
+    """
+    cd = _sampling.compute_dtype(dtype)
     if n_out <= n_in:
         # P = Q: identity; P < Q: partial identity propagating the first P dimensions.
-        return np.eye(n_in, n_out)
+        return jnp.eye(n_in, n_out, dtype=cd)
     # P > Q: c * I* H_m I*, m = ceil(log2 P), c = 2^(-(m-1)/2). W = c H_m[:P, :Q] and H_m is
-    # symmetric, so W^T = c H_m[:Q, :P].
+    # symmetric, so W^T = c H_m[:Q, :P], with H[i, j] = (-1)^popcount(i & j).
     m = math.ceil(math.log2(n_out))
-    return 2.0 ** (-(m - 1) / 2.0) * hadamard(m)[:n_in, :n_out]
+    i = jax.lax.broadcasted_iota(jnp.uint32, (n_in, n_out), 0)
+    j = jax.lax.broadcasted_iota(jnp.uint32, (n_in, n_out), 1)
+    odd = jax.lax.population_count(i & j) & 1
+    c = 2.0 ** (-(m - 1) / 2.0)
+    return jnp.where(odd == 1, -c, c).astype(cd)
 
 
 @register(
@@ -241,10 +249,10 @@ def zero_init_hadamard():
     def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
         del key
         if len(shape) == 2:
-            return jnp.asarray(_zero_matrix(*shape), dtype)
+            return _zero_matrix(*shape, dtype).astype(dtype)
         check_conv_kernel("zero_init_hadamard", shape, cin_le_cout=False)
-        w = np.zeros(shape)
-        w[tuple(s // 2 for s in shape[:-2])] = _zero_matrix(*shape[-2:])
-        return jnp.asarray(w, dtype)
+        centre = _zero_matrix(*shape[-2:], dtype)
+        w = jnp.zeros(shape, centre.dtype).at[tuple(s // 2 for s in shape[:-2])].set(centre)
+        return w.astype(dtype)
 
     return init
