@@ -6,6 +6,7 @@ requested dtype, so low-precision results are correctly rounded draws of the flo
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -21,6 +22,7 @@ __all__ = [
     "check_scalar",
     "check_bounds",
     "is_concrete",
+    "sqrt",
 ]
 
 
@@ -30,36 +32,77 @@ def compute_dtype(dtype) -> jnp.dtype:
     return dt if dt == jnp.float64 else jnp.dtype(jnp.float32)
 
 
-def normal(key: jax.Array, shape: tuple[int, ...], dtype, stddev) -> jax.Array:
-    """N(0, stddev^2) samples of exactly ``dtype``."""
+# The samplers run as one compiled program per (shape, dtype): scalars (stddev, bounds) are
+# traced arguments, so entries with different scales share compilations, and eager calls do not
+# dispatch (and compile) op by op.
+_static = functools.partial(jax.jit, static_argnums=(1, 2))
+
+
+@_static
+def _normal(key, shape, dtype, stddev):
     cd = compute_dtype(dtype)
     return (jax.random.normal(key, shape, cd) * jnp.asarray(stddev, cd)).astype(dtype)
 
 
-def uniform_symmetric(key: jax.Array, shape: tuple[int, ...], dtype, limit) -> jax.Array:
-    """U(-limit, +limit) samples of exactly ``dtype``."""
+def normal(key: jax.Array, shape: tuple[int, ...], dtype, stddev) -> jax.Array:
+    """N(0, stddev^2) samples of exactly ``dtype`` (``stddev`` may be traced)."""
+    return _normal(key, tuple(shape), jnp.dtype(dtype), stddev)
+
+
+@_static
+def _uniform_symmetric(key, shape, dtype, limit):
     cd = compute_dtype(dtype)
     u = jax.random.uniform(key, shape, cd, minval=-1.0, maxval=1.0)
     return (u * jnp.asarray(limit, cd)).astype(dtype)
 
 
-def truncated_normal(
-    key: jax.Array, shape: tuple[int, ...], dtype, lower, upper, *, mean=0.0, stddev=1.0
-) -> jax.Array:
-    """``mean + stddev * z`` with z ~ N(0, 1) truncated to [lower, upper] (stddev units).
+def uniform_symmetric(key: jax.Array, shape: tuple[int, ...], dtype, limit) -> jax.Array:
+    """U(-limit, +limit) samples of exactly ``dtype`` (``limit`` may be traced)."""
+    return _uniform_symmetric(key, tuple(shape), jnp.dtype(dtype), limit)
 
-    The result lies strictly inside ``(mean + stddev*lower, mean + stddev*upper)`` after the cast
-    to ``dtype`` (clipped to the next representable values inside), so a sample never equals a
-    bound by rounding, in any dtype.
-    """
+
+@_static
+def _truncated_normal(key, shape, dtype, lower, upper, mean, stddev, a, b):
     cd = compute_dtype(dtype)
     z = jax.random.truncated_normal(key, jnp.asarray(lower, cd), jnp.asarray(upper, cd), shape, cd)
     x = (jnp.asarray(mean, cd) + jnp.asarray(stddev, cd) * z).astype(dtype)
-    lo = (jnp.asarray(mean, cd) + jnp.asarray(stddev, cd) * jnp.asarray(lower, cd)).astype(dtype)
-    hi = (jnp.asarray(mean, cd) + jnp.asarray(stddev, cd) * jnp.asarray(upper, cd)).astype(dtype)
-    # Bounds rounded to dtype may fall on either side of the real bound: step inside them.
+    # The bounds rounded to dtype may fall on either side of the real bounds: step inside them.
     inf = jnp.asarray(np.inf, dtype)
-    return jnp.clip(x, jnp.nextafter(lo, inf), jnp.nextafter(hi, -inf))
+    lo = jnp.nextafter(jnp.asarray(a, cd).astype(dtype), inf)
+    hi = jnp.nextafter(jnp.asarray(b, cd).astype(dtype), -inf)
+    return jnp.clip(x, lo, hi)
+
+
+def truncated_normal(
+    key: jax.Array,
+    shape: tuple[int, ...],
+    dtype,
+    lower,
+    upper,
+    *,
+    mean=0.0,
+    stddev=1.0,
+    bounds=None,
+) -> jax.Array:
+    """``mean + stddev * z`` with z ~ N(0, 1) truncated to [lower, upper] (stddev units).
+
+    The result lies strictly inside the absolute interval ``bounds`` (default
+    ``(mean + stddev*lower, mean + stddev*upper)``; pass the caller's own absolute bounds when it
+    has them, so no rounding of the conversion moves them) after the cast to ``dtype``: samples
+    are clipped to the next representable values inside, so a sample never equals a bound by
+    rounding, in any dtype. All scalars may be traced.
+    """
+    if bounds is None:
+        bounds = (mean + stddev * lower, mean + stddev * upper)
+    a, b = bounds
+    return _truncated_normal(key, tuple(shape), jnp.dtype(dtype), lower, upper, mean, stddev, a, b)
+
+
+def sqrt(x):
+    """math.sqrt for concrete numbers, jnp.sqrt for traced values."""
+    if isinstance(x, int | float | np.floating | np.integer):
+        return math.sqrt(x)
+    return jnp.sqrt(x)
 
 
 def check_scalar(entry: str, arg: str, value, *, positive: bool = False, nonneg: bool = False):

@@ -6,6 +6,7 @@ is cast once, so bfloat16 / float16 kernels are correctly rounded orthogonal mat
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -45,6 +46,19 @@ def _haar(key: jax.Array, shape: tuple[int, ...], dtype, column_axis: int = -1) 
     )
 
 
+# Each sampler is one compiled program per (shape, dtype, structure); ``scale`` is traced.
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _orthogonal(key, shape, dtype, column_axis, scale):
+    q = _haar(key, shape, dtype, column_axis)
+    return (q * jnp.asarray(scale, q.dtype)).astype(dtype)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _delta_orthogonal(key, shape, dtype, scale):
+    centre = _haar(key, shape[-2:], dtype) * jnp.asarray(scale, _sampling.compute_dtype(dtype))
+    return jnp.zeros(shape, centre.dtype).at[_centre(shape)].set(centre).astype(dtype)
+
+
 def _orth_shape_variance(shape, scale, column_axis):
     cols = shape[column_axis]
     rows = math.prod(shape) // cols
@@ -82,8 +96,7 @@ def orthogonal(scale, column_axis):
 
     def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
         ax = _column_axis("orthogonal", column_axis, shape)
-        q = _haar(key, shape, dtype, ax)
-        return (q * jnp.asarray(scale, q.dtype)).astype(dtype)
+        return _orthogonal(key, tuple(shape), jnp.dtype(dtype), ax, scale)
 
     return init
 
@@ -140,9 +153,7 @@ def delta_orthogonal(scale):
 
     def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
         check_conv_kernel("delta_orthogonal", shape, cin_le_cout=True)
-        centre = _haar(key, shape[-2:], dtype) * jnp.asarray(scale, _sampling.compute_dtype(dtype))
-        w = jnp.zeros(shape, centre.dtype).at[_centre(shape)].set(centre)
-        return w.astype(dtype)
+        return _delta_orthogonal(key, tuple(shape), jnp.dtype(dtype), scale)
 
     return init
 
@@ -153,6 +164,14 @@ def _suo_matrix(key, shape, dtype, scale):
     rows = math.prod(shape) // cols
     q = _haar(key, shape, dtype)
     return q * (jnp.asarray(scale, q.dtype) * max(math.sqrt(cols / rows), 1.0))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _scaled_uniform_orthogonal(key, shape, dtype, delta, scale):
+    if len(shape) == 2 or not delta:
+        return _suo_matrix(key, shape, dtype, scale).astype(dtype)
+    centre = _suo_matrix(key, shape[-2:], dtype, scale)
+    return jnp.zeros(shape, centre.dtype).at[_centre(shape)].set(centre).astype(dtype)
 
 
 @register(
@@ -181,11 +200,8 @@ def scaled_uniform_orthogonal(scale, delta):
         raise TypeError(f"scaled_uniform_orthogonal: delta must be a bool, got {delta!r}")
 
     def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
-        if len(shape) == 2 or not delta:
-            return _suo_matrix(key, shape, dtype, scale).astype(dtype)
-        check_conv_kernel("scaled_uniform_orthogonal(delta=True)", shape, cin_le_cout=False)
-        centre = _suo_matrix(key, shape[-2:], dtype, scale)
-        w = jnp.zeros(shape, centre.dtype).at[_centre(shape)].set(centre)
-        return w.astype(dtype)
+        if len(shape) != 2 and delta:
+            check_conv_kernel("scaled_uniform_orthogonal(delta=True)", shape, cin_le_cout=False)
+        return _scaled_uniform_orthogonal(key, tuple(shape), jnp.dtype(dtype), delta, scale)
 
     return init

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -43,10 +44,15 @@ def identity(scale):
                 f"identity: shape {shape} must be a dense kernel (in, out) of rank 2; for a conv "
                 "kernel use 'dirac'"
             )
-        cd = _sampling.compute_dtype(dtype)
-        return (jnp.eye(*shape, dtype=cd) * jnp.asarray(scale, cd)).astype(dtype)
+        return _identity(tuple(shape), jnp.dtype(dtype), scale)
 
     return init
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _identity(shape, dtype, scale):
+    cd = _sampling.compute_dtype(dtype)
+    return (jnp.eye(*shape, dtype=cd) * jnp.asarray(scale, cd)).astype(dtype)
 
 
 def _dirac_index(shape: tuple[int, ...], groups: int) -> tuple[np.ndarray, ...]:
@@ -92,11 +98,16 @@ def dirac(groups, scale):
             raise ValueError(
                 f"dirac: groups={groups} must divide C_out={shape[-1]} (shape {shape})"
             )
-        cd = _sampling.compute_dtype(dtype)
-        w = jnp.zeros(shape, cd).at[_dirac_index(shape, groups)].set(jnp.asarray(scale, cd))
-        return w.astype(dtype)
+        return _dirac(tuple(shape), jnp.dtype(dtype), groups, scale)
 
     return init
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _dirac(shape, dtype, groups, scale):
+    cd = _sampling.compute_dtype(dtype)
+    w = jnp.zeros(shape, cd).at[_dirac_index(shape, groups)].set(jnp.asarray(scale, cd))
+    return w.astype(dtype)
 
 
 _MARTENS_K = 15
@@ -163,21 +174,27 @@ def sparse(k, sparsity, std, in_axis=-2, out_axis=-1, batch_axis=()):
         batch = _norm(batch_axis, nd)
         incoming = tuple(a for a in range(nd) if a not in outs + batch)
         perm = batch + outs + incoming
-        units = math.prod(shape[a] for a in batch + outs)
+        units = math.prod(shape) // fan_in
         nnz = _sparse_nnz(fan_in, k, sparsity)
-        cd = _sampling.compute_dtype(dtype)
-        k_pos, k_val = jax.random.split(key)
-        # The rank of each entry within its row of iid uniforms is a uniformly random
-        # permutation; ranks < nnz pick nnz positions without replacement (exactly nnz, ties
-        # broken by the stable sort).
-        u = jax.random.uniform(k_pos, (units, fan_in), cd)
-        ranks = jnp.argsort(jnp.argsort(u, axis=1, stable=True), axis=1, stable=True)
-        vals = jax.random.normal(k_val, (units, fan_in), cd) * jnp.asarray(std, cd)
-        w = jnp.where(ranks < nnz, vals, jnp.zeros((), cd))
-        w = w.reshape([shape[a] for a in perm])
-        return jnp.transpose(w, np.argsort(perm)).astype(dtype)
+        return _sparse(key, tuple(shape), jnp.dtype(dtype), perm, (units, fan_in), nnz, std)
 
     return init
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+def _sparse(key, shape, dtype, perm, units_fan_in, nnz, std):
+    """One compiled program per (shape, dtype, axes, nnz); ``std`` is traced."""
+    units, fan_in = units_fan_in
+    cd = _sampling.compute_dtype(dtype)
+    k_pos, k_val = jax.random.split(key)
+    # The rank of each entry within its row of iid uniforms is a uniformly random permutation;
+    # ranks < nnz pick nnz positions without replacement (exactly nnz: the stable sort breaks
+    # ties).
+    u = jax.random.uniform(k_pos, (units, fan_in), cd)
+    ranks = jnp.argsort(jnp.argsort(u, axis=1, stable=True), axis=1, stable=True)
+    vals = jax.random.normal(k_val, (units, fan_in), cd) * jnp.asarray(std, cd)
+    w = jnp.where(ranks < nnz, vals, jnp.zeros((), cd)).reshape([shape[a] for a in perm])
+    return jnp.transpose(w, np.argsort(perm)).astype(dtype)
 
 
 def _norm(axes, nd: int) -> tuple[int, ...]:
@@ -221,6 +238,15 @@ def _zero_matrix(n_in: int, n_out: int, dtype) -> jax.Array:
     return jnp.where(odd == 1, -c, c).astype(cd)
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _zero_init(shape, dtype):
+    if len(shape) == 2:
+        return _zero_matrix(*shape, dtype).astype(dtype)
+    centre = _zero_matrix(*shape[-2:], dtype)
+    w = jnp.zeros(shape, centre.dtype).at[tuple(s // 2 for s in shape[:-2])].set(centre)
+    return w.astype(dtype)
+
+
 @register(
     "zero_init_hadamard",
     family="structured",
@@ -248,11 +274,8 @@ def zero_init_hadamard():
 
     def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
         del key
-        if len(shape) == 2:
-            return _zero_matrix(*shape, dtype).astype(dtype)
-        check_conv_kernel("zero_init_hadamard", shape, cin_le_cout=False)
-        centre = _zero_matrix(*shape[-2:], dtype)
-        w = jnp.zeros(shape, centre.dtype).at[tuple(s // 2 for s in shape[:-2])].set(centre)
-        return w.astype(dtype)
+        if len(shape) != 2:
+            check_conv_kernel("zero_init_hadamard", shape, cin_le_cout=False)
+        return _zero_init(tuple(shape), jnp.dtype(dtype))
 
     return init

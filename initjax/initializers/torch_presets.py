@@ -204,7 +204,9 @@ def torch_trunc_normal(mean, std, a, b):
     def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
         lower = (a - mean) / std
         upper = (b - mean) / std
-        return _sampling.truncated_normal(key, shape, dtype, lower, upper, mean=mean, stddev=std)
+        return _sampling.truncated_normal(
+            key, shape, dtype, lower, upper, mean=mean, stddev=std, bounds=(a, b)
+        )
 
     return init
 

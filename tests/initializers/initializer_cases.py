@@ -20,13 +20,6 @@ SMALL = {
     "conv": [(3, 3, 4, 8)],
     "multi_axis": [(16, 4, 8)],
 }
-# Larger shapes for moment tests, >= 18k elements each (tolerance: test_init_registry.py).
-LARGE = {
-    "vector": (20000,),
-    "dense": (256, 128),
-    "conv": (3, 3, 32, 64),
-    "multi_axis": (64, 8, 32),
-}
 # Several input/output axes (attention query kernel (d_model, heads, head_dim)).
 MULTI_AXIS_HPARAMS = {"in_axis": 0, "out_axis": (1, 2)}
 

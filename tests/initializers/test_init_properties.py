@@ -18,7 +18,7 @@ from initjax.initializers import fans
 KEY = jax.random.key(5)
 dims = st.integers(1, 12)
 FAST = settings(max_examples=25, deadline=None)
-SLOWER = settings(max_examples=12, deadline=None)  # each example compiles a new program
+SLOWER = settings(max_examples=6, deadline=None)  # each example compiles a new program
 
 
 @FAST

@@ -52,7 +52,7 @@ def test_dirac_matches_torch_loop(spatial, c_in_pg, c_out, groups):
     )
 
 
-@pytest.mark.parametrize("groups", [1, 2, 4])
+@pytest.mark.parametrize("groups", [1, 4])
 def test_dirac_is_the_identity_convolution(groups):
     c = 8
     k = initializers.get("dirac", groups=groups)(KEY, (3, 3, c // groups, c))
