@@ -32,10 +32,17 @@ def compute_dtype(dtype) -> jnp.dtype:
     return dt if dt == jnp.float64 else jnp.dtype(jnp.float32)
 
 
-# The samplers run as one compiled program per (shape, dtype): scalars (stddev, bounds) are
+# The samplers run as one compiled program per (size, dtype): scalars (stddev, bounds) are
 # traced arguments, so entries with different scales share compilations, and eager calls do not
-# dispatch (and compile) op by op.
+# dispatch (and compile) op by op. They draw a flat vector and reshape: jax's counter-based
+# threefry gives bit-identical values either way, and XLA:CPU compiles the rank-1 sampler 4-7x
+# faster than a rank-3/4 one (0.25 s vs 1-1.7 s measured for jax.random.normal).
 _static = functools.partial(jax.jit, static_argnums=(1, 2))
+
+
+def flat(shape) -> tuple[int]:
+    """The rank-1 shape with the same number of elements."""
+    return (math.prod(shape),)
 
 
 @_static
@@ -46,7 +53,7 @@ def _normal(key, shape, dtype, stddev):
 
 def normal(key: jax.Array, shape: tuple[int, ...], dtype, stddev) -> jax.Array:
     """N(0, stddev^2) samples of exactly ``dtype`` (``stddev`` may be traced)."""
-    return _normal(key, tuple(shape), jnp.dtype(dtype), stddev)
+    return _normal(key, flat(shape), jnp.dtype(dtype), stddev).reshape(shape)
 
 
 @_static
@@ -58,7 +65,7 @@ def _uniform_symmetric(key, shape, dtype, limit):
 
 def uniform_symmetric(key: jax.Array, shape: tuple[int, ...], dtype, limit) -> jax.Array:
     """U(-limit, +limit) samples of exactly ``dtype`` (``limit`` may be traced)."""
-    return _uniform_symmetric(key, tuple(shape), jnp.dtype(dtype), limit)
+    return _uniform_symmetric(key, flat(shape), jnp.dtype(dtype), limit).reshape(shape)
 
 
 @_static
@@ -95,7 +102,8 @@ def truncated_normal(
     if bounds is None:
         bounds = (mean + stddev * lower, mean + stddev * upper)
     a, b = bounds
-    return _truncated_normal(key, tuple(shape), jnp.dtype(dtype), lower, upper, mean, stddev, a, b)
+    out = _truncated_normal(key, flat(shape), jnp.dtype(dtype), lower, upper, mean, stddev, a, b)
+    return out.reshape(shape)
 
 
 def sqrt(x):

@@ -25,10 +25,15 @@ _XIAO = "Xiao et al. 2018, arXiv:1806.05393 (delta-orthogonal kernels)"
 _DKS = "Martens et al. 2021, arXiv:2110.01765 (DKS: scaled uniform orthogonal)"
 
 
+def _check_int_axis(name: str, column_axis) -> None:
+    if isinstance(column_axis, bool) or not hasattr(column_axis, "__index__"):
+        raise TypeError(f"{name}: column_axis must be an int, got {column_axis!r}")
+
+
 def _column_axis(name: str, column_axis, shape: tuple[int, ...]) -> int:
     nd = len(shape)
-    if isinstance(column_axis, bool) or not isinstance(column_axis, int):
-        raise TypeError(f"{name}: column_axis must be an int, got {column_axis!r}")
+    _check_int_axis(name, column_axis)
+    column_axis = int(column_axis)
     if not -nd <= column_axis < nd:
         raise ValueError(f"{name}: column_axis={column_axis} is out of range for shape {shape}")
     return column_axis % nd
@@ -93,6 +98,7 @@ def orthogonal(scale, column_axis):
     ``column_axis`` out of range.
     """
     _sampling.check_scalar("orthogonal", "scale", scale, nonneg=True)
+    _check_int_axis("orthogonal", column_axis)
 
     def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
         ax = _column_axis("orthogonal", column_axis, shape)

@@ -56,7 +56,8 @@ def uniform(scale):
     _sampling.check_scalar("uniform", "scale", scale, nonneg=True)
 
     def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
-        return jax.nn.initializers.uniform(scale)(key, shape, dtype)
+        # Drawn flat and reshaped: the same values, compiled faster (see _sampling).
+        return jax.nn.initializers.uniform(scale)(key, _sampling.flat(shape), dtype).reshape(shape)
 
     return init
 
