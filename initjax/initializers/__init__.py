@@ -1,8 +1,11 @@
 """Initializers: pure ``(key, shape, dtype) -> Array`` functions, looked up from one registry.
 
-``get(name, **hparams)`` binds hyper-parameters; ``names()`` lists canonical names; ``register``
-adds an entry; ``fans`` computes (fan_in, fan_out). Every entry follows the
-``jax.nn.initializers.Initializer`` protocol: it plugs into ``flax.linen.Dense(kernel_init=...)``.
+``get(name, **hparams)`` binds hyper-parameters; ``names()`` lists canonical names (``aliases()``
+the other spellings); ``entry(name)`` gives the metadata (family, defaults, reference, promised
+variance); ``register`` adds an entry; ``fans`` computes (fan_in, fan_out);
+``calculate_gain`` is PyTorch's gain table and ``derived_gain`` the gain 1 / sqrt(E[phi(z)^2])
+of any activation. Every entry follows the ``jax.nn.initializers.Initializer`` protocol: it plugs
+into ``flax.linen.Dense(kernel_init=...)``. ``initjax list`` prints the registry.
 """
 
 # Importing the entry modules registers them (order = listing order within a family).

@@ -287,9 +287,15 @@ def _check_hparam(e: Entry, k: str, v: Any) -> None:
 class BoundInitializer:
     """An initializer with its hyper-parameters bound: ``init(key, shape, dtype=float32)``.
 
-    Calling it validates ``shape`` (integers >= 0) and ``dtype`` (a floating dtype), returns
-    ``jnp.zeros(shape, dtype)`` for zero-size shapes, and otherwise calls the entry's function.
-    The result has exactly the requested dtype.
+    Calling it validates ``shape`` (integers >= 0) and ``dtype`` (a floating dtype; float64 only
+    with x64 enabled), checks that a fan-based entry gets a kernel whose fans are defined (rank
+    >= 2, valid axes and groups), returns ``jnp.zeros(shape, dtype)`` for zero-size shapes, and
+    otherwise calls the entry's function. The result has exactly the requested dtype.
+
+    Raises (at call): TypeError for a non-integer shape or non-floating dtype; ValueError for a
+    negative dimension, float64 without x64, a rank < 2 shape for a fan-based entry (the message
+    names the shape and in_axis/out_axis), or a shape the entry cannot fill (e.g.
+    delta_orthogonal with C_in > C_out).
 
     Equality and hash use (name, hyper-parameters) when these are hashable, so two equal
     initializers do not force a recompilation when used as static configuration.
