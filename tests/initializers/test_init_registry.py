@@ -1,7 +1,7 @@
 """Registry-wide contract: every entry in ``names()`` is tested here without editing this file.
 
 Which shapes an entry gets comes from its metadata (``Entry.shapes``, ``fan_based``,
-``deterministic``), see conftest.py.
+``deterministic``); the shape tables are in initializer_cases.py.
 """
 
 from __future__ import annotations
