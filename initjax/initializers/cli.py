@@ -67,7 +67,7 @@ def format_table(table: list[dict], width: int = 100) -> str:
     and one indented reference line, wrapped too, so nothing is cut off.
     """
     names = [r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "") for r in table]
-    w_name = min(max(len(n) for n in names), 30)
+    w_name = min(max(len(n) for n in names), 32)
     w_var = min(max(len(r["variance"] or "-") for r in table), 34)
     w_hp = max(width - w_name - w_var - 4, 20)
     widths = (w_name, w_var, w_hp)
