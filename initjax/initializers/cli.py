@@ -68,8 +68,13 @@ def format_table(table: list[dict], width: int = 100) -> str:
     """
     names = [r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "") for r in table]
     w_name = min(max(len(n) for n in names), 32)
-    w_var = min(max(len(r["variance"] or "-") for r in table), 34)
-    w_hp = max(width - w_name - w_var - 4, 20)
+    # The hyper-parameter column must hold its longest "name=default," token unbroken; the
+    # variance column (free text, wraps at spaces) gives way first.
+    w_token = max(len(t) for r in table for t in _fmt_hparams(r["hparams"]).split())
+    w_var = max(
+        min(max(len(r["variance"] or "-") for r in table), 34, width - w_name - 4 - w_token), 12
+    )
+    w_hp = max(width - w_name - w_var - 4, w_token)
     widths = (w_name, w_var, w_hp)
     lines: list[str] = []
     family = None
@@ -89,7 +94,7 @@ def format_table(table: list[dict], width: int = 100) -> str:
         cells = [
             textwrap.wrap(name, w_name) or [""],
             textwrap.wrap(r["variance"] or "-", w_var) or [""],
-            textwrap.wrap(hp, w_hp) or [""],
+            textwrap.wrap(hp, w_hp, break_long_words=False) or [""],
         ]
         for i in range(max(len(c) for c in cells)):
             parts = [

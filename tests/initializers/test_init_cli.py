@@ -24,9 +24,9 @@ def test_table_lists_everything_within_width(capsys, width):
         e = initializers.entry(name)
         assert any(line.startswith(name) for line in lines), name
         assert e.family in out
-        # Each hyper-parameter with its default appears (possibly wrapped between two words).
-        for k in e.defaults:
-            assert f"{k}=" in out
+        # Each hyper-parameter appears with its default, never broken across lines.
+        for k, v in e.defaults.items():
+            assert f"{k}={v!r}" in out, (name, k)
     for alias in initializers.aliases():
         assert alias in out
     n_alias = len(initializers.aliases())
