@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from initializer_cases import cases, representative
+from tests.initializers.initializer_cases import cases, representative
 
 from initjax import initializers
 
