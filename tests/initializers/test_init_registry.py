@@ -12,9 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from tests.initializers.initializer_cases import cases, representative
 
 from initjax import initializers
+from tests.initializers.initializer_cases import cases, representative
 
 NAMES = initializers.names()
 KEY = jax.random.key(0)
