@@ -1,15 +1,22 @@
 """Initializers: pure ``(key, shape, dtype) -> Array`` functions, looked up from one registry.
 
-``get(name, **hparams)`` binds hyper-parameters; ``names()`` lists canonical names; ``register``
-adds an entry; ``fans`` computes (fan_in, fan_out). Every entry follows the
-``jax.nn.initializers.Initializer`` protocol: it plugs into ``flax.linen.Dense(kernel_init=...)``.
+``get(name, **hparams)`` binds hyper-parameters; ``names()`` lists canonical names (``aliases()``
+the other spellings); ``entry(name)`` gives the metadata (family, defaults, reference, promised
+variance); ``register`` adds an entry; ``fans`` computes (fan_in, fan_out);
+``calculate_gain`` is PyTorch's gain table and ``derived_gain`` the gain 1 / sqrt(E[phi(z)^2])
+of any activation. Every entry follows the ``jax.nn.initializers.Initializer`` protocol: it plugs
+into ``flax.linen.Dense(kernel_init=...)``. ``initjax list`` prints the registry.
 """
 
 # Importing the entry modules registers them (order = listing order within a family).
 from initjax.initializers import constant as _constant  # noqa: F401
+from initjax.initializers import orthogonal as _orthogonal  # noqa: F401
 from initjax.initializers import random as _random  # noqa: F401
+from initjax.initializers import structured as _structured  # noqa: F401
+from initjax.initializers import torch_presets as _torch_presets  # noqa: F401
 from initjax.initializers import variance_scaling as _variance_scaling  # noqa: F401
 from initjax.initializers._registry import (
+    SHAPE_KINDS,
     BoundInitializer,
     Entry,
     aliases,
@@ -19,11 +26,15 @@ from initjax.initializers._registry import (
     register,
 )
 from initjax.initializers.fans import fans
+from initjax.initializers.gains import calculate_gain, derived_gain
 
 __all__ = [
     "BoundInitializer",
     "Entry",
+    "SHAPE_KINDS",
     "aliases",
+    "calculate_gain",
+    "derived_gain",
     "entry",
     "fans",
     "get",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,11 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from initjax.initializers.fans import fans as _fans
 from initjax.initializers.fans import normalize_shape
 
 __all__ = [
     "BoundInitializer",
     "Entry",
+    "SHAPE_KINDS",
     "entry",
     "get",
     "names",
@@ -34,6 +37,22 @@ __all__ = [
 InitFn = Callable[..., jax.Array]
 # variance(fan_in, fan_out, **hparams) -> promised Var[w] per element.
 VarianceFn = Callable[..., float]
+# shape_variance(shape, **hparams) -> promised Var[w] where the fans alone do not determine it.
+ShapeVarianceFn = Callable[..., float]
+
+# Kernel kinds an entry accepts (Entry.shapes), used by listings and by the registry-wide tests:
+#   "vector":     rank 0 and 1 (biases, scales); only entries that are not fan-based.
+#   "dense":      rank 2, (in, out), any in and out (square, tall, wide).
+#   "conv":       rank 3-5 Flax kernels (*spatial, C_in, C_out) with odd spatial sizes and
+#                 C_in <= C_out (entries with weaker requirements still list "conv").
+#   "multi_axis": rank >= 3 kernels with several in/out axes (DenseGeneral, attention), given
+#                 through the entry's in_axis/out_axis hyper-parameters, or flattened as the
+#                 entry documents (orthogonal: column_axis).
+SHAPE_KINDS = ("vector", "dense", "conv", "multi_axis")
+# Hyper-parameters that name axes: an int or a sequence of ints.
+_AXIS_HPARAMS = frozenset({"in_axis", "out_axis", "batch_axis", "column_axis"})
+# Hyper-parameters that select how fans are computed (forwarded to `fans`).
+_FAN_HPARAMS = ("in_axis", "out_axis", "batch_axis", "groups", "layout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +73,13 @@ class Entry:
       deterministic: True if the result does not depend on the key (zeros, identity, ZerO).
       fan_based: True if the entry needs a kernel shape of rank >= 2.
       choices: for string hyper-parameters, the allowed values.
+      shapes: kernel kinds the entry accepts, a subset of :data:`SHAPE_KINDS`.
+      shape_variance: ``shape_variance(shape, **hparams)``, the promised variance where the fans
+        alone do not determine it (orthogonal on a conv kernel); overrides ``variance`` in
+        :meth:`variance_for_shape`.
+
+    The promised variance is the per-element variance Var[w] = E[(w - E w)^2], averaged over the
+    elements of the array: what ``np.var`` of one large draw estimates.
     """
 
     name: str
@@ -67,12 +93,38 @@ class Entry:
     deterministic: bool = False
     fan_based: bool = True
     choices: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+    shapes: tuple[str, ...] = ("dense", "conv")
+    shape_variance: ShapeVarianceFn | None = None
 
     def promised_variance(self, fan_in: int, fan_out: int, **hparams: Any) -> float | None:
         """The variance this entry promises for the given fans and hyper-parameters (or None)."""
         if self.variance is None:
             return None
         return float(self.variance(fan_in, fan_out, **{**self.defaults, **hparams}))
+
+    def fans_for(self, shape: Any, **hparams: Any) -> tuple[int, int] | None:
+        """``(fan_in, fan_out)`` of ``shape`` under this entry's axis hyper-parameters.
+
+        Uses whichever of in_axis, out_axis, batch_axis, groups, layout the entry has. None for a
+        shape of rank < 2 when the entry is not fan-based.
+        """
+        shape = normalize_shape(shape)
+        if len(shape) < 2 and not self.fan_based:
+            return None
+        merged = {**self.defaults, **hparams}
+        kw = {k: merged[k] for k in _FAN_HPARAMS if k in merged and merged[k] is not None}
+        return _fans(shape, **kw)
+
+    def variance_for_shape(self, shape: Any, **hparams: Any) -> float | None:
+        """The promised per-element variance of an array of ``shape`` (None where undefined)."""
+        merged = {**self.defaults, **hparams}
+        if self.shape_variance is not None:
+            return float(self.shape_variance(normalize_shape(shape), **merged))
+        if self.variance is None:
+            return None
+        f = self.fans_for(shape, **hparams)
+        fan_in, fan_out = f if f is not None else (None, None)
+        return float(self.variance(fan_in, fan_out, **merged))
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -91,6 +143,8 @@ def register(
     deterministic: bool = False,
     fan_based: bool = True,
     choices: Mapping[str, tuple[Any, ...]] | None = None,
+    shapes: tuple[str, ...] | None = None,
+    shape_variance: ShapeVarianceFn | None = None,
 ) -> Callable[[Callable[..., InitFn]], Callable[..., InitFn]]:
     """Decorator adding ``builder(**hparams) -> init`` to the registry.
 
@@ -104,9 +158,25 @@ def register(
                 ...
             return init
 
+    ``shapes`` defaults to every kind for entries that are not fan-based, to
+    ("dense", "conv", "multi_axis") for fan-based entries with in_axis/out_axis hyper-parameters,
+    and to ("dense", "conv") otherwise.
+
     Raises:
-      ValueError: the name or an alias is already registered.
+      ValueError: the name or an alias is already registered, or ``shapes`` names an unknown kind.
     """
+    if shapes is None:
+        if not fan_based:
+            shapes = SHAPE_KINDS
+        elif {"in_axis", "out_axis"} <= set(defaults or {}):
+            shapes = ("dense", "conv", "multi_axis")
+        else:
+            shapes = ("dense", "conv")
+    bad = set(shapes) - set(SHAPE_KINDS)
+    if bad or (fan_based and "vector" in shapes):
+        raise ValueError(
+            f"shapes={shapes!r}: use kinds from {SHAPE_KINDS} ('vector' only if fan_based=False)"
+        )
 
     def deco(builder: Callable[..., InitFn]) -> Callable[..., InitFn]:
         for n in (name, *aliases):
@@ -124,6 +194,8 @@ def register(
             deterministic=deterministic,
             fan_based=fan_based,
             choices=dict(choices or {}),
+            shapes=tuple(shapes),
+            shape_variance=shape_variance,
         )
         for a in aliases:
             _ALIASES[a] = name
@@ -174,6 +246,17 @@ def _is_number(v: Any) -> bool:
 
 def _check_hparam(e: Entry, k: str, v: Any) -> None:
     d = e.defaults[k]
+    if k in _AXIS_HPARAMS and d is not None:
+        seq = v if isinstance(v, tuple | list) else (v,)
+        if (
+            not seq
+            and k != "batch_axis"
+            or not all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in seq)
+        ):
+            raise TypeError(
+                f"initializer {e.name!r}: {k} must be an int or a sequence of ints, got {v!r}"
+            )
+        return
     if k in e.choices:
         if v not in e.choices[k]:
             raise ValueError(
@@ -204,9 +287,15 @@ def _check_hparam(e: Entry, k: str, v: Any) -> None:
 class BoundInitializer:
     """An initializer with its hyper-parameters bound: ``init(key, shape, dtype=float32)``.
 
-    Calling it validates ``shape`` (integers >= 0) and ``dtype`` (a floating dtype), returns
-    ``jnp.zeros(shape, dtype)`` for zero-size shapes, and otherwise calls the entry's function.
-    The result has exactly the requested dtype.
+    Calling it validates ``shape`` (integers >= 0) and ``dtype`` (a floating dtype; float64 only
+    with x64 enabled), checks that a fan-based entry gets a kernel whose fans are defined (rank
+    >= 2, valid axes and groups), returns ``jnp.zeros(shape, dtype)`` for zero-size shapes, and
+    otherwise calls the entry's function. The result has exactly the requested dtype.
+
+    Raises (at call): TypeError for a non-integer shape or non-floating dtype; ValueError for a
+    negative dimension, float64 without x64, a rank < 2 shape for a fan-based entry (the message
+    names the shape and in_axis/out_axis), or a shape the entry cannot fill (e.g.
+    delta_orthogonal with C_in > C_out).
 
     Equality and hash use (name, hyper-parameters) when these are hashable, so two equal
     initializers do not force a recompilation when used as static configuration.
@@ -236,7 +325,11 @@ class BoundInitializer:
                 f"initializer {self.name!r}: float64 requested but x64 is disabled; enable it "
                 "with jax.config.update('jax_enable_x64', True)"
             )
-        if int(np.prod(shape)) == 0:
+        if self.entry.fan_based:
+            # Rank < 2, bad axes or groups: a ValueError naming the shape and axes, raised here
+            # once for every entry rather than as an IndexError deep inside one.
+            self.entry.fans_for(shape, **self.hparams)
+        if math.prod(shape) == 0:
             return jnp.zeros(shape, dt)
         out = self.fn(key, shape, dt)
         return out.astype(dt) if out.dtype != dt else out
@@ -244,6 +337,10 @@ class BoundInitializer:
     def promised_variance(self, fan_in: int, fan_out: int) -> float | None:
         """Per-element variance promised for these fans (None where undefined)."""
         return self.entry.promised_variance(fan_in, fan_out, **self.hparams)
+
+    def promised_variance_for(self, shape: Any) -> float | None:
+        """Per-element variance promised for an array of ``shape`` (None where undefined)."""
+        return self.entry.variance_for_shape(shape, **self.hparams)
 
     def _key(self) -> tuple:
         return (self.entry.name, tuple(sorted(self.hparams.items())))

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import textwrap
 
 from initjax import initializers
 
+_FAMILY_ORDER = ("constant", "random", "variance_scaling", "torch", "orthogonal", "structured")
+
+
+def _jsonable(v):
+    if isinstance(v, tuple | list):
+        return [_jsonable(x) for x in v]
+    return v
+
 
 def rows() -> list[dict]:
-    """One dict per registered initializer (canonical names, sorted by family then name)."""
+    """One dict per registered initializer (canonical names), sorted by family then name.
+
+    Keys: name, aliases, family, hparams (defaults), choices, variance (formula text or None),
+    deterministic, fan_based, shapes, reference.
+    """
     out = []
     for name in initializers.names():
         e = initializers.entry(name)
@@ -18,19 +33,83 @@ def rows() -> list[dict]:
                 "name": e.name,
                 "aliases": list(e.aliases),
                 "family": e.family,
-                "hparams": {
-                    k: (list(v) if isinstance(v, tuple) else v) for k, v in e.defaults.items()
-                },
+                "hparams": {k: _jsonable(v) for k, v in e.defaults.items()},
+                "choices": {k: _jsonable(v) for k, v in e.choices.items()},
                 "variance": e.formula or None,
                 "deterministic": e.deterministic,
+                "fan_based": e.fan_based,
+                "shapes": list(e.shapes),
                 "reference": e.reference,
             }
         )
-    return sorted(out, key=lambda r: (r["family"], r["name"]))
+    rank = {f: i for i, f in enumerate(_FAMILY_ORDER)}
+    return sorted(out, key=lambda r: (rank.get(r["family"], len(rank)), r["family"], r["name"]))
 
 
 def _fmt_hparams(h: dict) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in h.items()) or "-"
+    # JSON turned tuples into lists; show them as the Python defaults they are.
+    return ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in h.items()) or "-"
+
+
+def _width(requested: int | None) -> int:
+    if requested:
+        return max(60, requested)
+    env = os.environ.get("COLUMNS")
+    if env and env.isdigit():
+        return max(60, int(env))
+    return max(60, min(shutil.get_terminal_size((100, 24)).columns, 140))
+
+
+def format_table(table: list[dict], width: int = 100) -> str:
+    """The human-readable listing: one block per family, wrapped to ``width`` columns.
+
+    Each entry takes one row (name, Var[w], hyper-parameters; cells wrap within their column)
+    and one indented reference line, wrapped too, so nothing is cut off.
+    """
+    names = [r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "") for r in table]
+    w_name = min(max(len(n) for n in names), 32)
+    # The hyper-parameter column must hold its longest "name=default," token unbroken; the
+    # variance column (free text, wraps at spaces) gives way first.
+    w_token = max(len(t) for r in table for t in _fmt_hparams(r["hparams"]).split())
+    w_var = max(
+        min(max(len(r["variance"] or "-") for r in table), 34, width - w_name - 4 - w_token), 12
+    )
+    w_hp = max(width - w_name - w_var - 4, w_token)
+    widths = (w_name, w_var, w_hp)
+    lines: list[str] = []
+    family = None
+    for r, name in zip(table, names, strict=True):
+        if r["family"] != family:
+            family = r["family"]
+            if lines:
+                lines.append("")
+            title = f"[{family}]"
+            head = ("name (aliases)", "Var[w]", "hyper-parameters (defaults)")
+            lines.append(title)
+            lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip())
+            lines.append("  ".join("-" * w for w in widths))
+        hp = _fmt_hparams(r["hparams"])
+        if r["deterministic"]:
+            hp += "  [deterministic]"
+        cells = [
+            textwrap.wrap(name, w_name) or [""],
+            textwrap.wrap(r["variance"] or "-", w_var) or [""],
+            textwrap.wrap(hp, w_hp, break_long_words=False) or [""],
+        ]
+        for i in range(max(len(c) for c in cells)):
+            parts = [
+                (c[i] if i < len(c) else "").ljust(w) for c, w in zip(cells, widths, strict=True)
+            ]
+            lines.append("  ".join(parts).rstrip())
+        lines.extend(
+            textwrap.wrap(
+                r["reference"], width, initial_indent="    ref: ", subsequent_indent=" " * 9
+            )
+        )
+    n_alias = sum(len(r["aliases"]) for r in table)
+    lines.append("")
+    lines.append(f"{len(table)} initializers registered (+{n_alias} aliases).")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,24 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(table, indent=2))
         return 0
-    cols = ["name", "family", "hparams (defaults)", "Var[w]", "reference"]
-    body = [
-        [
-            r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else ""),
-            r["family"],
-            _fmt_hparams(r["hparams"]),
-            r["variance"] or "-",
-            r["reference"],
-        ]
-        for r in table
-    ]
-    widths = [min(max(len(c), *(len(b[i]) for b in body)), 60) for i, c in enumerate(cols)]
-    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
-    print(line)
-    print("  ".join("-" * w for w in widths))
-    for b in body:
-        print("  ".join(v.ljust(w) for v, w in zip(b, widths, strict=True)).rstrip())
-    print(f"\n{len(table)} initializers registered.")
+    print(format_table(table, _width(args.width)))
     return 0
 
 
@@ -63,7 +125,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "list",
         help="list registered initializers",
-        description="List every registered initializer.",
+        description="List every registered initializer: family, hyper-parameters and their "
+        "defaults, the variance it promises, and its reference.",
     )
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    p.add_argument(
+        "--width",
+        type=int,
+        default=None,
+        help="wrap the table to this many columns (default: the terminal's width, at most 140)",
+    )
     p.set_defaults(func=run)

@@ -48,16 +48,25 @@ def normalize_shape(shape: object, *, name: str = "shape") -> tuple[int, ...]:
 
 
 def _axes(axes: Axes, ndim: int, arg: str, shape: tuple[int, ...]) -> tuple[int, ...]:
-    seq = (axes,) if isinstance(axes, int) else tuple(axes)
+    if hasattr(axes, "__index__") and not isinstance(axes, bool):
+        seq = (axes,)
+    else:
+        try:
+            seq = tuple(axes)
+        except TypeError:
+            raise TypeError(f"{arg} must be an int or a sequence of ints, got {axes!r}") from None
     res = []
     for a in seq:
-        if isinstance(a, bool) or not isinstance(a, int):
+        if isinstance(a, bool) or not hasattr(a, "__index__"):
             raise TypeError(f"{arg} must be an int or a sequence of ints, got {axes!r}")
+        a = int(a.__index__())
         if not -ndim <= a < ndim:
             raise ValueError(f"{arg}={axes!r} is out of range for shape {shape} (ndim {ndim})")
         res.append(a % ndim)
     if len(set(res)) != len(res):
         raise ValueError(f"{arg}={axes!r} repeats an axis")
+    if not res and arg != "batch_axis":
+        raise ValueError(f"{arg} must name at least one axis, got {axes!r}")
     return tuple(res)
 
 

@@ -84,11 +84,11 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_a
         fan_in, fan_out = fans(shape, in_axis, out_axis, batch_axis)
         variance = scale / fan_denominator(mode, fan_in, fan_out)
         if distribution == "normal":
-            return _sampling.normal(key, shape, dtype, jnp.sqrt(variance))
+            return _sampling.normal(key, shape, dtype, _sampling.sqrt(variance))
         if distribution == "uniform":
-            return _sampling.uniform_symmetric(key, shape, dtype, jnp.sqrt(3.0 * variance))
+            return _sampling.uniform_symmetric(key, shape, dtype, _sampling.sqrt(3.0 * variance))
         return _sampling.truncated_normal(
-            key, shape, dtype, -2.0, 2.0, stddev=jnp.sqrt(variance) / _TRUNC2_STD
+            key, shape, dtype, -2.0, 2.0, stddev=_sampling.sqrt(variance) / _TRUNC2_STD
         )
 
     return init
