@@ -5,7 +5,7 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
-__all__ = ["gaussian_inputs", "dataset_inputs", "make_inputs"]
+__all__ = ["gaussian_inputs", "dataset_inputs", "make_inputs", "training_data"]
 
 
 def gaussian_inputs(n: int, dim: int, c0: float, seed: int = 0) -> np.ndarray:
@@ -70,3 +70,24 @@ def make_inputs(config: ml_collections.ConfigDict) -> np.ndarray:
         return dataset_inputs(str(config.inputs), n, seed)
     except ValueError as err:
         raise ValueError(f"config key 'inputs': {err}") from None
+
+
+def training_data(config: ml_collections.ConfigDict) -> tuple[np.ndarray, ...]:
+    """``(x_train, y_train, x_test, y_test)`` of ``config.dataset`` (flattened, standardized).
+
+    ``n_train`` (if set) keeps the first n training examples.
+
+    Raises: ValueError naming the config key for unknown datasets or a bad ``n_train``.
+    """
+    from initjax import data
+
+    name = str(config.dataset)
+    n_train = config.get("n_train", None)
+    if n_train is not None and (isinstance(n_train, bool) or int(n_train) < 1):
+        raise ValueError(f"config key 'n_train' must be a positive integer or None, got {n_train}")
+    try:
+        x, y = data.load(name, "train", limit=n_train, flatten=True)
+        xt, yt = data.load(name, "test", flatten=True)
+    except ValueError as err:
+        raise ValueError(f"config key 'dataset': {err}") from None
+    return x, y, xt, yt

@@ -24,7 +24,25 @@ from initjax.sweeps.store import RunStore, environment, now
 __all__ = ["SweepResult", "run_sweep", "run_group", "build_model", "CONTEXT_KEYS"]
 
 # Config keys that change every group's numbers: part of each group's identity (its file name).
-CONTEXT_KEYS = ("seeds", "root_seed", "inputs", "n_inputs", "input_dim", "c0", "metrics", "theory")
+CONTEXT_KEYS = (
+    "kind",
+    "seeds",
+    "root_seed",
+    "inputs",
+    "n_inputs",
+    "input_dim",
+    "c0",
+    "metrics",
+    "theory",
+    "readout",
+    "dataset",
+    "n_train",
+    "optimizer",
+    "steps",
+    "batch_size",
+    "eval_every",
+    "eval_size",
+)
 
 
 @dataclasses.dataclass
@@ -38,16 +56,17 @@ class SweepResult:
     wall_s: float
 
 
-def build_model(group: Group):
+def build_model(group: Group, readout: int | None = None):
     """The Flax model of a group (sigma_w2 / sigma_b2 are passed to propagate as arrays)."""
     from initjax import models
 
     act = activations.get(group.activation, **dict(group.activation_hparams))
     init = initializers.get(group.init, **dict(group.init_hparams))
+    kw = dict(width=group.width, depth=group.depth, activation=act, kernel_init=init)
     if group.model == "mlp":
-        return models.MLP(width=group.width, depth=group.depth, activation=act, kernel_init=init)
+        return models.MLP(**kw, readout=readout)
     if group.model == "resmlp":
-        return models.ResMLP(width=group.width, depth=group.depth, activation=act, kernel_init=init)
+        return models.ResMLP(**kw, readout=readout)
     raise ValueError(f"config key 'model': unknown model {group.model!r}")
 
 
@@ -76,9 +95,15 @@ def run_group(group: Group, x: np.ndarray, config: ml_collections.ConfigDict) ->
         root_seed=int(config.get("root_seed", 0)),
     )
     frame = result.to_frame()
-    n = len(frame)
     if own_init:
-        frame["sigma_w2"] = np.full(n, effective_sigma_w2(group), np.float32)
+        frame["sigma_w2"] = np.full(len(frame), effective_sigma_w2(group), np.float32)
+    frame = _meta_columns(frame, group)
+    if config.get("theory", True):
+        frame = _with_theory(frame, group)
+    return frame
+
+
+def _meta_columns(frame: pd.DataFrame, group: Group) -> pd.DataFrame:
     meta = {
         "model": group.model,
         "width": group.width,
@@ -89,9 +114,46 @@ def run_group(group: Group, x: np.ndarray, config: ml_collections.ConfigDict) ->
     }
     for i, (k, v) in enumerate(meta.items()):
         frame.insert(i, k, v)
-    if config.get("theory", True):
-        frame = _with_theory(frame, group)
     return frame
+
+
+def run_train_group(
+    group: Group, data: tuple[np.ndarray, ...], config: ml_collections.ConfigDict
+) -> pd.DataFrame:
+    """Train every cell (sigma_w2 x sigma_b2 x learning_rate) and seed of one group in one call.
+
+    Returns one row per (cell, seed, recorded step) with the curves, plus ``final`` marking the
+    last recorded step and ``diverged`` per network.
+    """
+    from initjax.measure.train import TrainSpec, train
+
+    n_classes = int(np.max(data[1])) + 1
+    model = build_model(group, readout=n_classes)
+    own_init = all(s is None for s in group.sigma_w2)
+    spec = TrainSpec(
+        optimizer=str(config.optimizer),
+        steps=int(config.steps),
+        batch_size=int(config.batch_size),
+        eval_every=int(config.get("eval_every", config.steps)),
+        eval_size=int(config.get("eval_size", 1000)),
+    )
+    result = train(
+        model,
+        data,
+        seeds=int(config.seeds),
+        sigma_w2=None if own_init else np.asarray(group.sigma_w2, np.float32),
+        sigma_b2=np.asarray(group.sigma_b2, np.float32),
+        learning_rate=np.asarray(group.learning_rate, np.float32),
+        spec=spec,
+        root_seed=int(config.get("root_seed", 0)),
+    )
+    frame = result.curves_frame()
+    div = result.arrays["diverged"]
+    frame["diverged"] = div[frame["cell"].to_numpy(), frame["seed"].to_numpy()]
+    frame["final"] = frame["step"] == frame["step"].max()
+    if own_init:
+        frame["sigma_w2"] = np.float32(effective_sigma_w2(group))
+    return _meta_columns(frame, group)
 
 
 def _with_theory(frame: pd.DataFrame, group: Group) -> pd.DataFrame:
@@ -139,7 +201,12 @@ def run_sweep(
     validate(config, metric_names=tuple(measure.METRICS))
     groups = expand(config, CONTEXT_KEYS)
     store = RunStore(out)
-    x = sweep_inputs.make_inputs(config)
+    if config.get("kind", "propagation") == "training":
+        data = sweep_inputs.training_data(config)
+        compute = lambda g: run_train_group(g, data, config)  # noqa: E731
+    else:
+        x = sweep_inputs.make_inputs(config)
+        compute = lambda g: run_group(g, x, config)  # noqa: E731
     started = now()
     t_start = time.perf_counter()
     manifest = {
@@ -170,7 +237,7 @@ def run_sweep(
             for g in todo:
                 bar.set_description(g.label)
                 t0 = time.perf_counter()
-                frame = run_group(g, x, config)
+                frame = compute(g)
                 wall = time.perf_counter() - t0
                 store.write_group(g.id, frame, {"spec": g.spec(), "wall_s": wall, "done": now()})
                 computed.append(g.id)
