@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,31 +23,47 @@ def _same(a: dict, b: dict) -> None:
         assert np.array_equal(a[k], b[k], equal_nan=True), k
 
 
+# One small network measured with every metric, shared by several tests (one compilation per
+# path).
+REF = MLP(width=6, depth=3, activation="tanh", sigma_w2=1.5, sigma_b2=0.2, readout=2)
+X = jax.random.normal(jax.random.key(7), (4, 5))
+
+
+@functools.cache
+def _ref(path: str):
+    return propagate(REF, X, seeds=2, metrics=ALL, path=path)
+
+
 @pytest.mark.parametrize(
-    "model,kw",
+    "model,metrics,kw",
     [
-        (MLP(width=12, depth=5, activation="tanh", sigma_w2=1.8, sigma_b2=0.05, readout=3), {}),
+        (REF, ALL, {}),
         (
             ConvNet(channels=4, depth=3, ndim=1, activation="relu", kernel_init="he_normal"),
-            {"input_shape": (6, 2)},
+            ("q", "grad_sq", "jac_sv"),
+            {"input_shape": (6, 2), "c0": 0.4},
         ),
-        (ResMLP(width=8, depth=4, pre_norm=True, alpha=0.5, sigma_b2=0.1), {}),
+        (
+            ResMLP(width=8, depth=4, pre_norm=True, alpha=0.5, sigma_b2=0.1),
+            ("q", "grad_sq"),
+            {},
+        ),
     ],
 )
-def test_fused_equals_materialized_bit_for_bit(model, kw):
-    metrics = ALL if not isinstance(model, ResMLP) else ALL[:-2] + ("jac_sv",)
-    fused = propagate(model, seeds=3, metrics=metrics, c0=0.4, **kw)
-    mat = propagate(model, seeds=3, metrics=metrics, c0=0.4, path="materialized", **kw)
+def test_fused_equals_materialized_bit_for_bit(model, metrics, kw):
+    if model is REF:
+        fused, mat = _ref("fused"), _ref("materialized")
+    else:
+        fused = propagate(model, seeds=3, metrics=metrics, **kw)
+        mat = propagate(model, seeds=3, metrics=metrics, path="materialized", **kw)
     _same(fused.arrays, mat.arrays)
     assert np.array_equal(fused.diverged, mat.diverged)
     assert not fused.diverged.any()
 
 
 def test_shapes_tables_and_reference_values():
-    # A small network checked against a direct computation on its materialized params.
-    m = MLP(width=6, depth=3, activation="tanh", sigma_w2=1.5, sigma_b2=0.2, readout=2)
-    x = jax.random.normal(jax.random.key(7), (4, 5))
-    r = propagate(m, x, seeds=2, metrics=ALL)
+    # The engine's numbers against a direct, unrolled computation on the materialized params.
+    r = _ref("fused")
     assert r.arrays["q"].shape == (2, 4) and r.arrays["jac_sv"].shape == (2, 5)
     assert r.diverged.shape == (2,)
     df = r.to_frame()
@@ -55,82 +73,81 @@ def test_shapes_tables_and_reference_values():
     assert list(jf.columns) == ["seed", "index", "sv", "diverged"] and len(jf) == 10
 
     k = keys.seed_keys(2)[1]
-    p = init_params(m, k, x)["params"]
+    p = init_params(REF, k, X)["params"]
 
-    def forward(probes):
+    def forward(x, probes):
         zs = [x @ p["input"]["kernel"] + p["input"]["bias"] + probes[0]]
         for i in range(3):
-            zs.append(
-                jnp.tanh(zs[-1]) @ p["hidden"]["kernel"][i] + p["hidden"]["bias"][i] + probes[i + 1]
-            )
+            h = jnp.tanh(zs[-1])
+            zs.append(h @ p["hidden"]["kernel"][i] + p["hidden"]["bias"][i] + probes[i + 1])
         out = jnp.tanh(zs[-1]) @ p["readout"]["kernel"] + p["readout"]["bias"]
         return out, zs
 
-    out, zs = forward(jnp.zeros((4, 4, 6)))
+    zero = jnp.zeros((4, 4, 6))
+    out, zs = forward(X, zero)
     ct = jax.random.normal(keys.role(k, keys.COTANGENT), out.shape)
-    g = jax.grad(lambda pr: jnp.sum(ct * forward(pr)[0]))(jnp.zeros((4, 4, 6)))
+    g = jax.grad(lambda pr: jnp.sum(ct * forward(X, pr)[0]))(zero)
     z = np.stack([np.asarray(v, np.float64) for v in zs])  # (layer, batch, unit)
-    q = (z**2).mean(axis=(1, 2))
     gram = np.einsum("lbi,lci->lbc", z, z)
     d = np.sqrt(np.einsum("lbb->lb", gram))
-    cos = gram / (d[:, :, None] * d[:, None, :])
-    c = cos[:, np.triu_indices(4, 1)[0], np.triu_indices(4, 1)[1]].mean(axis=1)
-    np.testing.assert_allclose(r.arrays["q"][1], q, rtol=1e-5)
+    iu = np.triu_indices(4, 1)
+    c = (gram / (d[:, :, None] * d[:, None, :]))[:, iu[0], iu[1]].mean(axis=1)
+    np.testing.assert_allclose(r.arrays["q"][1], (z**2).mean(axis=(1, 2)), rtol=1e-5)
     np.testing.assert_allclose(r.arrays["c"][1], c, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(r.arrays["act_std"][1], np.tanh(z).std(axis=(1, 2)), rtol=1e-5)
-    np.testing.assert_allclose(
-        r.arrays["grad_sq"][1], (np.asarray(g, np.float64) ** 2).sum(-1).mean(-1), rtol=1e-5
-    )
-    jac = jax.jacfwd(lambda v: jnp.tanh(forward(jnp.zeros((4, 1, 6)))[1][-1] * 0 + 0)[0])  # noqa
-    del jac  # the Jacobian at x[0] is checked through its singular values below
-    x0 = x[:1]
+    sq = (np.asarray(g, np.float64) ** 2).sum(-1).mean(-1)
+    np.testing.assert_allclose(r.arrays["grad_sq"][1], sq, rtol=1e-5)
+    sat = (np.abs(np.tanh(z)) > 0.9).mean(axis=(1, 2))
+    np.testing.assert_allclose(r.arrays["act_saturation"][1], sat, atol=1e-6)
+    rank = [np.linalg.matrix_rank(np.tanh(v)) for v in z]
+    np.testing.assert_array_equal(r.arrays["act_rank"][1], rank)
 
-    def feats(v):
-        h = v @ p["input"]["kernel"] + p["input"]["bias"]
-        for i in range(3):
-            h = jnp.tanh(h) @ p["hidden"]["kernel"][i] + p["hidden"]["bias"][i]
-        return jnp.tanh(h)[0]
+    def feats(v):  # phi(z^depth) at one input, without the readout
+        return jnp.tanh(forward(v[None], jnp.zeros((4, 1, 6)))[1][-1])[0]
 
-    sv = np.linalg.svd(np.asarray(jax.jacfwd(feats)(x0)[:, 0, :], np.float64), compute_uv=False)
+    jac = np.asarray(jax.jacfwd(feats)(X[0]), np.float64)
+    sv = np.linalg.svd(jac, compute_uv=False)
     np.testing.assert_allclose(r.arrays["jac_sv"][1], sv, rtol=1e-4, atol=1e-6)
 
 
-def test_grid_shares_one_compilation_and_random_numbers():
-    m = MLP(width=8, depth=4, activation="tanh")
-    sw = np.array([0.8, 1.6, 3.2], np.float32)
+def test_given_params_are_measured():
+    params = jax.vmap(lambda k: init_params(REF, k, X))(keys.seed_keys(2))
+    given = propagate(REF, X, params=params, metrics="q,c,grad_sq")
+    ref = _ref("materialized").arrays
+    for k, v in given.arrays.items():
+        np.testing.assert_allclose(v, ref[k], rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+def test_grid_one_compilation_common_random_numbers_and_divergence():
+    m = MLP(width=8, depth=30, activation="relu", kernel_init="he_normal")
+    sw = np.array([1.0, 2.0, 1e8], np.float32)
     before = trace_count()
     g = propagate(m, seeds=3, metrics="q,c", sigma_w2=sw, sigma_b2=0.05)
     assert trace_count() == before + 1
-    assert g.arrays["q"].shape == (3, 3, 5) and g.diverged.shape == (3, 3)
+    assert g.arrays["q"].shape == (3, 3, 31) and g.diverged.shape == (3, 3)
     g2 = propagate(m, seeds=3, metrics="q,c", sigma_w2=sw * 1.1, sigma_b2=0.3)
     assert trace_count() == before + 1  # new values, same shapes: no recompilation
-    assert not np.allclose(g.arrays["q"], g2.arrays["q"])
+    assert not np.allclose(g.arrays["q"][:2], g2.arrays["q"][:2])
+    # Exploding signals (sigma_w2 = 1e8: q grows 5e7-fold per layer) are values, flagged.
+    assert g.diverged.tolist() == [[False] * 3, [False] * 3, [True] * 3]
+    assert not np.all(np.isfinite(g.arrays["q"][2]))
     df = g.to_frame()
     assert list(df.columns[:4]) == ["sigma_w2", "sigma_b2", "seed", "layer"]
-    assert len(df) == 3 * 3 * 5
+    assert len(df) == 3 * 3 * 31
     np.testing.assert_allclose(df["sigma_w2"].unique(), sw)
-    for h, s in enumerate(sw):
-        one = propagate(m, seeds=3, metrics="q,c", sigma_w2=float(s), sigma_b2=0.05)
+    assert df.loc[df["sigma_w2"] > 1e7, "diverged"].all()
+    s = g.summary(layers=[0, 30])
+    assert s.loc[s["sigma_w2"] > 1e7, "diverged"].tolist() == [3, 3]
+    # Each grid cell equals a separate scalar run (same keys: common random numbers).
+    n = trace_count()
+    for h in (0, 1):
+        one = propagate(m, seeds=3, metrics="q,c", sigma_w2=float(sw[h]), sigma_b2=0.05)
         np.testing.assert_allclose(g.arrays["q"][h], one.arrays["q"], rtol=1e-6)
         np.testing.assert_allclose(g.arrays["c"][h], one.arrays["c"], rtol=1e-5, atol=1e-6)
-    # Scalar sigma calls share one compilation too.
-    n = trace_count()
-    propagate(m, seeds=3, metrics="q,c", sigma_w2=2.5, sigma_b2=0.01)
-    assert trace_count() == n
+    assert trace_count() == n + 1  # both scalar runs share one compilation
 
 
-def test_divergence_is_a_value_not_an_error():
-    m = MLP(width=16, depth=30, activation="relu", kernel_init="he_normal")
-    r = propagate(m, seeds=2, metrics="q,c,grad_sq", sigma_w2=np.array([2.0, 1e8]))
-    assert r.diverged.tolist() == [[False, False], [True, True]]
-    assert np.all(np.isfinite(r.arrays["q"][0])) and not np.all(np.isfinite(r.arrays["q"][1]))
-    df = r.to_frame()
-    assert df.loc[df["sigma_w2"] > 1e7, "diverged"].all()
-    s = r.summary(layers=[0, 30])
-    assert s.loc[s["sigma_w2"] > 1e7, "diverged"].tolist() == [2, 2]
-
-
-def test_seed_keys_inputs_and_params_paths():
+def test_seed_keys_and_input_modes():
     m = MLP(width=8, depth=3, activation="tanh", sigma_b2=0.1)
     a = propagate(m, seeds=3, metrics="q,c", root_seed=5)
     b = propagate(m, seeds=keys.seed_keys(3, root=5), metrics="q,c")
@@ -139,22 +156,13 @@ def test_seed_keys_inputs_and_params_paths():
     p = propagate(m, seeds=3, metrics="q,c", root_seed=5, inputs="per_seed")
     np.testing.assert_allclose(p.arrays["q"][0], a.arrays["q"][0], rtol=1e-6)
     assert not np.allclose(p.arrays["c"][1:, 0], a.arrays["c"][1:, 0])
-    # Given (e.g. trained) params with a leading seed axis.
-    x = jax.random.normal(jax.random.key(0), (4, 8))
-    ks = keys.seed_keys(3)
-    params = jax.vmap(lambda k: init_params(m, k, x))(ks)
-    given = propagate(m, x, params=params, metrics="q,c")
-    drawn = propagate(m, x, seeds=ks, metrics="q,c", path="materialized")
-    np.testing.assert_allclose(given.arrays["q"], drawn.arrays["q"], rtol=1e-6)
 
 
 def test_loss_gradient():
     # loss = |out|^2 / 2 has d loss / d out = out; on a linear net without readout the last
     # layer's grad_sq is mean_b |z^L_b|^2 = width * q^L.
     m = MLP(width=8, depth=2, activation="linear", sigma_w2=1.0)
-    r = propagate(
-        m, seeds=2, metrics="q,grad_sq", loss=lambda o: 0.5 * jnp.sum(o**2)
-    )
+    r = propagate(m, seeds=2, metrics="q,grad_sq", loss=lambda o: 0.5 * jnp.sum(o**2))
     np.testing.assert_allclose(r.arrays["grad_sq"][:, -1], 8 * r.arrays["q"][:, -1], rtol=1e-5)
 
 
