@@ -16,12 +16,13 @@ Keys (``initjax.keys``): seed s's key k_s = ``seed_keys(seeds, root_seed)[s]``; 
 seed 0's, ``role(k_0, INPUTS)``, for every seed; the random cotangent of ``grad_sq`` from
 ``role(k_s, COTANGENT)``. Every grid cell uses the same keys (common random numbers).
 
-Costs per seed and grid cell (N = width, B = batch, L = depth, n = input size):
-``q``, ``c``, ``act_*``: O(L B N) on top of the forward pass O(L B N^2) and the weight draws
-O(L N^2). ``grad_sq``: one backward pass (weights are drawn again: checkpointed scan step) and
-memory O(L B N) for the stored pre-activations. ``jac_sv``: forward-mode Jacobian, O(L n N^2) flops,
-memory O(n N), plus an O(n^3) SVD; exact, so limited to n, N <= 1024. ``unit_symmetry``: a Gram
-matrix O(N^2 fan_in) and an SVD O(B^2 N) per layer.
+Costs per seed and grid cell (N = width, B = batch, L = depth, n = input size), on top of the
+forward pass O(L B N^2) and the weight draws O(L N^2), with memory O(B N + N^2) independent of L:
+``q``, ``c``, ``act_*``: O(L B N) (``c``: O(L B^2 N)). ``grad_sq``: a reverse scan that draws
+the weights again (O(L B N^2 + L N^2)) and stores the pre-activations, memory O(L B N).
+``jac_sv``: n forward-mode tangents of one input carried through the same scan, O(L n N^2) flops
+and O(n N) memory, plus an O(n^2 min(n, N)) SVD; exact, so n and N are limited to 1024.
+``unit_symmetry``: a Gram matrix O(N^2 fan_in) and an SVD O(B^2 N) per layer.
 """
 
 from __future__ import annotations
