@@ -1,4 +1,4 @@
-"""Measurements of signal propagation at initialization (and later training, issue 4).
+"""Measurements of signal propagation at initialization.
 
 ``propagate(model, x=None, *, seeds, metrics, sigma_w2, sigma_b2, ...)`` -> ``PropagationResult``:
 per-layer q^l, c^l, gradient norms, activation statistics, unit symmetry and Jacobian spectra of

@@ -40,7 +40,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="per-layer q, c, gradient norms... of random networks (vmapped over seeds)",
         description="Measure signal propagation at initialization: per-layer statistics of "
         "--seeds random networks, printed for selected layers and written as a tidy Parquet "
-        "table and a PNG (mean and 10-90 %% spread over seeds).",
+        "table and a PNG (mean and 10-90 % spread over seeds).",
     )
     p.add_argument("--arch", default="mlp", choices=("mlp", "resmlp", "conv"))
     p.add_argument("--init", default="lecun_normal", help="kernel initializer (`initjax list`)")

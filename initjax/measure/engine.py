@@ -16,12 +16,13 @@ Keys (``initjax.keys``): seed s's key k_s = ``seed_keys(seeds, root_seed)[s]``; 
 seed 0's, ``role(k_0, INPUTS)``, for every seed; the random cotangent of ``grad_sq`` from
 ``role(k_s, COTANGENT)``. Every grid cell uses the same keys (common random numbers).
 
-Costs per seed and grid cell (N = width, B = batch, L = depth, n = input size):
-``q``, ``c``, ``act_*``: O(L B N) on top of the forward pass O(L B N^2) and the weight draws
-O(L N^2). ``grad_sq``: one backward pass (weights are drawn again: checkpointed scan step) and
-memory O(L B N) for the stored pre-activations. ``jac_sv``: forward-mode Jacobian, O(L n N^2) flops,
-memory O(n N), plus an O(n^3) SVD; exact, so limited to n, N <= 1024. ``unit_symmetry``: a Gram
-matrix O(N^2 fan_in) and an SVD O(B^2 N) per layer.
+Costs per seed and grid cell (N = width, B = batch, L = depth, n = input size), on top of the
+forward pass O(L B N^2) and the weight draws O(L N^2), with memory O(B N + N^2) independent of L:
+``q``, ``c``, ``act_*``: O(L B N) (``c``: O(L B^2 N)). ``grad_sq``: a reverse scan that draws
+the weights again (O(L B N^2 + L N^2)) and stores the pre-activations, memory O(L B N).
+``jac_sv``: n forward-mode tangents of one input carried through the same scan, O(L n N^2) flops
+and O(n N) memory, plus an O(n^2 min(n, N)) SVD; exact, so n and N are limited to 1024.
+``unit_symmetry``: a Gram matrix O(N^2 fan_in) and an SVD O(B^2 N) per layer.
 """
 
 from __future__ import annotations
@@ -135,29 +136,56 @@ def _network(cfg: _Config, seed_key, sw2, sb2, params):
 # sliced in the materialized one). Every consumer of a layer's params then reads them from the
 # loop state, never from an inline draw: XLA's summation order in a fused reduction depends on
 # the producers fused into it, so this is what makes both paths' statistics bit-identical.
-# Memory stays O(1) in depth: at most two layers' params are alive.
+# Each scan starts with one idle step that only fetches the first layer (no draw outside the
+# loop: one copy of the sampling code per scan keeps compile times down). Memory stays O(1) in
+# depth: at most two layers' params are alive.
 
 
-def _forward(cfg: _Config, net, x: jax.Array, *, stats: bool, keep_z: bool):
-    """Forward scan: (z^depth, per-layer stats or None, stacked z^0..z^{depth-1} or None)."""
+def _idle_params(fetch):
+    return jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(fetch, jnp.int32(1)))
+
+
+def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
+    """Forward scan over layers with per-layer stats, and the Jacobian at ``x[jac_input]``.
+
+    Returns (z^depth, stats with a leading layer axis, z^0..z^{depth-1} stacked or None,
+    d phi(z^depth) / d x0 as an ``(n_in, n_out)`` matrix or None).
+    """
     st = cfg.stack
     p_in, fetch, _ = net
     z0 = st.input_apply(p_in, x)
-    s0 = _layer_stats(cfg, z0, p_in, 0) if stats else None
-    last = jnp.int32(st.depth)
+    s0 = _layer_stats(cfg, z0, p_in, 0)
+    jac = "jac_sv" in cfg.metrics
+    j = cfg.jac_input
+    t0 = None
+    if jac:  # forward-mode tangents of one example, pushed through the same scan
+        n_in = math.prod(cfg.in_shape)
+        basis = jnp.eye(n_in, dtype=st.dtype).reshape(n_in, 1, *cfg.in_shape)
+        x0 = x[j : j + 1]
+        t0 = jax.vmap(lambda e: jax.jvp(lambda v: st.input_apply(p_in, v), (x0,), (e,))[1])(basis)
+    depth = jnp.int32(st.depth)
 
     def body(carry, i):
-        z_prev, p = carry
+        z_prev, p, t = carry
         z = st.layer_apply(p, z_prev)
-        s = _layer_stats(cfg, z, p, 1) if stats else None
-        # The last step fetches layer `depth` again (dropped): one wasted draw per network.
-        return (z, fetch(jnp.minimum(i + 1, last))), (s, z_prev if keep_z else None)
+        s = _layer_stats(cfg, z, p, 1)
+        idle = i == 0
+        if jac:
+            h0 = z_prev[j : j + 1]
+            t_new = jax.vmap(lambda u: jax.jvp(lambda h: st.layer_apply(p, h), (h0,), (u,))[1])(t)
+            t = jnp.where(idle, t, t_new)
+        carry = (jnp.where(idle, z_prev, z), fetch(jnp.clip(i + 1, 1, depth)), t)
+        return carry, (s, z_prev if keep_z else None)
 
-    idx = jnp.arange(1, st.depth + 1, dtype=jnp.int32)
-    (z, _), (s, zs) = jax.lax.scan(body, (z0, fetch(jnp.int32(1))), idx)
-    if stats:
-        s = {k: jnp.concatenate([s0[k][None], v]) for k, v in s.items()}
-    return z, s, zs
+    idx = jnp.arange(st.depth + 1, dtype=jnp.int32)
+    (z, _, t), (s, zs) = jax.lax.scan(body, (z0, _idle_params(fetch), t0), idx)
+    s = {k: jnp.concatenate([s0[k][None], v[1:]]) for k, v in s.items()}
+    jmat = None
+    if jac:
+        zj = z[j : j + 1]
+        tf = jax.vmap(lambda u: jax.jvp(st.features, (zj,), (u,))[1])(t)
+        jmat = tf.reshape(tf.shape[0], -1)
+    return z, s, (None if zs is None else zs[1:]), jmat
 
 
 def _sq_norm(g: jax.Array) -> jax.Array:
@@ -181,38 +209,35 @@ def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> jax.Array:
     else:
         ct = jax.grad(lambda o: jnp.asarray(cfg.loss(o), jnp.float32))(out)
     (g_last,) = vjp_out(ct)
+    depth = st.depth
 
-    def body(carry, xs):
-        g, p = carry  # g = d loss / d z^i, p = layer i's params
-        i, z_prev = xs
+    def body(carry, k):
+        # k = depth: idle step (fetches layer depth); k < depth: layer i = k + 1, whose input
+        # z^k is read from the forward pass; g = d loss / d z^i, p = layer i's params.
+        g, p = carry
+        idle = k == depth
+        z_prev = jax.lax.dynamic_index_in_dim(zs, jnp.minimum(k, depth - 1), 0, False)
         _, vjp = jax.vjp(lambda h: st.layer_apply(p, h), z_prev)
         (g_prev,) = vjp(g)
-        return (g_prev, fetch(jnp.maximum(i - 1, 1))), _sq_norm(g)
+        return (jnp.where(idle, g, g_prev), fetch(jnp.clip(k, 1, depth))), _sq_norm(g)
 
-    idx = jnp.arange(1, st.depth + 1, dtype=jnp.int32)
-    (g0, _), sq = jax.lax.scan(body, (g_last, fetch(jnp.int32(st.depth))), (idx, zs), reverse=True)
-    return jnp.concatenate([_sq_norm(g0)[None], sq])
+    ks = jnp.arange(depth + 1, dtype=jnp.int32)
+    (g0, _), sq = jax.lax.scan(body, (g_last, _idle_params(fetch)), ks, reverse=True)
+    return jnp.concatenate([_sq_norm(g0)[None], sq[:depth]])
 
 
 def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.Array]:
-    st = cfg.stack
     net = _network(cfg, seed_key, sw2, sb2, params)
     need_grad = "grad_sq" in cfg.metrics
-    z_last, stats, zs = _forward(cfg, net, x, stats=True, keep_z=need_grad)
+    z_last, stats, zs, jmat = _forward(cfg, net, x, keep_z=need_grad)
     finite = jnp.all(stats.pop("_finite"))
     res: dict[str, jax.Array] = dict(stats)
     if need_grad:
         res["grad_sq"] = _grad_sq(cfg, net, z_last, zs, seed_key)
-    if "jac_sv" in cfg.metrics:
-        x0 = x[cfg.jac_input]
-
-        def feats(v):
-            z, _, _ = _forward(cfg, net, v[None], stats=False, keep_z=False)
-            return st.features(z)[0].reshape(-1)
-
-        jac = jax.jacfwd(feats)(x0).reshape(-1, x0.size).astype(jnp.float32)
-        ok = jnp.all(jnp.isfinite(jac))
-        sv = jnp.linalg.svd(jnp.where(ok, jac, 0.0), compute_uv=False)
+    if jmat is not None:
+        jmat = jmat.astype(jnp.float32)
+        ok = jnp.all(jnp.isfinite(jmat))
+        sv = jnp.linalg.svd(jnp.where(ok, jmat, 0.0), compute_uv=False)
         res["jac_sv"] = jnp.where(ok, sv, jnp.nan)
     bad = ~finite
     for k in ("q", "grad_sq", "act_std", "jac_sv"):

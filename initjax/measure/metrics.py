@@ -80,18 +80,22 @@ def saturation(z: jax.Array, a: jax.Array, kind: str) -> jax.Array:
 def min_unit_distance(w: jax.Array) -> jax.Array:
     """Smallest pairwise distance between the columns of ``w`` ``(fan_in, units)``.
 
-    Uses the Gram matrix, d_ij^2 = |w_i|^2 + |w_j|^2 - 2 w_i.w_j, clipped at 0: identical columns
-    give exactly 0 (their dot products are computed alike). Cost units^2 * fan_in. NaN if units < 2.
+    The closest pair is found from the Gram matrix, d_ij^2 = |w_i|^2 + |w_j|^2 - 2 w_i.w_j
+    (cost units^2 * fan_in, one matmul); its distance is then computed directly as
+    |w_i - w_j|, so identical units give exactly 0 and the value does not depend on how XLA
+    tiles the matmul (e.g. sharded vs unsharded). NaN if units < 2.
     """
-    wf = w.astype(jnp.float32)
-    g = jnp.matmul(wf.T, wf, precision=_HI)
-    sq = jnp.diagonal(g)
-    d2 = sq[:, None] + sq[None, :] - 2.0 * g
-    u = g.shape[0]
+    wt = w.astype(jnp.float32).T  # (units, fan_in)
+    u = wt.shape[0]
     if u < 2:
         return jnp.float32(jnp.nan)
+    g = jnp.matmul(wt, wt.T, precision=_HI)
+    sq = jnp.diagonal(g)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * g
     d2 = jnp.where(jnp.eye(u, dtype=bool), jnp.inf, d2)
-    return jnp.sqrt(jnp.maximum(jnp.min(d2), 0.0))
+    k = jnp.argmin(jnp.where(jnp.isnan(d2), jnp.inf, d2))
+    diff = wt[k // u] - wt[k % u]
+    return jnp.where(jnp.all(jnp.isfinite(wt)), jnp.sqrt(jnp.sum(jnp.square(diff))), jnp.nan)
 
 
 def numerical_rank(m: jax.Array) -> jax.Array:

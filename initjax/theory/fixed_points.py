@@ -1,0 +1,288 @@
+"""Fixed points q* of the length map and c* of the correlation map, inside ``lax.while_loop``.
+
+q*: the fixed point reached by iterating the q-map from q0 (default 1). Plain iteration never
+overshoots when the q-map is increasing; each step takes the further of the plain step and a
+Newton step (or, once the root is bracketed, the bracket midpoint), so convergence is quadratic
+near a simple root and never worse than iteration. When the q-map has no finite fixed point above
+q0 (ReLU with sigma_w2 > 2, or = 2 with sigma_b2 > 0) the iterate grows past 1e30 and q* = inf
+is returned with ``converged = False``: the signal explodes.
+
+c*: with q1 = q2 = q* the c-map is a power series in c with non-negative coefficients (expand
+phi(sqrt(q*) z) in Hermite polynomials), hence increasing and convex on [0, 1], with c^l(1) = 1
+(or < 1 under dropout). So g(c) = c^l(c) - c is convex with g(0) >= 0, and the smallest root of g
+in [0, 1] is the fixed point that attracts every input pair with c in [0, 1). Newton from c = 0
+on a convex g increases monotonically to that root without overshooting; we take the larger of
+the Newton and plain steps. In the ordered phase (chi_1 < 1) the root is c* = 1; in the chaotic
+phase c* < 1. (Odd phi with sigma_b2 = 0: c* = 0 when chaotic. Linear phi at sigma_w2 = 1,
+sigma_b2 = 0 maps every c to itself; then 0 is returned.)
+
+Results are :class:`FixedPoint` named tuples of arrays (a pytree: fine under jit/vmap).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from initjax.activations import Activation
+from initjax.theory import moments
+from initjax.theory._common import (
+    DEFAULT_NODES,
+    Rule,
+    as_float_arrays,
+    check_keep_prob,
+    check_q,
+    check_variance,
+    make_rule,
+    resolve,
+)
+from initjax.theory.maps import c_map_, q_map_, q_map_slope_
+
+__all__ = ["FixedPoint", "q_star", "c_star", "Q_DIVERGED"]
+
+Q_DIVERGED = 1e30  # q above this counts as exploding: q* = inf
+
+
+class FixedPoint(NamedTuple):
+    """A fixed point with its solver status; each field has the broadcast shape of the inputs.
+
+    Attributes:
+      value: the fixed point (float32, float64 under x64). q*: inf where the signal explodes,
+        nan where inputs were nan. c*: nan where q* is not finite.
+      converged: bool, True where the solver met its tolerance within ``max_iter`` steps.
+      iterations: int32, steps taken.
+    """
+
+    value: jax.Array
+    converged: jax.Array
+    iterations: jax.Array
+
+
+def _tols(dtype):
+    eps = float(jnp.finfo(dtype).eps)
+    return 8.0 * eps, 1e-30  # relative, absolute (q* -> 0 for odd phi with sigma_b2 = 0)
+
+
+def q_star_(act: Activation, rule: Rule, sw, sb, keep, q0, max_iter: int) -> FixedPoint:
+    """Array-valued q* solver (all arguments broadcast; see module docstring)."""
+    sw, sb, keep, q0 = jnp.broadcast_arrays(sw, sb, keep, q0)
+    rtol, atol = _tols(q0.dtype)
+    inf = jnp.asarray(jnp.inf, q0.dtype)
+
+    def step(state):
+        q, lo, hi, it, done = state
+        big_q = q_map_(act, rule, sw, sb, q, keep)
+        h = big_q - q
+        dh = q_map_slope_(act, rule, sw, sb, q, keep) - 1.0
+        # h == 0 exactly: q is fixed. After moving, with a non-contracting slope (dh >= 0) that
+        # is rounding (q + sigma_b2 == q in float32 at q ~ 1e7), not a fixed point: keep growing.
+        exact = (h == 0) & ((it == 0) | (dh < 0))
+        h = jnp.where((h == 0) & ~exact, jnp.abs(q) + atol, h)
+        up = h > 0
+        lo = jnp.where(up, jnp.maximum(lo, q), lo)
+        hi = jnp.where(up | exact, hi, jnp.minimum(hi, q))
+        newton = q - h / jnp.where(dh == 0, 1.0, dh)
+        newton_ok = (dh < 0) & (newton > lo) & (newton < hi)
+        fallback = jnp.where(jnp.isinf(hi), 2.0 * q + atol, 0.5 * (lo + hi))
+        cand = jnp.where(newton_ok, newton, fallback)
+        nxt = jnp.where(up, jnp.maximum(big_q, cand), jnp.minimum(big_q, cand))
+        # Rounding may put the plain step outside the bracket: bisect instead.
+        outside = (nxt <= lo) | (nxt >= hi)
+        nxt = jnp.where(outside, jnp.where(jnp.isinf(hi), nxt, 0.5 * (lo + hi)), nxt)
+        small = jnp.abs(nxt - q) <= rtol * q + atol
+        tight = jnp.isfinite(hi) & ((hi - lo) <= rtol * hi)
+        nxt = jnp.where(exact, q, nxt)
+        new_done = done | exact | small | tight | (nxt > Q_DIVERGED) | ~jnp.isfinite(nxt)
+        q = jnp.where(done, q, nxt)
+        it = it + jnp.where(done, 0, 1).astype(jnp.int32)
+        return q, lo, hi, it, new_done
+
+    def cond(state):
+        *_, it, done = state
+        return jnp.any(~done & (it < max_iter))
+
+    init = (
+        q0,
+        jnp.zeros_like(q0),
+        jnp.full_like(q0, inf),
+        jnp.zeros(q0.shape, jnp.int32),
+        ~jnp.isfinite(q0),
+    )
+    q, _, _, it, done = jax.lax.while_loop(cond, step, init)
+    exploded = q > Q_DIVERGED
+    value = jnp.where(exploded, inf, q)
+    converged = done & ~exploded & jnp.isfinite(q) & (it <= max_iter)
+    return FixedPoint(value, converged, it)
+
+
+def _c_solve(act, rule, sw, sb, keep, qv, c0, active, max_iter):
+    """Safeguarded Newton on h(c) = (c - f(c)) / (1 - c) in the bracket [0, 1), from c0."""
+    # f(c) carries rounding noise of a few eps; Newton steps of that size mean convergence.
+    eps = float(jnp.finfo(qv.dtype).eps)
+    tol = 64.0 * eps
+
+    def step(state):
+        c, lo, hi, dx_old, slope, it, done = state
+        f, df = c_map_(act, rule, sw, sb, qv, qv, c, keep, with_slope=True)
+        one_m = 1.0 - c
+        h = (c - f) / one_m
+        dh = (1.0 - f - df * one_m) / (one_m * one_m)
+        lo = jnp.where(h <= 0, c, lo)
+        hi = jnp.where(h > 0, c, hi)
+        newton = c - h / jnp.where(dh > 0, dh, 1.0)
+        step_size = jnp.abs(newton - c)
+        # Newton steps below the rounding noise of h (a few eps / (1 - c)) carry no information.
+        noise = jnp.where(dh > 0, 4.0 * eps / (one_m * dh), jnp.inf)
+        small = step_size <= jnp.maximum(tol, noise)
+        # rtsafe rule: bisect when Newton leaves the bracket or fails to halve the last step.
+        ok = (dh > 0) & (newton > lo) & (newton < hi) & ((step_size <= 0.5 * dx_old) | small)
+        nxt = jnp.where(ok, newton, 0.5 * (lo + hi))
+        finished = (h == 0) | (ok & small) | (hi - lo <= tol) | ~jnp.isfinite(h)
+        nxt = jnp.where(h == 0, c, nxt)
+        dx = jnp.abs(nxt - c)
+        c = jnp.where(done, c, nxt)
+        slope = jnp.where(done, slope, df)
+        it = it + jnp.where(done, 0, 1).astype(jnp.int32)
+        return c, lo, hi, dx, slope, it, done | finished
+
+    def cond(state):
+        *_, it, done = state
+        return jnp.any(~done & (it < max_iter))
+
+    zeros = jnp.zeros_like(c0)
+    ones = jnp.ones_like(c0)
+    nan = jnp.full_like(c0, jnp.nan)
+    init = (c0, zeros, ones, 4.0 * ones, nan, jnp.zeros(c0.shape, jnp.int32), ~active)
+    c, _, _, _, slope, it, done = jax.lax.while_loop(cond, step, init)
+    return c, slope, it, done
+
+
+def c_star_(act: Activation, rule: Rule, sw, sb, keep, q, max_iter: int, with_slope: bool = False):
+    """Array-valued c* solver at q1 = q2 = q (see module docstring).
+
+    Solves h(c) = (c - f(c)) / (1 - c) = 0 on [0, 1), f the c-map: h is increasing (convexity of
+    f and f(1) <= 1), h(0) = -f(0) <= 0 and h(1-) = f'(1) - 1 (no dropout) or +inf (dropout). So
+    a root in [0, 1) exists iff h(1-) > 0, and else c* = 1. Dividing out the root at c = 1 keeps
+    the root simple near criticality, where g = f - c has a near-double root and Newton on g
+    slows to linear convergence. Safeguarded Newton (bisection fallback) on the bracket [0, 1).
+
+    Returns:
+      FixedPoint, or (FixedPoint, slope) with ``with_slope``: dc^l/dc at c* (chi_c).
+    """
+    sw, sb, keep, q = jnp.broadcast_arrays(sw, sb, keep, q)
+    valid = jnp.isfinite(q) & (q > 0)
+    qv = jnp.where(valid, q, 1.0)
+    # f'(1) = sigma_w2 q E[phi'^2] / q^l: a 1-D integral (equals chi_1 at q = q*).
+    q_next = q_map_(act, rule, sw, sb, qv, keep)
+    slope_at_1 = sw * qv * moments.deriv_power_moment(act, qv, 1, rule) / q_next
+    has_root = valid & ((keep < 1.0) | (slope_at_1 > 1.0))
+    c0 = jnp.zeros_like(q)
+    c, slope, it, done = _c_solve(act, rule, sw, sb, keep, qv, c0, has_root, max_iter)
+    c = jnp.where(has_root, c, 1.0)
+    slope = jnp.where(has_root, slope, slope_at_1)
+    value = jnp.where(valid, c, jnp.nan)
+    converged = done & valid & jnp.isfinite(c) & (it < max_iter)
+    fp = FixedPoint(value, converged, it)
+    return (fp, jnp.where(valid, slope, jnp.nan)) if with_slope else fp
+
+
+@functools.partial(jax.jit, static_argnames=("act", "rule", "max_iter"))
+def _q_star_jit(act, rule, sw, sb, keep, q0, max_iter):
+    return q_star_(act, rule, sw, sb, keep, q0, max_iter)
+
+
+@functools.partial(jax.jit, static_argnames=("act", "rule", "max_iter"))
+def _c_star_jit(act, rule, sw, sb, keep, q, q_converged, max_iter):
+    fp = c_star_(act, rule, sw, sb, keep, q, max_iter)
+    return fp._replace(converged=fp.converged & q_converged)
+
+
+def _check_common(sigma_w2, sigma_b2, keep_prob, max_iter):
+    check_variance("sigma_w2", sigma_w2)
+    check_variance("sigma_b2", sigma_b2)
+    check_keep_prob(keep_prob)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+
+
+def q_star(
+    phi: Any,
+    sigma_w2,
+    sigma_b2,
+    *,
+    q0=1.0,
+    keep_prob=1.0,
+    max_iter: int = 200,
+    method: str = "auto",
+    nodes: int = DEFAULT_NODES,
+) -> FixedPoint:
+    """Fixed point q* = q_map(q*) reached by iterating the length map from q0.
+
+    Poole et al. 2016, eq. 3 (Schoenholz et al. 2017 section 4 with keep_prob < 1).
+
+    Args:
+      phi: activation name, Activation or callable.
+      sigma_w2, sigma_b2: variances (>= 0); may be arrays (broadcast) or traced.
+      q0: starting q (> 0), e.g. the input layer's q^0.
+      keep_prob: dropout keep probability in (0, 1].
+      max_iter: iteration cap (static).
+      method, nodes: as in :func:`initjax.theory.q_map`.
+
+    Returns:
+      :class:`FixedPoint` (value, converged, iterations), each of the broadcast shape. value is
+      inf where the q-map has no finite fixed point (exploding signal); then converged is False.
+      Where every q is fixed (ReLU at (2, 0), linear at (1, 0)) value is q0.
+
+    Raises:
+      ValueError: bad activation, negative variance, q0 <= 0, keep_prob outside (0, 1].
+    """
+    act = resolve(phi)
+    rule = make_rule(method, nodes)
+    _check_common(sigma_w2, sigma_b2, keep_prob, max_iter)
+    check_q("q0", q0)
+    sw, sb, keep, q0 = as_float_arrays(sigma_w2, sigma_b2, keep_prob, q0)
+    return _q_star_jit(act, rule, sw, sb, keep, q0, max_iter)
+
+
+def c_star(
+    phi: Any,
+    sigma_w2,
+    sigma_b2,
+    *,
+    q=None,
+    q0=1.0,
+    keep_prob=1.0,
+    max_iter: int = 200,
+    method: str = "auto",
+    nodes: int = DEFAULT_NODES,
+) -> FixedPoint:
+    """Stable fixed point c* of the correlation map at q1 = q2 = q (default q = q*).
+
+    Poole et al. 2016, eq. 5; Schoenholz et al. 2017 (c* = 1 in the ordered phase, c* < 1 in the
+    chaotic phase and always under dropout, section 4).
+
+    Args:
+      phi, sigma_w2, sigma_b2, keep_prob, max_iter, method, nodes: as in :func:`q_star`.
+      q: the length at which to take the c-map (> 0); None: q* from :func:`q_star` (from q0).
+      q0: start of the q* iteration when q is None.
+
+    Returns:
+      :class:`FixedPoint`; value in [0, 1] (nan where q* is not finite). ``converged`` includes
+      the q* solver's flag when q is None.
+    """
+    act = resolve(phi)
+    rule = make_rule(method, nodes)
+    _check_common(sigma_w2, sigma_b2, keep_prob, max_iter)
+    if q is None:
+        check_q("q0", q0)
+        sw, sb, keep, q0 = as_float_arrays(sigma_w2, sigma_b2, keep_prob, q0)
+        qfp = _q_star_jit(act, rule, sw, sb, keep, q0, max_iter)
+        q, q_ok = qfp.value, qfp.converged
+    else:
+        check_q("q", q)
+        sw, sb, keep, q = as_float_arrays(sigma_w2, sigma_b2, keep_prob, q)
+        q_ok = jnp.asarray(True)
+    return _c_star_jit(act, rule, sw, sb, keep, q, q_ok, max_iter)
