@@ -15,7 +15,7 @@ def get_config():
     c.kind = "propagation"
     c.preset = "default"
     c.model = "mlp"
-    c.widths = [8, 16]
+    c.widths = [8]
     c.depths = [3, 5]
     c.seeds = 4
     c.root_seed = 0

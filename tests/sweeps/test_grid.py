@@ -2,8 +2,8 @@ import copy
 
 import pytest
 
-from initjax.sweeps.grid import expand, validate
 from initjax.sweeps.config import load_experiment
+from initjax.sweeps.grid import expand, validate
 
 
 @pytest.fixture
@@ -12,6 +12,7 @@ def config(tiny_experiments):
 
 
 def test_expand_groups_by_compiled_shape(config):
+    config["widths"] = [8, 16]
     groups = expand(config, ("seeds",))
     # 2 widths x 2 depths x 1 arm, each with the 3 sigma_w2 x 1 sigma_b2 cells inside
     assert [(g.width, g.depth) for g in groups] == [(8, 3), (8, 5), (16, 3), (16, 5)]

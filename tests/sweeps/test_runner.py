@@ -1,0 +1,148 @@
+"""The sweep engine end to end on a tiny grid: table, manifest, compilations, resume, NaN."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from initjax import measure
+from initjax.sweeps import load_experiment, resolve_config, run_sweep
+from initjax.sweeps.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(out, overrides=(), **kw):
+    exp = load_experiment("tiny-sweep")
+    return run_sweep(
+        exp, resolve_config(exp, list(overrides)), out, progress=False, log=lambda *_: None, **kw
+    )
+
+
+def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, tmp_path):
+    # Widths unused elsewhere in the suite, so no executable is cached yet.
+    widths = ["widths=[9]"]
+    before = measure.trace_count()
+    res = _run(tmp_path / "a", widths)
+    # 1 width x 2 depths x 1 arm = 2 groups; each evaluates its 3 sigma_w2 cells in one call.
+    assert measure.trace_count() - before == 2
+    t = res.table
+    # rows: per group 3 cells x 4 seeds x (depth + 1) layers
+    assert len(t) == 3 * 4 * 4 + 3 * 4 * 6
+    for col in (
+        "model",
+        "width",
+        "depth",
+        "arm",
+        "activation",
+        "init",
+        "sigma_w2",
+        "sigma_b2",
+        "seed",
+        "layer",
+        "q",
+        "c",
+        "diverged",
+        "q_theory",
+        "c_theory",
+    ):
+        assert col in t.columns, col
+    assert sorted(t["sigma_w2"].unique()) == [0.5, 1.0, 2.5]
+    assert not t["diverged"].any()
+    m = RunStore(tmp_path / "a").read_manifest()
+    assert m["status"] == "complete" and m["experiment"] == "tiny-sweep"
+    assert m["config"]["widths"] == [9] and len(m["group_wall_s"]) == 2
+    for key in ("jax", "flax", "initjax", "device_kind", "device_count"):
+        assert key in m["environment"]
+    # A change of scalars only (sigma_w2 values, same count) compiles nothing new.
+    before = measure.trace_count()
+    exp = load_experiment("tiny-sweep")
+    cfg = resolve_config(exp, widths)
+    cfg.arms[0]["sigma_w2"] = [0.7, 1.3, 3.1]
+    run_sweep(exp, cfg, tmp_path / "b", progress=False, log=lambda *_: None)
+    assert measure.trace_count() == before
+
+
+def test_resume_recomputes_only_missing_group(tiny_experiments, tmp_path):
+    first = _run(tmp_path)
+    store = RunStore(tmp_path)
+    victim = first.groups[1].id
+    store.group_path(victim).unlink()
+    again = _run(tmp_path)
+    assert again.computed == [victim]
+    pd.testing.assert_frame_equal(again.table, first.table)
+    assert _run(tmp_path).computed == []
+
+
+def test_sigkill_midway_then_resume_equals_uninterrupted(tiny_experiments, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), INITJAX_EXPERIMENTS=str(tiny_experiments))
+    cmd = [
+        sys.executable,
+        "-m",
+        "initjax.cli",
+        "run",
+        "tiny-sweep",
+        "--no-progress",
+        "--set",
+        "depths=[3,5,7]",
+        "--out",
+        str(tmp_path / "killed"),
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    groups = tmp_path / "killed" / "groups"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(groups.glob("*.parquet")) and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_done = len(list(groups.glob("*.parquet")))
+    assert n_done >= 1, proc.stderr.read().decode()[-2000:]
+    assert not (tmp_path / "killed" / "results.parquet").exists() or n_done == 3
+    resumed = _run(tmp_path / "killed", ["depths=[3,5,7]"])
+    assert len(resumed.computed) == 3 - n_done
+    clean = _run(tmp_path / "clean", ["depths=[3,5,7]"])
+    pd.testing.assert_frame_equal(resumed.table, clean.table)
+
+
+def test_exploding_cell_is_a_value_with_diverged_flag(tiny_experiments, tmp_path):
+    exp = load_experiment("tiny-sweep")
+    cfg = resolve_config(exp, ["widths=[8]", "depths=[6]"])
+    # ReLU with sigma_w2 = 1e12: q^l grows by 5e11 per layer and overflows float32 (3.4e38).
+    cfg.arms = [
+        dict(
+            name="relu",
+            activation="relu",
+            init="variance_scaling",
+            init_hparams={"distribution": "normal"},
+            sigma_w2=[2.0, 1e12],
+            sigma_b2=[0.0],
+        )
+    ]
+    t = run_sweep(exp, cfg, tmp_path, progress=False, log=lambda *_: None).table
+    big, ok = t[t["sigma_w2"] > 1e6], t[t["sigma_w2"] == 2.0]
+    assert len(big) == len(ok) == 4 * 7
+    assert big["diverged"].all() and not ok["diverged"].any()
+    assert not np.isfinite(big["q"]).all()
+
+
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("widths=[0]", "'widths'"),
+        ("depths=[]", "'depths'"),
+        ("metrics=['q','nope']", "'metrics'"),
+        ("model=cnn", "'model'"),
+    ],
+)
+def test_bad_config_fails_before_any_computation(tiny_experiments, tmp_path, override, match):
+    before = measure.trace_count()
+    with pytest.raises(ValueError, match=match):
+        _run(tmp_path / "x", [override])
+    assert measure.trace_count() == before
+    assert not (tmp_path / "x").exists()
