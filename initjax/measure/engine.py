@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -41,6 +41,7 @@ from initjax import keys
 from initjax.measure import metrics as M
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
+from initjax.models import build
 from initjax.models._core import Stack, init_stack, stack_of
 from initjax.models._params import check_variance
 
@@ -448,6 +449,11 @@ def prepare(
     seed_chunk: int | None = None,
 ) -> Prepared:
     """Validate every argument of :func:`propagate` (no tracing) and package the call."""
+    if isinstance(model, Mapping):  # a spec {"arch": "mlp", "width": ..., ...}
+        spec = dict(model)
+        if "arch" not in spec:
+            raise ValueError("a model spec needs an 'arch' key (mlp, conv, resmlp)")
+        model = build(spec.pop("arch"), **spec)
     st = stack_of(model)
     ms = _metrics_arg(metrics)
     if params is not None:
@@ -572,6 +578,7 @@ def prepare(
         "root_seed": int(root_seed),
         "seeds": n_seeds,
         "model": repr(model),
+        "arch": type(model).__name__,
     }
     chunks = [(a, a + chunk) for a in range(0, n_seeds, chunk)]
     return Prepared(cfg, args, meta, chunks)
@@ -602,8 +609,9 @@ def propagate(
     """Measure signal propagation through ``seeds`` random initializations of ``model``.
 
     Args:
-      model: an ``initjax.models`` module (MLP, ConvNet, ResMLP); its fields give the
-        architecture, initializers and default sigma_w2 / sigma_b2.
+      model: an ``initjax.models`` module (MLP, ConvNet, ResMLP), or a spec dict
+        ``{"arch": "mlp" | "conv" | "resmlp", **fields}`` (``initjax.models.build``); its fields
+        give the architecture, initializers and default sigma_w2 / sigma_b2.
       x: a data batch ``(B, *input_shape)`` shared by all seeds, or None for Gaussian inputs
         (:func:`initjax.measure.inputs.gaussian_inputs`: mean square ``q0`` per example, pairwise
         cosine ``c0`` or independent directions when ``c0`` is None).
