@@ -17,8 +17,9 @@ def _subcommand_modules():
     # Imported lazily so `initjax --help` stays fast and one broken extra does not break all.
     from initjax.data import cli as data_cli
     from initjax.initializers import cli as init_cli
+    from initjax.measure import cli as propagate_cli
 
-    return [init_cli, data_cli]
+    return [init_cli, propagate_cli, data_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,588 @@
+"""Signal propagation at initialization: per-layer statistics, vmapped over seeds, one ``jit``.
+
+``propagate(model, ...)`` runs ``seeds`` independently initialized copies of ``model`` on the same
+(or per-seed) inputs and returns per-layer q^l, c^l, gradient norms, activation statistics, unit
+symmetry and input-output Jacobian spectra (see :mod:`initjax.measure.metrics`).
+
+Everything runs under one ``jax.jit``: a ``vmap`` over seeds inside a ``vmap`` over grid cells of
+(sigma_w2, sigma_b2). Depth is a ``jax.lax.scan``. In the default **fused** path layer l's weights
+are drawn from its key inside the scan step and dropped after use, so memory does not grow with
+depth; the **materialized** path draws the stacked params first (as ``model.init`` does) and gives
+bit-identical results. Compiled functions are cached by static configuration (model, metrics,
+shapes): changing sigma values does not recompile (:func:`trace_count` counts traces).
+
+Keys (``initjax.keys``): seed s's key k_s = ``seed_keys(seeds, root_seed)[s]``; params from
+``role(k_s, PARAMS)``; per-seed inputs from ``role(k_s, INPUTS)``; shared inputs (the default) are
+seed 0's, ``role(k_0, INPUTS)``, for every seed; the random cotangent of ``grad_sq`` from
+``role(k_s, COTANGENT)``. Every grid cell uses the same keys (common random numbers).
+
+Costs per seed and grid cell (N = width, B = batch, L = depth, n = input size), on top of the
+forward pass O(L B N^2) and the weight draws O(L N^2), with memory O(B N + N^2) independent of L:
+``q``, ``c``, ``act_*``: O(L B N) (``c``: O(L B^2 N)). ``grad_sq``: a reverse scan that draws
+the weights again (O(L B N^2 + L N^2)) and stores the pre-activations, memory O(L B N).
+``jac_sv``: n forward-mode tangents of one input carried through the same scan, O(L n N^2) flops
+and O(n N) memory, plus an O(n^2 min(n, N)) SVD; exact, so n and N are limited to 1024.
+``unit_symmetry``: a Gram matrix O(N^2 fan_in) and an SVD O(B^2 N) per layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from initjax import keys
+from initjax.measure import metrics as M
+from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
+from initjax.measure.inputs import check_c0, gaussian_inputs
+from initjax.measure.result import PropagationResult
+from initjax.models import build
+from initjax.models._core import Stack, init_stack, stack_of
+
+__all__ = ["propagate", "prepare", "Prepared", "trace_count", "JAC_MAX", "INPUT_MODES", "PATHS"]
+
+JAC_MAX = 1024
+INPUT_MODES = ("shared", "per_seed")
+PATHS = ("fused", "materialized")
+
+_TRACES = 0
+
+
+def trace_count() -> int:
+    """How many times a propagate computation has been traced (each trace is one compilation).
+
+    The sweep engine reads this before and after a call: equal means the call reused a cached
+    executable.
+    """
+    return _TRACES
+
+
+@dataclasses.dataclass(frozen=True)
+class _Config:
+    """Static configuration: the jit cache key (hashable; sigma values are not part of it)."""
+
+    stack: Stack
+    metrics: tuple[str, ...]
+    in_shape: tuple[int, ...]
+    batch: int
+    rescale: bool
+    inputs: str  # "given" | "shared" | "per_seed"
+    q0: float
+    c0: float | None
+    path: str  # "fused" | "materialized" | "params"
+    loss: Callable | None
+    jac_input: int
+    feat_shape: tuple[int, ...]  # per-example pre-activation shape
+
+
+# --- the traced computation -------------------------------------------------------------------
+
+
+def _layer_stats(cfg: _Config, z: jax.Array, p: Any, layer: int) -> dict[str, jax.Array]:
+    st = cfg.stack
+    z = jax.lax.stop_gradient(z)
+    a = st.activation(z)
+    out = {"_finite": jnp.all(jnp.isfinite(z))}
+    ms = cfg.metrics
+    if "q" in ms:
+        out["q"] = M.second_moment(z)
+    if "c" in ms:
+        out["c"] = M.correlation(z)
+    if "act_std" in ms:
+        out["act_std"] = M.activation_std(a)
+    if "act_saturation" in ms:
+        out["act_saturation"] = M.saturation(z, a, st.activation.saturation)
+    if "unit_symmetry" in ms:
+        out["unit_dist"] = M.min_unit_distance(st.unit_weights(jax.lax.stop_gradient(p), layer))
+        out["act_rank"] = M.numerical_rank(st.units_matrix(a))
+    return out
+
+
+def _network(cfg: _Config, seed_key, sw2, sb2, params):
+    """One seed's params: (input params, fetch(i) -> hidden layer i's params, readout params)."""
+    st = cfg.stack
+    w2 = sw2 if cfg.rescale else None
+    if cfg.path == "fused":
+        root = keys.role(seed_key, keys.PARAMS)
+        p_in = st.input_init(keys.layer(root, 0), cfg.in_shape, w2, sb2)
+
+        def fetch(i):
+            return st.layer_init(keys.layer(root, i), w2, sb2)
+
+        p_out = (
+            st.readout_init(keys.layer(root, st.depth + 1), w2, sb2)
+            if st.readout is not None
+            else None
+        )
+        return p_in, fetch, p_out
+    if cfg.path == "materialized":
+        params = init_stack(st, keys.role(seed_key, keys.PARAMS), cfg.in_shape, w2, sb2)
+    else:
+        params = params["params"]
+    stacked = params["hidden"]
+
+    def fetch(i):
+        return jax.tree.map(lambda a: jax.lax.dynamic_index_in_dim(a, i - 1, 0, False), stacked)
+
+    return params["input"], fetch, params.get("readout")
+
+
+# Layer l's params travel in the scan carry, fetched one step ahead (drawn in the fused path,
+# sliced in the materialized one). Every consumer of a layer's params then reads them from the
+# loop state, never from an inline draw: XLA's summation order in a fused reduction depends on
+# the producers fused into it, so this is what makes both paths' statistics bit-identical.
+# Each scan starts with one idle step that only fetches the first layer (no draw outside the
+# loop: one copy of the sampling code per scan keeps compile times down). Memory stays O(1) in
+# depth: at most two layers' params are alive.
+
+
+def _idle_params(fetch):
+    return jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(fetch, jnp.int32(1)))
+
+
+def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
+    """Forward scan over layers with per-layer stats, and the Jacobian at ``x[jac_input]``.
+
+    Returns (z^depth, stats with a leading layer axis, z^0..z^{depth-1} stacked or None,
+    d phi(z^depth) / d x0 as an ``(n_in, n_out)`` matrix or None).
+    """
+    st = cfg.stack
+    p_in, fetch, _ = net
+    z0 = st.input_apply(p_in, x)
+    s0 = _layer_stats(cfg, z0, p_in, 0)
+    jac = "jac_sv" in cfg.metrics
+    j = cfg.jac_input
+    t0 = None
+    if jac:  # forward-mode tangents of one example, pushed through the same scan
+        n_in = math.prod(cfg.in_shape)
+        basis = jnp.eye(n_in, dtype=st.dtype).reshape(n_in, 1, *cfg.in_shape)
+        x0 = x[j : j + 1]
+        t0 = jax.vmap(lambda e: jax.jvp(lambda v: st.input_apply(p_in, v), (x0,), (e,))[1])(basis)
+    depth = jnp.int32(st.depth)
+
+    def body(carry, i):
+        z_prev, p, t = carry
+        z = st.layer_apply(p, z_prev)
+        s = _layer_stats(cfg, z, p, 1)
+        idle = i == 0
+        if jac:
+            h0 = z_prev[j : j + 1]
+            t_new = jax.vmap(lambda u: jax.jvp(lambda h: st.layer_apply(p, h), (h0,), (u,))[1])(t)
+            t = jnp.where(idle, t, t_new)
+        carry = (jnp.where(idle, z_prev, z), fetch(jnp.clip(i + 1, 1, depth)), t)
+        return carry, (s, z_prev if keep_z else None)
+
+    idx = jnp.arange(st.depth + 1, dtype=jnp.int32)
+    (z, _, t), (s, zs) = jax.lax.scan(body, (z0, _idle_params(fetch), t0), idx)
+    s = {k: jnp.concatenate([s0[k][None], v[1:]]) for k, v in s.items()}
+    jmat = None
+    if jac:
+        zj = z[j : j + 1]
+        tf = jax.vmap(lambda u: jax.jvp(st.features, (zj,), (u,))[1])(t)
+        jmat = tf.reshape(tf.shape[0], -1)
+    return z, s, (None if zs is None else zs[1:]), jmat
+
+
+def _sq_norm(g: jax.Array) -> jax.Array:
+    """Mean over the batch (axis 0) of the squared norm over the remaining axes."""
+    g = g.astype(jnp.float32)
+    return jnp.mean(jnp.sum(jnp.square(g), axis=tuple(range(1, g.ndim))))
+
+
+def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> jax.Array:
+    """|d loss / d z^l|^2 for l = 0..depth by a reverse scan that draws the weights again.
+
+    ``zs`` holds z^0..z^{depth-1} from the forward scan (O(depth B N) memory); each step takes the
+    vjp of one layer at its stored input, so no weights are stored.
+    """
+    st = cfg.stack
+    _, fetch, p_out = net
+    out, vjp_out = jax.vjp(lambda z: st.output(p_out, z), z_last)
+    if cfg.loss is None:
+        ct = jax.random.normal(keys.role(seed_key, keys.COTANGENT), out.shape, jnp.float32)
+        ct = ct.astype(out.dtype)
+    else:
+        ct = jax.grad(lambda o: jnp.asarray(cfg.loss(o), jnp.float32))(out)
+    (g_last,) = vjp_out(ct)
+    depth = st.depth
+
+    def body(carry, k):
+        # k = depth: idle step (fetches layer depth); k < depth: layer i = k + 1, whose input
+        # z^k is read from the forward pass; g = d loss / d z^i, p = layer i's params.
+        g, p = carry
+        idle = k == depth
+        z_prev = jax.lax.dynamic_index_in_dim(zs, jnp.minimum(k, depth - 1), 0, False)
+        _, vjp = jax.vjp(lambda h: st.layer_apply(p, h), z_prev)
+        (g_prev,) = vjp(g)
+        return (jnp.where(idle, g, g_prev), fetch(jnp.clip(k, 1, depth))), _sq_norm(g)
+
+    ks = jnp.arange(depth + 1, dtype=jnp.int32)
+    (g0, _), sq = jax.lax.scan(body, (g_last, _idle_params(fetch)), ks, reverse=True)
+    return jnp.concatenate([_sq_norm(g0)[None], sq[:depth]])
+
+
+def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.Array]:
+    net = _network(cfg, seed_key, sw2, sb2, params)
+    need_grad = "grad_sq" in cfg.metrics
+    z_last, stats, zs, jmat = _forward(cfg, net, x, keep_z=need_grad)
+    finite = jnp.all(stats.pop("_finite"))
+    res: dict[str, jax.Array] = dict(stats)
+    if need_grad:
+        res["grad_sq"] = _grad_sq(cfg, net, z_last, zs, seed_key)
+    if jmat is not None:
+        jmat = jmat.astype(jnp.float32)
+        ok = jnp.all(jnp.isfinite(jmat))
+        sv = jnp.linalg.svd(jnp.where(ok, jmat, 0.0), compute_uv=False)
+        res["jac_sv"] = jnp.where(ok, sv, jnp.nan)
+    bad = ~finite
+    for k in ("q", "grad_sq", "act_std", "jac_sv"):
+        if k in res:
+            bad = bad | ~jnp.all(jnp.isfinite(res[k]))
+    res["diverged"] = bad
+    return res
+
+
+def _run(cfg: _Config, seed_keys, sw2, sb2, x, input_key, params):
+    global _TRACES
+    _TRACES += 1  # runs only while tracing
+    if cfg.inputs == "shared":
+        x = gaussian_inputs(input_key, cfg.batch, cfg.in_shape, q0=cfg.q0, c0=cfg.c0)
+
+    def per_seed(k, w2, b2, p):
+        xx = x
+        if cfg.inputs == "per_seed":
+            xx = gaussian_inputs(
+                keys.role(k, keys.INPUTS), cfg.batch, cfg.in_shape, q0=cfg.q0, c0=cfg.c0
+            )
+        return _seed_metrics(cfg, k, w2, b2, xx, p)
+
+    over_seeds = jax.vmap(per_seed, in_axes=(0, None, None, 0 if params is not None else None))
+    over_grid = jax.vmap(over_seeds, in_axes=(None, 0, 0, None))
+    return over_grid(seed_keys, sw2, sb2, params)
+
+
+_run_jit = jax.jit(_run, static_argnums=0)
+
+
+# --- public API -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A validated propagate call: ``run()`` executes it, ``lower()`` traces it (for timing).
+
+    Attributes:
+      config: the static configuration (the compilation cache key).
+      args: the dynamic arguments of the jitted function.
+    """
+
+    config: _Config
+    args: tuple
+    meta: dict[str, Any]
+    chunks: list[tuple[int, int]]
+
+    def lower(self):
+        """``jax.jit(...).lower(...)`` of the full computation (``.compile()`` it to time XLA)."""
+        return _run_jit.lower(self.config, *self.args)
+
+    def run(self, progress: bool = False) -> PropagationResult:
+        """Execute (compiling on first use) and collect a :class:`PropagationResult`."""
+        t0 = time.perf_counter()
+        before = _TRACES
+        seed_keys, sw2, sb2, x, input_key, params = self.args
+        parts = []
+        it = self.chunks
+        bar = None
+        if progress and len(it) > 1:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(it), desc="propagate (seed chunks)", unit="chunk", leave=False)
+        for a, b in it:
+            ks = _shard(seed_keys[a:b], self.meta["shard"])
+            pp = None if params is None else jax.tree.map(lambda v, a=a, b=b: v[a:b], params)
+            out = _run_jit(self.config, ks, sw2, sb2, x, input_key, pp)
+            parts.append(jax.device_get(out))
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        arrays = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
+        diverged = arrays.pop("diverged")
+        if not self.meta["is_grid"]:
+            arrays = {k: v[0] for k, v in arrays.items()}
+            diverged = diverged[0]
+        meta = dict(self.meta)
+        meta["wall_time_s"] = time.perf_counter() - t0
+        meta["traces"] = _TRACES - before
+        return PropagationResult(
+            arrays=arrays,
+            diverged=diverged,
+            sigma_w2=meta.pop("sigma_w2"),
+            sigma_b2=meta.pop("sigma_b2"),
+            metrics=self.config.metrics,
+            meta=meta,
+        )
+
+
+def _shard(seed_keys: jax.Array, shard: bool | None) -> jax.Array:
+    devs = jax.devices()
+    if shard is False or len(devs) < 2:
+        return seed_keys
+    s = seed_keys.shape[0]
+    d = max(k for k in range(1, len(devs) + 1) if s % k == 0)
+    if d < 2:
+        return seed_keys
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(devs[:d]), ("seeds",))
+    return jax.device_put(seed_keys, NamedSharding(mesh, PartitionSpec("seeds")))
+
+
+def prepare(
+    model: Any,
+    x: Any = None,
+    *,
+    seeds: int | jax.Array = 16,
+    metrics: str | Sequence[str] = ("q", "c"),
+    sigma_w2: Any = None,
+    sigma_b2: Any = None,
+    c0: float | None = None,
+    q0: float = 1.0,
+    batch: int | None = None,
+    input_shape: Sequence[int] | None = None,
+    inputs: str = "shared",
+    root_seed: int = 0,
+    path: str = "fused",
+    params: Any = None,
+    loss: Callable[[jax.Array], jax.Array] | None = None,
+    jac_input: int = 0,
+    shard: bool | None = None,
+    seed_chunk: int | None = None,
+) -> Prepared:
+    """Validate every argument of :func:`propagate` (no tracing) and package the call."""
+    if isinstance(model, Mapping):  # a spec {"arch": "mlp", "width": ..., ...}
+        spec = dict(model)
+        if "arch" not in spec:
+            raise ValueError("a model spec needs an 'arch' key (mlp, conv, resmlp)")
+        model = build(spec.pop("arch"), **spec)
+    st = stack_of(model)
+    ms = metrics_arg(metrics)
+    if params is not None:
+        if sigma_w2 is not None or sigma_b2 is not None:
+            raise ValueError("sigma_w2/sigma_b2 cannot be combined with params= (already drawn)")
+        if not isinstance(params, dict) or "params" not in params:
+            raise TypeError("params must be variables {'params': ...} with a leading seed axis")
+        leaves = jax.tree.leaves(params)
+        n = {np.shape(v)[0] if np.ndim(v) else None for v in leaves}
+        if len(n) != 1 or None in n:
+            raise ValueError("params: every leaf needs the same leading seed axis")
+        (n_seeds,) = n
+        if not isinstance(seeds, jax.Array):
+            seeds = n_seeds
+    seed_keys = seed_keys_arg(seeds, root_seed)
+    n_seeds = int(seed_keys.shape[0])
+    if params is not None and jax.tree.leaves(params)[0].shape[0] != n_seeds:
+        raise ValueError("params: leading axis must equal the number of seeds")
+    sw2, sb2, rescale, is_grid = sigma_grid(sigma_w2, sigma_b2, model)
+    if sigma_b2 is not None and getattr(st, "bias_init", None) is not None:
+        raise ValueError(
+            "sigma_b2 has no effect on a model with an explicit bias_init; remove one of them"
+        )
+    if inputs not in INPUT_MODES:
+        allowed = ", ".join(map(repr, INPUT_MODES))
+        raise ValueError(f"inputs must be one of {allowed}, got {inputs!r}")
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {', '.join(map(repr, PATHS))}, got {path!r}")
+    if isinstance(q0, bool) or not isinstance(q0, int | float) or not (0 < q0 < math.inf):
+        raise ValueError(f"q0 must be a finite number > 0, got {q0!r}")
+    if loss is not None and not callable(loss):
+        raise TypeError(f"loss must be a callable loss(output) -> scalar or None, got {loss!r}")
+    if x is not None:
+        if isinstance(x, jax.core.Tracer):
+            raise TypeError("x must be concrete (propagate jits and vmaps internally)")
+        x = jnp.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(f"x must be a batch (B, *input_shape), got shape {x.shape}")
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            x = x.astype(jnp.float32)
+        if c0 is not None or batch is not None or input_shape is not None or inputs != "shared":
+            raise ValueError(
+                "c0, batch, input_shape and inputs describe generated inputs; "
+                "they cannot be combined with a given x"
+            )
+        in_shape = tuple(int(d) for d in x.shape[1:])
+        n_batch = int(x.shape[0])
+        mode = "given"
+    else:
+        in_shape = tuple(input_shape) if input_shape is not None else st.default_input_shape()
+        if batch is None:
+            batch = 8
+        if isinstance(batch, bool) or not isinstance(batch, int | np.integer) or batch < 1:
+            raise ValueError(f"batch must be a positive integer, got {batch!r}")
+        n_batch = int(batch)
+        check_c0(c0, n_batch, math.prod(in_shape) if in_shape else 0)
+        mode = inputs
+    st.check(in_shape)
+    if "c" in ms and n_batch < 2:
+        raise ValueError(f"metric 'c' needs batch >= 2 inputs, got {n_batch}")
+    if "act_saturation" in ms and st.activation.saturation is None:
+        raise ValueError(
+            f"metric 'act_saturation' is undefined for activation {st.activation.name!r} "
+            "(defined for tanh-like bounded units and rectifiers)"
+        )
+    feat = tuple(
+        jax.eval_shape(
+            lambda: st.input_apply(
+                st.input_init(jax.random.key(0), in_shape, None, 0.0),
+                jnp.zeros((1, *in_shape), st.dtype),
+            )
+        ).shape[1:]
+    )
+    if "jac_sv" in ms:
+        if (
+            isinstance(jac_input, bool)
+            or not isinstance(jac_input, int)
+            or not (0 <= jac_input < n_batch)
+        ):
+            raise ValueError(f"jac_input must index the batch [0, {n_batch}), got {jac_input!r}")
+        n_in, n_out = math.prod(in_shape), math.prod(feat)
+        if max(n_in, n_out) > JAC_MAX:
+            raise ValueError(
+                f"metric 'jac_sv' computes the exact {n_out} x {n_in} Jacobian; both sizes must be "
+                f"<= {JAC_MAX} (use a smaller width / input)"
+            )
+    if seed_chunk is None:
+        chunk = n_seeds
+    else:
+        if isinstance(seed_chunk, bool) or not isinstance(seed_chunk, int) or seed_chunk < 1:
+            raise ValueError(f"seed_chunk must be a positive integer, got {seed_chunk!r}")
+        chunk = max(k for k in range(1, min(seed_chunk, n_seeds) + 1) if n_seeds % k == 0)
+    cfg = _Config(
+        stack=st,
+        metrics=ms,
+        in_shape=in_shape,
+        batch=n_batch,
+        rescale=rescale,
+        inputs=mode,
+        q0=float(q0),
+        c0=None if c0 is None else float(c0),
+        path="params" if params is not None else path,
+        loss=loss,
+        jac_input=int(jac_input),
+        feat_shape=feat,
+    )
+    input_key = keys.role(seed_keys[0], keys.INPUTS)
+    sw2_arg = jnp.asarray(sw2 if rescale else np.zeros_like(sb2))
+    args = (seed_keys, sw2_arg, jnp.asarray(sb2), x, input_key, params)
+    meta = {
+        "is_grid": is_grid,
+        "shard": shard,
+        "sigma_w2": sw2 if rescale else None,
+        "sigma_b2": sb2,
+        "depth": st.depth,
+        "batch": n_batch,
+        "input_shape": in_shape,
+        "inputs": mode,
+        "c0": cfg.c0,
+        "q0": cfg.q0,
+        "path": cfg.path,
+        "root_seed": int(root_seed),
+        "seeds": n_seeds,
+        "model": repr(model),
+        "arch": type(model).__name__,
+    }
+    chunks = [(a, a + chunk) for a in range(0, n_seeds, chunk)]
+    return Prepared(cfg, args, meta, chunks)
+
+
+def propagate(
+    model: Any,
+    x: Any = None,
+    *,
+    seeds: int | jax.Array = 16,
+    metrics: str | Sequence[str] = ("q", "c"),
+    sigma_w2: Any = None,
+    sigma_b2: Any = None,
+    c0: float | None = None,
+    q0: float = 1.0,
+    batch: int | None = None,
+    input_shape: Sequence[int] | None = None,
+    inputs: str = "shared",
+    root_seed: int = 0,
+    path: str = "fused",
+    params: Any = None,
+    loss: Callable[[jax.Array], jax.Array] | None = None,
+    jac_input: int = 0,
+    shard: bool | None = None,
+    seed_chunk: int | None = None,
+    progress: bool = False,
+) -> PropagationResult:
+    """Measure signal propagation through ``seeds`` random initializations of ``model``.
+
+    Args:
+      model: an ``initjax.models`` module (MLP, ConvNet, ResMLP), or a spec dict
+        ``{"arch": "mlp" | "conv" | "resmlp", **fields}`` (``initjax.models.build``); its fields
+        give the architecture, initializers and default sigma_w2 / sigma_b2.
+      x: a data batch ``(B, *input_shape)`` shared by all seeds, or None for Gaussian inputs
+        (:func:`initjax.measure.inputs.gaussian_inputs`: mean square ``q0`` per example, pairwise
+        cosine ``c0`` or independent directions when ``c0`` is None).
+      seeds: number of independent networks, or a 1-D array of typed keys (``keys.seed_keys``).
+      metrics: names from ``("q", "c", "grad_sq", "act_std", "act_saturation",
+        "unit_symmetry", "jac_sv")`` (a sequence or a comma-separated string).
+      sigma_w2, sigma_b2: override the model's variances; scalars or 1-D arrays broadcast to H
+        grid cells, evaluated in one compiled call (a leading H axis on every array).
+      c0, q0, batch (default 8), input_shape (default per model), inputs ("shared" | "per_seed"):
+        generated inputs (see the module docstring for their keys).
+      root_seed: root of ``keys.seed_keys`` when ``seeds`` is an int.
+      path: "fused" (weights drawn inside the scan, memory independent of depth) or
+        "materialized" (stacked params drawn first, like ``model.init``); identical results.
+      params: variables ``{"params": ...}`` with a leading seed axis (e.g. after training) to
+        measure instead of drawing; sigma overrides are then not allowed.
+      loss: for ``grad_sq``, ``loss(output) -> scalar`` on the model's output (readout logits or
+        phi(z^depth)); default a random standard-normal cotangent on the output.
+      jac_input: which example of the batch the Jacobian is taken at.
+      shard: shard the seed axis over all devices (None: when more than one is visible).
+      seed_chunk: run seeds in chunks of (at most) this size, e.g. for a progress bar or memory.
+      progress: show a progress bar over seed chunks.
+
+    Returns:
+      :class:`PropagationResult`: ``arrays[m]`` shaped ``(seeds, depth + 1)`` per layer, layer 0
+      the input projection's pre-activation and 1..depth the hidden layers'; ``jac_sv``
+      ``(seeds, n)`` (descending); ``diverged`` ``(seeds,)`` True where any value is non-finite;
+      all with a leading ``(H,)`` axis for a grid. ``unit_symmetry`` fills ``unit_dist`` and
+      ``act_rank``. ``grad_sq[l]`` = mean over the batch of |d loss / d z^l|^2 (Schoenholz et
+      al. 2017, backward q~^l; Glorot & Bengio 2010, Fig. 7). ``jac_sv``: singular values of
+      d phi(z^depth) / d x at one input (Pennington et al. 2017).
+
+    Raises:
+      ValueError / TypeError: any bad argument (non-positive seeds or batch, unknown metric,
+        negative variance, incompatible initializer and kernel shape, ...) before compiling.
+        Exploding signals are never an error: they come back as inf/NaN with ``diverged``.
+    """
+    prep = prepare(
+        model,
+        x,
+        seeds=seeds,
+        metrics=metrics,
+        sigma_w2=sigma_w2,
+        sigma_b2=sigma_b2,
+        c0=c0,
+        q0=q0,
+        batch=batch,
+        input_shape=input_shape,
+        inputs=inputs,
+        root_seed=root_seed,
+        path=path,
+        params=params,
+        loss=loss,
+        jac_input=jac_input,
+        shard=shard,
+        seed_chunk=seed_chunk,
+    )
+    return prep.run(progress=progress)

@@ -1,0 +1,143 @@
+"""The result of :func:`initjax.measure.propagate`: arrays plus tidy tables."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from initjax.measure.metrics import COLUMNS
+
+__all__ = ["PropagationResult"]
+
+
+@dataclasses.dataclass
+class PropagationResult:
+    """Per-layer statistics of ``seeds`` networks (and H grid cells).
+
+    Attributes:
+      arrays: metric column -> array. Per-layer columns (q, c, grad_sq, act_std,
+        act_saturation, unit_dist, act_rank) are ``(seeds, depth + 1)`` float32, or
+        ``(H, seeds, depth + 1)`` for a grid; layer 0 is the input projection's pre-activation,
+        1..depth the hidden layers'. ``jac_sv`` is ``(seeds, n)`` or ``(H, seeds, n)``,
+        singular values in descending order.
+      diverged: bool ``(seeds,)`` or ``(H, seeds)``: a pre-activation, q, grad_sq, act_std or a
+        singular value was inf/NaN (exploding signals are values, not errors).
+      sigma_w2: ``(H,)`` float32 grid values (length 1 without a grid) or None when the
+        initializers were used as given.
+      sigma_b2: ``(H,)`` float32.
+      metrics: the requested metric names.
+      meta: configuration and timing (depth, batch, inputs, c0, q0, path, root_seed, seeds,
+        model, wall_time_s, traces: compilations triggered by this call).
+    """
+
+    arrays: dict[str, np.ndarray]
+    diverged: np.ndarray
+    sigma_w2: np.ndarray | None
+    sigma_b2: np.ndarray
+    metrics: tuple[str, ...]
+    meta: dict[str, Any]
+
+    @property
+    def is_grid(self) -> bool:
+        return bool(self.meta["is_grid"])
+
+    @property
+    def depth(self) -> int:
+        return int(self.meta["depth"])
+
+    @property
+    def layers(self) -> np.ndarray:
+        """Layer indices 0..depth."""
+        return np.arange(self.depth + 1)
+
+    @property
+    def columns(self) -> list[str]:
+        """Per-layer metric columns present, in table order."""
+        out = []
+        for m in self.metrics:
+            if m == "jac_sv":
+                continue
+            out.extend(COLUMNS.get(m, (m,)))
+        return out
+
+    def _grid_columns(self, h: int, inner: int) -> dict[str, np.ndarray]:
+        w = self.sigma_w2 if self.sigma_w2 is not None else np.full(h, np.nan, np.float32)
+        return {
+            "sigma_w2": np.repeat(np.asarray(w, np.float64), inner),
+            "sigma_b2": np.repeat(np.asarray(self.sigma_b2, np.float64), inner),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table, one row per ([grid cell,] seed, layer).
+
+        Columns: [sigma_w2, sigma_b2 (grid only)], seed, layer, the per-layer metric columns,
+        diverged (of the seed's whole network).
+        """
+        cols = self.columns
+        arrs = {c: np.asarray(self.arrays[c]) for c in cols}
+        div = np.asarray(self.diverged)
+        if not self.is_grid:
+            arrs = {c: a[None] for c, a in arrs.items()}
+            div = div[None]
+        h, s = div.shape
+        n_layers = self.depth + 1
+        data: dict[str, np.ndarray] = {}
+        if self.is_grid:
+            data.update(self._grid_columns(h, s * n_layers))
+        data["seed"] = np.tile(np.repeat(np.arange(s), n_layers), h)
+        data["layer"] = np.tile(np.arange(n_layers), h * s)
+        for c in cols:
+            data[c] = arrs[c].reshape(-1)
+        data["diverged"] = np.repeat(div.reshape(-1), n_layers)
+        return pd.DataFrame(data)
+
+    def jacobian_frame(self) -> pd.DataFrame:
+        """Jacobian spectra, one row per ([grid cell,] seed, index): columns [sigma_w2, sigma_b2,]
+        seed, index (0 = largest), sv, diverged.
+
+        Raises:
+          ValueError: ``jac_sv`` was not measured.
+        """
+        if "jac_sv" not in self.arrays:
+            raise ValueError("jac_sv was not measured; pass metrics=(..., 'jac_sv')")
+        sv = np.asarray(self.arrays["jac_sv"])
+        div = np.asarray(self.diverged)
+        if not self.is_grid:
+            sv, div = sv[None], div[None]
+        h, s, n = sv.shape
+        data: dict[str, np.ndarray] = {}
+        if self.is_grid:
+            data.update(self._grid_columns(h, s * n))
+        data["seed"] = np.tile(np.repeat(np.arange(s), n), h)
+        data["index"] = np.tile(np.arange(n), h * s)
+        data["sv"] = sv.reshape(-1)
+        data["diverged"] = np.repeat(div.reshape(-1), n)
+        return pd.DataFrame(data)
+
+    def summary(self, layers: Sequence[int] | None = None) -> pd.DataFrame:
+        """Mean and standard deviation over seeds per ([grid cell,] layer), finite values only.
+
+        Columns: [sigma_w2, sigma_b2,] layer, ``<m>_mean``, ``<m>_std`` for each per-layer
+        metric, and ``diverged`` (how many seeds diverged).
+        """
+        df = self.to_frame()
+        if layers is not None:
+            df = df[df["layer"].isin(list(layers))]
+        keys = (["sigma_w2", "sigma_b2"] if self.is_grid else []) + ["layer"]
+        vals = df[self.columns].replace([np.inf, -np.inf], np.nan)
+        g = pd.concat([df[keys], vals, df[["diverged"]]], axis=1).groupby(keys, dropna=False)
+        out = g[self.columns].agg(["mean", "std"])
+        out.columns = [f"{m}_{stat}" for m, stat in out.columns]
+        out["diverged"] = g["diverged"].sum().astype(int)
+        return out.reset_index()
+
+    def __repr__(self) -> str:
+        shape = {k: v.shape for k, v in self.arrays.items()}
+        return (
+            f"PropagationResult(depth={self.depth}, seeds={self.meta['seeds']}, "
+            f"grid={self.is_grid}, arrays={shape}, diverged={int(np.sum(self.diverged))})"
+        )

@@ -1,0 +1,270 @@
+"""One layer definition, two paths: materialized (params stacked along depth) and fused.
+
+Every architecture is described by a :class:`Stack`: a frozen, hashable dataclass of pure functions
+
+- ``input_init(key, in_shape, sigma_w2, sigma_b2)`` / ``input_apply(p, x) -> z^0``: the input
+  projection (layer 0);
+- ``layer_init(key, sigma_w2, sigma_b2)`` / ``layer_apply(p, z^{l-1}) -> z^l``: one of the ``depth``
+  identical hidden layers (l = 1..depth), from pre-activation to pre-activation;
+- ``readout_init`` / ``readout_apply``: the optional readout (layer depth + 1);
+- ``features(z^depth)``: the network's output without readout, phi(z^depth).
+
+Key scheme (``initjax.keys``): for a seed key k, ``root = keys.role(k, keys.PARAMS)``; layer l's key
+is ``keys.layer(root, l)`` (0 = input projection, 1..depth hidden, depth + 1 readout); a layer's
+kernel and bias keys are ``fold_in(layer_key, keys.KERNEL)`` / ``fold_in(layer_key, keys.BIAS)``.
+
+The **materialized** path (:func:`init_stack`) draws layer l's params from its key with
+``jax.lax.map`` (a scan, so each layer is drawn by the same unbatched computation) and stacks them
+along a leading depth axis; :func:`apply_stack` scans over them. The **fused** path (used by
+``initjax.measure``) draws layer l's params from the same key inside the scan step and drops them
+after use, so memory does not grow with depth. Both give bit-identical weights and statistics.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from initjax import activations, keys
+from initjax.models import _params
+from initjax.models._validate import choice, optional_positive_int
+
+PRECISIONS = (None, "default", "high", "highest")
+
+__all__ = [
+    "Stack",
+    "StackModule",
+    "init_stack",
+    "apply_stack",
+    "init_params",
+    "params_root",
+    "stack_of",
+]
+
+Params = Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack(abc.ABC):
+    """Pure description of a depth-scanned network (hashable: it is a static jit argument).
+
+    Attributes (common):
+      depth: number of identical hidden layers (the scan length).
+      activation: the resolved :class:`initjax.activations.Activation`.
+      readout: number of readout units, or None.
+      dtype: parameter / compute dtype.
+    """
+
+    depth: int
+    activation: activations.Activation
+    readout: int | None
+    dtype: Any
+
+    # -- per-architecture pure functions ---------------------------------------------------------
+    @abc.abstractmethod
+    def input_init(self, key: jax.Array, in_shape: tuple[int, ...], sigma_w2, sigma_b2) -> Params:
+        """Params of the input projection (layer 0) for one example of shape ``in_shape``."""
+
+    @abc.abstractmethod
+    def input_apply(self, p: Params, x: jax.Array) -> jax.Array:
+        """z^0 for a batch ``x`` of shape ``(B, *in_shape)``."""
+
+    @abc.abstractmethod
+    def layer_init(self, key: jax.Array, sigma_w2, sigma_b2) -> Params:
+        """Params of one hidden layer."""
+
+    @abc.abstractmethod
+    def layer_apply(self, p: Params, z: jax.Array) -> jax.Array:
+        """z^l from z^{l-1}, both ``(B, *feature_shape)``."""
+
+    @abc.abstractmethod
+    def readout_init(self, key: jax.Array, sigma_w2, sigma_b2) -> Params:
+        """Params of the readout (only called when ``readout`` is not None)."""
+
+    @abc.abstractmethod
+    def readout_apply(self, p: Params, z: jax.Array) -> jax.Array:
+        """Logits ``(B, readout)`` from the last pre-activation z^depth."""
+
+    @abc.abstractmethod
+    def unit_weights(self, p: Params, layer: int) -> jax.Array:
+        """Incoming weight vectors of the layer's units as columns: ``(fan_in, units)``.
+
+        ``layer`` is 0 for the input projection's params, 1 for a hidden layer's.
+        """
+
+    @abc.abstractmethod
+    def units_matrix(self, a: jax.Array) -> jax.Array:
+        """Activations ``(B, *feature_shape)`` as a ``(rows, units)`` matrix (units = columns)."""
+
+    @abc.abstractmethod
+    def default_input_shape(self) -> tuple[int, ...]:
+        """Per-example input shape used when inputs are generated."""
+
+    @abc.abstractmethod
+    def check(self, in_shape: tuple[int, ...]) -> None:
+        """Validate input shape and initializer / kernel-shape compatibility (traces, never
+        compiles). Raises ValueError naming the argument."""
+
+    # -- shared ------------------------------------------------------------------------------------
+    def features(self, z: jax.Array) -> jax.Array:
+        """phi(z^depth): the output without readout (Pennington et al. 2017: x^L = phi(h^L))."""
+        return self.activation(z)
+
+    def output(self, params: Params | None, z: jax.Array) -> jax.Array:
+        """Readout logits if the stack has a readout, else :meth:`features`."""
+        if self.readout is None:
+            return self.features(z)
+        return self.readout_apply(params, z)
+
+    def input_shape_of(self, x_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-example shape of a batch shape ``(B, *in_shape)`` (checked by :meth:`check`)."""
+        return tuple(x_shape[1:])
+
+
+def _arange_layers(depth: int) -> jax.Array:
+    # The hidden layers' indices 1..depth; int32 in both paths, so fold_in sees the same bits.
+    return jnp.arange(1, depth + 1, dtype=jnp.int32)
+
+
+def init_stack(
+    stack: Stack, root: jax.Array, in_shape: tuple[int, ...], sigma_w2=None, sigma_b2=0.0
+) -> dict[str, Params]:
+    """Materialized params from the params root key ``keys.role(seed_key, keys.PARAMS)``.
+
+    Returns:
+      ``{"input": p0, "hidden": stacked, ["readout": pr]}`` where every leaf of ``stacked`` has a
+      leading axis of length ``depth`` (layer l at index l - 1).
+    """
+    p_in = stack.input_init(keys.layer(root, 0), in_shape, sigma_w2, sigma_b2)
+    hidden = jax.lax.map(
+        lambda i: stack.layer_init(keys.layer(root, i), sigma_w2, sigma_b2),
+        _arange_layers(stack.depth),
+    )
+    out = {"input": p_in, "hidden": hidden}
+    if stack.readout is not None:
+        out["readout"] = stack.readout_init(keys.layer(root, stack.depth + 1), sigma_w2, sigma_b2)
+    return out
+
+
+# Compiled once per (stack, input shape): eager op-by-op execution would round some draws
+# differently from the fused (jitted) path; under jit both paths compile the same graph.
+_init_stack_jit = jax.jit(init_stack, static_argnums=(0, 2))
+
+
+def apply_stack(stack: Stack, params: dict[str, Params], x: jax.Array) -> jax.Array:
+    """The network's output for a batch ``x`` (``(B, *in_shape)``): readout logits or phi(z^L)."""
+    z = stack.input_apply(params["input"], x)
+    z, _ = jax.lax.scan(lambda h, p: (stack.layer_apply(p, h), None), z, params["hidden"])
+    return stack.output(params.get("readout"), z)
+
+
+def params_root(module: nn.Module) -> jax.Array:
+    """The params root key of a Linen module: its own 'params' rng stream, before flax folds in
+    a call counter. For a top-level model this is exactly the key passed to ``model.init``, so
+    ``model.init({'params': keys.role(seed_key, keys.PARAMS)}, x)`` follows the key scheme; for a
+    submodule it is the parent's key folded with the module path (still unique per module)."""
+    scope = module.scope
+    rng = getattr(scope, "rngs", {}).get("params") if scope is not None else None
+    if rng is not None and hasattr(rng, "as_jax_rng"):
+        return rng.as_jax_rng()
+    return module.make_rng("params")  # pragma: no cover - flax internals changed
+
+
+class StackModule(nn.Module):
+    """Thin Linen wrapper: params ``{"input", "hidden" (stacked along depth), ["readout"]}``.
+
+    Subclasses define the fields and :meth:`stack`. ``sigma_w2`` / ``sigma_b2`` fields give the
+    standard-parameterization variances (see :mod:`initjax.models._params`).
+    """
+
+    def stack(self) -> Stack:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Readout logits ``(B, readout)`` or features phi(z^depth) for a batch ``x``."""
+        st = self.stack()
+        x = jnp.asarray(x)
+        in_shape = st.input_shape_of(x.shape)
+        if self.is_initializing():
+            st.check(in_shape)
+        sw2, sb2 = self.sigma_w2, self.sigma_b2
+
+        def init_all(_rng):
+            return _init_stack_jit(st, params_root(self), in_shape, sw2, sb2)
+
+        # One init call draws all groups, so the key scheme (not flax's per-name folding) decides.
+        params = {}
+        if self.is_initializing():
+            full = init_all(None)
+            for name, value in full.items():
+                params[name] = self.param(name, lambda _rng, v=value: v)
+        else:
+            for name in ("input", "hidden") + (("readout",) if st.readout is not None else ()):
+                params[name] = self.param(name, lambda _rng: None)
+        return apply_stack(st, params, x)
+
+
+def stack_of(model: Any) -> Stack:
+    """The :class:`Stack` of a model (a :class:`StackModule` or a Stack itself).
+
+    Raises:
+      TypeError: anything else.
+    """
+    if isinstance(model, Stack):
+        return model
+    if isinstance(model, StackModule):
+        return model.stack()
+    raise TypeError(
+        "model must be an initjax.models module (MLP, ConvNet, ResMLP) or a Stack, "
+        f"got {type(model).__name__}"
+    )
+
+
+def init_params(
+    model: Any, seed_key: jax.Array, x: jax.Array | None = None, *, in_shape=None
+) -> dict[str, dict[str, Params]]:
+    """Variables ``{"params": ...}`` of ``model`` for one seed, following the key scheme.
+
+    Equal (bit for bit) to ``model.init({"params": keys.role(seed_key, keys.PARAMS)}, x)`` and to
+    the weights the fused path draws. ``jax.vmap`` it over ``keys.seed_keys(n)`` for n networks.
+
+    Args:
+      model: an initjax model module.
+      seed_key: one typed key (e.g. ``keys.seed_keys(16)[s]``).
+      x: an input batch ``(B, *in_shape)``; or give ``in_shape`` (per example) instead.
+
+    Raises:
+      ValueError: neither ``x`` nor ``in_shape``, or an incompatible shape / initializer.
+    """
+    st = stack_of(model)
+    if in_shape is None:
+        if x is None:
+            raise ValueError("init_params: pass an input batch x or in_shape=(...) per example")
+        in_shape = st.input_shape_of(tuple(jnp.shape(x)))
+    in_shape = tuple(in_shape)
+    st.check(in_shape)
+    return {
+        "params": _init_stack_jit(
+            st, keys.role(seed_key, keys.PARAMS), in_shape, model.sigma_w2, model.sigma_b2
+        )
+    }
+
+
+def validate_common(module: Any) -> None:
+    """Checks every model shares: variances, readout, dtype."""
+    _params.check_variance(module.sigma_w2, arg="sigma_w2", allow_none=True)
+    _params.check_variance(module.sigma_b2, arg="sigma_b2")
+    optional_positive_int(module.readout, arg="readout")
+    choice(module.precision, PRECISIONS, arg="precision")
+    try:
+        dt = jnp.dtype(module.dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a floating dtype, got {module.dtype!r}") from None
+    if not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(f"dtype must be a floating dtype, got {module.dtype!r}")

@@ -1,0 +1,197 @@
+"""Drawing one layer's kernel and bias in standard parameterization (DESIGN.md).
+
+Kernels: when ``sigma_w2`` is given, the initializer's draw is rescaled so that
+Var[w] = sigma_w2 / fan_in, using the variance the registry entry promises for the layer's fans::
+
+    w = sqrt(sigma_w2 / (fan_in * v)) * init(key, shape),   v = promised_variance(fan_in, fan_out)
+
+A plain callable initializer (``jax.nn.initializers.orthogonal()``, ...) or a registry entry
+without a promise is taken as *unit gain* (Var = 1 / fan_in, e.g. an orthogonal square matrix), so
+it is rescaled by ``sqrt(sigma_w2)``. A promise of 0 (zeros, ones, constant) is used as drawn: there
+is no variance to rescale. With ``sigma_w2=None`` the initializer is used exactly as given.
+
+Biases: ``b = sqrt(sigma_b2) * N(0, 1)`` (so ``sigma_b2 = 0`` gives exact zeros), unless an explicit
+``bias_init`` is given. Scalars enter only as multipliers of draws that do not depend on them, so
+``sigma_w2`` / ``sigma_b2`` may be traced: a vmap over them reuses one compilation and gives common
+random numbers across a grid.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from initjax import initializers
+from initjax.initializers import BoundInitializer
+
+__all__ = [
+    "Initializer",
+    "resolve_initializer",
+    "kernel_multiplier",
+    "draw_kernel",
+    "draw_bias",
+    "check_variance",
+    "check_init_shape",
+]
+
+Initializer = Callable[..., jax.Array]
+
+
+def resolve_initializer(init: Any, *, arg: str, allow_none: bool = False) -> Initializer | None:
+    """A registry name -> ``initializers.get(name)``; a BoundInitializer or callable as is.
+
+    Raises:
+      ValueError: unknown registry name (the registry suggests close names), prefixed by ``arg``.
+      TypeError: neither a string nor a callable.
+    """
+    if init is None and allow_none:
+        return None
+    if isinstance(init, str):
+        try:
+            return initializers.get(init)
+        except ValueError as err:
+            raise ValueError(f"{arg}: {err}") from None
+    if callable(init):
+        return init
+    raise TypeError(
+        f"{arg} must be an initializer name (see `initjax list`), a BoundInitializer or a "
+        f"jax.nn.initializers-style callable init(key, shape, dtype), got {init!r}"
+    )
+
+
+def init_name(init: Initializer | None) -> str:
+    """Short human-readable name of an initializer (for tables and file names)."""
+    if init is None:
+        return "none"
+    if isinstance(init, BoundInitializer):
+        return init.name
+    return getattr(init, "__qualname__", getattr(init, "__name__", type(init).__name__))
+
+
+def check_variance(value: Any, *, arg: str, allow_none: bool = False) -> None:
+    """Reject a concrete negative, non-finite or non-numeric variance; tracers pass through.
+
+    Raises:
+      ValueError: ``value`` < 0 or not finite, naming ``arg``.
+      TypeError: ``value`` is not a real number (or None when ``allow_none``).
+    """
+    if value is None:
+        if allow_none:
+            return
+        raise TypeError(f"{arg} must be a non-negative real number, got None")
+    if isinstance(value, jax.core.Tracer):
+        return
+    if isinstance(value, bool) or not (
+        isinstance(value, numbers.Real | np.floating | np.integer)
+        or (isinstance(value, jax.Array | np.ndarray) and np.ndim(value) == 0)
+    ):
+        raise TypeError(f"{arg} must be a non-negative real number (a variance), got {value!r}")
+    v = float(value)
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{arg} must be a finite variance >= 0, got {value!r}")
+
+
+def _promised_variance(init: Initializer, fan_in: int, fan_out: int) -> Any:
+    """The entry's promise (a float, possibly a tracer for traced hyper-parameters) or None."""
+    if not isinstance(init, BoundInitializer) or init.entry.variance is None:
+        return None
+    e = init.entry
+    return e.variance(fan_in, fan_out, **{**e.defaults, **init.hparams})
+
+
+def kernel_multiplier(
+    init: Initializer, fan_in: int, fan_out: int, sigma_w2: Any
+) -> jax.Array | None:
+    """The factor applied to ``init``'s draw so Var[w] = sigma_w2 / fan_in (None: use as drawn).
+
+    Computed in float32 from ``sigma_w2`` (concrete or traced) exactly the same way in the fused
+    and materialized paths, so both produce bit-identical kernels.
+    """
+    if sigma_w2 is None:
+        return None
+    s = jnp.asarray(sigma_w2, jnp.float32)
+    v = _promised_variance(init, fan_in, fan_out)
+    if v is None:  # unit-gain assumption: Var = 1 / fan_in
+        return jnp.sqrt(s)
+    if isinstance(v, jax.core.Tracer):
+        v = jnp.asarray(v, jnp.float32)
+        safe = jnp.where(v > 0, v, 1.0)
+        return jnp.where(v > 0, jnp.sqrt(s / (jnp.float32(fan_in) * safe)), jnp.float32(1.0))
+    if float(v) == 0.0:  # zeros / constants: nothing to rescale
+        return None
+    return jnp.sqrt(s / jnp.float32(fan_in * float(v)))
+
+
+def _barrier(x: jax.Array) -> jax.Array:
+    # XLA reassociates products of constants (e.g. sqrt(sigma_w2) * (sqrt(2) * erfinv(u))) and
+    # moves scalar multipliers through dots, differently when sigma_w2 is a constant (Linen init)
+    # or traced (fused sweep). Barriers pin the order, so both paths give bit-identical weights.
+    return jax.lax.optimization_barrier(x)
+
+
+def draw_kernel(
+    init: Initializer,
+    key: jax.Array,
+    shape: tuple[int, ...],
+    fan_in: int,
+    fan_out: int,
+    sigma_w2: Any,
+    dtype: Any = jnp.float32,
+    extra_scale: Any = None,
+) -> jax.Array:
+    """One kernel: ``init(key, shape, dtype)`` times :func:`kernel_multiplier` and ``extra_scale``.
+
+    Args:
+      init: the resolved initializer.
+      key: the kernel's key (``fold_in(layer_key, keys.KERNEL)``).
+      shape: kernel shape in Flax layout, dense ``(fan_in, fan_out)``, conv ``(*k, C_in, C_out)``.
+      fan_in, fan_out: the layer's fans (conv: receptive field times channels).
+      sigma_w2: target weight variance times fan_in, or None to use ``init`` as given.
+      dtype: parameter dtype.
+      extra_scale: an architecture's fixed multiplier (e.g. ResMLP's ``branch_scale``) or None.
+
+    Returns:
+      Array of ``shape`` and ``dtype``.
+    """
+    w = _barrier(init(key, shape, dtype))
+    m = kernel_multiplier(init, fan_in, fan_out, sigma_w2)
+    if extra_scale is not None:
+        e = jnp.asarray(extra_scale, jnp.float32)
+        m = e if m is None else m * e
+    if m is None:
+        return w
+    return _barrier((w * m.astype(w.dtype)).astype(dtype))
+
+
+def draw_bias(
+    bias_init: Initializer | None,
+    key: jax.Array,
+    shape: tuple[int, ...],
+    sigma_b2: Any,
+    dtype: Any = jnp.float32,
+) -> jax.Array:
+    """One bias: ``sqrt(sigma_b2) * N(0, 1)`` draws, or ``bias_init(key, shape, dtype)``."""
+    if bias_init is not None:
+        return _barrier(bias_init(key, shape, dtype))
+    z = _barrier(jax.random.normal(key, shape, jnp.float32))
+    return _barrier((jnp.sqrt(jnp.asarray(sigma_b2, jnp.float32)) * z).astype(dtype))
+
+
+def check_init_shape(init: Initializer, shape: tuple[int, ...], *, arg: str, where: str) -> None:
+    """Trace (never compile) ``init`` on ``shape`` so incompatible inits fail early and clearly.
+
+    Raises:
+      ValueError: the initializer rejects the shape (e.g. delta_orthogonal on a dense kernel, a
+        fan-based initializer on a 1-D bias), naming ``arg``, the layer and the shape.
+    """
+    try:
+        jax.eval_shape(lambda k: init(k, shape, jnp.float32), jax.random.key(0))
+    except (ValueError, TypeError, NotImplementedError, IndexError) as err:
+        raise ValueError(
+            f"{arg}={init_name(init)!r} cannot initialize the {where} of shape {shape}: {err}"
+        ) from None

@@ -1,0 +1,41 @@
+"""`initjax propagate`: table, Parquet, PNG, manifest; bad input is a one-line error."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from initjax.cli import main
+from initjax.measure.cli import selected_layers
+
+
+def test_selected_layers():
+    assert selected_layers(5) == [0, 1, 2, 3, 4, 5]
+    s = selected_layers(200)
+    assert s[0] == 0 and s[1] == 1 and s[-1] == 200 and len(s) <= 10
+    assert s == sorted(set(s))
+
+
+def test_propagate_command(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["propagate", "--init", "he_normal", "--activation", "relu", "--depth", "12",
+            "--width", "16", "--seeds", "4", "--sigma-w2", "2", "--sigma-b2", "0",
+            "--metrics", "q,c,grad_sq", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "layer" in text and "grad_sq" in text and "wall time" in text
+    df = pd.read_parquet(out / "propagate.parquet")
+    assert list(df.columns) == ["seed", "layer", "q", "c", "grad_sq", "diverged"]
+    assert len(df) == 4 * 13
+    assert (out / "propagate.png").stat().st_size > 1000
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["diverged_seeds"] == 0 and manifest["args"]["depth"] == 12
+
+
+def test_propagate_bad_input(capsys):
+    assert main(["propagate", "--depth", "0", "--no-plot", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "depth" in err[0]
+    assert main(["propagate", "--metrics", "q,foo", "--no-progress"]) == 2
+    assert "foo" in capsys.readouterr().err

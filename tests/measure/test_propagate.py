@@ -1,0 +1,219 @@
+"""propagate(): paths, grids, caching, tables, divergence and argument errors."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from initjax import keys
+from initjax.measure import prepare, propagate, trace_count
+from initjax.models import MLP, ConvNet, ResMLP, init_params
+
+ALL = ("q", "c", "grad_sq", "act_std", "act_saturation", "unit_symmetry", "jac_sv")
+PER_LAYER = ("q", "c", "grad_sq", "act_std", "act_saturation", "unit_dist", "act_rank")
+
+
+def _same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k], b[k], equal_nan=True), k
+
+
+# One small network measured with every metric, shared by several tests (one compilation per
+# path).
+REF = MLP(width=6, depth=3, activation="tanh", sigma_w2=1.5, sigma_b2=0.2, readout=2)
+X = jax.random.normal(jax.random.key(7), (4, 5))
+
+
+@functools.cache
+def _ref(path: str):
+    return propagate(REF, X, seeds=2, metrics=ALL, path=path)
+
+
+@pytest.mark.parametrize(
+    "model,metrics,kw",
+    [
+        (REF, ALL, {}),
+        (
+            ConvNet(channels=4, depth=3, ndim=1, activation="relu", kernel_init="he_normal"),
+            ("q", "grad_sq", "jac_sv"),
+            {"input_shape": (6, 2), "c0": 0.4},
+        ),
+        (
+            ResMLP(width=8, depth=4, pre_norm=True, alpha=0.5, sigma_b2=0.1),
+            ("q", "grad_sq"),
+            {},
+        ),
+    ],
+)
+def test_fused_equals_materialized_bit_for_bit(model, metrics, kw):
+    if model is REF:
+        fused, mat = _ref("fused"), _ref("materialized")
+    else:
+        fused = propagate(model, seeds=3, metrics=metrics, **kw)
+        mat = propagate(model, seeds=3, metrics=metrics, path="materialized", **kw)
+    _same(fused.arrays, mat.arrays)
+    assert np.array_equal(fused.diverged, mat.diverged)
+    assert not fused.diverged.any()
+
+
+def test_shapes_tables_and_reference_values():
+    # The engine's numbers against a direct, unrolled computation on the materialized params.
+    r = _ref("fused")
+    assert r.arrays["q"].shape == (2, 4) and r.arrays["jac_sv"].shape == (2, 5)
+    assert r.diverged.shape == (2,)
+    df = r.to_frame()
+    assert list(df.columns) == ["seed", "layer", *PER_LAYER, "diverged"]
+    assert len(df) == 2 * 4
+    jf = r.jacobian_frame()
+    assert list(jf.columns) == ["seed", "index", "sv", "diverged"] and len(jf) == 10
+
+    k = keys.seed_keys(2)[1]
+    p = init_params(REF, k, X)["params"]
+
+    def forward(x, probes):
+        zs = [x @ p["input"]["kernel"] + p["input"]["bias"] + probes[0]]
+        for i in range(3):
+            h = jnp.tanh(zs[-1])
+            zs.append(h @ p["hidden"]["kernel"][i] + p["hidden"]["bias"][i] + probes[i + 1])
+        out = jnp.tanh(zs[-1]) @ p["readout"]["kernel"] + p["readout"]["bias"]
+        return out, zs
+
+    zero = jnp.zeros((4, 4, 6))
+    out, zs = forward(X, zero)
+    ct = jax.random.normal(keys.role(k, keys.COTANGENT), out.shape)
+    g = jax.grad(lambda pr: jnp.sum(ct * forward(X, pr)[0]))(zero)
+    z = np.stack([np.asarray(v, np.float64) for v in zs])  # (layer, batch, unit)
+    gram = np.einsum("lbi,lci->lbc", z, z)
+    d = np.sqrt(np.einsum("lbb->lb", gram))
+    iu = np.triu_indices(4, 1)
+    c = (gram / (d[:, :, None] * d[:, None, :]))[:, iu[0], iu[1]].mean(axis=1)
+    np.testing.assert_allclose(r.arrays["q"][1], (z**2).mean(axis=(1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(r.arrays["c"][1], c, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(r.arrays["act_std"][1], np.tanh(z).std(axis=(1, 2)), rtol=1e-5)
+    sq = (np.asarray(g, np.float64) ** 2).sum(-1).mean(-1)
+    np.testing.assert_allclose(r.arrays["grad_sq"][1], sq, rtol=1e-5)
+    sat = (np.abs(np.tanh(z)) > 0.9).mean(axis=(1, 2))
+    np.testing.assert_allclose(r.arrays["act_saturation"][1], sat, atol=1e-6)
+    rank = [np.linalg.matrix_rank(np.tanh(v)) for v in z]
+    np.testing.assert_array_equal(r.arrays["act_rank"][1], rank)
+
+    def feats(v):  # phi(z^depth) at one input, without the readout
+        return jnp.tanh(forward(v[None], jnp.zeros((4, 1, 6)))[1][-1])[0]
+
+    jac = np.asarray(jax.jacfwd(feats)(X[0]), np.float64)
+    sv = np.linalg.svd(jac, compute_uv=False)
+    np.testing.assert_allclose(r.arrays["jac_sv"][1], sv, rtol=1e-4, atol=1e-6)
+
+
+def test_given_params_are_measured():
+    params = jax.vmap(lambda k: init_params(REF, k, X))(keys.seed_keys(2))
+    given = propagate(REF, X, params=params, metrics="q,c,grad_sq")
+    ref = _ref("materialized").arrays
+    for k, v in given.arrays.items():
+        np.testing.assert_allclose(v, ref[k], rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+def test_grid_one_compilation_common_random_numbers_and_divergence():
+    m = MLP(width=8, depth=30, activation="relu", kernel_init="he_normal")
+    sw = np.array([1.0, 2.0, 1e8], np.float32)
+    before = trace_count()
+    g = propagate(m, seeds=3, metrics="q,c", sigma_w2=sw, sigma_b2=0.05)
+    assert trace_count() == before + 1
+    assert g.arrays["q"].shape == (3, 3, 31) and g.diverged.shape == (3, 3)
+    # New values, an equal model built again (with other default sigmas): no recompilation.
+    m2 = MLP(width=8, depth=30, activation="relu", kernel_init="he_normal", sigma_w2=3.0)
+    g2 = propagate(m2, seeds=3, metrics="q,c", sigma_w2=sw * 1.1, sigma_b2=0.3)
+    assert trace_count() == before + 1
+    assert not np.allclose(g.arrays["q"][:2], g2.arrays["q"][:2])
+    # Exploding signals (sigma_w2 = 1e8: q grows 5e7-fold per layer) are values, flagged.
+    assert g.diverged.tolist() == [[False] * 3, [False] * 3, [True] * 3]
+    assert not np.all(np.isfinite(g.arrays["q"][2]))
+    df = g.to_frame()
+    assert list(df.columns[:4]) == ["sigma_w2", "sigma_b2", "seed", "layer"]
+    assert len(df) == 3 * 3 * 31
+    np.testing.assert_allclose(df["sigma_w2"].unique(), sw)
+    assert df.loc[df["sigma_w2"] > 1e7, "diverged"].all()
+    s = g.summary(layers=[0, 30])
+    assert s.loc[s["sigma_w2"] > 1e7, "diverged"].tolist() == [3, 3]
+    # Each grid cell equals a separate scalar run (same keys: common random numbers).
+    n = trace_count()
+    for h in (0, 1):
+        one = propagate(m, seeds=3, metrics="q,c", sigma_w2=float(sw[h]), sigma_b2=0.05)
+        np.testing.assert_allclose(g.arrays["q"][h], one.arrays["q"], rtol=1e-6)
+        np.testing.assert_allclose(g.arrays["c"][h], one.arrays["c"], rtol=1e-5, atol=1e-6)
+    assert trace_count() == n + 1  # both scalar runs share one compilation
+
+
+def test_seed_keys_and_input_modes():
+    m = MLP(width=8, depth=3, activation="tanh", sigma_b2=0.1)
+    a = propagate(m, seeds=3, metrics="q,c", root_seed=5)
+    b = propagate(m, seeds=keys.seed_keys(3, root=5), metrics="q,c")
+    _same(a.arrays, b.arrays)
+    # Shared inputs are seed 0's per-seed inputs; other seeds draw their own.
+    p = propagate(m, seeds=3, metrics="q,c", root_seed=5, inputs="per_seed")
+    np.testing.assert_allclose(p.arrays["q"][0], a.arrays["q"][0], rtol=1e-6)
+    assert not np.allclose(p.arrays["c"][1:, 0], a.arrays["c"][1:, 0])
+
+
+def test_model_spec_dict():
+    spec = {"arch": "mlp", "width": 8, "depth": 3, "activation": "tanh", "sigma_b2": 0.1}
+    a = propagate(spec, seeds=3, metrics="q,c", root_seed=5)
+    b = propagate(MLP(width=8, depth=3, activation="tanh", sigma_b2=0.1), seeds=3,
+                  metrics="q,c", root_seed=5)  # fmt: skip
+    _same(a.arrays, b.arrays)
+    with pytest.raises(ValueError, match="arch"):
+        prepare({"width": 8, "depth": 3})
+
+
+def test_loss_gradient():
+    # loss = |out|^2 / 2 has d loss / d out = out; on a linear net without readout the last
+    # layer's grad_sq is mean_b |z^L_b|^2 = width * q^L.
+    m = MLP(width=8, depth=2, activation="linear", sigma_w2=1.0)
+    r = propagate(m, seeds=2, metrics="q,grad_sq", loss=lambda o: 0.5 * jnp.sum(o**2))
+    np.testing.assert_allclose(r.arrays["grad_sq"][:, -1], 8 * r.arrays["q"][:, -1], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"seeds": 0}, "seeds"),
+        ({"seeds": -2}, "seeds"),
+        ({"seeds": 2.5}, "seeds"),
+        ({"metrics": "q,kurtosis"}, "metric"),
+        ({"metrics": ()}, "metrics"),
+        ({"sigma_w2": -1.0}, "sigma_w2"),
+        ({"sigma_w2": np.array([1.0, -0.1])}, "sigma_w2"),
+        ({"sigma_w2": np.ones((2, 2))}, "sigma_w2"),
+        ({"sigma_b2": float("inf")}, "sigma_b2"),
+        ({"sigma_w2": np.ones(3), "sigma_b2": np.ones(2)}, "broadcast"),
+        ({"batch": 0}, "batch"),
+        ({"batch": 1, "metrics": "c"}, "batch"),
+        ({"c0": 1.5}, "c0"),
+        ({"inputs": "fresh"}, "inputs"),
+        ({"path": "unrolled"}, "path"),
+        ({"q0": 0.0}, "q0"),
+        ({"metrics": "act_saturation"}, "act_saturation"),
+        ({"metrics": "jac_sv", "input_shape": (2000,)}, "jac_sv"),
+        ({"input_shape": (4, 4)}, "x: an MLP"),
+    ],
+)
+def test_bad_arguments_fail_before_compiling(kw, match):
+    m = MLP(width=8, depth=3, activation="gelu")
+    before = trace_count()
+    with pytest.raises((ValueError, TypeError), match=match):
+        prepare(m, **kw)
+    assert trace_count() == before
+
+
+def test_bad_model_and_initializer():
+    with pytest.raises(TypeError, match="model"):
+        prepare("mlp")
+    with pytest.raises(ValueError, match="kernel_init"):
+        prepare(MLP(width=8, depth=2, kernel_init=jax.nn.initializers.delta_orthogonal()))
+    with pytest.raises(ValueError, match="x must be a batch"):
+        prepare(MLP(width=8, depth=2), jnp.ones(8))

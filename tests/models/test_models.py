@@ -1,0 +1,171 @@
+"""Models: key scheme, one layer definition for Linen init and init_params, forward semantics."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from initjax import initializers, keys
+from initjax.models import (
+    MLP,
+    ConvNet,
+    ResMLP,
+    _params,
+    build,
+    fixup_branch_scale,
+    init_params,
+    stack_of,
+)
+
+SEEDS = keys.seed_keys(3)
+
+CASES = [
+    (MLP(width=8, depth=4, activation="relu", kernel_init="he_normal", sigma_w2=2.0,
+         sigma_b2=0.1, readout=3), (2, 5)),
+    (ConvNet(channels=4, depth=2, ndim=2, padding="SAME", readout=2, readout_init="zeros",
+             kernel_init=jax.nn.initializers.delta_orthogonal(), sigma_w2=1.5), (2, 6, 6, 3)),
+    (ResMLP(width=6, depth=3, branch_layers=3, branch_width=5, alpha=0.5, sigma_w2=1.0,
+            sigma_b2=0.2, pre_norm=True, readout=3), (2, 5)),
+]  # fmt: skip
+
+
+def _equal(a, b) -> bool:
+    return all(
+        jax.tree.leaves(jax.tree.map(lambda u, v: bool(np.array_equal(u, v)), a, b))
+    ) and jax.tree.structure(a) == jax.tree.structure(b)
+
+
+@pytest.mark.parametrize("model,xshape", CASES)
+def test_linen_init_equals_init_params(model, xshape):
+    x = jnp.ones(xshape)
+    linen = model.init({"params": keys.role(SEEDS[1], keys.PARAMS)}, x)
+    assert _equal(linen, init_params(model, SEEDS[1], x))
+    out = model.apply(linen, x)
+    assert out.shape[0] == xshape[0] and bool(jnp.all(jnp.isfinite(out)))
+
+
+def test_vmapped_init_params_over_seeds():
+    model, xshape = CASES[0]
+    x = jnp.ones(xshape)
+    batched = jax.vmap(lambda k: init_params(model, k, x))(SEEDS)
+    assert _equal(init_params(model, SEEDS[2], x), jax.tree.map(lambda v: v[2], batched))
+    k = batched["params"]["input"]["kernel"]
+    assert not np.array_equal(k[0], k[1])  # seeds differ
+
+
+def test_key_scheme_recomputed_by_hand():
+    # Layer l's kernel is draw_kernel(init, fold_in(fold_in(role(seed, PARAMS), l), KERNEL)).
+    m = MLP(width=8, depth=3, kernel_init="he_normal", sigma_w2=1.5, sigma_b2=0.3)
+    v = init_params(m, SEEDS[2], in_shape=(5,))["params"]
+    root = keys.role(SEEDS[2], keys.PARAMS)
+    init = initializers.get("he_normal")
+    for layer in (1, 2, 3):
+        lk = jax.random.fold_in(root, layer)
+        w = _params.draw_kernel(init, jax.random.fold_in(lk, keys.KERNEL), (8, 8), 8, 8, 1.5)
+        b = _params.draw_bias(None, jax.random.fold_in(lk, keys.BIAS), (8,), 0.3)
+        np.testing.assert_allclose(v["hidden"]["kernel"][layer - 1], w, rtol=1e-6)
+        np.testing.assert_allclose(v["hidden"]["bias"][layer - 1], b, rtol=1e-6)
+    lk0 = jax.random.fold_in(root, 0)
+    w0 = _params.draw_kernel(init, jax.random.fold_in(lk0, keys.KERNEL), (5, 8), 5, 8, 1.5)
+    np.testing.assert_allclose(v["input"]["kernel"], w0, rtol=1e-6)
+
+
+def test_mlp_forward_matches_unrolled_loop():
+    m = CASES[0][0]  # relu, readout 3
+    x = jax.random.normal(jax.random.key(5), (3, 5))
+    v = init_params(m, SEEDS[0], x)["params"]
+    h = x @ v["input"]["kernel"] + v["input"]["bias"]
+    for i in range(4):
+        h = jax.nn.relu(h) @ v["hidden"]["kernel"][i] + v["hidden"]["bias"][i]
+    ref = jax.nn.relu(h) @ v["readout"]["kernel"] + v["readout"]["bias"]
+    np.testing.assert_allclose(m.apply({"params": v}, x), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_conv_circular_padding_is_translation_equivariant():
+    m = ConvNet(channels=4, depth=3, ndim=1, kernel_size=3, activation="tanh", sigma_b2=0.1)
+    x = jax.random.normal(jax.random.key(1), (2, 12, 1))
+    v = init_params(m, SEEDS[0], x)
+    y = m.apply(v, x)
+    y_shift = m.apply(v, jnp.roll(x, 5, axis=1))
+    np.testing.assert_allclose(jnp.roll(y, 5, axis=1), y_shift, rtol=1e-5, atol=1e-6)
+    # Zero padding breaks the symmetry at the borders.
+    s = ConvNet(channels=4, depth=3, ndim=1, padding="SAME", activation="tanh", sigma_b2=0.1)
+    ys = s.apply(v, x)
+    assert not np.allclose(jnp.roll(ys, 5, axis=1), s.apply(v, jnp.roll(x, 5, axis=1)))
+
+
+def test_resmlp_disabled_branches_keep_the_input_projection():
+    x = jax.random.normal(jax.random.key(2), (3, 5))
+    for m in (
+        ResMLP(width=6, depth=5, alpha=0.0),  # SkipInit / ReZero
+        ResMLP(width=6, depth=5, last_init="zeros", branch_scale=fixup_branch_scale(5, 2)),
+    ):
+        v = init_params(m, SEEDS[0], x)["params"]
+        z0 = x @ v["input"]["kernel"] + v["input"]["bias"]
+        np.testing.assert_array_equal(m.apply({"params": v}, x), jax.nn.relu(z0))
+
+
+def test_resmlp_block_formula_with_pre_norm():
+    m = ResMLP(width=6, depth=1, pre_norm=True, activation="tanh", alpha=0.7, sigma_b2=0.1)
+    st = stack_of(m)
+    p = st.layer_init(jax.random.key(3), None, 0.1)
+    z = jax.random.normal(jax.random.key(4), (2, 6)) * 3 + 1
+    n = (z - z.mean(-1, keepdims=True)) / jnp.sqrt(z.var(-1, keepdims=True) + 1e-6)
+    a = jnp.tanh(jnp.tanh(n) @ p["dense_0"]["kernel"] + p["dense_0"]["bias"])
+    ref = z + 0.7 * (a @ p["dense_1"]["kernel"] + p["dense_1"]["bias"])
+    np.testing.assert_allclose(st.layer_apply(p, z), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_fixup_branch_scale():
+    assert fixup_branch_scale(16, 2) == pytest.approx(0.25)  # 16^(-1/2)
+    assert fixup_branch_scale(16, 3) == pytest.approx(0.5)  # 16^(-1/4)
+    with pytest.raises(ValueError, match="branch_layers"):
+        fixup_branch_scale(16, 1)
+
+
+def test_build():
+    m = build("mlp", width=4, depth=2, activation="relu")
+    assert m == MLP(width=4, depth=2, activation="relu")
+    with pytest.raises(ValueError, match="arch"):
+        build("transformer", width=4, depth=2)
+    with pytest.raises(TypeError, match="unknown field"):
+        build("mlp", width=4, depth=2, heads=3)
+
+
+@pytest.mark.parametrize(
+    "ctor,match",
+    [
+        (lambda: MLP(width=0, depth=3), "width"),
+        (lambda: MLP(width=4, depth=-1), "depth"),
+        (lambda: MLP(width=2.5, depth=3), "width"),
+        (lambda: MLP(width=4, depth=3, activation="tanhh"), "activation"),
+        (lambda: MLP(width=4, depth=3, kernel_init="he_nrmal"), "kernel_init"),
+        (lambda: MLP(width=4, depth=3, sigma_w2=-1.0), "sigma_w2"),
+        (lambda: MLP(width=4, depth=3, sigma_b2=float("nan")), "sigma_b2"),
+        (lambda: MLP(width=4, depth=3, readout=0), "readout"),
+        (lambda: MLP(width=4, depth=3, precision="fast"), "precision"),
+        (lambda: ConvNet(channels=4, depth=3, padding="VALID"), "padding"),
+        (lambda: ConvNet(channels=4, depth=3, ndim=3), "ndim"),
+        (lambda: ConvNet(channels=4, depth=3, ndim=2, kernel_size=(3,)), "kernel_size"),
+        (lambda: ResMLP(width=4, depth=3, branch_layers=0), "branch_layers"),
+        (lambda: ResMLP(width=4, depth=3, branch_scale=-1.0), "branch_scale"),
+    ],
+)
+def test_bad_model_arguments(ctor, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        ctor()
+
+
+def test_incompatible_initializers_fail_before_compiling():
+    with pytest.raises(ValueError, match="kernel_init.*input kernel"):
+        init_params(
+            MLP(width=4, depth=2, kernel_init=jax.nn.initializers.delta_orthogonal()),
+            SEEDS[0],
+            in_shape=(4,),
+        )
+    with pytest.raises(ValueError, match="bias_init.*bias"):
+        init_params(MLP(width=4, depth=2, bias_init="he_normal"), SEEDS[0], in_shape=(4,))
+    with pytest.raises(ValueError, match="x: an MLP"):
+        MLP(width=4, depth=2).init({"params": SEEDS[0]}, jnp.ones((2, 3, 3)))
