@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -39,10 +39,11 @@ import numpy as np
 
 from initjax import keys
 from initjax.measure import metrics as M
+from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
+from initjax.models import build
 from initjax.models._core import Stack, init_stack, stack_of
-from initjax.models._params import check_variance
 
 __all__ = ["propagate", "prepare", "Prepared", "trace_count", "JAC_MAX", "INPUT_MODES", "PATHS"]
 
@@ -269,89 +270,6 @@ def _run(cfg: _Config, seed_keys, sw2, sb2, x, input_key, params):
 _run_jit = jax.jit(_run, static_argnums=0)
 
 
-# --- validation (eager, before any tracing) ---------------------------------------------------
-
-
-def _metrics_arg(metrics: str | Sequence[str]) -> tuple[str, ...]:
-    if isinstance(metrics, str):
-        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-    try:
-        ms = list(metrics)
-    except TypeError:
-        raise TypeError(f"metrics must be a sequence of names, got {metrics!r}") from None
-    if not ms:
-        raise ValueError(f"metrics must name at least one of {', '.join(M.METRICS)}")
-    for m in ms:
-        if m not in M.METRICS:
-            raise ValueError(f"metrics: unknown metric {m!r}; choose from {', '.join(M.METRICS)}")
-    return tuple(m for m in M.METRICS if m in ms)
-
-
-def _grid(sigma_w2, sigma_b2, model) -> tuple[np.ndarray | None, np.ndarray, bool, bool]:
-    """(sw2 (H,) or None, sb2 (H,), rescale, is_grid)."""
-    is_grid = False
-    vals = {}
-    for name, v, default in (
-        ("sigma_w2", sigma_w2, model_attr(model, "sigma_w2")),
-        ("sigma_b2", sigma_b2, model_attr(model, "sigma_b2")),
-    ):
-        if v is None:
-            v = default
-            if v is None:
-                vals[name] = None
-                continue
-        if isinstance(v, jax.core.Tracer):
-            raise TypeError(f"{name} must be concrete (propagate jits and vmaps internally)")
-        arr = np.asarray(v)
-        if arr.ndim > 1:
-            raise ValueError(
-                f"{name} must be a scalar or a 1-D array of grid values, got shape {arr.shape}"
-            )
-        if arr.ndim == 1:
-            is_grid = True
-            if arr.size == 0:
-                raise ValueError(f"{name} must not be empty")
-        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-            raise TypeError(f"{name} must be real numbers (variances), got {v!r}")
-        for e in arr.reshape(-1):
-            check_variance(float(e), arg=name)
-        vals[name] = arr.astype(np.float32).reshape(-1)
-    sw2, sb2 = vals["sigma_w2"], vals["sigma_b2"]
-    if sb2 is None:
-        sb2 = np.zeros((1,), np.float32)
-    rescale = sw2 is not None
-    if rescale:
-        try:
-            sw2, sb2 = np.broadcast_arrays(sw2, sb2)
-        except ValueError:
-            raise ValueError(
-                f"sigma_w2 (length {sw2.size}) and sigma_b2 (length {sb2.size}) must broadcast "
-                "to one grid: pass equal lengths (flattened meshgrid) or a scalar"
-            ) from None
-        sw2 = np.ascontiguousarray(sw2)
-    sb2 = np.ascontiguousarray(sb2)
-    return sw2, sb2, rescale, is_grid
-
-
-def model_attr(model, name):
-    return getattr(model, name, None)
-
-
-def _seed_keys(seeds, root_seed) -> jax.Array:
-    if isinstance(seeds, jax.Array) and jnp.issubdtype(seeds.dtype, jax.dtypes.prng_key):
-        if seeds.ndim != 1 or seeds.shape[0] < 1:
-            raise ValueError(f"seeds: a key array must be 1-D and non-empty, got {seeds.shape}")
-        return seeds
-    if isinstance(seeds, bool) or not isinstance(seeds, int | np.integer) or seeds < 1:
-        raise ValueError(
-            f"seeds must be a positive integer or a 1-D array of typed keys "
-            f"(initjax.keys.seed_keys), got {seeds!r}"
-        )
-    if isinstance(root_seed, bool) or not isinstance(root_seed, int | np.integer):
-        raise TypeError(f"root_seed must be an integer, got {root_seed!r}")
-    return keys.seed_keys(int(seeds), root=int(root_seed))
-
-
 # --- public API -------------------------------------------------------------------------------
 
 
@@ -448,8 +366,13 @@ def prepare(
     seed_chunk: int | None = None,
 ) -> Prepared:
     """Validate every argument of :func:`propagate` (no tracing) and package the call."""
+    if isinstance(model, Mapping):  # a spec {"arch": "mlp", "width": ..., ...}
+        spec = dict(model)
+        if "arch" not in spec:
+            raise ValueError("a model spec needs an 'arch' key (mlp, conv, resmlp)")
+        model = build(spec.pop("arch"), **spec)
     st = stack_of(model)
-    ms = _metrics_arg(metrics)
+    ms = metrics_arg(metrics)
     if params is not None:
         if sigma_w2 is not None or sigma_b2 is not None:
             raise ValueError("sigma_w2/sigma_b2 cannot be combined with params= (already drawn)")
@@ -462,11 +385,11 @@ def prepare(
         (n_seeds,) = n
         if not isinstance(seeds, jax.Array):
             seeds = n_seeds
-    seed_keys = _seed_keys(seeds, root_seed)
+    seed_keys = seed_keys_arg(seeds, root_seed)
     n_seeds = int(seed_keys.shape[0])
     if params is not None and jax.tree.leaves(params)[0].shape[0] != n_seeds:
         raise ValueError("params: leading axis must equal the number of seeds")
-    sw2, sb2, rescale, is_grid = _grid(sigma_w2, sigma_b2, model)
+    sw2, sb2, rescale, is_grid = sigma_grid(sigma_w2, sigma_b2, model)
     if sigma_b2 is not None and getattr(st, "bias_init", None) is not None:
         raise ValueError(
             "sigma_b2 has no effect on a model with an explicit bias_init; remove one of them"
@@ -572,6 +495,7 @@ def prepare(
         "root_seed": int(root_seed),
         "seeds": n_seeds,
         "model": repr(model),
+        "arch": type(model).__name__,
     }
     chunks = [(a, a + chunk) for a in range(0, n_seeds, chunk)]
     return Prepared(cfg, args, meta, chunks)
@@ -602,8 +526,9 @@ def propagate(
     """Measure signal propagation through ``seeds`` random initializations of ``model``.
 
     Args:
-      model: an ``initjax.models`` module (MLP, ConvNet, ResMLP); its fields give the
-        architecture, initializers and default sigma_w2 / sigma_b2.
+      model: an ``initjax.models`` module (MLP, ConvNet, ResMLP), or a spec dict
+        ``{"arch": "mlp" | "conv" | "resmlp", **fields}`` (``initjax.models.build``); its fields
+        give the architecture, initializers and default sigma_w2 / sigma_b2.
       x: a data batch ``(B, *input_shape)`` shared by all seeds, or None for Gaussian inputs
         (:func:`initjax.measure.inputs.gaussian_inputs`: mean square ``q0`` per example, pairwise
         cosine ``c0`` or independent directions when ``c0`` is None).

@@ -160,6 +160,16 @@ def test_seed_keys_and_input_modes():
     assert not np.allclose(p.arrays["c"][1:, 0], a.arrays["c"][1:, 0])
 
 
+def test_model_spec_dict():
+    spec = {"arch": "mlp", "width": 8, "depth": 3, "activation": "tanh", "sigma_b2": 0.1}
+    a = propagate(spec, seeds=3, metrics="q,c", root_seed=5)
+    b = propagate(MLP(width=8, depth=3, activation="tanh", sigma_b2=0.1), seeds=3,
+                  metrics="q,c", root_seed=5)  # fmt: skip
+    _same(a.arrays, b.arrays)
+    with pytest.raises(ValueError, match="arch"):
+        prepare({"width": 8, "depth": 3})
+
+
 def test_loss_gradient():
     # loss = |out|^2 / 2 has d loss / d out = out; on a linear net without readout the last
     # layer's grad_sq is mean_b |z^L_b|^2 = width * q^L.
