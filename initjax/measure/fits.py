@@ -15,7 +15,8 @@ def fit_depth_scale(
     n_sigma: float = 3.0,
     min_points: int = 4,
     linear_below: float = 0.5,
-) -> tuple[float, int]:
+    window: tuple[int, int] | None = None,
+) -> tuple[float, int, tuple[int, int]]:
     """Fit xi in |c^l - c*| ~ A exp(-l / xi) on the layers where the signal is above noise.
 
     The exponential law is the linearization of the c-map at c*, so the fit starts at the first
@@ -31,24 +32,30 @@ def fit_depth_scale(
       n_sigma: the floor in standard errors.
       min_points: fewer usable layers than this returns NaN.
       linear_below: where the linear regime starts, as a fraction of the initial deviation.
+      window: ``(start, n)`` fit exactly these layers instead (e.g. a theory curve over the window
+        chosen for the measured one, for a like-for-like comparison).
 
     Returns:
-      ``(xi, n_points)``: the depth scale in layers (``inf`` for no measurable decay, NaN if fewer
-      than ``min_points`` layers are above the floor) and the number of layers used.
+      ``(xi, n_points, (start, n))``: the depth scale in layers (``inf`` for no measurable decay,
+      NaN if fewer than ``min_points`` layers are above the floor), the number of layers used and
+      the fitted window (indices into ``deviation``).
     """
     dev = np.abs(np.asarray(deviation, np.float64))
     ls = np.arange(len(dev), dtype=np.float64) if layers is None else np.asarray(layers, float)
     floor = np.zeros_like(dev) if stderr is None else n_sigma * np.asarray(stderr, np.float64)
     ok = np.isfinite(dev) & (dev > floor) & (dev > 0)
-    start = (
-        int(np.argmax(dev <= linear_below * dev[0])) if np.any(dev <= linear_below * dev[0]) else 0
-    )
-    run = ok[start:]
-    n = int(np.argmin(run)) if not run.all() else len(run)  # leading run above the floor
+    if window is not None:
+        start, n = window
+        n = min(n, int(np.argmin(ok[start : start + n])) if not ok[start : start + n].all() else n)
+    else:
+        below = dev <= linear_below * dev[0]
+        start = int(np.argmax(below)) if np.any(below) else 0
+        run = ok[start:]
+        n = int(np.argmin(run)) if not run.all() else len(run)  # leading run above the floor
     if n < min_points:
-        return float("nan"), n
+        return float("nan"), n, (start, n)
     sel = slice(start, start + n)
     slope, _ = np.polyfit(ls[sel], np.log(dev[sel]), 1)
     if slope >= 0:
-        return float("inf"), n
-    return float(-1.0 / slope), n
+        return float("inf"), n, (start, n)
+    return float(-1.0 / slope), n, (start, n)
