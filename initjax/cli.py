@@ -16,8 +16,9 @@ from initjax import __version__
 def _subcommand_modules():
     # Imported lazily so `initjax --help` stays fast and one broken extra does not break all.
     from initjax.initializers import cli as init_cli
+    from initjax.theory import cli as theory_cli
 
-    return [init_cli]
+    return [init_cli, theory_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:
