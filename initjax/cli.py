@@ -19,8 +19,9 @@ def _subcommand_modules():
     from initjax.initializers import cli as init_cli
     from initjax.measure import cli as propagate_cli
     from initjax.sweeps import cli as sweeps_cli
+    from initjax.theory import cli as theory_cli
 
-    return [init_cli, propagate_cli, data_cli, sweeps_cli]
+    return [init_cli, propagate_cli, theory_cli, data_cli, sweeps_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:

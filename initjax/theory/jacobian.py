@@ -101,7 +101,9 @@ def jacobian_spectrum_moments(
       sigma_w2, sigma_b2: variances (>= 0), broadcast; may be traced.
       depth: number of layers L (>= 0), int or array (broadcast).
       weights: "gaussian" (s_1 = -1) or "orthogonal" (s_1 = 0).
-      q: length at which D_l = diag(phi'(h)) is taken (> 0); None: q* iterated from q0.
+      q: length at which D_l = diag(phi'(h)) is taken (> 0); None: q* iterated from q0. Off
+        criticality linear and ReLU nets have q* = 0 or inf; their mu_k do not depend on q, so
+        pass any q.
       q0, max_iter, method, nodes: q* solver start and cap, integration rule.
 
     Returns:

@@ -1,0 +1,260 @@
+"""``initjax theory``: mean-field tables, the critical line and the phase diagram.
+
+Examples:
+  initjax theory --activation tanh --sigma-b2 0.05 --sigma-w2 1.0:4.0:31
+  initjax theory --activation tanh --critical --sigma-b2 0:0.25:11
+  initjax theory --activation tanh --sigma-w2 1:4:61 --sigma-b2 0:0.25:26 --plot phase.png
+Ranges are "start:stop:num" (inclusive, like numpy.linspace) or a single number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import warnings
+
+import numpy as np
+
+# Published values printed beside ours: (activation, sigma_b2) -> (critical sigma_w2, source).
+PUBLISHED_CRITICAL = {
+    ("tanh", 0.05): (1.76, "Schoenholz et al. 2017, Fig. 1 (approx.)"),
+    ("tanh", 0.0): (1.0, "Poole et al. 2016"),
+    ("relu", 0.0): (2.0, "He et al. 2015; Pennington et al. 2017"),
+    ("erf", 0.0): (math.pi / 4, "exact: chi_1 = sigma_w2 * 4/pi at q* = 0"),
+}
+
+
+def parse_range(flag: str, text: str) -> np.ndarray:
+    """ "a" -> [a]; "a:b:n" -> linspace(a, b, n). ValueError naming ``flag`` otherwise."""
+    usage = f"{flag}: expected a number or start:stop:num (num an integer >= 1), got {text!r}"
+    parts = str(text).split(":")
+    try:
+        if len(parts) == 1:
+            values = np.array([float(parts[0])])
+        elif len(parts) == 3:
+            start, stop = float(parts[0]), float(parts[1])
+            num = int(parts[2])
+            if num < 1 or str(num) != parts[2].strip():
+                raise ValueError
+            values = np.linspace(start, stop, num)
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(usage) from None
+    if not np.all(np.isfinite(values)):
+        raise ValueError(usage)
+    if (values < 0).any():
+        raise ValueError(f"{flag}: values must be >= 0, got {text!r}")
+    return values
+
+
+def _params(items: list[str]) -> dict:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--param: expected NAME=VALUE, got {item!r}")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--param {name}: value must be a number, got {value!r}") from None
+    return out
+
+
+def _grids(args) -> tuple[np.ndarray, np.ndarray, str]:
+    note = []
+    if args.sigma_w is not None:
+        w = parse_range("--sigma-w", args.sigma_w) ** 2
+        note.append("sigma_w2 = sigma_w**2")
+    else:
+        w = parse_range("--sigma-w2", args.sigma_w2 or "1.0:4.0:31")
+    if args.sigma_b is not None:
+        b = parse_range("--sigma-b", args.sigma_b) ** 2
+        note.append("sigma_b2 = sigma_b**2")
+    else:
+        b = parse_range("--sigma-b2", args.sigma_b2 or "0.05")
+    return w, b, "; ".join(note)
+
+
+def _fmt(x) -> str:
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.6g}"
+
+
+def _print_table(cols: list[str], rows: list[list[str]], fmt: str) -> None:
+    if fmt == "csv":
+        print(",".join(cols))
+        for r in rows:
+            print(",".join(r))
+        return
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+    print("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
+
+
+def _published(act, sb: float) -> str:
+    for (name, b), (value, source) in PUBLISHED_CRITICAL.items():
+        if act.name == name and not act.params and abs(sb - b) < 1e-12:
+            return f"{value:.6g} ({source})"
+    return "-"
+
+
+def _critical(theory, act, b, args) -> None:
+    crit = np.asarray(theory.critical_sigma_w2(act, b, nodes=args.nodes))
+    mf = theory.analyse(act, crit, b, q0=args.q0, nodes=args.nodes)
+    rows = [
+        [
+            _fmt(sb),
+            _fmt(sw),
+            _fmt(math.sqrt(sw)) if sw >= 0 else "nan",
+            _fmt(q),
+            _published(act, sb),
+        ]
+        for sb, sw, q in zip(b, crit, np.asarray(mf.q_star), strict=True)
+    ]
+    cols = ["sigma_b2", "sigma_w2_crit", "sigma_w_crit", "q*", "published sigma_w2_crit"]
+    if args.format == "table":
+        print(f"# order-chaos boundary chi_1 = 1 for {act!r} (bisection on sigma_w2)")
+    _print_table(cols, rows, args.format)
+
+
+def _table(theory, act, w, b, args, note: str) -> None:
+    sw, sb = np.meshgrid(w, b, indexing="ij")
+    mf = theory.analyse(
+        act, sw.ravel(), sb.ravel(), keep_prob=args.keep_prob, q0=args.q0, nodes=args.nodes
+    )
+    fields = [np.asarray(x) for x in (mf.q_star, mf.c_star, mf.chi_1, mf.xi_q, mf.xi_c)]
+    conv = np.asarray(mf.converged)
+    rows = [
+        [
+            _fmt(sw.ravel()[i]),
+            _fmt(sb.ravel()[i]),
+            *(_fmt(f[i]) for f in fields),
+            str(bool(conv[i])),
+        ]
+        for i in range(sw.size)
+    ]
+    cols = ["sigma_w2", "sigma_b2", "q*", "c*", "chi_1", "xi_q", "xi_c", "converged"]
+    if args.format == "table":
+        drop = f", keep_prob = {args.keep_prob}" if args.keep_prob != 1.0 else ""
+        print(f"# mean-field fixed points for {act!r}{drop}" + (f" ({note})" if note else ""))
+    _print_table(cols, rows, args.format)
+    if args.format == "table" and args.keep_prob == 1.0:
+        crit = np.asarray(theory.critical_sigma_w2(act, b, nodes=args.nodes))
+        for sb1, c1 in zip(b, crit, strict=True):
+            inside = w.min() <= c1 <= w.max() if np.isfinite(c1) else False
+            where = "" if inside else " (outside the scanned sigma_w2 range)"
+            print(
+                f"# critical sigma_w2 at sigma_b2 = {_fmt(sb1)}: {_fmt(c1)}{where}; "
+                f"published: {_published(act, float(sb1))}"
+            )
+
+
+def _plot(theory, act, w, b, args, path: str) -> None:
+    if len(w) < 2 or len(b) < 2:
+        raise ValueError(
+            "--plot needs ranges (start:stop:num, num >= 2) for both sigma_w2 and sigma_b2"
+        )
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pd_ = theory.phase_diagram(act, w, b, keep_prob=args.keep_prob, q0=args.q0, nodes=args.nodes)
+    xi = np.asarray(pd_.xi_c, dtype=np.float64)
+    chi = np.asarray(pd_.chi_1, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_xi = np.where(np.isfinite(xi) & (xi > 0), np.log10(xi), np.nan)
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    # Cells at the boundary reach xi_c ~ 1e7: cap the colour scale so the rest stays readable.
+    finite = log_xi[np.isfinite(log_xi)]
+    vmax = float(np.percentile(finite, 99)) if finite.size else None
+    mesh = ax.pcolormesh(w, b, log_xi.T, shading="nearest", cmap="viridis", vmax=vmax)
+    fig.colorbar(mesh, ax=ax, label=r"$\log_{10} \xi_c$ (layers)")
+    if args.keep_prob == 1.0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ax.contour(w, b, chi.T, levels=[1.0], colors="red", linewidths=2)
+        ax.plot([], [], color="red", lw=2, label=r"$\chi_1 = 1$")
+        for mask, label in ((chi < 1, "ordered"), (chi > 1, "chaotic")):
+            if mask.any():
+                i, j = np.nonzero(mask)
+                ax.text(
+                    w[i].mean(),
+                    b[j].mean(),
+                    label,
+                    color="white",
+                    ha="center",
+                    fontsize=12,
+                    weight="bold",
+                )
+        ax.legend(loc="upper left")
+    ax.set_xlabel(r"$\sigma_w^2$")
+    ax.set_ylabel(r"$\sigma_b^2$")
+    ax.set_title(f"{act!r}: order-chaos phase diagram")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"# wrote {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.x64:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    from initjax import activations, theory
+
+    act = activations.get(args.activation, **_params(args.param))
+    if not 0 < args.keep_prob <= 1:
+        raise ValueError(f"--keep-prob must lie in (0, 1], got {args.keep_prob}")
+    w, b, note = _grids(args)
+    if args.critical:
+        if args.keep_prob != 1.0:
+            raise ValueError("--critical: dropout (keep_prob < 1) has no critical point")
+        _critical(theory, act, b, args)
+    else:
+        _table(theory, act, w, b, args, note)
+    if args.plot:
+        _plot(theory, act, w, b, args, args.plot)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "theory",
+        help="mean-field theory: q*, c*, chi_1, depth scales, critical line, phase diagram",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--activation", default="tanh", help="activation name (default: tanh)")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="activation parameter, e.g. negative_slope=0.2 (repeatable)",
+    )
+    w = p.add_mutually_exclusive_group()
+    w.add_argument("--sigma-w2", help="weight variance(s) (default 1.0:4.0:31)")
+    w.add_argument("--sigma-w", help="weight standard deviation(s) (Poole et al.); squared")
+    b = p.add_mutually_exclusive_group()
+    b.add_argument("--sigma-b2", help="bias variance(s) (default 0.05)")
+    b.add_argument("--sigma-b", help="bias standard deviation(s) (Poole et al.); squared")
+    p.add_argument(
+        "--critical",
+        action="store_true",
+        help="print the critical sigma_w2 (chi_1 = 1) for each sigma_b2",
+    )
+    p.add_argument("--keep-prob", type=float, default=1.0, help="dropout keep probability")
+    p.add_argument("--q0", type=float, default=1.0, help="start of the q* iteration")
+    p.add_argument("--nodes", type=int, default=32, help="Gauss-Legendre nodes per panel")
+    p.add_argument("--x64", action="store_true", help="compute in float64")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the phase diagram to FILE.png")
+    p.add_argument("--format", choices=("table", "csv"), default="table")
+    p.set_defaults(func=run)

@@ -1,0 +1,81 @@
+"""q* and c* solvers against closed forms and against brute-force iteration of the maps."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from initjax.theory import c_map, c_star, chi_1, q_map, q_star, trajectories
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("phi", ["tanh", "sigmoid", "erf", "gelu"])
+def test_q_star_is_a_fixed_point(phi):
+    # gelu grows like relu: sigma_w2 < 2 keeps its q* finite.
+    for sw, sb in [(0.8, 0.1), (1.76, 0.05), (1.9, 0.5)]:
+        fp = q_star(phi, sw, sb)
+        assert bool(fp.converged)
+        q = float(fp.value)
+        assert float(q_map(phi, sw, sb, q)) == pytest.approx(q, rel=1e-12)
+
+
+@pytest.mark.usefixtures("x64")
+def test_q_star_closed_forms_and_explosion():
+    # ReLU: q = sigma_w2 q / 2 + sigma_b2 -> q* = sigma_b2 / (1 - sigma_w2 / 2); linear likewise.
+    fp = q_star("relu", 1.5, 0.2)
+    assert float(fp.value) == pytest.approx(0.2 / 0.25, rel=1e-12) and bool(fp.converged)
+    assert float(q_star("linear", 0.6, 0.2).value) == pytest.approx(0.2 / 0.4, rel=1e-12)
+    for sw, sb in [(2.1, 0.0), (2.0, 0.1), (1.0, 0.1)]:  # no finite fixed point: explodes
+        fp = q_star("relu" if sw >= 2 else "linear", sw, sb)
+        assert np.isinf(float(fp.value)) and not bool(fp.converged)
+    # Every q is fixed at ReLU (2, 0): q* = q0.
+    assert float(q_star("relu", 2.0, 0.0, q0=3.5).value) == 3.5
+
+
+@pytest.mark.usefixtures("x64")
+def test_ordered_phase_has_c_star_one():
+    """chi_1 < 1 implies c* = 1; checked against brute-force iteration of the c-map."""
+    sw = np.array([1.0, 1.3, 1.6, 1.9, 2.2])
+    sb = np.array([0.05, 0.05, 0.05, 0.2, 0.3])
+    chi = np.asarray(chi_1("tanh", sw, sb))
+    assert (chi < 0.97).all()
+    fp = c_star("tanh", sw, sb)
+    assert np.asarray(fp.converged).all()
+    np.testing.assert_allclose(np.asarray(fp.value), 1.0, atol=1e-12)
+    # Independent: iterate the maps 800 layers from c = 0.2 at q*: 1 - c^l ~ chi_1^l < 1e-10.
+    q = np.asarray(q_star("tanh", sw, sb).value)
+    _, c = trajectories("tanh", sw, sb, q, 0.2, 800)
+    np.testing.assert_allclose(np.asarray(c)[:, -1], 1.0, atol=1e-6)
+
+
+@pytest.mark.usefixtures("x64")
+def test_chaotic_phase_c_star_matches_iteration():
+    sw = np.array([2.0, 2.5, 3.0, 4.0, 2.0])
+    sb = np.array([0.05, 0.05, 0.1, 0.25, 0.0])
+    assert (np.asarray(chi_1("tanh", sw, sb)) > 1.02).all()
+    fp = c_star("tanh", sw, sb)
+    c = np.asarray(fp.value)
+    assert np.asarray(fp.converged).all() and (c < 0.99).all()
+    q = np.asarray(q_star("tanh", sw, sb).value)
+    np.testing.assert_allclose(np.asarray(c_map("tanh", sw, sb, q, q, c)), c, atol=1e-12)
+    # Brute force: 400 layers from c = 0.5 (contraction chi_c <= 0.96 here: error < 1e-7).
+    _, traj = trajectories("tanh", sw, sb, q, 0.5, 400)
+    np.testing.assert_allclose(np.asarray(traj)[:, -1], c, atol=1e-7)
+    assert c[-1] == pytest.approx(0.0, abs=1e-12)  # odd phi, sigma_b2 = 0: c* = 0
+
+
+@pytest.mark.usefixtures("x64")
+def test_dropout_removes_c_star_one():
+    # Schoenholz et al. 2017 section 4: with keep_prob < 1, c = 1 is no longer a fixed point.
+    fp = c_star("tanh", 1.3, 0.05, keep_prob=0.95)
+    c = float(fp.value)
+    assert bool(fp.converged) and c < 0.999
+    q = float(q_star("tanh", 1.3, 0.05, keep_prob=0.95).value)
+    assert float(c_map("tanh", 1.3, 0.05, q, q, c, keep_prob=0.95)) == pytest.approx(c, abs=1e-12)
+
+
+def test_float32_default_and_batch_shapes():
+    fp = c_star("tanh", jnp.linspace(1.0, 3.0, 7), 0.05)
+    assert fp.value.dtype == jnp.float32 and fp.value.shape == (7,)
+    assert fp.converged.dtype == jnp.bool_ and fp.iterations.dtype == jnp.int32
+    # float32 agrees with the float64 value 1.06395838 to float32 accuracy.
+    assert float(q_star("tanh", 2.5, 0.05).value) == pytest.approx(1.06395838, rel=1e-5)
