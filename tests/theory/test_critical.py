@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import gauss_1d
 from scipy import optimize
 
 from initjax.theory import analyse, critical_point, critical_sigma_w2, depth_scales
+from tests.theory.conftest import gauss_1d
 
 
 @pytest.mark.usefixtures("x64")

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from conftest import gauss_1d
 
 from initjax.theory import (
     analyse,
@@ -14,6 +13,7 @@ from initjax.theory import (
     q_star,
     trajectories,
 )
+from tests.theory.conftest import gauss_1d
 
 
 @pytest.mark.usefixtures("x64")

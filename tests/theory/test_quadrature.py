@@ -3,13 +3,13 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import gauss_1d, gauss_2d
 from scipy.special import erf
 
 from initjax import activations
 from initjax.theory import moments
 from initjax.theory._common import Rule
 from initjax.theory.quadrature import expect_1d, expect_2d, outer_nodes
+from tests.theory.conftest import gauss_1d, gauss_2d
 
 RULE = Rule("quadrature", 32)
 
