@@ -230,7 +230,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "theory",
         help="mean-field theory: q*, c*, chi_1, depth scales, critical line, phase diagram",
-        description=__doc__,
+        description=__doc__.replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--activation", default="tanh", help="activation name (default: tanh)")
