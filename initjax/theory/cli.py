@@ -105,6 +105,13 @@ def _published(act, sb: float) -> str:
     return "-"
 
 
+def _integrals(act, nodes: int) -> str:
+    from initjax.theory import closed_forms
+
+    cf = closed_forms.describe(act)["closed_form"]
+    return f"closed form ({cf})" if cf else f"split Gauss-Legendre quadrature, {nodes} nodes/panel"
+
+
 def _critical(theory, act, b, args) -> None:
     crit = np.asarray(theory.critical_sigma_w2(act, b, nodes=args.nodes))
     mf = theory.analyse(act, crit, b, q0=args.q0, nodes=args.nodes)
@@ -121,6 +128,7 @@ def _critical(theory, act, b, args) -> None:
     cols = ["sigma_b2", "sigma_w2_crit", "sigma_w_crit", "q*", "published sigma_w2_crit"]
     if args.format == "table":
         print(f"# order-chaos boundary chi_1 = 1 for {act!r} (bisection on sigma_w2)")
+        print(f"# integrals: {_integrals(act, args.nodes)}")
     _print_table(cols, rows, args.format)
 
 
@@ -144,6 +152,7 @@ def _table(theory, act, w, b, args, note: str) -> None:
     if args.format == "table":
         drop = f", keep_prob = {args.keep_prob}" if args.keep_prob != 1.0 else ""
         print(f"# mean-field fixed points for {act!r}{drop}" + (f" ({note})" if note else ""))
+        print(f"# integrals: {_integrals(act, args.nodes)}")
     _print_table(cols, rows, args.format)
     if args.format == "table" and args.keep_prob == 1.0:
         crit = np.asarray(theory.critical_sigma_w2(act, b, nodes=args.nodes))
@@ -230,7 +239,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "theory",
         help="mean-field theory: q*, c*, chi_1, depth scales, critical line, phase diagram",
-        description=__doc__,
+        description=__doc__.replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--activation", default="tanh", help="activation name (default: tanh)")

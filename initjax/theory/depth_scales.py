@@ -79,8 +79,10 @@ def analyse_(act: Activation, rule: Rule, sw, sb, keep, q0, max_iter: int) -> Me
     q = qfp.value
     finite = jnp.isfinite(q)
     qv = jnp.where(finite, q, 1.0)
-    chi1 = jnp.where(finite, chi_1_(act, rule, sw, keep, qv), jnp.nan)
-    ordered = (keep == 1.0) & (chi1 <= 1.0)
+    # At q* = inf (exploding signal) chi_1 is the q -> inf limit where that is finite (ReLU:
+    # sigma_w2 / 2, any q); c*, chi_c and the depth scales are nan there.
+    chi1 = chi_1_(act, rule, sw, keep, q)
+    ordered = finite & (keep == 1.0) & (chi1 <= 1.0)
     cfp, chic_solved = c_star_(act, rule, sw, sb, keep, q, max_iter, with_slope=True)
     c = cfp.value
     chic = jnp.where(finite, jnp.where(ordered, chi1, chic_solved), jnp.nan)

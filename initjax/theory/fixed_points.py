@@ -7,14 +7,15 @@ near a simple root and never worse than iteration. When the q-map has no finite 
 q0 (ReLU with sigma_w2 > 2, or = 2 with sigma_b2 > 0) the iterate grows past 1e30 and q* = inf
 is returned with ``converged = False``: the signal explodes.
 
-c*: with q1 = q2 = q* the c-map is a power series in c with non-negative coefficients (expand
-phi(sqrt(q*) z) in Hermite polynomials), hence increasing and convex on [0, 1], with c^l(1) = 1
-(or < 1 under dropout). So g(c) = c^l(c) - c is convex with g(0) >= 0, and the smallest root of g
-in [0, 1] is the fixed point that attracts every input pair with c in [0, 1). Newton from c = 0
-on a convex g increases monotonically to that root without overshooting; we take the larger of
-the Newton and plain steps. In the ordered phase (chi_1 < 1) the root is c* = 1; in the chaotic
-phase c* < 1. (Odd phi with sigma_b2 = 0: c* = 0 when chaotic. Linear phi at sigma_w2 = 1,
-sigma_b2 = 0 maps every c to itself; then 0 is returned.)
+c*: with q1 = q2 = q* the c-map f is a power series in c with non-negative coefficients (expand
+phi(sqrt(q*) z) in Hermite polynomials), hence increasing and convex on [0, 1], with f(1) = 1
+(or < 1 under dropout). So f has at most one fixed point in [0, 1) besides c = 1, and it attracts
+every input pair with c in [0, 1). We find it as the root of h(c) = (c - f(c)) / (1 - c), which is
+increasing on [0, 1) with h(0) = -f(0) <= 0 and h(1-) = f'(1) - 1 (or +inf under dropout): a root
+exists iff f'(1) > 1 (chaotic phase, c* < 1), else c* = 1 (ordered phase, chi_1 <= 1). Dividing
+out the root at c = 1 keeps the root simple near criticality, where f(c) - c has a near-double
+root; safeguarded Newton then converges in a few steps. (Odd phi with sigma_b2 = 0: c* = 0 when
+chaotic. Where every c is fixed, e.g. the linear network at (1, 0), c* = 1 is returned.)
 
 Results are :class:`FixedPoint` named tuples of arrays (a pytree: fine under jit/vmap).
 """
@@ -179,7 +180,11 @@ def c_star_(act: Activation, rule: Rule, sw, sb, keep, q, max_iter: int, with_sl
     q_next = q_map_(act, rule, sw, sb, qv, keep)
     slope_at_1 = sw * qv * moments.deriv_power_moment(act, qv, 1, rule) / q_next
     has_root = valid & ((keep < 1.0) | (slope_at_1 > 1.0))
-    c0 = jnp.zeros_like(q)
+    # Start where the chord of h between h(0) = -f(0) (a 1-D integral: u1, u2 independent at
+    # c = 0) and h(1-) crosses zero: near 1 close to criticality. Dropout: h(1-) = inf, start 0.
+    h0 = -(sw * moments.squared_mean(act, qv, rule) + sb) / q_next
+    h1 = jnp.where(has_root, slope_at_1 - 1.0, 1.0)
+    c0 = jnp.where(keep < 1.0, 0.0, h0 / (h0 - h1))
     c, slope, it, done = _c_solve(act, rule, sw, sb, keep, qv, c0, has_root, max_iter)
     c = jnp.where(has_root, c, 1.0)
     slope = jnp.where(has_root, slope, slope_at_1)

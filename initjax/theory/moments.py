@@ -19,6 +19,7 @@ from initjax.theory.quadrature import expect_1d, expect_1d_z, expect_2d
 __all__ = [
     "uses_quadrature",
     "second_moment",
+    "squared_mean",
     "second_moment_slope",
     "cross_moment",
     "deriv_cross_moment",
@@ -46,6 +47,14 @@ def second_moment(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
     if cf is not None:
         return cf.second_moment(q)
     return expect_1d([_sq(act)], q, rule.nodes)[0]
+
+
+def squared_mean(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
+    """E[phi(sqrt(q) z)]^2: the cross moment at c = 0, where u1 and u2 are independent."""
+    cf = _closed(act, rule)
+    if cf is not None:
+        return cf.cross_moment(q, q, jnp.zeros_like(q))
+    return expect_1d([act.fn], q, rule.nodes)[0] ** 2
 
 
 def second_moment_slope(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:

@@ -67,8 +67,7 @@ def expect_1d(fns: Sequence[ElementwiseFn], q: jax.Array, n: int) -> tuple[jax.A
     """E[f(sqrt(q) z)] for each f in ``fns``, z ~ N(0, 1).
 
     Args:
-      fns: elementwise functions of u = sqrt(q) z; each may also take ``z`` as a second
-        argument if wrapped by the caller (see :func:`expect_1d_z`).
+      fns: elementwise functions of u = sqrt(q) z.
       q: variance, any shape, floating dtype; q >= 0.
       n: Gauss–Legendre nodes per panel (2 panels).
 

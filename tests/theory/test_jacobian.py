@@ -108,3 +108,34 @@ def test_bad_weights_and_depth():
         jacobian_spectrum_moments("tanh", 1.0, 0.0, 3, "uniform")
     with pytest.raises(ValueError, match="depth"):
         jacobian_spectrum_moments("tanh", 1.0, 0.0, -1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
+def test_tanh_at_criticality_matches_monte_carlo(weights):
+    """Critical tanh with q* = 0.5: sampled J J^T spectra vs the free-probability variance."""
+    from initjax.theory import critical_point
+
+    depth, n, samples, q = 8, 256, 24, 0.5
+    sw, sb = (float(a) for a in critical_point("tanh", q))
+    th = jacobian_spectrum_moments("tanh", sw, sb, depth, weights)
+    assert float(th.q_star) == pytest.approx(q, rel=1e-5)
+    rng = np.random.default_rng(3)
+    stats = []
+    for _ in range(samples):
+        h, jac = rng.standard_normal(n) * np.sqrt(q), np.eye(n)
+        for _ in range(depth):
+            w = (
+                _haar(rng, n)
+                if weights == "orthogonal"
+                else rng.standard_normal((n, n)) / np.sqrt(n)
+            )
+            w = w * np.sqrt(sw)
+            jac = ((1.0 - np.tanh(h) ** 2)[:, None] * w) @ jac  # D_l W_l with D at h^{l-1}
+            h = w @ np.tanh(h) + rng.standard_normal(n) * np.sqrt(sb)
+        stats.append(_spectral_stats(jac))
+    stats = np.array(stats)
+    mean, se = stats.mean(0), stats.std(0, ddof=1) / np.sqrt(samples)
+    # Finite-width corrections O(L/n) = 3%: allow 10% plus 5 standard errors.
+    assert abs(mean[0] - float(th.mean)) <= 5 * se[0] + 0.1 * float(th.mean)
+    assert abs(mean[1] - float(th.variance)) <= 5 * se[1] + 0.1 * float(th.variance)

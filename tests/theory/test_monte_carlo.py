@@ -9,29 +9,32 @@ from initjax.theory import c_map, q_map
 
 WIDTH = 4096
 SEEDS = 16
-# (phi, sigma_w2, sigma_b2, q1, q2, c): quadrature (tanh) and closed-form (relu, erf) paths.
+# (phi, sigma_w2, sigma_b2, q1, q2, c, keep_prob): quadrature (tanh) and closed-form (relu, erf)
+# paths, and dropout with independent masks for the two inputs (Schoenholz et al. 2017, sec. 4).
 CASES = [
-    ("tanh", 1.8, 0.05, 1.0, 0.6, 0.5),
-    ("relu", 2.0, 0.1, 1.5, 1.5, 0.2),
-    ("erf", 1.2, 0.2, 0.8, 2.0, -0.6),
+    ("tanh", 1.8, 0.05, 1.0, 0.6, 0.5, 1.0),
+    ("relu", 2.0, 0.1, 1.5, 1.5, 0.2, 1.0),
+    ("erf", 1.2, 0.2, 0.8, 2.0, -0.6, 1.0),
+    ("tanh", 1.5, 0.1, 1.2, 1.2, 0.7, 0.8),
 ]
 
 
 @jax.jit
 def _layer_stats(key):
     """One seed: a standard-normal N x N matrix and bias shared by the cases (rescaled)."""
-    kw, kb, k_in = jax.random.split(key, 3)
+    kw, kb, k_in, k_drop = jax.random.split(key, 4)
     g = jax.random.normal(kw, (WIDTH, WIDTH))
     gb = jax.random.normal(kb, (WIDTH, 1))
     z = jax.random.normal(k_in, (WIDTH, 2))
+    u = jax.random.uniform(k_drop, (WIDTH, 2))
     out = []
-    for phi, sw, sb, q1, q2, c in CASES:
+    for phi, sw, sb, q1, q2, c, keep in CASES:
         # Previous-layer pre-activations with variances q1, q2 and correlation c, unit by unit.
         h_prev = jnp.stack(
             [jnp.sqrt(q1) * z[:, 0], jnp.sqrt(q2) * (c * z[:, 0] + np.sqrt(1 - c * c) * z[:, 1])],
             axis=1,
         )
-        x = activations.get(phi)(h_prev)
+        x = activations.get(phi)(h_prev) * (u < keep) / keep  # inverted dropout mask
         h = (g @ x) * jnp.sqrt(sw / WIDTH) + gb * jnp.sqrt(sb)  # W ~ N(0, sw/N), b ~ N(0, sb)
         m1, m2 = jnp.mean(h[:, 0] ** 2), jnp.mean(h[:, 1] ** 2)
         out.append(jnp.stack([m1, m2, jnp.mean(h[:, 0] * h[:, 1]) / jnp.sqrt(m1 * m2)]))
@@ -45,8 +48,12 @@ def test_wide_layer_matches_maps():
     se = stats.std(axis=0, ddof=1) / np.sqrt(SEEDS)
     theory = np.array(
         [
-            [q_map(p, sw, sb, q1), q_map(p, sw, sb, q2), c_map(p, sw, sb, q1, q2, c)]
-            for p, sw, sb, q1, q2, c in CASES
+            [
+                q_map(p, sw, sb, q1, keep_prob=k),
+                q_map(p, sw, sb, q2, keep_prob=k),
+                c_map(p, sw, sb, q1, q2, c, keep_prob=k),
+            ]
+            for p, sw, sb, q1, q2, c, k in CASES
         ]
     )
     # Each seed is an independent draw of inputs and layer, so the seed mean has standard error
