@@ -7,6 +7,7 @@ subcommand and sets ``func`` (``args -> int`` exit status) on its parser.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,7 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError) as err:  # bad input: one clear line, no traceback
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        # Bad input: one clear line, no traceback (INITJAX_DEBUG=1 shows it).
+        if os.environ.get("INITJAX_DEBUG"):
+            raise
         print(f"initjax {args.command}: error: {err}", file=sys.stderr)
         return 2
 
