@@ -1,31 +1,11 @@
-"""Input batches for propagation sweeps: Gaussian with a set correlation, or real data."""
+"""Input batches for sweeps: Gaussian with a set correlation (exact), or real data."""
 
 from __future__ import annotations
 
 import ml_collections
 import numpy as np
 
-__all__ = ["gaussian_inputs", "dataset_inputs", "make_inputs", "training_data"]
-
-
-def gaussian_inputs(n: int, dim: int, c0: float, seed: int = 0) -> np.ndarray:
-    """``n`` inputs of dimension ``dim`` with E[x_i . x_j / dim] = c0 (i != j) and q^0 = 1.
-
-    x_i = sqrt(c0) g + sqrt(1 - c0) e_i with g, e_i ~ N(0, I), then each row is rescaled to
-    squared norm ``dim`` so that every input has exactly q = |x|^2 / dim = 1.
-
-    Returns: float32 array ``(n, dim)``.
-    Raises: ValueError for n < 1, dim < 1 or c0 outside [0, 1).
-    """
-    if n < 1 or dim < 1:
-        raise ValueError(f"n_inputs and input_dim must be >= 1, got {n}, {dim}")
-    if not 0.0 <= c0 < 1.0:
-        raise ValueError(f"config key 'c0' must be in [0, 1), got {c0}")
-    rng = np.random.default_rng(seed)
-    g = rng.standard_normal(dim)
-    x = np.sqrt(c0) * g + np.sqrt(1.0 - c0) * rng.standard_normal((n, dim))
-    x *= np.sqrt(dim) / np.linalg.norm(x, axis=1, keepdims=True)
-    return x.astype(np.float32)
+__all__ = ["dataset_inputs", "make_inputs", "training_data"]
 
 
 def dataset_inputs(name: str, n: int, seed: int = 0) -> np.ndarray:
@@ -63,9 +43,17 @@ def make_inputs(config: ml_collections.ConfigDict) -> np.ndarray:
         raise ValueError(f"config key 'n_inputs' must be >= 2 (c needs pairs), got {n}")
     seed = int(config.get("root_seed", 0))
     if config.inputs == "gaussian":
-        return gaussian_inputs(
-            n, int(config.get("input_dim", 64)), float(config.get("c0", 0.5)), seed
-        )
+        # Exact q^0 = 1 per input and cosine c0 per pair (initjax.measure.inputs).
+        from initjax import keys
+        from initjax.measure.inputs import check_c0, gaussian_inputs
+
+        dim, c0 = int(config.get("input_dim", 64)), float(config.get("c0", 0.5))
+        try:
+            check_c0(c0, n, dim)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"config keys 'c0' / 'n_inputs' / 'input_dim': {err}") from None
+        key = keys.role(keys.seed_keys(1, seed)[0], keys.INPUTS)
+        return np.asarray(gaussian_inputs(key, n, (dim,), q0=1.0, c0=c0))
     try:
         return dataset_inputs(str(config.inputs), n, seed)
     except ValueError as err:
