@@ -35,14 +35,14 @@ def get_config() -> ml_collections.ConfigDict:
     c.preset = "default"
     c.model = "mlp"
     c.widths = [64]
-    c.depths = [10, 20, 35, 50, 75, 100]
+    c.depths = [10, 20, 30, 45, 60, 80]
     c.seeds = 2
     c.root_seed = 0
     c.dataset = "mnist1d"
     c.n_train = None
     c.optimizer = "sgd"
     c.learning_rate = [0.01]
-    c.steps = 2000
+    c.steps = 1500
     c.batch_size = 64
     c.eval_every = 250
     c.eval_size = 1000
