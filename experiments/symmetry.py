@@ -461,8 +461,10 @@ def outcomes(table: pd.DataFrame) -> pd.DataFrame:
                 "hidden_distinct_min": ok.loc[ok["layer"] >= 1, "distinct_units"].min()
                 if len(ok)
                 else np.nan,
-                "rank_min": ok["rank"].min() if len(ok) else np.nan,
-                "rank_max": ok["rank"].max() if len(ok) else np.nan,
+                "input_rank_min": ok.loc[ok["layer"] == 0, "rank"].min() if len(ok) else np.nan,
+                "input_rank_max": ok.loc[ok["layer"] == 0, "rank"].max() if len(ok) else np.nan,
+                "rank_min": ok.loc[ok["layer"] >= 1, "rank"].min() if len(ok) else np.nan,
+                "rank_max": ok.loc[ok["layer"] >= 1, "rank"].max() if len(ok) else np.nan,
                 "min_rel_dist": ok["min_rel_dist"].min() if len(ok) else np.nan,
                 "max_rel_dist": ok["max_rel_dist"].max() if len(ok) else np.nan,
                 "train_acc": float(f["train_acc"].mean()) if f is not None else np.nan,
@@ -521,6 +523,12 @@ def analyze(run_dir, table, config) -> None:
     arms = list(dict.fromkeys(res["arm"]))
     width = int(res["width"].iloc[0])
     colors = {a: plt.get_cmap("tab10")(i) for i, a in enumerate(arms)}
+    # distinct dash patterns: zero and small random both sit at log(10) and would hide each other
+    dashes = ["--", "-", ":", "-", "-."]
+    styles = {
+        a: {"color": colors[a], "lw": 2.2 if i == 0 else 1.6, "ls": dashes[i % len(dashes)]}
+        for i, a in enumerate(arms)
+    }
 
     fig, axes = plt.subplots(
         len(acts),
@@ -540,7 +548,7 @@ def analyze(run_dir, table, config) -> None:
                 m = s.groupby("step")["train_loss"].mean()
                 ndiv = s.groupby("seed")["diverged"].first().sum()
                 label = arm + (f" ({ndiv} diverged)" if ndiv else "")
-                ax.plot(m.index, m.to_numpy(), color=colors[arm], lw=1.6, label=label)
+                ax.plot(m.index, m.to_numpy(), label=label, **styles[arm])
             ax.set_yscale("log")
             ax.set_xlabel("step")
             ax.set_ylabel("train loss")
@@ -597,7 +605,8 @@ def analyze(run_dir, table, config) -> None:
         "",
         f"**Verdict: {'PASS' if passed else 'FAIL'}** — {crit}.",
         "",
-        "| activation | depth | init | distinct units | weight rank | min / max pair distance "
+        "| activation | depth | init | distinct units | weight rank: input; hidden | "
+        "min / max pair distance "
         "(rel.) | final train acc | final test acc | final train loss | diverged |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -610,6 +619,7 @@ def analyze(run_dir, table, config) -> None:
         lines.append(
             f"| {r['activation']} | {r['depth']} | {r['arm']} | "
             f"{_span(r['distinct_min'], r['distinct_max'])} | "
+            f"{_span(r['input_rank_min'], r['input_rank_max'])}; "
             f"{_span(r['rank_min'], r['rank_max'])} | {dist} | {r['train_acc']:.3f} | "
             f"{r['test_acc']:.3f} | {r['train_loss']:.3g} | "
             f"{r['diverged']}/{r['seeds']} |"
@@ -617,11 +627,11 @@ def analyze(run_dir, table, config) -> None:
     lines += [
         "",
         "Claims: (a) zero / constant init never break symmetry: one distinct unit per layer, "
-        "weight rank <= 1, the network is as expressive as a width-1 network (zero init: only the "
-        "readout bias learns, so accuracy stays at the majority class). (b) Any random init breaks "
-        "it. (c) Too large random weights (Var = 1, i.e. sigma_w2 = fan_in) explode the ReLU "
-        "signal (NaN loss) and saturate tanh, so deep nets train slowly or not at all; too small "
-        "ones (Var = 1e-4) make the signal vanish.",
+        "weight rank <= 1: the network computes what a width-1 network computes (zero init: only "
+        "the readout bias learns, so accuracy stays at the majority class). (b) Any random init "
+        "breaks it. (c) Too large random weights (Var = 1, i.e. sigma_w2 = fan_in) explode the "
+        "ReLU signal (NaN loss) and saturate tanh, so deep nets train slowly or not at all; too "
+        "small ones (Var = 1e-4) make the signal vanish.",
         "",
         "Figure: symmetry.png (train-loss curves, thin: seeds; distinct units per layer: bar = "
         "median, whiskers = min-max over layers and seeds).",

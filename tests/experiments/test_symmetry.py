@@ -112,9 +112,12 @@ def test_curves_outputs_and_resume(tiny_run, exp, monkeypatch):
     cfg, out, table = tiny_run
     cur = table[table["record"] == "curve"]
     # steps / eval_every recorded points per network
-    assert cur.groupby(["activation", "depth", "arm", "seed"]).size().eq(
-        cfg.steps // cfg.eval_every
-    ).all()
+    assert (
+        cur.groupby(["activation", "depth", "arm", "seed"])
+        .size()
+        .eq(cfg.steps // cfg.eval_every)
+        .all()
+    )
     # Zero init: only the readout bias learns, so the net predicts one class for every input.
     zero = cur[(cur["arm"] == "zero") & (cur["step"] == cur["step"].max())]
     assert (zero["train_acc"] < 0.2).all()
