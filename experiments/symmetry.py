@@ -14,9 +14,10 @@ final params are kept, and per hidden layer (layer 0 = input projection, 1..dept
 - ``distinct_units``: number of groups of units whose incoming vectors v_j = (W[:, j], b_j) lie
   within ``rel_tol`` x RMS_j |v_j| of each other (connected components of the "closer than the
   tolerance" graph). Why 1e-4 relative: independent random vectors are about sqrt(2) x their norm
-  apart (the closest of 64 is still > 0.3 of the norm at fan_in >= 40), while units kept equal by
-  symmetry differ only by float32 rounding, ~1e-7 per operation, so the two populations are
-  separated by three or more orders of magnitude on either side of the tolerance. (On CPU the
+  apart (in the default run the closest pair of any trained random layer is still 0.2 x the RMS
+  norm; summary.md lists it), while units kept equal by symmetry differ only by float32 rounding,
+  ~1e-7 per operation, so the two populations are separated by three or more orders of magnitude
+  on either side of the tolerance. (On CPU the
   symmetric units stay bit-identical; an accelerator may tile a matmul unevenly across columns.)
 - ``rank``: numerical rank of the layer's kernel, singular values above
   s_max x max(fan_in, fan_out) x eps(float32) (numpy's ``matrix_rank`` default for float32 data,
