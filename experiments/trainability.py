@@ -13,6 +13,9 @@ import numpy as np
 
 DESCRIPTION = "training accuracy over depth x sigma_w2 (tanh) vs the 6 xi_c boundary, MNIST-1D"
 
+# Pass criterion: the share of (depth, sigma_w2) cells on the side of L = 6 xi_c theory predicts.
+AGREEMENT = 0.7
+
 PRESETS = {
     # One accelerator, close to the paper: wider, deeper, longer, the paper's dataset.
     "full": {
@@ -121,9 +124,14 @@ def analyze(run_dir, table, config) -> None:
         f"A cell counts as trainable when its seed-mean train accuracy exceeds {threshold:.3f} "
         f"(halfway between chance {chance:.2f} and the best cell {best:.3f}).",
         "",
-        f"**Cells on the side of L = 6 xi_c that theory predicts: {agree:.0%}** "
+        f"Cells on the side of L = 6 xi_c that theory predicts: {agree:.0%} "
         f"({int(np.sum(predicted == measured))} of {predicted.size}). Published claim: networks "
         "train roughly when L < 6 xi_c.",
+        "",
+        f"Criterion: at least {AGREEMENT:.0%} of cells on the predicted side.",
+        "",
+        f"**Verdict: {'PASS' if agree >= AGREEMENT else 'FAIL'}** — {agree:.0%} of "
+        f"{predicted.size} cells agree with L < 6 xi_c (critical sigma_w2 {crit:.3f}).",
         "",
         "Train accuracy (rows: depth; columns: sigma_w2; * = predicted trainable, L < 6 xi_c):",
         "",

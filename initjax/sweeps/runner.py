@@ -38,6 +38,7 @@ CONTEXT_KEYS = (
     "dataset",
     "n_train",
     "optimizer",
+    "momentum",
     "steps",
     "batch_size",
     "eval_every",
@@ -136,6 +137,7 @@ def run_train_group(
         batch_size=int(config.batch_size),
         eval_every=int(config.get("eval_every", config.steps)),
         eval_size=int(config.get("eval_size", 1000)),
+        momentum=float(config.get("momentum", 0.9)),
     )
     result = train(
         model,
