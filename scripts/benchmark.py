@@ -52,11 +52,14 @@ def parse_cases(text: str | None, default: tuple[str, ...]) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="small sizes: a few minutes")
-    size.add_argument("--tiny", action="store_true", help="minimal sizes (tests)")
-    size.add_argument(
-        "--preset", choices=("full", "quick", "tiny", "gpu"), help="sizes by name (default full)"
+    p.add_argument("--quick", action="store_true", help="small sizes: a few minutes")
+    p.add_argument(
+        "--tiny", action="store_true", help="minimal sizes, for tests (overrides --quick)"
+    )
+    p.add_argument(
+        "--preset",
+        choices=("full", "quick", "tiny", "gpu"),
+        help="sizes by name (overrides --quick/--tiny; default full)",
     )
     p.add_argument("--cases", help=f"comma-separated subset of {','.join(ALL_CASES)}")
     p.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="markdown file to write")

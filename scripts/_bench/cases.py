@@ -195,7 +195,8 @@ def case_propagation(sz: Sizes) -> Section:
         if have_torch:
             for v in torch_ref.VARIANTS:
                 contenders[f"torch {v}"] = _torch_fn(v, x, width, d, s)
-        contenders["initjax: weight draws only"] = _weights_draw_fn(width, d, s)
+        if sz.draws_only:
+            contenders["initjax: weight draws only"] = _weights_draw_fn(width, d, s)
         res = interleave(contenders, sz.repeats)
         loads.append(res.load())
         st = res.stats
@@ -216,7 +217,7 @@ def case_propagation(sz: Sizes) -> Section:
             )
         if not have_torch:
             rows += [[str(width), f"torch {v}", NA, NA, NA, NA, NA] for v in torch_ref.VARIANTS]
-        draw = st["initjax: weight draws only"].median
+        draw = st["initjax: weight draws only"].median if sz.draws_only else float("nan")
         notes.append(
             f"width {width}: first call compiles in {fmt_s(compile_s)} s (not in the times); "
             f"weight draws alone take {fmt_s(draw)} s = {100 * draw / ij:.0f}% of initjax's time "
@@ -358,7 +359,7 @@ def case_roofline(sz: Sizes) -> Section:
     mm = jax.jit(lambda a, b: jnp.matmul(a, b, precision="highest"))
     contenders = {
         "initjax propagate (init + forward + q)": _propagate_fn(model, x, s),
-        "initjax: weight draws only": _weights_draw_fn(w, d, s),
+        "initjax: weight draws only": _weights_draw_fn(w, d, s),  # cheap at roofline sizes
         f"jitted matmul ({s}, {b}, {w}) @ ({s}, {w}, {w})": lambda: mm(a, wm).block_until_ready(),
         "jitted matmul 2048^3": lambda: mm(big, big).block_until_ready(),
     }

@@ -87,9 +87,33 @@ def render_block(label: str, machine: list[tuple[str, str]], sections: list[Sect
     out.append("")
     for s in sections:
         out.append(s.markdown())
+    out += closing_note(targets)
     out.append(f"<!-- END {label} -->")
     return "\n".join(out) + "\n"
 
+
+def closing_note(targets: list[Target]) -> list[str]:
+    """How many thresholds were met, and for each one missed: the gap and the reason."""
+    graded = [t for t in targets if t.threshold and t.met is not None]
+    missed = [t for t in graded if not t.met]
+    out = ["### Closing note", ""]
+    out.append(f"{len(graded) - len(missed)} of {len(graded)} measured targets met.")
+    skipped = [t for t in targets if t.met is None]
+    if skipped:
+        out.append(" Not measured: " + "; ".join(f"{t.case} ({t.measured})" for t in skipped) + ".")
+    out.append("")
+    for t in missed:
+        out.append(f"- Case {t.case}: target {t.goal}; measured {t.measured}. {t.reason}.")
+    out.append("")
+    return out
+
+
+GPU_PLACEHOLDER = (
+    "<!-- BEGIN gpu -->\n## Run: gpu\n\nNot run yet: no accelerator was available to the run "
+    "above. `bash scripts/benchmark_gpu.sh` on a machine with one GPU (cases 1-4 at width "
+    "1024-4096, depth 1000, 256 seeds; about 5 minutes on one H200) replaces this block; "
+    "`bash scripts/benchmark_gpu.sh --dry-run` prints its plan anywhere.\n<!-- END gpu -->\n"
+)
 
 _BLOCK = re.compile(r"<!-- BEGIN (?P<label>[\w.-]+) -->.*?<!-- END (?P=label) -->\n?", re.S)
 
@@ -101,6 +125,7 @@ def write(path: Path, label: str, block: str) -> None:
         for m in _BLOCK.finditer(path.read_text()):
             blocks[m.group("label")] = m.group(0).rstrip("\n") + "\n"
     blocks[label] = block
+    blocks.setdefault("gpu", GPU_PLACEHOLDER)
     order = sorted(blocks, key=lambda k: (k != "cpu", k))  # the CPU run first, then the others
     text = f"{TITLE}\n\n{PREAMBLE}\n\n" + "\n".join(blocks[k] for k in order)
     path.write_text(text)

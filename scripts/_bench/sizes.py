@@ -62,6 +62,7 @@ class Sizes:
     train_n: int = 2048
     train_repeats: int = 3
     seed_chunk: int | None = None  # propagate's seed_chunk for case 1 (memory on accelerators)
+    draws_only: bool = True  # case 1/2: also time the weight draws alone (the PRNG's share)
 
 
 FULL = Sizes("full")
@@ -181,13 +182,14 @@ GPU = Sizes(
     depth_batch=128,
     depth_seeds=32,
     depth_repeats=1,
-    mat_depths=(10, 100, 1000),
+    mat_depths=(10, 100),  # materialized depth 1000 would hold 128 GB of weights
     seed_counts=(1, 8, 64, 256, 1024),
     seeds_width=1024,
     seeds_depth=100,
     seeds_batch=128,
     seeds_repeats=3,
     seed_chunk=64,
+    draws_only=False,
 )
 
 PRESETS = {s.name: s for s in (FULL, QUICK, TINY, GPU)}
