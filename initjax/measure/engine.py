@@ -28,6 +28,7 @@ and O(n N) memory, plus an O(n^2 min(n, N)) SVD; exact, so n and N are limited t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -344,6 +345,50 @@ def _shard(seed_keys: jax.Array, shard: bool | None) -> jax.Array:
     return jax.device_put(seed_keys, NamedSharding(mesh, PartitionSpec("seeds")))
 
 
+# Per-call overhead: validating a model traces its initializers (check_init_shape) and the
+# input projection (eval_shape), and seed keys are built by an eager vmap; together ~7 ms of a
+# ~8 ms call on a small network (BENCHMARKS.md, case 4 at 1 seed). Both depend only on hashable
+# static values, so they are cached; failures raise and are never cached.
+
+
+def _feature_shape_uncached(st: Stack, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+    st.check(in_shape)
+    return tuple(
+        jax.eval_shape(
+            lambda: st.input_apply(
+                st.input_init(jax.random.key(0), in_shape, None, 0.0),
+                jnp.zeros((1, *in_shape), st.dtype),
+            )
+        ).shape[1:]
+    )
+
+
+_feature_shape_cached = functools.lru_cache(maxsize=128)(_feature_shape_uncached)
+
+
+def _feature_shape(st: Stack, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``st.check(in_shape)`` (raises ValueError) and the per-example pre-activation shape."""
+    try:
+        hash((st, in_shape))
+    except TypeError:  # e.g. an unhashable custom initializer
+        return _feature_shape_uncached(st, in_shape)
+    return _feature_shape_cached(st, in_shape)
+
+
+@functools.lru_cache(maxsize=32)
+def _int_keys(seeds: int, root_seed: int) -> tuple[jax.Array, jax.Array]:
+    k = seed_keys_arg(seeds, root_seed)
+    return k, keys.role(k[0], keys.INPUTS)
+
+
+def _keys(seeds, root_seed) -> tuple[jax.Array, jax.Array]:
+    """(seed keys, shared-input key); cached for plain int arguments."""
+    if type(seeds) is int and type(root_seed) is int:
+        return _int_keys(seeds, root_seed)
+    k = seed_keys_arg(seeds, root_seed)
+    return k, keys.role(k[0], keys.INPUTS)
+
+
 def prepare(
     model: Any,
     x: Any = None,
@@ -385,7 +430,7 @@ def prepare(
         (n_seeds,) = n
         if not isinstance(seeds, jax.Array):
             seeds = n_seeds
-    seed_keys = seed_keys_arg(seeds, root_seed)
+    seed_keys, input_key = _keys(seeds, root_seed)
     n_seeds = int(seed_keys.shape[0])
     if params is not None and jax.tree.leaves(params)[0].shape[0] != n_seeds:
         raise ValueError("params: leading axis must equal the number of seeds")
@@ -428,7 +473,7 @@ def prepare(
         n_batch = int(batch)
         check_c0(c0, n_batch, math.prod(in_shape) if in_shape else 0)
         mode = inputs
-    st.check(in_shape)
+    feat = _feature_shape(st, in_shape)  # runs st.check(in_shape)
     if "c" in ms and n_batch < 2:
         raise ValueError(f"metric 'c' needs batch >= 2 inputs, got {n_batch}")
     if "act_saturation" in ms and st.activation.saturation is None:
@@ -436,14 +481,6 @@ def prepare(
             f"metric 'act_saturation' is undefined for activation {st.activation.name!r} "
             "(defined for tanh-like bounded units and rectifiers)"
         )
-    feat = tuple(
-        jax.eval_shape(
-            lambda: st.input_apply(
-                st.input_init(jax.random.key(0), in_shape, None, 0.0),
-                jnp.zeros((1, *in_shape), st.dtype),
-            )
-        ).shape[1:]
-    )
     if "jac_sv" in ms:
         if (
             isinstance(jac_input, bool)
@@ -477,7 +514,6 @@ def prepare(
         jac_input=int(jac_input),
         feat_shape=feat,
     )
-    input_key = keys.role(seed_keys[0], keys.INPUTS)
     sw2_arg = jnp.asarray(sw2 if rescale else np.zeros_like(sb2))
     args = (seed_keys, sw2_arg, jnp.asarray(sb2), x, input_key, params)
     meta = {

@@ -1,0 +1,91 @@
+"""What ran the benchmark: date, command, CPU, cores, device, library versions, git commit."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else platform.processor()."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def version(dist: str) -> str:
+    """Installed version of a distribution, or "not installed"."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return out + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def memory_gib() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return f"{int(line.split()[1]) / 2**20:.0f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def describe(argv: list[str]) -> list[tuple[str, str]]:
+    """(field, value) rows describing this run (imports jax: call after choosing devices)."""
+    import jax
+
+    devs = jax.devices()
+    kinds = sorted({d.device_kind for d in devs})
+    cmd = "python " + " ".join(shlex.quote(a) for a in ["scripts/benchmark.py", *argv])
+    return [
+        ("command", f"`{cmd}`"),
+        ("date", datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")),
+        ("git commit", git_commit()),
+        ("CPU", f"{cpu_model()}, {os.cpu_count()} cores visible, {memory_gib()} RAM"),
+        ("device", f"{len(devs)} x {', '.join(kinds)} ({jax.default_backend()})"),
+        ("load average at start (1/5/15 min)", " / ".join(f"{v:.1f}" for v in os.getloadavg())),
+        ("python", platform.python_version()),
+        (
+            "versions",
+            ", ".join(
+                f"{d} {version(d)}" for d in ("jax", "jaxlib", "flax", "numpy", "scipy", "torch")
+            ),
+        ),
+        ("XLA_FLAGS", os.environ.get("XLA_FLAGS", "(unset)")),
+        ("executable", sys.executable),
+    ]
