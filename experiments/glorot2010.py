@@ -437,7 +437,8 @@ def _summary(run_dir, table, config, ev) -> None:
         "std(act) = sqrt(E[phi(s)^2]) at the q^k of the q-map started from the measured q^1; "
         "RMS-gradient factor = sqrt of the geometric mean of chi_1 = sigma_w2 E[phi'(s)^2] at the "
         "q^k of the q-map started from the measured q^1; mean squared singular value of J^k = "
-        "chi_1 at q^{k+1} (exact in expectation).",
+        "chi_1 at q^{k+1} (exact in expectation at that q; J^k is taken at one input, whose "
+        "length differs from the batch mean by a few percent, hence the small offsets).",
         "",
         "## Per layer",
         "",
