@@ -432,6 +432,9 @@ def _summary(run_dir, table, config, ev) -> None:
         )
     lines += [
         "",
+        "q^k theory: the q-map iterated from the batch-mean q^1; the inputs differ in length "
+        "and the map is concave, so the measured batch mean sits a few percent below it.",
+        "",
         "Per-layer factor: geometric mean of v^{k+1} / v^k over the 5 hidden layers (for the "
         "gradients from layer 5 down to layer 1, the direction of back-propagation). Theory: "
         "std(act) = sqrt(E[phi(s)^2]) at the q^k of the q-map started from the measured q^1; "

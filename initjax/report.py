@@ -285,10 +285,18 @@ def read_run(runs: str | Path, name: str) -> ReproRun:
         verdict=info["verdict"],
         reason=info["reason"],
         body=info["body"],
-        figures=sorted(run_dir.glob("*.png")),
+        figures=_figure_order(run_dir, info["body"]),
         manifest=manifest,
         problems=info["problems"],
     )
+
+
+def _figure_order(run_dir: Path, body: str) -> list[Path]:
+    """The run's PNGs: those the summary names, in order of first mention, then the others."""
+    pngs = {p.name: p for p in sorted(run_dir.glob("*.png"))}
+    named = sorted((body.find(n), n) for n in pngs if n in body)
+    order = [n for _, n in named] + [n for n in pngs if n not in body]
+    return [pngs[n] for n in order]
 
 
 def shrink_png(src: str | Path, dst: str | Path, max_bytes: int = MAX_PNG_BYTES) -> Path:
@@ -421,9 +429,9 @@ def build_report(
             f"`initjax run {cname} --set preset=full`). Redraw: `initjax plot "
             f"{r.run_dir.as_posix()}`.",
             "",
-            run_line(r.run_dir),
-            "",
         ]
+        if not re.search(r"^Run: ", r.body, flags=re.M):
+            lines += [run_line(r.run_dir), ""]
         for p in r.problems:
             lines.append(f"> convention problem: {p}")
         for old in fig_dir.glob(f"{cname}_*.png"):

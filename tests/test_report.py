@@ -162,3 +162,22 @@ def test_run_pieces_resumes_and_recomputes_on_config_change(tmp_path):
     assert calls == ["a", "b", "a"]
     with pytest.raises(ValueError, match="unique"):
         report.run_pieces("x", "x.py", cfg, tmp_path, [piece("a", 1), piece("a", 2)], **kw)
+
+
+def test_figures_follow_the_summary_and_run_line_is_not_repeated(tmp_path):
+    from PIL import Image
+
+    runs, out = tmp_path / "runs", tmp_path / "R.md"
+    d = _run_folder(runs, "poole2016", "Maps")
+    for name in ("figure_a.png", "figure_b.png", "figure_c.png"):
+        Image.new("RGB", (20, 10)).save(d / name)
+    text = _summary("poole2016", "Maps").replace(
+        "Some text.", "Run: preset `x`.\n\nFigures: figure_c.png (main), figure_a.png."
+    )
+    (d / "summary.md").write_text(text)
+    rec = report.read_run(runs, "poole2016")
+    assert [p.name for p in rec.figures] == ["figure_c.png", "figure_a.png", "figure_b.png"]
+    report.build_report(runs, out, names=["poole2016"])
+    md = out.read_text()
+    assert md.count("Run: ") == 1
+    assert md.index("poole2016_figure_c.png") < md.index("poole2016_figure_a.png")
