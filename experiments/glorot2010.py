@@ -251,6 +251,7 @@ def run(config, out, *, progress: bool = True):
                 f"config key 'activations': {a!r} is not a bounded (tanh-like) unit; Glorot & "
                 "Bengio's saturation and histograms need one of tanh, softsign, erf, hard_tanh"
             )
+    _model(config, "tanh", "standard")  # validates width / hidden_layers before any work
     pieces = [
         Piece(f"{a}-{i}", lambda a=a, i=i: measure_arm(config, a, i))
         for a in config.activations
@@ -393,6 +394,7 @@ def analyze(run_dir, table, config) -> None:
     axes[2].set(title="mean singular value of J^k = d z^{k+1} / d z^k", xlabel="k (J^k: k -> k+1)")
     for ax in axes:
         ax.legend(fontsize=7)
+        ax.xaxis.get_major_locator().set_params(integer=True)
     savefig(fig, run_dir / "figure_layers.png")
     _summary(run_dir, table, config, ev)
 

@@ -47,7 +47,7 @@ PRESETS = {
         "arms": [
             dict(name="increasing", widths=[int(w) for w in np.linspace(50, 200, 20).round()]),
             dict(name="decreasing", widths=[int(w) for w in np.linspace(200, 50, 20).round()]),
-            dict(name="constant", widths=[94] * 20),
+            dict(name="constant", widths=[106] * 20),  # harmonic mean of the ramps
             dict(name="constant-wide", widths=[400] * 20),
         ],
     },
@@ -315,7 +315,13 @@ def analyze(run_dir, table, config) -> None:
             label=a,
         )
     x = np.linspace(0, float(lay["inv_width_sum"].max()) * 1.05, 200)
-    ax.plot(x, np.exp(5 * x) - 1, "k--", lw=1, label="exp(5 sum 1/n) - 1")
+    ax.plot(
+        x,
+        np.exp(5 * x) - 1,
+        "k--",
+        lw=1,
+        label="exp(5 sum 1/n) - 1 (approx.; exact: prod(1 + 5/n_i) - 1)",
+    )
     ax.set_xlabel("sum_{i<=j} 1/n_i")
     ax.set_ylabel("Var[R_j] = E[R_j^2] - 1")
     ax.set_title("every net and layer on one curve of sum 1/n_i")

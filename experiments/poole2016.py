@@ -202,6 +202,13 @@ def run(config, out, *, progress: bool = True):
     from initjax.report import Piece, run_pieces
 
     variances(config)
+    if any(float(q) <= 0 for q in config.q_in) or any(abs(float(c)) > 1 for c in config.c_in):
+        raise ValueError("config keys 'q_in' must be > 0 and 'c_in' within [-1, 1]")
+    for pair in config.dyn_inputs:
+        if len(pair) != 2 or not (float(pair[0]) > 0 and 0 <= float(pair[1]) < 1):
+            raise ValueError(
+                f"config key 'dyn_inputs': each entry is [q_x > 0, 0 <= c_x < 1], got {pair!r}"
+            )
     pieces = [Piece("maps", lambda: single_layer_maps(config))]
     for i, (q_x, c_x) in enumerate(config.dyn_inputs):
         pieces.append(

@@ -49,3 +49,13 @@ def test_standard_init_mean_squared_singular_value(tiny_run):
     jac = table[(table["kind"] == "jac") & (table["init"] == "standard")]
     deep = jac[jac["layer"] >= 3]["mean_sv2"]
     assert ((deep > 0.3) & (deep < 1 / 3 * 1.03)).all()
+
+
+@pytest.mark.parametrize(
+    "override, key", [("activations=['relu']", "activations"), ("hidden_layers=1", "hidden_layers")]
+)
+def test_bad_config_names_the_key(override, key):
+    exp = load_experiment("glorot2010")
+    cfg = resolve_config(exp, ["preset=tiny", override])
+    with pytest.raises(ValueError, match=key):
+        exp.module.run(cfg, "/nonexistent/never-written", progress=False)

@@ -57,3 +57,10 @@ def test_bad_sigma_names_the_key():
     cfg = resolve_config(exp, ["preset=tiny", "sigma_b=-1.0"])
     with pytest.raises(ValueError, match="sigma_b"):
         exp.module.run(cfg, "/nonexistent/never-written", progress=False)
+
+
+def test_bad_dynamics_inputs_name_the_key():
+    exp = load_experiment("poole2016")
+    cfg = resolve_config(exp, ["preset=tiny", "dyn_inputs=[[1.0, 1.0]]"])
+    with pytest.raises(ValueError, match="dyn_inputs"):
+        exp.module.run(cfg, "/nonexistent/never-written", progress=False)
