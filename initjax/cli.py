@@ -16,13 +16,14 @@ from initjax import __version__
 
 def _subcommand_modules():
     # Imported lazily so `initjax --help` stays fast and one broken extra does not break all.
+    from initjax import report_cli
     from initjax.data import cli as data_cli
     from initjax.initializers import cli as init_cli
     from initjax.measure import cli as propagate_cli
     from initjax.sweeps import cli as sweeps_cli
     from initjax.theory import cli as theory_cli
 
-    return [init_cli, propagate_cli, theory_cli, data_cli, sweeps_cli]
+    return [init_cli, propagate_cli, theory_cli, data_cli, sweeps_cli, report_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,183 @@
+"""initjax.report: the reproductions' summary conventions, run scaffold and REPRODUCTIONS.md."""
+
+import json
+
+import ml_collections
+import numpy as np
+import pandas as pd
+import pytest
+
+from initjax import report
+from initjax.cli import main
+
+
+def _summary(name, title, verdict="PASS", reason="x = 1.00 vs 1"):
+    return (
+        f"# {name}: {title}\n\nSome text.\n\n## Table\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+        f"{report.verdict_line(verdict, reason)}\n"
+    )
+
+
+def _run_folder(root, name, title, *, verdict="PASS", png_size=None, wall=12.0):
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "summary.md").write_text(_summary(name, title, verdict))
+    manifest = {
+        "config": {"preset": "default"},
+        "environment": {"device_count": 1, "device_kind": "cpu", "jax": "0.x"},
+        "compute_s": wall,
+        "finished": "today",
+    }
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    if png_size:
+        from PIL import Image
+
+        rng = np.random.default_rng(0)
+        img = rng.integers(0, 255, (png_size[1], png_size[0], 3), dtype=np.uint8)
+        Image.fromarray(img).save(d / "figure_a.png")
+    return d
+
+
+# --- summary conventions ----------------------------------------------------------------------
+
+
+def test_verdict_line_round_trips_through_parse_summary():
+    line = report.verdict_line("PARTIAL", "2 of 3 checks: sv 0.48 vs 0.5")
+    assert line == "**Verdict: PARTIAL** — 2 of 3 checks: sv 0.48 vs 0.5"
+    info = report.parse_summary(f"# glorot2010: Title here\n\n{line}\n")
+    assert info == dict(
+        title="Title here",
+        verdict="PARTIAL",
+        reason="2 of 3 checks: sv 0.48 vs 0.5",
+        body=line,
+        problems=[],
+    )
+
+
+@pytest.mark.parametrize(
+    "status, reason", [("OK", "fine"), ("PASS", ""), ("PASS", "two\nlines"), ("pass", "x")]
+)
+def test_verdict_line_rejects_bad_input(status, reason):
+    with pytest.raises(ValueError, match="status|reason"):
+        report.verdict_line(status, reason)
+
+
+def test_parse_summary_reports_convention_problems():
+    info = report.parse_summary("no title\n\n**Verdict: PASS** — a\n**Verdict: FAIL** — b\n")
+    assert info["verdict"] == "PASS"
+    assert len(info["problems"]) == 2
+    assert "does not start" in info["problems"][0] and "2 verdict lines" in info["problems"][1]
+    assert report.parse_summary("# x: y\n")["problems"] == [
+        "no '**Verdict: PASS|PARTIAL|FAIL** — reason' line"
+    ]
+
+
+def test_find_run_accepts_both_spellings(tmp_path):
+    _run_folder(tmp_path, "schoenholz2017-dropout", "dropout")
+    assert (
+        report.find_run(tmp_path, "schoenholz2017_dropout") == tmp_path / "schoenholz2017-dropout"
+    )
+    assert report.find_run(tmp_path, "saxe2014") is None
+
+
+# --- report builder ---------------------------------------------------------------------------
+
+
+def test_build_report(tmp_path):
+    runs, out = tmp_path / "runs", tmp_path / "docs" / "REPRODUCTIONS.md"
+    _run_folder(runs, "glorot2010", "Glorot title", png_size=(1800, 1200))
+    _run_folder(runs, "schoenholz2017-dropout", "Dropout title", verdict="FAIL")
+    _run_folder(runs, "my-extra", "Extra reproduction", verdict="PARTIAL")
+    (runs / "depth-sweep").mkdir()
+    (runs / "depth-sweep" / "summary.md").write_text("# depth-sweep summary\n")  # no verdict
+    records = report.build_report(runs, out)
+    names = [r.name for r in records]
+    assert names == [*report.REPRODUCTIONS, "my-extra"]
+    text = out.read_text()
+    # Top table: one row per reproduction, missing ones with the command that produces them.
+    assert text.count("| not run | `initjax run ") == 5
+    assert "| **PASS** | x = 1.00 vs 1 | 0.2 min |" in text
+    assert "[glorot2010](#1-glorot2010-glorot-title)" in text
+    assert "## 4. schoenholz2017-dropout: Dropout title" in text
+    assert "Command: `initjax run schoenholz2017-dropout`" in text
+    assert "## 8. my-extra: Extra reproduction" in text and "**PARTIAL**" in text
+    # The summary body is nested one heading level down; its verdict line is kept.
+    assert "### Table" in text and "**Verdict: FAIL** —" in text
+    # The 1800-px noise image (~6 MB) is downscaled below 200 KB and linked relative to out.
+    fig = tmp_path / "docs" / "reproductions" / "glorot2010_figure_a.png"
+    assert fig.is_file() and fig.stat().st_size <= report.MAX_PNG_BYTES
+    assert "![glorot2010 figure_a](reproductions/glorot2010_figure_a.png)" in text
+    # Rebuilding drops stale figures of a reproduction whose run no longer has them.
+    (runs / "glorot2010" / "figure_a.png").unlink()
+    report.build_report(runs, out)
+    assert not fig.exists()
+
+
+def test_build_report_names_and_cli(tmp_path, capsys):
+    runs, out = tmp_path / "runs", tmp_path / "REPRO.md"
+    _run_folder(runs, "hanin2018", "Hanin title")
+    rc = main(["report", "--runs", str(runs), "--out", str(out), "--names", "hanin2018", "x1"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "hanin2018  PASS" in printed and "x1         not run" in printed
+    text = out.read_text()
+    assert "## 1. hanin2018: Hanin title" in text and "## 2. x1: not run" in text
+    with pytest.raises(ValueError, match="names"):
+        report.build_report(runs, out, names=[" "])
+
+
+def test_small_png_is_copied_unchanged(tmp_path):
+    d = _run_folder(tmp_path, "a", "t", png_size=(40, 30))
+    dst = report.shrink_png(d / "figure_a.png", tmp_path / "out.png")
+    assert dst.read_bytes() == (d / "figure_a.png").read_bytes()
+
+
+# --- run scaffold ------------------------------------------------------------------------------
+
+
+def test_run_pieces_resumes_and_recomputes_on_config_change(tmp_path):
+    calls = []
+
+    def piece(label, value):
+        def compute():
+            calls.append(label)
+            return pd.DataFrame({"v": [value]})
+
+        return report.Piece(label, compute)
+
+    cfg = ml_collections.ConfigDict({"preset": "default", "n": 1})
+    seen = []
+    kw = dict(analyze=lambda d, t, c: seen.append(len(t)), progress=False, log=lambda *_: None)
+    t = report.run_pieces("x", "x.py", cfg, tmp_path, [piece("a", 1), piece("b", 2)], **kw)
+    assert list(t["piece"]) == ["a", "b"] and list(t["v"]) == [1, 2] and seen == [2]
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    assert m["status"] == "complete" and m["compute_s"] >= 0 and m["experiment_path"] == "x.py"
+    # Same config (the preset name does not count): nothing is recomputed.
+    cfg2 = ml_collections.ConfigDict({"preset": "tiny", "n": 1})
+    report.run_pieces("x", "x.py", cfg2, tmp_path, [piece("a", 1), piece("b", 2)], **kw)
+    assert calls == ["a", "b"]
+    # A changed config gives new group ids: recomputed.
+    cfg3 = ml_collections.ConfigDict({"preset": "default", "n": 2})
+    report.run_pieces("x", "x.py", cfg3, tmp_path, [piece("a", 1)], **kw)
+    assert calls == ["a", "b", "a"]
+    with pytest.raises(ValueError, match="unique"):
+        report.run_pieces("x", "x.py", cfg, tmp_path, [piece("a", 1), piece("a", 2)], **kw)
+
+
+def test_figures_follow_the_summary_and_run_line_is_not_repeated(tmp_path):
+    from PIL import Image
+
+    runs, out = tmp_path / "runs", tmp_path / "R.md"
+    d = _run_folder(runs, "poole2016", "Maps")
+    for name in ("figure_a.png", "figure_b.png", "figure_c.png"):
+        Image.new("RGB", (20, 10)).save(d / name)
+    text = _summary("poole2016", "Maps").replace(
+        "Some text.", "Run: preset `x`.\n\nFigures: figure_c.png (main), figure_a.png."
+    )
+    (d / "summary.md").write_text(text)
+    rec = report.read_run(runs, "poole2016")
+    assert [p.name for p in rec.figures] == ["figure_c.png", "figure_a.png", "figure_b.png"]
+    report.build_report(runs, out, names=["poole2016"])
+    md = out.read_text()
+    assert md.count("Run: ") == 1
+    assert md.index("poole2016_figure_c.png") < md.index("poole2016_figure_a.png")
