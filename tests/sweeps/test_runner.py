@@ -27,14 +27,14 @@ def _run(out, overrides=(), **kw):
 
 def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, tmp_path):
     # Widths unused elsewhere in the suite, so no executable is cached yet.
-    widths = ["widths=[9]"]
+    widths = ["widths=[9,17]"]
     before = measure.trace_count()
     res = _run(tmp_path / "a", widths)
-    # 1 width x 2 depths x 1 arm = 2 groups; each evaluates its 3 sigma_w2 cells in one call.
-    assert measure.trace_count() - before == 2
+    # 2 widths x 2 depths x 1 arm = 4 groups; each evaluates its 3 sigma_w2 cells in one call.
+    assert measure.trace_count() - before == 4
     t = res.table
-    # rows: per group 3 cells x 4 seeds x (depth + 1) layers
-    assert len(t) == 3 * 4 * 4 + 3 * 4 * 6
+    # rows: per group 3 cells x 4 seeds x (depth + 1) layers, for each of the 2 widths
+    assert len(t) == 2 * (3 * 4 * 4 + 3 * 4 * 6)
     for col in (
         "model",
         "width",
@@ -57,7 +57,7 @@ def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, t
     assert not t["diverged"].any()
     m = RunStore(tmp_path / "a").read_manifest()
     assert m["status"] == "complete" and m["experiment"] == "tiny-sweep"
-    assert m["config"]["widths"] == [9] and len(m["group_wall_s"]) == 2
+    assert m["config"]["widths"] == [9, 17] and len(m["group_wall_s"]) == 4
     for key in ("jax", "flax", "initjax", "device_kind", "device_count"):
         assert key in m["environment"]
     # A change of scalars only (sigma_w2 values, same count) compiles nothing new.
