@@ -172,14 +172,16 @@ def deep_dynamics(config, q_x: float, c_x: float):
     """Panels B and D for one input setting: propagate rows with q_theory / c_theory."""
     import jax.numpy as jnp
 
-    from initjax import measure, theory
-    from initjax.sweeps.inputs import gaussian_inputs
+    from initjax import keys, measure, theory
+    from initjax.measure.inputs import gaussian_inputs
 
     sw2, sb2 = variances(config)
     if not (q_x > 0 and 0 <= c_x < 1):
         raise ValueError(f"config key 'dyn_inputs': need q_x > 0 and 0 <= c_x < 1, got {q_x, c_x}")
     n = int(config.width)
-    x = gaussian_inputs(int(config.batch), n, float(c_x), int(config.root_seed)) * np.sqrt(q_x)
+    # Exact mean square q_x per input and cosine c_x per pair (no input sampling noise).
+    key = keys.role(keys.seed_keys(1, int(config.root_seed))[0], keys.INPUTS)
+    x = gaussian_inputs(key, int(config.batch), (n,), q0=float(q_x), c0=float(c_x))
     res = measure.propagate(
         _gaussian_mlp(n, int(config.depth)),
         jnp.asarray(x, jnp.float32),
