@@ -351,28 +351,50 @@ def _shard(seed_keys: jax.Array, shard: bool | None) -> jax.Array:
 # static values, so they are cached; failures raise and are never cached.
 
 
-def _feature_shape_uncached(st: Stack, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+def _static_info_uncached(st: Stack, in_shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
     st.check(in_shape)
-    return tuple(
-        jax.eval_shape(
-            lambda: st.input_apply(
-                st.input_init(jax.random.key(0), in_shape, None, 0.0),
-                jnp.zeros((1, *in_shape), st.dtype),
-            )
-        ).shape[1:]
-    )
+    feat = jax.eval_shape(
+        lambda: st.input_apply(
+            st.input_init(jax.random.key(0), in_shape, None, 0.0),
+            jnp.zeros((1, *in_shape), st.dtype),
+        )
+    ).shape[1:]
+    layer = jax.eval_shape(lambda: st.layer_init(jax.random.key(0), None, 0.0))
+    return tuple(feat), sum(math.prod(a.shape) for a in jax.tree.leaves(layer))
 
 
-_feature_shape_cached = functools.lru_cache(maxsize=128)(_feature_shape_uncached)
+_static_info_cached = functools.lru_cache(maxsize=128)(_static_info_uncached)
 
 
-def _feature_shape(st: Stack, in_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """``st.check(in_shape)`` (raises ValueError) and the per-example pre-activation shape."""
+def _static_info(st: Stack, in_shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """``st.check(in_shape)`` (raises ValueError); the per-example pre-activation shape and the
+    number of parameters of one hidden layer."""
     try:
         hash((st, in_shape))
     except TypeError:  # e.g. an unhashable custom initializer
-        return _feature_shape_uncached(st, in_shape)
-    return _feature_shape_cached(st, in_shape)
+        return _static_info_uncached(st, in_shape)
+    return _static_info_cached(st, in_shape)
+
+
+# Seeds per compiled call on a single CPU device. Each layer step touches one layer's weights
+# and the activations of every seed in the call; past a few MiB they fall out of cache and the
+# throughput per network drops (measured: tanh MLP width 128, batch 128, depth 20, 256 seeds in
+# chunks of 32 ran 385 networks/s vs 277 all at once; width 512, 32 seeds, chunks of 8: 10%
+# faster). Accelerators and sharded runs take all seeds at once; seed_chunk= overrides.
+_CPU_STEP_BYTES = 16 * 2**20
+_MIN_AUTO_CHUNK = 8
+
+
+def _auto_chunk(n_seeds: int, n_cells: int, per_seed_bytes: int) -> int:
+    if jax.default_backend() != "cpu" or jax.device_count() > 1:
+        return n_seeds
+    limit = max(_MIN_AUTO_CHUNK, _CPU_STEP_BYTES // max(1, n_cells * per_seed_bytes))
+    if n_seeds <= limit:
+        return n_seeds
+    k = max(d for d in range(1, limit + 1) if n_seeds % d == 0)
+    # Equal chunks only (one compilation); a seed count without a divisor near the limit
+    # (e.g. a large prime) runs at once rather than in many tiny calls.
+    return k if k >= max(_MIN_AUTO_CHUNK, limit // 2) else n_seeds
 
 
 @functools.lru_cache(maxsize=32)
@@ -473,7 +495,7 @@ def prepare(
         n_batch = int(batch)
         check_c0(c0, n_batch, math.prod(in_shape) if in_shape else 0)
         mode = inputs
-    feat = _feature_shape(st, in_shape)  # runs st.check(in_shape)
+    feat, layer_params = _static_info(st, in_shape)  # runs st.check(in_shape)
     if "c" in ms and n_batch < 2:
         raise ValueError(f"metric 'c' needs batch >= 2 inputs, got {n_batch}")
     if "act_saturation" in ms and st.activation.saturation is None:
@@ -495,7 +517,9 @@ def prepare(
                 f"<= {JAC_MAX} (use a smaller width / input)"
             )
     if seed_chunk is None:
-        chunk = n_seeds
+        item = jnp.dtype(st.dtype).itemsize
+        per_seed = item * (layer_params + 2 * n_batch * math.prod(feat))
+        chunk = _auto_chunk(n_seeds, int(np.size(sb2)), per_seed)
     else:
         if isinstance(seed_chunk, bool) or not isinstance(seed_chunk, int) or seed_chunk < 1:
             raise ValueError(f"seed_chunk must be a positive integer, got {seed_chunk!r}")
@@ -585,6 +609,9 @@ def propagate(
       jac_input: which example of the batch the Jacobian is taken at.
       shard: shard the seed axis over all devices (None: when more than one is visible).
       seed_chunk: run seeds in chunks of (at most) this size, e.g. for a progress bar or memory.
+        None: all at once, except on a single CPU device, where chunks keep one layer step's
+        weights and activations within ~16 MiB of cache (faster per network; same values up to
+        float32 rounding of the input projection's matmul).
       progress: show a progress bar over seed chunks.
 
     Returns:

@@ -123,6 +123,25 @@ def _loop(xt, width, depth, seeds, sigma_w2, sd_b, g) -> np.ndarray:
     return q.numpy()
 
 
+def draws_only(d_in: int, width: int, depth: int, seeds: int, seed: int = 0) -> Any:
+    """The stacked variant's weight and bias draws alone (no forward): torch's PRNG share."""
+
+    def run():
+        g = torch.Generator().manual_seed(seed)
+        w0 = torch.empty(seeds, d_in, width)
+        w = torch.empty(seeds, width, width)
+        b = torch.empty(seeds, 1, width)
+        with torch.inference_mode():
+            torch.nn.init.normal_(w0, generator=g)
+            torch.nn.init.normal_(b, generator=g)
+            for _ in range(depth):
+                torch.nn.init.normal_(w, generator=g)
+                torch.nn.init.normal_(b, generator=g)
+        return w
+
+    return run
+
+
 def normal_sampler(n: int, batch: int = 1) -> Any:
     """A callable drawing ``n`` standard normals (float32) in place, as ``batch`` equal rows."""
     buf = torch.empty(batch, n // batch)

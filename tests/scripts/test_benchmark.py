@@ -91,7 +91,7 @@ def test_quick_smoke_run_writes_benchmarks_markdown(tmp_path):
     case1 = next(t for t in tables if t[0][:2] == ["width", "contender"])
     names = [r[1] for r in case1[1:]]
     assert "initjax propagate (fused)" in names
-    torch_rows = [r for r in case1[1:] if r[1].startswith("torch")]
+    torch_rows = [r for r in case1[1:] if r[1] in ("torch stacked", "torch vmap", "torch loop")]
     assert len(torch_rows) == 3
     if any(r[2] == "not installed" for r in torch_rows):  # no torch: the rows say so
         assert all(r[2] == "not installed" for r in torch_rows)
