@@ -182,8 +182,8 @@ class StackModule(nn.Module):
     standard-parameterization variances (see :mod:`initjax.models._params`).
     """
 
-    def stack(self) -> Stack:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def stack(self) -> Stack:  # pragma: no cover - every architecture overrides it
+        raise TypeError(f"{type(self).__name__} must define stack() -> Stack")
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
