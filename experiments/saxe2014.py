@@ -703,8 +703,8 @@ def _write_summary(run_dir: Path, table, config) -> None:
         "Paper: Saxe, McClelland & Ganguli 2014, *Exact solutions to the nonlinear dynamics of "
         "learning in deep linear neural networks* (arXiv:1312.6120).",
         "",
-        "Scale: synthetic whitened data throughout (the paper's three-layer simulations also use "
-        "synthetic input-output maps; its depth study trains on MNIST). "
+        "Scale: synthetic whitened data with a prescribed input-output spectrum throughout (not "
+        "the paper's datasets). "
         f"(a) {config.a_in}-{config.a_hidden}-{config.a_out} net, {config.seeds} seeds; (b) width "
         f"{config.b_width}, {config.b_out} outputs, N_w in {list(config.b_depths)}, "
         f"{config.seeds} seeds, budget {config.b_steps} steps. The `full` preset widens the nets "
@@ -748,8 +748,9 @@ def _write_summary(run_dir: Path, table, config) -> None:
             "## (b) Learning time vs depth: orthogonal vs scaled Gaussian",
             "",
             f"Learning time = first step with loss < {config.b_threshold:g} x the zero map's loss; "
-            f"learning rate eta = {config.b_eta0:g} / N_w (the paper's 1/depth scaling of the "
-            "optimal rate). Scaled Gaussian: Var[w] = 1 / fan_in; orthogonal: Haar, gain 1.",
+            f"learning rate eta = {config.b_eta0:g} / N_w (the 1/depth scaling of the optimal rate "
+            "that follows from the paper's deep dynamics, tau du/dt = N_w u^(2-2/N_w) (s - u)). "
+            "Scaled Gaussian: Var[w] = 1 / fan_in; orthogonal: Haar, gain 1.",
             "",
             "| N_w | eta | orthogonal: steps, median [min, max] | scaled Gaussian: steps, "
             "median [min, max] (reached) | theory / published |",
