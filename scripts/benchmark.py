@@ -161,18 +161,27 @@ def main(argv: list[str] | None = None) -> int:
     if torch_ref.available():
         torch_ref.set_threads(args.threads)
     label = args.label or jax.default_backend()
+    out = Path(args.out)
     t0 = time.perf_counter()
+    base = machine.describe(argv)  # at the start: date, commit and load before the run
+
+    def render(sections, status: str) -> str:
+        desc = list(base)
+        desc.insert(1, ("preset", f"{name}; {status}"))
+        threads = str(torch_ref.threads()) if torch_ref.available() else "-"
+        desc.insert(2, ("torch threads", threads))
+        return report.render_block(label, desc, sections)
+
     sections = []
-    for c in cases:
+    for i, c in enumerate(cases):
         print(f"[benchmark] case {c} ...", file=sys.stderr, flush=True)
         sec = C.CASES[c](sizes)
         print(f"[benchmark] case {c}: {sec.wall_s:.0f} s", file=sys.stderr, flush=True)
         sections.append(sec)
-    desc = machine.describe(argv)
-    desc.insert(1, ("preset", f"{name}; total wall time {time.perf_counter() - t0:.0f} s"))
-    desc.insert(2, ("torch threads", str(torch_ref.threads()) if torch_ref.available() else "-"))
-    block = report.render_block(label, desc, sections)
-    out = Path(args.out)
+        if i + 1 < len(cases):  # keep what is measured if the run is interrupted
+            status = f"PARTIAL: {i + 1} of {len(cases)} cases so far"
+            report.write(out, label, render(sections, status))
+    block = render(sections, f"total wall time {time.perf_counter() - t0:.0f} s")
     report.write(out, label, block)
     print(block)
     print(f"[benchmark] wrote {out}", file=sys.stderr)

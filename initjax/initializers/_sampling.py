@@ -5,13 +5,13 @@ requested dtype, so low-precision results are correctly rounded draws of the flo
 
 Speed: for jax's default key type (threefry2x32, partitionable bit layout) the float32 samplers
 compute the random bits with an unrolled threefry (:func:`threefry_bits`) instead of calling
-``jax.random``, whose CPU lowering runs the 20 rounds as a rolled 5-step loop that writes both
-words of the state to memory between steps (memory-bound: ~50-90 M draws/s measured on 2 cores).
-The unrolled hash fuses into one elementwise loop with the uniform / erf_inv transform and runs
-2-3x faster (BENCHMARKS.md, "PRNG throughput"). The bits and the transform are the same operations
-as jax.random's, so every draw is bit-identical to ``jax.random.normal`` / ``uniform`` /
-``truncated_normal`` with the same key (tests/initializers and tests/scripts hold this); other
-key types, float64 and the non-partitionable layout go through ``jax.random`` unchanged.
+``jax.random``, whose CPU lowering runs the 20 rounds as a rolled 5-step loop: the loop state goes
+through memory between steps and the hash cannot fuse with the transform (45-95 M normals/s on
+this project's 2-core CPU). The unrolled hash fuses into one elementwise loop with the uniform /
+erf_inv transform and runs 2-3x faster (BENCHMARKS.md, "PRNG"). The bits and the transform are
+the same operations as jax.random's, so every draw is bit-identical to ``jax.random.normal`` /
+``uniform`` / ``truncated_normal`` with the same key (tests/initializers and tests/scripts hold
+this); other key types, float64 and the non-partitionable layout go through ``jax.random``.
 """
 
 from __future__ import annotations
