@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from initjax.activations import Activation
-from initjax.theory import moments
+from initjax.theory import hermite, moments
 from initjax.theory._common import (
     DEFAULT_NODES,
     Rule,
@@ -119,30 +119,32 @@ def q_star_(act: Activation, rule: Rule, sw, sb, keep, q0, max_iter: int) -> Fix
     return FixedPoint(value, converged, it)
 
 
-def _c_solve(act, rule, sw, sb, keep, qv, c0, active, max_iter):
-    """Safeguarded Newton on h(c) = (c - f(c)) / (1 - c) in the bracket [0, 1), from c0."""
-    # f(c) carries rounding noise of a few eps; Newton steps of that size mean convergence.
-    eps = float(jnp.finfo(qv.dtype).eps)
+def _c_solve(h_fn, c0, active, max_iter):
+    """Safeguarded Newton on h(c) = (c - f(c)) / (1 - c) in the bracket [0, 1), from c0.
+
+    ``h_fn(c) -> (h, h', noise, f')``: h, its derivative, the rounding noise of h (where
+    |h| <= noise, c is a root to rounding and the solver stops there) and the c-map's slope f'
+    (reported as chi_c at the end).
+    """
+    eps = float(jnp.finfo(c0.dtype).eps)
     tol = 64.0 * eps
 
     def step(state):
         c, lo, hi, dx_old, slope, it, done = state
-        f, df = c_map_(act, rule, sw, sb, qv, qv, c, keep, with_slope=True)
-        one_m = 1.0 - c
-        h = (c - f) / one_m
-        dh = (1.0 - f - df * one_m) / (one_m * one_m)
+        h, dh, noise, df = h_fn(c)
         lo = jnp.where(h <= 0, c, lo)
         hi = jnp.where(h > 0, c, hi)
         newton = c - h / jnp.where(dh > 0, dh, 1.0)
         step_size = jnp.abs(newton - c)
-        # Newton steps below the rounding noise of h (a few eps / (1 - c)) carry no information.
-        noise = jnp.where(dh > 0, 4.0 * eps / (one_m * dh), jnp.inf)
-        small = step_size <= jnp.maximum(tol, noise)
+        small = step_size <= tol
+        # h within its rounding noise of 0: c is a root to rounding, and a Newton step from
+        # there (noise / h') would only move it at random. Stop without stepping.
+        root = jnp.abs(h) <= noise
         # rtsafe rule: bisect when Newton leaves the bracket or fails to halve the last step.
         ok = (dh > 0) & (newton > lo) & (newton < hi) & ((step_size <= 0.5 * dx_old) | small)
         nxt = jnp.where(ok, newton, 0.5 * (lo + hi))
-        finished = (h == 0) | (ok & small) | (hi - lo <= tol) | ~jnp.isfinite(h)
-        nxt = jnp.where(h == 0, c, nxt)
+        finished = root | (ok & small) | (hi - lo <= tol) | ~jnp.isfinite(h)
+        nxt = jnp.where(root, c, nxt)
         dx = jnp.abs(nxt - c)
         c = jnp.where(done, c, nxt)
         slope = jnp.where(done, slope, df)
@@ -170,22 +172,71 @@ def c_star_(act: Activation, rule: Rule, sw, sb, keep, q, max_iter: int, with_sl
     the root simple near criticality, where g = f - c has a near-double root and Newton on g
     slows to linear convergence. Safeguarded Newton (bisection fallback) on the bracket [0, 1).
 
+    With quadrature (no closed form) the root is first found on the Hermite series of the c-map
+    (hermite.py: O(K) per evaluation, and free of the cancellation in c - f near c = 1), then
+    polished by Newton on the quadrature map (each step a 2-D integral; usually one step).
+
     Returns:
       FixedPoint, or (FixedPoint, slope) with ``with_slope``: dc^l/dc at c* (chi_c).
+      ``iterations`` counts the 2-D (or closed-form) c-map evaluations.
     """
     sw, sb, keep, q = jnp.broadcast_arrays(sw, sb, keep, q)
     valid = jnp.isfinite(q) & (q > 0)
     qv = jnp.where(valid, q, 1.0)
+    eps = float(jnp.finfo(qv.dtype).eps)
     # f'(1) = sigma_w2 q E[phi'^2] / q^l: a 1-D integral (equals chi_1 at q = q*).
     q_next = q_map_(act, rule, sw, sb, qv, keep)
     slope_at_1 = sw * qv * moments.deriv_power_moment(act, qv, 1, rule) / q_next
-    has_root = valid & ((keep < 1.0) | (slope_at_1 > 1.0))
+    # f'(1) within rounding of 1 means c* = 1 to within the solver's tolerance anyway. Below
+    # q = tiny / eps^2 any smooth phi is linear to rounding (the c-map is the identity when
+    # sigma_b2 = 0) while the quadrature's small terms underflow: no root search there either.
+    linear = q < float(jnp.finfo(qv.dtype).tiny) / eps**2
+    has_root = valid & ~linear & ((keep < 1.0) | (slope_at_1 > 1.0 + 64.0 * eps))
     # Start where the chord of h between h(0) = -f(0) (a 1-D integral: u1, u2 independent at
     # c = 0) and h(1-) crosses zero: near 1 close to criticality. Dropout: h(1-) = inf, start 0.
     h0 = -(sw * moments.squared_mean(act, qv, rule) + sb) / q_next
     h1 = jnp.where(has_root, slope_at_1 - 1.0, 1.0)
     c0 = jnp.where(keep < 1.0, 0.0, h0 / (h0 - h1))
-    c, slope, it, done = _c_solve(act, rule, sw, sb, keep, qv, c0, has_root, max_iter)
+    if moments.uses_quadrature(act, rule):
+        # h = (c - f) / (1 - c) = sigma_w2 (D(c) + excess) / (q^l (1 - c)) - 1, where
+        # D = E[phi^2] - E[phi(u1) phi(u2)] and excess = E[phi^2] (1/rho - 1) under dropout.
+        m0 = moments.second_moment(act, qv, rule)
+        excess = m0 * (1.0 / keep - 1.0)
+        series = hermite.c_map_series_coefficients(act, qv, rule.nodes)
+
+        def series_h(c):
+            g, dg = hermite.series_deficit(series, c)
+            one_m = 1.0 - c
+            h = sw * (g + excess / one_m) / q_next - 1.0
+            dh = sw * (dg + excess / (one_m * one_m)) / q_next
+            return h, dh, 16.0 * eps * (1.0 + jnp.abs(h)), dh
+
+        c0, _, _, _ = _c_solve(series_h, c0, has_root, max_iter)
+        c0 = jnp.clip(c0, 0.0, 1.0 - 64.0 * eps)
+
+        def exact_h(c):
+            d, kd = moments.deficit_and_deriv_cross(act, qv, c, rule)
+            one_m = 1.0 - c
+            h = sw * (d + excess) / (q_next * one_m) - 1.0
+            # h' from the series: smooth, while its quadrature form cancels twice near c = 1.
+            # Newton only needs it approximately; h itself is exact.
+            _, dh, _, _ = series_h(c)
+            # D's relative rounding: ~eps sqrt(2 E[phi^2] / D) from the squared differences
+            # (Cauchy-Schwarz), plus the sum over 6 n^2 nodes (pairwise, ~16 eps).
+            rel = eps * (16.0 + 4.0 * jnp.sqrt(2.0 * m0 / jnp.maximum(d, jnp.finfo(d.dtype).tiny)))
+            return h, dh, rel * (1.0 + jnp.abs(h)), sw * qv * kd / q_next
+
+    else:
+
+        def exact_h(c):
+            f, df = c_map_(act, rule, sw, sb, qv, qv, c, keep, with_slope=True)
+            one_m = 1.0 - c
+            h = (c - f) / one_m
+            dh = (1.0 - f - df * one_m) / (one_m * one_m)
+            # f's rounding (a few eps), magnified by the division by 1 - c.
+            return h, dh, 4.0 * eps / one_m, df
+
+    c, slope, it, done = _c_solve(exact_h, c0, has_root, max_iter)
     c = jnp.where(has_root, c, 1.0)
     slope = jnp.where(has_root, slope, slope_at_1)
     value = jnp.where(valid, c, jnp.nan)

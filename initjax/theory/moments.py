@@ -24,6 +24,7 @@ __all__ = [
     "cross_moment",
     "deriv_cross_moment",
     "cross_and_deriv_cross",
+    "deficit_and_deriv_cross",
     "deriv_power_moment",
 ]
 
@@ -95,6 +96,23 @@ def cross_and_deriv_cross(act: Activation, q1, q2, c, rule: Rule):
         return cf.cross_moment(q1, q2, c), cf.deriv_cross_moment(q1, q2, c)
     d = act.derivative
     return expect_2d([(act.fn, act.fn), (d, d)], q1, q2, c, rule.nodes)
+
+
+def deficit_and_deriv_cross(act: Activation, q, c, rule: Rule):
+    """(E[phi(u)^2] - E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]) at equal variance q, by quadrature.
+
+    The first is integrated as E[(phi(u1) - phi(u2))^2] / 2, point by point: as c -> 1 the
+    difference of the two moments keeps only the digits that survive cancellation (relative error
+    ~ eps / (1 - c)), the squared difference keeps relative error ~ eps / sqrt(1 - c). The c*
+    solver divides it by 1 - c.
+    """
+    d = act.derivative
+
+    def half_sq_diff(phi1, phi2):
+        diff = phi1 - phi2
+        return 0.5 * diff * diff
+
+    return expect_2d([(act.fn, act.fn, half_sq_diff), (d, d)], q, q, c, rule.nodes)
 
 
 def deriv_power_moment(act: Activation, q: jax.Array, k: int, rule: Rule) -> jax.Array:

@@ -35,6 +35,8 @@ Z_MAX = 10.0
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 ElementwiseFn = Callable[[jax.Array], jax.Array]
+JointFn = Callable[[jax.Array, jax.Array], jax.Array]
+Pair = tuple[ElementwiseFn, ElementwiseFn] | tuple[ElementwiseFn, ElementwiseFn, JointFn]
 
 
 @functools.lru_cache(maxsize=64)
@@ -107,7 +109,7 @@ def _inner_rule(z1: jax.Array, c: jax.Array, s: jax.Array, n: int):
 
 
 def expect_2d(
-    pairs: Sequence[tuple[ElementwiseFn, ElementwiseFn]],
+    pairs: Sequence[Pair],
     q1: jax.Array,
     q2: jax.Array,
     c: jax.Array,
@@ -116,12 +118,14 @@ def expect_2d(
     """E[f(u1) g(u2)] for each (f, g) in ``pairs``; (u1, u2) centred Gaussian, Var q1, q2, corr c.
 
     Args:
-      pairs: elementwise functions (f, g).
+      pairs: elementwise functions (f, g) for E[f(u1) g(u2)], or (f, g, op) for
+        E[op(f(u1), g(u2))] integrated point by point (op elementwise, e.g. a squared difference
+        whose expansion into products would cancel).
       q1, q2: variances (>= 0), c: correlation in [-1, 1]; broadcast together, same float dtype.
       n: Gauss–Legendre nodes per panel (outer 2 panels, inner 3 panels: 6 n^2 points).
 
     Returns:
-      One array per pair, of the broadcast shape and dtype.
+      One array per entry of ``pairs``, of the broadcast shape and dtype.
     """
     q1, q2, c = jnp.broadcast_arrays(q1, q2, c)
     z1, w1 = outer_nodes(n, q1.dtype)
@@ -135,7 +139,11 @@ def expect_2d(
     # single fused reduction: no (..., 2n, 3n) array is materialised.
     norm = jnp.sum(w2, axis=-1)  # (..., 2n)
     out = []
-    for f, g in pairs:
+    for f, g, *op in pairs:
+        if op:  # E[op(f(u1), g(u2))], point by point
+            inner = jnp.sum(w2 * op[0](f(u1)[..., None], g(u2)), axis=-1) / norm
+            out.append(jnp.sum(w1 * inner, axis=-1))
+            continue
         inner = jnp.sum(w2 * g(u2), axis=-1) / norm
         out.append(jnp.sum(w1 * f(u1) * inner, axis=-1))
     return tuple(out)

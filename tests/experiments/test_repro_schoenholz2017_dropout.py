@@ -64,7 +64,12 @@ def test_tiny_run_outputs_and_criteria(tiny_run):
     # xi_c with dropout tracks theory and stays bounded; without dropout it peaks at the critical
     # point above every dropout value (the criterion written in the experiment).
     assert res["track_pass"] and res["bounded_pass"] and res["critical_pass"]
-    assert np.isinf(res["per"][1.0]["peak_theory"])
+    # Without dropout theory diverges at the critical point: on the 600-point grid over [1, 3]
+    # (spacing 0.0033) some point lies within 0.0017 of sigma_w2 = 1.761, where
+    # |chi_1 - 1| <= 0.0017 dchi_1/dsigma_w2 (~0.57 / layer) ~ 1e-3, so xi_c ~ 1/|1 - chi| >= 500
+    # (inf if a point lands on the line to float32 rounding) - 100x every dropout peak.
+    peak_1 = res["per"][1.0]["peak_theory"]
+    assert peak_1 >= 500 and peak_1 >= 100 * max(res["per"][r]["peak_theory"] for r in (0.9,))
     assert res["per"][0.9]["peak_theory"] == pytest.approx(4.68, abs=0.02)
     # With dropout the q-map carries sigma_w2 / rho: measured q^L vs theory within 10% (the
     # seed-to-seed spread of q at width 128 with 8 inputs is a few percent).

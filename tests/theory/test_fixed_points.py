@@ -79,3 +79,31 @@ def test_float32_default_and_batch_shapes():
     assert fp.converged.dtype == jnp.bool_ and fp.iterations.dtype == jnp.int32
     # float32 agrees with the float64 value 1.06395838 to float32 accuracy.
     assert float(q_star("tanh", 2.5, 0.05).value) == pytest.approx(1.06395838, rel=1e-5)
+
+
+def test_float32_near_critical_c_star_matches_float64():
+    """Near the order-chaos line 1 - c* -> 0 and c - f(c) cancels to nothing in float32; the
+    solver works on the Hermite series' cancellation-free deficit and a squared-difference
+    quadrature, so float32 still tracks float64 to the solver's tolerance (64 eps = 7.6e-6)."""
+    from initjax.theory import analyse, critical_sigma_w2
+
+    sw = float(critical_sigma_w2("tanh", 0.05)) * (1.0 + np.array([1e-4, 1e-3, 1e-2, 0.1, 0.5]))
+    a32 = analyse("tanh", sw, 0.05)
+    import jax
+
+    with jax.enable_x64(True):
+        a64 = analyse("tanh", sw, 0.05)
+    assert (np.asarray(a64.chi_1) > 1.0).all()  # chaotic: c* < 1 and chi_c < 1
+    np.testing.assert_allclose(np.asarray(a32.c_star), np.asarray(a64.c_star), atol=1e-5)
+    chi_c = np.asarray(a32.chi_c)
+    assert (chi_c < 1.0).all()
+    np.testing.assert_allclose(chi_c, np.asarray(a64.chi_c), atol=5e-6)
+
+
+def test_c_star_costs_one_or_two_2d_integrals():
+    # The series start leaves the quadrature Newton one step (two where float32 rounding of the
+    # 2-D sum exceeds the series' error); the plain chord start took 4-8.
+    sw, sb = np.meshgrid(np.linspace(1.2, 4.0, 15), np.linspace(0.0, 0.5, 11), indexing="ij")
+    fp = c_star("tanh", sw, sb)
+    it = np.asarray(fp.iterations)[np.asarray(chi_1("tanh", sw, sb)) > 1.0 + 1e-5]
+    assert it.size > 50 and it.min() >= 1 and it.max() <= 2

@@ -85,3 +85,22 @@ def test_broadcasting_shapes():
     assert m.shape == (2, 3) and m.dtype == jnp.float32
     (k,) = expect_2d([(jnp.tanh, jnp.tanh)], q, 1.0, jnp.zeros((4, 1, 1)), 8)
     assert k.shape == (4, 2, 3)
+
+
+@pytest.mark.usefixtures("x64")
+def test_pointwise_op_and_deficit():
+    # E[(u1 - u2)^2] / 2 = (q1 + q2) / 2 - c sqrt(q1 q2): the (f, g, op) form integrates op
+    # point by point.
+    half_sq = lambda a, b: 0.5 * (a - b) ** 2  # noqa: E731
+    ident = lambda u: u  # noqa: E731
+    (e,) = expect_2d([(ident, ident, half_sq)], jnp.float64(2.0), jnp.float64(3.0), 0.3, 32)
+    assert float(e) == pytest.approx(2.5 - 0.3 * np.sqrt(6.0), rel=1e-13)
+    # The c* solver's deficit E[phi^2] - E[phi(u1) phi(u2)] against scipy, and its cross term.
+    act = activations.get("tanh")
+    for c in (0.3, 0.9, 0.999):
+        d, kd = moments.deficit_and_deriv_cross(act, jnp.float64(1.5), jnp.float64(c), RULE)
+        # scipy's reference differences two ~0.5 moments each good to ~1e-12.
+        ref = gauss_1d(lambda u: np.tanh(u) ** 2, 1.5) - gauss_2d(np.tanh, np.tanh, 1.5, 1.5, c)
+        assert float(d) == pytest.approx(ref, rel=1e-7, abs=1e-11)
+        dref = gauss_2d(lambda u: 1 - np.tanh(u) ** 2, lambda u: 1 - np.tanh(u) ** 2, 1.5, 1.5, c)
+        assert float(kd) == pytest.approx(dref, rel=1e-9)
