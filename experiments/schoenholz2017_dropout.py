@@ -627,6 +627,9 @@ def _write_summary(run_dir: Path, res: dict, config) -> None:
     )
     head = f"xi_c peak, measured: {peaks}" if peaks else "no rho < 1"
     if 1.0 in per:
-        head += f"; rho=1: {_f(per[1.0]['peak_measured'], '{:.1f}')} (theory inf)"
+        head += (
+            f"; rho=1: {_f(per[1.0]['peak_measured'], '{:.1f}')} (theory diverges: "
+            f"{_f(per[1.0]['peak_theory'], '{:.0f}')} at the grid point nearest the critical line)"
+        )
     lines.append(f"**Verdict: {verdict}** — {head}; median tracking error <= {worst:.0%}")
     (run_dir / "summary.md").write_text("\n".join(lines) + "\n")
