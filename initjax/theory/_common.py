@@ -26,6 +26,7 @@ __all__ = [
     "check_q",
     "check_correlation",
     "check_keep_prob",
+    "check_max_iter",
     "DEFAULT_NODES",
     "chunk_size",
 ]
@@ -88,18 +89,28 @@ def as_float_arrays(*xs: Any) -> tuple[jax.Array, ...]:
 
 
 def _values(name: str, x: Any) -> np.ndarray | None:
-    if not is_concrete(x) or x is None:
+    if not is_concrete(x):
         return None
-    try:
-        return np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number or array, got {x!r}") from None
+    # numpy would parse "1.0" as a number and jax would then fail deep inside: reject up front.
+    raw = None if x is None or isinstance(x, str | bytes) else np.asarray(x)
+    if raw is None or raw.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real number or array of them, got {x!r}")
+    v = raw.astype(np.float64)
+    if not jax.config.jax_enable_x64:
+        # Finite in float64 but inf in the float32 the computation runs in.
+        big = np.isfinite(v) & (np.abs(v) > np.finfo(np.float32).max)
+        if big.any():
+            raise ValueError(
+                f"{name} exceeds the float32 range (enable x64 for larger values), got "
+                f"{_first_bad(v, big)}"
+            )
+    return v
 
 
 def _first_bad(v: np.ndarray, bad: np.ndarray) -> str:
     flat = v.reshape(-1)[bad.reshape(-1)]
     more = f" (and {flat.size - 1} more)" if flat.size > 1 else ""
-    return f"{flat[0]!r}{more}"
+    return f"{float(flat[0])!r}{more}"
 
 
 def check_variance(name: str, x: Any) -> None:
@@ -133,6 +144,13 @@ def check_correlation(name: str, x: Any) -> None:
         raise ValueError(
             f"{name} is a correlation and must lie in [-1, 1], got {_first_bad(v, bad)}"
         )
+
+
+def check_max_iter(max_iter: Any) -> int:
+    """An iteration cap: a positive Python or numpy integer (static under jit)."""
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    return int(max_iter)
 
 
 def check_keep_prob(x: Any) -> None:

@@ -168,7 +168,7 @@ def _sin() -> ClosedForm:
         raise ValueError(f"sin closed form: k must be 1 or 2, got {k}")
 
     return ClosedForm(
-        second_moment=lambda q: 0.5 * (1.0 - jnp.exp(-2.0 * q)),
+        second_moment=lambda q: -0.5 * jnp.expm1(-2.0 * q),  # no cancellation as q -> 0
         cross_moment=cross,
         deriv_cross_moment=deriv_cross,
         deriv_power_moment=deriv_power,

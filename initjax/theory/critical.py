@@ -22,6 +22,7 @@ from initjax.theory._common import (
     DEFAULT_NODES,
     Rule,
     as_float_arrays,
+    check_max_iter,
     check_q,
     check_variance,
     make_rule,
@@ -91,12 +92,13 @@ def critical_sigma_w2(
       does not straddle the boundary.
 
     Raises:
-      ValueError: negative sigma_b2, bad bracket, unknown activation.
+      ValueError: negative sigma_b2, bad bracket or max_iter, unknown activation.
     """
     act = resolve(phi)
     rule = make_rule(method, nodes)
     check_variance("sigma_b2", sigma_b2)
     check_q("q0", q0)
+    max_iter = check_max_iter(max_iter)
     try:
         lo, hi = (float(v) for v in bracket)
     except (TypeError, ValueError):

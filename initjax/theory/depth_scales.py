@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from initjax.activations import Activation
 from initjax.theory import moments
@@ -28,6 +29,7 @@ from initjax.theory._common import (
     as_float_arrays,
     check_correlation,
     check_keep_prob,
+    check_max_iter,
     check_q,
     check_variance,
     make_rule,
@@ -120,8 +122,13 @@ def _prepare(phi, sigma_w2, sigma_b2, keep_prob, q0, max_iter, method, nodes):
     check_variance("sigma_b2", sigma_b2)
     check_keep_prob(keep_prob)
     check_q("q0", q0)
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    check_max_iter(max_iter)
+    args = {"sigma_w2": sigma_w2, "sigma_b2": sigma_b2, "keep_prob": keep_prob, "q0": q0}
+    try:
+        np.broadcast_shapes(*(np.shape(v) for v in args.values()))
+    except ValueError:
+        shapes = ", ".join(f"{k} {np.shape(v)}" for k, v in args.items())
+        raise ValueError(f"arguments must broadcast together, got shapes {shapes}") from None
     return act, rule
 
 

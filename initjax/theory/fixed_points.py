@@ -35,6 +35,7 @@ from initjax.theory._common import (
     Rule,
     as_float_arrays,
     check_keep_prob,
+    check_max_iter,
     check_q,
     check_variance,
     make_rule,
@@ -172,9 +173,9 @@ def c_star_(act: Activation, rule: Rule, sw, sb, keep, q, max_iter: int, with_sl
     the root simple near criticality, where g = f - c has a near-double root and Newton on g
     slows to linear convergence. Safeguarded Newton (bisection fallback) on the bracket [0, 1).
 
-    With quadrature (no closed form) the root is first found on the Hermite series of the c-map
-    (hermite.py: O(K) per evaluation, and free of the cancellation in c - f near c = 1), then
-    polished by Newton on the quadrature map (each step a 2-D integral; usually one step).
+    The root is first found on the Hermite series of the c-map (hermite.py: O(K) per evaluation,
+    and free of the cancellation in c - f near c = 1), then polished by Newton on the exact map
+    (closed form, or quadrature written as a squared difference: usually one 2-D integral).
 
     Returns:
       FixedPoint, or (FixedPoint, slope) with ``with_slope``: dc^l/dc at c* (chi_c).
@@ -182,37 +183,42 @@ def c_star_(act: Activation, rule: Rule, sw, sb, keep, q, max_iter: int, with_sl
     """
     sw, sb, keep, q = jnp.broadcast_arrays(sw, sb, keep, q)
     valid = jnp.isfinite(q) & (q > 0)
-    qv = jnp.where(valid, q, 1.0)
-    eps = float(jnp.finfo(qv.dtype).eps)
+    eps = float(jnp.finfo(q.dtype).eps)
+    # Below q = tiny / eps^2 every smooth phi with phi(0) = 0 is linear to rounding, so the c-map
+    # no longer depends on q (sigma_b2 = 0: f(c) = rho c), while its integrals start to underflow
+    # (q* -> 0 in the ordered phase at sigma_b2 = 0 lands anywhere down to 1e-38). Evaluate the
+    # maps at that floor instead: same c-map to rounding, no underflow.
+    q_floor = float(jnp.finfo(q.dtype).tiny) / eps**2
+    qv = jnp.where(valid, jnp.maximum(q, q_floor), 1.0)
     # f'(1) = sigma_w2 q E[phi'^2] / q^l: a 1-D integral (equals chi_1 at q = q*).
     q_next = q_map_(act, rule, sw, sb, qv, keep)
     slope_at_1 = sw * qv * moments.deriv_power_moment(act, qv, 1, rule) / q_next
-    # f'(1) within rounding of 1 means c* = 1 to within the solver's tolerance anyway. Below
-    # q = tiny / eps^2 any smooth phi is linear to rounding (the c-map is the identity when
-    # sigma_b2 = 0) while the quadrature's small terms underflow: no root search there either.
-    linear = q < float(jnp.finfo(qv.dtype).tiny) / eps**2
-    has_root = valid & ~linear & ((keep < 1.0) | (slope_at_1 > 1.0 + 64.0 * eps))
+    # f'(1) within rounding of 1 means c* = 1 to within the solver's tolerance anyway (and
+    # xi_c = inf: critical to rounding); at the q floor without dropout f is the identity.
+    has_root = valid & ((keep < 1.0) | (slope_at_1 > 1.0 + 64.0 * eps))
     # Start where the chord of h between h(0) = -f(0) (a 1-D integral: u1, u2 independent at
     # c = 0) and h(1-) crosses zero: near 1 close to criticality. Dropout: h(1-) = inf, start 0.
     h0 = -(sw * moments.squared_mean(act, qv, rule) + sb) / q_next
     h1 = jnp.where(has_root, slope_at_1 - 1.0, 1.0)
     c0 = jnp.where(keep < 1.0, 0.0, h0 / (h0 - h1))
+    # h = (c - f) / (1 - c) = sigma_w2 (D(c) + excess) / (q^l (1 - c)) - 1, where
+    # D = E[phi^2] - E[phi(u1) phi(u2)] and excess = E[phi^2] (1/rho - 1) under dropout. The
+    # series gives D / (1 - c) without cancellation (and in O(K) per step): solve there first,
+    # for closed forms too (their h cancels the same way near c = 1).
+    m0 = moments.second_moment(act, qv, rule)
+    excess = m0 * (1.0 / keep - 1.0)
+    series = hermite.c_map_series_coefficients(act, qv, rule.nodes)
+
+    def series_h(c):
+        g, dg = hermite.series_deficit(series, c)
+        one_m = 1.0 - c
+        h = sw * (g + excess / one_m) / q_next - 1.0
+        dh = sw * (dg + excess / (one_m * one_m)) / q_next
+        return h, dh, 16.0 * eps * (1.0 + jnp.abs(h)), dh
+
+    c0, _, _, _ = _c_solve(series_h, c0, has_root, max_iter)
+    c0 = jnp.clip(c0, 0.0, 1.0 - 64.0 * eps)
     if moments.uses_quadrature(act, rule):
-        # h = (c - f) / (1 - c) = sigma_w2 (D(c) + excess) / (q^l (1 - c)) - 1, where
-        # D = E[phi^2] - E[phi(u1) phi(u2)] and excess = E[phi^2] (1/rho - 1) under dropout.
-        m0 = moments.second_moment(act, qv, rule)
-        excess = m0 * (1.0 / keep - 1.0)
-        series = hermite.c_map_series_coefficients(act, qv, rule.nodes)
-
-        def series_h(c):
-            g, dg = hermite.series_deficit(series, c)
-            one_m = 1.0 - c
-            h = sw * (g + excess / one_m) / q_next - 1.0
-            dh = sw * (dg + excess / (one_m * one_m)) / q_next
-            return h, dh, 16.0 * eps * (1.0 + jnp.abs(h)), dh
-
-        c0, _, _, _ = _c_solve(series_h, c0, has_root, max_iter)
-        c0 = jnp.clip(c0, 0.0, 1.0 - 64.0 * eps)
 
         def exact_h(c):
             d, kd = moments.deficit_and_deriv_cross(act, qv, c, rule)
@@ -260,8 +266,7 @@ def _check_common(sigma_w2, sigma_b2, keep_prob, max_iter):
     check_variance("sigma_w2", sigma_w2)
     check_variance("sigma_b2", sigma_b2)
     check_keep_prob(keep_prob)
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    check_max_iter(max_iter)
 
 
 def q_star(

@@ -13,6 +13,7 @@ from initjax.theory._common import (
     DEFAULT_NODES,
     as_float_arrays,
     check_keep_prob,
+    check_max_iter,
     check_q,
     check_variance,
     chunk_size,
@@ -62,10 +63,10 @@ def _grid(name: str, g) -> Any:
         if g.ndim != 1:
             raise ValueError(f"{name} must be 1-D, got shape {g.shape}")
         return g
+    check_variance(name, g)  # type and range first: numpy would parse "1.0" silently
     a = np.asarray(g, dtype=np.float64)
     if a.ndim != 1 or a.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {a.shape}")
-    check_variance(name, a)
     return a
 
 
@@ -95,13 +96,21 @@ def phase_diagram(
       :class:`PhaseDiagram` of arrays shaped (n_w, n_b), float32 (float64 under x64).
 
     Raises:
-      ValueError: grids not 1-D / empty / negative, bad keep_prob, unknown activation.
+      ValueError: grids not 1-D / empty / negative, keep_prob outside (0, 1] or not a scalar,
+        bad max_iter, unknown activation.
+      TypeError: non-numeric grid entries.
     """
     act = resolve(phi)
     rule = make_rule(method, nodes)
     w = _grid("sigma_w2_grid", sigma_w2_grid)
     b = _grid("sigma_b2_grid", sigma_b2_grid)
     check_keep_prob(keep_prob)
+    if np.ndim(keep_prob) != 0 or np.ndim(q0) != 0:
+        raise ValueError(
+            "phase_diagram: keep_prob and q0 must be scalars (one diagram per value), got shapes "
+            f"{np.shape(keep_prob)} and {np.shape(q0)}"
+        )
     check_q("q0", q0)
+    max_iter = check_max_iter(max_iter)
     w, b, keep, q0 = as_float_arrays(w, b, keep_prob, q0)
     return _phase_jit(act, rule, w, b, keep, q0, max_iter)

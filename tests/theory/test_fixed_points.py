@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from initjax.theory import analyse as theory_analyse
 from initjax.theory import c_map, c_star, chi_1, q_map, q_star, trajectories
 
 
@@ -107,3 +108,23 @@ def test_c_star_costs_one_or_two_2d_integrals():
     fp = c_star("tanh", sw, sb)
     it = np.asarray(fp.iterations)[np.asarray(chi_1("tanh", sw, sb)) > 1.0 + 1e-5]
     assert it.size > 50 and it.min() >= 1 and it.max() <= 2
+
+
+@pytest.mark.parametrize("phi", ["tanh", "silu", "elu"])
+def test_dropout_at_zero_bias_and_vanishing_q(phi):
+    # Ordered, sigma_b2 = 0: q* -> 0, where phi (phi(0) = 0) is linear and the c-map with
+    # dropout is f(c) = rho c: c* = 0 and chi_c = rho exactly, for every cell of a batch (q* of
+    # each cell underflows to a different tiny value, down to 1e-38 in float32).
+    sw = np.array([0.1, 0.3, 0.5, 0.8])
+    mf = theory_analyse(phi, sw, 0.0, keep_prob=0.9)
+    np.testing.assert_allclose(np.asarray(mf.c_star), 0.0, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(mf.chi_c), 0.9, rtol=1e-5)
+
+
+@pytest.mark.usefixtures("x64")
+def test_sin_ordered_phase_in_float64():
+    # sin's closed form E[sin^2 u] = (1 - exp(-2q)) / 2 lost every digit as q* -> 0 (1 - 1 = 0):
+    # chi_1 < 1 must give c* = 1.
+    fp = c_star("sin", [0.1, 0.5, 0.9], 0.0)
+    np.testing.assert_allclose(np.asarray(fp.value), 1.0)
+    assert float(q_map("sin", 1.0, 0.0, 1e-20)) == pytest.approx(1e-20, rel=1e-12)

@@ -27,6 +27,11 @@ from initjax import theory
         (lambda: theory.phase_diagram("tanh", [[1.0]], [0.0]), "1-D"),
         (lambda: theory.phase_diagram("tanh", [1.0, -2.0], [0.0]), "sigma_w2_grid"),
         (lambda: theory.critical_point("tanh", 0.0), "q_star"),
+        (lambda: theory.critical_sigma_w2("tanh", 0.05, max_iter=0), "max_iter"),
+        (lambda: theory.phase_diagram("tanh", [1.0], [0.0], max_iter=1.5), "max_iter"),
+        (lambda: theory.phase_diagram("tanh", [1.0], [0.0], keep_prob=[0.9, 0.8]), "scalars"),
+        (lambda: theory.analyse("tanh", [1.0, 2.0, 3.0], [0.1, 0.2]), "sigma_w2 \\(3,\\)"),
+        (lambda: theory.analyse("tanh", 1e39, 0.0), "float32 range"),
     ],
 )
 def test_bad_input(call, match):
@@ -37,3 +42,27 @@ def test_bad_input(call, match):
 def test_non_callable_activation_is_a_type_error():
     with pytest.raises(TypeError):
         theory.q_map(3, 1.0, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: theory.analyse("tanh", "1.0", 0.05), "sigma_w2"),
+        (lambda: theory.analyse("tanh", ["1", "2"], 0.05), "sigma_w2"),
+        (lambda: theory.analyse("tanh", None, 0.05), "sigma_w2"),
+        (lambda: theory.c_star("tanh", 1.0, 0.05, q="1"), "q must"),
+        (lambda: theory.critical_sigma_w2("tanh", "0.05"), "sigma_b2"),
+        (lambda: theory.phase_diagram("tanh", ["1", "2"], [0.1]), "sigma_w2_grid"),
+        (lambda: theory.phase_diagram("tanh", [1.0], [0.1], max_iter="5"), "max_iter"),
+    ],
+)
+def test_non_numbers_name_the_argument(call, match):
+    # numpy would parse "1.0" as a number and jax would then fail deep inside.
+    with pytest.raises((TypeError, ValueError), match=match):
+        call()
+
+
+def test_numpy_integer_max_iter_is_accepted():
+    a = theory.analyse("tanh", 1.5, 0.05, max_iter=np.int64(200))
+    b = theory.analyse("tanh", 1.5, 0.05)
+    assert float(a.xi_c) == float(b.xi_c)
