@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import warnings
 
 import numpy as np
@@ -27,22 +28,30 @@ PUBLISHED_CRITICAL = {
 def parse_range(flag: str, text: str) -> np.ndarray:
     """ "a" -> [a]; "a:b:n" -> linspace(a, b, n). ValueError naming ``flag`` otherwise."""
     usage = f"{flag}: expected a number or start:stop:num (num an integer >= 1), got {text!r}"
+    if not str(text).strip():
+        raise ValueError(f"{flag}: empty value; give a number or start:stop:num (or omit the flag)")
     parts = str(text).split(":")
     try:
         if len(parts) == 1:
-            values = np.array([float(parts[0])])
+            start = stop = float(parts[0])
+            num = 1
         elif len(parts) == 3:
             start, stop = float(parts[0]), float(parts[1])
             num = int(parts[2])
             if num < 1 or str(num) != parts[2].strip():
                 raise ValueError
-            values = np.linspace(start, stop, num)
         else:
             raise ValueError
     except ValueError:
         raise ValueError(usage) from None
+    # Checked before numpy: linspace with an infinite end warns (`y *= step`) on stderr.
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise ValueError(f"{flag}: values must be finite, got {text!r}")
+    # Finite ends can still overflow the step (1e308:-1e308:3); the check below reports it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = np.linspace(start, stop, num)
     if not np.all(np.isfinite(values)):
-        raise ValueError(usage)
+        raise ValueError(f"{flag}: values overflow float64, got {text!r}")
     if (values < 0).any():
         raise ValueError(f"{flag}: values must be >= 0, got {text!r}")
     return values
@@ -61,19 +70,75 @@ def _params(items: list[str]) -> dict:
     return out
 
 
+def _variance(
+    flag: str, text: str | None, std_flag: str, std_text: str | None, default: str
+) -> np.ndarray:
+    """The variances from --sigma-X2 or squared --sigma-X; ``default`` only if both are omitted."""
+    if std_text is not None:
+        with np.errstate(over="ignore"):
+            values = parse_range(std_flag, std_text) ** 2
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{std_flag}: squared value overflows float64, got {std_text!r}")
+        return values
+    # `is None`, not falsiness: an explicit empty value is an error, not a request for the default.
+    return parse_range(flag, default if text is None else text)
+
+
 def _grids(args) -> tuple[np.ndarray, np.ndarray, str]:
+    w = _variance("--sigma-w2", args.sigma_w2, "--sigma-w", args.sigma_w, "1.0:4.0:31")
+    b = _variance("--sigma-b2", args.sigma_b2, "--sigma-b", args.sigma_b, "0.05")
     note = []
     if args.sigma_w is not None:
-        w = parse_range("--sigma-w", args.sigma_w) ** 2
         note.append("sigma_w2 = sigma_w**2")
-    else:
-        w = parse_range("--sigma-w2", args.sigma_w2 or "1.0:4.0:31")
     if args.sigma_b is not None:
-        b = parse_range("--sigma-b", args.sigma_b) ** 2
         note.append("sigma_b2 = sigma_b**2")
-    else:
-        b = parse_range("--sigma-b2", args.sigma_b2 or "0.05")
     return w, b, "; ".join(note)
+
+
+def _check_numerics(args: argparse.Namespace) -> None:
+    """--q0 and --nodes checked here so the message names the flag and shows plain numbers."""
+    if not (math.isfinite(args.q0) and args.q0 > 0):
+        raise ValueError(f"--q0 must be finite and > 0, got {args.q0}")
+    from initjax.theory._common import make_rule
+
+    try:
+        make_rule(nodes=args.nodes)  # the library owns the allowed range
+    except ValueError as err:
+        msg = str(err)
+        raise ValueError(f"--{msg}" if msg.startswith("nodes ") else f"--nodes: {msg}") from None
+
+
+def _check_plot(path: str, w: np.ndarray, b: np.ndarray) -> None:
+    """Everything --plot can be refused for, checked before the (possibly long) computation."""
+    # pcolormesh + the chi_1 = 1 contour need a 2-D grid.
+    if len(w) < 2 or len(b) < 2:
+        raise ValueError(
+            "--plot needs ranges (start:stop:num, num >= 2) for both sigma_w2 and sigma_b2"
+        )
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    if ext not in formats:
+        # No extension: matplotlib would append ".png" and "# wrote" would name the wrong file.
+        got = f"'.{ext}'" if ext else "no extension"
+        raise ValueError(f"--plot: file extension must be one of {', '.join(formats)}; got {got}")
+    if os.path.isdir(path):
+        raise ValueError(f"--plot: {path} is a directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"--plot: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise ValueError(f"--plot: cannot write {path} (permission denied)")
+
+
+def _in_scanned_range(c: float, w: np.ndarray) -> bool:
+    """Is c within [min w, max w]? Bisection lands a rounding error off an end (tanh at
+    sigma_b2 = 0 under x64: 0.9999999999999999 for 1), so allow 1e-6 relative slack."""
+    if not np.isfinite(c):
+        return False
+    tol = 1e-6 * float(np.max(np.abs(w)))
+    return float(w.min()) - tol <= c <= float(w.max()) + tol
 
 
 def _fmt(x) -> str:
@@ -157,7 +222,7 @@ def _table(theory, act, w, b, args, note: str) -> None:
     if args.format == "table" and args.keep_prob == 1.0:
         crit = np.asarray(theory.critical_sigma_w2(act, b, nodes=args.nodes))
         for sb1, c1 in zip(b, crit, strict=True):
-            inside = w.min() <= c1 <= w.max() if np.isfinite(c1) else False
+            inside = _in_scanned_range(float(c1), w)
             where = "" if inside else " (outside the scanned sigma_w2 range)"
             print(
                 f"# critical sigma_w2 at sigma_b2 = {_fmt(sb1)}: {_fmt(c1)}{where}; "
@@ -166,10 +231,6 @@ def _table(theory, act, w, b, args, note: str) -> None:
 
 
 def _plot(theory, act, w, b, args, path: str) -> None:
-    if len(w) < 2 or len(b) < 2:
-        raise ValueError(
-            "--plot needs ranges (start:stop:num, num >= 2) for both sigma_w2 and sigma_b2"
-        )
     import matplotlib
 
     matplotlib.use("Agg")
@@ -223,14 +284,17 @@ def run(args: argparse.Namespace) -> int:
     act = activations.get(args.activation, **_params(args.param))
     if not 0 < args.keep_prob <= 1:
         raise ValueError(f"--keep-prob must lie in (0, 1], got {args.keep_prob}")
+    _check_numerics(args)
     w, b, note = _grids(args)
+    if args.critical and args.keep_prob != 1.0:
+        raise ValueError("--critical: dropout (keep_prob < 1) has no critical point")
+    if args.plot is not None:
+        _check_plot(args.plot, w, b)
     if args.critical:
-        if args.keep_prob != 1.0:
-            raise ValueError("--critical: dropout (keep_prob < 1) has no critical point")
         _critical(theory, act, b, args)
     else:
         _table(theory, act, w, b, args, note)
-    if args.plot:
+    if args.plot is not None:
         _plot(theory, act, w, b, args, args.plot)
     return 0
 
