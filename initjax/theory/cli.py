@@ -178,7 +178,7 @@ def _integrals(act, nodes: int) -> str:
 
 
 def _critical(theory, act, b, args) -> None:
-    crit = np.asarray(theory.critical_sigma_w2(act, b, nodes=args.nodes))
+    crit = np.asarray(theory.critical_sigma_w2(act, b, q0=args.q0, nodes=args.nodes))
     mf = theory.analyse(act, crit, b, q0=args.q0, nodes=args.nodes)
     rows = [
         [
@@ -220,7 +220,7 @@ def _table(theory, act, w, b, args, note: str) -> None:
         print(f"# integrals: {_integrals(act, args.nodes)}")
     _print_table(cols, rows, args.format)
     if args.format == "table" and args.keep_prob == 1.0:
-        crit = np.asarray(theory.critical_sigma_w2(act, b, nodes=args.nodes))
+        crit = np.asarray(theory.critical_sigma_w2(act, b, q0=args.q0, nodes=args.nodes))
         for sb1, c1 in zip(b, crit, strict=True):
             inside = _in_scanned_range(float(c1), w)
             where = "" if inside else " (outside the scanned sigma_w2 range)"
