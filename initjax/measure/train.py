@@ -129,7 +129,9 @@ class TrainSpec:
                 ok = isinstance(v, int | float | np.number) and not isinstance(v, bool)
                 ok = ok and (kind is float or float(v).is_integer())
             if not ok:
-                raise ValueError(f"config key {name!r} must be a {kind.__name__}, got {v!r}")
+                article = "an" if kind is int else "a"
+                msg = f"config key {name!r} must be {article} {kind.__name__}, got {v!r}"
+                raise ValueError(msg)
             values[name] = kind(v)
         unknown = set(overrides) - set(kinds)
         if unknown:
