@@ -3,7 +3,7 @@ vs mean-field theory, on MNIST-1D inputs, and the critical sigma_w2 of tanh meas
 
 Arms: tanh at sigma_b2 = 0.05 across the order-chaos transition; ReLU with He (sigma_w2 = 2,
 critical) and Glorot (sigma_w2 = 1: q halves per layer and leaves float32's range near layer
-125) init; zero init, which never breaks symmetry. The cells that bracket the critical point
+120) init; zero init, which never breaks symmetry. The cells that bracket the critical point
 also record grad_sq = |d loss / d z^l|^2 at two widths: in the mean-field limit grad_sq^l /
 grad_sq^{l+1} = chi_1 = sigma_w2 E[phi'(z)^2] at q* (Schoenholz et al. 2017, eq. 9), so the
 sigma_w2 where the measured chi_1 crosses 1 is the measured critical point, with a jackknife
@@ -28,7 +28,7 @@ PAPER = (
     "(arXiv:1611.01232), Figs. 1-2"
 )
 
-TANH_SIGMA_W2 = [1.0, 1.25, 1.5, 1.6, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0]
+TANH_SIGMA_W2 = [1.0, 1.5, 1.6, 2.0, 2.5, 4.0]  # with CRITICAL_SIGMA_W2: 9 cells for xi_c
 CRITICAL_SIGMA_W2 = [1.7, 1.76, 1.85]  # bracket theory's 1.761; these cells also give xi_c
 PUBLISHED_CRITICAL = 1.76  # Schoenholz et al. 2017, Fig. 1 (tanh, sigma_b2 = 0.05)
 

@@ -73,8 +73,9 @@ def plot_layers(
         lo = np.maximum(mean - std, mean * 1e-3) if logy else mean - std
         label = label_fmt.format(level)
         if stop is not None:
-            why = "underflow" if stops.get("underflow") == stop else "non-finite"
-            label += f" ({why} from layer {stop})"
+            words = {"underflow": "float32 underflow", "nonfinite": "non-finite values"}
+            parts = sorted((v, words[f]) for f, v in stops.items())
+            label += " (" + ", ".join(f"{w} from layer {v}" for v, w in parts) + ")"
         ax.plot(s["layer"], mean, color=color, lw=1.4, label=label)
         ax.fill_between(s["layer"], lo, mean + std, color=color, alpha=0.2, lw=0)
         if stop is not None and len(s):
