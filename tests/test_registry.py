@@ -82,12 +82,14 @@ def test_import_object_from_module_and_file(tmp_path):
     assert import_object("initjax._registry:Registry") is Registry
     assert import_object("initjax._registry:Registry.names") is Registry.names
     f = tmp_path / "my_things.py"
-    f.write_text(textwrap.dedent("""
+    f.write_text(
+        textwrap.dedent("""
         COUNT = []
         COUNT.append(1)
         def thing():
             return 42
-    """))
+    """)
+    )
     mod = import_module(str(f))
     assert import_module(str(f)) is mod and mod.COUNT == [1]  # imported once per path
     assert import_object(f"{f}:thing")() == 42
