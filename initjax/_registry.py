@@ -11,11 +11,18 @@ metadata dict::
     models.metadata("mlp")["width_field"]                  # -> "width"
     models.get("mpl")   # ValueError: unknown model 'mpl'. Did you mean 'mlp'? Registered ...
 
+Plugins: entries registered by code outside initjax are loaded from the entry-point group
+``initjax.plugins`` of installed packages and from the modules named in ``$INITJAX_PLUGINS``
+(comma-separated module names or .py paths), once per process, the first time any registry is
+listed or asked for a name it does not know (:func:`autoload`); ``initjax --plugin MODULE``
+loads one explicitly (:mod:`initjax.plugins`).
+
 Pure Python: no jax, no Flax.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import hashlib
@@ -27,9 +34,24 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Record", "Registry", "import_module", "import_object"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ENV_VAR",
+    "Record",
+    "Registry",
+    "autoload",
+    "import_module",
+    "isolated",
+    "import_object",
+    "load_plugin",
+    "loaded_plugins",
+]
+
+ENTRY_POINT_GROUP = "initjax.plugins"
+ENV_VAR = "INITJAX_PLUGINS"
 
 T = TypeVar("T")
+_ALL: list[Registry] = []  # every registry, for isolated()
 
 _MISSING: Any = object()
 
@@ -80,6 +102,7 @@ class Registry(Generic[T]):
         self._hint = hint
         self._records: dict[str, Record[T]] = {}
         self._aliases: dict[str, str] = {}
+        _ALL.append(self)
 
     # -- registration ---------------------------------------------------------------------------
     def register(
@@ -152,6 +175,8 @@ class Registry(Generic[T]):
             raise TypeError(f"{self.kind} name must be a string, got {type(name).__name__}")
         key = self._normalize(name)
         key = self._aliases.get(key, key)
+        if key not in self._records and autoload():  # an installed plugin may register it
+            key = self._aliases.get(self._normalize(name), self._normalize(name))
         if key not in self._records:
             raise ValueError(self.unknown_message(name))
         return key
@@ -182,17 +207,21 @@ class Registry(Generic[T]):
         """The read-only metadata of ``name``. Raises as :meth:`canonical`."""
         return self.record(name).metadata
 
-    def names(self) -> list[str]:
-        """Canonical names: sorted, or in registration order (``sort=False``)."""
+    def names(self, *, load_plugins: bool = True) -> list[str]:
+        """Canonical names: sorted, or in registration order (``sort=False``); installed plugins
+        are loaded first (:func:`autoload`) unless ``load_plugins=False`` (registration code
+        running at import time must not trigger it)."""
+        if load_plugins:
+            autoload()
         return sorted(self._records) if self._sort else list(self._records)
 
     def aliases(self) -> dict[str, str]:
         """Mapping alias -> canonical name."""
         return dict(self._aliases)
 
-    def records(self) -> list[Record[T]]:
+    def records(self, *, load_plugins: bool = True) -> list[Record[T]]:
         """Every record, in :meth:`names` order."""
-        return [self._records[n] for n in self.names()]
+        return [self._records[n] for n in self.names(load_plugins=load_plugins)]
 
     def find(self, obj: Any) -> str | None:
         """The canonical name under which ``obj`` itself is registered, or None."""
@@ -206,6 +235,8 @@ class Registry(Generic[T]):
         if not isinstance(name, str):
             return False
         key = self._normalize(name)
+        if key not in self._records and key not in self._aliases:
+            autoload()
         return key in self._records or key in self._aliases
 
     def __iter__(self) -> Iterator[str]:
@@ -299,3 +330,106 @@ def import_object(spec: str) -> Any:
             )
         obj = getattr(obj, part)
     return obj
+
+
+# -- plugins ---------------------------------------------------------------------------------------
+_LOADED: dict[str, str] = {}  # plugin spec -> where it came from ("entry point", "env", ...)
+_LOADED_MODULES: dict[str, str] = {}  # plugin spec -> the module it imported
+_AUTOLOAD_STARTED = False
+
+
+@contextlib.contextmanager
+def isolated() -> Iterator[None]:
+    """Restore every registry, the plugin bookkeeping and the plugin modules on exit.
+
+    For tests and notebooks that register throwaway entries or load plugins: inside the block
+    anything goes; afterwards the registries hold exactly what they held before, and plugin
+    modules imported inside are forgotten (so loading them again registers again).
+    """
+    global _AUTOLOAD_STARTED
+    saved = [(r, dict(r._records), dict(r._aliases)) for r in _ALL]
+    loaded, modules, started = dict(_LOADED), dict(_LOADED_MODULES), _AUTOLOAD_STARTED
+    try:
+        yield
+    finally:
+        for r, records, aliases in saved:
+            r._records.clear()
+            r._records.update(records)
+            r._aliases.clear()
+            r._aliases.update(aliases)
+        for spec, mod in _LOADED_MODULES.items():
+            if spec not in modules:
+                sys.modules.pop(mod, None)
+        _LOADED.clear()
+        _LOADED.update(loaded)
+        _LOADED_MODULES.clear()
+        _LOADED_MODULES.update(modules)
+        _AUTOLOAD_STARTED = started
+
+
+def load_plugin(spec: str, *, source: str = "explicit") -> types.ModuleType | Any:
+    """Import one plugin: a module name, a ``.py`` path, or ``"module:function"`` (the function
+    is called with no arguments, e.g. a ``register_all()``). Importing registers its entries.
+
+    Raises:
+      ValueError: the plugin cannot be imported or its function raised (names the plugin).
+    """
+    if ":" in spec and not spec.rstrip().endswith(".py"):
+        fn = import_object(spec)
+        if callable(fn):
+            try:
+                fn()
+            except Exception as err:
+                raise ValueError(f"plugin {spec!r}: {type(err).__name__}: {err}") from err
+        out = fn
+        module = spec.rpartition(":")[0].strip()
+        module = import_module(module).__name__
+    else:
+        out = import_module(spec)
+        module = out.__name__
+    _LOADED.setdefault(spec, source)
+    _LOADED_MODULES.setdefault(spec, module)
+    return out
+
+
+def loaded_plugins() -> dict[str, str]:
+    """Plugins loaded in this process: spec -> source ("entry point NAME (DIST)", "$..."...)."""
+    return dict(_LOADED)
+
+
+def autoload(*, rescan: bool = False) -> bool:
+    """Load the installed plugins (entry-point group ``initjax.plugins``) and those named in
+    ``$INITJAX_PLUGINS``, once per process (``rescan=True``: look again, e.g. after installing
+    a package; plugins already loaded are skipped). A plugin that fails to load is reported with
+    a warning naming it and skipped, so one broken package cannot break every lookup.
+
+    Returns:
+      True when it looked for plugins, False when it had already done so.
+    """
+    global _AUTOLOAD_STARTED
+    if _AUTOLOAD_STARTED and not rescan:
+        return False
+    _AUTOLOAD_STARTED = True
+    import os
+    import warnings
+    from importlib import metadata
+
+    specs: list[tuple[str, str]] = []
+    try:
+        eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    except Exception:  # pragma: no cover - broken environment metadata
+        eps = []
+    for ep in eps:
+        dist = getattr(getattr(ep, "dist", None), "name", None)
+        specs.append((ep.value, f"entry point {ep.name}" + (f" ({dist})" if dist else "")))
+    for spec in (os.environ.get(ENV_VAR) or "").split(","):
+        if spec.strip():
+            specs.append((spec.strip(), f"${ENV_VAR}"))
+    for spec, source in specs:
+        if spec in _LOADED:
+            continue
+        try:
+            load_plugin(spec, source=source)
+        except Exception as err:
+            warnings.warn(f"initjax plugin {spec!r} ({source}) was not loaded: {err}", stacklevel=2)
+    return True

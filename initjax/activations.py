@@ -17,7 +17,7 @@ from jax.scipy.special import erf as _erf
 
 from initjax._registry import Registry
 
-__all__ = ["Activation", "aliases", "get", "names", "register"]
+__all__ = ["Activation", "aliases", "builder", "get", "names", "register"]
 
 ArrayFn = Callable[[jax.Array], jax.Array]
 
@@ -108,6 +108,11 @@ def names() -> list[str]:
 def aliases() -> dict[str, str]:
     """Mapping alias -> canonical name."""
     return _REGISTRY.aliases()
+
+
+def builder(name: str) -> Callable[..., Activation]:
+    """The registered ``builder(**params) -> Activation`` of ``name`` (canonical or alias)."""
+    return _REGISTRY.get(name)
 
 
 def get(

@@ -278,7 +278,12 @@ def register(
     cols = tuple(columns) if columns is not None else (name,)
     if not cols or len(set(cols)) != len(cols) or not all(isinstance(c, str) for c in cols):
         raise ValueError(f"metric {name!r}: columns must be distinct strings, got {cols!r}")
-    taken = {c: m.name for m in map(get, names()) for c in m.columns if m.name != name}
+    taken = {
+        c: r.name
+        for r in _REGISTRY.records(load_plugins=False)
+        for c in r.obj.columns
+        if r.name != name
+    }
     for c in cols:
         if c in _RESERVED or c.startswith("_"):
             raise ValueError(f"metric {name!r}: column name {c!r} is reserved")
