@@ -191,7 +191,7 @@ def _list(args: argparse.Namespace) -> int:
             out = rows[kind]()
         print(json.dumps(out, indent=2))
         return 0
-    print(format_all(kind or "all", init_cli._width(args.width)))
+    print(format_all(kind or "all", init_cli.terminal_width(args.width)))
     return 0
 
 
