@@ -4,7 +4,8 @@
 or callable) plus ``sigma_w2`` / ``sigma_b2`` in standard parameterization. ``init_params(model,
 seed_key, x)`` draws the params of one seed following the key scheme (equal to
 ``model.init({'params': keys.role(seed_key, keys.PARAMS)}, x)``); ``stack_of(model)`` gives the
-pure layer functions that :mod:`initjax.measure` scans over without materializing the params.
+pure layer functions that :mod:`initjax.measure` scans over without materializing the params;
+``refine_params`` runs the data stage of a data-dependent ``kernel_init`` (LSUV, ...).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from initjax.models._core import (
     Stack,
     StackModule,
     apply_stack,
+    data_method,
     init_params,
     init_stack,
+    refine_params,
     stack_of,
 )
 from initjax.models.conv import ConvNet, ConvStack
@@ -35,9 +38,11 @@ __all__ = [
     "StackModule",
     "apply_stack",
     "build",
+    "data_method",
     "fixup_branch_scale",
     "init_params",
     "init_stack",
+    "refine_params",
     "stack_of",
 ]
 
