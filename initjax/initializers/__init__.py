@@ -13,7 +13,9 @@ the models, ``propagate`` and ``train`` (:mod:`initjax.initializers.data_depende
 
 # Importing the entry modules registers them (order = listing order within a family).
 from initjax.initializers import constant as _constant  # noqa: F401
+from initjax.initializers import gradinit as _gradinit  # noqa: F401
 from initjax.initializers import lsuv as _lsuv  # noqa: F401
+from initjax.initializers import metainit as _metainit  # noqa: F401
 from initjax.initializers import orthogonal as _orthogonal  # noqa: F401
 from initjax.initializers import random as _random  # noqa: F401
 from initjax.initializers import structured as _structured  # noqa: F401
