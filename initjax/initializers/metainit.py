@@ -45,14 +45,15 @@ _REF = (
 
 def gradient_quotient(loss, params: Any, eps: float) -> jax.Array:
     """GQ of ``loss(params) -> scalar`` at ``params`` (Hessian-vector product by forward-over-
-    reverse differentiation); float32 scalar."""
+    reverse differentiation); a float32 scalar (float64 for float64 params)."""
     grad = jax.grad(loss)
     g = grad(params)
     hg = jax.jvp(grad, (params,), (g,))[1]
 
     def term(gi, hi):
-        gi = gi.astype(jnp.float32)
-        hi = hi.astype(jnp.float32)
+        dt = jnp.promote_types(gi.dtype, jnp.float32)  # float32, or float64 under x64
+        gi = gi.astype(dt)
+        hi = hi.astype(dt)
         sign = jax.lax.stop_gradient(jnp.where(gi >= 0, 1.0, -1.0))
         return jnp.sum(jnp.abs((gi - hi) / (gi + eps * sign) - 1.0))
 
