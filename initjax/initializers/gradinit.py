@@ -48,8 +48,9 @@ ALGS = ("sgd", "adam")
 
 
 def grad_norm(g: Any, alg: str) -> jax.Array:
-    """||g||_2 for ``alg="sgd"``, ||g||_1 for ``alg="adam"`` (the paper's p_A), float32."""
-    leaves = [v.astype(jnp.float32) for v in jax.tree.leaves(g)]
+    """||g||_2 for ``alg="sgd"``, ||g||_1 for ``alg="adam"`` (the paper's p_A); float32 (float64
+    for float64 gradients)."""
+    leaves = [v.astype(jnp.promote_types(v.dtype, jnp.float32)) for v in jax.tree.leaves(g)]
     if alg == "adam":
         return sum(jnp.sum(jnp.abs(v)) for v in leaves)
     return jnp.sqrt(sum(jnp.sum(jnp.square(v)) for v in leaves))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from initjax import data, initializers, keys, models
 from initjax.initializers import _network as N
@@ -13,6 +14,35 @@ from initjax.initializers.gradinit import grad_norm, one_step_loss
 GAMMA, ETA = 1.0, 0.1
 
 
+@pytest.mark.parametrize("alg", ["sgd", "adam"])
+def test_one_step_loss_and_gradient_norm_closed_form(alg, x64):
+    # Least squares L(theta; A, b) = |A theta - b|^2 / 2 over two parameter tensors: g = A^T r,
+    # A[g] = g / |g|_2 (sgd, normalized) or sign(g) (adam), then L on the second batch.
+    rng = np.random.default_rng(1)
+    a_s, b_s, a_t, b_t = (
+        rng.normal(size=(6, 5)),
+        rng.normal(size=6),
+        rng.normal(size=(4, 5)),
+        rng.normal(size=4),
+    )
+    theta = rng.normal(size=5)
+
+    def loss(p, a, b):
+        full = jnp.concatenate([p["w"], p["v"]])
+        return 0.5 * jnp.sum(jnp.square(a @ full - b))
+
+    params = {"w": jnp.asarray(theta[:3]), "v": jnp.asarray(theta[3:])}
+    g = a_s.T @ (a_s @ theta - b_s)
+    d = g / np.linalg.norm(g) if alg == "sgd" else np.sign(g)
+    expected = 0.5 * np.sum((a_t @ (theta - ETA * d) - b_t) ** 2)
+    got = one_step_loss(loss, params, a_s, b_s, a_t, b_t, eta=ETA, alg=alg, normalize_grad=True)
+    np.testing.assert_allclose(float(got), expected, rtol=1e-12)
+    g_tree = {"w": jnp.asarray(g[:3]), "v": jnp.asarray(g[3:])}
+    norm = np.linalg.norm(g) if alg == "sgd" else np.abs(g).sum()
+    np.testing.assert_allclose(float(grad_norm(g_tree, alg)), norm, rtol=1e-12)
+
+
+@pytest.mark.slow
 def test_gradinit_lowers_the_one_step_loss_within_the_gradient_norm_bound():
     # A tanh MLP at 10 x the He variance (saturated units; gradient norm ~1e3 x gamma) on
     # MNIST-1D. GradInit promises (1) a lower loss after one normalized SGD step of size eta,

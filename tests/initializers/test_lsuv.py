@@ -74,8 +74,9 @@ def test_propagate_cli_q_within_lsuv_tolerance(tmp_path, arch, width, forward):
     q = table.pivot(index="seed", columns="layer", values="q").to_numpy()
     assert q.shape == (seeds, depth + 1)
 
-    # The same networks, rebuilt outside propagate: propagate's shared inputs (seed 0's INPUTS
-    # key), each seed's base draw refined by LSUV on them, then a numpy forward.
+    # The same networks, rebuilt outside propagate one seed at a time (propagate refines all
+    # seeds in one vmapped call): propagate's shared inputs (seed 0's INPUTS key), each seed's
+    # base draw refined by LSUV on them, then a numpy forward.
     model = (models.MLP if arch == "mlp" else models.ConvNet)(
         **({"width": width} if arch == "mlp" else {"channels": width}),
         depth=depth,
@@ -85,10 +86,9 @@ def test_propagate_cli_q_within_lsuv_tolerance(tmp_path, arch, width, forward):
     st = models.stack_of(model)
     sk = keys.seed_keys(seeds)
     x = gaussian_inputs(keys.role(sk[0], keys.INPUTS), batch, st.default_input_shape())
-    params = jax.vmap(lambda k: models.init_params(model, k, x)["params"])(sk)
     x64 = np.asarray(x, np.float64)
     for s in range(seeds):
-        p = jax.tree.map(lambda a, s=s: a[s], params)
+        p = models.init_params(model, sk[s], x)["params"]
         var, mean = _var_mean(forward(p, x64, np.tanh))
         assert _violations(var) == 0, (arch, s, var)  # LSUV's promise, every layer
         np.testing.assert_allclose(q[s], var + mean**2, rtol=2e-4)  # q is LSUV's quantity
@@ -163,41 +163,36 @@ def test_centring_after_the_rescale_keeps_mean_and_variance():
 
 def test_resmlp_every_branch_map_and_unconverged_maps_reported():
     # LSUV normalizes each affine map of a residual branch (as the lsuv package hooks every
-    # nn.Linear); the residual stream itself then grows with depth. A zero-initialized last
+    # nn.Linear), so the residual stream itself grows with depth. A zero-initialized last
     # branch layer (Fixup) has no variance to rescale: left unchanged, reported unconverged.
-    width, depth = 32, 6
+    width, depth, m = 32, 4, 3
     x = jax.random.normal(jax.random.key(4), (32, width))
     relu = lambda v: np.maximum(v, 0.0)
-    for last in (None, "zeros"):
-        model = models.ResMLP(
-            width=width, depth=depth, activation="relu", kernel_init="lsuv", last_init=last
-        )
-        st = models.stack_of(model)
-        root = keys.role(keys.seed_keys(1)[0], keys.PARAMS)
-        base = models.init_stack(st, root, (width,), None, 0.0)
-        p, info = jax.jit(models.refine_params, static_argnums=0)(st, base, x, None, root)
-        p = jax.tree.map(lambda a: np.asarray(a, np.float64), p)
-        z = np.asarray(x, np.float64) @ p["input"]["kernel"] + p["input"]["bias"]
-        outs = [z]
-        for i in range(depth):
-            d0 = jax.tree.map(lambda a, i=i: a[i], p["hidden"]["dense_0"])
-            d1 = jax.tree.map(lambda a, i=i: a[i], p["hidden"]["dense_1"])
-            h0 = relu(z) @ d0["kernel"] + d0["bias"]
-            h1 = relu(h0) @ d1["kernel"] + d1["bias"]
-            outs += [h0, h1]
-            z = z + p["hidden"]["alpha"][i] * h1
-        var, _ = _var_mean(outs)
-        conv = np.asarray(info["hidden"]["converged"])
-        assert conv.shape == (depth, 2)
-        if last is None:
-            assert _violations(var) == 0, var
-            assert conv.all()
-            assert z.var() > 3.0  # the stream sums `depth` unit-variance branches
-        else:
-            assert _violations(np.r_[var[0], var[1::2]]) == 0  # input map and every dense_0
-            assert np.all(var[2::2] == 0.0) and not conv[:, 1].any() and conv[:, 0].all()
-            assert np.all(np.asarray(info["hidden"]["iters"])[:, 1] == 0)
-            assert np.all(p["hidden"]["dense_1"]["kernel"] == 0.0)
+    init = initializers.get("lsuv", base="he_normal")
+    model = models.ResMLP(
+        width=width, depth=depth, branch_layers=m, activation="relu", kernel_init=init,
+        last_init="zeros",
+    )  # fmt: skip
+    st = models.stack_of(model)
+    root = keys.role(keys.seed_keys(1)[0], keys.PARAMS)
+    base = models.init_stack(st, root, (width,), None, 0.0)
+    p, info = jax.jit(models.refine_params, static_argnums=0)(st, base, x, None, root)
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), p)
+    z = np.asarray(x, np.float64) @ p["input"]["kernel"] + p["input"]["bias"]
+    normalized, zero = [z], []
+    for i in range(depth):
+        h = relu(z)
+        for j in range(m):
+            d = jax.tree.map(lambda a, i=i: a[i], p["hidden"][f"dense_{j}"])
+            h = (relu(h) if j else h) @ d["kernel"] + d["bias"]
+            (zero if j == m - 1 else normalized).append(h)
+        z = z + p["hidden"]["alpha"][i] * h
+    assert _violations(_var_mean(normalized)[0]) == 0
+    conv = np.asarray(info["hidden"]["converged"])
+    assert conv.shape == (depth, m) and conv[:, :-1].all() and not conv[:, -1].any()
+    assert all(float(np.var(h)) == 0.0 for h in zero)
+    assert np.all(np.asarray(info["hidden"]["iters"])[:, -1] == 0)
+    assert np.all(p["hidden"][f"dense_{m - 1}"]["kernel"] == 0.0)
 
 
 class _AttentionLikeStack:

@@ -7,7 +7,8 @@ biases, on the same batch of 128 inputs. The setting puts every layer's initial 
 1 (input: 2.5; tanh layers: about 0.4), so both implementations rescale every layer exactly once
 and the tolerance conventions (variance vs std) do not matter.
 
-1. Same initial weights: per-layer scale factors agree to float32 rounding once torch's Bessel
+1. Same initial weights (torch's orthonormal draws, copied into initjax's params): per-layer
+   scale factors agree to float32 rounding once torch's Bessel
    factor is applied: torch's scale is 1 / std_unbiased = sqrt((n - 1) / n) / std, n = 128 x 64
    (or 128 x 10) entries, a relative 6e-5 (4e-4 at the readout) that also shifts the later
    layers' inputs by that much.
@@ -48,15 +49,17 @@ def _linears(net):
 
 
 def _torch_scales(net, *, do_orthonorm):
-    """LSUV through the package; returns each Linear's scale factor (weight norm after/before)."""
-    if not do_orthonorm:
-        before = [m.weight.detach().clone() for m in _linears(net)]
-    else:  # the package draws its own orthonormal weights: read them through a copy
+    """LSUV through the package; each Linear's scale factor (weight norm after / before).
+
+    With ``do_orthonorm`` the orthonormal pre-init (the package's own: orthogonal_ weights, zero
+    biases) is done here first so the weights before LSUV can be read.
+    """
+    if do_orthonorm:
         with torch.no_grad():
             for m in _linears(net):
                 torch.nn.init.orthogonal_(m.weight)
                 torch.nn.init.zeros_(m.bias)
-        before = [m.weight.detach().clone() for m in _linears(net)]
+    before = [m.weight.detach().clone() for m in _linears(net)]
     lsuv_pkg.lsuv_with_singlebatch(
         net, torch.from_numpy(X), do_orthonorm=False, verbose=False, std_tol=0.1
     )
@@ -65,46 +68,58 @@ def _torch_scales(net, *, do_orthonorm):
     return np.array([float(torch.linalg.norm(a) / torch.linalg.norm(b)) for a, b in pairs])
 
 
-def _initjax():
-    model = models.MLP(width=WIDTH, depth=DEPTH, activation="tanh", kernel_init="lsuv", readout=OUT)
-    st = models.stack_of(model)
-    roots = jax.vmap(lambda k: keys.role(k, keys.PARAMS))(keys.seed_keys(SEEDS))
+def _model():
+    return models.MLP(width=WIDTH, depth=DEPTH, activation="tanh", kernel_init="lsuv", readout=OUT)
 
-    @jax.jit
-    @jax.vmap
-    def run(root):
-        base = models.init_stack(st, root, (D_IN,), None, 0.0)
-        return (base, *models.refine_params(st, base, X, None, root))
 
-    base, _, info = run(roots)
-    scales = np.concatenate(
+def _scales_of(info):
+    return np.concatenate(
         [info["input"]["scale"], info["hidden"]["scale"][..., 0], info["readout"]["scale"]], axis=1
-    )
-    iters = np.concatenate(
+    ), np.concatenate(
         [info["input"]["iters"], info["hidden"]["iters"][..., 0], info["readout"]["iters"]], axis=1
     )
-    return base, scales, iters
 
 
-@pytest.fixture(scope="module")
-def ours():
-    return _initjax()
+def _refine(params):
+    """initjax's LSUV on given initial params (leading seed axis): (scales, iters)."""
+    st = models.stack_of(_model())
+    n = jax.tree.leaves(params)[0].shape[0]
+    roots = jax.vmap(lambda k: keys.role(k, keys.PARAMS))(keys.seed_keys(n))
+    run = jax.jit(jax.vmap(lambda p, r: models.refine_params(st, p, X, None, r)[1]))
+    return _scales_of(run(params, roots))
 
 
-def test_same_weights_same_scales(ours):
-    base, scales, iters = ours
+def _torch_initial(seed):
+    """A torch MLP with the package's orthonormal pre-init and zero biases, and the same weights
+    as initjax params (kernels are the transposed torch weights)."""
+    torch.manual_seed(seed)
+    net = _torch_mlp()
+    with torch.no_grad():
+        for m in _linears(net):
+            torch.nn.init.orthogonal_(m.weight)
+            torch.nn.init.zeros_(m.bias)
+    lin = [
+        (m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in _linears(net)
+    ]
+    params = {
+        "input": {"kernel": lin[0][0], "bias": lin[0][1]},
+        "hidden": {
+            "kernel": np.stack([w for w, _ in lin[1:-1]]),
+            "bias": np.stack([b for _, b in lin[1:-1]]),
+        },
+        "readout": {"kernel": lin[-1][0], "bias": lin[-1][1]},
+    }
+    return net, params
+
+
+def test_same_weights_same_scales():
+    nets, params = zip(*(_torch_initial(s) for s in range(2)), strict=True)
+    scales, iters = _refine(jax.tree.map(lambda *a: np.stack(a), *params))
     assert np.all(iters == 1)  # every layer rescaled exactly once
-    for s in range(2):
-        net = _torch_mlp()
-        p = jax.tree.map(lambda a, s=s: np.asarray(a[s]), base)
-        kernels = [p["input"]["kernel"], *p["hidden"]["kernel"], p["readout"]["kernel"]]
-        with torch.no_grad():
-            for m, w in zip(_linears(net), kernels, strict=True):
-                m.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T)))
-                torch.nn.init.zeros_(m.bias)
+    n = np.array([BATCH * WIDTH] * (DEPTH + 1) + [BATCH * OUT])
+    bessel = np.sqrt((n - 1) / n)
+    for s, net in enumerate(nets):
         theirs = _torch_scales(net, do_orthonorm=False)
-        n = np.array([BATCH * WIDTH] * (DEPTH + 1) + [BATCH * OUT])
-        bessel = np.sqrt((n - 1) / n)
         np.testing.assert_allclose(scales[s] * bessel, theirs, rtol=2e-4)
 
 
@@ -113,8 +128,12 @@ def _welch_z(a, b):
     return np.abs(a.mean(0) - b.mean(0)) / se
 
 
-def test_independent_draws_same_scales_within_sampling_error(ours):
-    _, scales, _ = ours
+@pytest.mark.slow
+def test_independent_draws_same_scales_within_sampling_error():
+    st = models.stack_of(_model())
+    roots = jax.vmap(lambda k: keys.role(k, keys.PARAMS))(keys.seed_keys(SEEDS))
+    base = jax.jit(jax.vmap(lambda r: models.init_stack(st, r, (D_IN,), None, 0.0)))(roots)
+    scales, _ = _refine(base)
     theirs = []
     for s in range(SEEDS):
         torch.manual_seed(1000 + s)

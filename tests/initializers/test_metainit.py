@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from initjax import initializers, keys, models
 from initjax.initializers import _network as N
@@ -35,6 +36,7 @@ def test_gradient_quotient_closed_form(x64):
     np.testing.assert_allclose(float(got), expected, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_metainit_reduces_the_gradient_quotient():
     # A ReLU MLP at 0.1 x the He variance (vanishing signal). MetaInit's promise: a lower
     # gradient quotient. Measured on 16 fresh synthetic batches (inputs N(0, 1), random labels:
