@@ -44,6 +44,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--arch", default="mlp", choices=("mlp", "resmlp", "conv"))
     p.add_argument("--init", default="lecun_normal", help="kernel initializer (`initjax list`)")
+    p.add_argument(
+        "--init-hparam",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a hyper-parameter of --init (repeatable; values are Python literals), e.g. "
+        "--init lsuv --init-hparam base=he_normal --init-hparam center=True",
+    )
     p.add_argument("--activation", default="tanh")
     p.add_argument("--depth", type=int, default=50, help="hidden layers (scan length)")
     p.add_argument("--width", type=int, default=256, help="units (channels for --arch conv)")
@@ -74,13 +82,34 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _model(args):
-    from initjax import models
+def init_hparams(items: list[str]) -> dict:
+    """``["key=value", ...]`` -> dict, values parsed as Python literals (else kept as strings).
 
+    Raises:
+      ValueError: an item without ``=``.
+    """
+    import ast
+
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--init-hparam expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            out[key.strip()] = raw.strip()
+    return out
+
+
+def _model(args):
+    from initjax import initializers, models
+
+    hp = init_hparams(args.init_hparam)
     common = dict(
         depth=args.depth,
         activation=args.activation,
-        kernel_init=args.init,
+        kernel_init=initializers.get(args.init, **hp) if hp else args.init,
         sigma_w2=args.sigma_w2,
         sigma_b2=0.0 if args.sigma_b2 is None else args.sigma_b2,
     )
