@@ -128,7 +128,7 @@ def test_centring_after_the_rescale_keeps_mean_and_variance():
         width=64,
         depth=6,
         activation="relu",
-        kernel_init=initializers.get("lsuv", center=True),
+        kernel_init=initializers.get("lsuv", base="he_normal", center=True),
         sigma_w2=0.2,
         sigma_b2=0.1,
         readout=10,
