@@ -218,11 +218,15 @@ def test_stack_without_affine_units_is_refused_clearly():
 @pytest.mark.slow
 def test_propagate_given_batch_refines_on_it():
     # propagate(model, x) refines each seed on x itself and measures on x: q equals what the
-    # params refined outside propagate give, through propagate(params=...).
+    # params refined outside propagate (measure.initial_params) give through params=.
     model = models.MLP(width=16, depth=4, activation="tanh", kernel_init="lsuv")
     x = jax.random.normal(jax.random.key(5), (12, 16))
     res = measure.propagate(model, x, seeds=3, metrics="q")
-    params = jax.vmap(lambda k: models.init_params(model, k, x))(keys.seed_keys(3))
+    params, info = measure.initial_params(model, x, seeds=3)
     ref = measure.propagate(model, x, params=params, metrics="q")
+    assert np.asarray(info["hidden"]["converged"]).all()
+    one = models.init_params(model, keys.seed_keys(3)[1], x)["params"]
+    for a, b in zip(jax.tree.leaves(params["params"]), jax.tree.leaves(one), strict=True):
+        np.testing.assert_allclose(np.asarray(a[1]), np.asarray(b), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(res.arrays["q"], ref.arrays["q"], rtol=1e-5)
     assert res.meta["path"] == "materialized" and "lsuv" in res.meta["data_init"]
