@@ -26,7 +26,7 @@ import numpy as np
 
 from initjax import keys
 from initjax.measure._args import seed_keys_arg
-from initjax.models._core import data_method, init_stack, refine_params, stack_of
+from initjax.models import data_method, init_stack, refine_params, stack_of
 
 __all__ = ["initial_params"]
 

@@ -25,7 +25,7 @@ import optax
 import pandas as pd
 
 from initjax import keys
-from initjax.models._core import Stack, data_method, init_stack, refine_params, stack_of
+from initjax.models import Stack, apply_stack, data_method, init_stack, refine_params, stack_of
 
 __all__ = [
     "OPTIMIZERS",
@@ -112,8 +112,6 @@ def loss_and_accuracy(stack: Stack, params, x: jax.Array, y: jax.Array):
 
 
 def _logits(stack: Stack, params, x):
-    from initjax.models._core import apply_stack
-
     return apply_stack(stack, params, x)
 
 

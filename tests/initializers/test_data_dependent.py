@@ -8,8 +8,6 @@ in test_lsuv.py, test_metainit.py and test_gradinit.py.
 
 from __future__ import annotations
 
-import json
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,16 +15,16 @@ import pytest
 
 from initjax import initializers, keys, models
 from initjax.initializers import cli as init_cli
-from initjax.models._core import _init_stack_jit
 
 DD = [n for n in initializers.names() if initializers.entry(n).family == "data_dependent"]
 BASES = {"lsuv": "orthogonal", "metainit": "he_normal", "gradinit": "he_normal"}
 
 
 def test_the_three_methods_are_registered_and_listed(capsys):
+    from initjax.cli import main
+
     assert set(DD) == {"lsuv", "metainit", "gradinit"}
-    init_cli.run(type("A", (), {"json": True, "width": None})())
-    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    rows = {r["name"]: r for r in init_cli.rows()}
     for name in DD:
         assert rows[name]["family"] == "data_dependent"
         assert rows[name]["hparams"]["base"] == BASES[name]
@@ -37,9 +35,9 @@ def test_the_three_methods_are_registered_and_listed(capsys):
     }
     for name, hp in expected.items():
         assert hp.items() <= rows[name]["hparams"].items(), name
-    init_cli.run(type("A", (), {"json": False, "width": 100})())
+    assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "[data_dependent]" in out and "base='orthogonal'" in out
+    assert "[data_dependent]" in out and "base='orthogonal'" in out and "gradinit" in out
 
 
 @pytest.mark.parametrize("name", DD)
@@ -108,10 +106,10 @@ def test_model_init_refines_on_its_batch_like_init_params():
     for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
     # LSUV only rescales the base draw: each refined kernel is its orthogonal draw times a
-    # positive factor, not 1 for the hidden tanh layers (E[tanh(z)^2] < 1 for Var z = 1). The
-    # base draw: the compiled init model.init used (cached), without refinement.
+    # positive factor, not 1 for the hidden tanh layers (E[tanh(z)^2] < 1 for Var z = 1).
     st = models.stack_of(model)
-    drawn = _init_stack_jit(st, keys.role(k, keys.PARAMS), (5,), None, 0.0)
+    draw = jax.jit(models.init_stack, static_argnums=(0, 2))
+    drawn = draw(st, keys.role(k, keys.PARAMS), (5,), None, 0.0)
     for i in range(3):
         w0, w1 = np.asarray(drawn["hidden"]["kernel"][i]), np.asarray(b["hidden"]["kernel"][i])
         ratio = np.sum(w0 * w1) / np.sum(w0 * w0)

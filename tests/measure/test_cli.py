@@ -26,7 +26,10 @@ def test_propagate_command(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "layer" in text and "grad_sq" in text and "wall time" in text
     df = pd.read_parquet(out / "propagate.parquet")
-    assert list(df.columns) == ["seed", "layer", "q", "c", "grad_sq", "diverged"]
+    assert list(df.columns) == [
+        "seed", "layer", "q", "c", "grad_sq", "underflow", "nonfinite", "diverged"
+    ]  # fmt: skip
+    assert "underflow: 0/4 seeds" in text and "diverged (overflow" in text
     assert len(df) == 4 * 13
     assert (out / "propagate.png").stat().st_size > 1000
     manifest = json.loads((out / "manifest.json").read_text())
@@ -54,7 +57,8 @@ def test_init_hparams_select_a_configured_initializer(capsys):
     }
     args = argparse.Namespace(
         arch="mlp", init="lsuv", init_hparam=["base=he_normal", "center=True"], activation="tanh",
-        depth=3, width=8, sigma_w2=None, sigma_b2=None,
+        depth=3, width=8, sigma_w2=None, sigma_b2=None, kernel_size=None, ndim=None, alpha=None,
+        pre_norm=False, model_arg=[],
     )  # fmt: skip
     assert _model(args).kernel_init == initializers.get("lsuv", base="he_normal", center=True)
     assert main(["propagate", "--init", "lsuv", "--init-hparam", "bse=he_normal"]) == 2
