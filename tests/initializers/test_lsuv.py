@@ -1,9 +1,9 @@
 """LSUV (Mishkin & Matas 2016): what it promises, checked by an independent float64 numpy forward.
 
 LSUV promises that the output of every affine map (the pre-activation z^l) has variance within
-``tol`` of 1 on the batch it used, unless ``max_iters`` ran out. ``propagate`` reports the second
-moment q^l = Var + mean^2 on the batch it measures, which is LSUV's batch; so q^l must equal the
-numpy Var + mean^2, and lie within ``tol + mean^2`` of 1.
+``tol`` of 1 on the batch it used, unless ``max_iters`` ran out. ``propagate`` measures on LSUV's
+batch: its ``z_var`` must equal the numpy variance, and its second moment q^l = Var + mean^2 the
+numpy Var + mean^2, within ``tol + mean^2`` of 1.
 """
 
 from __future__ import annotations
@@ -66,13 +66,16 @@ def test_propagate_cli_q_within_lsuv_tolerance(tmp_path, arch, width, forward):
     rc = cli.main(
         ["propagate", "--arch", arch, "--init", "lsuv", "--activation", "tanh"]
         + ["--depth", str(depth), "--width", str(width), "--seeds", str(seeds)]
-        + ["--batch", str(batch), "--metrics", "q", "--no-plot", "--no-progress"]
+        + ["--batch", str(batch), "--metrics", "q,z_moments", "--no-plot", "--no-progress"]
         + ["--out", str(tmp_path)]
     )
     assert rc == 0
     table = pd.read_parquet(tmp_path / "propagate.parquet")
-    q = table.pivot(index="seed", columns="layer", values="q").to_numpy()
+    q, z_var = (
+        table.pivot(index="seed", columns="layer", values=v).to_numpy() for v in "q z_var".split()
+    )
     assert q.shape == (seeds, depth + 1)
+    assert _violations(z_var) == 0  # what LSUV promises, as propagate reports it
 
     # The same networks, rebuilt outside propagate one seed at a time (propagate refines all
     # seeds in one vmapped call): propagate's shared inputs (seed 0's INPUTS key), each seed's
@@ -91,7 +94,8 @@ def test_propagate_cli_q_within_lsuv_tolerance(tmp_path, arch, width, forward):
         p = models.init_params(model, sk[s], x)["params"]
         var, mean = _var_mean(forward(p, x64, np.tanh))
         assert _violations(var) == 0, (arch, s, var)  # LSUV's promise, every layer
-        np.testing.assert_allclose(q[s], var + mean**2, rtol=2e-4)  # q is LSUV's quantity
+        np.testing.assert_allclose(z_var[s], var, rtol=2e-4)
+        np.testing.assert_allclose(q[s], var + mean**2, rtol=2e-4)
         assert np.all(np.abs(q[s] - 1.0) < TOL + mean**2)
         # Negative control: the same check on a network whose hidden kernels are 20 % too
         # small (q shrinks by 0.64 per layer at first) fails.
