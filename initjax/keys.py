@@ -24,12 +24,18 @@ __all__ = [
     "seed_keys",
     "role",
     "layer",
+    "DATA_INIT",
+    "data_init",
 ]
 
 # Role constants (fold_in(seed_key, ROLE)).
 PARAMS, INPUTS, BATCHES, DROPOUT, COTANGENT, DATA = 0x5A1, 0x5A2, 0x5A3, 0x5A4, 0x5A5, 0x5A6
 # Within a layer.
 KERNEL, BIAS = 0, 1
+# Within the params role: the data-dependent stage of an initializer (LSUV, MetaInit, GradInit)
+# takes its key from fold_in(params_key, DATA_INIT). Layer indices are int32 in 0..depth + 1, so
+# this index (the largest int32) is one no layer reaches.
+DATA_INIT = 0x7FFFFFFF
 
 
 def seed_keys(seeds: int | jax.Array, root: int = 0) -> jax.Array:
@@ -61,3 +67,12 @@ def role(key: jax.Array, which: int) -> jax.Array:
 def layer(params_key: jax.Array, index: int | jax.Array) -> jax.Array:
     """Layer ``index``'s key, ``fold_in(params_key, index)``, in fused and materialized paths."""
     return jax.random.fold_in(params_key, index)
+
+
+def data_init(params_key: jax.Array) -> jax.Array:
+    """Key of the data-dependent stage of an initializer, ``fold_in(params_key, DATA_INIT)``.
+
+    Derived from the params key (not the seed key) so ``model.init`` and the measurement and
+    training paths, which all see the params key, give the same refined weights.
+    """
+    return jax.random.fold_in(params_key, DATA_INIT)

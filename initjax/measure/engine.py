@@ -47,7 +47,7 @@ from initjax.measure import metrics as M
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
-from initjax.models import Stack, init_stack, stack_of
+from initjax.models import Stack, data_method, init_stack, refine_params, stack_of
 
 __all__ = ["propagate", "prepare", "Prepared", "trace_count", "JAC_MAX", "INPUT_MODES", "PATHS"]
 
@@ -106,8 +106,11 @@ def _layer_stats(cfg: _Config, z: jax.Array, p: Any, layer, kind: int) -> dict[s
     return out
 
 
-def _network(cfg: _Config, seed_key, sw2, sb2, params):
-    """One seed's params: (input params, fetch(i) -> hidden layer i's params, readout params)."""
+def _network(cfg: _Config, seed_key, sw2, sb2, params, x):
+    """One seed's params: (input params, fetch(i) -> hidden layer i's params, readout params).
+
+    A data-dependent kernel_init (LSUV, ...) is refined on ``x``, the batch being measured.
+    """
     st = cfg.stack
     w2 = sw2 if cfg.rescale else None
     if cfg.path == "fused":
@@ -124,7 +127,10 @@ def _network(cfg: _Config, seed_key, sw2, sb2, params):
         )
         return p_in, fetch, p_out
     if cfg.path == "materialized":
-        params = init_stack(st, keys.role(seed_key, keys.PARAMS), cfg.in_shape, w2, sb2)
+        root = keys.role(seed_key, keys.PARAMS)
+        params = init_stack(st, root, cfg.in_shape, w2, sb2)
+        if data_method(st) is not None:
+            params = refine_params(st, params, x, None, root)[0]
     else:
         params = params["params"]
     stacked = params["hidden"]
@@ -235,7 +241,7 @@ def _backward(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
 
 
 def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.Array]:
-    net = _network(cfg, seed_key, sw2, sb2, params)
+    net = _network(cfg, seed_key, sw2, sb2, params, x)
     need_grad = bool(cfg.by_pass("backward"))
     z_last, stats, zs, jmat = _forward(cfg, net, x, keep_z=need_grad)
     res: dict[str, jax.Array] = dict(stats)
@@ -499,6 +505,12 @@ def prepare(
         check_c0(c0, n_batch, math.prod(in_shape) if in_shape else 0)
         mode = inputs
     feat, layer_params = _static_info(st, in_shape)  # runs st.check(in_shape)
+    method = data_method(st) if params is None else None
+    if method is not None:
+        # Refined on the measured batch after a materialized draw (no fused path: the
+        # refinement needs every layer's params at once).
+        method.check(labels=False)
+        path = "materialized"
     info = M.CallInfo(st, in_shape, feat, n_batch, jac_input)
     for name in ms:
         reason = M.support(name, st)
@@ -544,6 +556,7 @@ def prepare(
         "c0": cfg.c0,
         "q0": cfg.q0,
         "path": cfg.path,
+        "data_init": None if method is None else repr(st.kernel_init),
         "root_seed": int(root_seed),
         "seeds": n_seeds,
         "model": repr(model),
@@ -595,6 +608,10 @@ def propagate(
       root_seed: root of ``keys.seed_keys`` when ``seeds`` is an int.
       path: "fused" (weights drawn inside the scan, memory independent of depth) or
         "materialized" (stacked params drawn first, like ``model.init``); identical results.
+        A data-dependent ``kernel_init`` (LSUV, MetaInit; :mod:`initjax.initializers.
+        data_dependent`) always takes the materialized path: its base initializer draws each
+        seed's params, which are then refined on the batch being measured (the given ``x``, or
+        the generated inputs of that seed), so q^l is measured on the refinement's own batch.
       params: variables ``{"params": ...}`` with a leading seed axis (e.g. after training) to
         measure instead of drawing; sigma overrides are then not allowed.
       loss: for ``grad_sq``, ``loss(output) -> scalar`` on the model's output (readout logits or

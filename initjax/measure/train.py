@@ -25,7 +25,7 @@ import optax
 import pandas as pd
 
 from initjax import keys
-from initjax.models import Stack, apply_stack, init_stack, stack_of
+from initjax.models import Stack, apply_stack, data_method, init_stack, refine_params, stack_of
 
 __all__ = [
     "OPTIMIZERS",
@@ -72,7 +72,8 @@ class TrainSpec:
       eval_every: steps between recorded points of the curves (> 0).
       momentum: for ``optimizer="momentum"``.
       eval_size: training examples used for the train-accuracy curve (the first ones).
-      keep_params: also return the final params (memory: H x S copies of the network).
+      keep_params: also return the initial and final params (memory: 2 x H x S copies of the
+        network).
     """
 
     optimizer: str = "sgd"
@@ -140,7 +141,11 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
     x_tr, y_tr, x_te, y_te = data
     n = x_tr.shape[0]
     in_shape = tuple(x_tr.shape[1:])
-    params = init_stack(stack, keys.role(seed_key, keys.PARAMS), in_shape, sw2, sb2)
+    root = keys.role(seed_key, keys.PARAMS)
+    params = init_stack(stack, root, in_shape, sw2, sb2)
+    if data_method(stack) is not None:  # LSUV, MetaInit, GradInit: refine on the training set
+        params = refine_params(stack, params, x_tr, y_tr, root)[0]
+    params0 = params
     tx = make_optimizer(spec.optimizer, lr, momentum=spec.momentum)
     opt_state = tx.init(params)
     batch_key = keys.role(seed_key, keys.BATCHES)
@@ -169,7 +174,7 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
 
     (final, _), curves = jax.lax.scan(block, (params, opt_state), jnp.arange(spec.n_evals))
     batch_loss, batch_acc, tr_loss, tr_acc, te_loss, te_acc, bad = curves
-    extra = {"params": final} if spec.keep_params else {}
+    extra = {"params": final, "params0": params0} if spec.keep_params else {}
     return extra | {
         "batch_loss": batch_loss,
         "batch_acc": batch_acc,
@@ -202,12 +207,14 @@ class TrainResult:
       cells: DataFrame of the H cells (sigma_w2, sigma_b2, learning_rate).
       steps: ``(n_evals,)`` the step count at each recorded point.
       params: final params with leading ``(H, S)`` axes if ``spec.keep_params``, else None.
+      params0: the initial params (after a data-dependent refinement, if any), likewise.
     """
 
     arrays: dict[str, np.ndarray]
     cells: pd.DataFrame
     steps: np.ndarray
     params: Any = None
+    params0: Any = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (cell, seed): final losses/accuracies and ``diverged``."""
@@ -269,6 +276,10 @@ def train(
 ) -> TrainResult:
     """Train ``seeds`` networks per grid cell of (sigma_w2, sigma_b2, learning_rate), in one call.
 
+    A data-dependent ``kernel_init`` (LSUV, MetaInit, GradInit) refines each network's initial
+    params on the training set ``(x_train, y_train)`` before the first step (its key:
+    ``keys.data_init``; each method samples the minibatches it needs).
+
     Args:
       model: an initjax model with a readout (e.g. ``MLP(..., readout=10)``).
       data: ``(x_train, y_train, x_test, y_test)``: float inputs ``(n, *in_shape)`` and int labels.
@@ -297,6 +308,9 @@ def train(
             f"model: readout={stack.readout} units but labels go up to {int(y_tr.max())}"
         )
     stack.check(tuple(x_tr.shape[1:]))
+    method = data_method(stack)
+    if method is not None:
+        method.check(labels=True)
     sw2 = model.sigma_w2 if sigma_w2 is None else sigma_w2
     sb2 = model.sigma_b2 if sigma_b2 is None else sigma_b2
     own_init = sw2 is None
@@ -310,9 +324,10 @@ def train(
     sw_arg = None if own_init else jnp.asarray(sw)
     out = _train_jit(stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j)
     params = out.pop("params", None)
+    params0 = out.pop("params0", None)
     arrays = {k: np.asarray(v) for k, v in out.items()}
     cells = pd.DataFrame(
         {"sigma_w2": np.nan if own_init else sw, "sigma_b2": sb, "learning_rate": lr}
     )
     steps = (np.arange(spec.n_evals) + 1) * spec.eval_every
-    return TrainResult(arrays, cells, steps, params)
+    return TrainResult(arrays, cells, steps, params, params0)

@@ -5,10 +5,12 @@ Var[w] = sigma_w2 / fan_in, using the variance the registry entry promises for t
 
     w = sqrt(sigma_w2 / (fan_in * v)) * init(key, shape),   v = promised_variance(fan_in, fan_out)
 
-A plain callable initializer (``jax.nn.initializers.orthogonal()``, ...) or a registry entry
-without a promise is taken as *unit gain* (Var = 1 / fan_in, e.g. an orthogonal square matrix), so
-it is rescaled by ``sqrt(sigma_w2)``. A promise of 0 (zeros, ones, constant) is used as drawn: there
-is no variance to rescale. With ``sigma_w2=None`` the initializer is used exactly as given.
+A data-dependent entry (LSUV, MetaInit, GradInit) is drawn by its base initializer here and refined
+on data afterwards (:func:`initjax.models.refine_params`). A plain callable initializer
+(``jax.nn.initializers.orthogonal()``, ...) or a registry entry without a promise is taken as
+*unit gain* (Var = 1 / fan_in, e.g. an orthogonal square matrix), so it is rescaled by
+``sqrt(sigma_w2)``. A promise of 0 (zeros, ones, constant) is used as drawn: there is no variance
+to rescale. With ``sigma_w2=None`` the initializer is used exactly as given.
 
 Biases: ``b = sqrt(sigma_b2) * N(0, 1)`` (so ``sigma_b2 = 0`` gives exact zeros), unless an explicit
 ``bias_init`` is given. Scalars enter only as multipliers of draws that do not depend on them, so
@@ -27,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from initjax import initializers
-from initjax.initializers import BoundInitializer
+from initjax.initializers import BoundInitializer, sampler_of
 
 __all__ = [
     "Initializer",
@@ -98,6 +100,7 @@ def check_variance(value: Any, *, arg: str, allow_none: bool = False) -> None:
 
 def _promised_variance(init: Initializer, fan_in: int, fan_out: int) -> Any:
     """The entry's promise (a float, possibly a tracer for traced hyper-parameters) or None."""
+    init = sampler_of(init)
     if not isinstance(init, BoundInitializer) or init.entry.variance is None:
         return None
     e = init.entry
@@ -158,7 +161,7 @@ def draw_kernel(
     Returns:
       Array of ``shape`` and ``dtype``.
     """
-    w = _barrier(init(key, shape, dtype))
+    w = _barrier(sampler_of(init)(key, shape, dtype))
     m = kernel_multiplier(init, fan_in, fan_out, sigma_w2)
     if extra_scale is not None:
         e = jnp.asarray(extra_scale, jnp.float32)
@@ -189,8 +192,9 @@ def check_init_shape(init: Initializer, shape: tuple[int, ...], *, arg: str, whe
       ValueError: the initializer rejects the shape (e.g. delta_orthogonal on a dense kernel, a
         fan-based initializer on a 1-D bias), naming ``arg``, the layer and the shape.
     """
+    draw = init if arg == "bias_init" else sampler_of(init)
     try:
-        jax.eval_shape(lambda k: init(k, shape, jnp.float32), jax.random.key(0))
+        jax.eval_shape(lambda k: draw(k, shape, jnp.float32), jax.random.key(0))
     except (ValueError, TypeError, NotImplementedError, IndexError) as err:
         raise ValueError(
             f"{arg}={init_name(init)!r} cannot initialize the {where} of shape {shape}: {err}"
