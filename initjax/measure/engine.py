@@ -40,6 +40,7 @@ import numpy as np
 
 from initjax import keys
 from initjax.measure import metrics as M
+from initjax.measure import preact
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
@@ -50,7 +51,7 @@ __all__ = ["propagate", "prepare", "Prepared", "trace_count", "JAC_MAX", "INPUT_
 
 JAC_MAX = 1024
 INPUT_MODES = ("shared", "per_seed")
-PATHS = ("fused", "materialized")
+PATHS = ("auto", "fused", "materialized", "preact")
 
 _TRACES = 0
 
@@ -76,7 +77,7 @@ class _Config:
     inputs: str  # "given" | "shared" | "per_seed"
     q0: float
     c0: float | None
-    path: str  # "fused" | "materialized" | "params"
+    path: str  # "fused" | "materialized" | "params" | "preact"
     loss: Callable | None
     jac_input: int
     feat_shape: tuple[int, ...]  # per-example pre-activation shape
@@ -252,6 +253,8 @@ def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.
 def _run(cfg: _Config, seed_keys, sw2, sb2, x, input_key, params):
     global _TRACES
     _TRACES += 1  # runs only while tracing
+    if cfg.path == "preact":
+        return preact.run(cfg, seed_keys, sw2, sb2, x, input_key)
     if cfg.inputs == "shared":
         x = gaussian_inputs(input_key, cfg.batch, cfg.in_shape, q0=cfg.q0, c0=cfg.c0)
 
@@ -315,10 +318,13 @@ class Prepared:
             bar.close()
         arrays = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
         diverged = arrays.pop("diverged")
+        meta = dict(self.meta)
+        fallback = arrays.pop("preact_weight_layers", None)
+        if fallback is not None:  # networks per layer drawn through weights (preact path)
+            meta["preact_weight_layers"] = fallback.sum(axis=(0, 1)).tolist()
         if not self.meta["is_grid"]:
             arrays = {k: v[0] for k, v in arrays.items()}
             diverged = diverged[0]
-        meta = dict(self.meta)
         meta["wall_time_s"] = time.perf_counter() - t0
         meta["traces"] = _TRACES - before
         return PropagationResult(
@@ -413,6 +419,18 @@ def _keys(seeds, root_seed) -> tuple[jax.Array, jax.Array]:
     return k, keys.role(k[0], keys.INPUTS)
 
 
+def _resolve_path(path: str, st: Stack, ms: tuple[str, ...], uses_params: bool, batch: int):
+    """ "auto" -> "preact" where it applies and is faster (:mod:`initjax.measure.preact`), else
+    "fused"; an explicit "preact" that cannot apply is a ValueError saying why."""
+    why = preact.reason_not_applicable(st, ms, uses_params)
+    if path == "preact" and why is not None:
+        raise ValueError(f"path='preact' cannot measure this call: {why}")
+    if path == "auto":
+        fast = why is None and preact.is_faster(st.width, batch)
+        return "preact" if fast else "fused"
+    return path
+
+
 def prepare(
     model: Any,
     x: Any = None,
@@ -427,7 +445,7 @@ def prepare(
     input_shape: Sequence[int] | None = None,
     inputs: str = "shared",
     root_seed: int = 0,
-    path: str = "fused",
+    path: str = "auto",
     params: Any = None,
     loss: Callable[[jax.Array], jax.Array] | None = None,
     jac_input: int = 0,
@@ -518,6 +536,7 @@ def prepare(
                 f"metric 'jac_sv' computes the exact {n_out} x {n_in} Jacobian; both sizes must be "
                 f"<= {JAC_MAX} (use a smaller width / input)"
             )
+    path = _resolve_path(path, st, ms, params is not None, n_batch)
     if seed_chunk is None:
         item = jnp.dtype(st.dtype).itemsize
         per_seed = item * (layer_params + 2 * n_batch * math.prod(feat))
@@ -577,7 +596,7 @@ def propagate(
     input_shape: Sequence[int] | None = None,
     inputs: str = "shared",
     root_seed: int = 0,
-    path: str = "fused",
+    path: str = "auto",
     params: Any = None,
     loss: Callable[[jax.Array], jax.Array] | None = None,
     jac_input: int = 0,
@@ -603,7 +622,13 @@ def propagate(
         generated inputs (see the module docstring for their keys).
       root_seed: root of ``keys.seed_keys`` when ``seeds`` is an int.
       path: "fused" (weights drawn inside the scan, memory independent of depth) or
-        "materialized" (stacked params drawn first, like ``model.init``); identical results.
+        "materialized" (stacked params drawn first, like ``model.init``): identical results,
+        bit for bit. "preact": draw each layer's pre-activations from their exact Gaussian law
+        given the layer input instead of drawing weights (:mod:`initjax.measure.preact`): the
+        same law, not the same values as ``model.init``; only for float32 MLPs with i.i.d.
+        Gaussian kernels and the metrics q, c, act_std, act_saturation. "auto" (default):
+        "preact" where it applies and is faster (width >= max(2 x batch, 256)), else "fused";
+        ``result.meta["path"]`` says which ran.
       params: variables ``{"params": ...}`` with a leading seed axis (e.g. after training) to
         measure instead of drawing; sigma overrides are then not allowed.
       loss: for ``grad_sq``, ``loss(output) -> scalar`` on the model's output (readout logits or

@@ -1,5 +1,5 @@
-"""The benchmark cases of issue 7. Each ``case_*`` function measures and returns a
-:class:`~scripts._bench.report.Section` (a table, notes and the issue's targets, met or not)."""
+"""The benchmark cases. Each ``case_*`` function measures and returns a
+:class:`~scripts._bench.report.Section` (a table, notes and the speed targets, met or not)."""
 
 from __future__ import annotations
 
@@ -694,7 +694,7 @@ def case_theory(sz: Sizes) -> Section:
         targets=[
             Target(
                 "5",
-                "200 x 200 tanh phase diagram with xi_c < 1 s after compilation (issue 4)",
+                "200 x 200 tanh phase diagram with xi_c < 1 s after compilation",
                 f"{fmt_s(ij)} s ({n} x {n} grid)",
                 (ij < 1.0) if n >= 200 else None,
                 "" if n >= 200 else "grid smaller than 200 x 200 in this preset",
