@@ -456,8 +456,15 @@ def case_small(sz: Sizes) -> Section:
         f"seed-parallel threads (each single-threaded, own generator; 'threads' stacks chunks "
         f"of {sz.small_chunk} seeds, 'threads-loop' loops over networks).",
         [
-            "width", "contender", "median s", "spread s", "networks/s", "ratio", "GFLOP/s",
-            "cores busy", "q^L",
+            "width",
+            "contender",
+            "median s",
+            "spread s",
+            "networks/s",
+            "ratio",
+            "GFLOP/s",
+            "cores busy",
+            "q^L",
         ],  # fmt: skip
         rows,
         load="; ".join(loads),
@@ -978,7 +985,7 @@ def case_training(sz: Sizes) -> Section:
     )
 
 
-# --- 8: training throughput vs PyTorch -------------------------------------------------------------
+# --- 8: training throughput vs PyTorch ------------------------------------------------------------
 
 
 def _train_cells(n_cells: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1077,7 +1084,9 @@ def case_train_torch(sz: Sizes) -> Section:
                     "see the notes for the profile"
                 )
             targets.append(
-                Target(case, goal, f"{ratio:.2f}x ({ij_name} vs torch {best_name})", ratio >= 2, why)
+                Target(
+                    case, goal, f"{ratio:.2f}x ({ij_name} vs torch {best_name})", ratio >= 2, why
+                )
             )
         else:
             targets.append(Target(case, goal, "torch " + NA, None))
@@ -1106,8 +1115,16 @@ def case_train_torch(sz: Sizes) -> Section:
         "single-threaded stacked autograd. Row label: width / depth / steps; test acc = mean "
         "final test accuracy (a sanity column: same law everywhere).",
         [
-            "width / depth / steps", "contender", "median s", "spread s", "net-steps/s",
-            "ratio", "GFLOP/s", "cores busy", "compile s", "test acc",
+            "width / depth / steps",
+            "contender",
+            "median s",
+            "spread s",
+            "net-steps/s",
+            "ratio",
+            "GFLOP/s",
+            "cores busy",
+            "compile s",
+            "test acc",
         ],  # fmt: skip
         rows,
         load="; ".join(loads),
