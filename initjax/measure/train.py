@@ -213,12 +213,20 @@ def ynn_option_available() -> bool:
     return True
 
 
-def _resolve_options(xla_options: str) -> str:
+# "auto" turns the YNNPACK fusions off for MLPs at least this wide (BENCHMARKS.md, case 8:
+# width 128, depth 30 trained faster without them; width 64, depth 10 did not).
+AUTO_NO_YNN_MIN_WIDTH = 128
+
+
+def _resolve_options(xla_options: str, stack: Stack) -> str:
     if xla_options not in (*XLA_OPTIONS, "auto"):
         allowed = ", ".join(map(repr, (*XLA_OPTIONS, "auto")))
         raise ValueError(f"xla_options must be one of {allowed}, got {xla_options!r}")
     if xla_options == "auto":
-        return "no_ynn" if ynn_option_available() else "default"
+        from initjax.models.mlp import MLPStack
+
+        wide = isinstance(stack, MLPStack) and stack.width >= AUTO_NO_YNN_MIN_WIDTH
+        return "no_ynn" if wide and ynn_option_available() else "default"
     if xla_options == "no_ynn" and not ynn_option_available():
         raise ValueError(
             "xla_options='no_ynn' needs XLA:CPU with the YNNPACK fusion option "
@@ -325,10 +333,11 @@ def train(
       spec: optimizer and schedule (:class:`TrainSpec`).
       root_seed: root of ``keys.seed_keys`` when ``seeds`` is an int.
       xla_options: XLA compiler options for this computation, by name (:data:`XLA_OPTIONS`):
-        "default", "no_ynn" (XLA:CPU's YNNPACK fusions off), or "auto" (default): "no_ynn" on
-        CPU where this jaxlib has the option, measured faster for these many small batched
-        matmuls (BENCHMARKS.md, case 8), else "default". The options change which kernels
-        run, so results may differ in float32 rounding between settings, never in law.
+        "default", "no_ynn" (XLA:CPU's YNNPACK fusions off), or "auto" (default): "no_ynn" for
+        MLPs of width >= :data:`AUTO_NO_YNN_MIN_WIDTH` on CPU where this jaxlib has the option
+        (measured faster there: BENCHMARKS.md, case 8), else "default". The options change
+        which kernels run, so results may differ in float32 rounding between settings, never
+        in law.
 
     Returns:
       :class:`TrainResult`.
@@ -338,7 +347,7 @@ def train(
         learning rate / batch size / steps, a batch larger than the dataset, negative variances.
     """
     stack = stack_of(model)
-    options = _resolve_options(xla_options)
+    options = _resolve_options(xla_options, stack)
     if stack.readout is None:
         raise ValueError("model: training needs a readout (e.g. MLP(..., readout=num_classes))")
     x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in data)

@@ -243,7 +243,8 @@ def case_propagation(sz: Sizes) -> Section:
     t_start = time.perf_counter()
     rows, notes, targets = [], [], []
     loads = []
-    have_torch = torch_ref.available()
+    have_torch = torch_ref.available() and sz.torch_cpu
+    na = NA if sz.torch_cpu else "not run (CPU PyTorch at accelerator sizes)"
     for width in sz.widths:
         d, b, s = sz.depth, sz.batch, sz.seeds
         x = inputs(b, width)
@@ -290,7 +291,7 @@ def case_propagation(sz: Sizes) -> Section:
                 ]
             )
         if not have_torch:
-            rows += [[str(width), f"torch {v}", NA, NA, NA, NA, NA, NA] for v in variants]
+            rows += [[str(width), f"torch {v}", na, na, na, na, na, na] for v in variants]
         nan = float("nan")
         draw = st["initjax: weight draws only"].median if sz.draws_only else nan
         tdraw = st["torch: weight draws only"].median if sz.draws_only and have_torch else nan
@@ -342,7 +343,7 @@ def case_propagation(sz: Sizes) -> Section:
                     + "."
                 )
         else:
-            targets.append(Target(f"1 (width {width})", goal, "torch " + NA, None))
+            targets.append(Target(f"1 (width {width})", goal, "torch " + na, None))
     threads = torch_ref.threads()
     what = (
         f"tanh MLP, depth {sz.depth}, batch {sz.batch}, {sz.seeds} seeds, sigma_w2 = {SIGMA_W2}, "
@@ -1023,9 +1024,11 @@ def case_train_torch(sz: Sizes) -> Section:
 
         compile_s = {}
         contenders = {}
-        variants = [("initjax train", "auto")]
-        if T.ynn_option_available():  # "auto" is "no_ynn" there; show XLA's default beside it
-            variants.append(("initjax train, XLA default options (YNN fusion on)", "default"))
+        auto = T._resolve_options("auto", model.stack())
+        variants = [(f"initjax train (auto: {auto})", "auto")]
+        if T.ynn_option_available():  # the other setting beside it
+            other = "default" if auto == "no_ynn" else "no_ynn"
+            variants.append((f"initjax train, xla_options={other}", other))
         for name, opts in variants:
             t0 = time.perf_counter()
             ij(opts)()  # compiles
@@ -1088,6 +1091,13 @@ def case_train_torch(sz: Sizes) -> Section:
                     case, goal, f"{ratio:.2f}x ({ij_name} vs torch {best_name})", ratio >= 2, why
                 )
             )
+            beats = [v for v in tvars if res.stats[f"torch {v}"].median < ijt]
+            if beats:
+                notes.append(
+                    f"width {width}, depth {depth}: torch variants faster than initjax: "
+                    + ", ".join(f"{v} ({ijt / res.stats[f'torch {v}'].median:.2f}x)" for v in beats)
+                    + "."
+                )
         else:
             targets.append(Target(case, goal, "torch " + NA, None))
     notes.append(
@@ -1106,9 +1116,10 @@ def case_train_torch(sz: Sizes) -> Section:
         f"stream per network), softmax cross-entropy on {sz.tt_dataset} ({len(x_tr)} training "
         f"examples, {x_tr.shape[1]} features, 10 classes), evaluated every eval_every = "
         f"{sz.tt_eval_every} steps. initjax: one `measure.train.train` call (vmapped over "
-        "cells and seeds; its default xla_options='auto' turns XLA:CPU's YNNPACK fusion off for "
-        "this computation where the option exists; the row with XLA's default options keeps "
-        "it on). PyTorch (scripts/_bench/torch_ref.py): autograd = all "
+        "cells and seeds; its default xla_options='auto' picks XLA:CPU options for this "
+        "computation: 'no_ynn' (YNNPACK fusions off) for MLPs of width >= "
+        f"{T.AUTO_NO_YNN_MIN_WIDTH}, else 'default'; the other setting is shown beside it). "
+        "PyTorch (scripts/_bench/torch_ref.py): autograd = all "
         "networks' weights stacked, bmm forward, torch.autograd.grad, in-place SGD with "
         "per-network learning rates; compiled = the same loss under torch.compile "
         "(AOTAutograd forward + backward); threads = seed-parallel Python threads of "

@@ -73,6 +73,7 @@ class Sizes:
     seed_chunk: int | None = None  # propagate's seed_chunk for case 1 (memory on accelerators)
     draws_only: bool = True  # case 1/2: also time the weight draws alone (the PRNG's share)
     torch_compile: bool = True  # include the torch.compile variants (20-60 s to compile each)
+    torch_cpu: bool = True  # run the CPU PyTorch references (off at accelerator sizes)
 
 
 FULL = Sizes("full")
@@ -214,6 +215,7 @@ GPU = Sizes(
     seeds_repeats=3,
     seed_chunk=64,
     draws_only=False,
+    torch_cpu=False,
 )
 
 PRESETS = {s.name: s for s in (FULL, QUICK, TINY, GPU)}
