@@ -53,7 +53,7 @@ def _tables(text: str) -> list[list[list[str]]]:
 def test_quick_smoke_run_writes_benchmarks_markdown(tmp_path):
     out = tmp_path / "BENCH.md"
     out.write_text("# Benchmarks\n\n<!-- BEGIN gpu -->\nkept\n<!-- END gpu -->\n")
-    cmd = [sys.executable, "scripts/benchmark.py", "--quick", "--tiny", "--cases", "1,3"]
+    cmd = [sys.executable, "scripts/benchmark.py", "--tiny", "--cases", "1,3", "--retries", "0"]
     proc = subprocess.run(
         [*cmd, "--out", str(out)], cwd=ROOT, env=_env(), capture_output=True, text=True,
         timeout=900,
@@ -79,7 +79,7 @@ def test_quick_smoke_run_writes_benchmarks_markdown(tmp_path):
     run = {r[0]: r[1] for r in tables[0][1:]}
     for field in ("command", "date", "CPU", "device", "versions", "git commit"):
         assert run.get(field), field
-    assert "--cases 1,3" in run["command"]
+    assert "--cases 1,3 --retries 0" in run["command"]
     assert re.search(r"\d+ cores visible", run["CPU"])
     assert re.search(r"jax \S+, jaxlib \S+", run["versions"])
     assert re.fullmatch(r"[\d.]+ / [\d.]+ / [\d.]+", run["load average at start (1/5/15 min)"])
