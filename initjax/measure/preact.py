@@ -89,6 +89,12 @@ def reason_not_applicable(stack: Any, metrics: tuple[str, ...], uses_params: boo
         return f"only float32 (got {jnp.dtype(stack.dtype)})"
     if not kernel_is_gaussian(stack.kernel_init):
         return "the kernel initializer is not an i.i.d. Gaussian"
+    try:  # a zero promise (stddev=0) is drawn as zeros, not rescaled: not a Gaussian
+        v = stack.kernel_init.promised_variance(stack.width, stack.width)
+    except (TypeError, ValueError):  # traced or array hyper-parameters
+        v = None
+    if v is None or not v > 0:
+        return "the kernel initializer's variance is zero or undefined"
     other = [m for m in metrics if m not in METRICS]
     if other:
         return f"metrics {other} need the weights (supported: {', '.join(METRICS)})"

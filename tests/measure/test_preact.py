@@ -163,6 +163,7 @@ def test_ordered_phase_switches_to_weights_once_inputs_collapse():
     "model,metrics,match",
     [
         (_mlp(init=initializers.get("lecun_normal")), "q", "not an i.i.d. Gaussian"),
+        (_mlp(init=initializers.get("normal", stddev=0.0)), "q", "variance is zero"),
         (_mlp(), "q,grad_sq", "need the weights"),
         (_mlp(), "unit_symmetry", "need the weights"),
         (ConvNet(channels=4, depth=2, ndim=1), "q", "only MLP"),
