@@ -151,9 +151,10 @@ def _layer(stack, a, layer_keys, std, sb2, weight_path):
 
 
 def run(cfg: Any, seed_keys: jax.Array, sw2: jax.Array, sb2: jax.Array, x, input_key):
-    """The engine's computation for ``cfg.path == "preact"``: same outputs as the weight path
-    (per-layer statistics with leading (H, S) axes, ``diverged``), plus
-    ``preact_weight_layers`` (H, S, depth + 1): True where a layer was drawn through weights."""
+    """The engine's computation for ``cfg.path == "preact"``: the same outputs as the weight
+    path (per-layer statistics with leading (H, S) axes, from which the engine derives the
+    underflow / nonfinite / diverged flags), plus ``preact_weight_layers`` (H, S, depth + 1):
+    True where a layer was drawn through weights."""
     from initjax.measure.engine import _layer_stats  # the per-layer statistics, shared
 
     st: MLPStack = cfg.stack
@@ -191,7 +192,7 @@ def run(cfg: Any, seed_keys: jax.Array, sw2: jax.Array, sb2: jax.Array, x, input
         return jax.vmap(one)(idx, k0)
 
     z0, fb0 = _layer(st, xs, k0, _kernel_std(st, d_in, width, sw_f), sb_f, input_weights)
-    stats0 = jax.vmap(lambda z: _layer_stats(cfg, z, None, 0))(z0)
+    stats0 = jax.vmap(lambda z: _layer_stats(cfg, z, None, 0, 0))(z0)
     std_h = _kernel_std(st, width, width, sw_f)
 
     def body(z, i):
@@ -204,19 +205,13 @@ def run(cfg: Any, seed_keys: jax.Array, sw2: jax.Array, sb2: jax.Array, x, input
             return jax.vmap(one)(idx, ki)
 
         z_new, fb = _layer(st, st.activation(z), ki, std_h, sb_f, hidden_weights)
-        return z_new, (jax.vmap(lambda zz: _layer_stats(cfg, zz, None, 1))(z_new), fb)
+        return z_new, (jax.vmap(lambda zz: _layer_stats(cfg, zz, None, i, 1))(z_new), fb)
 
     layers = jnp.arange(1, st.depth + 1, dtype=jnp.int32)
     _, (stats, fbs) = jax.lax.scan(body, z0, layers)
     out = {
         k: jnp.concatenate([stats0[k][:, None], jnp.moveaxis(v, 0, 1)], 1) for k, v in stats.items()
     }
-    finite = jnp.all(out.pop("_finite"), axis=1)
-    bad = ~finite
-    for k in ("q", "act_std"):
-        if k in out:
-            bad = bad | ~jnp.all(jnp.isfinite(out[k]), axis=1)
-    out["diverged"] = bad
     fb = jnp.concatenate([fb0[None], fbs])
     out["preact_weight_layers"] = jnp.broadcast_to(fb, (m, st.depth + 1))
     return {k: v.reshape(n_cells, n_seeds, *v.shape[1:]) for k, v in out.items()}
