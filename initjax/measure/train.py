@@ -187,11 +187,63 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
     }
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _train_jit(stack, spec, seed_keys, sw2, sb2, lr, data):
+def _train_all(stack, spec, seed_keys, sw2, sb2, lr, data):
     per_seed = jax.vmap(_one_network, in_axes=(None, None, 0, None, None, None, None))
     per_cell = jax.vmap(per_seed, in_axes=(None, None, None, 0, 0, 0, None))
     return per_cell(stack, spec, seed_keys, sw2, sb2, lr, data)
+
+
+# XLA compiler options per computation (``jax.jit(..., compiler_options=...)``), by name.
+# "no_ynn": XLA:CPU's YNNPACK library fusions off, so dots run as XLA's own (Eigen) kernels.
+XLA_OPTIONS: dict[str, dict[str, Any] | None] = {
+    "default": None,
+    "no_ynn": {"xla_cpu_experimental_ynn_fusion_type": ""},
+}
+_JITS: dict[str, Any] = {}
+
+
+@functools.cache
+def ynn_option_available() -> bool:
+    """Whether this jaxlib's XLA:CPU knows the YNNPACK fusion option (compiles a tiny probe)."""
+    if jax.default_backend() != "cpu":
+        return False
+    try:
+        jax.jit(lambda a: a @ a, compiler_options=XLA_OPTIONS["no_ynn"]).lower(
+            jnp.ones((2, 2))
+        ).compile()
+    except Exception:  # an unknown option is an XlaRuntimeError / ValueError, version dependent
+        return False
+    return True
+
+
+# "auto" turns the YNNPACK fusions off for MLPs at least this wide (BENCHMARKS.md, case 8:
+# width 128, depth 30 trained faster without them; width 64, depth 10 did not).
+AUTO_NO_YNN_MIN_WIDTH = 128
+
+
+def _resolve_options(xla_options: str, stack: Stack) -> str:
+    if xla_options not in (*XLA_OPTIONS, "auto"):
+        allowed = ", ".join(map(repr, (*XLA_OPTIONS, "auto")))
+        raise ValueError(f"xla_options must be one of {allowed}, got {xla_options!r}")
+    if xla_options == "auto":
+        from initjax.models.mlp import MLPStack
+
+        wide = isinstance(stack, MLPStack) and stack.width >= AUTO_NO_YNN_MIN_WIDTH
+        return "no_ynn" if wide and ynn_option_available() else "default"
+    if xla_options == "no_ynn" and not ynn_option_available():
+        raise ValueError(
+            "xla_options='no_ynn' needs XLA:CPU with the YNNPACK fusion option "
+            f"(backend {jax.default_backend()!r}, jaxlib {jax.lib.__version__})"
+        )
+    return xla_options
+
+
+def _train_jit(options: str):
+    if options not in _JITS:
+        _JITS[options] = jax.jit(
+            _train_all, static_argnums=(0, 1), compiler_options=XLA_OPTIONS[options]
+        )
+    return _JITS[options]
 
 
 @dataclasses.dataclass
@@ -273,6 +325,7 @@ def train(
     learning_rate: Any = 0.01,
     spec: TrainSpec = TrainSpec(),
     root_seed: int = 0,
+    xla_options: str = "auto",
 ) -> TrainResult:
     """Train ``seeds`` networks per grid cell of (sigma_w2, sigma_b2, learning_rate), in one call.
 
@@ -288,6 +341,12 @@ def train(
         no recompilation when their values change). None sigma_w2 / sigma_b2 take the model's.
       spec: optimizer and schedule (:class:`TrainSpec`).
       root_seed: root of ``keys.seed_keys`` when ``seeds`` is an int.
+      xla_options: XLA compiler options for this computation, by name (:data:`XLA_OPTIONS`):
+        "default", "no_ynn" (XLA:CPU's YNNPACK fusions off), or "auto" (default): "no_ynn" for
+        MLPs of width >= :data:`AUTO_NO_YNN_MIN_WIDTH` on CPU where this jaxlib has the option
+        (measured faster there: BENCHMARKS.md, case 8), else "default". The options change
+        which kernels run, so results may differ in float32 rounding between settings, never
+        in law.
 
     Returns:
       :class:`TrainResult`.
@@ -297,6 +356,7 @@ def train(
         learning rate / batch size / steps, a batch larger than the dataset, negative variances.
     """
     stack = stack_of(model)
+    options = _resolve_options(xla_options, stack)
     if stack.readout is None:
         raise ValueError("model: training needs a readout (e.g. MLP(..., readout=num_classes))")
     x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in data)
@@ -322,7 +382,9 @@ def train(
     )
     # sigma_w2=None: the initializer as registered (None is an empty pytree under vmap).
     sw_arg = None if own_init else jnp.asarray(sw)
-    out = _train_jit(stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j)
+    out = _train_jit(options)(
+        stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j
+    )
     params = out.pop("params", None)
     params0 = out.pop("params0", None)
     arrays = {k: np.asarray(v) for k, v in out.items()}
