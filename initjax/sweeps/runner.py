@@ -93,8 +93,11 @@ def build_model(group: Group, readout: int | None = None):
 
 
 def effective_sigma_w2(group: Group) -> float:
-    """sigma_w2 of a hidden (width x width) layer when the initializer is used as registered."""
+    """sigma_w2 of a hidden (width x width) layer when the initializer is used as registered
+    (NaN for a data-dependent initializer: its weights are rescaled on data, layer by layer)."""
     init = initializers.get(group.init, **dict(group.init_hparams))
+    if initializers.is_data_dependent(init):
+        return float("nan")
     v = init.promised_variance(group.width, group.width)
     return float("nan") if v is None else float(v) * group.width
 
@@ -149,7 +152,10 @@ def run_group(group: Group, x: np.ndarray, config: Mapping[str, Any]) -> pd.Data
         frame["sigma_w2"] = np.full(len(frame), effective_sigma_w2(group), np.float32)
     frame = add_float32_flags(frame, result.columns)
     frame = _meta_columns(frame, group)
-    if config.get("theory", True):
+    # No mean-field theory for data-dependent inits: their weights are rescaled on data layer by
+    # layer, so no single (sigma_w2, sigma_b2) describes the network.
+    dd = initializers.is_data_dependent(initializers.get(group.init, **dict(group.init_hparams)))
+    if config.get("theory", True) and not dd:
         frame = _with_theory(frame, group)
     return frame
 
