@@ -196,6 +196,6 @@ def test_data_dependent_arm_has_no_single_sigma_w2():
     g = Group(
         index=0, model="mlp", width=16, depth=3, arm="lsuv", activation="tanh",
         activation_hparams=(), init="lsuv", init_hparams=(("base", "orthogonal"),),
-        sigma_w2=(None,), sigma_b2=(0.0,), learning_rate=(), context=(),
+        sigma_w2=(None,), sigma_b2=(0.0,), learning_rate=(),
     )  # fmt: skip
     assert math.isnan(effective_sigma_w2(g))
