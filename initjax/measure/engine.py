@@ -40,6 +40,7 @@ import numpy as np
 
 from initjax import keys
 from initjax.measure import metrics as M
+from initjax.measure import sequence_metrics as SM
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
@@ -85,7 +86,9 @@ class _Config:
 # --- the traced computation -------------------------------------------------------------------
 
 
-def _layer_stats(cfg: _Config, z: jax.Array, p: Any, layer: int) -> dict[str, jax.Array]:
+def _layer_stats(
+    cfg: _Config, z: jax.Array, p: Any, layer: int, z_in: jax.Array | None = None
+) -> dict[str, jax.Array]:
     st = cfg.stack
     z = jax.lax.stop_gradient(z)
     a = st.activation(z)
@@ -102,6 +105,16 @@ def _layer_stats(cfg: _Config, z: jax.Array, p: Any, layer: int) -> dict[str, ja
     if "unit_symmetry" in ms:
         out["unit_dist"] = M.min_unit_distance(st.unit_weights(jax.lax.stop_gradient(p), layer))
         out["act_rank"] = M.numerical_rank(st.units_matrix(a))
+    if "token_cos" in ms:
+        out["token_cos"] = SM.token_cosine(z)
+    if "erank" in ms:
+        out["erank"] = SM.effective_rank(z)
+    if "attn" in ms:  # the block's attention, recomputed from its input; none at layer 0
+        if layer == 0:
+            out.update(attn_entropy=jnp.float32(jnp.nan), attn_logit_std=jnp.float32(jnp.nan))
+        else:
+            stats = SM.attention_stats(st, jax.lax.stop_gradient(p), jax.lax.stop_gradient(z_in))
+            out.update(stats)
     return out
 
 
@@ -170,7 +183,7 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     def body(carry, i):
         z_prev, p, t = carry
         z = st.layer_apply(p, z_prev)
-        s = _layer_stats(cfg, z, p, 1)
+        s = _layer_stats(cfg, z, p, 1, z_prev)
         idle = i == 0
         if jac:
             h0 = z_prev[j : j + 1]
@@ -196,11 +209,13 @@ def _sq_norm(g: jax.Array) -> jax.Array:
     return jnp.mean(jnp.sum(jnp.square(g), axis=tuple(range(1, g.ndim))))
 
 
-def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> jax.Array:
+def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
     """|d loss / d z^l|^2 for l = 0..depth by a reverse scan that draws the weights again.
 
     ``zs`` holds z^0..z^{depth-1} from the forward scan (O(depth B N) memory); each step takes the
-    vjp of one layer at its stored input, so no weights are stored.
+    vjp of one layer at its stored input, so no weights are stored. With ``qkv_grad`` the same
+    vjp also gives the layer's parameter gradients, reduced to the q/k/v kernel norms (NaN at
+    layer 0, which has no attention).
     """
     st = cfg.stack
     _, fetch, p_out = net
@@ -213,29 +228,46 @@ def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> jax.Array:
     (g_last,) = vjp_out(ct)
     depth = st.depth
 
+    qkv = "qkv_grad" in cfg.metrics
+
     def body(carry, k):
         # k = depth: idle step (fetches layer depth); k < depth: layer i = k + 1, whose input
         # z^k is read from the forward pass; g = d loss / d z^i, p = layer i's params.
         g, p = carry
         idle = k == depth
         z_prev = jax.lax.dynamic_index_in_dim(zs, jnp.minimum(k, depth - 1), 0, False)
-        _, vjp = jax.vjp(lambda h: st.layer_apply(p, h), z_prev)
-        (g_prev,) = vjp(g)
-        return (jnp.where(idle, g, g_prev), fetch(jnp.clip(k, 1, depth))), _sq_norm(g)
+        out = {"grad_sq": _sq_norm(g)}
+        if qkv:
+            _, vjp = jax.vjp(lambda h, pp: st.layer_apply(pp, h), z_prev, p)
+            g_prev, gp = vjp(g)
+            out.update(SM.qkv_grad_norms(gp))
+        else:
+            _, vjp = jax.vjp(lambda h: st.layer_apply(p, h), z_prev)
+            (g_prev,) = vjp(g)
+        return (jnp.where(idle, g, g_prev), fetch(jnp.clip(k, 1, depth))), out
 
     ks = jnp.arange(depth + 1, dtype=jnp.int32)
-    (g0, _), sq = jax.lax.scan(body, (g_last, _idle_params(fetch)), ks, reverse=True)
-    return jnp.concatenate([_sq_norm(g0)[None], sq[:depth]])
+    (g0, _), per = jax.lax.scan(body, (g_last, _idle_params(fetch)), ks, reverse=True)
+    # per[k] for k < depth holds layer k + 1's parameter gradients and |g^{k+1}|^2.
+    res = {"grad_sq": jnp.concatenate([_sq_norm(g0)[None], per["grad_sq"][:depth]])}
+    if qkv:
+        nan = jnp.full((1,), jnp.nan, jnp.float32)
+        for name in M.COLUMNS["qkv_grad"]:
+            res[name] = jnp.concatenate([nan, per[name][:depth]])
+    return res
 
 
 def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.Array]:
     net = _network(cfg, seed_key, sw2, sb2, params)
-    need_grad = "grad_sq" in cfg.metrics
+    need_grad = "grad_sq" in cfg.metrics or "qkv_grad" in cfg.metrics
     z_last, stats, zs, jmat = _forward(cfg, net, x, keep_z=need_grad)
     finite = jnp.all(stats.pop("_finite"))
     res: dict[str, jax.Array] = dict(stats)
     if need_grad:
-        res["grad_sq"] = _grad_sq(cfg, net, z_last, zs, seed_key)
+        grads = _grad_sq(cfg, net, z_last, zs, seed_key)
+        if "grad_sq" not in cfg.metrics:
+            grads.pop("grad_sq")
+        res.update(grads)
     if jmat is not None:
         jmat = jmat.astype(jnp.float32)
         ok = jnp.all(jnp.isfinite(jmat))
@@ -504,6 +536,18 @@ def prepare(
         raise ValueError(
             f"metric 'act_saturation' is undefined for activation {st.activation.name!r} "
             "(defined for tanh-like bounded units and rectifiers)"
+        )
+    seq = [m for m in ms if m in M.SEQUENCE]
+    if seq and len(feat) < 2:
+        raise ValueError(
+            f"metric(s) {', '.join(seq)} need token sequences (features (B, T, d)); "
+            f"{type(model).__name__} gives per-example features of shape {feat}"
+        )
+    attn = [m for m in ms if m in ("attn", "qkv_grad")]
+    if attn and not hasattr(st, "attention_logits"):
+        raise ValueError(
+            f"metric(s) {', '.join(attn)} need a model with attention blocks (arch "
+            f"'transformer'), got {type(model).__name__}"
         )
     if "jac_sv" in ms:
         if (

@@ -36,10 +36,29 @@ __all__ = [
     "numerical_rank",
 ]
 
-# Requestable metric names, in table order; unit_symmetry yields two columns.
-METRICS = ("q", "c", "grad_sq", "act_std", "act_saturation", "unit_symmetry", "jac_sv")
-PER_LAYER = ("q", "c", "grad_sq", "act_std", "act_saturation", "unit_symmetry")
-COLUMNS = {"unit_symmetry": ("unit_dist", "act_rank")}
+# Requestable metric names, in table order; unit_symmetry, attn and qkv_grad yield several
+# columns. token_cos, erank, attn, qkv_grad: see initjax.measure.sequence_metrics.
+METRICS = (
+    "q",
+    "c",
+    "grad_sq",
+    "act_std",
+    "act_saturation",
+    "unit_symmetry",
+    "token_cos",
+    "erank",
+    "attn",
+    "qkv_grad",
+    "jac_sv",
+)
+PER_LAYER = METRICS[:-1]
+COLUMNS = {
+    "unit_symmetry": ("unit_dist", "act_rank"),
+    "attn": ("attn_entropy", "attn_logit_std"),
+    "qkv_grad": ("grad_wq", "grad_wk", "grad_wv"),
+}
+# Metrics of token sequences (features (B, T, d)); attn and qkv_grad also need attention blocks.
+SEQUENCE = ("token_cos", "erank", "attn", "qkv_grad")
 
 _HI = jax.lax.Precision.HIGHEST
 

@@ -22,6 +22,7 @@ from initjax.models._core import (
 from initjax.models.conv import ConvNet, ConvStack
 from initjax.models.mlp import MLP, MLPStack
 from initjax.models.resmlp import ResMLP, ResMLPStack, fixup_branch_scale
+from initjax.models.transformer import Transformer, TransformerStack
 
 __all__ = [
     "ARCHITECTURES",
@@ -33,6 +34,8 @@ __all__ = [
     "ResMLPStack",
     "Stack",
     "StackModule",
+    "Transformer",
+    "TransformerStack",
     "apply_stack",
     "build",
     "fixup_branch_scale",
@@ -41,7 +44,12 @@ __all__ = [
     "stack_of",
 ]
 
-ARCHITECTURES: dict[str, type[StackModule]] = {"mlp": MLP, "conv": ConvNet, "resmlp": ResMLP}
+ARCHITECTURES: dict[str, type[StackModule]] = {
+    "mlp": MLP,
+    "conv": ConvNet,
+    "resmlp": ResMLP,
+    "transformer": Transformer,
+}
 
 
 def build(arch: str, **config: Any) -> StackModule:

@@ -1,0 +1,124 @@
+"""Per-layer statistics of token sequences: rank collapse and attention, as pure functions.
+
+Shapes: ``z`` is one layer's residual stream ``(B, T, d)`` (B examples of T tokens); attention
+logits and weights are ``(B, heads, T, T)`` with a ``(T, T)`` bool mask of allowed (query, key)
+pairs (all True for bidirectional attention, lower-triangular for causal). Every function returns
+a float32 scalar, works under ``jit`` / ``vmap``, and returns NaN (never raises) for non-finite
+input.
+
+Definitions:
+
+- ``token_cos``: mean over examples of the mean over token pairs i < j of the (uncentred) cosine
+  <z_i, z_j> / (|z_i| |z_j|). 1 = every token points the same way: rank collapse (Noci et al.
+  2022, arXiv:2206.03126, §3; Dong et al. 2021, arXiv:2103.03404). NaN if T < 2 or a token is 0.
+- ``erank``: mean over examples of the effective rank of the ``(T, d)`` token matrix (Roy &
+  Vetterli 2007, "The effective rank: a measure of effective dimensionality", EUSIPCO, eq. 1-2):
+  exp(-sum_k p_k log p_k) with p_k = s_k / sum_j s_j over its singular values s_k (uncentred).
+  It lies in [1, min(T, d)]: 1 for a rank-one matrix, min(T, d) for equal singular values.
+- ``attn_entropy``: mean over examples, heads and queries of the Shannon entropy (nats) of the
+  attention row, -sum_k A_qk log A_qk over the allowed keys. At most log(T) (uniform attention;
+  causal row q allows q + 1 keys: at most log(q + 1)); 0 = each query attends to one key
+  (entropy collapse, Zhai et al. 2023, arXiv:2303.06296).
+- ``attn_logit_std``: sqrt of the mean over examples, heads and queries with >= 2 allowed keys
+  of the variance of that row's scaled logits over its allowed keys. The softmax is
+  shift-invariant, so this within-row spread is what sets the attention's entropy.
+- ``grad_wq``, ``grad_wk``, ``grad_wv``: Frobenius norms of d loss / d W of the block's query,
+  key and value kernels (Noci et al. 2022, Theorem 3.2: under rank collapse the query and key
+  gradients vanish while the value gradients do not).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "token_cosine",
+    "effective_rank",
+    "attention_entropy",
+    "attention_logit_std",
+    "attention_stats",
+    "qkv_grad_norms",
+]
+
+_HI = jax.lax.Precision.HIGHEST
+
+
+def _tokens(z: jax.Array) -> jax.Array:
+    """``(B, T, d)`` float32 view of a per-layer signal ``(B, *positions, d)``."""
+    zf = z.astype(jnp.float32)
+    return zf.reshape(zf.shape[0], -1, zf.shape[-1])
+
+
+def token_cosine(z: jax.Array) -> jax.Array:
+    """Mean pairwise cosine of the tokens of each example, averaged over the batch."""
+    zt = _tokens(z)
+    t = zt.shape[1]
+    if t < 2:
+        return jnp.float32(jnp.nan)
+    g = jnp.einsum("btd,bsd->bts", zt, zt, precision=_HI)
+    n = jnp.sqrt(jnp.diagonal(g, axis1=1, axis2=2))
+    cos = g / (n[:, :, None] * n[:, None, :])
+    iu = jnp.triu_indices(t, k=1)
+    return jnp.mean(cos[:, iu[0], iu[1]])
+
+
+def effective_rank(z: jax.Array) -> jax.Array:
+    """Effective rank (Roy & Vetterli 2007) of each example's ``(T, d)`` matrix, batch mean."""
+    zt = _tokens(z)
+    ok = jnp.all(jnp.isfinite(zt))
+    s = jnp.linalg.svd(jnp.where(ok, zt, 0.0), compute_uv=False)  # (B, min(T, d))
+    p = s / jnp.sum(s, axis=-1, keepdims=True)
+    h = jnp.sum(jax.scipy.special.entr(p), axis=-1)
+    return jnp.where(ok, jnp.mean(jnp.exp(h)), jnp.nan)
+
+
+def attention_entropy(probs: jax.Array, mask: jax.Array) -> jax.Array:
+    """Mean attention-row entropy in nats (see the module docstring)."""
+    p = probs.astype(jnp.float32)
+    ok = jnp.all(jnp.isfinite(p))
+    h = jnp.sum(jnp.where(mask, jax.scipy.special.entr(jnp.where(mask, p, 0.0)), 0.0), axis=-1)
+    return jnp.where(ok, jnp.mean(h), jnp.nan)
+
+
+def attention_logit_std(logits: jax.Array, mask: jax.Array) -> jax.Array:
+    """Root mean within-row variance of the scaled logits over the allowed keys."""
+    lg = jnp.where(mask, logits.astype(jnp.float32), 0.0)
+    ok = jnp.all(jnp.isfinite(lg))
+    n = jnp.sum(mask, axis=-1).astype(jnp.float32)  # (T,) allowed keys per query
+    mean = jnp.sum(lg, axis=-1, keepdims=True) / n[:, None]
+    var = jnp.sum(jnp.where(mask, jnp.square(lg - mean), 0.0), axis=-1) / n
+    rows = n >= 2
+    v = jnp.sum(jnp.where(rows, var, 0.0), axis=-1) / jnp.maximum(jnp.sum(rows), 1)
+    return jnp.where(ok & jnp.any(rows), jnp.sqrt(jnp.mean(v)), jnp.nan)
+
+
+def attention_stats(stack: Any, p: Any, z_in: jax.Array) -> dict[str, jax.Array]:
+    """``attn_entropy`` and ``attn_logit_std`` of the block with params ``p`` on its input
+    residual stream ``z_in`` ``(B, T, d)``, recomputed from the stack's own attention
+    (``stack.attention_input`` / ``attention_logits``), so they are what the forward pass used.
+    """
+    h = stack.attention_input(p, z_in)
+    logits, mask = stack.attention_logits(p, h)
+    probs = jax.nn.softmax(logits, axis=-1)
+    return {
+        "attn_entropy": attention_entropy(probs, mask),
+        "attn_logit_std": attention_logit_std(logits, mask),
+    }
+
+
+def qkv_grad_norms(grads: Any) -> dict[str, jax.Array]:
+    """Frobenius norms of the query / key / value kernel gradients of one block's params."""
+    a = grads["attn"]
+
+    def norm(g):
+        g = g.astype(jnp.float32)
+        return jnp.sqrt(jnp.sum(jnp.square(g)))
+
+    return {
+        "grad_wq": norm(a["query"]["kernel"]),
+        "grad_wk": norm(a["key"]["kernel"]),
+        "grad_wv": norm(a["value"]["kernel"]),
+    }
