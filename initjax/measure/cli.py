@@ -42,9 +42,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--seeds random networks, printed for selected layers and written as a tidy Parquet "
         "table and a PNG (mean and 10-90 % spread over seeds).",
     )
-    p.add_argument("--arch", default="mlp", choices=("mlp", "resmlp", "conv"))
-    p.add_argument("--init", default="lecun_normal", help="kernel initializer (`initjax list`)")
-    p.add_argument("--activation", default="tanh")
+    p.add_argument("--arch", default="mlp", choices=("mlp", "resmlp", "conv", "transformer"))
+    p.add_argument(
+        "--init",
+        default=None,
+        help="kernel initializer (`initjax list`); default lecun_normal, or for --arch "
+        "transformer the recipe's per-role initializers",
+    )
+    p.add_argument("--activation", default=None, help="default tanh (transformer: the recipe's)")
     p.add_argument("--depth", type=int, default=50, help="hidden layers (scan length)")
     p.add_argument("--width", type=int, default=256, help="units (channels for --arch conv)")
     p.add_argument("--seeds", type=int, default=16)
@@ -53,7 +58,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--metrics",
         default="q,c",
-        help="comma-separated: q, c, grad_sq, act_std, act_saturation, unit_symmetry, jac_sv",
+        help="comma-separated: q, c, grad_sq, act_std, act_saturation, unit_symmetry, jac_sv; "
+        "transformer also token_cos, erank, attn, qkv_grad",
     )
     p.add_argument("--batch", type=int, default=8, help="Gaussian inputs per network")
     p.add_argument("--c0", type=_floats, default=None, help="exact input correlation of pairs")
@@ -61,8 +67,37 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--layers", default=None, help="comma-separated layers to print")
     p.add_argument("--kernel-size", type=int, default=3, help="conv only")
     p.add_argument("--ndim", type=int, default=2, choices=(1, 2), help="conv only")
-    p.add_argument("--alpha", type=_floats, default=1.0, help="resmlp branch multiplier")
+    p.add_argument(
+        "--alpha",
+        type=_floats,
+        default=None,
+        help="learnable branch multiplier's initial value (resmlp default 1; transformer: "
+        "none unless given, 0 for ReZero / SkipInit)",
+    )
     p.add_argument("--pre-norm", action="store_true", help="resmlp LayerNorm in the branch")
+    t = p.add_argument_group("transformer (--arch transformer)")
+    t.add_argument(
+        "--recipe",
+        default="flax",
+        help="init recipe: flax, torch, gpt2, bert, vit, tfixup, deepnorm",
+    )
+    t.add_argument(
+        "--norm",
+        default=None,
+        choices=("pre", "post", "none"),
+        help="LayerNorm placement (default: the recipe's)",
+    )
+    t.add_argument("--heads", type=int, default=4)
+    t.add_argument("--seq-len", type=int, default=16, help="tokens per generated input")
+    t.add_argument("--mlp-width", type=int, default=None, help="default 4 * width; 0: none")
+    t.add_argument("--causal", action="store_true", help="causal attention mask")
+    t.add_argument("--qk-norm", action="store_true", help="LayerNorm on queries and keys")
+    t.add_argument(
+        "--branch-exponent",
+        type=_floats,
+        default=0.0,
+        help="branch multiplier depth^-e (0.5: 1/sqrt(L))",
+    )
     p.add_argument(
         "--out",
         default=None,
@@ -84,10 +119,27 @@ def _model(args):
         sigma_w2=args.sigma_w2,
         sigma_b2=0.0 if args.sigma_b2 is None else args.sigma_b2,
     )
+    if args.arch == "transformer":
+        return models.Transformer(
+            width=args.width,
+            heads=args.heads,
+            recipe=args.recipe,
+            norm=args.norm,
+            seq_len=args.seq_len,
+            mlp_width=args.mlp_width,
+            causal=args.causal,
+            qk_norm=args.qk_norm,
+            branch_exponent=args.branch_exponent,
+            alpha=args.alpha,
+            **common,
+        )
+    common["activation"] = args.activation or "tanh"
+    common["kernel_init"] = args.init or "lecun_normal"
     if args.arch == "mlp":
         return models.MLP(width=args.width, **common)
     if args.arch == "resmlp":
-        return models.ResMLP(width=args.width, alpha=args.alpha, pre_norm=args.pre_norm, **common)
+        alpha = 1.0 if args.alpha is None else args.alpha
+        return models.ResMLP(width=args.width, alpha=alpha, pre_norm=args.pre_norm, **common)
     return models.ConvNet(
         channels=args.width, kernel_size=args.kernel_size, ndim=args.ndim, **common
     )
@@ -132,7 +184,13 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--layers must lie in [0, {args.depth}], got {bad}")
     else:
         layers = selected_layers(args.depth)
-    name = f"{args.arch}-{args.init}-{args.activation}-d{args.depth}-w{args.width}"
+    if args.arch == "transformer":
+        st = model.stack()
+        act_name, what = st.activation.name, f"recipe={args.recipe} norm={st.norm}"
+        name = f"transformer-{args.recipe}-{st.norm}-{act_name}-d{args.depth}-w{args.width}"
+    else:
+        act_name, what = model.activation, f"init={model.kernel_init}"
+        name = f"{args.arch}-{model.kernel_init}-{act_name}-d{args.depth}-w{args.width}"
     out = Path(args.out) if args.out else Path("runs") / "propagate" / name
     if not args.no_progress:
         print(
@@ -164,8 +222,8 @@ def run(args: argparse.Namespace) -> int:
     sw = "as given" if args.sigma_w2 is None else f"{args.sigma_w2:g}"
     sb = "0" if args.sigma_b2 is None else f"{args.sigma_b2:g}"
     print(
-        f"{args.arch} width={args.width} depth={args.depth} init={args.init} "
-        f"activation={args.activation} sigma_w2={sw} sigma_b2={sb} seeds={args.seeds} "
+        f"{args.arch} width={args.width} depth={args.depth} {what} "
+        f"activation={act_name} sigma_w2={sw} sigma_b2={sb} seeds={args.seeds} "
         f"batch={args.batch} (mean ± sd over seeds)"
     )
     print(_table(result, layers))

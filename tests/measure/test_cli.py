@@ -39,3 +39,19 @@ def test_propagate_bad_input(capsys):
     assert len(err) == 1 and "depth" in err[0]
     assert main(["propagate", "--metrics", "q,foo", "--no-progress"]) == 2
     assert "foo" in capsys.readouterr().err
+
+
+def test_propagate_transformer(tmp_path, capsys):
+    out = tmp_path / "tr"
+    argv = ["propagate", "--arch", "transformer", "--norm", "post", "--recipe", "gpt2",
+            "--depth", "3", "--width", "8", "--heads", "2", "--seq-len", "4", "--seeds", "2",
+            "--metrics", "q,token_cos,attn", "--out", str(out), "--no-progress",
+            "--no-plot"]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "recipe=gpt2 norm=post" in text and "attn_entropy" in text
+    df = pd.read_parquet(out / "propagate.parquet")
+    assert {"token_cos", "attn_entropy", "attn_logit_std"} <= set(df.columns)
+    assert len(df) == 2 * 4
+    assert main(["propagate", "--arch", "transformer", "--recipe", "gtp2", "--no-progress"]) == 2
+    assert "Did you mean 'gpt2'" in capsys.readouterr().err

@@ -48,9 +48,10 @@ RECALL_SPEC = TrainSpec(optimizer="adam", steps=3000, batch_size=64, eval_every=
 def test_recall_is_learned_with_attention_and_not_without():
     # Two pre-LN blocks of width 64 reach > 0.9 test accuracy (measured at Adam lr 1e-3: 0.98
     # and 1.0 after 1500 steps, 1.0 and 1.0 after 2000; at lr 3e-3 one seed of two was still on
-    # its plateau, 0.43, at 2000 steps: learning is a plateau then a jump). Negative control: value and out projections zero-initialised
-    # keep attention's output, and both their gradients, at exactly 0, so the last token sees
-    # only the query: accuracy 1/8 up to binomial noise on 1000 test examples (5 SE bound).
+    # its plateau, 0.43, at 2000 steps: learning is a plateau, then a jump). Negative control:
+    # value and out projections zero-initialised keep attention's output, and both their
+    # gradients, at exactly 0, so the last token sees only the query: accuracy 1/8 up to
+    # binomial noise on 1000 test examples (5 SE bound).
     d = _recall(n_train=8000, **RECALL)
     base = dict(width=64, depth=2, heads=4, vocab=24, pool="last", readout=8, norm="pre")
     on = train(Transformer(**base), d, seeds=2, learning_rate=1e-3, spec=RECALL_SPEC)
