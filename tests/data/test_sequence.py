@@ -13,8 +13,8 @@ from initjax.data.sequence import associative_recall, recall_chance_accuracy
 
 def test_every_example_is_well_formed():
     k, nk, nv = 3, 10, 5
-    x, y = associative_recall("train", n_train=500, n_pairs=k, n_keys=nk, n_values=nv, seed=3)
-    assert x.shape == (500, 2 * k + 1) and x.dtype == np.float32 and y.dtype == np.int32
+    x, y = associative_recall("train", n_train=200, n_pairs=k, n_keys=nk, n_values=nv, seed=3)
+    assert x.shape == (200, 2 * k + 1) and x.dtype == np.float32 and y.dtype == np.int32
     ids = x.astype(int)
     np.testing.assert_array_equal(ids, x)
     keys_, vals, q = ids[:, 0 : 2 * k : 2], ids[:, 1 : 2 * k : 2], ids[:, -1]
@@ -41,8 +41,8 @@ def test_query_alone_predicts_at_chance():
     # The value of the query is independent of the query: the best query-only rule (majority
     # value per query id, fitted on train) scores 1/n_values on test up to binomial noise.
     nv = 4
-    x, y = associative_recall("train", n_train=4000, n_values=nv, seed=2)
-    xt, yt = associative_recall("test", n_test=4000, n_values=nv, seed=2)
+    x, y = associative_recall("train", n_train=2000, n_values=nv, seed=2)
+    xt, yt = associative_recall("test", n_test=2000, n_values=nv, seed=2)
     q, qt = x[:, -1].astype(int), xt[:, -1].astype(int)
     rule = {k: np.bincount(y[q == k], minlength=nv).argmax() for k in np.unique(q)}
     acc = np.mean([rule.get(k, 0) == v for k, v in zip(qt, yt, strict=True)])

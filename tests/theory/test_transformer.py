@@ -116,6 +116,7 @@ def with_mlp():
     return {n: _monte_carlo(norm=n, activation="relu") for n in ("pre", "post")}
 
 
+@pytest.mark.slow
 def test_pre_and_post_ln_blocks_with_relu_mlp_match_the_recursion(with_mlp):
     mlp = TT.MLPVariances("relu", sigma_12=1.0, sigma_22=1.0)
     for norm, mc in with_mlp.items():
