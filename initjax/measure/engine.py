@@ -549,6 +549,11 @@ def prepare(
             f"metric(s) {', '.join(attn)} need a model with attention blocks (arch "
             f"'transformer'), got {type(model).__name__}"
         )
+    if "jac_sv" in ms and getattr(st, "vocab", None) is not None:
+        raise ValueError(
+            "metric 'jac_sv' differentiates the output with respect to the input, which is "
+            "undefined for token ids (a Transformer with vocab=...); use patch or feature inputs"
+        )
     if "jac_sv" in ms:
         if (
             isinstance(jac_input, bool)
@@ -640,7 +645,9 @@ def propagate(
         cosine ``c0`` or independent directions when ``c0`` is None).
       seeds: number of independent networks, or a 1-D array of typed keys (``keys.seed_keys``).
       metrics: names from ``("q", "c", "grad_sq", "act_std", "act_saturation",
-        "unit_symmetry", "jac_sv")`` (a sequence or a comma-separated string).
+        "unit_symmetry", "token_cos", "erank", "attn", "qkv_grad", "jac_sv")`` (a sequence or a
+        comma-separated string); token_cos, erank (token sequences) and attn, qkv_grad
+        (attention blocks) are defined in :mod:`initjax.measure.sequence_metrics`.
       sigma_w2, sigma_b2: override the model's variances; scalars or 1-D arrays broadcast to H
         grid cells, evaluated in one compiled call (a leading H axis on every array).
       c0, q0, batch (default 8), input_shape (default per model), inputs ("shared" | "per_seed"):
@@ -665,7 +672,9 @@ def propagate(
       the input projection's pre-activation and 1..depth the hidden layers'; ``jac_sv``
       ``(seeds, n)`` (descending); ``diverged`` ``(seeds,)`` True where any value is non-finite;
       all with a leading ``(H,)`` axis for a grid. ``unit_symmetry`` fills ``unit_dist`` and
-      ``act_rank``. ``grad_sq[l]`` = mean over the batch of |d loss / d z^l|^2 (Schoenholz et
+      ``act_rank``; ``attn`` fills ``attn_entropy`` and ``attn_logit_std`` and ``qkv_grad``
+      fills ``grad_wq``, ``grad_wk``, ``grad_wv`` (NaN at layer 0, which has no attention).
+      ``grad_sq[l]`` = mean over the batch of |d loss / d z^l|^2 (Schoenholz et
       al. 2017, backward q~^l; Glorot & Bengio 2010, Fig. 7). ``jac_sv``: singular values of
       d phi(z^depth) / d x at one input (Pennington et al. 2017).
 
