@@ -2,7 +2,9 @@
 
 ``get(name, **hparams)`` binds hyper-parameters; ``names()`` lists canonical names (``aliases()``
 the other spellings); ``entry(name)`` gives the metadata (family, defaults, reference, promised
-variance); ``register`` adds an entry; ``fans`` computes (fan_in, fan_out);
+variance); ``register`` adds an entry (``register_callable`` a plain ``init(key, shape, dtype)``
+function); a name ``"package.module:function"`` or ``"path/file.py:function"`` is imported and
+registered on first use; ``fans`` computes (fan_in, fan_out);
 ``calculate_gain`` is PyTorch's gain table and ``derived_gain`` the gain 1 / sqrt(E[phi(z)^2])
 of any activation. Every entry follows the ``jax.nn.initializers.Initializer`` protocol: it plugs
 into ``flax.linen.Dense(kernel_init=...)``. ``initjax list`` prints the registry.
@@ -24,6 +26,7 @@ from initjax.initializers._registry import (
     get,
     names,
     register,
+    register_callable,
 )
 from initjax.initializers.fans import fans
 from initjax.initializers.gains import calculate_gain, derived_gain
@@ -40,4 +43,5 @@ __all__ = [
     "get",
     "names",
     "register",
+    "register_callable",
 ]

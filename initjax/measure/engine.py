@@ -1,8 +1,12 @@
 """Signal propagation at initialization: per-layer statistics, vmapped over seeds, one ``jit``.
 
 ``propagate(model, ...)`` runs ``seeds`` independently initialized copies of ``model`` on the same
-(or per-seed) inputs and returns per-layer q^l, c^l, gradient norms, activation statistics, unit
-symmetry and input-output Jacobian spectra (see :mod:`initjax.measure.metrics`).
+(or per-seed) inputs and returns the requested registered metrics (:mod:`initjax.measure.metrics`:
+per-layer q^l, c^l, gradient norms, activation statistics, unit symmetry, input-output Jacobian
+spectra, and any metric a plugin registers). The engine computes the passes those metrics need
+(forward scan; backward scan for gradient metrics; forward-mode tangents for Jacobian metrics) and
+has no list of metric names of its own. Every row also gets the float32 flags ``underflow``,
+``nonfinite`` and, per seed, ``diverged`` (defined in :mod:`initjax.measure.metrics`).
 
 Everything runs under one ``jax.jit``: a ``vmap`` over seeds inside a ``vmap`` over grid cells of
 (sigma_w2, sigma_b2). Depth is a ``jax.lax.scan``. In the default **fused** path layer l's weights
@@ -38,18 +42,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from initjax import keys
+from initjax import keys, models
 from initjax.measure import metrics as M
-from initjax.measure import sequence_metrics as SM
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
-from initjax.models import build
-from initjax.models._core import Stack, init_stack, stack_of
+from initjax.models import Stack, init_stack, stack_of
 
 __all__ = ["propagate", "prepare", "Prepared", "trace_count", "JAC_MAX", "INPUT_MODES", "PATHS"]
 
-JAC_MAX = 1024
+JAC_MAX = M.JAC_MAX
 INPUT_MODES = ("shared", "per_seed")
 PATHS = ("fused", "materialized")
 
@@ -71,6 +73,7 @@ class _Config:
 
     stack: Stack
     metrics: tuple[str, ...]
+    specs: tuple[M.Metric, ...]  # the registered metrics (identity: a replaced one recompiles)
     in_shape: tuple[int, ...]
     batch: int
     rescale: bool
@@ -82,39 +85,33 @@ class _Config:
     jac_input: int
     feat_shape: tuple[int, ...]  # per-example pre-activation shape
 
+    def by_pass(self, name: str) -> tuple[M.Metric, ...]:
+        """The requested metrics computed in engine pass ``name`` (forward/backward/jacobian)."""
+        return tuple(m for m in self.specs if m.engine_pass == name)
+
 
 # --- the traced computation -------------------------------------------------------------------
 
 
 def _layer_stats(
-    cfg: _Config, z: jax.Array, p: Any, layer: int, z_in: jax.Array | None = None
+    cfg: _Config, z: jax.Array, p: Any, layer, kind: int, z_in: jax.Array | None = None
 ) -> dict[str, jax.Array]:
-    st = cfg.stack
+    """Forward-pass metrics of one layer, plus ``_q`` (q^l) and ``_qmin`` (the smallest
+    per-example mean square), always: they define the underflow / overflow flags. ``z_in`` is a
+    hidden layer's input z^{l-1} (None at layer 0)."""
     z = jax.lax.stop_gradient(z)
-    a = st.activation(z)
-    out = {"_finite": jnp.all(jnp.isfinite(z))}
-    ms = cfg.metrics
-    if "q" in ms:
-        out["q"] = M.second_moment(z)
-    if "c" in ms:
-        out["c"] = M.correlation(z)
-    if "act_std" in ms:
-        out["act_std"] = M.activation_std(a)
-    if "act_saturation" in ms:
-        out["act_saturation"] = M.saturation(z, a, st.activation.saturation)
-    if "unit_symmetry" in ms:
-        out["unit_dist"] = M.min_unit_distance(st.unit_weights(jax.lax.stop_gradient(p), layer))
-        out["act_rank"] = M.numerical_rank(st.units_matrix(a))
-    if "token_cos" in ms:
-        out["token_cos"] = SM.token_cosine(z)
-    if "erank" in ms:
-        out["erank"] = SM.effective_rank(z)
-    if "attn" in ms:  # the block's attention, recomputed from its input; none at layer 0
-        if layer == 0:
-            out.update(attn_entropy=jnp.float32(jnp.nan), attn_logit_std=jnp.float32(jnp.nan))
-        else:
-            stats = SM.attention_stats(st, jax.lax.stop_gradient(p), jax.lax.stop_gradient(z_in))
-            out.update(stats)
+    ctx = M.LayerContext(
+        z=z,
+        g=None,
+        params=p,
+        stack=cfg.stack,
+        layer=jnp.asarray(layer, jnp.int32),
+        kind=kind,
+        z_in=None if z_in is None else jax.lax.stop_gradient(z_in),
+    )
+    out = {"_q": M.second_moment(z), "_qmin": M.min_example_second_moment(z)}
+    for m in cfg.by_pass("forward"):
+        out.update(M.evaluate(m, ctx))
     return out
 
 
@@ -169,8 +166,8 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     st = cfg.stack
     p_in, fetch, _ = net
     z0 = st.input_apply(p_in, x)
-    s0 = _layer_stats(cfg, z0, p_in, 0)
-    jac = "jac_sv" in cfg.metrics
+    s0 = _layer_stats(cfg, z0, p_in, 0, 0)
+    jac = bool(cfg.by_pass("jacobian"))
     j = cfg.jac_input
     t0 = None
     if jac:  # forward-mode tangents of one example, pushed through the same scan
@@ -183,7 +180,7 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     def body(carry, i):
         z_prev, p, t = carry
         z = st.layer_apply(p, z_prev)
-        s = _layer_stats(cfg, z, p, 1, z_prev)
+        s = _layer_stats(cfg, z, p, i, 1, z_prev)
         idle = i == 0
         if jac:
             h0 = z_prev[j : j + 1]
@@ -203,22 +200,16 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     return z, s, (None if zs is None else zs[1:]), jmat
 
 
-def _sq_norm(g: jax.Array) -> jax.Array:
-    """Mean over the batch (axis 0) of the squared norm over the remaining axes."""
-    g = g.astype(jnp.float32)
-    return jnp.mean(jnp.sum(jnp.square(g), axis=tuple(range(1, g.ndim))))
-
-
-def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
-    """|d loss / d z^l|^2 for l = 0..depth by a reverse scan that draws the weights again.
+def _backward(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
+    """Backward-pass metrics of g^l = d loss / d z^l for l = 0..depth, by a reverse scan that
+    draws the weights again.
 
     ``zs`` holds z^0..z^{depth-1} from the forward scan (O(depth B N) memory); each step takes the
-    vjp of one layer at its stored input, so no weights are stored. With ``qkv_grad`` the same
-    vjp also gives the layer's parameter gradients, reduced to the q/k/v kernel norms (NaN at
-    layer 0, which has no attention).
+    vjp of one layer at its stored input, so no weights are stored.
     """
     st = cfg.stack
     _, fetch, p_out = net
+    grad_metrics = cfg.by_pass("backward")
     out, vjp_out = jax.vjp(lambda z: st.output(p_out, z), z_last)
     if cfg.loss is None:
         ct = jax.random.normal(keys.role(seed_key, keys.COTANGENT), out.shape, jnp.float32)
@@ -228,56 +219,51 @@ def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
     (g_last,) = vjp_out(ct)
     depth = st.depth
 
-    qkv = "qkv_grad" in cfg.metrics
+    param_grads = any("param_grad" in m.needs for m in grad_metrics)
+
+    def stats(g, layer, kind, gp=None):
+        ctx = M.LayerContext(
+            z=None, g=g, params=None, stack=st, layer=layer, kind=kind, param_grad=gp
+        )
+        res = {}
+        for m in grad_metrics:
+            res.update(M.evaluate(m, ctx))
+        return res
 
     def body(carry, k):
         # k = depth: idle step (fetches layer depth); k < depth: layer i = k + 1, whose input
-        # z^k is read from the forward pass; g = d loss / d z^i, p = layer i's params.
+        # z^k is read from the forward pass; g = d loss / d z^i, p = layer i's params (and
+        # gp = d loss / d p when a metric needs it).
         g, p = carry
         idle = k == depth
         z_prev = jax.lax.dynamic_index_in_dim(zs, jnp.minimum(k, depth - 1), 0, False)
-        out = {"grad_sq": _sq_norm(g)}
-        if qkv:
+        gp = None
+        if param_grads:
             _, vjp = jax.vjp(lambda h, pp: st.layer_apply(pp, h), z_prev, p)
             g_prev, gp = vjp(g)
-            out.update(SM.qkv_grad_norms(gp))
         else:
             _, vjp = jax.vjp(lambda h: st.layer_apply(p, h), z_prev)
             (g_prev,) = vjp(g)
+        out = stats(g, jnp.minimum(k + 1, depth), 1, gp)
         return (jnp.where(idle, g, g_prev), fetch(jnp.clip(k, 1, depth))), out
 
     ks = jnp.arange(depth + 1, dtype=jnp.int32)
-    (g0, _), per = jax.lax.scan(body, (g_last, _idle_params(fetch)), ks, reverse=True)
-    # per[k] for k < depth holds layer k + 1's parameter gradients and |g^{k+1}|^2.
-    res = {"grad_sq": jnp.concatenate([_sq_norm(g0)[None], per["grad_sq"][:depth]])}
-    if qkv:
-        nan = jnp.full((1,), jnp.nan, jnp.float32)
-        for name in M.COLUMNS["qkv_grad"]:
-            res[name] = jnp.concatenate([nan, per[name][:depth]])
-    return res
+    (g0, _), res = jax.lax.scan(body, (g_last, _idle_params(fetch)), ks, reverse=True)
+    first = stats(g0, jnp.int32(0), 0)
+    return {c: jnp.concatenate([first[c][None], v[:depth]]) for c, v in res.items()}
 
 
 def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.Array]:
     net = _network(cfg, seed_key, sw2, sb2, params)
-    need_grad = "grad_sq" in cfg.metrics or "qkv_grad" in cfg.metrics
+    need_grad = bool(cfg.by_pass("backward"))
     z_last, stats, zs, jmat = _forward(cfg, net, x, keep_z=need_grad)
-    finite = jnp.all(stats.pop("_finite"))
     res: dict[str, jax.Array] = dict(stats)
     if need_grad:
-        grads = _grad_sq(cfg, net, z_last, zs, seed_key)
-        if "grad_sq" not in cfg.metrics:
-            grads.pop("grad_sq")
-        res.update(grads)
+        res.update(_backward(cfg, net, z_last, zs, seed_key))
     if jmat is not None:
-        jmat = jmat.astype(jnp.float32)
-        ok = jnp.all(jnp.isfinite(jmat))
-        sv = jnp.linalg.svd(jnp.where(ok, jmat, 0.0), compute_uv=False)
-        res["jac_sv"] = jnp.where(ok, sv, jnp.nan)
-    bad = ~finite
-    for k in ("q", "grad_sq", "act_std", "jac_sv"):
-        if k in res:
-            bad = bad | ~jnp.all(jnp.isfinite(res[k]))
-    res["diverged"] = bad
+        ctx = M.NetworkContext(jacobian=jmat.astype(jnp.float32), stack=cfg.stack)
+        for m in cfg.by_pass("jacobian"):
+            res.update(M.evaluate(m, ctx))
     return res
 
 
@@ -346,10 +332,10 @@ class Prepared:
         if bar is not None:
             bar.close()
         arrays = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
-        diverged = arrays.pop("diverged")
         if not self.meta["is_grid"]:
             arrays = {k: v[0] for k, v in arrays.items()}
-            diverged = diverged[0]
+        arrays, underflow, nonfinite, diverged = M.flags(arrays, self.config.metrics)
+        arrays.update(underflow=underflow, nonfinite=nonfinite, diverged=diverged)
         meta = dict(self.meta)
         meta["wall_time_s"] = time.perf_counter() - t0
         meta["traces"] = _TRACES - before
@@ -470,8 +456,10 @@ def prepare(
     if isinstance(model, Mapping):  # a spec {"arch": "mlp", "width": ..., ...}
         spec = dict(model)
         if "arch" not in spec:
-            raise ValueError("a model spec needs an 'arch' key (mlp, conv, resmlp)")
-        model = build(spec.pop("arch"), **spec)
+            raise ValueError(
+                f"a model spec needs an 'arch' key, one of {', '.join(models.names())}"
+            )
+        model = models.build(spec.pop("arch"), **spec)
     st = stack_of(model)
     ms = metrics_arg(metrics)
     if params is not None:
@@ -530,43 +518,14 @@ def prepare(
         check_c0(c0, n_batch, math.prod(in_shape) if in_shape else 0)
         mode = inputs
     feat, layer_params = _static_info(st, in_shape)  # runs st.check(in_shape)
-    if "c" in ms and n_batch < 2:
-        raise ValueError(f"metric 'c' needs batch >= 2 inputs, got {n_batch}")
-    if "act_saturation" in ms and st.activation.saturation is None:
-        raise ValueError(
-            f"metric 'act_saturation' is undefined for activation {st.activation.name!r} "
-            "(defined for tanh-like bounded units and rectifiers)"
-        )
-    seq = [m for m in ms if m in M.SEQUENCE]
-    if seq and len(feat) < 2:
-        raise ValueError(
-            f"metric(s) {', '.join(seq)} need token sequences (features (B, T, d)); "
-            f"{type(model).__name__} gives per-example features of shape {feat}"
-        )
-    attn = [m for m in ms if m in ("attn", "qkv_grad")]
-    if attn and not hasattr(st, "attention_logits"):
-        raise ValueError(
-            f"metric(s) {', '.join(attn)} need a model with attention blocks (arch "
-            f"'transformer'), got {type(model).__name__}"
-        )
-    if "jac_sv" in ms and getattr(st, "vocab", None) is not None:
-        raise ValueError(
-            "metric 'jac_sv' differentiates the output with respect to the input, which is "
-            "undefined for token ids (a Transformer with vocab=...); use patch or feature inputs"
-        )
-    if "jac_sv" in ms:
-        if (
-            isinstance(jac_input, bool)
-            or not isinstance(jac_input, int)
-            or not (0 <= jac_input < n_batch)
-        ):
-            raise ValueError(f"jac_input must index the batch [0, {n_batch}), got {jac_input!r}")
-        n_in, n_out = math.prod(in_shape), math.prod(feat)
-        if max(n_in, n_out) > JAC_MAX:
-            raise ValueError(
-                f"metric 'jac_sv' computes the exact {n_out} x {n_in} Jacobian; both sizes must be "
-                f"<= {JAC_MAX} (use a smaller width / input)"
-            )
+    info = M.CallInfo(st, in_shape, feat, n_batch, jac_input)
+    for name in ms:
+        reason = M.support(name, st)
+        if reason is not None:
+            raise ValueError(f"metric {name!r}: {reason}")
+        check = M.get(name).check
+        if check is not None:
+            check(info)
     if seed_chunk is None:
         item = jnp.dtype(st.dtype).itemsize
         per_seed = item * (layer_params + 2 * n_batch * math.prod(feat))
@@ -578,6 +537,7 @@ def prepare(
     cfg = _Config(
         stack=st,
         metrics=ms,
+        specs=tuple(M.get(m) for m in ms),
         in_shape=in_shape,
         batch=n_batch,
         rescale=rescale,
@@ -606,7 +566,7 @@ def prepare(
         "root_seed": int(root_seed),
         "seeds": n_seeds,
         "model": repr(model),
-        "arch": type(model).__name__,
+        "arch": models.name_of(model) or type(model).__name__,
     }
     chunks = [(a, a + chunk) for a in range(0, n_seeds, chunk)]
     return Prepared(cfg, args, meta, chunks)
@@ -637,17 +597,16 @@ def propagate(
     """Measure signal propagation through ``seeds`` random initializations of ``model``.
 
     Args:
-      model: an ``initjax.models`` module (MLP, ConvNet, ResMLP), or a spec dict
-        ``{"arch": "mlp" | "conv" | "resmlp", **fields}`` (``initjax.models.build``); its fields
-        give the architecture, initializers and default sigma_w2 / sigma_b2.
+      model: an ``initjax.models`` module (a registered family: ``initjax.models.names()``), or
+        a spec dict ``{"arch": name, **fields}`` (``initjax.models.build``); its fields give the
+        architecture, initializers and default sigma_w2 / sigma_b2.
       x: a data batch ``(B, *input_shape)`` shared by all seeds, or None for Gaussian inputs
         (:func:`initjax.measure.inputs.gaussian_inputs`: mean square ``q0`` per example, pairwise
         cosine ``c0`` or independent directions when ``c0`` is None).
       seeds: number of independent networks, or a 1-D array of typed keys (``keys.seed_keys``).
-      metrics: names from ``("q", "c", "grad_sq", "act_std", "act_saturation",
-        "unit_symmetry", "token_cos", "erank", "attn", "qkv_grad", "jac_sv")`` (a sequence or a
-        comma-separated string); token_cos, erank (token sequences) and attn, qkv_grad
-        (attention blocks) are defined in :mod:`initjax.measure.sequence_metrics`.
+      metrics: registered metric names (``initjax.measure.metrics.names()``: q, c, grad_sq,
+        act_std, act_saturation, unit_symmetry, jac_sv and plugin metrics), a sequence or a
+        comma-separated string.
       sigma_w2, sigma_b2: override the model's variances; scalars or 1-D arrays broadcast to H
         grid cells, evaluated in one compiled call (a leading H axis on every array).
       c0, q0, batch (default 8), input_shape (default per model), inputs ("shared" | "per_seed"):
@@ -670,18 +629,23 @@ def propagate(
     Returns:
       :class:`PropagationResult`: ``arrays[m]`` shaped ``(seeds, depth + 1)`` per layer, layer 0
       the input projection's pre-activation and 1..depth the hidden layers'; ``jac_sv``
-      ``(seeds, n)`` (descending); ``diverged`` ``(seeds,)`` True where any value is non-finite;
-      all with a leading ``(H,)`` axis for a grid. ``unit_symmetry`` fills ``unit_dist`` and
-      ``act_rank``; ``attn`` fills ``attn_entropy`` and ``attn_logit_std`` and ``qkv_grad``
-      fills ``grad_wq``, ``grad_wk``, ``grad_wv`` (NaN at layer 0, which has no attention).
-      ``grad_sq[l]`` = mean over the batch of |d loss / d z^l|^2 (Schoenholz et
-      al. 2017, backward q~^l; Glorot & Bengio 2010, Fig. 7). ``jac_sv``: singular values of
-      d phi(z^depth) / d x at one input (Pennington et al. 2017).
+      ``(seeds, n)`` (descending); all with a leading ``(H,)`` axis for a grid. ``unit_symmetry``
+      fills ``unit_dist`` and ``act_rank``. ``grad_sq[l]`` = mean over the batch of
+      |d loss / d z^l|^2 (Schoenholz et al. 2017, backward q~^l; Glorot & Bengio 2010, Fig. 7).
+      ``jac_sv``: singular values of d phi(z^depth) / d x at one input (Pennington et al. 2017).
+      Flags (bool): ``arrays["underflow"]`` ``(seeds, depth + 1)``: q^l (or one example's mean
+      square q^l_aa) < 1.18e-38, float32's smallest normal number (an all-zero layer included),
+      where ratios such as c^l are undefined and recorded as NaN; ``arrays["nonfinite"]``
+      ``(seeds, depth + 1)``: some metric value of the row (or z^l) is NaN or +-inf;
+      ``arrays["diverged"]`` (also ``.diverged``) ``(seeds,)``: the network overflowed, i.e.
+      some value is +-inf or NaN not explained by underflow. A vanishing signal is
+      ``underflow``, not ``diverged``.
 
     Raises:
       ValueError / TypeError: any bad argument (non-positive seeds or batch, unknown metric,
         negative variance, incompatible initializer and kernel shape, ...) before compiling.
-        Exploding signals are never an error: they come back as inf/NaN with ``diverged``.
+        Exploding or vanishing signals are never an error: they come back as values with the
+        ``diverged`` / ``underflow`` flags.
     """
     prep = prepare(
         model,

@@ -25,14 +25,25 @@ Definitions:
 - ``grad_wq``, ``grad_wk``, ``grad_wv``: Frobenius norms of d loss / d W of the block's query,
   key and value kernels (Noci et al. 2022, Theorem 3.2: under rank collapse the query and key
   gradients vanish while the value gradients do not).
+
+Registered metrics (:mod:`initjax.measure.metrics`): ``token_cos``, ``erank`` (any model whose
+per-layer signal has positions, ``(B, *positions, d)``: Transformer tokens, or a ConvNet's
+spatial positions), ``attn`` (columns ``attn_entropy``,
+``attn_logit_std``: the block's attention recomputed from its input z^{l-1} and params, so it is
+what the forward pass used) and ``qkv_grad`` (columns ``grad_wq``, ``grad_wk``, ``grad_wv``, from
+the backward pass) for models with attention blocks (a stack with ``attention_input`` /
+``attention_logits``). The last two are NaN at layer 0, which has no attention.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+from initjax.measure import metrics as M
 
 __all__ = [
     "token_cosine",
@@ -122,3 +133,106 @@ def qkv_grad_norms(grads: Any) -> dict[str, jax.Array]:
         "grad_wk": norm(a["key"]["kernel"]),
         "grad_wv": norm(a["value"]["kernel"]),
     }
+
+
+# --- registry entries ------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _feature_rank(stack: Any) -> int:
+    shape = stack.default_input_shape()
+    out = jax.eval_shape(
+        lambda: stack.input_apply(
+            stack.input_init(jax.random.key(0), shape, None, 0.0),
+            jnp.zeros((1, *shape), stack.dtype),
+        )
+    )
+    return len(out.shape) - 1
+
+
+def _sequence_stack(stack: Any) -> str | None:
+    try:
+        rank = _feature_rank(stack)
+    except TypeError:  # an unhashable stack: trust the call's own check
+        return None
+    if rank < 2:
+        return (
+            f"needs token sequences (per-layer features (T, d)); {type(stack).__name__} has "
+            f"{rank}-D features per example"
+        )
+    return None
+
+
+def _token_sequences(info: M.CallInfo) -> None:
+    if len(info.feat_shape) < 2:
+        raise ValueError(
+            f"needs token sequences (per-layer features (T, d)); {type(info.stack).__name__} "
+            f"has per-example features of shape {info.feat_shape}"
+        )
+
+
+def _has_attention(stack: Any) -> str | None:
+    if hasattr(stack, "attention_input") and hasattr(stack, "attention_logits"):
+        return _sequence_stack(stack)
+    return f"{type(stack).__name__} has no attention blocks (arch 'transformer' has)"
+
+
+def _nan(columns: tuple[str, ...]) -> dict[str, jax.Array]:
+    return {c: jnp.float32(jnp.nan) for c in columns}
+
+
+_ATTN = ("attn_entropy", "attn_logit_std")
+_QKV = ("grad_wq", "grad_wk", "grad_wv")
+
+
+def _attn(ctx: M.LayerContext) -> dict[str, jax.Array]:
+    if ctx.kind == 0:
+        return _nan(_ATTN)
+    return attention_stats(ctx.stack, jax.lax.stop_gradient(ctx.params), ctx.z_in)
+
+
+def _qkv(ctx: M.LayerContext) -> dict[str, jax.Array]:
+    if ctx.kind == 0 or ctx.param_grad is None:
+        return _nan(_QKV)
+    return qkv_grad_norms(ctx.param_grad)
+
+
+M.register(
+    "token_cos",
+    lambda ctx: token_cosine(ctx.z),
+    supports=_sequence_stack,
+    check=_token_sequences,
+    description="mean pairwise cosine of the tokens of each example (rank collapse: 1)",
+    reference="Noci et al. 2022, arXiv:2206.03126, §3",
+)
+M.register(
+    "erank",
+    lambda ctx: effective_rank(ctx.z),
+    supports=_sequence_stack,
+    check=_token_sequences,
+    description="effective rank exp(entropy of normalized singular values) of the token matrix",
+    reference="Roy & Vetterli 2007, EUSIPCO, eq. 1-2",
+)
+M.register(
+    "attn",
+    _attn,
+    columns=_ATTN,
+    needs=("params", "input"),
+    nonfinite_policy="hidden_only",
+    supports=_has_attention,
+    check=_token_sequences,
+    description="attention entropy (nats, mean over heads and queries); within-row logit std",
+    reference="Zhai et al. 2023, arXiv:2303.06296 (entropy collapse); Noci et al. 2022",
+)
+M.register(
+    "qkv_grad",
+    _qkv,
+    columns=_QKV,
+    needs=("param_grad",),
+    nonfinite_policy="hidden_only",
+    supports=_has_attention,
+    check=_token_sequences,
+    description="Frobenius norms of the query / key / value kernel gradients of each block",
+    reference="Noci et al. 2022, arXiv:2206.03126, Theorem 3.2",
+    log_scale=True,
+)

@@ -25,7 +25,7 @@ import optax
 import pandas as pd
 
 from initjax import keys
-from initjax.models._core import Stack, init_stack, stack_of
+from initjax.models import Stack, apply_stack, init_stack, stack_of
 
 __all__ = [
     "OPTIMIZERS",
@@ -111,8 +111,6 @@ def loss_and_accuracy(stack: Stack, params, x: jax.Array, y: jax.Array):
 
 
 def _logits(stack: Stack, params, x):
-    from initjax.models._core import apply_stack
-
     return apply_stack(stack, params, x)
 
 

@@ -51,6 +51,7 @@ import numpy as np
 from initjax import activations, initializers, keys
 from initjax.models import _params
 from initjax.models._core import Stack, StackModule, validate_common
+from initjax.models._registry import register
 from initjax.models._validate import choice, positive_int
 
 __all__ = [
@@ -425,6 +426,20 @@ class TransformerStack(Stack):
         return layer_norm(z, self.norm_eps) if self.norm == "pre" else z
 
     # -- measurement hooks -----------------------------------------------------------------------
+    @property
+    def UNSUPPORTED_METRICS(self) -> dict[str, str]:  # noqa: N802 (the Stack protocol's name)
+        out = {
+            "act_std": "the residual stream is not a pre-activation: phi(z^l) is no layer's "
+            "output in a Transformer",
+            "act_saturation": "the residual stream is not a pre-activation",
+        }
+        if self.vocab is not None:
+            out["jac_sv"] = (
+                "the output is not differentiable with respect to token ids (use patch or "
+                "feature inputs)"
+            )
+        return out
+
     def unit_weights(self, p, layer):
         # The residual stream's units: columns of the kernel that writes into it.
         if layer == 0:
@@ -526,6 +541,12 @@ def _check_real(value: Any, *, arg: str, allow_none: bool = False) -> None:
         raise ValueError(f"{arg} must be finite, got {value!r}")
 
 
+@register(
+    "transformer",
+    example={"width": 8, "depth": 3, "heads": 2, "seq_len": 4, "qk_norm": True, "readout": 3},
+    description="Transformer blocks (attention + MLP; pre/post/no LayerNorm) as a scan",
+    reference="Vaswani et al. 2017 (arXiv:1706.03762); Xiong et al. 2020 (arXiv:2002.04745)",
+)
 class Transformer(StackModule):
     """Transformer stack of ``depth`` identical blocks (a scan); see the module docstring.
 
