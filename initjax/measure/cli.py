@@ -264,9 +264,11 @@ def run(args: argparse.Namespace) -> int:
     act_name = st.activation.name
     if hasattr(model, "recipe"):  # a recipe family: its recipe and norm placement name the run
         init_label = f"{model.recipe}-{st.norm}" + (f"-{args.init}" if args.init else "")
+        what = f"recipe={model.recipe} norm={st.norm}" + (f" init={args.init}" if args.init else "")
     else:
         ki = getattr(model, "kernel_init", None)
         init_label = ki if isinstance(ki, str) else models.init_name(_resolved(ki))
+        what = f"init={init_label}"
     name = f"{args.arch}-{init_label}-{act_name}-d{args.depth}-w{args.width}"
     out = Path(args.out) if args.out else Path("runs") / "propagate" / name
     if not args.no_progress:
@@ -301,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
     sw = "as given" if args.sigma_w2 is None else f"{args.sigma_w2:g}"
     sb = "0" if args.sigma_b2 is None else f"{args.sigma_b2:g}"
     print(
-        f"{args.arch} width={args.width} depth={args.depth} init={init_label} "
+        f"{args.arch} width={args.width} depth={args.depth} {what} "
         f"activation={act_name} sigma_w2={sw} sigma_b2={sb} seeds={args.seeds} "
         f"batch={args.batch} (mean ± sd over seeds)"
     )

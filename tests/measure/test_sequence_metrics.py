@@ -97,11 +97,17 @@ def test_fused_equals_materialized_for_every_norm_placement(norm):
                     alpha=0.5 if norm == "none" else None)  # fmt: skip
     kw = dict(seeds=2, metrics=SEQ, batch=3)
     a, b = propagate(m, **kw), propagate(m, path="materialized", **kw)
-    assert set(a.arrays) == {"q", "token_cos", "erank", "attn_entropy", "attn_logit_std"}
+    assert set(a.arrays) == {"q", "token_cos", "erank", "attn_entropy", "attn_logit_std"} | {
+        "underflow",
+        "nonfinite",
+        "diverged",
+    }
     for k in a.arrays:
         np.testing.assert_array_equal(a.arrays[k], b.arrays[k], err_msg=k)
     assert np.all(np.isnan(a.arrays["attn_entropy"][:, 0]))  # no attention at the embedding
     assert np.all(np.isfinite(a.arrays["attn_entropy"][:, 1:]))
+    # NaN by definition at layer 0 is neither non-finite nor a divergence.
+    assert not a.arrays["nonfinite"].any() and not a.diverged.any()
 
 
 def test_propagate_attention_and_qkv_gradients_against_independent_computations():
