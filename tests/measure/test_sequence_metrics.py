@@ -14,8 +14,7 @@ import pytest
 from initjax import keys
 from initjax.measure import propagate
 from initjax.measure import sequence_metrics as SM
-from initjax.models import MLP, Transformer, init_params, stack_of
-from initjax.models._core import apply_stack
+from initjax.models import MLP, Transformer, apply_stack, init_params, stack_of
 
 
 def _orthonormal(n: int, k: int, seed: int = 0) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from initjax import initializers, keys
-from initjax.models import Transformer, _params, build, init_params, stack_of
+from initjax.models import Transformer, build, draw_kernel, init_params, stack_of
 from initjax.models.transformer import ROLES, param_roles, sinusoidal_positions
 
 SEED = keys.seed_keys(2)[1]
@@ -58,7 +58,7 @@ def test_role_keys_recomputed_by_hand(pre_params):
         ):
             rk = jax.random.fold_in(lk, ROLES[role].index)
             shape = (64, 16) if role == "mlp_out" else (16, 16)
-            w = _params.draw_kernel(
+            w = draw_kernel(
                 n, jax.random.fold_in(rk, keys.KERNEL), shape, *shape, None, jnp.float32, mult
             )
             got = v["hidden"][path[0]][path[1]]["kernel"][layer - 1]
