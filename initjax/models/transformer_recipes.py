@@ -51,14 +51,14 @@ deepnorm   DeepNorm (Wang et al. 2022, arXiv:2203.00555, Fig. 2 pseudocode and T
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Callable
 
 from initjax import initializers as I
+from initjax._registry import Registry
 from initjax.models.transformer import ROLES, RoleInit
 
-__all__ = ["Recipe", "get", "names", "register", "RECIPES"]
+__all__ = ["Recipe", "get", "names", "register"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,35 +99,31 @@ class Recipe:
         return float(self.skip(depth))
 
 
-RECIPES: dict[str, Recipe] = {}
+_REGISTRY: Registry[Recipe] = Registry(
+    "Transformer recipe",
+    normalize=lambda n: n.strip().lower(),
+    hint="initjax.models.transformer_recipes.names() lists them.",
+)
 
 
-def register(recipe: Recipe) -> Recipe:
-    """Add a recipe (ValueError if the name is taken)."""
-    if recipe.name in RECIPES:
-        raise ValueError(f"Transformer recipe {recipe.name!r} is already registered")
-    RECIPES[recipe.name] = recipe
-    return recipe
+def register(recipe: Recipe, *, replace: bool = False) -> Recipe:
+    """Add a recipe under ``recipe.name`` (ValueError if the name is taken, unless replace)."""
+    return _REGISTRY.register(recipe.name, recipe, replace=replace)
 
 
 def names() -> list[str]:
     """Registered recipe names, sorted."""
-    return sorted(RECIPES)
+    return _REGISTRY.names()
 
 
 def get(name: str) -> Recipe:
-    """The recipe named ``name``.
+    """The recipe named ``name`` (case-insensitive).
 
     Raises:
       ValueError: unknown name (with close names and the full list).
+      TypeError: ``name`` is not a string.
     """
-    if not isinstance(name, str) or name not in RECIPES:
-        close = difflib.get_close_matches(str(name), list(RECIPES), n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ValueError(
-            f"unknown Transformer recipe {name!r}.{hint} Recipes: {', '.join(names())}"
-        )
-    return RECIPES[name]
+    return _REGISTRY.get(name)
 
 
 def _all(default: RoleInit, **over: RoleInit) -> dict[str, RoleInit]:

@@ -245,5 +245,5 @@ def test_sigma_w2_rescales_dense_kernels_keeping_the_recipe_multiplier():
 
 
 def test_unknown_recipe_lists_the_names():
-    with pytest.raises(ValueError, match="Recipes: bert, deepnorm, flax"):
+    with pytest.raises(ValueError, match="Transformer recipes: bert, deepnorm, flax"):
         recipes.get("nope")
