@@ -86,6 +86,10 @@ class Role:
       fan_in, fan_out: the fans in words (sizes of the axes, kernel layout ``(in, out)``).
       scaled: True if ``sigma_w2`` rescales it (dense kernels); False for lookup tables.
       residual_output: True if it writes into the residual stream (GPT-2's "c_proj").
+      in_axis, out_axis: the array's fan axes, counted from the end so they hold for one layer's
+        params and for params stacked along depth (axis 0 then being a batch axis): -2 / -1
+        for every kernel and for the token table (one-hot inputs: fan_in = vocab); None for
+        the position table (added, not multiplied).
     """
 
     index: int
@@ -95,13 +99,15 @@ class Role:
     fan_out: str
     scaled: bool
     residual_output: bool = False
+    in_axis: int | None = -2
+    out_axis: int | None = -1
 
 
 # The role table: the one place a parametrization reads fans and groups from.
 ROLES: dict[str, Role] = {
     "embed": Role(0, "input", ("embed",), "vocab", "width", False),
     "patch": Role(1, "input", ("patch", "kernel"), "patch (or features)", "width", True),
-    "pos": Role(2, "input", ("pos",), "seq_len", "width", False),
+    "pos": Role(2, "input", ("pos",), "seq_len", "width", False, in_axis=None, out_axis=None),
     "query": Role(3, "hidden", ("attn", "query", "kernel"), "width", "width", True),
     "key": Role(4, "hidden", ("attn", "key", "kernel"), "width", "width", True),
     "value": Role(5, "hidden", ("attn", "value", "kernel"), "width", "width", True),
