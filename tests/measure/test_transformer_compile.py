@@ -21,6 +21,7 @@ def _model(depth: int, **kw) -> Transformer:
     return Transformer(width=8, depth=depth, heads=2, patch=2, seq_len=4, **kw)
 
 
+@pytest.mark.slow  # the fused path is also checked by the registry-wide contract (depth 3 vs 48)
 @pytest.mark.parametrize("path", ["fused", "materialized"])
 def test_propagate_program_is_flat_in_depth(path):
     lines = {}
