@@ -55,6 +55,7 @@ from initjax.models._registry import (
 from initjax.models.conv import ConvNet, ConvStack
 from initjax.models.mlp import MLP, MLPStack
 from initjax.models.resmlp import ResMLP, ResMLPStack, fixup_branch_scale
+from initjax.models.transformer import Transformer, TransformerStack
 
 
 def _import_families() -> None:
@@ -76,6 +77,8 @@ __all__ = [
     "ResMLPStack",
     "Stack",
     "StackModule",
+    "Transformer",
+    "TransformerStack",
     "apply_stack",
     "build",
     "data_method",

@@ -107,10 +107,16 @@ def test_fused_equals_materialized_for_every_supported_metric(name):
     for k in fused.arrays:
         assert np.array_equal(fused.arrays[k], mat.arrays[k], equal_nan=True), (name, k)
     # Shapes, finiteness and flags on the (normal, shallow) example network.
-    for c in metrics.columns(ms):
-        a = fused.arrays[c]
-        assert a.shape == (2, m.depth + 1) and a.dtype == np.float32, (name, c)
-        assert np.all(np.isfinite(a)), (name, c)
+    for spec in map(metrics.get, ms):
+        if not spec.per_layer:
+            continue
+        for c in spec.columns:
+            a = fused.arrays[c]
+            assert a.shape == (2, m.depth + 1) and a.dtype == np.float32, (name, c)
+            if spec.nonfinite_policy == "hidden_only":  # undefined at the input projection
+                assert np.all(np.isnan(a[:, 0])) and np.all(np.isfinite(a[:, 1:])), (name, c)
+            else:
+                assert np.all(np.isfinite(a)), (name, c)
     for c in metrics.columns(ms, per_layer=False):
         a = fused.arrays[c]
         assert a.ndim == 2 and a.shape[0] == 2 and np.all(np.isfinite(a)), (name, c)
