@@ -49,6 +49,7 @@ from initjax.models._registry import (
     names,
     register,
 )
+from initjax.models._roles import ROLES, ParamRole, dense_roles, role_fans
 from initjax.models.conv import ConvNet, ConvStack
 from initjax.models.mlp import MLP, MLPStack
 from initjax.models.resmlp import ResMLP, ResMLPStack, fixup_branch_scale
@@ -69,6 +70,8 @@ __all__ = [
     "ConvStack",
     "MLP",
     "MLPStack",
+    "ParamRole",
+    "ROLES",
     "ResMLP",
     "ResMLPStack",
     "Stack",
@@ -77,6 +80,7 @@ __all__ = [
     "build",
     "check_init_shape",
     "check_variance",
+    "dense_roles",
     "draw_bias",
     "draw_kernel",
     "example",
@@ -92,6 +96,7 @@ __all__ = [
     "names",
     "register",
     "resolve_initializer",
+    "role_fans",
     "stack_of",
 ]
 
