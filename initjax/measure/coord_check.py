@@ -68,8 +68,8 @@ _KERNEL_CLASSES = ("input", "hidden", "readout")
 
 
 def t_quantile(p: float, dof: float) -> float:
-    """Quantile of Student's t distribution, by bisection on its CDF (regularized incomplete beta:
-    P(T <= t) = 1 - I_{dof / (dof + t^2)}(dof / 2, 1 / 2) / 2 for t >= 0).
+    """Quantile of Student's t distribution, by bisection on its CDF (regularized incomplete beta,
+    float64: P(T <= t) = 1 - I_{dof / (dof + t^2)}(dof / 2, 1 / 2) / 2 for t >= 0).
 
     Raises:
       ValueError: p outside (0, 1) or dof <= 0.
@@ -80,11 +80,9 @@ def t_quantile(p: float, dof: float) -> float:
         raise ValueError(f"dof must be > 0, got {dof!r}")
     if p < 0.5:
         return -t_quantile(1 - p, dof)
-    from jax.scipy.special import betainc
 
     def cdf(t: float) -> float:
-        x = dof / (dof + t * t)
-        return 1.0 - 0.5 * float(betainc(dof / 2.0, 0.5, x))
+        return 1.0 - 0.5 * _betainc(dof / 2.0, 0.5, dof / (dof + t * t))
 
     lo, hi = 0.0, 1.0
     while cdf(hi) < p:
@@ -93,6 +91,38 @@ def t_quantile(p: float, dof: float) -> float:
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
     return 0.5 * (lo + hi)
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b) in float64: the continued fraction of Numerical
+    Recipes (Press et al. 2007, §6.4) by the modified Lentz method, with the symmetry
+    I_x(a, b) = 1 - I_{1-x}(b, a) where the fraction converges slowly."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1.0) / (a + b + 2.0):
+        return 1.0 - _betainc(b, a, 1.0 - x)
+    ln_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 10000):
+        for num in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return math.exp(ln_front) * h / a
 
 
 def spectral_norm(w: jax.Array, iters: int = 32, key: jax.Array | None = None) -> jax.Array:
