@@ -148,6 +148,8 @@ def test_program_size_does_not_grow_with_depth(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_every_parameter_has_a_role_and_fans(name):
     """Stack.roles() mirrors the params (one hidden layer, no depth axis); every role is known;
+    built-in families must declare them (a plugin family without roles is skipped: parametrize
+    refuses it with a clear error);
     kernels' fans from the role axes equal initjax.initializers.fans of the kernel (the layout
     models draw with); residual-branch outputs are inside branches."""
     from initjax.initializers import fans
@@ -160,7 +162,12 @@ def test_every_parameter_has_a_role_and_fans(name):
     shapes = jax.eval_shape(
         lambda k: models.init_stack(st, k, in_shape, m.sigma_w2, m.sigma_b2), jax.random.key(0)
     )
-    roles = st.roles()
+    try:
+        roles = st.roles()
+    except NotImplementedError:
+        if type(m).__module__.startswith("initjax."):
+            raise
+        pytest.skip(f"plugin family {name!r} declares no roles (parametrize refuses it)")
     is_role = lambda x: isinstance(x, models.ParamRole)
     assert jax.tree.structure(roles, is_leaf=is_role) == jax.tree.structure(shapes)
     flat_r = jax.tree_util.tree_leaves_with_path(roles, is_leaf=is_role)
