@@ -27,6 +27,9 @@ Schoenholz et al. 2017, arXiv:1611.01232; Pennington et al. 2017, arXiv:1711.047
   units' incoming weight vectors; numerical rank of the (rows, units) activation matrix, with
   numpy's tolerance max(rows, units) * eps(float32) * largest singular value.
 - ``jac_sv``: singular values of d phi(z^depth) / d x at one input, descending.
+- ``z_moments`` (columns ``z_mean``, ``z_var``): mean and centred variance of all entries of z^l
+  (examples, units, positions), so q^l = z_var + z_mean^2: ``z_var`` is the quantity LSUV
+  (Mishkin & Matas 2016) sets to 1.
 
 Non-finite values and float32 limits (``nonfinite_policy``; :func:`flags`). Per (seed, layer):
 ``underflow`` = q^l < ``np.finfo(np.float32).tiny`` (1.18e-38; includes an all-zero layer), or
@@ -78,6 +81,7 @@ __all__ = [
     "numerical_rank",
     "register",
     "saturation",
+    "mean_and_variance",
     "second_moment",
     "support",
     "unregister",
@@ -437,6 +441,13 @@ def second_moment(z: jax.Array) -> jax.Array:
     return jnp.mean(jnp.square(z.astype(jnp.float32)))
 
 
+def mean_and_variance(z: jax.Array) -> dict[str, jax.Array]:
+    """``{"z_mean", "z_var"}``: mean and centred (two-pass) variance over all axes (float32)."""
+    zf = z.astype(jnp.float32)
+    m = jnp.mean(zf)
+    return {"z_mean": m, "z_var": jnp.mean(jnp.square(zf - m))}
+
+
 def min_example_second_moment(z: jax.Array) -> jax.Array:
     """min over examples a of q_aa = mean over units of z_a**2 (float32); ``z`` is ``(B, ...)``."""
     zf = z.reshape(z.shape[0], -1).astype(jnp.float32)
@@ -617,6 +628,14 @@ register(
     description="singular values of the input-output Jacobian at one input (exact SVD)",
     reference="Pennington et al. 2017",
     log_scale=True,
+)
+
+register(
+    "z_moments",
+    lambda ctx: mean_and_variance(ctx.z),
+    columns=("z_mean", "z_var"),
+    description="mean and centred variance of all entries of z^l (q^l = z_var + z_mean^2)",
+    reference="Mishkin & Matas 2016 (LSUV normalizes Var(z^l) to 1)",
 )
 
 

@@ -30,7 +30,7 @@ import optax
 import pandas as pd
 
 from initjax import keys
-from initjax.models import Stack, apply_stack, init_stack, stack_of
+from initjax.models import Stack, apply_stack, data_method, init_stack, refine_params, stack_of
 from initjax.parametrizations import Parametrized, base_optimizer
 
 __all__ = [
@@ -74,7 +74,8 @@ class TrainSpec:
       weight_decay: L2 coefficient (>= 0; decoupled for "adamw"), scaled per parameter by a
         parametrization's weight-decay multipliers.
       eval_size: training examples used for the train-accuracy curve (the first ones).
-      keep_params: also return the final params (memory: H x S copies of the network).
+      keep_params: also return the initial and final params (memory: 2 x H x S copies of the
+        network).
     """
 
     optimizer: str = "sgd"
@@ -161,11 +162,15 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data, pz=None):
     in_shape = tuple(x_tr.shape[1:])
     kw = dict(momentum=spec.momentum, weight_decay=spec.weight_decay)
     if pz is None:
-        params = init_stack(stack, keys.role(seed_key, keys.PARAMS), in_shape, sw2, sb2)
+        root = keys.role(seed_key, keys.PARAMS)
+        params = init_stack(stack, root, in_shape, sw2, sb2)
+        if data_method(stack) is not None:  # LSUV, MetaInit, GradInit: refine on the train set
+            params = refine_params(stack, params, x_tr, y_tr, root)[0]
         tx = make_optimizer(spec.optimizer, lr, **kw)
     else:
         params = pz.init(seed_key, sw2, sb2)
         tx = pz.optimizer(spec.optimizer, lr, **kw)
+    params0 = params
     opt_state = tx.init(params)
     loss_fn = lambda p, x, y: loss_and_accuracy(stack, p, x, y, pz)
     batch_key = keys.role(seed_key, keys.BATCHES)
@@ -194,7 +199,7 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data, pz=None):
 
     (final, _), curves = jax.lax.scan(block, (params, opt_state), jnp.arange(spec.n_evals))
     batch_loss, batch_acc, tr_loss, tr_acc, te_loss, te_acc, bad = curves
-    extra = {"params": final} if spec.keep_params else {}
+    extra = {"params": final, "params0": params0} if spec.keep_params else {}
     return extra | {
         "batch_loss": batch_loss,
         "batch_acc": batch_acc,
@@ -207,11 +212,63 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data, pz=None):
     }
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 7))
-def _train_jit(stack, spec, seed_keys, sw2, sb2, lr, data, pz):
+def _train_all(stack, spec, seed_keys, sw2, sb2, lr, data, pz):
     per_seed = jax.vmap(_one_network, in_axes=(None, None, 0, None, None, None, None, None))
     per_cell = jax.vmap(per_seed, in_axes=(None, None, None, 0, 0, 0, None, None))
     return per_cell(stack, spec, seed_keys, sw2, sb2, lr, data, pz)
+
+
+# XLA compiler options per computation (``jax.jit(..., compiler_options=...)``), by name.
+# "no_ynn": XLA:CPU's YNNPACK library fusions off, so dots run as XLA's own (Eigen) kernels.
+XLA_OPTIONS: dict[str, dict[str, Any] | None] = {
+    "default": None,
+    "no_ynn": {"xla_cpu_experimental_ynn_fusion_type": ""},
+}
+_JITS: dict[str, Any] = {}
+
+
+@functools.cache
+def ynn_option_available() -> bool:
+    """Whether this jaxlib's XLA:CPU knows the YNNPACK fusion option (compiles a tiny probe)."""
+    if jax.default_backend() != "cpu":
+        return False
+    try:
+        jax.jit(lambda a: a @ a, compiler_options=XLA_OPTIONS["no_ynn"]).lower(
+            jnp.ones((2, 2))
+        ).compile()
+    except Exception:  # an unknown option is an XlaRuntimeError / ValueError, version dependent
+        return False
+    return True
+
+
+# "auto" turns the YNNPACK fusions off for MLPs at least this wide (BENCHMARKS.md, case 8:
+# width 128, depth 30 trained faster without them; width 64, depth 10 did not).
+AUTO_NO_YNN_MIN_WIDTH = 128
+
+
+def _resolve_options(xla_options: str, stack: Stack) -> str:
+    if xla_options not in (*XLA_OPTIONS, "auto"):
+        allowed = ", ".join(map(repr, (*XLA_OPTIONS, "auto")))
+        raise ValueError(f"xla_options must be one of {allowed}, got {xla_options!r}")
+    if xla_options == "auto":
+        from initjax.models.mlp import MLPStack
+
+        wide = isinstance(stack, MLPStack) and stack.width >= AUTO_NO_YNN_MIN_WIDTH
+        return "no_ynn" if wide and ynn_option_available() else "default"
+    if xla_options == "no_ynn" and not ynn_option_available():
+        raise ValueError(
+            "xla_options='no_ynn' needs XLA:CPU with the YNNPACK fusion option "
+            f"(backend {jax.default_backend()!r}, jaxlib {jax.lib.__version__})"
+        )
+    return xla_options
+
+
+def _train_jit(options: str):
+    if options not in _JITS:
+        _JITS[options] = jax.jit(
+            _train_all, static_argnums=(0, 1, 7), compiler_options=XLA_OPTIONS[options]
+        )
+    return _JITS[options]
 
 
 @dataclasses.dataclass
@@ -227,12 +284,14 @@ class TrainResult:
       cells: DataFrame of the H cells (sigma_w2, sigma_b2, learning_rate).
       steps: ``(n_evals,)`` the step count at each recorded point.
       params: final params with leading ``(H, S)`` axes if ``spec.keep_params``, else None.
+      params0: the initial params (after a data-dependent refinement, if any), likewise.
     """
 
     arrays: dict[str, np.ndarray]
     cells: pd.DataFrame
     steps: np.ndarray
     params: Any = None
+    params0: Any = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (cell, seed): final losses/accuracies and ``diverged``."""
@@ -291,8 +350,13 @@ def train(
     learning_rate: Any = 0.01,
     spec: TrainSpec = TrainSpec(),
     root_seed: int = 0,
+    xla_options: str = "auto",
 ) -> TrainResult:
     """Train ``seeds`` networks per grid cell of (sigma_w2, sigma_b2, learning_rate), in one call.
+
+    A data-dependent ``kernel_init`` (LSUV, MetaInit, GradInit) refines each network's initial
+    params on the training set ``(x_train, y_train)`` before the first step (its key:
+    ``keys.data_init``; each method samples the minibatches it needs).
 
     Args:
       model: an initjax model with a readout (e.g. ``MLP(..., readout=10)``), or a
@@ -305,6 +369,12 @@ def train(
         no recompilation when their values change). None sigma_w2 / sigma_b2 take the model's.
       spec: optimizer and schedule (:class:`TrainSpec`).
       root_seed: root of ``keys.seed_keys`` when ``seeds`` is an int.
+      xla_options: XLA compiler options for this computation, by name (:data:`XLA_OPTIONS`):
+        "default", "no_ynn" (XLA:CPU's YNNPACK fusions off), or "auto" (default): "no_ynn" for
+        MLPs of width >= :data:`AUTO_NO_YNN_MIN_WIDTH` on CPU where this jaxlib has the option
+        (measured faster there: BENCHMARKS.md, case 8), else "default". The options change
+        which kernels run, so results may differ in float32 rounding between settings, never
+        in law.
 
     Returns:
       :class:`TrainResult`.
@@ -312,10 +382,12 @@ def train(
     Raises:
       ValueError: a model without readout, bad data shapes, unknown optimizer, non-positive
         learning rate / batch size / steps, a batch larger than the dataset, negative variances,
-        a parametrized model whose in_shape differs from the data's.
+        a parametrized model whose in_shape differs from the data's, or one with a
+        data-dependent initializer.
     """
     pz = model if isinstance(model, Parametrized) else None
     stack = pz.stack if pz is not None else stack_of(model)
+    options = _resolve_options(xla_options, stack)
     if stack.readout is None:
         raise ValueError("model: training needs a readout (e.g. MLP(..., readout=num_classes))")
     x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in data)
@@ -327,6 +399,14 @@ def train(
             f"model: readout={stack.readout} units but labels go up to {int(y_tr.max())}"
         )
     stack.check(tuple(x_tr.shape[1:]))
+    method = data_method(stack)
+    if method is not None and pz is not None:
+        raise ValueError(
+            "model: a data-dependent initializer (LSUV, MetaInit, GradInit) rescales the layers "
+            "itself; it cannot be combined with a parametrization"
+        )
+    if method is not None:
+        method.check(labels=True)
     if pz is not None and tuple(x_tr.shape[1:]) != pz.in_shape:
         raise ValueError(
             f"model: parametrized for inputs of shape {pz.in_shape}, but the data's are "
@@ -343,11 +423,14 @@ def train(
     )
     # sigma_w2=None: the initializer as registered (None is an empty pytree under vmap).
     sw_arg = None if own_init else jnp.asarray(sw)
-    out = _train_jit(stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j, pz)
+    out = _train_jit(options)(
+        stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j, pz
+    )
     params = out.pop("params", None)
+    params0 = out.pop("params0", None)
     arrays = {k: np.asarray(v) for k, v in out.items()}
     cells = pd.DataFrame(
         {"sigma_w2": np.nan if own_init else sw, "sigma_b2": sb, "learning_rate": lr}
     )
     steps = (np.arange(spec.n_evals) + 1) * spec.eval_every
-    return TrainResult(arrays, cells, steps, params)
+    return TrainResult(arrays, cells, steps, params, params0)
