@@ -52,6 +52,7 @@ from initjax import activations, initializers, keys
 from initjax.models import _params
 from initjax.models._core import Stack, StackModule, validate_common
 from initjax.models._registry import register
+from initjax.models._roles import ParamRole, dense_roles
 from initjax.models._validate import choice, positive_int
 
 __all__ = [
@@ -341,6 +342,50 @@ class TransformerStack(Stack):
         if self.alpha is not None:
             p["alpha"] = jnp.asarray(self.alpha, dt)
         return p
+
+    # -- parameter roles (initjax.parametrizations) -----------------------------------------------
+    def roles(self) -> dict[str, Any]:
+        """Every parameter's :class:`~initjax.models.ParamRole`, shaped like the params (one
+        block, no depth axis). Attention and MLP sub-layers are residual branches; the attention
+        output and the MLP output kernels (and biases) write into the residual stream. Post-LN
+        norms sit on the stream but are listed with their block (branch=True), as for ResMLP."""
+        norm = lambda: {  # noqa: E731
+            "scale": ParamRole("norm_scale", (), (-1,), branch=True),
+            "bias": ParamRole("norm_bias", (), (-1,), branch=True),
+        }
+        inp: dict[str, Any] = {}
+        if self.vocab is not None:
+            inp["embed"] = ParamRole("embedding", (-2,), (-1,))
+        else:
+            inp["patch"] = dense_roles("input")
+        if self.positions == "learned":
+            inp["pos"] = ParamRole("position", (-2,), (-1,))
+        attn: dict[str, Any] = {r: dense_roles(r, branch=True) for r in ("query", "key", "value")}
+        attn["out"] = dense_roles("attn_out", branch=True, branch_output=True)
+        if self.qk_norm:
+            for name in ("query_norm", "key_norm"):
+                attn[name] = {"scale": ParamRole("norm_scale", (), (-1,), branch=True)}
+        hidden: dict[str, Any] = {"attn": attn}
+        if self.mlp_width > 0:
+            hidden["mlp"] = {
+                "in": dense_roles("hidden", branch=True),
+                "out": dense_roles("hidden", branch=True, branch_output=True),
+            }
+        if self.norm != "none":
+            for name in ("ln1",) + (("ln2",) if self.mlp_width > 0 else ()):
+                hidden[name] = norm()
+        if self.alpha is not None:
+            hidden["alpha"] = ParamRole("gain", branch=True)
+        out: dict[str, Any] = {"input": inp, "hidden": hidden}
+        if self.readout is not None:
+            ro: dict[str, Any] = {"dense": dense_roles("readout")}
+            if self.norm == "pre":
+                ro["norm"] = {
+                    "scale": ParamRole("norm_scale", (), (-1,)),
+                    "bias": ParamRole("norm_bias", (), (-1,)),
+                }
+            out["readout"] = ro
+        return out
 
     def attention_input(self, p, z):
         """The attention sub-layer's input: LN_1(z) for pre-LN, z otherwise."""

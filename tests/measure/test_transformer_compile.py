@@ -42,8 +42,8 @@ def test_train_program_is_flat_in_depth():
     lines = {}
     for depth in (4, 256):
         st = stack_of(_model(depth, readout=3, norm="pre"))
-        lowered = T._train_jit.lower(
-            st, spec, keys.seed_keys(2), None, jnp.zeros(1), jnp.full((1,), 0.1), data
+        lowered = T._train_jit("default").lower(
+            st, spec, keys.seed_keys(2), None, jnp.zeros(1), jnp.full((1,), 0.1), data, None
         )
         lines[depth] = lowered.as_text().count("\n")
     assert lines[4] == lines[256], lines
