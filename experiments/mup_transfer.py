@@ -166,9 +166,13 @@ def evaluate(table, config) -> Verdict:
             tol = (f"{a.level:.0%} interval inside +-{bound:g}" if r["expect"] == "stays"
                    else f"{a.level:.0%} interval beyond +-{bound:g}")  # fmt: skip
             lo, hi = r.get("ci_lo", np.nan), r.get("ci_hi", np.nan)
-            note = f"interval [{lo:.2f}, {hi:.2f}]" + (
-                "; contains 0" if r.get("ci_contains_0") else "; excludes 0"
-            ) + (f"; {r['note']}" if r.get("note") else "")
+            note = (
+                f"interval [{lo:.2f}, {hi:.2f}]; "
+                + ("contains 0" if lo <= 0 <= hi else "excludes 0")
+                if np.isfinite(lo)
+                else "no interval (< 2 seeds)"
+            )
+            note += f"; {r['note']}" if r.get("note") else ""
             checks.append(Check(
                 f"slope of log2 lr* vs log2 {over}, {r['parametrization']} ({r['expect']})",
                 float(slope), 0.0 if r["expect"] == "stays" else None,

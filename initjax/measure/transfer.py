@@ -159,7 +159,9 @@ def transfer_slopes(
     """
     rows = []
     for key, g in optima.groupby(list(group), sort=False):
-        piv = g.pivot_table(index="seed", columns=over, values="log2_lr_opt", aggfunc="first")
+        # unstack, not pivot_table: a seed unbracketed at every size must stay (as NaN) to be
+        # counted, and pivot_table drops all-NaN rows.
+        piv = g.groupby(["seed", over])["log2_lr_opt"].first().unstack(over)
         sizes = np.log2(np.asarray(piv.columns, np.float64))
         if sizes.size < 2:
             raise ValueError(f"transfer_slopes: need >= 2 {over}s, got {list(piv.columns)}")
