@@ -1,14 +1,12 @@
 """Learning-rate transfer across width under muP and not under SP (Yang et al. 2022, "Tensor
 Programs V", arXiv:2203.03466, Fig. 1 and Fig. 3), on MLPs trained on MNIST-1D with Adam.
 
-For each arm (a parametrization) and width, ``seeds`` networks train at every learning rate of a
-log2 grid in one compiled call (``initjax.measure.transfer.lr_sweep``); the optimum of each seed is
-the parabola vertex through the grid minimum and its neighbours (in log2 lr, on the final
-training loss), and the slope of log2 lr* against log2 width is fitted per seed and averaged
-(``transfer_slopes``). Theory for Adam: under SP a hidden weight's update moves its output by
-~ lr * fan_in, so lr* ~ 1 / width (slope -1); under muP every multiplier is width-aware, so
-lr* is width-independent (slope 0). Optionally the same over depth on ResMLP under depth-muP /
-CompleteP (Bordelon et al. 2023; Dey et al. 2025), at a fixed width.
+For each arm (a parametrization) and width, ``seeds`` networks train at every rate of a log2 grid
+in one compiled call (``initjax.measure.transfer.lr_sweep``); a seed's optimum is the parabola
+vertex at the grid minimum (log2 lr, final train loss); the slope of log2 lr* vs log2 width is
+fitted per seed and averaged. Adam theory: under SP a hidden update moves its output by ~ lr *
+fan_in, so lr* ~ 1 / width (slope -1); under muP lr* is width-independent (slope 0). Optionally
+the same over depth on ResMLP under depth-muP / CompleteP (Bordelon et al. 2023; Dey et al. 2025).
 """
 
 from __future__ import annotations
@@ -60,8 +58,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.compute = dict(
         dataset="mnist1d",
         n_train=None,  # the whole training split (4000 examples)
-        # Width sweep of the MLP (depth = hidden layers); base_width: where every
-        # parametrization is SP, so both arms share the network and the rates there.
+        # MLP width sweep (depth: hidden layers); at base_width every parametrization is SP.
         width_arms=[
             dict(name="sp", parametrization="sp", expect="shifts"),
             dict(name="mup", parametrization="mup", expect="stays"),
@@ -75,8 +72,7 @@ def get_config() -> ml_collections.ConfigDict:
         depths=[2, 4, 8],
         depth_width=128,
         base_depth=2,
-        # Integer log2 grid bracketing both arms' optima with two points to spare (a CPU
-        # probe: SP's optimum 2^-7 at width 64 and 2^-9 at width 256).
+        # Integer log2 grid bracketing both arms' optima by 2 points (CPU probe: SP 2^-7 -> 2^-9)
         log2_lrs=[-12.0, -11.0, -10.0, -9.0, -8.0, -7.0, -6.0, -5.0, -4.0],
         seeds=4,  # t_0.975 with 3 dof = 3.18
         root_seed=0,
@@ -110,9 +106,7 @@ def _piece(compute, arm, over, size):
     data = training_data(compute.dataset, n_train=compute.n_train)
     f = lr_sweep(m, arm["parametrization"], data, list(compute.log2_lrs), seeds=compute.seeds,
                  spec=spec, root_seed=compute.root_seed, **base)  # fmt: skip
-    f.insert(0, "over", over)
-    f.insert(0, "arm", arm["name"])
-    return f
+    return f.assign(arm=arm["name"], over=over)
 
 
 def pieces(compute):
@@ -237,9 +231,8 @@ def report(table, config, ctx):
         f"{comp.eval_size} training examples. Sample size: with {comp.seeds} seeds the 95% "
         "interval is t_0.975 x SE wide on each side."
     )  # fmt: skip
-    s.figure(savefig(fig, ctx.path("loss_vs_lr.png")),
-             "seed-mean final training loss against the base learning rate; dotted: the "
-             "seed-mean fitted optimum per size.")  # fmt: skip
+    s.figure(savefig(fig, ctx.path("loss_vs_lr.png")), "seed-mean final training loss against "
+             "the base learning rate; dotted: the seed-mean fitted optimum per size.")  # fmt: skip
     fig, axes = plt.subplots(1, len(set(table["over"])), figsize=(4.2, 3.4), squeeze=False,
                              constrained_layout=True)  # fmt: skip
     for ax, over in zip(axes[0], list(dict.fromkeys(table["over"])), strict=True):
@@ -251,10 +244,7 @@ def report(table, config, ctx):
         ax.set(xlabel=f"log2 {over}", ylabel="log2 lr* (seed mean, SE bars)")
         ax.legend(fontsize=7)
     s.figure(savefig(fig, ctx.path("optimum.png")), "fitted optimal learning rate per size.")
-    s.table(sl[["over", "arm", "slope", "se", "ci_lo", "ci_hi", "seeds", "unbracketed", "sizes",
-                "mean_log2_lr_opt"]],
-            "Slope of log2 lr* against log2 size (per seed, then mean +- SE over seeds):",
+    cols = ["over", "arm", "slope", "se", "ci_lo", "ci_hi", "seeds", "unbracketed", "sizes"]
+    s.table(sl[[*cols, "mean_log2_lr_opt"]], "Slope of log2 lr* vs log2 size (mean +- SE):",
             formats={"slope": "+.3f", "se": ".3f", "ci_lo": "+.3f", "ci_hi": "+.3f"})  # fmt: skip
-    counts = opts.groupby(["over", "arm", "status"]).size().rename("seeds x sizes").reset_index()
-    s.table(counts, "Optimum status (edge: minimum on the grid's edge, not fitted):")
     return s
