@@ -572,7 +572,9 @@ def coord_slopes(table: pd.DataFrame, over: str = "width", level: float = 0.95) 
     return pd.DataFrame(rows)
 
 
-def default_expectation(parametrization: str, optimizer: str, over: str = "width") -> str | None:
+def default_expectation(
+    parametrization: str | P.Parametrization, optimizer: str, over: str = "width"
+) -> str | None:
     """The expected behaviour of the feature updates (``delta``) after a step, stated in advance.
 
     Over width: SP grows (Adam moves every weight by ~lr, so z = W x moves by ~lr * fan_in;
@@ -580,6 +582,8 @@ def default_expectation(parametrization: str, optimizer: str, over: str = "width
     grows under Adam (~sqrt(width)) and is not judged under SGD (its features vanish, its logits
     stay flat). Over depth (residual families): depth-muP and CompleteP stay flat, muP and SP
     without a depth scaling grow (the residual stream is a sum of L Theta(1) branches).
+    ``parametrization`` may be an unregistered Parametrization: any width-aware one other than
+    NTK claims muP's behaviour (flat), so a modified muP is judged as muP.
     """
     p = P.get(parametrization)
     fam = P.OPTIMIZER_FAMILIES[optimizer]

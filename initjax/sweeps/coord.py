@@ -69,12 +69,20 @@ def _describe(p: P.Parametrization) -> Any:
     return {"name": p.name, "attention_logits": p.attention_logits, "rules": p.rows()}
 
 
-def coord_summary_verdict(slopes: pd.DataFrame, analysis: Mapping[str, Any], over: str) -> Verdict:
+def coord_summary_verdict(
+    slopes: pd.DataFrame,
+    analysis: Mapping[str, Any],
+    over: str,
+    expect: Mapping[str, str | None] | None = None,
+) -> Verdict:
     """:func:`~initjax.measure.coord_check.coord_verdict` as a summary :class:`Verdict`: one
-    :class:`Check` per judged (parametrization, layer, step) slope."""
+    :class:`Check` per judged (parametrization, layer, step) slope. ``expect``: name ->
+    expectation (default: :func:`~initjax.measure.coord_check.default_expectation` of the
+    registered parametrization of that name)."""
     a = {**ANALYSIS, **dict(analysis)}
     cv = C.coord_verdict(
         slopes,
+        expect=expect,
         quantity=a["quantity"],
         flat_bound=a["flat_bound"],
         finite_width_floor=a["finite_width_floor"],
@@ -234,7 +242,10 @@ def run_coord_check(
     buf = io.BytesIO()
     slopes.to_parquet(buf, index=False)
     atomic_write_bytes(out / "slopes.parquet", buf.getvalue())
-    verdict = coord_summary_verdict(slopes, a, over)
+    # Expectations from the parametrization objects themselves: a modified muP (unregistered)
+    # still claims muP's behaviour, so it is judged as muP is.
+    expect = {p.name: C.default_expectation(p, optimizer, over) for p in params}
+    verdict = coord_summary_verdict(slopes, a, over, expect)
     summary = _report(table, slopes, verdict, loop.manifest, out, over, compute)
     written = summary.write(out) + [out / f for f in summary.figures] + [out / "slopes.parquet"]
     loop.manifest.update(status="complete", verdict=verdict.status,

@@ -47,7 +47,7 @@ def parse_sizes(text: str, arg: str) -> list[int]:
             raise ValueError
         return vals
     except ValueError as err:
-        if str(err):
+        if str(err).startswith(arg):
             raise
         raise ValueError(f"{forms}, got {text!r}") from None
 
