@@ -95,9 +95,21 @@ def place(
 
     mesh = Mesh(np.array(devs[: dc * ds]).reshape(dc, ds), ("cells", "seeds"))
 
+    multi = jax.process_count() > 1
+
+    def put_leaf(v, s):
+        if not multi:
+            return jax.device_put(v, s)
+        # Across processes device_put takes host values (equal on every process), not arrays
+        # committed to a local device; typed keys travel as their raw key data.
+        if isinstance(v, jax.Array) and jax.dtypes.issubdtype(v.dtype, jax.dtypes.prng_key):
+            data = jax.device_put(np.asarray(jax.random.key_data(v)), s)
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(v))
+        return jax.device_put(np.asarray(v), s)
+
     def put(tree, spec):
         s = NamedSharding(mesh, spec)
-        return jax.tree.map(lambda v: jax.device_put(v, s), tree)
+        return jax.tree.map(lambda v: put_leaf(v, s), tree)
 
     return (
         put(seed_keys, PartitionSpec("seeds")),
