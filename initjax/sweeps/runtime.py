@@ -53,7 +53,13 @@ Run loop
 - The manifest records the command, the config, the environment, each piece's compute time and
   their sum (``compute_s``, the cost of the whole result even when it was computed over several
   resumed runs) and this invocation's wall time (``wall_s``).
-- A run folder belongs to one config (:func:`~initjax.sweeps.store.claim_folder`): a different
+- Spread over many jobs or hosts (:mod:`initjax.sweeps.distributed`): ``shard=(i, n)`` runs the
+  pieces ``k % n == i`` into a shared folder and the call that finds every piece there
+  assembles the table (``assemble=True`` only assembles); in a multi-process JAX run every
+  process calls the loop, process 0 decides which pieces remain and alone writes.
+  :func:`plan` says what a call would do without doing it (``--dry-run``).
+- A run folder belongs to one config (:func:`~initjax.sweeps.store.claim_folder`, and the
+  atomic :func:`~initjax.sweeps.store.lock_folder` for runs starting together): a different
   ``compute`` config is refused with the differing keys named; ``overwrite=True`` makes the folder
   the new config's, keeping only the stored pieces whose identities the new config shares (they
   hold exactly the numbers it would compute) and deleting the rest. A change of ``analysis`` only

@@ -7,6 +7,7 @@ Layout of a run folder::
     pieces/<piece-id>.json      its label, spec, compute time, row count and the sha256 of the
                                 Parquet bytes (written after the Parquet file)
     results.parquet             all pieces of the config, in config order (rebuilt at the end)
+    owner.json                  the experiment and config the folder is claimed for (atomic)
 
 A piece counts as finished only when both files exist and the Parquet bytes hash to the recorded
 sha256; anything else (a crash between the two writes, a truncated or altered file) is treated

@@ -100,3 +100,25 @@ def test_tpu_pod_recipe_runs_one_command_on_every_worker(tmp_path):
     cmd = args[args.index("--command") + 1]
     assert cmd.startswith("initjax run depth_sweep --set preset=tiny") and "--distributed" in cmd
     assert "pieces, 0 done" in out, out
+
+
+def test_readme_cluster_section_commands_are_the_tested_ones(tmp_path, monkeypatch, capsys):
+    from initjax.cli import main
+
+    text = (ROOT / "README.md").read_text()
+    start = text.index("## Running on a cluster")
+    section = text[start : text.index("\n## ", start + 5)]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    tested = Path(__file__).read_text()
+    monkeypatch.chdir(tmp_path)
+    lines = [ln.split("#")[0].strip() for ln in block.strip().splitlines()]
+    for line in lines:
+        argv = shlex.split(line)
+        if argv[0] == "initjax":
+            assert main(argv[1:]) == 0
+            assert "pieces, 0 done" in capsys.readouterr().out
+        else:  # a launcher: a script of scripts/launch whose dry run a test above runs
+            script = next(a for a in argv if a.startswith("scripts/launch/"))
+            assert (ROOT / script).is_file() and f'"{Path(script).name}"' in tested, script
+    assert "docs/LAUNCH.md" in section and (ROOT / "docs" / "LAUNCH.md").is_file()
+    assert not (tmp_path / "runs").exists()  # dry runs write nothing
