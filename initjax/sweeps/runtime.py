@@ -721,10 +721,10 @@ def run_experiment(
             assemble=assemble,
         )
         return RunResult(res.table, out, res.loop, None, None)
-    if shard is not None or assemble:
+    if shard is not None or assemble or _processes()[1] > 1:
         raise ValueError(
-            f"experiment {exp.name} runs its own loop (no pieces(compute)): --shard and "
-            "--assemble need an experiment of the pieces protocol"
+            f"experiment {exp.name} runs its own loop (no pieces(compute)): --shard, "
+            "--assemble and multi-process runs need an experiment of the pieces protocol"
         )
     # Earlier form with its own run(): the folder check happens here, its loop does the rest.
     old = claim_folder(out, owner=exp.name, config=config, overwrite=overwrite, compare=None)

@@ -227,3 +227,18 @@ def test_three_concurrent_shards_one_killed_and_rerun(tiny_experiments, tmp_path
         pd.read_parquet(out / "results.parquet"), pd.read_parquet(ref / "results.parquet")
     )
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_an_experiment_with_its_own_loop_refuses_shards(tmp_path, capsys):
+    exp = tmp_path / "own_loop.py"
+    exp.write_text(
+        '"""Own loop."""\nimport ml_collections\n\nDESCRIPTION = "own loop"\n\n\n'
+        "def get_config():\n    c = ml_collections.ConfigDict()\n    c.preset = 'default'\n"
+        "    c.n = 1\n    return c\n\n\ndef run(config, out, progress=True):\n"
+        "    raise AssertionError('must not run')\n"
+    )
+    out = tmp_path / "r"
+    assert main(["run", str(exp), "--out", str(out), "--shard", "0/2"]) == 2
+    assert "runs its own loop" in capsys.readouterr().err
+    assert main(["run", str(exp), "--out", str(out), "--assemble"]) == 2
+    assert not out.exists()
