@@ -437,7 +437,10 @@ def _assemble(
             except Exception as err:  # noqa: BLE001
                 state, detail = PieceState.UNREADABLE, f"{type(err).__name__}: {err}"
         if state != PieceState.MISSING:
-            log(f"piece {piece.label} ({pid}) {state}: {detail}; its shard recomputes it on rerun")
+            log(
+                f"piece {piece.label} ({pid}) {state}: {detail} (another shard may be writing "
+                "it; if not, rerunning its shard recomputes it)"
+            )
         missing.append(pid)
     out = store.root
     records = {i: store.piece_record(i) for i in ids if i not in missing}
