@@ -44,7 +44,7 @@ import numpy as np
 
 from initjax import keys, models
 from initjax.measure import metrics as M
-from initjax.measure import preact
+from initjax.measure import preact, sharding
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
@@ -332,10 +332,16 @@ class Prepared:
 
             bar = tqdm(total=len(it), desc="propagate (seed chunks)", unit="chunk", leave=False)
         for a, b in it:
-            ks = _shard(seed_keys[a:b], self.meta["shard"])
             pp = None if params is None else jax.tree.map(lambda v, a=a, b=b: v[a:b], params)
-            out = _run_jit(self.config, ks, sw2, sb2, x, input_key, pp)
-            parts.append(jax.device_get(out))
+            ks, (w2, b2), (xx, ik), (pp,) = sharding.place(
+                seed_keys[a:b],
+                (sw2, sb2),
+                (x, input_key),
+                shard=self.meta["shard"],
+                seed_args=(pp,),
+            )
+            out = _run_jit(self.config, ks, w2, b2, xx, ik, pp)
+            parts.append(sharding.gather(out))
             if bar is not None:
                 bar.update(1)
         if bar is not None:
@@ -362,17 +368,8 @@ class Prepared:
 
 
 def _shard(seed_keys: jax.Array, shard: bool | None) -> jax.Array:
-    devs = jax.devices()
-    if shard is False or len(devs) < 2:
-        return seed_keys
-    s = seed_keys.shape[0]
-    d = max(k for k in range(1, len(devs) + 1) if s % k == 0)
-    if d < 2:
-        return seed_keys
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-    mesh = Mesh(np.array(devs[:d]), ("seeds",))
-    return jax.device_put(seed_keys, NamedSharding(mesh, PartitionSpec("seeds")))
+    """The seed keys as :func:`initjax.measure.sharding.place` lays them out (one cell)."""
+    return sharding.place(seed_keys, (), (), shard=shard)[0]
 
 
 # Per-call overhead: validating a model traces its initializers (check_init_shape) and the
