@@ -8,8 +8,9 @@ propagate``; W ~ N(0, sigma_w2 / N), b ~ N(0, sigma_b2)), has the mean-field map
 not (the two inputs' masks are independent), so c^l(1) < 1, the fixed point c* < 1 for every
 sigma_w2 and chi_c at c* < 1: xi_c = -1 / log chi_c is finite everywhere.
 
-Measured per (rho, width): q^l and c^l of ``seeds`` networks for every sigma_w2, from batches of
-inputs with exact cosines c0 (per cell the batch starting farther from c* is fitted). xi_c is
+Measured per (rho, width): q^l and c^l of ``seeds`` networks for every sigma_w2, from a batch of
+inputs with exact cosine c0: per cell the c0 of ``c0s`` farthest from the theory's c* (the longest
+decay to fit); the second width only for rho < 1 (the finite-width term of c^L). xi_c is
 fitted from the seed mean of c^l - c* (``fit_depth_scale_seeds``: floor of ``n_sigma`` SE, the
 jackknife SE over seeds), beside the mean-field c^l iterated from each seed's own layer 0 fitted
 over the same layers. Dropout masks are shared across rho and sigma_w2 (common random numbers).
@@ -98,11 +99,16 @@ def _validate(compute) -> None:
 
 def measure(compute, rho: float, width: int):
     """One (keep probability, width): propagate rows (seed, layer, q, c, flags) for every
-    sigma_w2 and input batch, with columns keep_prob, width, c0."""
+    sigma_w2, each from its input batch, with columns keep_prob, width, c0.
+
+    One propagate call per sigma_w2 (one compilation per piece): the pre-activation path falls
+    back to drawing weights for every network of a call once one network's inputs become
+    collinear (c -> 1 without dropout), so ordered cells must not slow the others down.
+    """
     import jax
     import pandas as pd
 
-    from initjax import initializers, keys, models
+    from initjax import initializers, keys, models, theory
     from initjax.measure import gaussian_inputs, propagate
 
     model = models.MLP(
@@ -113,26 +119,29 @@ def measure(compute, rho: float, width: int):
         keep_prob=float(rho),
     )
     sw2 = np.asarray(compute.sigma_w2, np.float32)
+    c0s = np.asarray(compute.c0s, np.float64)
+    c_star = np.asarray(theory.analyse("tanh", sw2, compute.sigma_b2, keep_prob=rho).c_star)
     base = keys.role(keys.seed_keys(1, int(compute.root_seed))[0], keys.INPUTS)
     frames = []
-    for g, c0 in enumerate(compute.c0s):
+    for sw, cs in zip(sw2, c_star, strict=True):
+        g = int(np.argmax(np.abs(c0s - cs)))
         x = gaussian_inputs(
             jax.random.fold_in(base, g),
             int(compute.n_inputs),
             (int(compute.input_dim),),
             q0=float(compute.q0),
-            c0=float(c0),
+            c0=float(c0s[g]),
         )
         res = propagate(
             model,
             x,
             seeds=int(compute.seeds),
-            sigma_w2=sw2,
-            sigma_b2=np.full(sw2.shape, compute.sigma_b2, np.float32),
+            sigma_w2=np.array([sw]),
+            sigma_b2=np.array([compute.sigma_b2], np.float32),
             root_seed=int(compute.root_seed),
         )
         f = res.to_frame()
-        f["c0"] = float(c0)
+        f["c0"] = float(c0s[g])
         frames.append(f)
     out = pd.concat(frames, ignore_index=True)
     out.insert(0, "width", int(width))
@@ -143,7 +152,7 @@ def measure(compute, rho: float, width: int):
 def pieces(compute):
     _validate(compute)
     for rho in compute.keep_probs:
-        for w in compute.widths:
+        for w in compute.widths[: 1 if float(rho) == 1.0 else 2]:
             spec = {"keep_prob": float(rho), "width": int(w)}
             yield Piece(
                 f"rho={float(rho):g} width={int(w)}",
@@ -180,7 +189,7 @@ def fit_cells(table, config):
                 return sel.pivot(index="seed", columns="layer", values=col)
 
             first = {c0: curves(n1, c0, "c")[0].mean() for c0 in cell["c0"].unique()}
-            c0 = max(first, key=lambda k: abs(first[k] - c_star))
+            c0 = max(first, key=lambda k: abs(first[k] - c_star))  # one batch per cell
             c_meas = curves(n1, c0, "c")
             layers = c_meas.columns.to_numpy()
             xi, se, n_used, win = fit_depth_scale_seeds(
@@ -192,7 +201,7 @@ def fit_cells(table, config):
             for w in (n1, n2):  # c^L - theory, mean of the last `tail` layers, per seed
                 d = curves(w, c0, "c") - curves(w, c0, "c_theory")
                 tail[w] = mean_se(d.iloc[:, -int(a.tail) :].mean(axis=1))
-            fw = finite_width(*tail[n1], n1, *tail[n2], n2)
+            fw = finite_width(*tail[n1], n1, *tail[n2], n2)  # NaN without the second width
             end = mean_se(c_meas.iloc[:, -int(a.tail) :].mean(axis=1))
             rows.append(
                 dict(
