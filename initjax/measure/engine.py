@@ -52,6 +52,7 @@ from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
 from initjax.models import (
     Stack,
+    check_keep_prob,
     data_method,
     dropout_root,
     hidden_apply,
@@ -59,7 +60,6 @@ from initjax.models import (
     refine_params,
     stack_of,
 )
-from initjax.models._validate import keep_prob as check_keep_prob
 
 __all__ = ["propagate", "prepare", "Prepared", "trace_count", "JAC_MAX", "INPUT_MODES", "PATHS"]
 

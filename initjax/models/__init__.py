@@ -55,6 +55,7 @@ from initjax.models._registry import (
     names,
     register,
 )
+from initjax.models._validate import keep_prob as check_keep_prob
 from initjax.models.conv import ConvNet, ConvStack
 from initjax.models.mlp import MLP, MLPStack
 from initjax.models.resmlp import ResMLP, ResMLPStack, fixup_branch_scale
@@ -82,6 +83,7 @@ __all__ = [
     "apply_stack",
     "build",
     "data_method",
+    "check_keep_prob",
     "dropout",
     "dropout_root",
     "hidden_apply",
