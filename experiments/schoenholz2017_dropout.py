@@ -266,18 +266,17 @@ def evaluate(table, config) -> Verdict:
         c1 = full.iloc[int(np.argmin(np.abs(full["sigma_w2"].to_numpy() - crit)))]
         fd = drop[np.isfinite(drop["xi_c_measured"])]
         top = fd.iloc[int(np.argmax(fd["xi_c_measured"].to_numpy()))] if len(fd) else None
+        se = np.nan if top is None else float(np.hypot(c1["xi_c_se"], top["xi_c_se"]))
         if top is None or not np.isfinite(c1["xi_c_measured"]):
             zc = float("nan")
         elif np.isinf(c1["xi_c_measured"]):
             zc = float("inf")  # no measurable decay over the depth at the critical point
         else:
-            zc = (c1["xi_c_measured"] - top["xi_c_measured"]) / np.hypot(
-                c1["xi_c_se"], top["xi_c_se"]
-            )
+            zc = (c1["xi_c_measured"] - top["xi_c_measured"]) / se
         checks.append(Check(
             f"xi_c, rho=1 at sigma_w2 = {c1['sigma_w2']:g} (critical {crit:.3f}) minus the "
             "largest dropout xi_c", float(c1["xi_c_measured"]),
-            None if top is None else float(top["xi_c_measured"]), z=zc,
+            None if top is None else float(top["xi_c_measured"]), se=se, z=zc,
             tolerance=f"z >= {a.critical_z:g} (one-sided)",
             passed=bool(zc >= a.critical_z),
             note="" if top is None else f"dropout maximum at rho={top['keep_prob']:g}, "
