@@ -76,10 +76,19 @@ def test_theory_table_passes_and_negative_controls_fail(exp, config):
     nodrop = synthetic([1.0])
     fake = pd.concat([nodrop, nodrop.assign(keep_prob=0.9)], ignore_index=True)
     assert exp.module.evaluate(fake, config).status == "FAIL"
-    # Dropout bounds xi_c only if rho = 1 does not: two dropout tables, one labelled rho = 1.
+    # Dropout networks labelled rho = 1: they never approach c* = 1, so xi_c does not track the
+    # rho = 1 theory (median |z| ~ 60): FAIL.
     same = synthetic([0.9])
     both = pd.concat([same.assign(keep_prob=1.0), same], ignore_index=True)
     v = exp.module.evaluate(both, config)
+    assert v.status == "FAIL"
+    assert [
+        c.passed for c in v.checks if c.name.startswith("xi_c vs theory (same layers), rho=1")
+    ] == [False]
+    # Without a rho = 1 cell near the critical point (nearest: sigma_w2 = 1, xi_c ~ 3.6 < the
+    # dropout maximum ~4.7) the critical-point check fails.
+    far = table[~((table["keep_prob"] == 1.0) & (table["sigma_w2"] == 1.76))]
+    v = exp.module.evaluate(far, config)
     assert v.status == "FAIL"
     assert [c.passed for c in v.checks if c.name.startswith("xi_c, rho=1")] == [False]
 
