@@ -311,9 +311,10 @@ def report(table, config, ctx):
                 mm = g.groupby("layer")[[m, f"{m}_theory"]].mean()
                 ax.plot(mm.index, mm[m], "o", ms=3, color=c)
                 ax.plot(mm.index, mm[f"{m}_theory"], "-", color=c, lw=1)
-    for ax, t in zip(axes.ravel(), ["A. q-map", "B. q^l dynamics", "C. c-map at q*",
-                                    "D. c^l dynamics"], strict=True):  # fmt: skip
-        ax.set_title(f"{t}: measured (o, +-2 SE), theory (-)", fontsize=9)
+    xls = ["q^{l-1}", "layer l", "c^{l-1}", "layer l"]
+    for ax, t, xl, yl in zip(axes.ravel(), ["A. q-map", "B. q^l", "C. c-map at q*", "D. c^l"],
+                             xls, "qqcc", strict=True):  # fmt: skip
+        ax.set(xlabel=xl, ylabel=f"{yl}^l", title=f"{t}: measured (o, +-2 SE), theory (-)")
     axes[0, 0].plot(qq, qq, "k:", lw=0.8), axes[1, 0].plot(cc, cc, "k:", lw=0.8)
     axes[0, 1].set_yscale("log"), axes[0, 0].legend(fontsize=7)
     s = ctx.summary(
