@@ -267,6 +267,7 @@ def test_dropout_q_and_c_follow_the_mean_field_maps():
     assert np.all(np.abs(zw) > 20.0), zw
 
 
+@pytest.mark.slow
 def test_dropout_preact_path_has_the_fused_path_law():
     """The pre-activation path applies the same masks before drawing Z | A: its seed-mean q^L
     and c^L match the fused path's within 4 combined SE (64 networks each)."""
