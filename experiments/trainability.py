@@ -12,8 +12,8 @@ between is shown, not judged. A cell measures *trainable* when its seed-mean fin
 accuracy is >= ``train_threshold`` and *at chance* when it is <= ``chance_threshold`` (fixed,
 absolute). Theory's agreement must beat both "every cell trains" and the best depth-only cut
 ("trainable iff L < D", D chosen to fit the data best: the strongest depth-only rival) by
-``margin``, and an exact McNemar test on the cells where the two predictions differ must give
-p <= ``alpha`` against each.
+``margin``, and an exact McNemar test on the cells where theory and "every cell trains" differ
+must give p <= ``alpha`` (against the best cut, chosen on the same cells, p is printed).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def get_config() -> ml_collections.ConfigDict:
         untrainable_xi=8.0,  # judged untrainable where L > 8 xi_c
         boundary_xi=6.0,  # the published boundary, drawn in the figure
         margin=0.1,  # theory's agreement must exceed each rival's by this share of judged cells
-        alpha=0.05,  # exact McNemar (sign) test on discordant cells, one-sided, per rival
+        alpha=0.05,  # exact one-sided McNemar (sign) test on discordant cells vs every-cell-trains
         min_seeds=4,
     )
     return c
@@ -152,25 +152,29 @@ def _rival_checks(judged: pd.DataFrame, right: np.ndarray, a) -> tuple[list[Chec
     cuts = sorted({*depth.tolist(), np.inf})  # "trainable iff depth < D"
     depth_ok = {d: agrees(depth < d) for d in cuts}
     best_d = max(cuts, key=lambda d: (depth_ok[d].mean(), -d))
+    # (name, judged by the McNemar test too): the cut is chosen on these very cells, so its p
+    # is printed, not judged (with the default grid a table that follows theory exactly has at
+    # most 4 cells discordant with the best cut: p = 0.0625 can never reach 0.05).
     rivals = {
-        "every cell trains": agrees(np.ones_like(trains)),
-        f"best depth-only cut (trainable iff L < {best_d:g})": depth_ok[best_d],
+        "every cell trains": (agrees(np.ones_like(trains)), True),
+        f"best depth-only cut (trainable iff L < {best_d:g})": (depth_ok[best_d], False),
     }
     checks, worst = [], np.inf
-    for name, ok in rivals.items():
+    for name, (ok, tested) in rivals.items():
         gain = float(right.mean() - ok.mean())
         b, c = int(np.sum(right & ~ok)), int(np.sum(~right & ok))
         p = stats.sign_test(b, b + c) if b + c else 1.0
         worst = min(worst, gain)
+        rule = f">= {a.margin:g}" + (f" and McNemar p <= {a.alpha:g}" if tested else "")
         checks.append(
             Check(
                 f"theory vs {name}: agreement gain",
                 gain,
                 None,
-                tolerance=f">= {a.margin:g} and McNemar p <= {a.alpha:g}",
-                passed=bool(gain >= a.margin and p <= a.alpha),
+                tolerance=rule,
+                passed=bool(gain >= a.margin and (p <= a.alpha or not tested)),
                 note=f"rival agrees on {ok.mean():.0%}; discordant cells: theory right {b}, "
-                f"rival right {c}; exact one-sided p = {p:.3g}",
+                f"rival right {c}; exact one-sided McNemar p = {p:.3g}",
             )
         )
     return checks, worst
@@ -210,8 +214,9 @@ def evaluate(table, config) -> Verdict:
         f"accuracy >= {a.train_threshold:g}), cells with L > {a.untrainable_xi:g} xi_c untrainable "
         f"(<= {a.chance_threshold:g}; chance {a.chance:g}); the band between is not judged. PASS "
         f"when, with >= {a.min_seeds} seeds per cell, theory's share of agreeing cells exceeds "
-        f"both 'every cell trains' and the best depth-only cut by >= {a.margin:g}, each with an "
-        f"exact one-sided McNemar p <= {a.alpha:g} on the cells where they differ."
+        f"both 'every cell trains' and the best depth-only cut by >= {a.margin:g}, with an exact "
+        f"one-sided McNemar p <= {a.alpha:g} against 'every cell trains' on the cells where they "
+        "differ (against the best cut, chosen on the same cells, p is printed)."
     )
     agree = f"{right.mean():.0%}" if len(right) else "n/a"
     return Verdict.from_checks(
