@@ -25,6 +25,7 @@ def tiny_run(exp, tmp_path_factory):
     return cfg, out, res
 
 
+@pytest.mark.slow  # five pieces, each compiling train and propagate: ~40 s of CPU
 def test_tiny_symmetric_inits_keep_one_unit(tiny_run):
     cfg, _, res = tiny_run
     lay = res.table[res.table["record"] == "layer"]
@@ -40,6 +41,7 @@ def test_tiny_symmetric_inits_keep_one_unit(tiny_run):
     assert (rnd["distinct_units"] == width).all()
 
 
+@pytest.mark.slow
 def test_tiny_summary_and_curves(tiny_run):
     cfg, out, res = tiny_run
     cur = res.table[res.table["record"] == "curve"]
