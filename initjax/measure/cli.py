@@ -77,7 +77,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--metrics",
         default="q,c",
         help="comma-separated registered metrics (`initjax list --kind metrics`): q, c, "
-        "grad_sq, act_std, act_saturation, unit_symmetry, jac_sv, plugin metrics",
+        "grad_sq, act_std, act_saturation, unit_symmetry, jac_sv, z_moments, distinct_units, "
+        "weight_rank, plugin metrics",
     )
     p.add_argument("--batch", type=int, default=8, help="Gaussian inputs per network")
     p.add_argument("--c0", type=_floats, default=None, help="exact input correlation of pairs")

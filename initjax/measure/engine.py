@@ -29,6 +29,8 @@ the weights again (O(L B N^2 + L N^2)) and stores the pre-activations, memory O(
 ``jac_sv``: n forward-mode tangents of one input carried through the same scan, O(L n N^2) flops
 and O(n N) memory, plus an O(n^2 min(n, N)) SVD; exact, so n and N are limited to 1024.
 ``unit_symmetry``: a Gram matrix O(N^2 fan_in) and an SVD O(B^2 N) per layer.
+``distinct_units``: direct pairwise differences O(N^2 fan_in) and a reachability closure
+O(N^3 log N) per layer; ``weight_rank``: an SVD O(N^2 fan_in).
 """
 
 from __future__ import annotations
