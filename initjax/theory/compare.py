@@ -30,6 +30,7 @@ from initjax.theory._common import (
     check_variance,
     chunk_size,
     make_rule,
+    map_chunks,
     resolve,
 )
 from initjax.theory.maps import c_map_, q_map_
@@ -50,9 +51,10 @@ def _trajectories_jit(act, rule, sw, sb, keep, q0, c0, length):
             return nxt, nxt
 
         _, (qs, cs) = jax.lax.scan(step, (q1, c1), None, length=length)
-        return jnp.concatenate([q1[None], qs]), jnp.concatenate([c1[None], cs])
+        # (length + 1, cells) -> (cells, length + 1)
+        return jnp.concatenate([q1[None], qs]).T, jnp.concatenate([c1[None], cs]).T
 
-    return jax.lax.map(run, (sw, sb, q0, c0), batch_size=chunk_size(rule.nodes))
+    return map_chunks(lambda *a: run(a), (sw, sb, q0, c0), chunk_size(rule.nodes))
 
 
 def trajectories(

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from initjax.activations import Activation
 from initjax.theory import closed_forms
 from initjax.theory._common import Rule
-from initjax.theory.quadrature import expect_1d, expect_1d_z, expect_2d
+from initjax.theory.quadrature import expect_1d, expect_1d_z, expect_2d, features
 
 __all__ = [
     "uses_quadrature",
@@ -47,7 +47,7 @@ def second_moment(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
     cf = _closed(act, rule)
     if cf is not None:
         return cf.second_moment(q)
-    return expect_1d([_sq(act)], q, rule.nodes)[0]
+    return expect_1d([_sq(act)], q, rule.nodes, features(act))[0]
 
 
 def squared_mean(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
@@ -55,7 +55,7 @@ def squared_mean(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
     cf = _closed(act, rule)
     if cf is not None:
         return cf.cross_moment(q, q, jnp.zeros_like(q))
-    return expect_1d([act.fn], q, rule.nodes)[0] ** 2
+    return expect_1d([act.fn], q, rule.nodes, features(act))[0] ** 2
 
 
 def second_moment_slope(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
@@ -68,7 +68,9 @@ def second_moment_slope(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
     if cf is not None:
         return jax.jvp(cf.second_moment, (q,), (jnp.ones_like(q),))[1]
     qs = jnp.maximum(q, jnp.asarray(1e-30, q.dtype))
-    val = expect_1d_z(lambda u, z: z * act.fn(u) * act.derivative(u), qs, rule.nodes)
+    (val,) = expect_1d_z(
+        [lambda u, z: z * act.fn(u) * act.derivative(u)], qs, rule.nodes, features(act)
+    )
     return val / jnp.sqrt(qs)
 
 
@@ -77,7 +79,7 @@ def cross_moment(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
     cf = _closed(act, rule)
     if cf is not None:
         return cf.cross_moment(q1, q2, c)
-    return expect_2d([(act.fn, act.fn)], q1, q2, c, rule.nodes)[0]
+    return expect_2d([(act.fn, act.fn)], q1, q2, c, rule.nodes, features(act))[0]
 
 
 def deriv_cross_moment(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
@@ -86,7 +88,7 @@ def deriv_cross_moment(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
     if cf is not None:
         return cf.deriv_cross_moment(q1, q2, c)
     d = act.derivative
-    return expect_2d([(d, d)], q1, q2, c, rule.nodes)[0]
+    return expect_2d([(d, d)], q1, q2, c, rule.nodes, features(act))[0]
 
 
 def cross_and_deriv_cross(act: Activation, q1, q2, c, rule: Rule):
@@ -95,7 +97,7 @@ def cross_and_deriv_cross(act: Activation, q1, q2, c, rule: Rule):
     if cf is not None:
         return cf.cross_moment(q1, q2, c), cf.deriv_cross_moment(q1, q2, c)
     d = act.derivative
-    return expect_2d([(act.fn, act.fn), (d, d)], q1, q2, c, rule.nodes)
+    return expect_2d([(act.fn, act.fn), (d, d)], q1, q2, c, rule.nodes, features(act))
 
 
 def deficit_and_deriv_cross(act: Activation, q, c, rule: Rule):
@@ -112,7 +114,7 @@ def deficit_and_deriv_cross(act: Activation, q, c, rule: Rule):
         diff = phi1 - phi2
         return 0.5 * diff * diff
 
-    return expect_2d([(act.fn, act.fn, half_sq_diff), (d, d)], q, q, c, rule.nodes)
+    return expect_2d([(act.fn, act.fn, half_sq_diff), (d, d)], q, q, c, rule.nodes, features(act))
 
 
 def deriv_power_moment(act: Activation, q: jax.Array, k: int, rule: Rule) -> jax.Array:
@@ -120,4 +122,4 @@ def deriv_power_moment(act: Activation, q: jax.Array, k: int, rule: Rule) -> jax
     cf = _closed(act, rule)
     if cf is not None:
         return jnp.broadcast_to(cf.deriv_power_moment(q, k), jnp.shape(q)).astype(q.dtype)
-    return expect_1d([lambda u: act.derivative(u) ** (2 * k)], q, rule.nodes)[0]
+    return expect_1d([lambda u: act.derivative(u) ** (2 * k)], q, rule.nodes, features(act))[0]

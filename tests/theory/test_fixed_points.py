@@ -71,7 +71,9 @@ def test_dropout_removes_c_star_one():
     c = float(fp.value)
     assert bool(fp.converged) and c < 0.999
     q = float(q_star("tanh", 1.3, 0.05, keep_prob=0.95).value)
-    assert float(c_map("tanh", 1.3, 0.05, q, q, c, keep_prob=0.95)) == pytest.approx(c, abs=1e-12)
+    # The solver's map (written as a squared difference) and c_map are two quadratures of the
+    # same integral: they agree to the rule's accuracy (~1e-9 here), not to rounding.
+    assert float(c_map("tanh", 1.3, 0.05, q, q, c, keep_prob=0.95)) == pytest.approx(c, abs=1e-8)
 
 
 def test_float32_default_and_batch_shapes():
