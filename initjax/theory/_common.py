@@ -25,6 +25,8 @@ __all__ = [
     "check_variance",
     "check_q",
     "check_correlation",
+    "clip_correlation",
+    "CORRELATION_SLACK",
     "check_keep_prob",
     "check_max_iter",
     "DEFAULT_NODES",
@@ -159,15 +161,37 @@ def check_q(name: str, x: Any) -> None:
         raise ValueError(f"{name} must be finite and > 0, got {_first_bad(v, bad)}")
 
 
+# A correlation this far beyond +-1 is rounding (a float32 c computed as 1 + a few ulp), not bad
+# input: it is clipped like any value under jit. 8 float32 ulp at 1.
+CORRELATION_SLACK = 8.0 * float(np.finfo(np.float32).eps)
+
+
 def check_correlation(name: str, x: Any) -> None:
+    """A correlation: in [-1, 1] up to rounding (|c| <= 1 + CORRELATION_SLACK, then clipped).
+
+    Eager and jitted calls agree: values within the slack are clipped to [-1, 1] by the maps
+    (:func:`clip_correlation`), as traced values always are; values beyond it raise here.
+    """
     v = _values(name, x)
     if v is None:
         return
-    bad = ~(np.abs(v) <= 1)
+    bad = ~(np.abs(v) <= 1.0 + CORRELATION_SLACK)
     if bad.any():
         raise ValueError(
             f"{name} is a correlation and must lie in [-1, 1], got {_first_bad(v, bad)}"
         )
+
+
+def clip_correlation(c: jax.Array) -> jax.Array:
+    """c clipped to [-1, 1], with derivative 1 everywhere (straight through).
+
+    The clip removes rounding (a c-map value of 1 + 1 ulp at c = 1), not signal, so derivatives
+    are those of the unclipped formula: d c^l / d c at c = 1 is chi_1, not 0 (``jnp.clip``
+    gives 0 beyond the bounds and 1/2 at ties).
+    """
+    c = jnp.asarray(c)
+    clipped = jnp.where(c > 1.0, 1.0, jnp.where(c < -1.0, -1.0, c)).astype(c.dtype)
+    return c + jax.lax.stop_gradient(clipped - c)
 
 
 def check_max_iter(max_iter: Any) -> int:

@@ -74,12 +74,39 @@ def second_moment_slope(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
     return val / jnp.sqrt(qs)
 
 
-def cross_moment(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
-    """E[phi(u1) phi(u2)] for centred Gaussian (u1, u2) with variances q1, q2, correlation c."""
+def _cross_raw(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
     cf = _closed(act, rule)
     if cf is not None:
         return cf.cross_moment(q1, q2, c)
     return expect_2d([(act.fn, act.fn)], q1, q2, c, rule.nodes, features(act))[0]
+
+
+def cross_moment(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
+    """E[phi(u1) phi(u2)] for centred Gaussian (u1, u2) with variances q1, q2, correlation c.
+
+    Differentiable everywhere in c, |c| = 1 included: d/dc is Price's theorem,
+    sqrt(q1 q2) E[phi'(u1) phi'(u2)] (Price 1958), not autodiff through sqrt(1 - c^2) or
+    arccos(c), whose infinite slopes at |c| = 1 meet zeros there and give nan. Derivatives in
+    q1, q2 are autodiff of the same formula or rule at fixed c.
+    """
+    q1, q2, c = jnp.broadcast_arrays(q1, q2, c)
+    return _price(act, rule)(q1, q2, c)
+
+
+def _price(act: Activation, rule: Rule):
+    @jax.custom_jvp
+    def cross(q1, q2, c):
+        return _cross_raw(act, q1, q2, c, rule)
+
+    @cross.defjvp
+    def _jvp(primals, tangents):
+        q1, q2, c = primals
+        dq1, dq2, dc = tangents
+        value, d_q = jax.jvp(lambda a, b: _cross_raw(act, a, b, c, rule), (q1, q2), (dq1, dq2))
+        slope = jnp.sqrt(q1) * jnp.sqrt(q2) * deriv_cross_moment(act, q1, q2, c, rule)
+        return value, d_q + slope * dc
+
+    return cross
 
 
 def deriv_cross_moment(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
