@@ -4,8 +4,8 @@ Claim (quadrature.py, README): in float64 at the default nodes, every Gaussian m
 uses is within 1e-7 of its value for every registered activation, 1e-4 <= q <= 1e4, -1 <= c <= 1
 (sin: q <= 1), at equal variances q1 = q2 (the fixed-point theory: c*, chi_c, xi_c); 2-D moments at
 unequal variances (trajectories of inputs with different norms) within 5e-7 for q2 / q1 = 3.7
-(measured worst: 2.1e-7, E[erf' erf'] at q1 = 1e3, c = -0.9999). "Within 1e-7" is relative to the moment itself, except where a moment is ~0 by
-symmetry or cancellation, where it is relative to its natural scale: E[phi] to sqrt(E[phi^2]),
+(measured worst: 2.1e-7, E[erf' erf'] at q1 = 1e3, c = -0.9999). "Within 1e-7" is relative to
+the moment itself, except where a moment is ~0 by symmetry or cancellation, where it is relative to its natural scale: E[phi] to sqrt(E[phi^2]),
 d E[phi^2]/dq to E[phi'^2], Hermite coefficients b_k to sqrt(E[phi^2]), 2-D moments to the
 product of the 1-D ones (sqrt(E[f^2] E[g^2])).
 
