@@ -5,9 +5,9 @@ uses is within 1e-7 of its value for every registered activation, 1e-4 <= q <= 1
 (sin: q <= 1), at equal variances q1 = q2 (the fixed-point theory: c*, chi_c, xi_c); 2-D moments at
 unequal variances (trajectories of inputs with different norms) within 5e-7 for q2 / q1 = 3.7
 (measured worst: 2.1e-7, E[erf' erf'] at q1 = 1e3, c = -0.9999). "Within 1e-7" is relative to
-the moment itself, except where a moment is ~0 by symmetry or cancellation, where it is relative to its natural scale: E[phi] to sqrt(E[phi^2]),
-d E[phi^2]/dq to E[phi'^2], Hermite coefficients b_k to sqrt(E[phi^2]), 2-D moments to the
-product of the 1-D ones (sqrt(E[f^2] E[g^2])).
+the moment itself, except where a moment is ~0 by symmetry or cancellation, where it is relative
+to its natural scale: E[phi] to sqrt(E[phi^2]), d E[phi^2]/dq to E[phi'^2], Hermite coefficients
+b_k to sqrt(E[phi^2]), 2-D moments to the product of the 1-D ones (sqrt(E[f^2] E[g^2])).
 
 References: scipy.integrate.quad on many pieces (tests/theory/_reference.py, 1e-13 per piece) and
 the closed forms (Cho & Saul 2009, Williams 1997, E[sin u1 sin u2]) evaluated by quadrature. The
