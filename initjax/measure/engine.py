@@ -1,8 +1,12 @@
 """Signal propagation at initialization: per-layer statistics, vmapped over seeds, one ``jit``.
 
 ``propagate(model, ...)`` runs ``seeds`` independently initialized copies of ``model`` on the same
-(or per-seed) inputs and returns per-layer q^l, c^l, gradient norms, activation statistics, unit
-symmetry and input-output Jacobian spectra (see :mod:`initjax.measure.metrics`).
+(or per-seed) inputs and returns the requested registered metrics (:mod:`initjax.measure.metrics`:
+per-layer q^l, c^l, gradient norms, activation statistics, unit symmetry, input-output Jacobian
+spectra, and any metric a plugin registers). The engine computes the passes those metrics need
+(forward scan; backward scan for gradient metrics; forward-mode tangents for Jacobian metrics) and
+has no list of metric names of its own. Every row also gets the float32 flags ``underflow``,
+``nonfinite`` and, per seed, ``diverged`` (defined in :mod:`initjax.measure.metrics`).
 
 Everything runs under one ``jax.jit``: a ``vmap`` over seeds inside a ``vmap`` over grid cells of
 (sigma_w2, sigma_b2). Depth is a ``jax.lax.scan``. In the default **fused** path layer l's weights
@@ -38,19 +42,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from initjax import keys
+from initjax import keys, models
 from initjax.measure import metrics as M
+from initjax.measure import preact
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
-from initjax.models import build
-from initjax.models._core import Stack, init_stack, stack_of
+from initjax.models import Stack, data_method, init_stack, refine_params, stack_of
 
 __all__ = ["propagate", "prepare", "Prepared", "trace_count", "JAC_MAX", "INPUT_MODES", "PATHS"]
 
-JAC_MAX = 1024
+JAC_MAX = M.JAC_MAX
 INPUT_MODES = ("shared", "per_seed")
-PATHS = ("fused", "materialized")
+PATHS = ("auto", "fused", "materialized", "preact")
 
 _TRACES = 0
 
@@ -70,43 +74,53 @@ class _Config:
 
     stack: Stack
     metrics: tuple[str, ...]
+    specs: tuple[M.Metric, ...]  # the registered metrics (identity: a replaced one recompiles)
     in_shape: tuple[int, ...]
     batch: int
     rescale: bool
     inputs: str  # "given" | "shared" | "per_seed"
     q0: float
     c0: float | None
-    path: str  # "fused" | "materialized" | "params"
+    path: str  # "fused" | "materialized" | "params" | "preact"
     loss: Callable | None
     jac_input: int
     feat_shape: tuple[int, ...]  # per-example pre-activation shape
+
+    def by_pass(self, name: str) -> tuple[M.Metric, ...]:
+        """The requested metrics computed in engine pass ``name`` (forward/backward/jacobian)."""
+        return tuple(m for m in self.specs if m.engine_pass == name)
 
 
 # --- the traced computation -------------------------------------------------------------------
 
 
-def _layer_stats(cfg: _Config, z: jax.Array, p: Any, layer: int) -> dict[str, jax.Array]:
-    st = cfg.stack
+def _layer_stats(
+    cfg: _Config, z: jax.Array, p: Any, layer, kind: int, z_in: jax.Array | None = None
+) -> dict[str, jax.Array]:
+    """Forward-pass metrics of one layer, plus ``_q`` (q^l) and ``_qmin`` (the smallest
+    per-example mean square), always: they define the underflow / overflow flags. ``z_in`` is a
+    hidden layer's input z^{l-1} (None at layer 0)."""
     z = jax.lax.stop_gradient(z)
-    a = st.activation(z)
-    out = {"_finite": jnp.all(jnp.isfinite(z))}
-    ms = cfg.metrics
-    if "q" in ms:
-        out["q"] = M.second_moment(z)
-    if "c" in ms:
-        out["c"] = M.correlation(z)
-    if "act_std" in ms:
-        out["act_std"] = M.activation_std(a)
-    if "act_saturation" in ms:
-        out["act_saturation"] = M.saturation(z, a, st.activation.saturation)
-    if "unit_symmetry" in ms:
-        out["unit_dist"] = M.min_unit_distance(st.unit_weights(jax.lax.stop_gradient(p), layer))
-        out["act_rank"] = M.numerical_rank(st.units_matrix(a))
+    ctx = M.LayerContext(
+        z=z,
+        g=None,
+        params=p,
+        stack=cfg.stack,
+        layer=jnp.asarray(layer, jnp.int32),
+        kind=kind,
+        z_in=None if z_in is None else jax.lax.stop_gradient(z_in),
+    )
+    out = {"_q": M.second_moment(z), "_qmin": M.min_example_second_moment(z)}
+    for m in cfg.by_pass("forward"):
+        out.update(M.evaluate(m, ctx))
     return out
 
 
-def _network(cfg: _Config, seed_key, sw2, sb2, params):
-    """One seed's params: (input params, fetch(i) -> hidden layer i's params, readout params)."""
+def _network(cfg: _Config, seed_key, sw2, sb2, params, x):
+    """One seed's params: (input params, fetch(i) -> hidden layer i's params, readout params).
+
+    A data-dependent kernel_init (LSUV, ...) is refined on ``x``, the batch being measured.
+    """
     st = cfg.stack
     w2 = sw2 if cfg.rescale else None
     if cfg.path == "fused":
@@ -123,7 +137,10 @@ def _network(cfg: _Config, seed_key, sw2, sb2, params):
         )
         return p_in, fetch, p_out
     if cfg.path == "materialized":
-        params = init_stack(st, keys.role(seed_key, keys.PARAMS), cfg.in_shape, w2, sb2)
+        root = keys.role(seed_key, keys.PARAMS)
+        params = init_stack(st, root, cfg.in_shape, w2, sb2)
+        if data_method(st) is not None:
+            params = refine_params(st, params, x, None, root)[0]
     else:
         params = params["params"]
     stacked = params["hidden"]
@@ -156,8 +173,8 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     st = cfg.stack
     p_in, fetch, _ = net
     z0 = st.input_apply(p_in, x)
-    s0 = _layer_stats(cfg, z0, p_in, 0)
-    jac = "jac_sv" in cfg.metrics
+    s0 = _layer_stats(cfg, z0, p_in, 0, 0)
+    jac = bool(cfg.by_pass("jacobian"))
     j = cfg.jac_input
     t0 = None
     if jac:  # forward-mode tangents of one example, pushed through the same scan
@@ -170,7 +187,7 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     def body(carry, i):
         z_prev, p, t = carry
         z = st.layer_apply(p, z_prev)
-        s = _layer_stats(cfg, z, p, 1)
+        s = _layer_stats(cfg, z, p, i, 1, z_prev)
         idle = i == 0
         if jac:
             h0 = z_prev[j : j + 1]
@@ -190,20 +207,16 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     return z, s, (None if zs is None else zs[1:]), jmat
 
 
-def _sq_norm(g: jax.Array) -> jax.Array:
-    """Mean over the batch (axis 0) of the squared norm over the remaining axes."""
-    g = g.astype(jnp.float32)
-    return jnp.mean(jnp.sum(jnp.square(g), axis=tuple(range(1, g.ndim))))
-
-
-def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> jax.Array:
-    """|d loss / d z^l|^2 for l = 0..depth by a reverse scan that draws the weights again.
+def _backward(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
+    """Backward-pass metrics of g^l = d loss / d z^l for l = 0..depth, by a reverse scan that
+    draws the weights again.
 
     ``zs`` holds z^0..z^{depth-1} from the forward scan (O(depth B N) memory); each step takes the
     vjp of one layer at its stored input, so no weights are stored.
     """
     st = cfg.stack
     _, fetch, p_out = net
+    grad_metrics = cfg.by_pass("backward")
     out, vjp_out = jax.vjp(lambda z: st.output(p_out, z), z_last)
     if cfg.loss is None:
         ct = jax.random.normal(keys.role(seed_key, keys.COTANGENT), out.shape, jnp.float32)
@@ -213,45 +226,59 @@ def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> jax.Array:
     (g_last,) = vjp_out(ct)
     depth = st.depth
 
+    param_grads = any("param_grad" in m.needs for m in grad_metrics)
+
+    def stats(g, layer, kind, gp=None):
+        ctx = M.LayerContext(
+            z=None, g=g, params=None, stack=st, layer=layer, kind=kind, param_grad=gp
+        )
+        res = {}
+        for m in grad_metrics:
+            res.update(M.evaluate(m, ctx))
+        return res
+
     def body(carry, k):
         # k = depth: idle step (fetches layer depth); k < depth: layer i = k + 1, whose input
-        # z^k is read from the forward pass; g = d loss / d z^i, p = layer i's params.
+        # z^k is read from the forward pass; g = d loss / d z^i, p = layer i's params (and
+        # gp = d loss / d p when a metric needs it).
         g, p = carry
         idle = k == depth
         z_prev = jax.lax.dynamic_index_in_dim(zs, jnp.minimum(k, depth - 1), 0, False)
-        _, vjp = jax.vjp(lambda h: st.layer_apply(p, h), z_prev)
-        (g_prev,) = vjp(g)
-        return (jnp.where(idle, g, g_prev), fetch(jnp.clip(k, 1, depth))), _sq_norm(g)
+        gp = None
+        if param_grads:
+            _, vjp = jax.vjp(lambda h, pp: st.layer_apply(pp, h), z_prev, p)
+            g_prev, gp = vjp(g)
+        else:
+            _, vjp = jax.vjp(lambda h: st.layer_apply(p, h), z_prev)
+            (g_prev,) = vjp(g)
+        out = stats(g, jnp.minimum(k + 1, depth), 1, gp)
+        return (jnp.where(idle, g, g_prev), fetch(jnp.clip(k, 1, depth))), out
 
     ks = jnp.arange(depth + 1, dtype=jnp.int32)
-    (g0, _), sq = jax.lax.scan(body, (g_last, _idle_params(fetch)), ks, reverse=True)
-    return jnp.concatenate([_sq_norm(g0)[None], sq[:depth]])
+    (g0, _), res = jax.lax.scan(body, (g_last, _idle_params(fetch)), ks, reverse=True)
+    first = stats(g0, jnp.int32(0), 0)
+    return {c: jnp.concatenate([first[c][None], v[:depth]]) for c, v in res.items()}
 
 
 def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.Array]:
-    net = _network(cfg, seed_key, sw2, sb2, params)
-    need_grad = "grad_sq" in cfg.metrics
+    net = _network(cfg, seed_key, sw2, sb2, params, x)
+    need_grad = bool(cfg.by_pass("backward"))
     z_last, stats, zs, jmat = _forward(cfg, net, x, keep_z=need_grad)
-    finite = jnp.all(stats.pop("_finite"))
     res: dict[str, jax.Array] = dict(stats)
     if need_grad:
-        res["grad_sq"] = _grad_sq(cfg, net, z_last, zs, seed_key)
+        res.update(_backward(cfg, net, z_last, zs, seed_key))
     if jmat is not None:
-        jmat = jmat.astype(jnp.float32)
-        ok = jnp.all(jnp.isfinite(jmat))
-        sv = jnp.linalg.svd(jnp.where(ok, jmat, 0.0), compute_uv=False)
-        res["jac_sv"] = jnp.where(ok, sv, jnp.nan)
-    bad = ~finite
-    for k in ("q", "grad_sq", "act_std", "jac_sv"):
-        if k in res:
-            bad = bad | ~jnp.all(jnp.isfinite(res[k]))
-    res["diverged"] = bad
+        ctx = M.NetworkContext(jacobian=jmat.astype(jnp.float32), stack=cfg.stack)
+        for m in cfg.by_pass("jacobian"):
+            res.update(M.evaluate(m, ctx))
     return res
 
 
 def _run(cfg: _Config, seed_keys, sw2, sb2, x, input_key, params):
     global _TRACES
     _TRACES += 1  # runs only while tracing
+    if cfg.path == "preact":
+        return preact.run(cfg, seed_keys, sw2, sb2, x, input_key)
     if cfg.inputs == "shared":
         x = gaussian_inputs(input_key, cfg.batch, cfg.in_shape, q0=cfg.q0, c0=cfg.c0)
 
@@ -314,11 +341,14 @@ class Prepared:
         if bar is not None:
             bar.close()
         arrays = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
-        diverged = arrays.pop("diverged")
+        meta = dict(self.meta)
+        fallback = arrays.pop("preact_weight_layers", None)
+        if fallback is not None:  # networks per layer drawn through weights (preact path)
+            meta["preact_weight_layers"] = fallback.sum(axis=(0, 1)).tolist()
         if not self.meta["is_grid"]:
             arrays = {k: v[0] for k, v in arrays.items()}
-            diverged = diverged[0]
-        meta = dict(self.meta)
+        arrays, underflow, nonfinite, diverged = M.flags(arrays, self.config.metrics)
+        arrays.update(underflow=underflow, nonfinite=nonfinite, diverged=diverged)
         meta["wall_time_s"] = time.perf_counter() - t0
         meta["traces"] = _TRACES - before
         return PropagationResult(
@@ -413,6 +443,18 @@ def _keys(seeds, root_seed) -> tuple[jax.Array, jax.Array]:
     return k, keys.role(k[0], keys.INPUTS)
 
 
+def _resolve_path(path: str, st: Stack, ms: tuple[str, ...], uses_params: bool, batch: int):
+    """ "auto" -> "preact" where it applies and is faster (:mod:`initjax.measure.preact`), else
+    "fused"; an explicit "preact" that cannot apply is a ValueError saying why."""
+    why = preact.reason_not_applicable(st, ms, uses_params)
+    if path == "preact" and why is not None:
+        raise ValueError(f"path='preact' cannot measure this call: {why}")
+    if path == "auto":
+        fast = why is None and preact.is_faster(st.width, batch)
+        return "preact" if fast else "fused"
+    return path
+
+
 def prepare(
     model: Any,
     x: Any = None,
@@ -427,7 +469,7 @@ def prepare(
     input_shape: Sequence[int] | None = None,
     inputs: str = "shared",
     root_seed: int = 0,
-    path: str = "fused",
+    path: str = "auto",
     params: Any = None,
     loss: Callable[[jax.Array], jax.Array] | None = None,
     jac_input: int = 0,
@@ -438,8 +480,10 @@ def prepare(
     if isinstance(model, Mapping):  # a spec {"arch": "mlp", "width": ..., ...}
         spec = dict(model)
         if "arch" not in spec:
-            raise ValueError("a model spec needs an 'arch' key (mlp, conv, resmlp)")
-        model = build(spec.pop("arch"), **spec)
+            raise ValueError(
+                f"a model spec needs an 'arch' key, one of {', '.join(models.names())}"
+            )
+        model = models.build(spec.pop("arch"), **spec)
     st = stack_of(model)
     ms = metrics_arg(metrics)
     if params is not None:
@@ -498,26 +542,21 @@ def prepare(
         check_c0(c0, n_batch, math.prod(in_shape) if in_shape else 0)
         mode = inputs
     feat, layer_params = _static_info(st, in_shape)  # runs st.check(in_shape)
-    if "c" in ms and n_batch < 2:
-        raise ValueError(f"metric 'c' needs batch >= 2 inputs, got {n_batch}")
-    if "act_saturation" in ms and st.activation.saturation is None:
-        raise ValueError(
-            f"metric 'act_saturation' is undefined for activation {st.activation.name!r} "
-            "(defined for tanh-like bounded units and rectifiers)"
-        )
-    if "jac_sv" in ms:
-        if (
-            isinstance(jac_input, bool)
-            or not isinstance(jac_input, int)
-            or not (0 <= jac_input < n_batch)
-        ):
-            raise ValueError(f"jac_input must index the batch [0, {n_batch}), got {jac_input!r}")
-        n_in, n_out = math.prod(in_shape), math.prod(feat)
-        if max(n_in, n_out) > JAC_MAX:
-            raise ValueError(
-                f"metric 'jac_sv' computes the exact {n_out} x {n_in} Jacobian; both sizes must be "
-                f"<= {JAC_MAX} (use a smaller width / input)"
-            )
+    method = data_method(st) if params is None else None
+    if method is not None:
+        # Refined on the measured batch after a materialized draw (no fused path: the
+        # refinement needs every layer's params at once).
+        method.check(labels=False)
+        path = "materialized"
+    info = M.CallInfo(st, in_shape, feat, n_batch, jac_input)
+    for name in ms:
+        reason = M.support(name, st)
+        if reason is not None:
+            raise ValueError(f"metric {name!r}: {reason}")
+        check = M.get(name).check
+        if check is not None:
+            check(info)
+    path = _resolve_path(path, st, ms, params is not None, n_batch)
     if seed_chunk is None:
         item = jnp.dtype(st.dtype).itemsize
         per_seed = item * (layer_params + 2 * n_batch * math.prod(feat))
@@ -529,6 +568,7 @@ def prepare(
     cfg = _Config(
         stack=st,
         metrics=ms,
+        specs=tuple(M.get(m) for m in ms),
         in_shape=in_shape,
         batch=n_batch,
         rescale=rescale,
@@ -554,10 +594,11 @@ def prepare(
         "c0": cfg.c0,
         "q0": cfg.q0,
         "path": cfg.path,
+        "data_init": None if method is None else repr(st.kernel_init),
         "root_seed": int(root_seed),
         "seeds": n_seeds,
         "model": repr(model),
-        "arch": type(model).__name__,
+        "arch": models.name_of(model) or type(model).__name__,
     }
     chunks = [(a, a + chunk) for a in range(0, n_seeds, chunk)]
     return Prepared(cfg, args, meta, chunks)
@@ -577,7 +618,7 @@ def propagate(
     input_shape: Sequence[int] | None = None,
     inputs: str = "shared",
     root_seed: int = 0,
-    path: str = "fused",
+    path: str = "auto",
     params: Any = None,
     loss: Callable[[jax.Array], jax.Array] | None = None,
     jac_input: int = 0,
@@ -588,22 +629,33 @@ def propagate(
     """Measure signal propagation through ``seeds`` random initializations of ``model``.
 
     Args:
-      model: an ``initjax.models`` module (MLP, ConvNet, ResMLP), or a spec dict
-        ``{"arch": "mlp" | "conv" | "resmlp", **fields}`` (``initjax.models.build``); its fields
-        give the architecture, initializers and default sigma_w2 / sigma_b2.
+      model: an ``initjax.models`` module (a registered family: ``initjax.models.names()``), or
+        a spec dict ``{"arch": name, **fields}`` (``initjax.models.build``); its fields give the
+        architecture, initializers and default sigma_w2 / sigma_b2.
       x: a data batch ``(B, *input_shape)`` shared by all seeds, or None for Gaussian inputs
         (:func:`initjax.measure.inputs.gaussian_inputs`: mean square ``q0`` per example, pairwise
         cosine ``c0`` or independent directions when ``c0`` is None).
       seeds: number of independent networks, or a 1-D array of typed keys (``keys.seed_keys``).
-      metrics: names from ``("q", "c", "grad_sq", "act_std", "act_saturation",
-        "unit_symmetry", "jac_sv")`` (a sequence or a comma-separated string).
+      metrics: registered metric names (``initjax.measure.metrics.names()``: q, c, grad_sq,
+        act_std, act_saturation, unit_symmetry, jac_sv and plugin metrics), a sequence or a
+        comma-separated string.
       sigma_w2, sigma_b2: override the model's variances; scalars or 1-D arrays broadcast to H
         grid cells, evaluated in one compiled call (a leading H axis on every array).
       c0, q0, batch (default 8), input_shape (default per model), inputs ("shared" | "per_seed"):
         generated inputs (see the module docstring for their keys).
       root_seed: root of ``keys.seed_keys`` when ``seeds`` is an int.
       path: "fused" (weights drawn inside the scan, memory independent of depth) or
-        "materialized" (stacked params drawn first, like ``model.init``); identical results.
+        "materialized" (stacked params drawn first, like ``model.init``): identical results,
+        bit for bit. "preact": draw each layer's pre-activations from their exact Gaussian law
+        given the layer input instead of drawing weights (:mod:`initjax.measure.preact`): the
+        same law, not the same values as ``model.init``; only for float32 MLPs with i.i.d.
+        Gaussian kernels and the metrics q, c, act_std, act_saturation. "auto" (default):
+        "preact" where it applies and is faster (width >= max(2 x batch, 256)), else "fused";
+        ``result.meta["path"]`` says which ran.
+        A data-dependent ``kernel_init`` (LSUV, MetaInit; :mod:`initjax.initializers.
+        data_dependent`) always takes the materialized path: its base initializer draws each
+        seed's params, which are then refined on the batch being measured (the given ``x``, or
+        the generated inputs of that seed), so q^l is measured on the refinement's own batch.
       params: variables ``{"params": ...}`` with a leading seed axis (e.g. after training) to
         measure instead of drawing; sigma overrides are then not allowed.
       loss: for ``grad_sq``, ``loss(output) -> scalar`` on the model's output (readout logits or
@@ -619,16 +671,23 @@ def propagate(
     Returns:
       :class:`PropagationResult`: ``arrays[m]`` shaped ``(seeds, depth + 1)`` per layer, layer 0
       the input projection's pre-activation and 1..depth the hidden layers'; ``jac_sv``
-      ``(seeds, n)`` (descending); ``diverged`` ``(seeds,)`` True where any value is non-finite;
-      all with a leading ``(H,)`` axis for a grid. ``unit_symmetry`` fills ``unit_dist`` and
-      ``act_rank``. ``grad_sq[l]`` = mean over the batch of |d loss / d z^l|^2 (Schoenholz et
-      al. 2017, backward q~^l; Glorot & Bengio 2010, Fig. 7). ``jac_sv``: singular values of
-      d phi(z^depth) / d x at one input (Pennington et al. 2017).
+      ``(seeds, n)`` (descending); all with a leading ``(H,)`` axis for a grid. ``unit_symmetry``
+      fills ``unit_dist`` and ``act_rank``. ``grad_sq[l]`` = mean over the batch of
+      |d loss / d z^l|^2 (Schoenholz et al. 2017, backward q~^l; Glorot & Bengio 2010, Fig. 7).
+      ``jac_sv``: singular values of d phi(z^depth) / d x at one input (Pennington et al. 2017).
+      Flags (bool): ``arrays["underflow"]`` ``(seeds, depth + 1)``: q^l (or one example's mean
+      square q^l_aa) < 1.18e-38, float32's smallest normal number (an all-zero layer included),
+      where ratios such as c^l are undefined and recorded as NaN; ``arrays["nonfinite"]``
+      ``(seeds, depth + 1)``: some metric value of the row (or z^l) is NaN or +-inf;
+      ``arrays["diverged"]`` (also ``.diverged``) ``(seeds,)``: the network overflowed, i.e.
+      some value is +-inf or NaN not explained by underflow. A vanishing signal is
+      ``underflow``, not ``diverged``.
 
     Raises:
       ValueError / TypeError: any bad argument (non-positive seeds or batch, unknown metric,
         negative variance, incompatible initializer and kernel shape, ...) before compiling.
-        Exploding signals are never an error: they come back as inf/NaN with ``diverged``.
+        Exploding or vanishing signals are never an error: they come back as values with the
+        ``diverged`` / ``underflow`` flags.
     """
     prep = prepare(
         model,

@@ -8,6 +8,11 @@ BATCHES), step)``), so network (h, s) trained in a batch equals the same network
 
 A network whose loss becomes non-finite is recorded as diverged; the others are unaffected (each
 network's arithmetic is independent under ``vmap``).
+
+A :class:`~initjax.parametrizations.Parametrized` model (``parametrize(model, "mup",
+base_width=...)``) trains under its parametrization: its init, forward multipliers and
+per-parameter optimizer (learning rates, Adam epsilons, weight decays), still H x S networks in
+one compiled call.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import optax
 import pandas as pd
 
 from initjax import keys
-from initjax.models._core import Stack, init_stack, stack_of
+from initjax.models import Stack, apply_stack, data_method, init_stack, refine_params, stack_of
+from initjax.parametrizations import Parametrized, base_optimizer
 
 __all__ = [
     "OPTIMIZERS",
@@ -37,28 +43,22 @@ __all__ = [
     "train",
 ]
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
 
 
-def make_optimizer(name: str, learning_rate: Any, *, momentum: float = 0.9):
+def make_optimizer(
+    name: str, learning_rate: Any, *, momentum: float = 0.9, weight_decay: float = 0.0
+):
     """An optax optimizer by name; ``learning_rate`` may be traced (vmapped over).
+
+    ``initjax.parametrizations.base_optimizer`` with optax's defaults (Adam b1 0.9, b2 0.999,
+    eps 1e-8; RMSprop decay 0.9); ``weight_decay`` is L2 added to the gradient, except for
+    "adamw" (decoupled).
 
     Raises:
       ValueError: unknown ``name`` (lists the allowed ones) or a concrete learning_rate <= 0.
     """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
-    if not isinstance(learning_rate, jax.core.Tracer):
-        lr = np.asarray(learning_rate, dtype=np.float64)
-        if lr.size == 0 or not np.all(np.isfinite(lr)) or np.any(lr <= 0):
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-    if name == "sgd":
-        return optax.sgd(learning_rate)
-    if name == "momentum":
-        return optax.sgd(learning_rate, momentum=momentum)
-    if name == "adam":
-        return optax.adam(learning_rate)
-    return optax.rmsprop(learning_rate)
+    return base_optimizer(name, learning_rate, momentum=momentum, weight_decay=weight_decay)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,8 +71,11 @@ class TrainSpec:
       batch_size: minibatch size (> 0, <= training-set size); sampled with replacement.
       eval_every: steps between recorded points of the curves (> 0).
       momentum: for ``optimizer="momentum"``.
+      weight_decay: L2 coefficient (>= 0; decoupled for "adamw"), scaled per parameter by a
+        parametrization's weight-decay multipliers.
       eval_size: training examples used for the train-accuracy curve (the first ones).
-      keep_params: also return the final params (memory: H x S copies of the network).
+      keep_params: also return the initial and final params (memory: 2 x H x S copies of the
+        network).
     """
 
     optimizer: str = "sgd"
@@ -80,6 +83,7 @@ class TrainSpec:
     batch_size: int = 128
     eval_every: int = 100
     momentum: float = 0.9
+    weight_decay: float = 0.0
     eval_size: int = 1000
     keep_params: bool = False
 
@@ -92,34 +96,92 @@ class TrainSpec:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        wd = self.weight_decay
+        if isinstance(wd, bool) or not isinstance(wd, int | float) or not wd >= 0:
+            raise ValueError(f"weight_decay must be a number >= 0, got {wd!r}")
         if self.batch_size > n_train:
             raise ValueError(
                 f"batch_size={self.batch_size} is larger than the training set ({n_train} examples)"
             )
+
+    @classmethod
+    def from_config(cls, config: Any, **overrides: Any) -> TrainSpec:
+        """The spec from a config's keys of the same names (``optimizer``, ``steps``,
+        ``batch_size``, ``eval_every``, ``momentum``, ``eval_size``, ``keep_params``).
+
+        Missing keys take the defaults above, except ``eval_every``, which defaults to ``steps``
+        (record the end only); ``overrides`` win over the config.
+
+        Raises:
+          ValueError: a value of the wrong type, naming the config key.
+        """
+        get = config.get if hasattr(config, "get") else (lambda k, d=None: getattr(config, k, d))
+        kinds = {
+            "optimizer": str,
+            "steps": int,
+            "batch_size": int,
+            "eval_every": int,
+            "momentum": float,
+            "eval_size": int,
+            "keep_params": bool,
+        }
+        values: dict[str, Any] = {}
+        for name, kind in kinds.items():
+            v = overrides[name] if name in overrides else get(name, None)
+            if v is None:
+                continue
+            if kind is bool or kind is str:
+                ok = isinstance(v, kind)
+            else:
+                ok = isinstance(v, int | float | np.number) and not isinstance(v, bool)
+                ok = ok and (kind is float or float(v).is_integer())
+            if not ok:
+                article = "an" if kind is int else "a"
+                msg = f"config key {name!r} must be {article} {kind.__name__}, got {v!r}"
+                raise ValueError(msg)
+            values[name] = kind(v)
+        unknown = set(overrides) - set(kinds)
+        if unknown:
+            raise ValueError(
+                f"unknown TrainSpec field(s) {sorted(unknown)}; allowed: {list(kinds)}"
+            )
+        values.setdefault("eval_every", values.get("steps", cls.steps))
+        return cls(**values)
 
     @property
     def n_evals(self) -> int:
         return math.ceil(self.steps / self.eval_every)
 
 
-def loss_and_accuracy(stack: Stack, params, x: jax.Array, y: jax.Array):
-    """Mean softmax cross-entropy and accuracy of the network's logits on (x, y)."""
-    logits = _logits(stack, params, x)
+def loss_and_accuracy(
+    stack: Stack, params, x: jax.Array, y: jax.Array, parametrized: Parametrized | None = None
+):
+    """Mean softmax cross-entropy and accuracy of the network's logits on (x, y) (computed with
+    the parametrization's forward multipliers when ``parametrized`` is given)."""
+    logits = _logits(stack, params, x, parametrized)
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
     acc = jnp.mean(jnp.argmax(logits, -1) == y)
     return loss, acc
 
 
-def _logits(stack: Stack, params, x):
-    from initjax.models._core import apply_stack
-
+def _logits(stack: Stack, params, x, parametrized: Parametrized | None = None):
+    if parametrized is not None:
+        return parametrized.apply(params, x)
     return apply_stack(stack, params, x)
 
 
-def train_step(stack: Stack, tx, params, opt_state, xb: jax.Array, yb: jax.Array):
+def train_step(
+    stack: Stack,
+    tx,
+    params,
+    opt_state,
+    xb: jax.Array,
+    yb: jax.Array,
+    parametrized: Parametrized | None = None,
+):
     """One optimizer step on a minibatch. Pure: returns (params, opt_state, loss, accuracy)."""
     (loss, acc), grads = jax.value_and_grad(
-        lambda p: loss_and_accuracy(stack, p, xb, yb), has_aux=True
+        lambda p: loss_and_accuracy(stack, p, xb, yb, parametrized), has_aux=True
     )(params)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, loss, acc
@@ -138,13 +200,23 @@ def _layer_grad_norms(grads) -> jax.Array:
     return jnp.sqrt(jnp.concatenate(parts))
 
 
-def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
+def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data, pz=None):
     x_tr, y_tr, x_te, y_te = data
     n = x_tr.shape[0]
     in_shape = tuple(x_tr.shape[1:])
-    params = init_stack(stack, keys.role(seed_key, keys.PARAMS), in_shape, sw2, sb2)
-    tx = make_optimizer(spec.optimizer, lr, momentum=spec.momentum)
+    kw = dict(momentum=spec.momentum, weight_decay=spec.weight_decay)
+    if pz is None:
+        root = keys.role(seed_key, keys.PARAMS)
+        params = init_stack(stack, root, in_shape, sw2, sb2)
+        if data_method(stack) is not None:  # LSUV, MetaInit, GradInit: refine on the train set
+            params = refine_params(stack, params, x_tr, y_tr, root)[0]
+        tx = make_optimizer(spec.optimizer, lr, **kw)
+    else:
+        params = pz.init(seed_key, sw2, sb2)
+        tx = pz.optimizer(spec.optimizer, lr, **kw)
+    params0 = params
     opt_state = tx.init(params)
+    loss_fn = lambda p, x, y: loss_and_accuracy(stack, p, x, y, pz)
     batch_key = keys.role(seed_key, keys.BATCHES)
     x_ev, y_ev = x_tr[: spec.eval_size], y_tr[: spec.eval_size]
 
@@ -153,25 +225,25 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
         return x_tr[idx], y_tr[idx]
 
     xb0, yb0 = batch(0)
-    grads0 = jax.grad(lambda p: loss_and_accuracy(stack, p, xb0, yb0)[0])(params)
+    grads0 = jax.grad(lambda p: loss_fn(p, xb0, yb0)[0])(params)
 
     def step_fn(carry, step):
         params, opt_state = carry
         xb, yb = batch(step)
-        params, opt_state, loss, acc = train_step(stack, tx, params, opt_state, xb, yb)
+        params, opt_state, loss, acc = train_step(stack, tx, params, opt_state, xb, yb, pz)
         return (params, opt_state), (loss, acc)
 
     def block(carry, b):
         steps = b * spec.eval_every + jnp.arange(spec.eval_every)
         carry, (loss, acc) = jax.lax.scan(step_fn, carry, steps)
-        te_loss, te_acc = loss_and_accuracy(stack, carry[0], x_te, y_te)
-        tr_loss, tr_acc = loss_and_accuracy(stack, carry[0], x_ev, y_ev)
+        te_loss, te_acc = loss_fn(carry[0], x_te, y_te)
+        tr_loss, tr_acc = loss_fn(carry[0], x_ev, y_ev)
         bad = ~jnp.all(jnp.isfinite(loss))
         return carry, (loss.mean(), acc.mean(), tr_loss, tr_acc, te_loss, te_acc, bad)
 
     (final, _), curves = jax.lax.scan(block, (params, opt_state), jnp.arange(spec.n_evals))
     batch_loss, batch_acc, tr_loss, tr_acc, te_loss, te_acc, bad = curves
-    extra = {"params": final} if spec.keep_params else {}
+    extra = {"params": final, "params0": params0} if spec.keep_params else {}
     return extra | {
         "batch_loss": batch_loss,
         "batch_acc": batch_acc,
@@ -184,11 +256,63 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
     }
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _train_jit(stack, spec, seed_keys, sw2, sb2, lr, data):
-    per_seed = jax.vmap(_one_network, in_axes=(None, None, 0, None, None, None, None))
-    per_cell = jax.vmap(per_seed, in_axes=(None, None, None, 0, 0, 0, None))
-    return per_cell(stack, spec, seed_keys, sw2, sb2, lr, data)
+def _train_all(stack, spec, seed_keys, sw2, sb2, lr, data, pz):
+    per_seed = jax.vmap(_one_network, in_axes=(None, None, 0, None, None, None, None, None))
+    per_cell = jax.vmap(per_seed, in_axes=(None, None, None, 0, 0, 0, None, None))
+    return per_cell(stack, spec, seed_keys, sw2, sb2, lr, data, pz)
+
+
+# XLA compiler options per computation (``jax.jit(..., compiler_options=...)``), by name.
+# "no_ynn": XLA:CPU's YNNPACK library fusions off, so dots run as XLA's own (Eigen) kernels.
+XLA_OPTIONS: dict[str, dict[str, Any] | None] = {
+    "default": None,
+    "no_ynn": {"xla_cpu_experimental_ynn_fusion_type": ""},
+}
+_JITS: dict[str, Any] = {}
+
+
+@functools.cache
+def ynn_option_available() -> bool:
+    """Whether this jaxlib's XLA:CPU knows the YNNPACK fusion option (compiles a tiny probe)."""
+    if jax.default_backend() != "cpu":
+        return False
+    try:
+        jax.jit(lambda a: a @ a, compiler_options=XLA_OPTIONS["no_ynn"]).lower(
+            jnp.ones((2, 2))
+        ).compile()
+    except Exception:  # an unknown option is an XlaRuntimeError / ValueError, version dependent
+        return False
+    return True
+
+
+# "auto" turns the YNNPACK fusions off for MLPs at least this wide (BENCHMARKS.md, case 8:
+# width 128, depth 30 trained faster without them; width 64, depth 10 did not).
+AUTO_NO_YNN_MIN_WIDTH = 128
+
+
+def _resolve_options(xla_options: str, stack: Stack) -> str:
+    if xla_options not in (*XLA_OPTIONS, "auto"):
+        allowed = ", ".join(map(repr, (*XLA_OPTIONS, "auto")))
+        raise ValueError(f"xla_options must be one of {allowed}, got {xla_options!r}")
+    if xla_options == "auto":
+        from initjax.models.mlp import MLPStack
+
+        wide = isinstance(stack, MLPStack) and stack.width >= AUTO_NO_YNN_MIN_WIDTH
+        return "no_ynn" if wide and ynn_option_available() else "default"
+    if xla_options == "no_ynn" and not ynn_option_available():
+        raise ValueError(
+            "xla_options='no_ynn' needs XLA:CPU with the YNNPACK fusion option "
+            f"(backend {jax.default_backend()!r}, jaxlib {jax.lib.__version__})"
+        )
+    return xla_options
+
+
+def _train_jit(options: str):
+    if options not in _JITS:
+        _JITS[options] = jax.jit(
+            _train_all, static_argnums=(0, 1, 7), compiler_options=XLA_OPTIONS[options]
+        )
+    return _JITS[options]
 
 
 @dataclasses.dataclass
@@ -204,12 +328,14 @@ class TrainResult:
       cells: DataFrame of the H cells (sigma_w2, sigma_b2, learning_rate).
       steps: ``(n_evals,)`` the step count at each recorded point.
       params: final params with leading ``(H, S)`` axes if ``spec.keep_params``, else None.
+      params0: the initial params (after a data-dependent refinement, if any), likewise.
     """
 
     arrays: dict[str, np.ndarray]
     cells: pd.DataFrame
     steps: np.ndarray
     params: Any = None
+    params0: Any = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (cell, seed): final losses/accuracies and ``diverged``."""
@@ -268,26 +394,44 @@ def train(
     learning_rate: Any = 0.01,
     spec: TrainSpec = TrainSpec(),
     root_seed: int = 0,
+    xla_options: str = "auto",
 ) -> TrainResult:
     """Train ``seeds`` networks per grid cell of (sigma_w2, sigma_b2, learning_rate), in one call.
 
+    A data-dependent ``kernel_init`` (LSUV, MetaInit, GradInit) refines each network's initial
+    params on the training set ``(x_train, y_train)`` before the first step (its key:
+    ``keys.data_init``; each method samples the minibatches it needs).
+
     Args:
-      model: an initjax model with a readout (e.g. ``MLP(..., readout=10)``).
+      model: an initjax model with a readout (e.g. ``MLP(..., readout=10)``), or a
+        :class:`~initjax.parametrizations.Parametrized` one (``parametrize(model, "mup",
+        base_width=64, in_shape=x_train.shape[1:])``): trained with its init, forward
+        multipliers and per-parameter optimizer; ``learning_rate`` is then the base rate.
       data: ``(x_train, y_train, x_test, y_test)``: float inputs ``(n, *in_shape)`` and int labels.
       seeds: number of networks per cell, or an array of typed keys.
       sigma_w2, sigma_b2, learning_rate: scalars or 1-D arrays broadcast to H cells (vmapped:
         no recompilation when their values change). None sigma_w2 / sigma_b2 take the model's.
       spec: optimizer and schedule (:class:`TrainSpec`).
       root_seed: root of ``keys.seed_keys`` when ``seeds`` is an int.
+      xla_options: XLA compiler options for this computation, by name (:data:`XLA_OPTIONS`):
+        "default", "no_ynn" (XLA:CPU's YNNPACK fusions off), or "auto" (default): "no_ynn" for
+        MLPs of width >= :data:`AUTO_NO_YNN_MIN_WIDTH` on CPU where this jaxlib has the option
+        (measured faster there: BENCHMARKS.md, case 8), else "default". The options change
+        which kernels run, so results may differ in float32 rounding between settings, never
+        in law.
 
     Returns:
       :class:`TrainResult`.
 
     Raises:
       ValueError: a model without readout, bad data shapes, unknown optimizer, non-positive
-        learning rate / batch size / steps, a batch larger than the dataset, negative variances.
+        learning rate / batch size / steps, a batch larger than the dataset, negative variances,
+        a parametrized model whose in_shape differs from the data's, or one with a
+        data-dependent initializer.
     """
-    stack = stack_of(model)
+    pz = model if isinstance(model, Parametrized) else None
+    stack = pz.stack if pz is not None else stack_of(model)
+    options = _resolve_options(xla_options, stack)
     if stack.readout is None:
         raise ValueError("model: training needs a readout (e.g. MLP(..., readout=num_classes))")
     x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in data)
@@ -299,6 +443,19 @@ def train(
             f"model: readout={stack.readout} units but labels go up to {int(y_tr.max())}"
         )
     stack.check(tuple(x_tr.shape[1:]))
+    method = data_method(stack)
+    if method is not None and pz is not None:
+        raise ValueError(
+            "model: a data-dependent initializer (LSUV, MetaInit, GradInit) rescales the layers "
+            "itself; it cannot be combined with a parametrization"
+        )
+    if method is not None:
+        method.check(labels=True)
+    if pz is not None and tuple(x_tr.shape[1:]) != pz.in_shape:
+        raise ValueError(
+            f"model: parametrized for inputs of shape {pz.in_shape}, but the data's are "
+            f"{tuple(x_tr.shape[1:])}; pass in_shape= to parametrize"
+        )
     sw2 = model.sigma_w2 if sigma_w2 is None else sigma_w2
     sb2 = model.sigma_b2 if sigma_b2 is None else sigma_b2
     own_init = sw2 is None
@@ -310,11 +467,14 @@ def train(
     )
     # sigma_w2=None: the initializer as registered (None is an empty pytree under vmap).
     sw_arg = None if own_init else jnp.asarray(sw)
-    out = _train_jit(stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j)
+    out = _train_jit(options)(
+        stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j, pz
+    )
     params = out.pop("params", None)
+    params0 = out.pop("params0", None)
     arrays = {k: np.asarray(v) for k, v in out.items()}
     cells = pd.DataFrame(
         {"sigma_w2": np.nan if own_init else sw, "sigma_b2": sb, "learning_rate": lr}
     )
     steps = (np.arange(spec.n_evals) + 1) * spec.eval_every
-    return TrainResult(arrays, cells, steps, params)
+    return TrainResult(arrays, cells, steps, params, params0)

@@ -18,6 +18,8 @@ import jax.numpy as jnp
 from initjax import activations, keys
 from initjax.models import _params
 from initjax.models._core import Stack, StackModule, validate_common
+from initjax.models._registry import register
+from initjax.models._roles import dense_roles
 from initjax.models._validate import positive_int
 
 __all__ = ["MLP", "MLPStack", "dense_init"]
@@ -100,6 +102,12 @@ class MLPStack(Stack):
     def readout_apply(self, p, z):
         return dense_apply(p, self.activation(z), self.precision)
 
+    def roles(self):
+        out = {"input": dense_roles("input"), "hidden": dense_roles("hidden")}
+        if self.readout is not None:
+            out["readout"] = dense_roles("readout")
+        return out
+
     def unit_weights(self, p, layer):
         return p["kernel"]
 
@@ -129,6 +137,11 @@ class MLPStack(Stack):
             )
 
 
+@register(
+    "mlp",
+    example={"width": 8, "depth": 3, "sigma_w2": 1.5, "sigma_b2": 0.1, "readout": 3},
+    reference="Poole et al. 2016 (arXiv:1606.05340), eq. 1",
+)
 class MLP(StackModule):
     """Multilayer perceptron whose ``depth`` identical hidden layers are a scan.
 

@@ -28,6 +28,8 @@ import jax.numpy as jnp
 from initjax import activations
 from initjax.models import _params
 from initjax.models._core import Stack, StackModule, validate_common
+from initjax.models._registry import register
+from initjax.models._roles import ParamRole, dense_roles
 from initjax.models._validate import nonneg_real, optional_positive_int, positive_int
 from initjax.models.mlp import dense_apply, dense_init
 
@@ -111,14 +113,31 @@ class ResMLPStack(Stack):
         var = jnp.mean(jnp.square(h - mu), axis=-1, keepdims=True)
         return (h - mu) * jax.lax.rsqrt(var + _LN_EPS) * p["norm"]["scale"] + p["norm"]["bias"]
 
-    def layer_apply(self, p, z):
+    def _branch_outputs(self, p, z) -> list[jax.Array]:
+        """Outputs of the branch's dense layers dense_0..dense_{m-1} (before each activation)."""
         a = self.activation(self._norm(p, z))
+        outs = []
         m = self.branch_layers
         for j in range(m):
             a = dense_apply(p[f"dense_{j}"], a, self.precision)
+            outs.append(a)
             if j < m - 1:
                 a = self.activation(a)
-        return z + p["alpha"] * a
+        return outs
+
+    def layer_apply(self, p, z):
+        return z + p["alpha"] * self._branch_outputs(p, z)[-1]
+
+    def affine_units(self, group):
+        # A block's affine maps are its branch's dense layers; input and readout are one map.
+        if group != "hidden":
+            return ((),)
+        return tuple((f"dense_{j}",) for j in range(self.branch_layers))
+
+    def affine_outputs(self, group, p, z):
+        if group != "hidden":
+            return super().affine_outputs(group, p, z)
+        return tuple(self._branch_outputs(p, z))
 
     def readout_init(self, key, sigma_w2, sigma_b2):
         return dense_init(
@@ -134,6 +153,23 @@ class ResMLPStack(Stack):
 
     def readout_apply(self, p, z):
         return dense_apply(p, self.activation(z), self.precision)
+
+    def roles(self):
+        m = self.branch_layers
+        hidden = {
+            f"dense_{j}": dense_roles("hidden", branch=True, branch_output=j == m - 1)
+            for j in range(m)
+        }
+        hidden["alpha"] = ParamRole("gain", branch=True)
+        if self.pre_norm:
+            hidden["norm"] = {
+                "scale": ParamRole("norm_scale", (), (-1,), branch=True),
+                "bias": ParamRole("norm_bias", (), (-1,), branch=True),
+            }
+        out = {"input": dense_roles("input"), "hidden": hidden}
+        if self.readout is not None:
+            out["readout"] = dense_roles("readout")
+        return out
 
     def unit_weights(self, p, layer):
         # Units of the residual stream: the columns of the kernel that writes into it.
@@ -177,6 +213,19 @@ class ResMLPStack(Stack):
             )
 
 
+@register(
+    "resmlp",
+    example={
+        "width": 8,
+        "depth": 3,
+        "branch_width": 6,
+        "pre_norm": True,
+        "alpha": 0.5,
+        "sigma_b2": 0.1,
+        "readout": 3,
+    },
+    reference="He et al. 2016 (arXiv:1603.05027), pre-activation residual blocks",
+)
 class ResMLP(StackModule):
     """Residual MLP of ``depth`` identical blocks (a scan); see the module docstring.
 
