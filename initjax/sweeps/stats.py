@@ -12,6 +12,7 @@ experiment's config before the run. These helpers compute the numbers those crit
 - :func:`sign_test`: exact one-sided binomial test of k successes in n trials.
 - :func:`finite_width`: the 1/N term from one quantity measured at two widths:
   m(N) = m_inf + b / N, so m_inf and b follow from m(N1), m(N2) with propagated standard errors.
+- :func:`finite_width_fit`: :func:`finite_width` per group of a table of (group, width, mean, SE).
 - :func:`layer_deviation`: per-layer deviations of a measured column from its theory column in
   SE units over seeds, summarized per cell; :func:`flag_counts`: the float32 flags per arm.
 """
@@ -29,6 +30,7 @@ from initjax.sweeps.summary import Check
 __all__ = [
     "deviation",
     "finite_width",
+    "finite_width_fit",
     "flag_counts",
     "layer_deviation",
     "jackknife",
@@ -172,6 +174,50 @@ def finite_width(
     b = (m1 - m2) / d
     se_b = math.sqrt(se1**2 + se2**2) / abs(d)
     return dict(m_inf=m_inf, se_inf=se_inf, b=b, se_b=se_b, term1=b / n1, term2=b / n2)
+
+
+def finite_width_fit(
+    frame: pd.DataFrame,
+    by: Sequence[str],
+    *,
+    value: str = "mean",
+    se: str = "se",
+    width: str = "width",
+) -> pd.DataFrame:
+    """:func:`finite_width` for every level of ``by`` in a table of per-width measurements.
+
+    Args:
+      frame: one row per (level of ``by``, width) with the measurement ``value`` and its
+        standard error ``se``.
+      by: the grouping columns (e.g. ``("arm", "depth")``).
+      value, se, width: column names.
+
+    Returns:
+      One row per level with exactly two widths (other levels are left out): ``by``...,
+      ``n1``, ``n2`` (n1 < n2), ``m1``, ``m2``, and ``m_inf``, ``se_inf``, ``b``, ``se_b``,
+      ``term1``, ``term2`` of :func:`finite_width`.
+
+    Raises:
+      KeyError: a named column is missing.
+    """
+    missing = [c for c in (*by, value, se, width) if c not in frame.columns]
+    if missing:
+        raise KeyError(f"finite_width_fit: columns {missing} not in the table")
+    rows = []
+    for level, g in frame.groupby(list(by), sort=False):
+        g = g.sort_values(width)
+        if len(g) != 2 or g[width].nunique() != 2:
+            continue
+        a, b = g.iloc[0], g.iloc[1]
+        n1, n2 = int(a[width]), int(b[width])
+        fit = finite_width(float(a[value]), float(a[se]), n1, float(b[value]), float(b[se]), n2)
+        level = level if isinstance(level, tuple) else (level,)
+        rows.append(
+            {**dict(zip(by, level, strict=True)), "n1": n1, "n2": n2,
+             "m1": float(a[value]), "m2": float(b[value]), **fit}
+        )  # fmt: skip
+    cols = [*by, "n1", "n2", "m1", "m2", "m_inf", "se_inf", "b", "se_b", "term1", "term2"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def layer_deviation(
