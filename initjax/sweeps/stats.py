@@ -9,6 +9,7 @@ experiment's config before the run. These helpers compute the numbers those crit
   Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means (a root, a slope).
 - :func:`deviation`: a :class:`~initjax.sweeps.summary.Check` "|measured - expected| <= z_max SE".
 - :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t.
+- :func:`variance_ratio_one_sided`: F test that var(a) > var(b) (normal samples).
 - :func:`sign_test`: exact one-sided binomial test of k successes in n trials.
 - :func:`finite_width`: the 1/N term from one quantity measured at two widths:
   m(N) = m_inf + b / N, so m_inf and b follow from m(N1), m(N2) with propagated standard errors.
@@ -37,6 +38,7 @@ __all__ = [
     "mean_se",
     "sign_test",
     "student_t_sf",
+    "variance_ratio_one_sided",
     "welch_one_sided",
 ]
 
@@ -137,6 +139,33 @@ def welch_one_sided(a: Sequence[float], b: Sequence[float]) -> tuple[float, floa
     t = diff / math.sqrt(va + vb)
     dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     return float(t), float(dof), student_t_sf(float(t), float(dof))
+
+
+def variance_ratio_one_sided(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """F test of H1: var(a) > var(b) for independent normal samples. Returns (F, one-sided p).
+
+    F = s_a^2 / s_b^2 with (n_a - 1, n_b - 1) degrees of freedom; P(F' > F) =
+    I_x(d2 / 2, d1 / 2) with x = d2 / (d2 + d1 F) (Abramowitz & Stegun 26.6.2), evaluated by
+    ``jax.scipy.special.betainc`` in float32 (absolute error ~1e-7).
+
+    Raises:
+      ValueError: fewer than 2 finite values in a sample.
+    """
+    from jax.scipy.special import betainc
+
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if a.size < 2 or b.size < 2:
+        raise ValueError(
+            f"variance_ratio_one_sided needs >= 2 values per sample, got {a.size} and {b.size}"
+        )
+    va, vb = a.var(ddof=1), b.var(ddof=1)
+    if vb == 0:
+        return (math.inf, 0.0) if va > 0 else (float("nan"), 1.0)
+    f = float(va / vb)
+    d1, d2 = a.size - 1, b.size - 1
+    return f, float(betainc(d2 / 2.0, d1 / 2.0, d2 / (d2 + d1 * f)))
 
 
 def sign_test(successes: int, n: int, p: float = 0.5) -> float:

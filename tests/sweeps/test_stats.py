@@ -59,6 +59,19 @@ def test_sign_test_matches_scipy():
         stats.sign_test(5, 4)
 
 
+def test_variance_ratio_one_sided_matches_scipy():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(0, 3.0, 8), rng.normal(0, 1.0, 6)
+    f, p = stats.variance_ratio_one_sided(a, b)
+    assert f == pytest.approx(a.var(ddof=1) / b.var(ddof=1), rel=1e-12)
+    assert p == pytest.approx(sps.f.sf(f, 7, 5), abs=1e-6)
+    # the other direction is the complement
+    f2, p2 = stats.variance_ratio_one_sided(b, a)
+    assert f2 == pytest.approx(1 / f) and p2 == pytest.approx(1 - p, abs=1e-6)
+    with pytest.raises(ValueError, match=">= 2 values"):
+        stats.variance_ratio_one_sided([1.0], b)
+
+
 def test_finite_width_recovers_an_exact_one_over_n_law():
     m_inf, b = 1.76, 2.5
     fw = stats.finite_width(m_inf + b / 128, 0.01, 128, m_inf + b / 512, 0.003, 512)
