@@ -13,8 +13,9 @@ squared singular values grows linearly in depth L, with slope mu_2 / mu_1^2 - 1 
 (s_1 = 0 orthogonal, -1 Gaussian): ~0.002 for orthogonal tanh at q* = 1/64 (dynamical isometry),
 ~1 for Gaussian tanh, 1 for orthogonal ReLU, 2 for Gaussian ReLU.
 
-Measurement: ``initjax.measure.propagate`` with the ``jac_sv`` metric (exact singular values of
-d phi(h^L) / d x by forward-mode tangents; square, input dimension = width) at depths L in
+Measurement: ``initjax.measure.propagate`` with the ``jac_sv`` metric (singular values of
+d phi(h^L) / d x by QR-accumulated forward-mode tangents, to a relative accuracy
+``jac_sv_rtol``; square, input dimension = width) at depths L in
 {2, 8, 32, 128}; a depth-L network is an initjax MLP with depth L - 1 (its input projection is the
 first of the L layers). Inputs are Gaussian with per-unit mean square (q* - sigma_b2) / sigma_w2,
 so the first pre-activation starts at q*. The spectral variance is computed per network and
@@ -474,8 +475,8 @@ def _summary(run_dir, config, ev, best, div) -> None:
         f"# pennington2017: {TITLE}",
         "",
         "Pennington, Schoenholz & Ganguli 2017 (arXiv:1711.04735). Squared singular values lambda "
-        f"of the input-output Jacobian, width {config.width} (square, exact SVD via "
-        "initjax.measure.propagate's jac_sv), "
+        f"of the input-output Jacobian, width {config.width} (square; initjax.measure.propagate's "
+        "jac_sv: QR-accumulated tangents, relative accuracy jac_sv_rtol, no float32 floor), "
         + ", ".join(f"{a['name']} {a.get('seeds') or config.seeds}" for a in config.arms)
         + " networks per depth; tanh at "
         f"the critical point with q* = {config.q_star:g}, ReLU at (2, 0).",

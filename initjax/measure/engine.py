@@ -20,8 +20,12 @@ Costs per seed and grid cell (N = width, B = batch, L = depth, n = input size), 
 forward pass O(L B N^2) and the weight draws O(L N^2), with memory O(B N + N^2) independent of L:
 ``q``, ``c``, ``act_*``: O(L B N) (``c``: O(L B^2 N)). ``grad_sq``: a reverse scan that draws
 the weights again (O(L B N^2 + L N^2)) and stores the pre-activations, memory O(L B N).
-``jac_sv``: n forward-mode tangents of one input carried through the same scan, O(L n N^2) flops
-and O(n N) memory, plus an O(n^2 min(n, N)) SVD; exact, so n and N are limited to 1024.
+``jac_sv``: k = min(n, N) forward-mode tangents of one input carried through the same scan,
+re-orthonormalized by a QR per layer and folded into a row-scaled triangular factor
+(:mod:`initjax.measure.jacobian`): O(L n N^2) flops (tangents O(L k N^2), QR O(L N k^2),
+factor O(L k^2 n)) and O(n N) memory, plus one O(n k^2) float64 SVD per seed on the host. Not
+limited by the float32 floor eps * sigma_max of an explicit product (small singular values have
+relative errors, see that module); n and N are limited to 1024 (memory and time).
 ``unit_symmetry``: a Gram matrix O(N^2 fan_in) and an SVD O(B^2 N) per layer.
 """
 
@@ -39,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from initjax import keys
+from initjax.measure import jacobian as _J
 from initjax.measure import metrics as M
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
@@ -53,6 +58,8 @@ INPUT_MODES = ("shared", "per_seed")
 PATHS = ("fused", "materialized")
 
 _TRACES = 0
+# The Jacobian's factor travels from the jitted computation to the host under these names.
+_JAC_G, _JAC_P, _JAC_K = "_jac_log_scale", "_jac_factor", "_jac_kappa"
 
 
 def trace_count() -> int:
@@ -147,11 +154,25 @@ def _idle_params(fetch):
     return jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(fetch, jnp.int32(1)))
 
 
+def _push(f, h: jax.Array, q: jax.Array, dtype) -> jax.Array:
+    """f's Jacobian at the example ``h`` ``(1, *shape)`` times the columns of ``q``
+    ``(prod(shape), k)``, as a ``(prod(f's output shape), k)`` matrix (forward mode)."""
+
+    def one(u):
+        return jax.jvp(f, (h,), (u.reshape(h.shape).astype(dtype),))[1]
+
+    # The barrier keeps XLA from folding the transpose into the jvp's dot: it would swap the
+    # dot's operands depending on the batch shape (sharded or not), changing the roundings.
+    t = jax.lax.optimization_barrier(jax.vmap(one, in_axes=1)(q))
+    return t.reshape(t.shape[0], -1).T
+
+
 def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     """Forward scan over layers with per-layer stats, and the Jacobian at ``x[jac_input]``.
 
     Returns (z^depth, stats with a leading layer axis, z^0..z^{depth-1} stacked or None,
-    d phi(z^depth) / d x0 as an ``(n_in, n_out)`` matrix or None).
+    the Jacobian d phi(z^depth) / d x0 as a factor (g ``(k,)``, P ``(k, n_in)``) of
+    :mod:`initjax.measure.jacobian`, or None).
     """
     st = cfg.stack
     p_in, fetch, _ = net
@@ -159,35 +180,34 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     s0 = _layer_stats(cfg, z0, p_in, 0)
     jac = "jac_sv" in cfg.metrics
     j = cfg.jac_input
-    t0 = None
-    if jac:  # forward-mode tangents of one example, pushed through the same scan
+    fac0 = None
+    if jac:  # forward-mode tangents of one example, re-orthonormalized at every layer
         n_in = math.prod(cfg.in_shape)
-        basis = jnp.eye(n_in, dtype=st.dtype).reshape(n_in, 1, *cfg.in_shape)
-        x0 = x[j : j + 1]
-        t0 = jax.vmap(lambda e: jax.jvp(lambda v: st.input_apply(p_in, v), (x0,), (e,))[1])(basis)
+        eye = jnp.eye(n_in, dtype=st.dtype)
+        fac0 = _J.start(_push(lambda v: st.input_apply(p_in, v), x[j : j + 1], eye, st.dtype))
     depth = jnp.int32(st.depth)
 
     def body(carry, i):
-        z_prev, p, t = carry
+        z_prev, p, fac = carry
         z = st.layer_apply(p, z_prev)
         s = _layer_stats(cfg, z, p, 1)
         idle = i == 0
         if jac:
             h0 = z_prev[j : j + 1]
-            t_new = jax.vmap(lambda u: jax.jvp(lambda h: st.layer_apply(p, h), (h0,), (u,))[1])(t)
-            t = jnp.where(idle, t, t_new)
-        carry = (jnp.where(idle, z_prev, z), fetch(jnp.clip(i + 1, 1, depth)), t)
+            b = _push(lambda h: st.layer_apply(p, h), h0, fac[0], st.dtype)
+            new = _J.step(b, *fac[1:])
+            fac = jax.tree.map(lambda a, b: jnp.where(idle, a, b), fac, new)
+        carry = (jnp.where(idle, z_prev, z), fetch(jnp.clip(i + 1, 1, depth)), fac)
         return carry, (s, z_prev if keep_z else None)
 
     idx = jnp.arange(st.depth + 1, dtype=jnp.int32)
-    (z, _, t), (s, zs) = jax.lax.scan(body, (z0, _idle_params(fetch), t0), idx)
+    (z, _, fac), (s, zs) = jax.lax.scan(body, (z0, _idle_params(fetch), fac0), idx)
     s = {k: jnp.concatenate([s0[k][None], v[1:]]) for k, v in s.items()}
-    jmat = None
+    jfac = None
     if jac:
         zj = z[j : j + 1]
-        tf = jax.vmap(lambda u: jax.jvp(st.features, (zj,), (u,))[1])(t)
-        jmat = tf.reshape(tf.shape[0], -1)
-    return z, s, (None if zs is None else zs[1:]), jmat
+        jfac = _J.step(_push(st.features, zj, fac[0], st.dtype), *fac[1:])[1:]
+    return z, s, (None if zs is None else zs[1:]), jfac
 
 
 def _sq_norm(g: jax.Array) -> jax.Array:
@@ -231,16 +251,15 @@ def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> jax.Array:
 def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.Array]:
     net = _network(cfg, seed_key, sw2, sb2, params)
     need_grad = "grad_sq" in cfg.metrics
-    z_last, stats, zs, jmat = _forward(cfg, net, x, keep_z=need_grad)
+    z_last, stats, zs, jfac = _forward(cfg, net, x, keep_z=need_grad)
     finite = jnp.all(stats.pop("_finite"))
     res: dict[str, jax.Array] = dict(stats)
     if need_grad:
         res["grad_sq"] = _grad_sq(cfg, net, z_last, zs, seed_key)
-    if jmat is not None:
-        jmat = jmat.astype(jnp.float32)
-        ok = jnp.all(jnp.isfinite(jmat))
-        sv = jnp.linalg.svd(jnp.where(ok, jmat, 0.0), compute_uv=False)
-        res["jac_sv"] = jnp.where(ok, sv, jnp.nan)
+    if jfac is not None:  # singular values: on the host, in Prepared.run (jacobian.spectrum)
+        g, p, kappa = jfac
+        res[_JAC_G], res[_JAC_P], res[_JAC_K] = g, p, kappa
+        finite = finite & ~jnp.any(jnp.isnan(g) | (g == jnp.inf)) & jnp.all(jnp.isfinite(p))
     bad = ~finite
     for k in ("q", "grad_sq", "act_std", "jac_sv"):
         if k in res:
@@ -315,6 +334,12 @@ class Prepared:
             bar.close()
         arrays = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
         diverged = arrays.pop("diverged")
+        if _JAC_G in arrays:
+            sv, floor, rtol = _J.spectrum(
+                arrays.pop(_JAC_G), arrays.pop(_JAC_P), arrays.pop(_JAC_K)
+            )
+            arrays["jac_sv"], arrays["jac_sv_floor"], arrays["jac_sv_rtol"] = sv, floor, rtol
+            diverged = diverged | np.any(np.isinf(sv), axis=-1)  # beyond float64's range
         if not self.meta["is_grid"]:
             arrays = {k: v[0] for k, v in arrays.items()}
             diverged = diverged[0]
@@ -515,8 +540,8 @@ def prepare(
         n_in, n_out = math.prod(in_shape), math.prod(feat)
         if max(n_in, n_out) > JAC_MAX:
             raise ValueError(
-                f"metric 'jac_sv' computes the exact {n_out} x {n_in} Jacobian; both sizes must be "
-                f"<= {JAC_MAX} (use a smaller width / input)"
+                f"metric 'jac_sv' computes all singular values of the {n_out} x {n_in} Jacobian; "
+                f"both sizes must be <= {JAC_MAX} (use a smaller width / input)"
             )
     if seed_chunk is None:
         item = jnp.dtype(st.dtype).itemsize
@@ -619,7 +644,10 @@ def propagate(
     Returns:
       :class:`PropagationResult`: ``arrays[m]`` shaped ``(seeds, depth + 1)`` per layer, layer 0
       the input projection's pre-activation and 1..depth the hidden layers'; ``jac_sv``
-      ``(seeds, n)`` (descending); ``diverged`` ``(seeds,)`` True where any value is non-finite;
+      ``(seeds, n)`` float64 (descending), with ``jac_sv_floor`` ``(seeds,)`` (values below it
+      are not resolved) and ``jac_sv_rtol`` ``(seeds,)`` (their estimated relative error; see
+      :mod:`initjax.measure.jacobian`); ``diverged`` ``(seeds,)`` True where any value is
+      non-finite;
       all with a leading ``(H,)`` axis for a grid. ``unit_symmetry`` fills ``unit_dist`` and
       ``act_rank``. ``grad_sq[l]`` = mean over the batch of |d loss / d z^l|^2 (Schoenholz et
       al. 2017, backward q~^l; Glorot & Bengio 2010, Fig. 7). ``jac_sv``: singular values of

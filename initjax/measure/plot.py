@@ -20,6 +20,7 @@ def plot_layers(result: PropagationResult, path: str | Path, *, title: str = "")
 
     Each panel shows the mean over seeds (line) and the 10-90 % quantile band over seeds; finite
     values only. q, grad_sq and act_std use a log axis when all plotted values are positive.
+    The Jacobian panel draws the precision floor (dashed) and marks values below it (x).
     For a grid result, only the first grid cell is drawn.
 
     Returns:
@@ -43,11 +44,16 @@ def plot_layers(result: PropagationResult, path: str | Path, *, title: str = "")
             a = a[0]
         a = np.where(np.isfinite(a), a, np.nan)
         x = layers if name != "jac_sv" else np.arange(a.shape[-1])
+        raw = a
+        if name == "jac_sv":  # unresolved values are marked, not averaged
+            a = np.where(a < _jac_floor(result)[:, None], np.nan, a)
         with np.errstate(all="ignore"), _quiet():
             mean = np.nanmean(a, axis=0)
             lo, hi = np.nanquantile(a, [0.1, 0.9], axis=0)
         ax.plot(x, mean, lw=1.5, label="mean over seeds")
         ax.fill_between(x, lo, hi, alpha=0.3, label="10-90 % of seeds")
+        if name == "jac_sv":
+            _mark_jac_floor(ax, result, raw)
         finite = a[np.isfinite(a)]
         log = (name in LOG_SCALE or name == "jac_sv") and finite.size and np.all(finite > 0)
         if log:
@@ -67,6 +73,33 @@ def plot_layers(result: PropagationResult, path: str | Path, *, title: str = "")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _jac_floor(result: PropagationResult) -> np.ndarray:
+    floor = np.asarray(result.arrays["jac_sv_floor"], np.float64)
+    return floor[0] if result.is_grid else floor
+
+
+def _mark_jac_floor(ax, result: PropagationResult, sv: np.ndarray) -> None:
+    """The precision floor (median over seeds, dashed) and the values below it (x)."""
+    floor = _jac_floor(result)
+    below = sv < floor[:, None]
+    f = floor[np.isfinite(floor) & (floor > 0)]
+    if f.size:
+        ax.axhline(np.median(f), color="0.4", ls="--", lw=1, label="precision floor")
+    if below.any():
+        idx, val = np.nonzero(below.T)[0], sv.T[below.T]
+        pos = val > 0
+        ax.plot(idx[pos], val[pos], "x", color="C3", ms=4, label="below floor (not resolved)")
+        ax.text(
+            0.02,
+            0.02,
+            f"{int(below.sum())} of {below.size} values below the floor",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="C3",
+        )
+    ax.legend(fontsize=7)
 
 
 class _quiet:

@@ -22,8 +22,10 @@ class PropagationResult:
       arrays: metric column -> array. Per-layer columns (q, c, grad_sq, act_std,
         act_saturation, unit_dist, act_rank) are ``(seeds, depth + 1)`` float32, or
         ``(H, seeds, depth + 1)`` for a grid; layer 0 is the input projection's pre-activation,
-        1..depth the hidden layers'. ``jac_sv`` is ``(seeds, n)`` or ``(H, seeds, n)``,
-        singular values in descending order.
+        1..depth the hidden layers'. ``jac_sv`` is ``(seeds, n)`` or ``(H, seeds, n)`` float64,
+        singular values in descending order, with ``jac_sv_floor`` and ``jac_sv_rtol``
+        ``(seeds,)`` / ``(H, seeds)``: values below the floor are not resolved, those above have
+        an estimated relative error rtol (:mod:`initjax.measure.jacobian`).
       diverged: bool ``(seeds,)`` or ``(H, seeds)``: a pre-activation, q, grad_sq, act_std or a
         singular value was inf/NaN (exploding signals are values, not errors).
       sigma_w2: ``(H,)`` float32 grid values (length 1 without a grid) or None when the
@@ -97,7 +99,9 @@ class PropagationResult:
 
     def jacobian_frame(self) -> pd.DataFrame:
         """Jacobian spectra, one row per ([grid cell,] seed, index): columns [sigma_w2, sigma_b2,]
-        seed, index (0 = largest), sv, diverged.
+        seed, index (0 = largest), sv (float64), floor (the seed's ``jac_sv_floor``),
+        below_floor (sv < floor: not resolved, see :mod:`initjax.measure.jacobian`), rtol (the
+        seed's estimated relative error ``jac_sv_rtol``), diverged.
 
         Raises:
           ValueError: ``jac_sv`` was not measured.
@@ -106,8 +110,10 @@ class PropagationResult:
             raise ValueError("jac_sv was not measured; pass metrics=(..., 'jac_sv')")
         sv = np.asarray(self.arrays["jac_sv"])
         div = np.asarray(self.diverged)
+        floor = np.asarray(self.arrays["jac_sv_floor"], np.float64)
+        rtol = np.asarray(self.arrays["jac_sv_rtol"], np.float64)
         if not self.is_grid:
-            sv, div = sv[None], div[None]
+            sv, div, floor, rtol = sv[None], div[None], floor[None], rtol[None]
         h, s, n = sv.shape
         data: dict[str, np.ndarray] = {}
         if self.is_grid:
@@ -115,6 +121,9 @@ class PropagationResult:
         data["seed"] = np.tile(np.repeat(np.arange(s), n), h)
         data["index"] = np.tile(np.arange(n), h * s)
         data["sv"] = sv.reshape(-1)
+        data["floor"] = np.repeat(floor.reshape(-1), n)
+        data["below_floor"] = data["sv"] < data["floor"]
+        data["rtol"] = np.repeat(rtol.reshape(-1), n)
         data["diverged"] = np.repeat(div.reshape(-1), n)
         return pd.DataFrame(data)
 
