@@ -9,6 +9,10 @@ on the same key: with threefry, ``split(k, n)[i] == fold_in(k, i)``.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Sequence
+
 import jax
 import jax.numpy as jnp
 
@@ -21,15 +25,19 @@ __all__ = [
     "DATA",
     "KERNEL",
     "BIAS",
+    "SUBMODULE",
     "seed_keys",
     "role",
     "layer",
+    "submodule",
 ]
 
 # Role constants (fold_in(seed_key, ROLE)).
 PARAMS, INPUTS, BATCHES, DROPOUT, COTANGENT, DATA = 0x5A1, 0x5A2, 0x5A3, 0x5A4, 0x5A5, 0x5A6
 # Within a layer.
 KERNEL, BIAS = 0, 1
+# Branch of a parent key for a module nested below it (keys.submodule).
+SUBMODULE = 0x5A7
 
 
 def seed_keys(seeds: int | jax.Array, root: int = 0) -> jax.Array:
@@ -61,3 +69,27 @@ def role(key: jax.Array, which: int) -> jax.Array:
 def layer(params_key: jax.Array, index: int | jax.Array) -> jax.Array:
     """Layer ``index``'s key, ``fold_in(params_key, index)``, in fused and materialized paths."""
     return jax.random.fold_in(params_key, index)
+
+
+def submodule(key: jax.Array, path: Sequence[str | int]) -> jax.Array:
+    """The key of a module at ``path`` (names or ints) below ``key``; ``key`` itself if empty.
+
+    ``fold_in(key, SUBMODULE)``, then the eight 32-bit words of the SHA-256 of
+    ``json.dumps(list(path))`` folded in one after the other. JSON keeps the components apart
+    (``["ab", "c"]`` != ``["a", "bc"]``, ``"1"`` != ``1``), so distinct paths get distinct
+    keys unless SHA-256 collides.
+
+    Raises:
+      TypeError: a path component is neither a string nor an int.
+    """
+    path = tuple(path)
+    if not path:
+        return key
+    for x in path:
+        if isinstance(x, bool) or not isinstance(x, str | int):
+            raise TypeError(f"path components must be strings or ints, got {x!r}")
+    digest = hashlib.sha256(json.dumps(list(path)).encode("utf-8")).digest()
+    k = jax.random.fold_in(key, SUBMODULE)
+    for i in range(0, 32, 4):
+        k = jax.random.fold_in(k, jnp.uint32(int.from_bytes(digest[i : i + 4], "big")))
+    return k

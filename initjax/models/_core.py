@@ -164,15 +164,24 @@ def apply_stack(stack: Stack, params: dict[str, Params], x: jax.Array) -> jax.Ar
 
 
 def params_root(module: nn.Module) -> jax.Array:
-    """The params root key of a Linen module: its own 'params' rng stream, before flax folds in
-    a call counter. For a top-level model this is exactly the key passed to ``model.init``, so
-    ``model.init({'params': keys.role(seed_key, keys.PARAMS)}, x)`` follows the key scheme; for a
-    submodule it is the parent's key folded with the module path (still unique per module)."""
+    """The params root key of a Linen module, derived injectively from its module path.
+
+    For a top-level model this is exactly the key passed to ``model.init``, so
+    ``model.init({'params': keys.role(seed_key, keys.PARAMS)}, x)`` follows the key scheme. For
+    a submodule at path ``(p_1, ..., p_m)`` below the key k that Flax carries (the key given to
+    ``init``, or a lifted transform's), it is ``keys.submodule(k, path)``: the SHA-256 of the
+    JSON-encoded path folded into k as eight 32-bit words. The encoding is unambiguous, so
+    ``("block", "1_mlp")`` and ``("block1", "_mlp")`` get different keys (Flax's own
+    ``make_rng`` joins the names without a separator and gives both the same key); distinct
+    paths collide only if SHA-256 does.
+    """
     scope = module.scope
     rng = getattr(scope, "rngs", {}).get("params") if scope is not None else None
-    if rng is not None and hasattr(rng, "as_jax_rng"):
-        return rng.as_jax_rng()
-    return module.make_rng("params")  # pragma: no cover - flax internals changed
+    if rng is None or not hasattr(rng, "rng") or not hasattr(rng, "suffix"):  # pragma: no cover
+        raise TypeError(  # flax internals changed: refuse rather than risk shared keys
+            f"{type(module).__name__}: cannot read the 'params' key of this Flax scope"
+        )
+    return keys.submodule(rng.rng, tuple(rng.suffix))
 
 
 class StackModule(nn.Module):
