@@ -17,8 +17,12 @@ final params are kept, and per hidden layer (layer 0 = input projection, 1..dept
   apart (in the default run the closest pair of any trained random layer is still 0.2 x the RMS
   norm; summary.md lists it), while units kept equal by symmetry differ only by float32 rounding,
   ~1e-7 per operation, so the two populations are separated by three or more orders of magnitude
-  on either side of the tolerance. (On CPU the
-  symmetric units stay bit-identical; an accelerator may tile a matmul unevenly across columns.)
+  on either side of the tolerance. Symmetric units are not bit-identical in general: XLA may
+  round a matmul's output columns differently (vectorized body vs remainder, thread partitions,
+  vmapped batched dots; on CPU as on accelerators), so a unit can drift from the others by about
+  one float32 rounding of the weights' scale per step (observed ~1e-8 after 50-100 vmapped steps
+  on a CPU); ``initjax.measure.train`` states and tests the worst-case bound steps x eps(float32)
+  relative, which exceeds rel_tol past ~840 steps (the observed drift is ~10x below it).
 - ``rank``: numerical rank of the layer's kernel, singular values above
   s_max x max(fan_in, fan_out) x eps(float32) (numpy's ``matrix_rank`` default for float32 data,
   the same rule as ``initjax.measure`` ``act_rank``).

@@ -4,7 +4,7 @@
 the other spellings); ``entry(name)`` gives the metadata (family, defaults, reference, promised
 variance); ``register`` adds an entry; ``fans`` computes (fan_in, fan_out);
 ``calculate_gain`` is PyTorch's gain table and ``derived_gain`` the gain 1 / sqrt(E[phi(z)^2])
-of any activation. Every entry follows the ``jax.nn.initializers.Initializer`` protocol: it plugs
+of any activation; ``with_variance`` declares the variance of an unregistered callable. Every entry follows the ``jax.nn.initializers.Initializer`` protocol: it plugs
 into ``flax.linen.Dense(kernel_init=...)``. ``initjax list`` prints the registry.
 """
 
@@ -25,6 +25,7 @@ from initjax.initializers._registry import (
     names,
     register,
 )
+from initjax.initializers.declared import with_variance
 from initjax.initializers.fans import fans
 from initjax.initializers.gains import calculate_gain, derived_gain
 
@@ -40,4 +41,5 @@ __all__ = [
     "get",
     "names",
     "register",
+    "with_variance",
 ]

@@ -49,7 +49,7 @@ from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
 from initjax.models import build
-from initjax.models._core import Stack, init_stack, stack_of
+from initjax.models._core import Stack, check_rescale, init_stack, stack_of
 
 __all__ = ["propagate", "prepare", "Prepared", "trace_count", "JAC_MAX", "INPUT_MODES", "PATHS"]
 
@@ -484,6 +484,8 @@ def prepare(
     if params is not None and jax.tree.leaves(params)[0].shape[0] != n_seeds:
         raise ValueError("params: leading axis must equal the number of seeds")
     sw2, sb2, rescale, is_grid = sigma_grid(sigma_w2, sigma_b2, model)
+    if rescale:
+        check_rescale(st)
     if sigma_b2 is not None and getattr(st, "bias_init", None) is not None:
         raise ValueError(
             "sigma_b2 has no effect on a model with an explicit bias_init; remove one of them"

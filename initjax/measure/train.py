@@ -4,7 +4,17 @@
 One compiled call trains H x S networks: H grid cells of (sigma_w2, sigma_b2, learning_rate),
 each with S seeds. Every network has its own parameter key and its own minibatch stream
 (``initjax.keys``: params from ``role(k, PARAMS)``, minibatch indices from ``fold_in(role(k,
-BATCHES), step)``), so network (h, s) trained in a batch equals the same network trained alone.
+BATCHES), step)``), so network (h, s) trained in a batch equals the same network trained alone,
+up to float32 rounding: under ``vmap`` every matmul is a batched one, which XLA may sum in another
+order than the unbatched matmul.
+
+Symmetric units (zero or constant init): in exact arithmetic they receive equal gradients and stay
+equal. In float32 they stay equal only as long as every operation rounds each unit alike, which
+XLA does not promise (a matmul's output columns can come from different kernels: vectorized body
+and remainder, thread partitions, batched vs unbatched): a unit may drift from the others by about
+one float32 rounding of the weights' scale per step (observed: ~1e-8 after 50-100 steps of a
+vmapped run, on some CPUs; bit-identical on others). The bound tests/measure/test_train.py holds:
+max_ij |v_i - v_j| <= steps * eps32 * RMS_j |v_j| for v_j = (W[:, j], b_j).
 
 A network whose loss becomes non-finite is recorded as diverged; the others are unaffected (each
 network's arithmetic is independent under ``vmap``).
@@ -25,7 +35,7 @@ import optax
 import pandas as pd
 
 from initjax import keys
-from initjax.models._core import Stack, init_stack, stack_of
+from initjax.models._core import Stack, check_rescale, init_stack, stack_of
 
 __all__ = [
     "OPTIMIZERS",
@@ -92,6 +102,9 @@ class TrainSpec:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        m = self.momentum
+        if isinstance(m, bool) or not isinstance(m, int | float) or not (0 <= m < 1):
+            raise ValueError(f"momentum must be a finite number in [0, 1), got {m!r}")
         if self.batch_size > n_train:
             raise ValueError(
                 f"batch_size={self.batch_size} is larger than the training set ({n_train} examples)"
@@ -302,6 +315,8 @@ def train(
     sw2 = model.sigma_w2 if sigma_w2 is None else sigma_w2
     sb2 = model.sigma_b2 if sigma_b2 is None else sigma_b2
     own_init = sw2 is None
+    if not own_init:
+        check_rescale(stack)
     sw, sb, lr = _broadcast_cells(0.0 if own_init else sw2, sb2, learning_rate)
     seed_keys = keys.seed_keys(seeds, root_seed)
     data_j = tuple(

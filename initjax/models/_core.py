@@ -44,6 +44,7 @@ __all__ = [
     "init_params",
     "params_root",
     "stack_of",
+    "check_rescale",
 ]
 
 Params = Any
@@ -265,8 +266,23 @@ def init_params(
     }
 
 
+def check_rescale(stack: Stack) -> None:
+    """Raise unless every kernel initializer of ``stack`` promises a variance, so a given
+    ``sigma_w2`` can be honoured (fields named ``*_init`` / ``*_init_fn``, biases excepted).
+
+    Raises:
+      ValueError: naming the field (see :func:`initjax.models._params.check_rescalable`).
+    """
+    for f in dataclasses.fields(stack):
+        if f.name == "bias_init" or not f.name.endswith(("_init", "_init_fn")):
+            continue
+        arg = f.name.removesuffix("_fn")
+        _params.check_rescalable(getattr(stack, f.name), arg=arg)
+
+
 def validate_common(module: Any) -> None:
-    """Checks every model shares: variances, readout, dtype."""
+    """Checks every model shares: variances, readout, dtype; with a sigma_w2, every kernel
+    initializer must promise a variance (:func:`check_rescale`)."""
     _params.check_variance(module.sigma_w2, arg="sigma_w2", allow_none=True)
     _params.check_variance(module.sigma_b2, arg="sigma_b2")
     optional_positive_int(module.readout, arg="readout")
@@ -277,3 +293,5 @@ def validate_common(module: Any) -> None:
         raise TypeError(f"dtype must be a floating dtype, got {module.dtype!r}") from None
     if not jnp.issubdtype(dt, jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {module.dtype!r}")
+    if module.sigma_w2 is not None:
+        check_rescale(module.stack())
