@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "PARAMS",
@@ -51,13 +52,18 @@ def seed_keys(seeds: int | jax.Array, root: int = 0) -> jax.Array:
       Typed key array of shape ``(seeds,)``.
 
     Raises:
-      ValueError: ``seeds`` is not a positive integer.
+      ValueError: ``seeds`` is not a positive integer, or ``root`` is outside [-2^63, 2^63).
+      TypeError: ``root`` is not an integer.
     """
     if isinstance(seeds, jax.Array) and jnp.issubdtype(seeds.dtype, jax.dtypes.prng_key):
         return seeds
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive integer or an array of keys, got {seeds!r}")
-    base = jax.random.key(root)
+    if isinstance(root, bool) or not isinstance(root, int | np.integer):
+        raise TypeError(f"root must be an integer, got {root!r}")
+    if not -(2**63) <= int(root) < 2**63:
+        raise ValueError(f"root must be an integer in [-2^63, 2^63), got {root!r}")
+    base = jax.random.key(int(root))
     return jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(seeds, dtype=jnp.uint32))
 
 

@@ -4,8 +4,9 @@
 the other spellings); ``entry(name)`` gives the metadata (family, defaults, reference, promised
 variance); ``register`` adds an entry; ``fans`` computes (fan_in, fan_out);
 ``calculate_gain`` is PyTorch's gain table and ``derived_gain`` the gain 1 / sqrt(E[phi(z)^2])
-of any activation; ``with_variance`` declares the variance of an unregistered callable. Every entry follows the ``jax.nn.initializers.Initializer`` protocol: it plugs
-into ``flax.linen.Dense(kernel_init=...)``. ``initjax list`` prints the registry.
+of any activation; ``with_variance`` declares the variance of an unregistered callable. Every
+entry follows the ``jax.nn.initializers.Initializer`` protocol: it plugs into
+``flax.linen.Dense(kernel_init=...)``. ``initjax list`` prints the registry.
 """
 
 # Importing the entry modules registers them (order = listing order within a family).

@@ -52,7 +52,7 @@ def _fmt_hparams(h: dict) -> str:
 
 
 def _width(requested: int | None) -> int:
-    if requested:
+    if requested is not None:
         return max(60, requested)
     env = os.environ.get("COLUMNS")
     if env and env.isdigit():
@@ -113,6 +113,8 @@ def format_table(table: list[dict], width: int = 100) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.width is not None and args.width < 1:
+        raise ValueError(f"--width must be a positive integer (columns), got {args.width}")
     table = rows()
     if args.json:
         print(json.dumps(table, indent=2))

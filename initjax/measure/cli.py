@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -66,7 +67,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         default=None,
-        help="output folder (default runs/propagate/<arch>-<init>-<activation>-d<depth>-w<width>)",
+        help="output folder (default runs/propagate/<arch>-<init>-<activation>-d<depth>-w<width>-"
+        "<hash of every setting that changes the numbers>); a folder holding another setting's "
+        "results is refused unless --overwrite",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of a different setting in --out",
     )
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -105,12 +113,54 @@ def _table(result, layers: list[int]) -> str:
     return pd.DataFrame(out).to_string(index=False)
 
 
+# Arguments that only change what is printed or drawn, or where it goes; every other one changes
+# the numbers and is part of the setting a run folder belongs to.
+_PRESENTATION = ("out", "overwrite", "no_plot", "no_progress", "layers", "func", "command")
+
+
+def _setting(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in sorted(vars(args).items()) if k not in _PRESENTATION}
+
+
+def _check_out(out: Path, setting: dict, overwrite: bool) -> None:
+    """Before computing: ``out`` must be a folder (or absent) not holding another setting.
+
+    Raises:
+      ValueError: ``out`` is a file, or holds results of a different setting (and not
+        ``overwrite``); the message lists the differing arguments.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is an existing file; give a folder")
+    manifest = out / "manifest.json"
+    if overwrite or not manifest.exists():
+        return
+    try:
+        old = json.loads(manifest.read_text()).get("setting")
+    except (OSError, ValueError, AttributeError):
+        old = None
+    if old != setting:
+        if isinstance(old, dict):
+            diff = sorted(k for k in set(old) | set(setting) if old.get(k) != setting.get(k))
+            what = "different " + ", ".join(f"--{k.replace('_', '-')}" for k in diff)
+        else:
+            what = "an unreadable or older manifest"
+        raise ValueError(
+            f"--out {str(out)!r} holds the results of another setting ({what}); choose another "
+            "folder or pass --overwrite to replace them"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     from initjax.measure import engine, plot
 
+    setting = _setting(args)
+    digest = hashlib.sha256(json.dumps(setting, sort_keys=True).encode()).hexdigest()[:8]
+    name = f"{args.arch}-{args.init}-{args.activation}-d{args.depth}-w{args.width}"
+    out = Path(args.out) if args.out else Path("runs") / "propagate" / f"{name}-{digest}"
+    _check_out(out, setting, args.overwrite)  # before any computation
     model = _model(args)  # validates architecture arguments (ValueError -> one-line error)
-    n_chunks = 1 if args.no_progress else min(4, args.seeds)
+    n_chunks = 1 if args.no_progress or args.seeds < 1 else min(4, args.seeds)
     chunk = max(1, args.seeds // n_chunks)
     prep = engine.prepare(
         model,
@@ -132,8 +182,6 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--layers must lie in [0, {args.depth}], got {bad}")
     else:
         layers = selected_layers(args.depth)
-    name = f"{args.arch}-{args.init}-{args.activation}-d{args.depth}-w{args.width}"
-    out = Path(args.out) if args.out else Path("runs") / "propagate" / name
     if not args.no_progress:
         print(
             f"propagate: {name}, {args.seeds} seeds; compiling, then running in "
@@ -153,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     manifest = {
         "command": "propagate",
+        "setting": setting,
         "args": {k: v for k, v in vars(args).items() if k != "func"},
         "model": repr(model),
         "metrics": list(result.metrics),

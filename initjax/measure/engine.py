@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from initjax import keys
+from initjax.measure import _memory
 from initjax.measure import jacobian as _J
 from initjax.measure import metrics as M
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
@@ -418,10 +419,64 @@ def _auto_chunk(n_seeds: int, n_cells: int, per_seed_bytes: int) -> int:
     limit = max(_MIN_AUTO_CHUNK, _CPU_STEP_BYTES // max(1, n_cells * per_seed_bytes))
     if n_seeds <= limit:
         return n_seeds
-    k = max(d for d in range(1, limit + 1) if n_seeds % d == 0)
+    k = _largest_divisor(n_seeds, limit)
     # Equal chunks only (one compilation); a seed count without a divisor near the limit
     # (e.g. a large prime) runs at once rather than in many tiny calls.
     return k if k >= max(_MIN_AUTO_CHUNK, limit // 2) else n_seeds
+
+
+def _largest_divisor(n: int, at_most: int) -> int:
+    """The largest divisor of ``n`` that is <= ``at_most`` (O(sqrt(n)))."""
+    best = 1
+    for d in range(1, math.isqrt(n) + 1):
+        if n % d == 0:
+            for e in (d, n // d):
+                if best < e <= at_most:
+                    best = e
+    return best
+
+
+def _n_seeds(seeds) -> int:
+    """The number of seeds (validated like ``keys.seed_keys``) without building the keys."""
+    if isinstance(seeds, jax.Array) and jnp.issubdtype(seeds.dtype, jax.dtypes.prng_key):
+        return int(seed_keys_arg(seeds, 0).shape[0])
+    if isinstance(seeds, bool) or not isinstance(seeds, int | np.integer) or seeds < 1:
+        seed_keys_arg(seeds, 0)  # raises the ValueError naming seeds
+    return int(seeds)
+
+
+def _check_memory(st, ms, path, in_shape, feat, layer_params, batch, seeds, cells, chunk):
+    """Refuse (ValueError with the estimate) a call whose arrays cannot fit, before compiling.
+
+    Per network on the device: two layers' params (the scan carries one, fetches the next), the
+    input projection's (~ layer_params * n_in / N), four batches of pre-activations; plus all
+    layers' params (materialized path), the stored pre-activations (grad_sq), the Jacobian
+    factor (jac_sv), Gram matrices (unit_symmetry). ``chunk`` x ``cells`` networks at once. On the
+    host: every result value (float32 per layer and column, the Jacobian factor per network).
+    """
+    item = jnp.dtype(st.dtype).itemsize
+    n_f, n_in = math.prod(feat), math.prod(in_shape)
+    k = min(n_in, n_f)
+    cols = sum(len(M.COLUMNS.get(m, (m,))) for m in ms if m != "jac_sv")
+    dev = 2 * layer_params + layer_params * n_in / max(n_f, 1) + 4 * batch * n_f
+    if path == "materialized":
+        dev += st.depth * layer_params
+    if "grad_sq" in ms:
+        dev += (st.depth + 3) * batch * n_f
+    if "unit_symmetry" in ms:
+        dev += layer_params + 2 * batch * n_f
+    host = (st.depth + 1) * cols * 4 + 8
+    if "jac_sv" in ms:
+        dev += 3 * k * n_f + 3 * k * n_in
+        host += (k * n_in + k) * 4
+    _memory.check(
+        "propagate",
+        dev * item * chunk * cells,
+        host * seeds * cells,
+        f"{chunk * cells} network(s) at once of {_memory.gib(dev * item)} each, results "
+        f"{_memory.gib(host * seeds * cells)} for {seeds} seed(s) x {cells} cell(s)",
+        "lower seeds, width, batch or depth (or seed_chunk)",
+    )
 
 
 @functools.lru_cache(maxsize=32)
@@ -479,8 +534,7 @@ def prepare(
         (n_seeds,) = n
         if not isinstance(seeds, jax.Array):
             seeds = n_seeds
-    seed_keys, input_key = _keys(seeds, root_seed)
-    n_seeds = int(seed_keys.shape[0])
+    n_seeds = _n_seeds(seeds)  # the keys are built after the memory check
     if params is not None and jax.tree.leaves(params)[0].shape[0] != n_seeds:
         raise ValueError("params: leading axis must equal the number of seeds")
     sw2, sb2, rescale, is_grid = sigma_grid(sigma_w2, sigma_b2, model)
@@ -552,7 +606,9 @@ def prepare(
     else:
         if isinstance(seed_chunk, bool) or not isinstance(seed_chunk, int) or seed_chunk < 1:
             raise ValueError(f"seed_chunk must be a positive integer, got {seed_chunk!r}")
-        chunk = max(k for k in range(1, min(seed_chunk, n_seeds) + 1) if n_seeds % k == 0)
+        chunk = _largest_divisor(n_seeds, min(seed_chunk, n_seeds))
+    _check_memory(st, ms, path, in_shape, feat, layer_params, n_batch, n_seeds, np.size(sb2), chunk)
+    seed_keys, input_key = _keys(seeds, root_seed)
     cfg = _Config(
         stack=st,
         metrics=ms,
@@ -657,7 +713,8 @@ def propagate(
 
     Raises:
       ValueError / TypeError: any bad argument (non-positive seeds or batch, unknown metric,
-        negative variance, incompatible initializer and kernel shape, ...) before compiling.
+        negative variance, incompatible initializer and kernel shape, a size whose arrays
+        cannot fit in the available memory, with the estimate, ...) before compiling.
         Exploding signals are never an error: they come back as inf/NaN with ``diverged``.
     """
     prep = prepare(

@@ -35,6 +35,7 @@ import optax
 import pandas as pd
 
 from initjax import keys
+from initjax.measure import _memory
 from initjax.models._core import Stack, check_rescale, init_stack, stack_of
 
 __all__ = [
@@ -204,6 +205,46 @@ def _train_jit(stack, spec, seed_keys, sw2, sb2, lr, data):
     return per_cell(stack, spec, seed_keys, sw2, sb2, lr, data)
 
 
+_OPT_SLOTS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 1}
+
+
+def _check_memory(stack: Stack, spec: TrainSpec, data, cells: int, seeds: int) -> None:
+    """Refuse (ValueError with the estimate) a training run whose arrays cannot fit.
+
+    Per network: params, gradients, updates and optimizer slots (momentum 1, adam 2), the
+    pre-activations of a minibatch kept for backprop (3 per layer), the activations of the test
+    or evaluation set's forward pass (2 at a time); the data once; H x S networks at once. Host:
+    the curves, and the final params with ``keep_params``.
+    """
+    x_tr, x_te = data
+    in_shape = tuple(x_tr.shape[1:])
+    shapes = jax.eval_shape(lambda: init_stack(stack, jax.random.key(0), in_shape, None, 0.0))
+    n_params = sum(math.prod(a.shape) for a in jax.tree.leaves(shapes))
+    feat = jax.eval_shape(
+        lambda: stack.input_apply(
+            stack.input_init(jax.random.key(0), in_shape, None, 0.0),
+            jnp.zeros((1, *in_shape), stack.dtype),
+        )
+    ).shape[1:]
+    n_f = math.prod(feat)
+    item = jnp.dtype(stack.dtype).itemsize
+    per_net = n_params * (3 + _OPT_SLOTS[spec.optimizer]) + 3 * spec.batch_size * n_f * (
+        stack.depth + 1
+    )
+    per_net += 2 * max(len(x_te), min(spec.eval_size, len(x_tr))) * n_f
+    nets = cells * seeds
+    data_bytes = (x_tr.size + x_te.size) * item
+    host = nets * (spec.n_evals * 7 * 4 + (n_params * item if spec.keep_params else 0))
+    _memory.check(
+        "train",
+        nets * per_net * item + data_bytes,
+        host,
+        f"{nets} network(s) at once of {_memory.gib(per_net * item)} each ({n_params} params), "
+        f"data {_memory.gib(data_bytes)}, results {_memory.gib(host)}",
+        "lower seeds, the grid, width, depth, batch_size or the evaluation set",
+    )
+
+
 @dataclasses.dataclass
 class TrainResult:
     """Curves and outcomes of H x S networks.
@@ -298,7 +339,8 @@ def train(
 
     Raises:
       ValueError: a model without readout, bad data shapes, unknown optimizer, non-positive
-        learning rate / batch size / steps, a batch larger than the dataset, negative variances.
+        learning rate / batch size / steps, a batch larger than the dataset, negative variances,
+        or a run whose arrays cannot fit in the available memory (the estimate is given).
     """
     stack = stack_of(model)
     if stack.readout is None:
@@ -318,6 +360,9 @@ def train(
     if not own_init:
         check_rescale(stack)
     sw, sb, lr = _broadcast_cells(0.0 if own_init else sw2, sb2, learning_rate)
+    n_seeds = seeds.shape[0] if isinstance(seeds, jax.Array) else seeds
+    if isinstance(n_seeds, int) and not isinstance(n_seeds, bool) and n_seeds >= 1:
+        _check_memory(stack, spec, (x_tr, x_te), len(sw), n_seeds)
     seed_keys = keys.seed_keys(seeds, root_seed)
     data_j = tuple(
         jnp.asarray(a, jnp.int32 if i % 2 else stack.dtype)
