@@ -218,6 +218,14 @@ def run(args: argparse.Namespace) -> int:
         f"batch={args.batch} (mean ± sd over seeds)"
     )
     print(_table(result, layers))
+    if "jac_sv" in result.arrays:
+        jf = result.jacobian_frame()
+        print(
+            f"jac_sv: {int(jf['below_floor'].sum())} of {len(jf)} singular values below the "
+            f"precision floor (not resolved); estimated relative error (rtol) median "
+            f"{np.nanmedian(result.arrays['jac_sv_rtol']):.2g}, max "
+            f"{np.nanmax(result.arrays['jac_sv_rtol']):.2g}"
+        )
     print(f"wrote {', '.join(str(f) for f in files)}, {out / 'manifest.json'}")
     print(f"wall time {wall:.1f} s")
     return 0

@@ -85,12 +85,26 @@ def _mark_jac_floor(ax, result: PropagationResult, sv: np.ndarray) -> None:
     floor = _jac_floor(result)
     below = sv < floor[:, None]
     f = floor[np.isfinite(floor) & (floor > 0)]
-    if f.size:
+    pos = sv[np.isfinite(sv) & (sv > 0)]
+    # A floor far below every value (the float64 range limit) would only squash the axis.
+    if f.size and (below.any() or (pos.size and np.median(f) >= 1e-3 * pos.min())):
         ax.axhline(np.median(f), color="0.4", ls="--", lw=1, label="precision floor")
+    rtol = np.asarray(result.arrays["jac_sv_rtol"], np.float64)
+    rtol = rtol[0] if result.is_grid else rtol
+    if np.isfinite(rtol).any():
+        ax.text(
+            0.98,
+            0.98,
+            f"est. relative error <= {np.nanmax(rtol):.1g}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+        )
     if below.any():
         idx, val = np.nonzero(below.T)[0], sv.T[below.T]
-        pos = val > 0
-        ax.plot(idx[pos], val[pos], "x", color="C3", ms=4, label="below floor (not resolved)")
+        shown = val > 0
+        ax.plot(idx[shown], val[shown], "x", color="C3", ms=4, label="below floor (not resolved)")
         ax.text(
             0.02,
             0.02,
