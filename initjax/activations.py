@@ -7,7 +7,6 @@ static argument of ``jax.jit`` without recompiling for an equal activation built
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +15,9 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import erf as _erf
 
-__all__ = ["Activation", "get", "names", "register"]
+from initjax._registry import Registry
+
+__all__ = ["Activation", "aliases", "builder", "get", "names", "register"]
 
 ArrayFn = Callable[[jax.Array], jax.Array]
 
@@ -77,26 +78,23 @@ class Activation:
         return f"Activation({self.name}{', ' + p if p else ''})"
 
 
-@dataclasses.dataclass(frozen=True)
-class _Entry:
-    builder: Callable[..., Activation]
-    defaults: dict[str, Any]
-    aliases: tuple[str, ...]
-
-
-_REGISTRY: dict[str, _Entry] = {}
-_ALIASES: dict[str, str] = {}
+_REGISTRY: Registry[Callable[..., Activation]] = Registry(
+    "activation", normalize=lambda n: n.strip().lower()
+)
 
 
 def register(name: str, *, defaults: dict[str, Any] | None = None, aliases: tuple[str, ...] = ()):
-    """Decorator registering ``builder(**params) -> Activation`` under ``name`` (and aliases)."""
+    """Decorator registering ``builder(**params) -> Activation`` under ``name`` (and aliases).
+
+    ``defaults`` are the activation's hyper-parameters and their default values (the only
+    parameters :func:`get` accepts). Names are case-insensitive.
+
+    Raises:
+      ValueError: the name or an alias is already registered.
+    """
 
     def deco(builder: Callable[..., Activation]) -> Callable[..., Activation]:
-        if name in _REGISTRY or name in _ALIASES:
-            raise ValueError(f"activation {name!r} is already registered")
-        _REGISTRY[name] = _Entry(builder, dict(defaults or {}), tuple(aliases))
-        for a in aliases:
-            _ALIASES[a] = name
+        _REGISTRY.register(name, builder, aliases=aliases, defaults=dict(defaults or {}))
         return builder
 
     return deco
@@ -104,19 +102,17 @@ def register(name: str, *, defaults: dict[str, Any] | None = None, aliases: tupl
 
 def names() -> list[str]:
     """Canonical names of the registered activations, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
-def _canonical(name: str) -> str:
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key not in _REGISTRY:
-        close = difflib.get_close_matches(key, list(_REGISTRY) + list(_ALIASES), n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ValueError(
-            f"activation: unknown name {name!r}.{hint} Registered: {', '.join(names())}."
-        )
-    return key
+def aliases() -> dict[str, str]:
+    """Mapping alias -> canonical name."""
+    return _REGISTRY.aliases()
+
+
+def builder(name: str) -> Callable[..., Activation]:
+    """The registered ``builder(**params) -> Activation`` of ``name`` (canonical or alias)."""
+    return _REGISTRY.get(name)
 
 
 def get(
@@ -138,16 +134,17 @@ def get(
             raise ValueError("activation: parameters cannot be passed with an Activation instance")
         return activation
     if isinstance(activation, str):
-        key = _canonical(activation)
-        entry = _REGISTRY[key]
-        unknown = set(params) - set(entry.defaults)
+        rec = _REGISTRY.record(activation)
+        defaults = rec.metadata["defaults"]
+        unknown = set(params) - set(defaults)
         if unknown:
-            allowed = ", ".join(sorted(entry.defaults)) or "none"
+            allowed = ", ".join(sorted(defaults)) or "none"
             raise ValueError(
-                f"activation {key!r}: unknown parameter(s) {sorted(unknown)}; allowed: {allowed}"
+                f"activation {rec.name!r}: unknown parameter(s) {sorted(unknown)}; "
+                f"allowed: {allowed}"
             )
-        merged = {**entry.defaults, **params}
-        return dataclasses.replace(entry.builder(**merged), registered=True)
+        merged = {**defaults, **params}
+        return dataclasses.replace(rec.obj(**merged), registered=True)
     if callable(activation):
         return Activation(name=getattr(activation, "__name__", "custom"), fn=activation)
     raise TypeError(

@@ -12,23 +12,55 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["layer_summary", "plot_layers", "savefig"]
+from initjax.measure.plot import mark_underflow  # noqa: E402
+
+__all__ = ["layer_summary", "mark_underflow", "plot_layers", "savefig", "underflow_onsets"]
 
 
 def layer_summary(frame: pd.DataFrame, metric: str, by: Sequence[str] = ()) -> pd.DataFrame:
     """Mean, std and standard error over seeds of ``metric`` per (``by``..., layer).
 
-    Non-finite values (diverged networks) are excluded from the statistics and counted in
-    ``n_nonfinite``.
+    Non-finite values (diverged or underflowed networks) are excluded from the statistics and
+    counted in ``n_nonfinite``; when the frame has the ``underflow`` flag, ``n_underflow``
+    counts the rows whose signal left float32's normal range there.
     """
     keys = [*by, "layer"]
     v = frame[metric].astype(float)
-    finite = frame.assign(_v=v.where(np.isfinite(v)), _bad=~np.isfinite(v))
+    extra = {"_u": frame["underflow"].astype(bool)} if "underflow" in frame else {}
+    finite = frame.assign(_v=v.where(np.isfinite(v)), _bad=~np.isfinite(v), **extra)
     g = finite.groupby(keys, sort=True)
     out = g["_v"].agg(["mean", "std", "count"]).reset_index()
     out["se"] = out["std"] / np.sqrt(out["count"].clip(lower=1))
     out["n_nonfinite"] = g["_bad"].sum().to_numpy()
+    if extra:
+        out["n_underflow"] = g["_u"].sum().to_numpy()
     return out
+
+
+def underflow_onsets(frame: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Per (``by``...) group: the first layer where some seed underflowed (``first_layer``) and
+    how many seeds (``seeds_underflowed`` of ``seeds``); only groups with an underflow.
+
+    Reads the ``underflow`` flag of a propagation table (empty result without it).
+    """
+    cols = [*by, "first_layer", "seeds_underflowed", "seeds"]
+    if "underflow" not in frame or not frame["underflow"].any():
+        return pd.DataFrame(columns=cols)
+    keys = list(by)
+    seed_keys = [*keys, "seed"] if "seed" in frame else keys
+    u = frame[frame["underflow"].astype(bool)]
+    first = u.groupby(seed_keys)["layer"].min().reset_index()
+    n_seeds = (
+        frame.groupby(keys)["seed"].nunique() if keys else pd.Series([frame["seed"].nunique()])
+    )
+    if keys:
+        out = first.groupby(keys)["layer"].agg(["min", "count"]).reset_index()
+        out = out.merge(n_seeds.rename("seeds").reset_index(), on=keys)
+    else:
+        out = pd.DataFrame(
+            {"min": [first["layer"].min()], "count": [len(first)], "seeds": [int(n_seeds[0])]}
+        )
+    return out.rename(columns={"min": "first_layer", "count": "seeds_underflowed"})[cols]
 
 
 def plot_layers(
@@ -42,8 +74,17 @@ def plot_layers(
     label_fmt: str = "{}",
     colors: Sequence | None = None,
 ) -> None:
-    """Per curve in ``by``: seed mean (line) +- one std (band), theory column dashed."""
+    """Per curve in ``by``: seed mean (line) +- one std (band), theory column dashed.
+
+    On a log axis, values <= 0 are not drawn. A curve whose signal underflowed float32 (the
+    table's ``underflow`` flag) is marked with an "x" where it stops and the note "underflow
+    from layer l (k/S seeds)" (:func:`mark_underflow`).
+    """
+    if logy:
+        v = frame[metric].astype(float)
+        frame = frame.assign(**{metric: v.where(v > 0)})
     stats = layer_summary(frame, metric, (by,))
+    onsets = underflow_onsets(frame, (by,)).set_index(by)
     th = frame.groupby([by, "layer"])[theory].mean().reset_index() if theory else None
     levels = list(dict.fromkeys(stats[by]))
     cmap = plt.get_cmap("viridis")
@@ -59,6 +100,20 @@ def plot_layers(
             ax.plot(t["layer"], t[theory], color=color, lw=1.0, ls="--")
     if logy:
         ax.set_yscale("log")
+    for i, level in enumerate(levels):
+        if level in onsets.index:
+            color = colors[i] if colors else cmap(i / max(len(levels) - 1, 1))
+            s = stats[stats[by] == level]
+            o = onsets.loc[level]
+            mark_underflow(
+                ax,
+                s["layer"],
+                s["mean"],
+                int(o["first_layer"]),
+                int(o["seeds_underflowed"]),
+                int(o["seeds"]),
+                color=color,
+            )
     ax.set_xlabel("layer l")
 
 

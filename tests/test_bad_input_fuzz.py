@@ -101,7 +101,7 @@ CLI_CASES: list[tuple[list[str], tuple[str, ...]]] = [
     (P + ["--batch", "-1"], ("batch",)),
     (P + ["--arch", "resmlp", "--alpha", "nan"], ("alpha",)),
     (P + ["--arch", "resmlp", "--alpha", "inf"], ("alpha",)),
-    (P + ["--arch", "nope"], ("argparse", "--arch")),
+    (P + ["--arch", "nope"], ("model", "nope")),
     (P + ["--init", "nope"], ("kernel_init", "nope")),
     (P + ["--activation", "nope"], ("activation", "nope")),
     (P + ["--init", "identity", "--sigma-w2", "1"], ("kernel_init", "sigma_w2", "identity")),

@@ -18,7 +18,7 @@ Example::
 
 from initjax.data import _datasets  # noqa: F401  (registers every dataset)
 from initjax.data._load import NORMALIZE, available, load, prepare, status
-from initjax.data._registry import SPLITS, DatasetInfo, info, names
+from initjax.data._registry import SPLITS, DatasetInfo, info, names, register
 from initjax.data._tfds import DatasetNotPreparedError, DatasetPrepareError
 from initjax.data.batching import batches, input_pairs, pair_indices
 from initjax.data.normalize import feature_stats, standardize
@@ -47,6 +47,7 @@ __all__ = [
     "names",
     "pair_indices",
     "prepare",
+    "register",
     "standardize",
     "status",
     "teacher",

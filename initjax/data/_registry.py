@@ -8,9 +8,10 @@ of classes, split sizes, the options its generator accepts (with defaults), and 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from initjax._registry import Registry
 
 __all__ = ["DatasetInfo", "SPLITS", "info", "names", "register"]
 
@@ -49,26 +50,34 @@ class DatasetInfo:
     loader: Callable[..., Any] | None = None
 
 
-_REGISTRY: dict[str, DatasetInfo] = {}
+_REGISTRY: Registry[DatasetInfo] = Registry(
+    "dataset",
+    normalize=lambda n: n.strip().lower().replace("-", "_"),
+    hint="`initjax data list` shows which are available.",
+)
 
 
 def register(entry: DatasetInfo) -> DatasetInfo:
-    """Add ``entry`` to the registry.
+    """Add ``entry`` to the registry under ``entry.name`` (case-insensitive, "-" = "_").
 
     Raises:
-      ValueError: the name is already registered or ``kind`` is not "tfds"/"generated".
+      TypeError: ``entry`` is not a :class:`DatasetInfo`.
+      ValueError: the name is already registered, ``kind`` is not "tfds"/"generated", or a
+        generated dataset has no ``loader``.
     """
-    if entry.name in _REGISTRY:
-        raise ValueError(f"dataset {entry.name!r} is already registered")
+    if not isinstance(entry, DatasetInfo):
+        raise TypeError(f"register takes a DatasetInfo, got {type(entry).__name__}")
     if entry.kind not in ("tfds", "generated"):
         raise ValueError(f"dataset kind must be 'tfds' or 'generated', got {entry.kind!r}")
-    _REGISTRY[entry.name] = entry
+    if entry.kind == "generated" and entry.loader is None:
+        raise ValueError(f"dataset {entry.name!r}: a generated dataset needs a loader")
+    _REGISTRY.register(entry.name, entry, kind=entry.kind)
     return entry
 
 
 def names() -> list[str]:
     """Registered dataset names, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def info(name: str) -> DatasetInfo:
@@ -78,14 +87,4 @@ def info(name: str) -> DatasetInfo:
       TypeError: ``name`` is not a string.
       ValueError: unknown name; the message suggests the closest registered names.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"dataset name must be a string, got {type(name).__name__}")
-    key = name.strip().lower().replace("-", "_")
-    if key not in _REGISTRY:
-        close = difflib.get_close_matches(key, list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ValueError(
-            f"unknown dataset {name!r}.{hint} Known datasets: {', '.join(names())} "
-            "(`initjax data list` shows which are available)."
-        )
-    return _REGISTRY[key]
+    return _REGISTRY.get(name)

@@ -2,7 +2,9 @@
 
 ``get(name, **hparams)`` binds hyper-parameters; ``names()`` lists canonical names (``aliases()``
 the other spellings); ``entry(name)`` gives the metadata (family, defaults, reference, promised
-variance); ``register`` adds an entry; ``fans`` computes (fan_in, fan_out);
+variance); ``register`` adds an entry (``register_callable`` a plain ``init(key, shape, dtype)``
+function); a name ``"package.module:function"`` or ``"path/file.py:function"`` is imported and
+registered on first use; ``fans`` computes (fan_in, fan_out);
 ``calculate_gain`` is PyTorch's gain table and ``derived_gain`` the gain 1 / sqrt(E[phi(z)^2])
 of any activation; ``with_variance`` declares the variance of an unregistered callable. Every
 entry follows the ``jax.nn.initializers.Initializer`` protocol: it plugs into
@@ -25,6 +27,7 @@ from initjax.initializers._registry import (
     get,
     names,
     register,
+    register_callable,
 )
 from initjax.initializers.declared import with_variance
 from initjax.initializers.fans import fans
@@ -42,5 +45,6 @@ __all__ = [
     "get",
     "names",
     "register",
+    "register_callable",
     "with_variance",
 ]

@@ -10,7 +10,6 @@ and the bound hyper-parameters (so tests and theory read the same promised varia
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from initjax._registry import Registry, import_object
 from initjax.initializers.fans import fans as _fans
 from initjax.initializers.fans import normalize_shape
 
@@ -32,6 +32,7 @@ __all__ = [
     "names",
     "aliases",
     "register",
+    "register_callable",
 ]
 
 InitFn = Callable[..., jax.Array]
@@ -134,8 +135,9 @@ class Entry:
         return float(self.variance(fan_in, fan_out, **merged))
 
 
-_REGISTRY: dict[str, Entry] = {}
-_ALIASES: dict[str, str] = {}
+_REGISTRY: Registry[Entry] = Registry(
+    "initializer", hint="See initjax.initializers.names() or `initjax list`."
+)
 
 
 def _check_key(key: Any, name: str) -> None:
@@ -212,10 +214,7 @@ def register(
         )
 
     def deco(builder: Callable[..., InitFn]) -> Callable[..., InitFn]:
-        for n in (name, *aliases):
-            if n in _REGISTRY or n in _ALIASES:
-                raise ValueError(f"initializer {n!r} is already registered")
-        _REGISTRY[name] = Entry(
+        e = Entry(
             name=name,
             builder=builder,
             family=family,
@@ -230,8 +229,7 @@ def register(
             shapes=tuple(shapes),
             shape_variance=shape_variance,
         )
-        for a in aliases:
-            _ALIASES[a] = name
+        _REGISTRY.register(name, e, aliases=aliases, family=family)
         return builder
 
     return deco
@@ -239,33 +237,120 @@ def register(
 
 def names() -> list[str]:
     """Canonical names of every registered initializer, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def aliases() -> dict[str, str]:
     """Mapping alias -> canonical name."""
-    return dict(_ALIASES)
+    return _REGISTRY.aliases()
 
 
 def entry(name: str) -> Entry:
     """The :class:`Entry` for a canonical name or alias.
 
+    A name of the form ``"package.module:function"`` (or ``"path/to/file.py:function"``) that
+    is not registered yet is imported and registered first (see :func:`register_callable`).
+
     Raises:
+      TypeError: ``name`` is not a string.
       ValueError: unknown name; the message lists the closest registered names.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"initializer name must be a string, got {type(name).__name__}")
-    key = name.strip()
-    key = _ALIASES.get(key, key)
-    if key not in _REGISTRY:
-        pool = list(_REGISTRY) + list(_ALIASES)
-        close = difflib.get_close_matches(key, pool, n=4, cutoff=0.4)
-        hint = f" Closest: {', '.join(close)}." if close else ""
-        raise ValueError(
-            f"unknown initializer {name!r}.{hint} See initjax.initializers.names() or "
-            "`initjax list` for all registered names."
-        )
-    return _REGISTRY[key]
+    if isinstance(name, str) and name not in _REGISTRY and ":" in name:
+        return _import_entry(name)
+    return _REGISTRY.get(name)
+
+
+def register_callable(
+    fn: InitFn,
+    *,
+    name: str,
+    variance: VarianceFn | None = None,
+    formula: str = "",
+    reference: str = "",
+    family: str = "user",
+    fan_based: bool = True,
+    deterministic: bool = False,
+    shapes: tuple[str, ...] | None = None,
+) -> Entry:
+    """Register a plain ``init(key, shape, dtype=jnp.float32)`` callable (no hyper-parameters).
+
+    Args:
+      fn: the initializer function.
+      name: registry name.
+      variance: ``variance(fan_in, fan_out) -> float``, the per-element variance ``fn``
+        promises; None when it promises none (then ``sigma_w2`` cannot rescale it exactly and
+        theory comparisons have no sigma_w2 to start from). Defaults to ``fn.variance`` if the
+        function carries one.
+      formula: the promise as text for ``initjax list`` (default ``fn.formula`` or "").
+      reference, family, fan_based, deterministic, shapes: as in :func:`register`.
+
+    Returns:
+      The new :class:`Entry`.
+
+    Raises:
+      TypeError: ``fn`` is not callable. ValueError: the name is taken.
+    """
+    if not callable(fn):
+        raise TypeError(f"initializer {name!r} must be callable init(key, shape, dtype)")
+    if variance is None:
+        variance = getattr(fn, "variance", None)
+    if variance is not None and not callable(variance):
+        raise TypeError(f"initializer {name!r}: variance must be callable (fan_in, fan_out)")
+    formula = formula or str(getattr(fn, "formula", "") or "")
+    doc = (getattr(fn, "__doc__", None) or "").strip().splitlines()
+    register(
+        name,
+        family=family,
+        defaults={},
+        reference=reference or (doc[0] if doc else f"user callable {name}"),
+        variance=variance,
+        formula=formula,
+        fan_based=fan_based,
+        deterministic=deterministic,
+        shapes=shapes,
+    )(lambda: fn)
+    return _REGISTRY.get(name)
+
+
+def _import_entry(spec: str) -> Entry:
+    """The entry for ``"module:attr"``: a registered builder's entry, an :class:`Entry`, a
+    :class:`BoundInitializer` or a plain callable (the last two are registered under ``spec``)."""
+    obj = import_object(spec)
+    if spec in _REGISTRY:  # importing the module registered this very name
+        return _REGISTRY.get(spec)
+    if isinstance(obj, Entry):
+        return obj
+    for rec in _REGISTRY.records():
+        if rec.obj.builder is obj:  # a function decorated with @register
+            return rec.obj
+    if isinstance(obj, BoundInitializer):
+        b = obj
+        register(
+            spec,
+            family=b.entry.family,
+            defaults={},
+            reference=b.entry.reference,
+            variance=None
+            if b.entry.variance is None
+            else (lambda fi, fo: b.promised_variance(fi, fo)),
+            formula=b.entry.formula,
+            fan_based=b.entry.fan_based,
+            deterministic=b.entry.deterministic,
+            shapes=b.entry.shapes,
+            shape_variance=(
+                None
+                if b.entry.variance is None and b.entry.shape_variance is None
+                else (lambda shape: b.promised_variance_for(shape))
+            ),
+        )(lambda: b)
+        return _REGISTRY.get(spec)
+    if callable(obj):
+        return register_callable(obj, name=spec)
+    raise TypeError(
+        f"{spec!r} is a {type(obj).__name__}, not an initializer: expected a function "
+        "init(key, shape, dtype), a BoundInitializer or a function registered with "
+        "initjax.initializers.register"
+    )
 
 
 def _is_number(v: Any) -> bool:

@@ -1,9 +1,8 @@
-"""``initjax list``: every registered initializer with its family, defaults, variance and source."""
+"""The initializer table of ``initjax list`` (the command itself: :mod:`initjax.registry_cli`):
+every registered initializer with its family, defaults, promised variance and source."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
 import textwrap
@@ -51,8 +50,9 @@ def _fmt_hparams(h: dict) -> str:
     return ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in h.items()) or "-"
 
 
-def _width(requested: int | None) -> int:
-    if requested is not None:
+def terminal_width(requested: int | None) -> int:
+    """``requested`` (at least 60), else $COLUMNS, else the terminal's width capped at 140."""
+    if requested:
         return max(60, requested)
     env = os.environ.get("COLUMNS")
     if env and env.isdigit():
@@ -110,31 +110,3 @@ def format_table(table: list[dict], width: int = 100) -> str:
     lines.append("")
     lines.append(f"{len(table)} initializers registered (+{n_alias} aliases).")
     return "\n".join(lines)
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.width is not None and args.width < 1:
-        raise ValueError(f"--width must be a positive integer (columns), got {args.width}")
-    table = rows()
-    if args.json:
-        print(json.dumps(table, indent=2))
-        return 0
-    print(format_table(table, _width(args.width)))
-    return 0
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "list",
-        help="list registered initializers",
-        description="List every registered initializer: family, hyper-parameters and their "
-        "defaults, the variance it promises, and its reference.",
-    )
-    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
-    p.add_argument(
-        "--width",
-        type=int,
-        default=None,
-        help="wrap the table to this many columns (default: the terminal's width, at most 140)",
-    )
-    p.set_defaults(func=run)

@@ -3,11 +3,15 @@
 ``propagate(model, x=None, *, seeds, metrics, sigma_w2, sigma_b2, ...)`` -> ``PropagationResult``:
 per-layer q^l, c^l, gradient norms, activation statistics, unit symmetry and Jacobian spectra of
 ``seeds`` random networks, all under one ``jit`` and ``vmap``. See :mod:`initjax.measure.engine`.
+Metrics are a registry (:mod:`initjax.measure.metrics`: ``names()``, ``register``); ``METRICS``
+is the tuple of their names, read live.
 """
 
+from typing import Any
+
+from initjax.measure import metrics
 from initjax.measure.engine import JAC_MAX, Prepared, prepare, propagate, trace_count
 from initjax.measure.inputs import gaussian_inputs
-from initjax.measure.metrics import METRICS
 from initjax.measure.result import PropagationResult
 
 __all__ = [
@@ -16,7 +20,14 @@ __all__ = [
     "Prepared",
     "PropagationResult",
     "gaussian_inputs",
+    "metrics",
     "prepare",
     "propagate",
     "trace_count",
 ]
+
+
+def __getattr__(attr: str) -> Any:
+    if attr == "METRICS":  # read live, so plugin metrics appear too
+        return tuple(metrics.names())
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

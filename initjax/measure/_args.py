@@ -10,12 +10,18 @@ import numpy as np
 
 from initjax import keys
 from initjax.measure import metrics as M
-from initjax.models._params import check_variance
+from initjax.models import check_variance
 
 __all__ = ["metrics_arg", "sigma_grid", "seed_keys_arg", "model_attr"]
 
 
 def metrics_arg(metrics: str | Sequence[str]) -> tuple[str, ...]:
+    """Registered metric names, deduplicated, in registry (table) order.
+
+    Raises:
+      TypeError: not a string or a sequence. ValueError: empty, or an unknown name (the
+        registry's message suggests close names and lists the registered ones).
+    """
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     try:
@@ -23,11 +29,14 @@ def metrics_arg(metrics: str | Sequence[str]) -> tuple[str, ...]:
     except TypeError:
         raise TypeError(f"metrics must be a sequence of names, got {metrics!r}") from None
     if not ms:
-        raise ValueError(f"metrics must name at least one of {', '.join(M.METRICS)}")
+        raise ValueError(f"metrics must name at least one of {', '.join(M.names())}")
+    canonical = set()
     for m in ms:
-        if m not in M.METRICS:
-            raise ValueError(f"metrics: unknown metric {m!r}; choose from {', '.join(M.METRICS)}")
-    return tuple(m for m in M.METRICS if m in ms)
+        try:
+            canonical.add(M.get(m).name)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"metrics: {err}") from None
+    return tuple(m for m in M.names() if m in canonical)
 
 
 def sigma_grid(sigma_w2, sigma_b2, model) -> tuple[np.ndarray | None, np.ndarray, bool, bool]:

@@ -43,27 +43,46 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--seeds random networks, printed for selected layers and written as a tidy Parquet "
         "table and a PNG (mean and 10-90 % spread over seeds).",
     )
-    p.add_argument("--arch", default="mlp", choices=("mlp", "resmlp", "conv"))
+    p.add_argument(
+        "--arch",
+        default="mlp",
+        help="model family, a registered name (`initjax list --kind models` lists them, plugin "
+        "families included); default mlp",
+    )
     p.add_argument("--init", default="lecun_normal", help="kernel initializer (`initjax list`)")
     p.add_argument("--activation", default="tanh")
     p.add_argument("--depth", type=int, default=50, help="hidden layers (scan length)")
-    p.add_argument("--width", type=int, default=256, help="units (channels for --arch conv)")
+    p.add_argument(
+        "--width",
+        type=int,
+        default=256,
+        help="layer size: the family's width field (channels for conv)",
+    )
     p.add_argument("--seeds", type=int, default=16)
     p.add_argument("--sigma-w2", type=_floats, default=None, help="weight variance * fan_in")
     p.add_argument("--sigma-b2", type=_floats, default=None, help="bias variance")
     p.add_argument(
         "--metrics",
         default="q,c",
-        help="comma-separated: q, c, grad_sq, act_std, act_saturation, unit_symmetry, jac_sv",
+        help="comma-separated registered metrics (`initjax list --kind metrics`): q, c, "
+        "grad_sq, act_std, act_saturation, unit_symmetry, jac_sv, plugin metrics",
     )
     p.add_argument("--batch", type=int, default=8, help="Gaussian inputs per network")
     p.add_argument("--c0", type=_floats, default=None, help="exact input correlation of pairs")
     p.add_argument("--root-seed", type=int, default=0)
     p.add_argument("--layers", default=None, help="comma-separated layers to print")
-    p.add_argument("--kernel-size", type=int, default=3, help="conv only")
-    p.add_argument("--ndim", type=int, default=2, choices=(1, 2), help="conv only")
-    p.add_argument("--alpha", type=_floats, default=1.0, help="resmlp branch multiplier")
+    p.add_argument("--kernel-size", type=int, default=None, help="conv: kernel size (3)")
+    p.add_argument("--ndim", type=int, default=None, choices=(1, 2), help="conv: 1 or 2 (2)")
+    p.add_argument("--alpha", type=_floats, default=None, help="resmlp branch multiplier (1)")
     p.add_argument("--pre-norm", action="store_true", help="resmlp LayerNorm in the branch")
+    p.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any other field of the model family (repeatable; VALUE is a Python literal), "
+        "e.g. --model-arg branch_layers=3",
+    )
     p.add_argument(
         "--out",
         default=None,
@@ -82,32 +101,60 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+# Convenience flags -> model fields; each applies to the families that have the field.
+_FIELD_FLAGS = {"kernel_size": "--kernel-size", "ndim": "--ndim", "alpha": "--alpha"}
+
+
+def _model_args(items: list[str]) -> dict:
+    import ast
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--model-arg must be FIELD=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value.strip()
+    return out
+
+
 def _model(args):
+    """The model from the registry: common flags, the family's width field, other fields."""
     from initjax import models
 
-    common = dict(
-        depth=args.depth,
-        activation=args.activation,
-        kernel_init=args.init,
-        sigma_w2=args.sigma_w2,
-        sigma_b2=0.0 if args.sigma_b2 is None else args.sigma_b2,
-    )
-    if args.arch == "mlp":
-        return models.MLP(width=args.width, **common)
-    if args.arch == "resmlp":
-        return models.ResMLP(width=args.width, alpha=args.alpha, pre_norm=args.pre_norm, **common)
-    return models.ConvNet(
-        channels=args.width, kernel_size=args.kernel_size, ndim=args.ndim, **common
-    )
+    cls = models.get(args.arch)  # unknown name -> ValueError listing the registered families
+    fields = models.field_names(cls)
+    spec = {
+        models.metadata(args.arch)["width_field"]: args.width,
+        "depth": args.depth,
+        "activation": args.activation,
+        "kernel_init": args.init,
+        "sigma_w2": args.sigma_w2,
+        "sigma_b2": 0.0 if args.sigma_b2 is None else args.sigma_b2,
+    }
+    given = {f: getattr(args, f) for f in _FIELD_FLAGS if getattr(args, f) is not None}
+    if args.pre_norm:
+        given["pre_norm"] = True
+    for f in given:
+        if f not in fields:
+            flag = _FIELD_FLAGS.get(f, "--pre-norm")
+            raise ValueError(f"{flag} does not apply to --arch {args.arch} (fields: {fields})")
+    spec.update(given)
+    spec.update(_model_args(args.model_arg))
+    return models.build(args.arch, **spec)
 
 
 def _table(result, layers: list[int]) -> str:
     s = result.summary(layers=layers)
+    n = result.meta["seeds"]
     out = {"layer": s["layer"].astype(int).astype(str)}
     for m in result.columns:
         mean, sd = s[f"{m}_mean"], s[f"{m}_std"]
         out[m] = [f"{a:.4g} ± {b:.2g}" for a, b in zip(mean, sd, strict=True)]
-    out["diverged"] = s["diverged"].astype(str)
+    for f in ("underflow", "nonfinite", "diverged"):  # seed counts
+        out[f] = [f"{int(v)}/{n}" for v in s[f]]
     import pandas as pd
 
     return pd.DataFrame(out).to_string(index=False)
@@ -148,6 +195,32 @@ def _check_out(out: Path, setting: dict, overwrite: bool) -> None:
             f"--out {str(out)!r} holds the results of another setting ({what}); choose another "
             "folder or pass --overwrite to replace them"
         )
+
+
+def flag_notes(result) -> list[str]:
+    """One line per flag: how many seeds underflowed (from which layer), hit non-finite values,
+    diverged (overflowed)."""
+    from initjax.measure.metrics import UNDERFLOW_Q
+
+    n = result.meta["seeds"]
+    first = np.asarray(result.underflow_from()).reshape(-1)
+    under = first[first >= 0]
+    nonfinite = np.asarray(result.arrays["nonfinite"]).any(axis=-1)
+    lines = []
+    if under.size:
+        lines.append(
+            f"underflow: {under.size}/{n} seeds from layer {int(under.min())} (earliest; median "
+            f"{int(np.median(under))}): q^l or an example's mean square < {UNDERFLOW_Q:.3g} "
+            "(float32's smallest normal number); ratios such as c are NaN there"
+        )
+    else:
+        lines.append(f"underflow: 0/{n} seeds")
+    lines.append(f"non-finite values: {int(nonfinite.sum())}/{n} seeds")
+    lines.append(
+        f"diverged (overflow: inf, or NaN not explained by underflow): "
+        f"{int(np.sum(result.diverged))}/{n} seeds"
+    )
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -207,6 +280,8 @@ def run(args: argparse.Namespace) -> int:
         "metrics": list(result.metrics),
         "seeds": args.seeds,
         "diverged_seeds": int(np.sum(result.diverged)),
+        "underflow_seeds": int(np.sum(np.asarray(result.underflow_from()) >= 0)),
+        "nonfinite_seeds": int(np.sum(np.asarray(result.arrays["nonfinite"]).any(axis=-1))),
         "wall_time_s": round(wall, 3),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
@@ -226,6 +301,8 @@ def run(args: argparse.Namespace) -> int:
             f"{np.nanmedian(result.arrays['jac_sv_rtol']):.2g}, max "
             f"{np.nanmax(result.arrays['jac_sv_rtol']):.2g}"
         )
+    for line in flag_notes(result):
+        print(line)
     print(f"wrote {', '.join(str(f) for f in files)}, {out / 'manifest.json'}")
     print(f"wall time {wall:.1f} s")
     return 0

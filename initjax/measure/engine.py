@@ -1,8 +1,12 @@
 """Signal propagation at initialization: per-layer statistics, vmapped over seeds, one ``jit``.
 
 ``propagate(model, ...)`` runs ``seeds`` independently initialized copies of ``model`` on the same
-(or per-seed) inputs and returns per-layer q^l, c^l, gradient norms, activation statistics, unit
-symmetry and input-output Jacobian spectra (see :mod:`initjax.measure.metrics`).
+(or per-seed) inputs and returns the requested registered metrics (:mod:`initjax.measure.metrics`:
+per-layer q^l, c^l, gradient norms, activation statistics, unit symmetry, input-output Jacobian
+spectra, and any metric a plugin registers). The engine computes the passes those metrics need
+(forward scan; backward scan for gradient metrics; forward-mode tangents for Jacobian metrics) and
+has no list of metric names of its own. Every row also gets the float32 flags ``underflow``,
+``nonfinite`` and, per seed, ``diverged`` (defined in :mod:`initjax.measure.metrics`).
 
 Everything runs under one ``jax.jit``: a ``vmap`` over seeds inside a ``vmap`` over grid cells of
 (sigma_w2, sigma_b2). Depth is a ``jax.lax.scan``. In the default **fused** path layer l's weights
@@ -42,25 +46,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from initjax import keys
+from initjax import keys, models
 from initjax.measure import _memory
 from initjax.measure import jacobian as _J
 from initjax.measure import metrics as M
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
-from initjax.models import build
-from initjax.models._core import Stack, check_rescale, init_stack, stack_of
+from initjax.models import Stack, check_rescale, init_stack, stack_of
 
 __all__ = ["propagate", "prepare", "Prepared", "trace_count", "JAC_MAX", "INPUT_MODES", "PATHS"]
 
-JAC_MAX = 1024
+JAC_MAX = M.JAC_MAX
 INPUT_MODES = ("shared", "per_seed")
 PATHS = ("fused", "materialized")
 
 _TRACES = 0
-# The Jacobian's factor travels from the jitted computation to the host under these names.
-_JAC_G, _JAC_P, _JAC_K = "_jac_log_scale", "_jac_factor", "_jac_kappa"
 
 
 def trace_count() -> int:
@@ -78,6 +79,7 @@ class _Config:
 
     stack: Stack
     metrics: tuple[str, ...]
+    specs: tuple[M.Metric, ...]  # the registered metrics (identity: a replaced one recompiles)
     in_shape: tuple[int, ...]
     batch: int
     rescale: bool
@@ -89,27 +91,24 @@ class _Config:
     jac_input: int
     feat_shape: tuple[int, ...]  # per-example pre-activation shape
 
+    def by_pass(self, name: str) -> tuple[M.Metric, ...]:
+        """The requested metrics computed in engine pass ``name`` (forward/backward/jacobian)."""
+        return tuple(m for m in self.specs if m.engine_pass == name)
+
 
 # --- the traced computation -------------------------------------------------------------------
 
 
-def _layer_stats(cfg: _Config, z: jax.Array, p: Any, layer: int) -> dict[str, jax.Array]:
-    st = cfg.stack
+def _layer_stats(cfg: _Config, z: jax.Array, p: Any, layer, kind: int) -> dict[str, jax.Array]:
+    """Forward-pass metrics of one layer, plus ``_q`` (q^l) and ``_qmin`` (the smallest
+    per-example mean square), always: they define the underflow / overflow flags."""
     z = jax.lax.stop_gradient(z)
-    a = st.activation(z)
-    out = {"_finite": jnp.all(jnp.isfinite(z))}
-    ms = cfg.metrics
-    if "q" in ms:
-        out["q"] = M.second_moment(z)
-    if "c" in ms:
-        out["c"] = M.correlation(z)
-    if "act_std" in ms:
-        out["act_std"] = M.activation_std(a)
-    if "act_saturation" in ms:
-        out["act_saturation"] = M.saturation(z, a, st.activation.saturation)
-    if "unit_symmetry" in ms:
-        out["unit_dist"] = M.min_unit_distance(st.unit_weights(jax.lax.stop_gradient(p), layer))
-        out["act_rank"] = M.numerical_rank(st.units_matrix(a))
+    ctx = M.LayerContext(
+        z=z, g=None, params=p, stack=cfg.stack, layer=jnp.asarray(layer, jnp.int32), kind=kind
+    )
+    out = {"_q": M.second_moment(z), "_qmin": M.min_example_second_moment(z)}
+    for m in cfg.by_pass("forward"):
+        out.update(M.evaluate(m, ctx))
     return out
 
 
@@ -172,14 +171,14 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     """Forward scan over layers with per-layer stats, and the Jacobian at ``x[jac_input]``.
 
     Returns (z^depth, stats with a leading layer axis, z^0..z^{depth-1} stacked or None,
-    the Jacobian d phi(z^depth) / d x0 as a factor (g ``(k,)``, P ``(k, n_in)``) of
-    :mod:`initjax.measure.jacobian`, or None).
+    the Jacobian d phi(z^depth) / d x0 as a factor (Q ``(n_out, k)``, g ``(k,)``, P
+    ``(k, n_in)``, kappa) of :mod:`initjax.measure.jacobian`, or None).
     """
     st = cfg.stack
     p_in, fetch, _ = net
     z0 = st.input_apply(p_in, x)
-    s0 = _layer_stats(cfg, z0, p_in, 0)
-    jac = "jac_sv" in cfg.metrics
+    s0 = _layer_stats(cfg, z0, p_in, 0, 0)
+    jac = bool(cfg.by_pass("jacobian"))
     j = cfg.jac_input
     fac0 = None
     if jac:  # forward-mode tangents of one example, re-orthonormalized at every layer
@@ -191,7 +190,7 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     def body(carry, i):
         z_prev, p, fac = carry
         z = st.layer_apply(p, z_prev)
-        s = _layer_stats(cfg, z, p, 1)
+        s = _layer_stats(cfg, z, p, i, 1)
         idle = i == 0
         if jac:
             h0 = z_prev[j : j + 1]
@@ -207,24 +206,20 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     jfac = None
     if jac:
         zj = z[j : j + 1]
-        jfac = _J.step(_push(st.features, zj, fac[0], st.dtype), *fac[1:])[1:]
+        jfac = _J.step(_push(st.features, zj, fac[0], st.dtype), *fac[1:])
     return z, s, (None if zs is None else zs[1:]), jfac
 
 
-def _sq_norm(g: jax.Array) -> jax.Array:
-    """Mean over the batch (axis 0) of the squared norm over the remaining axes."""
-    g = g.astype(jnp.float32)
-    return jnp.mean(jnp.sum(jnp.square(g), axis=tuple(range(1, g.ndim))))
-
-
-def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> jax.Array:
-    """|d loss / d z^l|^2 for l = 0..depth by a reverse scan that draws the weights again.
+def _backward(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
+    """Backward-pass metrics of g^l = d loss / d z^l for l = 0..depth, by a reverse scan that
+    draws the weights again.
 
     ``zs`` holds z^0..z^{depth-1} from the forward scan (O(depth B N) memory); each step takes the
     vjp of one layer at its stored input, so no weights are stored.
     """
     st = cfg.stack
     _, fetch, p_out = net
+    grad_metrics = cfg.by_pass("backward")
     out, vjp_out = jax.vjp(lambda z: st.output(p_out, z), z_last)
     if cfg.loss is None:
         ct = jax.random.normal(keys.role(seed_key, keys.COTANGENT), out.shape, jnp.float32)
@@ -234,6 +229,13 @@ def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> jax.Array:
     (g_last,) = vjp_out(ct)
     depth = st.depth
 
+    def stats(g, layer, kind):
+        ctx = M.LayerContext(z=None, g=g, params=None, stack=st, layer=layer, kind=kind)
+        res = {}
+        for m in grad_metrics:
+            res.update(M.evaluate(m, ctx))
+        return res
+
     def body(carry, k):
         # k = depth: idle step (fetches layer depth); k < depth: layer i = k + 1, whose input
         # z^k is read from the forward pass; g = d loss / d z^i, p = layer i's params.
@@ -242,30 +244,26 @@ def _grad_sq(cfg: _Config, net, z_last, zs, seed_key) -> jax.Array:
         z_prev = jax.lax.dynamic_index_in_dim(zs, jnp.minimum(k, depth - 1), 0, False)
         _, vjp = jax.vjp(lambda h: st.layer_apply(p, h), z_prev)
         (g_prev,) = vjp(g)
-        return (jnp.where(idle, g, g_prev), fetch(jnp.clip(k, 1, depth))), _sq_norm(g)
+        out = stats(g, jnp.minimum(k + 1, depth), 1)
+        return (jnp.where(idle, g, g_prev), fetch(jnp.clip(k, 1, depth))), out
 
     ks = jnp.arange(depth + 1, dtype=jnp.int32)
-    (g0, _), sq = jax.lax.scan(body, (g_last, _idle_params(fetch)), ks, reverse=True)
-    return jnp.concatenate([_sq_norm(g0)[None], sq[:depth]])
+    (g0, _), res = jax.lax.scan(body, (g_last, _idle_params(fetch)), ks, reverse=True)
+    first = stats(g0, jnp.int32(0), 0)
+    return {c: jnp.concatenate([first[c][None], v[:depth]]) for c, v in res.items()}
 
 
 def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.Array]:
     net = _network(cfg, seed_key, sw2, sb2, params)
-    need_grad = "grad_sq" in cfg.metrics
+    need_grad = bool(cfg.by_pass("backward"))
     z_last, stats, zs, jfac = _forward(cfg, net, x, keep_z=need_grad)
-    finite = jnp.all(stats.pop("_finite"))
     res: dict[str, jax.Array] = dict(stats)
     if need_grad:
-        res["grad_sq"] = _grad_sq(cfg, net, z_last, zs, seed_key)
-    if jfac is not None:  # singular values: on the host, in Prepared.run (jacobian.spectrum)
-        g, p, kappa = jfac
-        res[_JAC_G], res[_JAC_P], res[_JAC_K] = g, p, kappa
-        finite = finite & ~jnp.any(jnp.isnan(g) | (g == jnp.inf)) & jnp.all(jnp.isfinite(p))
-    bad = ~finite
-    for k in ("q", "grad_sq", "act_std", "jac_sv"):
-        if k in res:
-            bad = bad | ~jnp.all(jnp.isfinite(res[k]))
-    res["diverged"] = bad
+        res.update(_backward(cfg, net, z_last, zs, seed_key))
+    if jfac is not None:
+        ctx = M.NetworkContext(factor=M.JacobianFactor(*jfac), stack=cfg.stack)
+        for m in cfg.by_pass("jacobian"):
+            res.update(M.evaluate(m, ctx))
     return res
 
 
@@ -334,16 +332,12 @@ class Prepared:
         if bar is not None:
             bar.close()
         arrays = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
-        diverged = arrays.pop("diverged")
-        if _JAC_G in arrays:
-            sv, floor, rtol = _J.spectrum(
-                arrays.pop(_JAC_G), arrays.pop(_JAC_P), arrays.pop(_JAC_K)
-            )
-            arrays["jac_sv"], arrays["jac_sv_floor"], arrays["jac_sv_rtol"] = sv, floor, rtol
-            diverged = diverged | np.any(np.isinf(sv), axis=-1)  # beyond float64's range
+        # Host-side steps of metrics that need them (jac_sv: a float64 SVD of its factor).
+        arrays = M.finish(arrays, self.config.metrics)
         if not self.meta["is_grid"]:
             arrays = {k: v[0] for k, v in arrays.items()}
-            diverged = diverged[0]
+        arrays, underflow, nonfinite, diverged = M.flags(arrays, self.config.metrics)
+        arrays.update(underflow=underflow, nonfinite=nonfinite, diverged=diverged)
         meta = dict(self.meta)
         meta["wall_time_s"] = time.perf_counter() - t0
         meta["traces"] = _TRACES - before
@@ -450,23 +444,25 @@ def _check_memory(st, ms, path, in_shape, feat, layer_params, batch, seeds, cell
 
     Per network on the device: two layers' params (the scan carries one, fetches the next), the
     input projection's (~ layer_params * n_in / N), four batches of pre-activations; plus all
-    layers' params (materialized path), the stored pre-activations (grad_sq), the Jacobian
-    factor (jac_sv), Gram matrices (unit_symmetry). ``chunk`` x ``cells`` networks at once. On the
-    host: every result value (float32 per layer and column, the Jacobian factor per network).
+    layers' params (materialized path), the stored pre-activations (backward pass), the
+    Jacobian's tangents and factor (Jacobian pass), Gram matrices (metrics reading params).
+    ``chunk`` x ``cells`` networks at once. On the host: every result value (float32 per layer
+    and column, two flag inputs, the Jacobian factor per network).
     """
     item = jnp.dtype(st.dtype).itemsize
     n_f, n_in = math.prod(feat), math.prod(in_shape)
     k = min(n_in, n_f)
-    cols = sum(len(M.COLUMNS.get(m, (m,))) for m in ms if m != "jac_sv")
+    specs = [M.get(m) for m in ms]
+    cols = 2 + sum(len(m.columns) for m in specs if m.per_layer)
     dev = 2 * layer_params + layer_params * n_in / max(n_f, 1) + 4 * batch * n_f
     if path == "materialized":
         dev += st.depth * layer_params
-    if "grad_sq" in ms:
+    if any(m.engine_pass == "backward" for m in specs):
         dev += (st.depth + 3) * batch * n_f
-    if "unit_symmetry" in ms:
+    if any("params" in m.needs for m in specs):
         dev += layer_params + 2 * batch * n_f
     host = (st.depth + 1) * cols * 4 + 8
-    if "jac_sv" in ms:
+    if any(m.engine_pass == "jacobian" for m in specs):
         dev += 3 * k * n_f + 3 * k * n_in
         host += (k * n_in + k) * 4
     _memory.check(
@@ -518,8 +514,10 @@ def prepare(
     if isinstance(model, Mapping):  # a spec {"arch": "mlp", "width": ..., ...}
         spec = dict(model)
         if "arch" not in spec:
-            raise ValueError("a model spec needs an 'arch' key (mlp, conv, resmlp)")
-        model = build(spec.pop("arch"), **spec)
+            raise ValueError(
+                f"a model spec needs an 'arch' key, one of {', '.join(models.names())}"
+            )
+        model = models.build(spec.pop("arch"), **spec)
     st = stack_of(model)
     ms = metrics_arg(metrics)
     if params is not None:
@@ -579,26 +577,14 @@ def prepare(
         check_c0(c0, n_batch, math.prod(in_shape) if in_shape else 0)
         mode = inputs
     feat, layer_params = _static_info(st, in_shape)  # runs st.check(in_shape)
-    if "c" in ms and n_batch < 2:
-        raise ValueError(f"metric 'c' needs batch >= 2 inputs, got {n_batch}")
-    if "act_saturation" in ms and st.activation.saturation is None:
-        raise ValueError(
-            f"metric 'act_saturation' is undefined for activation {st.activation.name!r} "
-            "(defined for tanh-like bounded units and rectifiers)"
-        )
-    if "jac_sv" in ms:
-        if (
-            isinstance(jac_input, bool)
-            or not isinstance(jac_input, int)
-            or not (0 <= jac_input < n_batch)
-        ):
-            raise ValueError(f"jac_input must index the batch [0, {n_batch}), got {jac_input!r}")
-        n_in, n_out = math.prod(in_shape), math.prod(feat)
-        if max(n_in, n_out) > JAC_MAX:
-            raise ValueError(
-                f"metric 'jac_sv' computes all singular values of the {n_out} x {n_in} Jacobian; "
-                f"both sizes must be <= {JAC_MAX} (use a smaller width / input)"
-            )
+    info = M.CallInfo(st, in_shape, feat, n_batch, jac_input)
+    for name in ms:
+        reason = M.support(name, st)
+        if reason is not None:
+            raise ValueError(f"metric {name!r}: {reason}")
+        check = M.get(name).check
+        if check is not None:
+            check(info)
     if seed_chunk is None:
         item = jnp.dtype(st.dtype).itemsize
         per_seed = item * (layer_params + 2 * n_batch * math.prod(feat))
@@ -612,6 +598,7 @@ def prepare(
     cfg = _Config(
         stack=st,
         metrics=ms,
+        specs=tuple(M.get(m) for m in ms),
         in_shape=in_shape,
         batch=n_batch,
         rescale=rescale,
@@ -640,7 +627,7 @@ def prepare(
         "root_seed": int(root_seed),
         "seeds": n_seeds,
         "model": repr(model),
-        "arch": type(model).__name__,
+        "arch": models.name_of(model) or type(model).__name__,
     }
     chunks = [(a, a + chunk) for a in range(0, n_seeds, chunk)]
     return Prepared(cfg, args, meta, chunks)
@@ -671,15 +658,16 @@ def propagate(
     """Measure signal propagation through ``seeds`` random initializations of ``model``.
 
     Args:
-      model: an ``initjax.models`` module (MLP, ConvNet, ResMLP), or a spec dict
-        ``{"arch": "mlp" | "conv" | "resmlp", **fields}`` (``initjax.models.build``); its fields
-        give the architecture, initializers and default sigma_w2 / sigma_b2.
+      model: an ``initjax.models`` module (a registered family: ``initjax.models.names()``), or
+        a spec dict ``{"arch": name, **fields}`` (``initjax.models.build``); its fields give the
+        architecture, initializers and default sigma_w2 / sigma_b2.
       x: a data batch ``(B, *input_shape)`` shared by all seeds, or None for Gaussian inputs
         (:func:`initjax.measure.inputs.gaussian_inputs`: mean square ``q0`` per example, pairwise
         cosine ``c0`` or independent directions when ``c0`` is None).
       seeds: number of independent networks, or a 1-D array of typed keys (``keys.seed_keys``).
-      metrics: names from ``("q", "c", "grad_sq", "act_std", "act_saturation",
-        "unit_symmetry", "jac_sv")`` (a sequence or a comma-separated string).
+      metrics: registered metric names (``initjax.measure.metrics.names()``: q, c, grad_sq,
+        act_std, act_saturation, unit_symmetry, jac_sv and plugin metrics), a sequence or a
+        comma-separated string.
       sigma_w2, sigma_b2: override the model's variances; scalars or 1-D arrays broadcast to H
         grid cells, evaluated in one compiled call (a leading H axis on every array).
       c0, q0, batch (default 8), input_shape (default per model), inputs ("shared" | "per_seed"):
@@ -704,18 +692,25 @@ def propagate(
       the input projection's pre-activation and 1..depth the hidden layers'; ``jac_sv``
       ``(seeds, n)`` float64 (descending), with ``jac_sv_floor`` ``(seeds,)`` (values below it
       are not resolved) and ``jac_sv_rtol`` ``(seeds,)`` (their estimated relative error; see
-      :mod:`initjax.measure.jacobian`); ``diverged`` ``(seeds,)`` True where any value is
-      non-finite;
-      all with a leading ``(H,)`` axis for a grid. ``unit_symmetry`` fills ``unit_dist`` and
-      ``act_rank``. ``grad_sq[l]`` = mean over the batch of |d loss / d z^l|^2 (Schoenholz et
-      al. 2017, backward q~^l; Glorot & Bengio 2010, Fig. 7). ``jac_sv``: singular values of
-      d phi(z^depth) / d x at one input (Pennington et al. 2017).
+      :mod:`initjax.measure.jacobian`); all with a leading ``(H,)`` axis for a grid.
+      ``unit_symmetry`` fills ``unit_dist`` and ``act_rank``. ``grad_sq[l]`` = mean over the
+      batch of |d loss / d z^l|^2 (Schoenholz et al. 2017, backward q~^l; Glorot & Bengio 2010,
+      Fig. 7). ``jac_sv``: singular values of d phi(z^depth) / d x at one input (Pennington et
+      al. 2017).
+      Flags (bool): ``arrays["underflow"]`` ``(seeds, depth + 1)``: q^l (or one example's mean
+      square q^l_aa) < 1.18e-38, float32's smallest normal number (an all-zero layer included),
+      where ratios such as c^l are undefined and recorded as NaN; ``arrays["nonfinite"]``
+      ``(seeds, depth + 1)``: some metric value of the row (or z^l) is NaN or +-inf;
+      ``arrays["diverged"]`` (also ``.diverged``) ``(seeds,)``: the network overflowed, i.e.
+      some value is +-inf or NaN not explained by underflow. A vanishing signal is
+      ``underflow``, not ``diverged``.
 
     Raises:
       ValueError / TypeError: any bad argument (non-positive seeds or batch, unknown metric,
         negative variance, incompatible initializer and kernel shape, a size whose arrays
         cannot fit in the available memory, with the estimate, ...) before compiling.
-        Exploding signals are never an error: they come back as inf/NaN with ``diverged``.
+        Exploding or vanishing signals are never an error: they come back as values with the
+        ``diverged`` / ``underflow`` flags.
     """
     prep = prepare(
         model,

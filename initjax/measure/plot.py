@@ -7,20 +7,59 @@ from pathlib import Path
 
 import numpy as np
 
+from initjax.measure import metrics as M
 from initjax.measure.result import PropagationResult
 
-__all__ = ["plot_layers", "LOG_SCALE"]
+__all__ = ["plot_layers", "LOG_SCALE", "log_scale_columns", "mark_underflow"]
 
-# Metrics that are positive and multiplicative in depth: shown on a log axis when positive.
+
+def log_scale_columns(metrics) -> set[str]:
+    """Columns of the given metrics registered with ``log_scale=True`` (positive and
+    multiplicative in depth: drawn on a log axis when positive)."""
+    return {c for m in metrics for c in M.get(m).columns if M.get(m).log_scale}
+
+
+def mark_underflow(ax, x, y, first_layer: int, n: int, total: int, color="C3") -> None:
+    """Mark a curve that stops because its signal underflowed float32: an "x" on its last
+    finite point at or before ``first_layer``, a dotted line there, and the note
+    "underflow from layer l (n/total seeds)"."""
+    x = np.asarray(x)
+    y = np.asarray(y, np.float64)
+    ok = np.isfinite(y) & (x <= first_layer)
+    if ax.get_yscale() == "log":
+        ok &= y > 0
+    ax.axvline(first_layer, color=color, ls=":", lw=1)
+    if ok.any():
+        i = np.flatnonzero(ok)[-1]
+        ax.plot([x[i]], [y[i]], marker="x", ms=9, mew=2, color=color, ls="none")
+    ax.annotate(
+        f"underflow from layer {first_layer} ({n}/{total} seeds)",
+        xy=(first_layer, 0.04),
+        xycoords=("data", "axes fraction"),
+        fontsize=7,
+        color=color,
+        ha="right",
+        va="bottom",
+        rotation=90,
+    )
+
+
+# Former constant: the built-in metrics drawn on a log axis.
 LOG_SCALE = ("q", "grad_sq", "act_std")
 
 
 def plot_layers(result: PropagationResult, path: str | Path, *, title: str = "") -> Path:
-    """Write a PNG with one panel per per-layer metric (and the Jacobian spectrum if measured).
+    """Write a PNG with one panel per per-layer metric column and per whole-network metric
+    (e.g. the Jacobian spectrum).
 
     Each panel shows the mean over seeds (line) and the 10-90 % quantile band over seeds; finite
-    values only. q, grad_sq and act_std use a log axis when all plotted values are positive.
-    The Jacobian panel draws the precision floor (dashed) and marks values below it (x).
+    values only. Metrics registered with ``log_scale`` (q, grad_sq, act_std, jac_sv) use a log
+    axis when the plotted values are positive (zeros then drop out). Where seeds underflowed
+    (``arrays["underflow"]``), a curve that stops is marked: an "x" at its last point, a dotted
+    line and the note "underflow from layer l (k/S seeds)"; the title counts diverged seeds.
+    A whole-network metric with a precision floor (``<name>_floor`` per seed, e.g. jac_sv) has
+    its floor drawn (dashed) where it is near the values, values below it marked (x) and left
+    out of the mean and band, and its estimated relative error (``<name>_rtol``) noted.
     For a grid result, only the first grid cell is drawn.
 
     Returns:
@@ -32,35 +71,66 @@ def plot_layers(result: PropagationResult, path: str | Path, *, title: str = "")
     import matplotlib.pyplot as plt
 
     cols = result.columns
-    panels = list(cols) + (["jac_sv"] if "jac_sv" in result.arrays else [])
+    whole = M.columns(result.metrics, per_layer=False)  # e.g. jac_sv: one value per index
+    panels = list(cols) + whole
     n = len(panels)
     ncols = min(n, 3)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
     layers = result.layers
+    logs = log_scale_columns(result.metrics)
+    first = np.asarray(result.underflow_from())
+    diverged = np.asarray(result.diverged)
+    if result.is_grid:
+        first, diverged = first[0], diverged[0]
+    total = first.shape[0]
+    under = first[first >= 0]
     for ax, name in zip(axes.flat, panels, strict=False):
         a = np.asarray(result.arrays[name], np.float64)
         if result.is_grid:
             a = a[0]
         a = np.where(np.isfinite(a), a, np.nan)
-        x = layers if name != "jac_sv" else np.arange(a.shape[-1])
         raw = a
-        if name == "jac_sv":  # unresolved values are marked, not averaged
-            a = np.where(a < _jac_floor(result)[:, None], np.nan, a)
+        prec = _precision_floor(result, name)
+        if prec is not None:  # unresolved values are marked, not averaged
+            a = np.where(a < prec[:, None], np.nan, a)
+        # e.g. a vanished gradient (metrics with their own precision floor report it instead)
+        floor = (np.abs(a) < M.UNDERFLOW_Q).any(axis=0) & (prec is None)
+        if name in logs:  # zeros (underflow) cannot be drawn on a log axis: gaps, not -inf
+            pos = a[np.isfinite(a)]
+            if pos.size and np.any(pos > 0):
+                a = np.where(a > 0, a, np.nan)
+        x = layers if name not in whole else np.arange(a.shape[-1])
         with np.errstate(all="ignore"), _quiet():
             mean = np.nanmean(a, axis=0)
             lo, hi = np.nanquantile(a, [0.1, 0.9], axis=0)
         ax.plot(x, mean, lw=1.5, label="mean over seeds")
         ax.fill_between(x, lo, hi, alpha=0.3, label="10-90 % of seeds")
-        if name == "jac_sv":
-            _mark_jac_floor(ax, result, raw)
+        if prec is not None:
+            _mark_floor(ax, result, name, raw)
         finite = a[np.isfinite(a)]
-        log = (name in LOG_SCALE or name == "jac_sv") and finite.size and np.all(finite > 0)
+        log = name in logs and finite.size and np.all(finite > 0)
         if log:
             ax.set_yscale("log")
-        ax.set_xlabel("singular value index" if name == "jac_sv" else "layer l")
+        if name not in whole and under.size:
+            mark_underflow(ax, x, mean, int(under.min()), int(under.size), total)
+        if name in logs and name != "q" and floor.any():
+            idx = np.flatnonzero(floor)
+            ax.text(
+                0.02,
+                0.02,
+                f"< {M.UNDERFLOW_Q:.2g} (float32 floor) at {idx.size} "
+                f"{'layers' if name not in whole else 'indices'} in [{x[idx[0]]}, {x[idx[-1]]}]"
+                ": not drawn",
+                transform=ax.transAxes,
+                fontsize=7,
+                color="C3",
+            )
+        xlabel = "singular value index" if name == "jac_sv" else "index"
+        ax.set_xlabel(xlabel if name in whole else "layer l")
         ax.set_ylabel(name)
-        ax.set_title(name)
+        n_div = int(np.sum(diverged))
+        ax.set_title(name + (f" ({n_div}/{total} seeds diverged)" if n_div else ""), fontsize=9)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
@@ -75,22 +145,25 @@ def plot_layers(result: PropagationResult, path: str | Path, *, title: str = "")
     return path
 
 
-def _jac_floor(result: PropagationResult) -> np.ndarray:
-    floor = np.asarray(result.arrays["jac_sv_floor"], np.float64)
+def _precision_floor(result: PropagationResult, name: str) -> np.ndarray | None:
+    """Per seed, the value below which metric ``name`` is not resolved (None if it has none)."""
+    if f"{name}_floor" not in result.arrays:
+        return None
+    floor = np.asarray(result.arrays[f"{name}_floor"], np.float64)
     return floor[0] if result.is_grid else floor
 
 
-def _mark_jac_floor(ax, result: PropagationResult, sv: np.ndarray) -> None:
+def _mark_floor(ax, result: PropagationResult, name: str, sv: np.ndarray) -> None:
     """The precision floor (median over seeds, dashed) and the values below it (x)."""
-    floor = _jac_floor(result)
+    floor = _precision_floor(result, name)
     below = sv < floor[:, None]
     f = floor[np.isfinite(floor) & (floor > 0)]
     pos = sv[np.isfinite(sv) & (sv > 0)]
     # A floor far below every value (the float64 range limit) would only squash the axis.
     if f.size and (below.any() or (pos.size and np.median(f) >= 1e-3 * pos.min())):
         ax.axhline(np.median(f), color="0.4", ls="--", lw=1, label="precision floor")
-    rtol = np.asarray(result.arrays["jac_sv_rtol"], np.float64)
-    rtol = rtol[0] if result.is_grid else rtol
+    rtol = np.asarray(result.arrays.get(f"{name}_rtol", np.nan), np.float64)
+    rtol = rtol[0] if result.is_grid and rtol.ndim else rtol
     if np.isfinite(rtol).any():
         ax.text(
             0.98,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from initjax.measure.metrics import COLUMNS
+from initjax.measure import metrics as M
 
 __all__ = ["PropagationResult"]
 
@@ -19,15 +19,23 @@ class PropagationResult:
     """Per-layer statistics of ``seeds`` networks (and H grid cells).
 
     Attributes:
-      arrays: metric column -> array. Per-layer columns (q, c, grad_sq, act_std,
-        act_saturation, unit_dist, act_rank) are ``(seeds, depth + 1)`` float32, or
-        ``(H, seeds, depth + 1)`` for a grid; layer 0 is the input projection's pre-activation,
-        1..depth the hidden layers'. ``jac_sv`` is ``(seeds, n)`` or ``(H, seeds, n)`` float64,
-        singular values in descending order, with ``jac_sv_floor`` and ``jac_sv_rtol``
-        ``(seeds,)`` / ``(H, seeds)``: values below the floor are not resolved, those above have
-        an estimated relative error rtol (:mod:`initjax.measure.jacobian`).
-      diverged: bool ``(seeds,)`` or ``(H, seeds)``: a pre-activation, q, grad_sq, act_std or a
-        singular value was inf/NaN (exploding signals are values, not errors).
+      arrays: column -> array. Per-layer metric columns (q, c, grad_sq, act_std,
+        act_saturation, unit_dist, act_rank, plugin metrics' columns) are ``(seeds, depth + 1)``
+        float32, or ``(H, seeds, depth + 1)`` for a grid; layer 0 is the input projection's
+        pre-activation, 1..depth the hidden layers'. Whole-network metrics such as ``jac_sv``
+        are ``(seeds, n)`` or ``(H, seeds, n)`` (``jac_sv``: float64, singular values in
+        descending order, with ``jac_sv_floor`` and ``jac_sv_rtol`` ``(seeds,)`` / ``(H,
+        seeds)``: values below the floor are not resolved, those above have an estimated
+        relative error rtol; :mod:`initjax.measure.jacobian`). Flags,
+        bool (definitions in :mod:`initjax.measure.metrics`): ``underflow`` ``(seeds, depth +
+        1)``: q^l, or one example's mean square q^l_aa, < np.finfo(np.float32).tiny = 1.18e-38
+        (the signal left float32's normal range from below; an all-zero layer included), where
+        ratios built from q (c^l) are undefined and recorded as NaN; ``nonfinite``
+        ``(seeds, depth + 1)``: some metric value of the row (or z^l itself) is NaN or +-inf;
+        ``diverged`` ``(seeds,)``: the network overflowed, i.e. some value is +-inf or NaN
+        that underflow does not explain.
+      diverged: ``arrays["diverged"]``: bool ``(seeds,)`` or ``(H, seeds)``. Vanishing signals
+        are ``underflow``, not ``diverged``; exploding ones are values, not errors.
       sigma_w2: ``(H,)`` float32 grid values (length 1 without a grid) or None when the
         initializers were used as given.
       sigma_b2: ``(H,)`` float32.
@@ -58,13 +66,16 @@ class PropagationResult:
 
     @property
     def columns(self) -> list[str]:
-        """Per-layer metric columns present, in table order."""
-        out = []
-        for m in self.metrics:
-            if m == "jac_sv":
-                continue
-            out.extend(COLUMNS.get(m, (m,)))
-        return out
+        """Per-layer metric columns present, in table order (flags not included)."""
+        return M.columns(self.metrics, per_layer=True)
+
+    def _flag(self, name: str) -> np.ndarray:
+        return np.asarray(self.arrays[name], bool)
+
+    def underflow_from(self) -> np.ndarray:
+        """First underflowed layer per seed ``(seeds,)`` (or ``(H, seeds)``); -1 where none."""
+        u = self._flag("underflow")
+        return np.where(u.any(axis=-1), np.argmax(u, axis=-1), -1)
 
     def _grid_columns(self, h: int, inner: int) -> dict[str, np.ndarray]:
         w = self.sigma_w2 if self.sigma_w2 is not None else np.full(h, np.nan, np.float32)
@@ -77,10 +88,12 @@ class PropagationResult:
         """Tidy table, one row per ([grid cell,] seed, layer).
 
         Columns: [sigma_w2, sigma_b2 (grid only)], seed, layer, the per-layer metric columns,
-        diverged (of the seed's whole network).
+        underflow and nonfinite (of the row), diverged (of the seed's whole network); see the
+        class docstring for the flags.
         """
         cols = self.columns
         arrs = {c: np.asarray(self.arrays[c]) for c in cols}
+        arrs.update({f: self._flag(f) for f in ("underflow", "nonfinite")})
         div = np.asarray(self.diverged)
         if not self.is_grid:
             arrs = {c: a[None] for c, a in arrs.items()}
@@ -92,7 +105,7 @@ class PropagationResult:
             data.update(self._grid_columns(h, s * n_layers))
         data["seed"] = np.tile(np.repeat(np.arange(s), n_layers), h)
         data["layer"] = np.tile(np.arange(n_layers), h * s)
-        for c in cols:
+        for c in (*cols, "underflow", "nonfinite"):
             data[c] = arrs[c].reshape(-1)
         data["diverged"] = np.repeat(div.reshape(-1), n_layers)
         return pd.DataFrame(data)
@@ -131,22 +144,27 @@ class PropagationResult:
         """Mean and standard deviation over seeds per ([grid cell,] layer), finite values only.
 
         Columns: [sigma_w2, sigma_b2,] layer, ``<m>_mean``, ``<m>_std`` for each per-layer
-        metric, and ``diverged`` (how many seeds diverged).
+        metric, and the seed counts ``underflow``, ``nonfinite`` (at that layer) and
+        ``diverged`` (seeds whose network diverged).
         """
         df = self.to_frame()
         if layers is not None:
             df = df[df["layer"].isin(list(layers))]
         keys = (["sigma_w2", "sigma_b2"] if self.is_grid else []) + ["layer"]
         vals = df[self.columns].replace([np.inf, -np.inf], np.nan)
-        g = pd.concat([df[keys], vals, df[["diverged"]]], axis=1).groupby(keys, dropna=False)
+        flags = ["underflow", "nonfinite", "diverged"]
+        g = pd.concat([df[keys], vals, df[flags]], axis=1).groupby(keys, dropna=False)
         out = g[self.columns].agg(["mean", "std"])
         out.columns = [f"{m}_{stat}" for m, stat in out.columns]
-        out["diverged"] = g["diverged"].sum().astype(int)
+        for f in flags:
+            out[f] = g[f].sum().astype(int)
         return out.reset_index()
 
     def __repr__(self) -> str:
-        shape = {k: v.shape for k, v in self.arrays.items()}
+        shape = {k: v.shape for k, v in self.arrays.items() if k not in M.FLAGS}
+        n_under = int(np.sum(self._flag("underflow").any(axis=-1)))
         return (
             f"PropagationResult(depth={self.depth}, seeds={self.meta['seeds']}, "
-            f"grid={self.is_grid}, arrays={shape}, diverged={int(np.sum(self.diverged))})"
+            f"grid={self.is_grid}, arrays={shape}, diverged={int(np.sum(self.diverged))}, "
+            f"underflow={n_under})"
         )

@@ -36,7 +36,7 @@ import pandas as pd
 
 from initjax import keys
 from initjax.measure import _memory
-from initjax.models._core import Stack, check_rescale, init_stack, stack_of
+from initjax.models import Stack, apply_stack, check_rescale, init_stack, stack_of
 
 __all__ = [
     "OPTIMIZERS",
@@ -125,8 +125,6 @@ def loss_and_accuracy(stack: Stack, params, x: jax.Array, y: jax.Array):
 
 
 def _logits(stack: Stack, params, x):
-    from initjax.models._core import apply_stack
-
     return apply_stack(stack, params, x)
 
 

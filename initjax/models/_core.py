@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
@@ -59,7 +60,13 @@ class Stack(abc.ABC):
       activation: the resolved :class:`initjax.activations.Activation`.
       readout: number of readout units, or None.
       dtype: parameter / compute dtype.
+
+    Class attribute ``UNSUPPORTED_METRICS``: metric name -> reason, for the registered metrics
+    (:mod:`initjax.measure.metrics`) this architecture cannot compute; ``propagate`` refuses
+    them with the reason.
     """
+
+    UNSUPPORTED_METRICS: ClassVar[Mapping[str, str]] = {}
 
     depth: int
     activation: activations.Activation
@@ -92,17 +99,6 @@ class Stack(abc.ABC):
         """Logits ``(B, readout)`` from the last pre-activation z^depth."""
 
     @abc.abstractmethod
-    def unit_weights(self, p: Params, layer: int) -> jax.Array:
-        """Incoming weight vectors of the layer's units as columns: ``(fan_in, units)``.
-
-        ``layer`` is 0 for the input projection's params, 1 for a hidden layer's.
-        """
-
-    @abc.abstractmethod
-    def units_matrix(self, a: jax.Array) -> jax.Array:
-        """Activations ``(B, *feature_shape)`` as a ``(rows, units)`` matrix (units = columns)."""
-
-    @abc.abstractmethod
     def default_input_shape(self) -> tuple[int, ...]:
         """Per-example input shape used when inputs are generated."""
 
@@ -110,6 +106,19 @@ class Stack(abc.ABC):
     def check(self, in_shape: tuple[int, ...]) -> None:
         """Validate input shape and initializer / kernel-shape compatibility (traces, never
         compiles). Raises ValueError naming the argument."""
+
+    # -- optional: unit-level access (needed by the unit_symmetry metric) --------------------------
+    def unit_weights(self, p: Params, layer: int) -> jax.Array:
+        """Incoming weight vectors of the layer's units as columns: ``(fan_in, units)``.
+
+        ``layer`` is 0 for the input projection's params, 1 for a hidden layer's. A stack that
+        does not define it does not support the ``unit_symmetry`` metric.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define unit_weights")
+
+    def units_matrix(self, a: jax.Array) -> jax.Array:
+        """Activations ``(B, *feature_shape)`` as a ``(rows, units)`` matrix (units = columns)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define units_matrix")
 
     # -- shared ------------------------------------------------------------------------------------
     def features(self, z: jax.Array) -> jax.Array:
@@ -231,8 +240,8 @@ def stack_of(model: Any) -> Stack:
     if isinstance(model, StackModule):
         return model.stack()
     raise TypeError(
-        "model must be an initjax.models module (MLP, ConvNet, ResMLP) or a Stack, "
-        f"got {type(model).__name__}"
+        "model must be an initjax.models module (a registered model family: see "
+        f"initjax.models.names()) or a Stack, got {type(model).__name__}"
     )
 
 

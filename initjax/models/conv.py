@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from initjax import activations, keys
 from initjax.models import _params
 from initjax.models._core import Stack, StackModule, validate_common
+from initjax.models._registry import register
 from initjax.models._validate import choice, positive_int
 from initjax.models.mlp import dense_apply, dense_init
 
@@ -141,6 +142,20 @@ class ConvStack(Stack):
             )
 
 
+@register(
+    "conv",
+    width_field="channels",
+    example={
+        "channels": 4,
+        "depth": 3,
+        "ndim": 1,
+        "activation": "relu",
+        "kernel_init": "he_normal",
+        "sigma_b2": 0.05,
+        "readout": 2,
+    },
+    reference="Xiao et al. 2018 (arXiv:1806.05393)",
+)
 class ConvNet(StackModule):
     """Vanilla CNN of ``depth`` identical convolutions (a scan), 1-D or 2-D, stride 1.
 

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from initjax import activations, keys
 from initjax.models import _params
 from initjax.models._core import Stack, StackModule, validate_common
+from initjax.models._registry import register
 from initjax.models._validate import positive_int
 
 __all__ = ["MLP", "MLPStack", "dense_init"]
@@ -129,6 +130,11 @@ class MLPStack(Stack):
             )
 
 
+@register(
+    "mlp",
+    example={"width": 8, "depth": 3, "sigma_w2": 1.5, "sigma_b2": 0.1, "readout": 3},
+    reference="Poole et al. 2016 (arXiv:1606.05340), eq. 1",
+)
 class MLP(StackModule):
     """Multilayer perceptron whose ``depth`` identical hidden layers are a scan.
 

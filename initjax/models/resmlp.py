@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from initjax import activations
 from initjax.models import _params
 from initjax.models._core import Stack, StackModule, validate_common
+from initjax.models._registry import register
 from initjax.models._validate import nonneg_real, optional_positive_int, positive_int
 from initjax.models.mlp import dense_apply, dense_init
 
@@ -178,6 +179,19 @@ class ResMLPStack(Stack):
             )
 
 
+@register(
+    "resmlp",
+    example={
+        "width": 8,
+        "depth": 3,
+        "branch_width": 6,
+        "pre_norm": True,
+        "alpha": 0.5,
+        "sigma_b2": 0.1,
+        "readout": 3,
+    },
+    reference="He et al. 2016 (arXiv:1603.05027), pre-activation residual blocks",
+)
 class ResMLP(StackModule):
     """Residual MLP of ``depth`` identical blocks (a scan); see the module docstring.
 

@@ -7,7 +7,8 @@ compilation (activation, initializer and its hyper-parameters); its ``sigma_w2``
 
 Config keys (``kind = "propagation"``, the default)::
 
-    model      "mlp" | "resmlp"            widths   [int > 0]       depths  [int > 0]
+    model      a registered model family   widths   [int > 0]       depths  [int > 0]
+               (initjax.models.names(); widths set its width field, e.g. ConvNet's channels)
     seeds      int > 0                     root_seed int            metrics [str]
     inputs     "gaussian" | dataset name   n_inputs int >= 2        input_dim int (gaussian)
     c0         float in (-1, 1) (gaussian inputs: correlation of each pair)
@@ -30,7 +31,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from initjax import activations, initializers
+from initjax import activations, initializers, models
 
 __all__ = ["Group", "ARM_KEYS", "expand", "validate"]
 
@@ -49,7 +50,6 @@ REQUIRED = {
     "propagation": COMMON + ("inputs", "metrics"),
     "training": COMMON + ("dataset", "optimizer", "learning_rate", "steps", "batch_size"),
 }
-MODELS = ("mlp", "resmlp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,8 +137,10 @@ def validate(config: Mapping, *, metric_names: tuple[str, ...] | None = None) ->
     for k in REQUIRED[kind]:
         if k not in config:
             raise _err(k, f"is required for a {kind} sweep")
-    if config["model"] not in MODELS:
-        raise _err("model", f"must be one of {', '.join(MODELS)}, got {config['model']!r}")
+    try:
+        models.get(config["model"])
+    except (ValueError, TypeError) as err:
+        raise _err("model", str(err)) from None
     _pos_ints(config, "widths")
     _pos_ints(config, "depths")
     seeds = config["seeds"]

@@ -58,17 +58,21 @@ class SweepResult:
 
 
 def build_model(group: Group, readout: int | None = None):
-    """The Flax model of a group (sigma_w2 / sigma_b2 are passed to propagate as arrays)."""
+    """The Flax model of a group, from the model registry (sigma_w2 / sigma_b2 are passed to
+    propagate as arrays). ``group.width`` sets the family's width field."""
     from initjax import models
 
     act = activations.get(group.activation, **dict(group.activation_hparams))
     init = initializers.get(group.init, **dict(group.init_hparams))
-    kw = dict(width=group.width, depth=group.depth, activation=act, kernel_init=init)
-    if group.model == "mlp":
-        return models.MLP(**kw, readout=readout)
-    if group.model == "resmlp":
-        return models.ResMLP(**kw, readout=readout)
-    raise ValueError(f"config key 'model': unknown model {group.model!r}")
+    fields = {
+        models.metadata(group.model)["width_field"]: group.width,
+        "depth": group.depth,
+        "activation": act,
+        "kernel_init": init,
+    }
+    if readout is not None:
+        fields["readout"] = readout
+    return models.build(group.model, **fields)
 
 
 def effective_sigma_w2(group: Group) -> float:

@@ -36,6 +36,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from initjax._registry import Registry
 from initjax.activations import Activation
 
 __all__ = ["ClosedForm", "register_closed_form", "lookup", "registered"]
@@ -54,16 +55,21 @@ class ClosedForm:
     reference: str
 
 
-_FACTORIES: dict[str, Callable[..., ClosedForm]] = {}
+_FACTORIES: Registry[Callable[..., ClosedForm]] = Registry(
+    "closed form", normalize=lambda n: n.strip().lower()
+)
 
 
 def register_closed_form(name: str):
-    """Decorator registering ``factory(**activation_params) -> ClosedForm`` for ``name``."""
+    """Decorator registering ``factory(**activation_params) -> ClosedForm`` for the activation
+    registered as ``name`` (the factory takes that activation's hyper-parameters).
+
+    Raises:
+      ValueError: a closed form for ``name`` is already registered.
+    """
 
     def deco(factory: Callable[..., ClosedForm]) -> Callable[..., ClosedForm]:
-        if name in _FACTORIES:
-            raise ValueError(f"a closed form for activation {name!r} is already registered")
-        _FACTORIES[name] = factory
+        _FACTORIES.register(name, factory)
         return factory
 
     return deco
@@ -71,7 +77,7 @@ def register_closed_form(name: str):
 
 def registered() -> list[str]:
     """Activation names with a closed form."""
-    return sorted(_FACTORIES)
+    return _FACTORIES.names()
 
 
 @functools.lru_cache(maxsize=256)
@@ -82,7 +88,7 @@ def lookup(act: Activation) -> ClosedForm | None:
     """
     if not act.registered or act.name not in _FACTORIES:
         return None
-    return _FACTORIES[act.name](**act.param_dict)
+    return _FACTORIES.get(act.name)(**act.param_dict)
 
 
 def _sqrt_q1q2(q1, q2):

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from initjax import initializers, keys, measure, models, theory
-from initjax.initializers import _sampling
+from initjax.initializers import sampling as _sampling
 from scripts._bench import subproc, torch_ref
 from scripts._bench.report import Section, Target
 from scripts._bench.sizes import Sizes

@@ -115,7 +115,7 @@ def test_derived_gain_accepts_callables_and_activations():
 
 
 def test_derived_gain_rejects():
-    with pytest.raises(ValueError, match="unknown name 'tanhh'"):
+    with pytest.raises(ValueError, match="unknown activation 'tanhh'"):
         derived_gain("tanhh")
     with pytest.raises(ValueError, match="positive second moment"):
         derived_gain(lambda z: 0.0 * z)

@@ -26,7 +26,10 @@ def test_propagate_command(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "layer" in text and "grad_sq" in text and "wall time" in text
     df = pd.read_parquet(out / "propagate.parquet")
-    assert list(df.columns) == ["seed", "layer", "q", "c", "grad_sq", "diverged"]
+    assert list(df.columns) == [
+        "seed", "layer", "q", "c", "grad_sq", "underflow", "nonfinite", "diverged"
+    ]  # fmt: skip
+    assert "underflow: 0/4 seeds" in text and "diverged (overflow" in text
     assert len(df) == 4 * 13
     assert (out / "propagate.png").stat().st_size > 1000
     manifest = json.loads((out / "manifest.json").read_text())

@@ -13,8 +13,7 @@ import pytest
 from initjax import keys
 from initjax.measure import jacobian as J
 from initjax.measure import plot, propagate
-from initjax.models import MLP, init_params
-from initjax.models._core import apply_stack
+from initjax.models import MLP, apply_stack, init_params
 
 mpmath = pytest.importorskip("mpmath")
 matplotlib.use("Agg")
@@ -164,7 +163,7 @@ def test_plot_draws_the_floor_and_marks_values_below_it():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
-    plot._mark_jac_floor(ax, r, np.asarray(r.arrays["jac_sv"]))
+    plot._mark_floor(ax, r, "jac_sv", np.asarray(r.arrays["jac_sv"]))
     labels = [ln.get_label() for ln in ax.get_lines()]
     texts = [t.get_text() for t in ax.texts]
     plt.close(fig)

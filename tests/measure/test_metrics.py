@@ -38,3 +38,18 @@ def test_saturation():
     # |tanh| > 0.9 at -2 and 3; z <= 0 at -2, -0.5, 0.
     assert float(M.saturation(z, jnp.tanh(z), "abs_gt_0.9")) == pytest.approx(2 / 5)
     assert float(M.saturation(z, jnp.maximum(z, 0), "zero")) == pytest.approx(3 / 5)
+
+
+def test_correlation_is_scale_invariant_down_to_float32_tiny():
+    # c is a cosine: the same for z and 1e-19 z. Unscaled, the Gram matrix's products
+    # (~1e-38) would flush to zero and c would drift or become 0/0.
+    z = jnp.array([[1.0, 2.0, 2.0], [2.0, 1.0, -2.0], [3.0, 0.0, 0.0]])
+    ref = (0 + 1 / 3 + 2 / 3) / 3
+    for scale in (1e-19, 1e-30, 1e15):
+        np.testing.assert_allclose(float(M.correlation(z * scale)), ref, rtol=1e-6)
+
+
+def test_min_example_second_moment():
+    z = jnp.array([[1.0, 2.0, 2.0], [0.0, 1.0, 0.0], [3.0, 0.0, 0.0]])
+    assert float(M.min_example_second_moment(z)) == pytest.approx(1.0 / 3.0)
+    assert float(M.min_example_second_moment(z.reshape(3, 3, 1))) == pytest.approx(1.0 / 3.0)

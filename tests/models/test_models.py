@@ -129,7 +129,7 @@ def test_build():
     m = build("mlp", width=4, depth=2, activation="relu")
     assert m == MLP(width=4, depth=2, activation="relu")
     with pytest.raises(ValueError, match="arch"):
-        build("transformer", width=4, depth=2)
+        build("no_such_family", width=4, depth=2)
     with pytest.raises(TypeError, match="unknown field"):
         build("mlp", width=4, depth=2, heads=3)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from initjax.initializers import _sampling
+from initjax.initializers import sampling as _sampling
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))

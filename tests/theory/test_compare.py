@@ -96,5 +96,5 @@ def test_errors():
         compare(df, "tanh", start="median")
     with pytest.raises(ValueError, match="variance"):
         compare(df.assign(sigma_b2=-0.1), "tanh")
-    with pytest.raises(ValueError, match="unknown name"):
+    with pytest.raises(ValueError, match="unknown activation"):
         compare(df, "tanhh")

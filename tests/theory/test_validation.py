@@ -16,7 +16,7 @@ from initjax import theory
         (lambda: theory.q_map("tanh", np.inf, 0.0, 1.0), "sigma_w2"),
         (lambda: theory.c_map("tanh", 1.0, 0.0, 1.0, 1.0, 1.5), "correlation"),
         (lambda: theory.c_map("tanh", 1.0, 0.0, 1.0, -1.0, 0.5), "q2"),
-        (lambda: theory.q_map("tanhh", 1.0, 0.0, 1.0), "unknown name"),
+        (lambda: theory.q_map("tanhh", 1.0, 0.0, 1.0), "unknown activation"),
         (lambda: theory.q_map("tanh", 1.0, 0.0, 1.0, keep_prob=0.0), "keep_prob"),
         (lambda: theory.q_map("tanh", 1.0, 0.0, 1.0, method="gauss"), "method"),
         (lambda: theory.q_map("tanh", 1.0, 0.0, 1.0, nodes=1), "nodes"),
