@@ -3,7 +3,8 @@
 Roles are domain-separated by folding a role constant into the seed key *first*, so keys for
 parameters, inputs, minibatches, dropout and cotangents never coincide. Within the parameter role,
 layer ``l``'s key is ``fold_in(params_key, l)``, and a layer's kernel and bias keys are
-``fold_in(layer_key, KERNEL)`` / ``fold_in(layer_key, BIAS)``. Never mix ``split`` and ``fold_in``
+``fold_in(layer_key, KERNEL)`` / ``fold_in(layer_key, BIAS)`` (and ``fold_in(layer_key, PREACT)``
+for the pre-activation noise of :mod:`initjax.measure.preact`). Never mix ``split`` and ``fold_in``
 on the same key: with threefry, ``split(k, n)[i] == fold_in(k, i)``.
 """
 
@@ -26,17 +27,24 @@ __all__ = [
     "DATA",
     "KERNEL",
     "BIAS",
+    "PREACT",
     "SUBMODULE",
     "seed_keys",
     "role",
     "layer",
     "submodule",
+    "DATA_INIT",
+    "data_init",
 ]
 
 # Role constants (fold_in(seed_key, ROLE)).
 PARAMS, INPUTS, BATCHES, DROPOUT, COTANGENT, DATA = 0x5A1, 0x5A2, 0x5A3, 0x5A4, 0x5A5, 0x5A6
 # Within a layer.
-KERNEL, BIAS = 0, 1
+KERNEL, BIAS, PREACT = 0, 1, 2
+# Within the params role: the data-dependent stage of an initializer (LSUV, MetaInit, GradInit)
+# takes its key from fold_in(params_key, DATA_INIT). Layer indices are int32 in 0..depth + 1, so
+# this index (the largest int32) is one no layer reaches.
+DATA_INIT = 0x7FFFFFFF
 # Branch of a parent key for a module nested below it (keys.submodule).
 SUBMODULE = 0x5A7
 
@@ -99,3 +107,12 @@ def submodule(key: jax.Array, path: Sequence[str | int]) -> jax.Array:
     for i in range(0, 32, 4):
         k = jax.random.fold_in(k, jnp.uint32(int.from_bytes(digest[i : i + 4], "big")))
     return k
+
+
+def data_init(params_key: jax.Array) -> jax.Array:
+    """Key of the data-dependent stage of an initializer, ``fold_in(params_key, DATA_INIT)``.
+
+    Derived from the params key (not the seed key) so ``model.init`` and the measurement and
+    training paths, which all see the params key, give the same refined weights.
+    """
+    return jax.random.fold_in(params_key, DATA_INIT)

@@ -438,8 +438,9 @@ def check_initializer(
       A :class:`Report`; ``report.passed`` is False when a check failed.
 
     Raises:
-      ValueError / TypeError: an unknown name, a bad argument (an initializer that raises
-        inside a check is a FAIL in the report, not an exception).
+      ValueError / TypeError: an unknown name, a bad argument, a data-dependent initializer
+        (LSUV, MetaInit, GradInit: check its base) (an initializer that raises inside a check is
+        a FAIL in the report, not an exception).
     """
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 100:
         raise ValueError(f"samples must be an integer >= 100, got {samples!r}")
@@ -447,6 +448,17 @@ def check_initializer(
         raise ValueError(f"z_max must be a positive number, got {z_max!r}")
     if not (isinstance(ks_alpha, float) and 0 < ks_alpha < 1):
         raise ValueError(f"ks_alpha must be a float in (0, 1), got {ks_alpha!r}")
+    dd = (
+        initializers.method_of(initializers.get(init) if isinstance(init, str) else init)
+        if isinstance(init, str | initializers.BoundInitializer)
+        else None
+    )
+    if dd is not None:
+        raise ValueError(
+            f"{dd.name!r} is a data-dependent initializer: its weights come from a refinement of "
+            "a whole network on data, not from (key, shape), so these checks do not apply; "
+            f"check its base initializer {dd.base.name!r} instead"
+        )
     subj = _resolve(init, dict(hparams or {}), variance)
     cases = kernel_cases(tuple(kinds) if kinds is not None else subj.kinds, subj.axis_hparams)
     if not cases:

@@ -1,10 +1,12 @@
 """Benchmarks of initjax against PyTorch and the hardware: writes BENCHMARKS.md.
 
-Cases (issue 7): prng (normal samples/s), 1 (propagation sweep vs PyTorch; selecting 1 also runs
-prng), 1b (many small networks), 2 (roofline), 3 (depth scaling: compile time and peak RSS in
+Cases: prng (normal samples/s), 1 (propagation sweep vs PyTorch; selecting 1 also runs prng),
+1b (many small networks), 2 (roofline), 3 (depth scaling: compile time and peak RSS in
 subprocesses), 4 (seeds scaling), 5 (theory phase diagram vs scipy quad), 6 (sharding over forced
-host devices), 7 (training, vmapped vs loop). Contenders run interleaved; see
-scripts/_bench/timing.py.
+host devices), 7 (training, vmapped vs loop), 8 (training throughput vs PyTorch). Contenders run
+interleaved; see scripts/_bench/timing.py. Load guard: a case during which other processes used
+more than --max-other-cores cores is rerun (up to --retries times, after waiting up to --wait
+seconds for a quieter machine); if it stays loaded its targets are reported as "not judged".
 
 Examples::
 
@@ -27,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-ALL_CASES = ("prng", "1", "1b", "2", "3", "4", "5", "6", "7")
+ALL_CASES = ("prng", "1", "1b", "2", "3", "4", "5", "6", "7", "8")
 GPU_CASES = ("prng", "1", "2", "3", "4")
 
 
@@ -68,6 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    p.add_argument(
+        "--max-other-cores",
+        type=float,
+        default=0.5,
+        help="load guard: targets are judged only if other processes used at most this many "
+        "cores (CPU time / wall time) during the case (default 0.5)",
+    )
+    p.add_argument(
+        "--retries", type=int, default=1, help="reruns of a case that exceeded the load guard"
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=300.0,
+        help="seconds to wait for a quieter machine before a rerun (default 300)",
+    )
     return p
 
 
@@ -133,7 +151,48 @@ def plan(sizes, cases: list[str]) -> list[str]:
             lines.append(f"6: {s.shard_devices} forced host devices vs 1, {s.shard_seeds} seeds")
         elif c == "7":
             lines.append(f"7: {s.train_seeds} networks x {s.train_steps} SGD steps, vmap vs loop")
+        elif c == "8":
+            for w, d, steps in s.tt_cases:
+                lines.append(
+                    f"8: {s.tt_cells * s.tt_seeds} networks, width {w}, depth {d}, {steps} SGD "
+                    f"steps of batch {s.tt_batch}, vs PyTorch"
+                )
     return lines
+
+
+def run_guarded(case_fn, sizes, name: str, args):
+    """Run one case under the load guard: measure the CPU time other processes took while it
+    ran; above ``args.max_other_cores`` wait for a quieter machine and rerun (``args.retries``
+    times); if every attempt was loaded, keep the least loaded one and mark its targets
+    "not judged"."""
+    from scripts._bench.timing import CpuSnapshot, wait_for_quiet
+
+    best = None
+    for attempt in range(1, max(0, args.retries) + 2):
+        print(f"[benchmark] case {name} (attempt {attempt}) ...", file=sys.stderr, flush=True)
+        a = CpuSnapshot.take()
+        sec = case_fn(sizes)
+        sec.other_cores = a.other_cores(CpuSnapshot.take())
+        sec.attempts = attempt
+        print(
+            f"[benchmark] case {name}: {sec.wall_s:.0f} s, other processes "
+            f"{sec.other_cores:.2f} cores",
+            file=sys.stderr,
+            flush=True,
+        )
+        if best is None or sec.other_cores < best.other_cores:
+            best = sec
+        if not sec.other_cores > args.max_other_cores:  # NaN (no /proc/stat): judged as is
+            return sec
+        if attempt <= args.retries:
+            got = wait_for_quiet(args.max_other_cores, args.wait)
+            print(f"[benchmark] waited; other processes now {got:.2f} cores", file=sys.stderr)
+    for t in best.targets:
+        t.unjudged = (
+            f"load: other processes used {best.other_cores:.2f} cores "
+            f"(limit {args.max_other_cores:g})"
+        )
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,9 +233,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sections = []
     for i, c in enumerate(cases):
-        print(f"[benchmark] case {c} ...", file=sys.stderr, flush=True)
-        sec = C.CASES[c](sizes)
-        print(f"[benchmark] case {c}: {sec.wall_s:.0f} s", file=sys.stderr, flush=True)
+        sec = run_guarded(C.CASES[c], sizes, c, args)
         sections.append(sec)
         if i + 1 < len(cases):  # keep what is measured if the run is interrupted
             status = f"PARTIAL: {i + 1} of {len(cases)} cases so far"

@@ -9,7 +9,15 @@ import textwrap
 
 from initjax import initializers
 
-_FAMILY_ORDER = ("constant", "random", "variance_scaling", "torch", "orthogonal", "structured")
+_FAMILY_ORDER = (
+    "constant",
+    "random",
+    "variance_scaling",
+    "torch",
+    "orthogonal",
+    "structured",
+    "data_dependent",
+)
 
 
 def _jsonable(v):

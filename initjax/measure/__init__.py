@@ -4,12 +4,15 @@
 per-layer q^l, c^l, gradient norms, activation statistics, unit symmetry and Jacobian spectra of
 ``seeds`` random networks, all under one ``jit`` and ``vmap``. See :mod:`initjax.measure.engine`.
 Metrics are a registry (:mod:`initjax.measure.metrics`: ``names()``, ``register``); ``METRICS``
-is the tuple of their names, read live.
+is the tuple of their names, read live. ``initial_params(model, data, seeds=...)``: the params of
+many networks, refined on data when the model's ``kernel_init`` is data-dependent (LSUV,
+MetaInit, GradInit).
 """
 
 from typing import Any
 
 from initjax.measure import metrics
+from initjax.measure.data_init import initial_params
 from initjax.measure.engine import JAC_MAX, Prepared, prepare, propagate, trace_count
 from initjax.measure.inputs import gaussian_inputs
 from initjax.measure.result import PropagationResult
@@ -20,6 +23,7 @@ __all__ = [
     "Prepared",
     "PropagationResult",
     "gaussian_inputs",
+    "initial_params",
     "metrics",
     "prepare",
     "propagate",

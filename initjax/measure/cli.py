@@ -50,6 +50,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "families included); default mlp",
     )
     p.add_argument("--init", default="lecun_normal", help="kernel initializer (`initjax list`)")
+    p.add_argument(
+        "--init-hparam",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a hyper-parameter of --init (repeatable; VALUE is a Python literal), e.g. "
+        "--init lsuv --init-hparam base=he_normal --init-hparam center=True",
+    )
     p.add_argument("--activation", default="tanh")
     p.add_argument("--depth", type=int, default=50, help="hidden layers (scan length)")
     p.add_argument(
@@ -105,14 +113,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 _FIELD_FLAGS = {"kernel_size": "--kernel-size", "ndim": "--ndim", "alpha": "--alpha"}
 
 
-def _model_args(items: list[str]) -> dict:
+def _pairs(items: list[str], flag: str, what: str) -> dict:
+    """``["key=value", ...]`` -> dict, values parsed as Python literals (else kept as strings).
+
+    Raises:
+      ValueError: an item without ``=``, naming ``flag``.
+    """
     import ast
 
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--model-arg must be FIELD=VALUE, got {item!r}")
+            raise ValueError(f"{flag} must be {what}=VALUE, got {item!r}")
         try:
             out[key.strip()] = ast.literal_eval(value.strip())
         except (ValueError, SyntaxError):
@@ -120,17 +133,27 @@ def _model_args(items: list[str]) -> dict:
     return out
 
 
+def _model_args(items: list[str]) -> dict:
+    return _pairs(items, "--model-arg", "FIELD")
+
+
+def init_hparams(items: list[str]) -> dict:
+    """The ``--init-hparam KEY=VALUE`` items as a dict of hyper-parameters."""
+    return _pairs(items, "--init-hparam", "KEY")
+
+
 def _model(args):
     """The model from the registry: common flags, the family's width field, other fields."""
-    from initjax import models
+    from initjax import initializers, models
 
+    hp = init_hparams(args.init_hparam)
     cls = models.get(args.arch)  # unknown name -> ValueError listing the registered families
     fields = models.field_names(cls)
     spec = {
         models.metadata(args.arch)["width_field"]: args.width,
         "depth": args.depth,
         "activation": args.activation,
-        "kernel_init": args.init,
+        "kernel_init": initializers.get(args.init, **hp) if hp else args.init,
         "sigma_w2": args.sigma_w2,
         "sigma_b2": 0.0 if args.sigma_b2 is None else args.sigma_b2,
     }

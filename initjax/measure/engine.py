@@ -47,19 +47,26 @@ import jax.numpy as jnp
 import numpy as np
 
 from initjax import keys, models
-from initjax.measure import _memory
+from initjax.measure import _memory, preact
 from initjax.measure import jacobian as _J
 from initjax.measure import metrics as M
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
-from initjax.models import Stack, check_rescale, init_stack, stack_of
+from initjax.models import (
+    Stack,
+    check_rescale,
+    data_method,
+    init_stack,
+    refine_params,
+    stack_of,
+)
 
 __all__ = ["propagate", "prepare", "Prepared", "trace_count", "JAC_MAX", "INPUT_MODES", "PATHS"]
 
 JAC_MAX = M.JAC_MAX
 INPUT_MODES = ("shared", "per_seed")
-PATHS = ("fused", "materialized")
+PATHS = ("auto", "fused", "materialized", "preact")
 
 _TRACES = 0
 
@@ -86,7 +93,7 @@ class _Config:
     inputs: str  # "given" | "shared" | "per_seed"
     q0: float
     c0: float | None
-    path: str  # "fused" | "materialized" | "params"
+    path: str  # "fused" | "materialized" | "params" | "preact"
     loss: Callable | None
     jac_input: int
     feat_shape: tuple[int, ...]  # per-example pre-activation shape
@@ -112,8 +119,11 @@ def _layer_stats(cfg: _Config, z: jax.Array, p: Any, layer, kind: int) -> dict[s
     return out
 
 
-def _network(cfg: _Config, seed_key, sw2, sb2, params):
-    """One seed's params: (input params, fetch(i) -> hidden layer i's params, readout params)."""
+def _network(cfg: _Config, seed_key, sw2, sb2, params, x):
+    """One seed's params: (input params, fetch(i) -> hidden layer i's params, readout params).
+
+    A data-dependent kernel_init (LSUV, ...) is refined on ``x``, the batch being measured.
+    """
     st = cfg.stack
     w2 = sw2 if cfg.rescale else None
     if cfg.path == "fused":
@@ -130,7 +140,10 @@ def _network(cfg: _Config, seed_key, sw2, sb2, params):
         )
         return p_in, fetch, p_out
     if cfg.path == "materialized":
-        params = init_stack(st, keys.role(seed_key, keys.PARAMS), cfg.in_shape, w2, sb2)
+        root = keys.role(seed_key, keys.PARAMS)
+        params = init_stack(st, root, cfg.in_shape, w2, sb2)
+        if data_method(st) is not None:
+            params = refine_params(st, params, x, None, root)[0]
     else:
         params = params["params"]
     stacked = params["hidden"]
@@ -254,7 +267,7 @@ def _backward(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
 
 
 def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.Array]:
-    net = _network(cfg, seed_key, sw2, sb2, params)
+    net = _network(cfg, seed_key, sw2, sb2, params, x)
     need_grad = bool(cfg.by_pass("backward"))
     z_last, stats, zs, jfac = _forward(cfg, net, x, keep_z=need_grad)
     res: dict[str, jax.Array] = dict(stats)
@@ -270,6 +283,8 @@ def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.
 def _run(cfg: _Config, seed_keys, sw2, sb2, x, input_key, params):
     global _TRACES
     _TRACES += 1  # runs only while tracing
+    if cfg.path == "preact":
+        return preact.run(cfg, seed_keys, sw2, sb2, x, input_key)
     if cfg.inputs == "shared":
         x = gaussian_inputs(input_key, cfg.batch, cfg.in_shape, q0=cfg.q0, c0=cfg.c0)
 
@@ -332,13 +347,16 @@ class Prepared:
         if bar is not None:
             bar.close()
         arrays = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
+        meta = dict(self.meta)
+        fallback = arrays.pop("preact_weight_layers", None)
+        if fallback is not None:  # networks per layer drawn through weights (preact path)
+            meta["preact_weight_layers"] = fallback.sum(axis=(0, 1)).tolist()
         # Host-side steps of metrics that need them (jac_sv: a float64 SVD of its factor).
         arrays = M.finish(arrays, self.config.metrics)
         if not self.meta["is_grid"]:
             arrays = {k: v[0] for k, v in arrays.items()}
         arrays, underflow, nonfinite, diverged = M.flags(arrays, self.config.metrics)
         arrays.update(underflow=underflow, nonfinite=nonfinite, diverged=diverged)
-        meta = dict(self.meta)
         meta["wall_time_s"] = time.perf_counter() - t0
         meta["traces"] = _TRACES - before
         return PropagationResult(
@@ -489,6 +507,18 @@ def _keys(seeds, root_seed) -> tuple[jax.Array, jax.Array]:
     return k, keys.role(k[0], keys.INPUTS)
 
 
+def _resolve_path(path: str, st: Stack, ms: tuple[str, ...], uses_params: bool, batch: int):
+    """ "auto" -> "preact" where it applies and is faster (:mod:`initjax.measure.preact`), else
+    "fused"; an explicit "preact" that cannot apply is a ValueError saying why."""
+    why = preact.reason_not_applicable(st, ms, uses_params)
+    if path == "preact" and why is not None:
+        raise ValueError(f"path='preact' cannot measure this call: {why}")
+    if path == "auto":
+        fast = why is None and preact.is_faster(st.width, batch)
+        return "preact" if fast else "fused"
+    return path
+
+
 def prepare(
     model: Any,
     x: Any = None,
@@ -503,7 +533,7 @@ def prepare(
     input_shape: Sequence[int] | None = None,
     inputs: str = "shared",
     root_seed: int = 0,
-    path: str = "fused",
+    path: str = "auto",
     params: Any = None,
     loss: Callable[[jax.Array], jax.Array] | None = None,
     jac_input: int = 0,
@@ -577,6 +607,12 @@ def prepare(
         check_c0(c0, n_batch, math.prod(in_shape) if in_shape else 0)
         mode = inputs
     feat, layer_params = _static_info(st, in_shape)  # runs st.check(in_shape)
+    method = data_method(st) if params is None else None
+    if method is not None:
+        # Refined on the measured batch after a materialized draw (no fused path: the
+        # refinement needs every layer's params at once).
+        method.check(labels=False)
+        path = "materialized"
     info = M.CallInfo(st, in_shape, feat, n_batch, jac_input)
     for name in ms:
         reason = M.support(name, st)
@@ -585,6 +621,7 @@ def prepare(
         check = M.get(name).check
         if check is not None:
             check(info)
+    path = _resolve_path(path, st, ms, params is not None, n_batch)
     if seed_chunk is None:
         item = jnp.dtype(st.dtype).itemsize
         per_seed = item * (layer_params + 2 * n_batch * math.prod(feat))
@@ -624,6 +661,7 @@ def prepare(
         "c0": cfg.c0,
         "q0": cfg.q0,
         "path": cfg.path,
+        "data_init": None if method is None else repr(st.kernel_init),
         "root_seed": int(root_seed),
         "seeds": n_seeds,
         "model": repr(model),
@@ -647,7 +685,7 @@ def propagate(
     input_shape: Sequence[int] | None = None,
     inputs: str = "shared",
     root_seed: int = 0,
-    path: str = "fused",
+    path: str = "auto",
     params: Any = None,
     loss: Callable[[jax.Array], jax.Array] | None = None,
     jac_input: int = 0,
@@ -674,7 +712,17 @@ def propagate(
         generated inputs (see the module docstring for their keys).
       root_seed: root of ``keys.seed_keys`` when ``seeds`` is an int.
       path: "fused" (weights drawn inside the scan, memory independent of depth) or
-        "materialized" (stacked params drawn first, like ``model.init``); identical results.
+        "materialized" (stacked params drawn first, like ``model.init``): identical results,
+        bit for bit. "preact": draw each layer's pre-activations from their exact Gaussian law
+        given the layer input instead of drawing weights (:mod:`initjax.measure.preact`): the
+        same law, not the same values as ``model.init``; only for float32 MLPs with i.i.d.
+        Gaussian kernels and the metrics q, c, act_std, act_saturation. "auto" (default):
+        "preact" where it applies and is faster (width >= max(2 x batch, 256)), else "fused";
+        ``result.meta["path"]`` says which ran.
+        A data-dependent ``kernel_init`` (LSUV, MetaInit; :mod:`initjax.initializers.
+        data_dependent`) always takes the materialized path: its base initializer draws each
+        seed's params, which are then refined on the batch being measured (the given ``x``, or
+        the generated inputs of that seed), so q^l is measured on the refinement's own batch.
       params: variables ``{"params": ...}`` with a leading seed axis (e.g. after training) to
         measure instead of drawing; sigma overrides are then not allowed.
       loss: for ``grad_sq``, ``loss(output) -> scalar`` on the model's output (readout logits or

@@ -30,6 +30,9 @@ Schoenholz et al. 2017, arXiv:1611.01232; Pennington et al. 2017, arXiv:1711.047
 - ``jac_sv``: singular values of d phi(z^depth) / d x at one input, descending (float64), from
   the factor of :mod:`initjax.measure.jacobian` (no float32 floor; per seed ``jac_sv_rtol``, the
   estimated relative error, and ``jac_sv_floor``, below which values are not resolved).
+- ``z_moments`` (columns ``z_mean``, ``z_var``): mean and centred variance of all entries of z^l
+  (examples, units, positions), so q^l = z_var + z_mean^2: ``z_var`` is the quantity LSUV
+  (Mishkin & Matas 2016) sets to 1.
 
 Non-finite values and float32 limits (``nonfinite_policy``; :func:`flags`). Per (seed, layer):
 ``underflow`` = q^l < ``np.finfo(np.float32).tiny`` (1.18e-38; includes an all-zero layer), or
@@ -84,6 +87,7 @@ __all__ = [
     "numerical_rank",
     "register",
     "saturation",
+    "mean_and_variance",
     "second_moment",
     "support",
     "unregister",
@@ -520,6 +524,13 @@ def second_moment(z: jax.Array) -> jax.Array:
     return jnp.mean(jnp.square(z.astype(jnp.float32)))
 
 
+def mean_and_variance(z: jax.Array) -> dict[str, jax.Array]:
+    """``{"z_mean", "z_var"}``: mean and centred (two-pass) variance over all axes (float32)."""
+    zf = z.astype(jnp.float32)
+    m = jnp.mean(zf)
+    return {"z_mean": m, "z_var": jnp.mean(jnp.square(zf - m))}
+
+
 def min_example_second_moment(z: jax.Array) -> jax.Array:
     """min over examples a of q_aa = mean over units of z_a**2 (float32); ``z`` is ``(B, ...)``."""
     zf = z.reshape(z.shape[0], -1).astype(jnp.float32)
@@ -706,6 +717,14 @@ register(
     "factor, float64 Jacobi SVD: relative error jac_sv_rtol, unresolved below jac_sv_floor)",
     reference="Pennington et al. 2017",
     log_scale=True,
+)
+
+register(
+    "z_moments",
+    lambda ctx: mean_and_variance(ctx.z),
+    columns=("z_mean", "z_var"),
+    description="mean and centred variance of all entries of z^l (q^l = z_var + z_mean^2)",
+    reference="Mishkin & Matas 2016 (LSUV normalizes Var(z^l) to 1)",
 )
 
 

@@ -36,7 +36,15 @@ import pandas as pd
 
 from initjax import keys
 from initjax.measure import _memory
-from initjax.models import Stack, apply_stack, check_rescale, init_stack, stack_of
+from initjax.models import (
+    Stack,
+    apply_stack,
+    check_rescale,
+    data_method,
+    init_stack,
+    refine_params,
+    stack_of,
+)
 
 __all__ = [
     "OPTIMIZERS",
@@ -83,7 +91,8 @@ class TrainSpec:
       eval_every: steps between recorded points of the curves (> 0).
       momentum: for ``optimizer="momentum"``.
       eval_size: training examples used for the train-accuracy curve (the first ones).
-      keep_params: also return the final params (memory: H x S copies of the network).
+      keep_params: also return the initial and final params (memory: 2 x H x S copies of the
+        network).
     """
 
     optimizer: str = "sgd"
@@ -154,7 +163,11 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
     x_tr, y_tr, x_te, y_te = data
     n = x_tr.shape[0]
     in_shape = tuple(x_tr.shape[1:])
-    params = init_stack(stack, keys.role(seed_key, keys.PARAMS), in_shape, sw2, sb2)
+    root = keys.role(seed_key, keys.PARAMS)
+    params = init_stack(stack, root, in_shape, sw2, sb2)
+    if data_method(stack) is not None:  # LSUV, MetaInit, GradInit: refine on the training set
+        params = refine_params(stack, params, x_tr, y_tr, root)[0]
+    params0 = params
     tx = make_optimizer(spec.optimizer, lr, momentum=spec.momentum)
     opt_state = tx.init(params)
     batch_key = keys.role(seed_key, keys.BATCHES)
@@ -183,7 +196,7 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
 
     (final, _), curves = jax.lax.scan(block, (params, opt_state), jnp.arange(spec.n_evals))
     batch_loss, batch_acc, tr_loss, tr_acc, te_loss, te_acc, bad = curves
-    extra = {"params": final} if spec.keep_params else {}
+    extra = {"params": final, "params0": params0} if spec.keep_params else {}
     return extra | {
         "batch_loss": batch_loss,
         "batch_acc": batch_acc,
@@ -196,8 +209,7 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
     }
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _train_jit(stack, spec, seed_keys, sw2, sb2, lr, data):
+def _train_all(stack, spec, seed_keys, sw2, sb2, lr, data):
     per_seed = jax.vmap(_one_network, in_axes=(None, None, 0, None, None, None, None))
     per_cell = jax.vmap(per_seed, in_axes=(None, None, None, 0, 0, 0, None))
     return per_cell(stack, spec, seed_keys, sw2, sb2, lr, data)
@@ -212,7 +224,7 @@ def _check_memory(stack: Stack, spec: TrainSpec, data, cells: int, seeds: int) -
     Per network: params, gradients, updates and optimizer slots (momentum 1, adam 2), the
     pre-activations of a minibatch kept for backprop (3 per layer), the activations of the test
     or evaluation set's forward pass (2 at a time); the data once; H x S networks at once. Host:
-    the curves, and the final params with ``keep_params``.
+    the curves, and the initial and final params with ``keep_params``.
     """
     x_tr, x_te = data
     in_shape = tuple(x_tr.shape[1:])
@@ -232,7 +244,7 @@ def _check_memory(stack: Stack, spec: TrainSpec, data, cells: int, seeds: int) -
     per_net += 2 * max(len(x_te), min(spec.eval_size, len(x_tr))) * n_f
     nets = cells * seeds
     data_bytes = (x_tr.size + x_te.size) * item
-    host = nets * (spec.n_evals * 7 * 4 + (n_params * item if spec.keep_params else 0))
+    host = nets * (spec.n_evals * 7 * 4 + (2 * n_params * item if spec.keep_params else 0))
     _memory.check(
         "train",
         nets * per_net * item + data_bytes,
@@ -241,6 +253,59 @@ def _check_memory(stack: Stack, spec: TrainSpec, data, cells: int, seeds: int) -
         f"data {_memory.gib(data_bytes)}, results {_memory.gib(host)}",
         "lower seeds, the grid, width, depth, batch_size or the evaluation set",
     )
+
+
+# XLA compiler options per computation (``jax.jit(..., compiler_options=...)``), by name.
+# "no_ynn": XLA:CPU's YNNPACK library fusions off, so dots run as XLA's own (Eigen) kernels.
+XLA_OPTIONS: dict[str, dict[str, Any] | None] = {
+    "default": None,
+    "no_ynn": {"xla_cpu_experimental_ynn_fusion_type": ""},
+}
+_JITS: dict[str, Any] = {}
+
+
+@functools.cache
+def ynn_option_available() -> bool:
+    """Whether this jaxlib's XLA:CPU knows the YNNPACK fusion option (compiles a tiny probe)."""
+    if jax.default_backend() != "cpu":
+        return False
+    try:
+        jax.jit(lambda a: a @ a, compiler_options=XLA_OPTIONS["no_ynn"]).lower(
+            jnp.ones((2, 2))
+        ).compile()
+    except Exception:  # an unknown option is an XlaRuntimeError / ValueError, version dependent
+        return False
+    return True
+
+
+# "auto" turns the YNNPACK fusions off for MLPs at least this wide (BENCHMARKS.md, case 8:
+# width 128, depth 30 trained faster without them; width 64, depth 10 did not).
+AUTO_NO_YNN_MIN_WIDTH = 128
+
+
+def _resolve_options(xla_options: str, stack: Stack) -> str:
+    if xla_options not in (*XLA_OPTIONS, "auto"):
+        allowed = ", ".join(map(repr, (*XLA_OPTIONS, "auto")))
+        raise ValueError(f"xla_options must be one of {allowed}, got {xla_options!r}")
+    if xla_options == "auto":
+        from initjax.models.mlp import MLPStack
+
+        wide = isinstance(stack, MLPStack) and stack.width >= AUTO_NO_YNN_MIN_WIDTH
+        return "no_ynn" if wide and ynn_option_available() else "default"
+    if xla_options == "no_ynn" and not ynn_option_available():
+        raise ValueError(
+            "xla_options='no_ynn' needs XLA:CPU with the YNNPACK fusion option "
+            f"(backend {jax.default_backend()!r}, jaxlib {jax.lib.__version__})"
+        )
+    return xla_options
+
+
+def _train_jit(options: str):
+    if options not in _JITS:
+        _JITS[options] = jax.jit(
+            _train_all, static_argnums=(0, 1), compiler_options=XLA_OPTIONS[options]
+        )
+    return _JITS[options]
 
 
 @dataclasses.dataclass
@@ -256,12 +321,14 @@ class TrainResult:
       cells: DataFrame of the H cells (sigma_w2, sigma_b2, learning_rate).
       steps: ``(n_evals,)`` the step count at each recorded point.
       params: final params with leading ``(H, S)`` axes if ``spec.keep_params``, else None.
+      params0: the initial params (after a data-dependent refinement, if any), likewise.
     """
 
     arrays: dict[str, np.ndarray]
     cells: pd.DataFrame
     steps: np.ndarray
     params: Any = None
+    params0: Any = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (cell, seed): final losses/accuracies and ``diverged``."""
@@ -320,8 +387,13 @@ def train(
     learning_rate: Any = 0.01,
     spec: TrainSpec = TrainSpec(),
     root_seed: int = 0,
+    xla_options: str = "auto",
 ) -> TrainResult:
     """Train ``seeds`` networks per grid cell of (sigma_w2, sigma_b2, learning_rate), in one call.
+
+    A data-dependent ``kernel_init`` (LSUV, MetaInit, GradInit) refines each network's initial
+    params on the training set ``(x_train, y_train)`` before the first step (its key:
+    ``keys.data_init``; each method samples the minibatches it needs).
 
     Args:
       model: an initjax model with a readout (e.g. ``MLP(..., readout=10)``).
@@ -331,6 +403,12 @@ def train(
         no recompilation when their values change). None sigma_w2 / sigma_b2 take the model's.
       spec: optimizer and schedule (:class:`TrainSpec`).
       root_seed: root of ``keys.seed_keys`` when ``seeds`` is an int.
+      xla_options: XLA compiler options for this computation, by name (:data:`XLA_OPTIONS`):
+        "default", "no_ynn" (XLA:CPU's YNNPACK fusions off), or "auto" (default): "no_ynn" for
+        MLPs of width >= :data:`AUTO_NO_YNN_MIN_WIDTH` on CPU where this jaxlib has the option
+        (measured faster there: BENCHMARKS.md, case 8), else "default". The options change
+        which kernels run, so results may differ in float32 rounding between settings, never
+        in law.
 
     Returns:
       :class:`TrainResult`.
@@ -341,6 +419,7 @@ def train(
         or a run whose arrays cannot fit in the available memory (the estimate is given).
     """
     stack = stack_of(model)
+    options = _resolve_options(xla_options, stack)
     if stack.readout is None:
         raise ValueError("model: training needs a readout (e.g. MLP(..., readout=num_classes))")
     x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in data)
@@ -352,6 +431,9 @@ def train(
             f"model: readout={stack.readout} units but labels go up to {int(y_tr.max())}"
         )
     stack.check(tuple(x_tr.shape[1:]))
+    method = data_method(stack)
+    if method is not None:
+        method.check(labels=True)
     sw2 = model.sigma_w2 if sigma_w2 is None else sigma_w2
     sb2 = model.sigma_b2 if sigma_b2 is None else sigma_b2
     own_init = sw2 is None
@@ -368,11 +450,14 @@ def train(
     )
     # sigma_w2=None: the initializer as registered (None is an empty pytree under vmap).
     sw_arg = None if own_init else jnp.asarray(sw)
-    out = _train_jit(stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j)
+    out = _train_jit(options)(
+        stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j
+    )
     params = out.pop("params", None)
+    params0 = out.pop("params0", None)
     arrays = {k: np.asarray(v) for k, v in out.items()}
     cells = pd.DataFrame(
         {"sigma_w2": np.nan if own_init else sw, "sigma_b2": sb, "learning_rate": lr}
     )
     steps = (np.arange(spec.n_evals) + 1) * spec.eval_every
-    return TrainResult(arrays, cells, steps, params)
+    return TrainResult(arrays, cells, steps, params, params0)

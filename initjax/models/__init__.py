@@ -11,7 +11,8 @@ or callable) plus ``sigma_w2`` / ``sigma_b2`` in standard parameterization. ``in
 seed_key, x)`` draws the params of one seed following the key scheme (equal to
 ``model.init({'params': keys.role(seed_key, keys.PARAMS)}, x)``); ``stack_of(model)`` gives the
 pure layer functions that :mod:`initjax.measure` scans over without materializing the params
-(``init_stack`` / ``apply_stack`` are the materialized path). ``draw_kernel`` / ``draw_bias`` /
+(``init_stack`` / ``apply_stack`` are the materialized path; ``refine_params`` runs the data stage
+of a data-dependent ``kernel_init``, LSUV, MetaInit, GradInit). ``draw_kernel`` / ``draw_bias`` /
 ``resolve_initializer`` / ``check_variance`` / ``check_output`` / ``check_rescalable`` are the
 standard-parameterization helpers every family uses (``check_rescale(stack)``: every kernel
 initializer promises the variance a given sigma_w2 needs).
@@ -28,8 +29,10 @@ from initjax.models._core import (
     StackModule,
     apply_stack,
     check_rescale,
+    data_method,
     init_params,
     init_stack,
+    refine_params,
     stack_of,
 )
 from initjax.models._params import (
@@ -79,6 +82,7 @@ __all__ = [
     "StackModule",
     "apply_stack",
     "build",
+    "data_method",
     "check_init_shape",
     "check_output",
     "check_rescalable",
@@ -93,6 +97,7 @@ __all__ = [
     "init_name",
     "init_params",
     "init_stack",
+    "refine_params",
     "kernel_multiplier",
     "metadata",
     "name_of",

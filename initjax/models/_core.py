@@ -18,6 +18,12 @@ The **materialized** path (:func:`init_stack`) draws layer l's params from its k
 along a leading depth axis; :func:`apply_stack` scans over them. The **fused** path (used by
 ``initjax.measure``) draws layer l's params from the same key inside the scan step and drops them
 after use, so memory does not grow with depth. Both give bit-identical weights and statistics.
+
+A data-dependent ``kernel_init`` (LSUV, MetaInit, GradInit;
+:mod:`initjax.initializers.data_dependent`) adds a second stage to the materialized path: its
+base initializer draws the params, then :func:`refine_params` changes them on a data batch, with
+the key ``keys.data_init(root)``.
+``model.init(rngs, x)`` and :func:`init_params` refine on their ``x``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from initjax import activations, keys
+from initjax import activations, initializers, keys
 from initjax.models import _params
 from initjax.models._validate import choice, optional_positive_int
 
@@ -46,6 +52,8 @@ __all__ = [
     "params_root",
     "stack_of",
     "check_rescale",
+    "data_method",
+    "refine_params",
 ]
 
 Params = Any
@@ -120,6 +128,22 @@ class Stack(abc.ABC):
         """Activations ``(B, *feature_shape)`` as a ``(rows, units)`` matrix (units = columns)."""
         raise NotImplementedError(f"{type(self).__name__} does not define units_matrix")
 
+    # -- hook for data-dependent initialization (LSUV) ---------------------------------------------
+    def affine_units(self, group: str) -> tuple[tuple[str, ...], ...]:
+        """Paths, within one layer's params, of the layer's affine maps ``{kernel, bias}``, in
+        forward order. ``group``: "input", "hidden" or "readout". Default ``((),)``: the layer's
+        params are one affine map whose output is the layer's output. Stacks whose layers hold
+        several maps (residual branches, attention) override this and :meth:`affine_outputs`."""
+        return ((),)
+
+    def affine_outputs(self, group: str, p: Params, z: jax.Array) -> tuple[jax.Array, ...]:
+        """Outputs of the maps of :meth:`affine_units` for the layer input ``z`` (same order)."""
+        if group == "input":
+            return (self.input_apply(p, z),)
+        if group == "hidden":
+            return (self.layer_apply(p, z),)
+        return (self.readout_apply(p, z),)
+
     # -- shared ------------------------------------------------------------------------------------
     def features(self, z: jax.Array) -> jax.Array:
         """phi(z^depth): the output without readout (Pennington et al. 2017: x^L = phi(h^L))."""
@@ -164,6 +188,52 @@ def init_stack(
 # Compiled once per (stack, input shape): eager op-by-op execution would round some draws
 # differently from the fused (jitted) path; under jit both paths compile the same graph.
 _init_stack_jit = jax.jit(init_stack, static_argnums=(0, 2))
+
+
+def data_method(stack: Stack) -> initializers.DataDependentMethod | None:
+    """The data-dependent refinement of ``stack.kernel_init`` (None for ordinary initializers).
+
+    Raises:
+      ValueError: a data-dependent initializer given for another role (readout_init,
+        last_init, bias_init): it refines the whole network, so it belongs in kernel_init.
+    """
+    k = getattr(stack, "kernel_init", None)
+    for f in dataclasses.fields(stack):
+        v = getattr(stack, f.name)
+        if f.name != "kernel_init" and initializers.is_data_dependent(v) and v != k:
+            raise ValueError(
+                f"{f.name}: {v!r} is a data-dependent initializer; it refines the whole network, "
+                "so give it as kernel_init"
+            )
+    return initializers.method_of(k)
+
+
+def refine_params(
+    stack: Stack,
+    params: dict[str, Params],
+    x: jax.Array,
+    y: jax.Array | None,
+    root: jax.Array,
+) -> tuple[dict[str, Params], dict[str, Any]]:
+    """Second stage of a data-dependent ``kernel_init``: refine one network's params on data.
+
+    Args:
+      stack: the network (static).
+      params: materialized params from :func:`init_stack` (drawn by the base initializer).
+      x: ``(N, *in_shape)`` examples; y: ``(N,)`` integer labels or None.
+      root: the params root key ``keys.role(seed_key, keys.PARAMS)``; the refinement uses
+        ``keys.data_init(root)``.
+
+    Returns:
+      ``(params, info)``: unchanged params and ``{}`` when ``kernel_init`` is not data-dependent.
+    """
+    m = data_method(stack)
+    if m is None:
+        return params, {}
+    return m.apply(stack, params, jnp.asarray(x).astype(stack.dtype), y, keys.data_init(root))
+
+
+_refine_jit = jax.jit(refine_params, static_argnums=0)
 
 
 def apply_stack(stack: Stack, params: dict[str, Params], x: jax.Array) -> jax.Array:
@@ -215,7 +285,11 @@ class StackModule(nn.Module):
         sw2, sb2 = self.sigma_w2, self.sigma_b2
 
         def init_all(_rng):
-            return _init_stack_jit(st, params_root(self), in_shape, sw2, sb2)
+            root = params_root(self)
+            full = _init_stack_jit(st, root, in_shape, sw2, sb2)
+            if data_method(st) is not None:  # data-dependent kernel_init: refine on this x
+                full = _refine_jit(st, full, x, None, root)[0]
+            return full
 
         # One init call draws all groups, so the key scheme (not flax's per-name folding) decides.
         params = {}
@@ -246,20 +320,28 @@ def stack_of(model: Any) -> Stack:
 
 
 def init_params(
-    model: Any, seed_key: jax.Array, x: jax.Array | None = None, *, in_shape=None
+    model: Any,
+    seed_key: jax.Array,
+    x: jax.Array | None = None,
+    *,
+    in_shape=None,
+    y: jax.Array | None = None,
 ) -> dict[str, dict[str, Params]]:
     """Variables ``{"params": ...}`` of ``model`` for one seed, following the key scheme.
 
     Equal (bit for bit) to ``model.init({"params": keys.role(seed_key, keys.PARAMS)}, x)`` and to
     the weights the fused path draws. ``jax.vmap`` it over ``keys.seed_keys(n)`` for n networks.
+    A data-dependent ``kernel_init`` (LSUV, ...) is refined on ``x`` (and labels ``y``).
 
     Args:
       model: an initjax model module.
       seed_key: one typed key (e.g. ``keys.seed_keys(16)[s]``).
       x: an input batch ``(B, *in_shape)``; or give ``in_shape`` (per example) instead.
+      y: integer labels of ``x``, for data-dependent initializers that use them (GradInit).
 
     Raises:
-      ValueError: neither ``x`` nor ``in_shape``, or an incompatible shape / initializer.
+      ValueError: neither ``x`` nor ``in_shape``, an incompatible shape / initializer, or a
+        data-dependent initializer without the data it needs.
     """
     st = stack_of(model)
     if in_shape is None:
@@ -268,11 +350,18 @@ def init_params(
         in_shape = st.input_shape_of(tuple(jnp.shape(x)))
     in_shape = tuple(in_shape)
     st.check(in_shape)
-    return {
-        "params": _init_stack_jit(
-            st, keys.role(seed_key, keys.PARAMS), in_shape, model.sigma_w2, model.sigma_b2
-        )
-    }
+    method = data_method(st)
+    if method is not None:
+        if x is None:
+            raise ValueError(
+                f"init_params: kernel_init {method.name!r} is data-dependent; pass a batch x"
+            )
+        method.check(labels=y is not None)
+    root = keys.role(seed_key, keys.PARAMS)
+    params = _init_stack_jit(st, root, in_shape, model.sigma_w2, model.sigma_b2)
+    if method is not None:
+        params = _refine_jit(st, params, x, y, root)[0]
+    return {"params": params}
 
 
 def check_rescale(stack: Stack) -> None:

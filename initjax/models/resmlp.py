@@ -113,14 +113,31 @@ class ResMLPStack(Stack):
         var = jnp.mean(jnp.square(h - mu), axis=-1, keepdims=True)
         return (h - mu) * jax.lax.rsqrt(var + _LN_EPS) * p["norm"]["scale"] + p["norm"]["bias"]
 
-    def layer_apply(self, p, z):
+    def _branch_outputs(self, p, z) -> list[jax.Array]:
+        """Outputs of the branch's dense layers dense_0..dense_{m-1} (before each activation)."""
         a = self.activation(self._norm(p, z))
+        outs = []
         m = self.branch_layers
         for j in range(m):
             a = dense_apply(p[f"dense_{j}"], a, self.precision)
+            outs.append(a)
             if j < m - 1:
                 a = self.activation(a)
-        return z + p["alpha"] * a
+        return outs
+
+    def layer_apply(self, p, z):
+        return z + p["alpha"] * self._branch_outputs(p, z)[-1]
+
+    def affine_units(self, group):
+        # A block's affine maps are its branch's dense layers; input and readout are one map.
+        if group != "hidden":
+            return ((),)
+        return tuple((f"dense_{j}",) for j in range(self.branch_layers))
+
+    def affine_outputs(self, group, p, z):
+        if group != "hidden":
+            return super().affine_outputs(group, p, z)
+        return tuple(self._branch_outputs(p, z))
 
     def readout_init(self, key, sigma_w2, sigma_b2):
         return dense_init(

@@ -76,8 +76,11 @@ def build_model(group: Group, readout: int | None = None):
 
 
 def effective_sigma_w2(group: Group) -> float:
-    """sigma_w2 of a hidden (width x width) layer when the initializer is used as registered."""
+    """sigma_w2 of a hidden (width x width) layer when the initializer is used as registered
+    (NaN for a data-dependent initializer: its weights are rescaled on data, layer by layer)."""
     init = initializers.get(group.init, **dict(group.init_hparams))
+    if initializers.is_data_dependent(init):
+        return float("nan")
     v = init.promised_variance(group.width, group.width)
     return float("nan") if v is None else float(v) * group.width
 
@@ -103,7 +106,10 @@ def run_group(group: Group, x: np.ndarray, config: ml_collections.ConfigDict) ->
     if own_init:
         frame["sigma_w2"] = np.full(len(frame), effective_sigma_w2(group), np.float32)
     frame = _meta_columns(frame, group)
-    if config.get("theory", True):
+    # No mean-field theory for data-dependent inits: their weights are rescaled on data layer by
+    # layer, so no single (sigma_w2, sigma_b2) describes the network.
+    dd = initializers.is_data_dependent(initializers.get(group.init, **dict(group.init_hparams)))
+    if config.get("theory", True) and not dd:
         frame = _with_theory(frame, group)
     return frame
 

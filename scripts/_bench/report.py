@@ -15,27 +15,39 @@ PREAMBLE = (
     "run interleaved (A B A B ...); times are medians over the repeats with the spread "
     "(min-max) beside them, and comparisons are ratios of medians, because this machine is "
     "shared and absolute times move with its load (the 1-minute load average is recorded "
-    "before -> after each case). Peak memory is the peak RSS of a fresh subprocess."
+    "before -> after each case). 'cores busy' is a contender's CPU time / wall time. The load "
+    "guard: the 1-minute load average counts the benchmark's own threads, so each case also "
+    "records the CPU time that *other* processes took while it ran (/proc/stat minus this "
+    "process and its children, in cores); above the limit (--max-other-cores) the case is rerun "
+    "after waiting for a quieter machine, and if it stays above, its targets read 'not judged' "
+    "instead of met / not met. Peak memory is the peak RSS of a fresh subprocess."
 )
 
 
 @dataclasses.dataclass
 class Target:
-    """One target of the issue: what was asked, what was measured, and whether it is met."""
+    """One speed target: what was asked, what was measured, and whether it is met."""
 
     case: str
     goal: str
     measured: str
     met: bool | None  # None: not measured (e.g. PyTorch not installed)
     reason: str = ""
-    threshold: bool = True  # False: the issue asks for the number only
+    threshold: bool = True  # False: only the number is asked for
+    unjudged: str = ""  # why no verdict is given although it was measured (the load guard)
 
     def verdict(self) -> str:
         if self.met is None:
             return "not measured"
         if not self.threshold:
             return "reported"
+        if self.unjudged:
+            return f"not judged: {self.unjudged}"
         return "met" if self.met else "not met"
+
+    @property
+    def graded(self) -> bool:
+        return self.threshold and self.met is not None and not self.unjudged
 
 
 @dataclasses.dataclass
@@ -51,12 +63,20 @@ class Section:
     notes: list[str] = dataclasses.field(default_factory=list)
     targets: list[Target] = dataclasses.field(default_factory=list)
     wall_s: float = 0.0
+    other_cores: float = float("nan")  # set by the driver: other processes' CPU use, cores
+    attempts: int = 1
 
     def markdown(self) -> str:
         out = [f"### {self.title}", "", self.what, ""]
         if self.load:
+            guard = ""
+            if self.other_cores == self.other_cores:
+                guard = (
+                    f" Other processes used {self.other_cores:.2f} cores on average over the "
+                    f"whole case (attempt {self.attempts})."
+                )
             out += [f"Load average during the case: {self.load}; case wall time "
-                    f"{self.wall_s:.0f} s.", ""]  # fmt: skip
+                    f"{self.wall_s:.0f} s.{guard}", ""]  # fmt: skip
         out += table(self.header, self.rows)
         if self.notes:
             out.append("")
@@ -94,13 +114,20 @@ def render_block(label: str, machine: list[tuple[str, str]], sections: list[Sect
 
 def closing_note(targets: list[Target]) -> list[str]:
     """How many thresholds were met, and for each one missed: the gap and the reason."""
-    graded = [t for t in targets if t.threshold and t.met is not None]
+    graded = [t for t in targets if t.graded]
     missed = [t for t in graded if not t.met]
     out = ["### Closing note", ""]
-    out.append(f"{len(graded) - len(missed)} of {len(graded)} measured targets met.")
+    out.append(f"{len(graded) - len(missed)} of {len(graded)} judged targets met.")
     skipped = [t for t in targets if t.met is None]
     if skipped:
         out.append(" Not measured: " + "; ".join(f"{t.case} ({t.measured})" for t in skipped) + ".")
+    unjudged = [t for t in targets if t.threshold and t.met is not None and t.unjudged]
+    if unjudged:
+        out.append(
+            " Not judged (machine too loaded): "
+            + "; ".join(f"{t.case} ({t.unjudged}; measured {t.measured})" for t in unjudged)
+            + "."
+        )
     out.append("")
     for t in missed:
         out.append(f"- Case {t.case}: target {t.goal}; measured {t.measured}. {t.reason}.")

@@ -23,6 +23,7 @@ class Sizes:
     small_depth: int = 10
     small_seeds: int = 1024
     small_repeats: int = 5
+    small_chunk: int = 64  # seeds per baddbmm in torch's threaded variant
     # 2: roofline
     roof_width: int = 512
     roof_batch: int = 1024
@@ -61,8 +62,21 @@ class Sizes:
     train_batch: int = 64
     train_n: int = 2048
     train_repeats: int = 3
+    # 8: training throughput vs PyTorch: (width, depth, steps) per row; cells x seeds networks.
+    # Throughput (net-steps/s) does not depend on the step count beyond the evaluation share
+    # (one evaluation per eval_every steps in every contender); 200 / 100 steps keep the case
+    # near 10 minutes on 2 idle cores.
+    tt_cases: tuple[tuple[int, int, int], ...] = ((64, 10, 200), (128, 30, 100))
+    tt_cells: int = 8
+    tt_seeds: int = 8
+    tt_batch: int = 128
+    tt_eval_every: int = 100
+    tt_repeats: int = 2
+    tt_dataset: str = "mnist1d"
     seed_chunk: int | None = None  # propagate's seed_chunk for case 1 (memory on accelerators)
     draws_only: bool = True  # case 1/2: also time the weight draws alone (the PRNG's share)
+    torch_compile: bool = True  # include the torch.compile variants (20-60 s to compile each)
+    torch_cpu: bool = True  # run the CPU PyTorch references (off at accelerator sizes)
 
 
 FULL = Sizes("full")
@@ -108,6 +122,12 @@ QUICK = Sizes(
     train_batch=32,
     train_n=512,
     train_repeats=2,
+    tt_cases=((32, 4, 100),),
+    tt_cells=4,
+    tt_seeds=4,
+    tt_batch=64,
+    tt_eval_every=50,
+    tt_repeats=2,
 )
 
 TINY = dataclasses.replace(
@@ -155,6 +175,14 @@ TINY = dataclasses.replace(
     train_batch=8,
     train_n=64,
     train_repeats=1,
+    tt_cases=((8, 1, 4),),
+    tt_cells=2,
+    tt_seeds=2,
+    tt_batch=8,
+    tt_eval_every=2,
+    tt_repeats=1,
+    tt_dataset="gaussian_mixture",
+    torch_compile=False,
 )
 
 # One H200: about 5 minutes for cases 1-4 (estimates printed by --dry-run). Widths 1024-4096,
@@ -190,6 +218,7 @@ GPU = Sizes(
     seeds_repeats=3,
     seed_chunk=64,
     draws_only=False,
+    torch_cpu=False,
 )
 
 PRESETS = {s.name: s for s in (FULL, QUICK, TINY, GPU)}

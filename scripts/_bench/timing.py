@@ -1,10 +1,18 @@
 """Interleaved timing: contenders run A B C A B C ... so slow drifts of a shared machine's load
-hit all of them alike; we report the median and the spread (min-max) over repeats."""
+hit all of them alike; we report the median and the spread (min-max) over repeats, the cores each
+contender kept busy, and the CPU time other processes took meanwhile (the load guard).
+
+The 1-minute load average counts this benchmark's own threads (about 2 while it uses both cores),
+so it cannot tell whether *others* competed. :class:`CpuSnapshot` measures that directly: the
+machine's busy CPU time from ``/proc/stat`` minus this process's and its waited-for children's
+CPU time (``resource.getrusage``), divided by the wall time = cores used by other processes.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import resource
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -16,11 +24,71 @@ def load_avg() -> float:
     return os.getloadavg()[0]
 
 
+_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _machine_busy_s() -> float | None:
+    """Busy CPU seconds of the whole machine since boot (all cores; Linux /proc/stat)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return None
+    v = [int(x) for x in fields]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    steal = v[7] if len(v) > 7 else 0  # time the hypervisor gave to other guests
+    guest = sum(v[8:10]) if len(v) > 9 else 0  # already counted in user / nice
+    return (sum(v) - idle - steal - guest) / _HZ
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds of this process (all threads) and of its finished children."""
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuSnapshot:
+    """Wall clock, this process's CPU time and the machine's busy CPU time at one instant."""
+
+    wall: float
+    own: float
+    machine: float | None
+
+    @staticmethod
+    def take() -> CpuSnapshot:
+        return CpuSnapshot(time.perf_counter(), _own_cpu_s(), _machine_busy_s())
+
+    def own_cores(self, later: CpuSnapshot) -> float:
+        """Cores this process kept busy between the two snapshots."""
+        return (later.own - self.own) / max(later.wall - self.wall, 1e-9)
+
+    def other_cores(self, later: CpuSnapshot) -> float:
+        """Cores other processes used between the two snapshots (NaN without /proc/stat)."""
+        if self.machine is None or later.machine is None:
+            return float("nan")
+        busy = (later.machine - self.machine) - (later.own - self.own)
+        return max(0.0, busy) / max(later.wall - self.wall, 1e-9)
+
+
+def wait_for_quiet(max_other: float, timeout_s: float, window_s: float = 5.0) -> float:
+    """Wait until other processes use at most ``max_other`` cores over a ``window_s`` window
+    (or ``timeout_s`` passes); returns the last window's measurement."""
+    t_end = time.perf_counter() + timeout_s
+    while True:
+        a = CpuSnapshot.take()
+        time.sleep(window_s)
+        other = a.other_cores(CpuSnapshot.take())
+        if not other > max_other or time.perf_counter() >= t_end:  # NaN: cannot tell, go
+            return other
+
+
 @dataclasses.dataclass
 class Stats:
-    """Wall times of one contender, seconds."""
+    """Wall times of one contender, seconds, and the cores it kept busy in each call."""
 
     times: list[float]
+    cores: list[float] = dataclasses.field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -37,6 +105,11 @@ class Stats:
     def spread(self) -> str:
         """``min-max`` in seconds, 3 significant digits."""
         return f"{fmt_s(self.lo)}-{fmt_s(self.hi)}"
+
+    @property
+    def busy(self) -> float:
+        """Median cores kept busy per call (this process's CPU time / wall time)."""
+        return statistics.median(self.cores) if self.cores else float("nan")
 
 
 def fmt_s(t: float) -> str:
@@ -62,9 +135,13 @@ class Interleaved:
     load_before: float
     load_after: float
     results: dict[str, Any]
+    other_cores: float = float("nan")  # cores other processes used during the timed calls
 
     def load(self) -> str:
-        return f"{self.load_before:.1f} -> {self.load_after:.1f}"
+        return (
+            f"{self.load_before:.1f} -> {self.load_after:.1f} (other processes: "
+            f"{self.other_cores:.2f} cores)"
+        )
 
 
 def interleave(
@@ -82,11 +159,15 @@ def interleave(
         for n in names:
             results[n] = contenders[n]()
     before = load_avg()
-    times: dict[str, list[float]] = {n: [] for n in names}
+    stats = {n: Stats([]) for n in names}
+    first = CpuSnapshot.take()
     for r in range(repeats):
         order = names[r % len(names) :] + names[: r % len(names)]
         for n in order:
-            t0 = time.perf_counter()
+            a = CpuSnapshot.take()
             results[n] = contenders[n]()
-            times[n].append(time.perf_counter() - t0)
-    return Interleaved({n: Stats(times[n]) for n in names}, before, load_avg(), results)
+            b = CpuSnapshot.take()
+            stats[n].times.append(b.wall - a.wall)
+            stats[n].cores.append(a.own_cores(b))
+    other = first.other_cores(CpuSnapshot.take())
+    return Interleaved(stats, before, load_avg(), results, other)

@@ -42,3 +42,27 @@ def test_propagate_bad_input(capsys):
     assert len(err) == 1 and "depth" in err[0]
     assert main(["propagate", "--metrics", "q,foo", "--no-progress"]) == 2
     assert "foo" in capsys.readouterr().err
+
+
+def test_init_hparams_select_a_configured_initializer(capsys):
+    import argparse
+
+    from initjax import initializers
+    from initjax.measure.cli import _model, init_hparams
+
+    assert init_hparams(["base=he_normal", "center=True", "tol=0.05"]) == {
+        "base": "he_normal",
+        "center": True,
+        "tol": 0.05,
+    }
+    args = argparse.Namespace(
+        arch="mlp", init="lsuv", init_hparam=["base=he_normal", "center=True"], activation="tanh",
+        depth=3, width=8, sigma_w2=None, sigma_b2=None, kernel_size=None, ndim=None, alpha=None,
+        pre_norm=False, model_arg=[],
+    )  # fmt: skip
+    assert _model(args).kernel_init == initializers.get("lsuv", base="he_normal", center=True)
+    assert main(["propagate", "--init", "lsuv", "--init-hparam", "bse=he_normal"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown hyper-parameter" in err and "base" in err
+    assert main(["propagate", "--init-hparam", "center"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err

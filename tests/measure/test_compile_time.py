@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import time
 
+import jax
 import pytest
 
 from initjax.measure import prepare
 from initjax.models import MLP
+
+
+@pytest.fixture(autouse=True)
+def _no_persistent_cache():
+    # These tests time XLA compilations: a hit in the test session's persistent compilation
+    # cache (tests/conftest.py) for one depth but not the other would skew the ratio.
+    prev = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    yield
+    jax.config.update("jax_enable_compilation_cache", prev)
 
 
 def _compile(depth: int, metrics: str, width: int = 64, path: str = "fused"):

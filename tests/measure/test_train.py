@@ -135,3 +135,24 @@ def test_make_optimizer_names():
         make_optimizer(name, 0.1)
     with pytest.raises(ValueError, match="sgd, momentum, adam, rmsprop"):
         make_optimizer("lion", 0.1)
+
+
+def test_data_dependent_init_refined_on_the_training_set(separable):
+    # kernel_init="lsuv": each network starts from LSUV's refinement of its base draw on the
+    # whole training set (batch_size=0), so every layer's pre-activation variance on the
+    # training inputs is within LSUV's tolerance 0.1 of 1 (numpy forward of the initial params).
+    m = models.MLP(width=8, depth=2, activation="tanh", kernel_init="lsuv", readout=2)
+    spec = TrainSpec(optimizer="sgd", steps=2, batch_size=16, eval_every=2, keep_params=True)
+    r = train(m, separable, seeds=2, learning_rate=0.1, spec=spec)
+    x = np.asarray(separable[0], np.float64)
+    for s in range(2):
+        p = jax.tree.map(lambda a, s=s: np.asarray(a[0, s], np.float64), r.params0)
+        z = x @ p["input"]["kernel"] + p["input"]["bias"]
+        variances = [z.var()]
+        for w, b in zip(p["hidden"]["kernel"], p["hidden"]["bias"], strict=True):
+            z = np.tanh(z) @ w + b
+            variances.append(z.var())
+        variances.append((np.tanh(z) @ p["readout"]["kernel"] + p["readout"]["bias"]).var())
+        assert np.all(np.abs(np.array(variances) - 1.0) < 0.1), variances
+        k0, k1 = r.params0["hidden"]["kernel"][0, s], r.params["hidden"]["kernel"][0, s]
+        assert not np.allclose(k0, k1)  # then trained

@@ -146,3 +146,19 @@ def test_bad_config_fails_before_any_computation(tiny_experiments, tmp_path, ove
         _run(tmp_path / "x", [override])
     assert measure.trace_count() == before
     assert not (tmp_path / "x").exists()
+
+
+def test_data_dependent_arm_has_no_single_sigma_w2():
+    # LSUV rescales each layer on data: no (sigma_w2, sigma_b2) describes the network, so the
+    # table gets NaN, never the base initializer's sigma_w2 (and no mean-field theory columns).
+    import math
+
+    from initjax.sweeps.grid import Group
+    from initjax.sweeps.runner import effective_sigma_w2
+
+    g = Group(
+        index=0, model="mlp", width=16, depth=3, arm="lsuv", activation="tanh",
+        activation_hparams=(), init="lsuv", init_hparams=(("base", "orthogonal"),),
+        sigma_w2=(None,), sigma_b2=(0.0,), learning_rate=(), context=(),
+    )  # fmt: skip
+    assert math.isnan(effective_sigma_w2(g))
