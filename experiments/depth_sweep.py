@@ -1,262 +1,347 @@
-"""Depth sweep: signal (q^l) and correlation (c^l) propagation through deep tanh and ReLU nets vs
-mean-field theory, on MNIST-1D inputs (Poole et al. 2016; Schoenholz et al. 2017, Figs. 1-2).
+"""Depth sweep (the main job): q^l and c^l through 200-layer tanh and ReLU MLPs at initialization
+vs mean-field theory, on MNIST-1D inputs, and the critical sigma_w2 of tanh measured from data.
 
-Arms: tanh at sigma_b2 = 0.05 across the order-chaos transition (critical sigma_w2 ~ 1.76);
-ReLU with He (sigma_w2 = 2, critical) and Glorot (sigma_w2 = 1, q halves per layer) init; zero init
-as the baseline that never breaks symmetry. Outputs: results.parquet, figure_q.png, figure_c.png,
-figure_xi.png and summary.md with the fitted xi_c next to theory per sigma_w2.
+Arms: tanh at sigma_b2 = 0.05 across the order-chaos transition; ReLU with He (sigma_w2 = 2,
+critical) and Glorot (sigma_w2 = 1: q halves per layer and leaves float32's range near layer
+120) init; zero init, which never breaks symmetry. The cells that bracket the critical point
+also record grad_sq = |d loss / d z^l|^2 at two widths: in the mean-field limit grad_sq^l /
+grad_sq^{l+1} = chi_1 = sigma_w2 E[phi'(z)^2] at q* (Schoenholz et al. 2017, eq. 9), so the
+sigma_w2 where the measured chi_1 crosses 1 is the measured critical point, with a jackknife
+standard error over seeds and a 1/N finite-width term from the two widths.
 """
 
 from __future__ import annotations
 
 import ml_collections
+import numpy as np
 
-DESCRIPTION = "q^l and c^l through deep tanh/ReLU nets vs mean-field theory on MNIST-1D (main job)"
+from initjax.sweeps import stats
+from initjax.sweeps.summary import Check, Verdict
 
-TANH_SIGMA_W2 = [1.0, 1.25, 1.5, 1.6, 1.7, 1.76, 1.85, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0]
+DESCRIPTION = (
+    "q^l, c^l through deep tanh/ReLU nets vs theory; measured critical sigma_w2 (main job)"
+)
+TITLE = "signal propagation at initialization and the measured order-chaos transition of tanh"
+PAPER = (
+    "Poole et al. 2016, Exponential expressivity in deep neural networks through transient "
+    "chaos (arXiv:1606.05340); Schoenholz et al. 2017, Deep information propagation "
+    "(arXiv:1611.01232), Figs. 1-2"
+)
+
+TANH_SIGMA_W2 = [1.0, 1.5, 1.6, 2.0, 2.5, 4.0]  # with CRITICAL_SIGMA_W2: 9 cells for xi_c
+CRITICAL_SIGMA_W2 = [1.7, 1.76, 1.85]  # bracket theory's 1.761; these cells also give xi_c
+PUBLISHED_CRITICAL = 1.76  # Schoenholz et al. 2017, Fig. 1 (tanh, sigma_b2 = 0.05)
 
 PRESETS = {
-    # Sized for one accelerator: wide, very deep, many seeds.
-    "full": {"widths": [1024], "depths": [1000], "seeds": 128, "n_inputs": 16},
-    # Seconds, for the test suite.
-    "tiny": {"widths": [32], "depths": [12], "seeds": 3, "n_inputs": 3},
+    # One accelerator: wider, deeper, more seeds.
+    "full": {
+        "widths": [1024],
+        "depths": [1000],
+        "seeds": 128,
+        "n_inputs": 16,
+        "critical_widths": [256, 1024],
+    },
+    # Seconds, for the test suite (the chi_1 window shrinks with the depth).
+    "tiny": {
+        "widths": [32],
+        "depths": [12],
+        "seeds": 3,
+        "n_inputs": 3,
+        "critical_widths": [16, 32],
+        "chi1_skip_first": 2,
+        "chi1_skip_last": 2,
+    },
 }
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.kind = "propagation"
-    c.preset = "default"
-    c.model = "mlp"
-    c.widths = [512]
-    c.depths = [200]
-    c.seeds = 16
-    c.root_seed = 0
-    c.inputs = "mnist1d"  # or "gaussian" (then input_dim and c0 apply)
-    c.n_inputs = 8  # inputs from 8 different classes: c^0 from real between-class pairs
-    c.input_dim = 40
-    c.c0 = 0.5
-    c.metrics = ["q", "c"]
-    c.theory = True
     gaussian = {"distribution": "normal"}  # mean-field theory assumes Gaussian weights
-    c.arms = [
-        dict(
-            name="tanh",
-            activation="tanh",
-            init="variance_scaling",
-            init_hparams=gaussian,
-            sigma_w2=list(TANH_SIGMA_W2),
-            sigma_b2=[0.05],
-        ),
-        dict(name="relu-he", activation="relu", init="he_normal", sigma_w2=None, sigma_b2=[0.0]),
-        dict(
-            name="relu-glorot",
-            activation="relu",
-            init="glorot_normal",
-            sigma_w2=None,
-            sigma_b2=[0.0],
-        ),
-        dict(name="tanh-zero", activation="tanh", init="zeros", sigma_w2=None, sigma_b2=[0.05]),
-    ]
+    c = ml_collections.ConfigDict()
+    c.preset = "default"
+    # fmt: off
+    c.compute = dict(
+        kind="propagation", model="mlp", widths=[512], depths=[200], seeds=16, root_seed=0,
+        inputs="mnist1d",  # or "gaussian" (then input_dim and c0 apply)
+        n_inputs=8,  # one input from each of 8 classes: c^0 of real between-class pairs
+        input_dim=40, c0=0.5, metrics=["q", "c"], theory=True,
+        arms=[
+            dict(name="tanh", activation="tanh", init="variance_scaling", init_hparams=gaussian,
+                 sigma_w2=list(TANH_SIGMA_W2), sigma_b2=[0.05]),
+            dict(name="relu-he", activation="relu", init="he_normal", sigma_w2=None,
+                 sigma_b2=[0.0]),
+            dict(name="relu-glorot", activation="relu", init="glorot_normal", sigma_w2=None,
+                 sigma_b2=[0.0]),
+            dict(name="tanh-zero", activation="tanh", init="zeros", sigma_w2=None,
+                 sigma_b2=[0.05]),
+        ],
+        # The tanh cells around the critical point, with grad_sq, at two widths (1/N term).
+        critical_sigma_w2=list(CRITICAL_SIGMA_W2), critical_sigma_b2=0.05,
+        critical_widths=[128, 512],
+    )
+    # fmt: on
+    c.analysis = dict(
+        # Pre-registered (fixed before the default run): the measured critical sigma_w2 at the
+        # largest width agrees with theory within z_max standard errors, that SE is at most
+        # se_max, and the width -> infinity value of the 1/N fit through both widths agrees
+        # within z_max of its (larger) SE. se_max = 0.01: a 0.5% resolution of the transition;
+        # a trial at width 512, 16 seeds, gave SE ~0.003.
+        z_max=3.0,
+        se_max=0.01,
+        # chi_1 = mean over seeds and layers of grad_sq^l / grad_sq^{l+1}, skipping the first
+        # layers (q^l reaches q* within ~10 layers from q^0 = 1; theory.trajectories) and the
+        # last (next to the output's random cotangent).
+        chi1_skip_first=10,
+        chi1_skip_last=10,
+        expected_critical=None,  # None: initjax.theory.critical_sigma_w2("tanh", sigma_b2)
+        show_sigma_w2=[1.0, 1.76, 2.5, 4.0],  # curves in figure_q / figure_c
+    )
     return c
 
 
-def analyze(run_dir, table, config) -> None:
-    """figure_q.png, figure_c.png, figure_xi.png and summary.md (also run by `initjax plot`)."""
-    import json
-    from pathlib import Path
+def pieces(compute):
+    """The grid's groups (:func:`initjax.sweeps.runner.grid_pieces`), the critical arm included."""
+    from initjax.sweeps.runner import grid_pieces
 
-    import matplotlib.pyplot as plt
-    import numpy as np
+    grid = compute.to_dict()
+    critical = dict(
+        name="tanh-critical",
+        activation="tanh",
+        init="variance_scaling",
+        init_hparams={"distribution": "normal"},
+        sigma_w2=list(grid["critical_sigma_w2"]),
+        sigma_b2=[float(grid["critical_sigma_b2"])],
+        widths=list(grid["critical_widths"]),
+        metrics=[*grid["metrics"], "grad_sq"],
+    )
+    grid["arms"] = [*grid["arms"], critical]
+    return grid_pieces(grid)
+
+
+# --- measurements: pure functions of the results table -----------------------------------------
+
+
+def critical_estimate(table, width: int, analysis) -> dict:
+    """Measured critical sigma_w2 at one width: where chi_1 (mean grad_sq^l / grad_sq^(l+1) over
+    the window's layers and the seeds) crosses 1; jackknife SE over seeds; per-cell chi_1."""
+    from initjax.measure.fits import gradient_growth, unit_crossing
+
+    t = table[(table["arm"] == "tanh-critical") & (table["width"] == width)]
+    if t.empty or "grad_sq" not in t:
+        return dict(width=width, value=np.nan, se=np.nan, cells=np.array([]), chi1=[], seeds=0)
+    g = t.pivot_table(index=["sigma_w2", "seed"], columns="layer", values="grad_sq")
+    cells = np.array(sorted(g.index.get_level_values(0).unique()), np.float64)
+    arr = g.to_numpy(np.float64).reshape(len(cells), -1, g.shape[1])  # (cells, seeds, L + 1)
+    r = gradient_growth(arr, analysis.chi1_skip_first, analysis.chi1_skip_last).T  # (seeds, H)
+    value, se = stats.jackknife(lambda rr: unit_crossing(cells, np.log(rr.mean(axis=0))), r)
+    chi1 = [stats.jackknife(lambda rr, h=h: rr[:, h].mean(), r) for h in range(len(cells))]
+    return dict(width=width, value=value, se=se, cells=cells, chi1=chi1, seeds=r.shape[0])
+
+
+def q_growth(table, arm: str) -> tuple[float, float, float, str]:
+    """Geometric-mean growth of q per layer over layers 1.. before any underflow: (measured,
+    jackknife SE over seeds, theory from q_theory, layer range)."""
+    t = table[(table["arm"] == arm) & (table["layer"] >= 1)]
+    under = t.loc[t["underflow"], "layer"]
+    last = int(under.min()) - 1 if len(under) else int(t["layer"].max())
+    q = t[t["layer"] <= last].pivot_table(index="seed", columns="layer", values="q").to_numpy()
+    n = q.shape[1] - 1
+    if n < 1:
+        return float("nan"), float("nan"), float("nan"), ""
+    m, se = stats.jackknife(lambda a: (a[:, -1].mean() / a[:, 0].mean()) ** (1 / n), q)
+    th = t[t["layer"] <= last].groupby("layer")["q_theory"].mean().to_numpy()
+    return m, se, (th[-1] / th[0]) ** (1 / n), f"1-{last}"
+
+
+# fmt: off
+def evaluate(table, config) -> Verdict:
+    """Critical sigma_w2 of tanh measured vs theory (see config.analysis); flags, q/c reported."""
+    from initjax import theory
+
+    a, comp = config.analysis, config.compute
+    sb2 = float(comp.critical_sigma_b2)
+    expected = a.expected_critical
+    if expected is None:
+        expected = float(theory.critical_sigma_w2("tanh", sb2))
+    widths = sorted(int(w) for w in comp.critical_widths)
+    est = {w: critical_estimate(table, w, a) for w in widths}
+    big = est[widths[-1]]
+    checks = [
+        stats.deviation(f"critical sigma_w2, width {widths[-1]}", big["value"], expected,
+                        big["se"], a.z_max, note=f"{big.get('seeds', 0)} seeds, jackknife SE"),
+        Check(f"SE of the critical sigma_w2, width {widths[-1]}", big["se"], None,
+              tolerance=f"<= {a.se_max:g}", passed=bool(big["se"] <= a.se_max)),
+    ]
+    fw = None
+    if len(widths) >= 2:
+        small = est[widths[0]]
+        fw = stats.finite_width(small["value"], small["se"], widths[0], big["value"],
+                                big["se"], widths[-1])
+        checks += [
+            stats.deviation(f"width -> infinity (1/N fit, widths {widths[0]}, {widths[-1]})",
+                            fw["m_inf"], expected, fw["se_inf"], a.z_max),
+            Check(f"finite-width term b/N at width {widths[-1]}", fw["term2"], 0.0,
+                  se=fw["se_b"] / widths[-1], passed=None,
+                  note=f"at width {widths[0]}: {fw['term1']:.4f}"),
+        ]
+    checks.append(
+        Check("published critical sigma_w2", big["value"], PUBLISHED_CRITICAL, se=big["se"],
+              passed=None, note="Schoenholz et al. 2017, Fig. 1 (read from a figure)")
+    )
+    for arm, th_note in (("relu-he", "He: q level"), ("relu-glorot", "Glorot: q halves")):
+        if (table["arm"] == arm).any():
+            m, se, th, span = q_growth(table, arm)
+            checks.append(Check(f"q growth per layer, {arm}", m, th, se=se,
+                                z=(m - th) / se if se > 0 else None, passed=None,
+                                note=f"{th_note}; layers {span}"))
+    for r in stats.flag_counts(table).itertuples():
+        if r.underflow_rows or r.nonfinite_rows or r.diverged_networks:
+            first = f"q < 1.18e-38 from layer {r.first_underflow_layer:.0f}"
+            checks.append(Check(f"float32 flags, {r.arm} (width {r.width})",
+                                f"{r.underflow_rows} underflow rows, {r.nonfinite_rows} "
+                                f"non-finite, {r.diverged_networks} diverged networks",
+                                passed=None, note=first if r.underflow_rows else ""))
+    one_width = len(widths) < 2
+    m_txt = f"{big['value']:.4f} +- {big['se']:.4f}"
+    reason = (
+        f"critical sigma_w2 of tanh (sigma_b2 = {sb2:g}) measured {m_txt} at width "
+        f"{widths[-1]} vs theory {expected:.4f} (published ~{PUBLISHED_CRITICAL})"
+        + (f"; width -> inf {fw['m_inf']:.4f} +- {fw['se_inf']:.4f}" if fw else "")
+        + ("; finite-width term not checked (one width)" if one_width else "")
+    )
+    criterion = (
+        f"Measured critical sigma_w2 (where chi_1, from grad_sq^l / grad_sq^(l+1) averaged over "
+        f"layers {a.chi1_skip_first}..L-{a.chi1_skip_last} and seeds, crosses 1; polynomial "
+        f"through log chi_1 of the cells {list(comp.critical_sigma_w2)}) agrees with theory "
+        f"within {a.z_max:g} jackknife SE at width {widths[-1]}, with SE <= {a.se_max:g}; and "
+        f"the width -> infinity value of a 1/N fit through widths {widths} agrees within "
+        f"{a.z_max:g} of its SE. Everything else (q, c, flags, ReLU growth) is reported."
+    )
+    not_reproduced = [
+        "training-based trainability boundary (Schoenholz et al. 2017, Figs. 5-6): experiment "
+        "`trainability`",
+        "xi_c is fitted and shown, not judged: over 200 layers the transient dominates near "
+        "the critical point",
+        "dropout's removal of the critical point: experiment `schoenholz2017-dropout`",
+    ]
+    return Verdict.from_checks(criterion, checks, reason=reason, partial=one_width,
+                               not_reproduced=not_reproduced)
+
+
+# fmt: on
+def xi_table(table, width: int):
+    """xi_c per tanh sigma_w2: fit of |c^l - c*| (measured), and theory, asymptotic and fitted
+    over the same layers (a 200-layer window sees the transient too)."""
+    import pandas as pd
 
     from initjax import theory
     from initjax.measure.fits import fit_depth_scale
-    from initjax.plots import layer_summary, plot_layers, savefig
+    from initjax.plots import layer_summary
 
-    run_dir = Path(run_dir)
-    tanh = table[table["arm"] == "tanh"]
-    others = table[table["arm"] != "tanh"]
-    sigma_b2 = float(tanh["sigma_b2"].iloc[0]) if len(tanh) else 0.05
-    sw_all = sorted(tanh["sigma_w2"].unique()) if len(tanh) else []
-    show = [w for w in sw_all if np.isclose(w, [1.0, 1.76, 2.5, 4.0]).any()] or sw_all[:4]
-    shown = tanh[tanh["sigma_w2"].isin(show)]
-    labels = "sigma_w2={:g}"
+    t = table[table["activation"].eq("tanh") & table["init"].ne("zeros")]
+    t = t[t["width"] == width]
+    if t.empty:
+        return pd.DataFrame()
+    sw_all = sorted(t["sigma_w2"].unique())
+    mf = theory.analyse("tanh", np.asarray(sw_all, np.float32), float(t["sigma_b2"].iloc[0]))
+    rows = []
+    for i, sw in enumerate(sw_all):
+        cell = t[t["sigma_w2"] == sw]
+        st = layer_summary(cell, "c")
+        c_star, layers = float(mf.c_star[i]), st["layer"].to_numpy()
+        xi, n, win = fit_depth_scale(st["mean"] - c_star, st["se"], layers=layers)
+        c_th = cell.groupby("layer")["c_theory"].mean().to_numpy()
+        xi_w = fit_depth_scale(c_th - c_star, layers=layers, window=win)[0]
+        rows.append(
+            {
+                "sigma_w2": sw,
+                "chi_1": float(mf.chi_1[i]),
+                "c*": c_star,
+                "xi_c theory": float(mf.xi_c[i]),
+                "xi_c theory, same layers": xi_w,
+                "xi_c measured": xi,
+                "layers": f"{layers[win[0]]}+{n}",
+            }
+        )
+    return pd.DataFrame(rows)
 
-    for metric, logy, name in (("q", True, "figure_q.png"), ("c", False, "figure_c.png")):
+
+# fmt: off
+def report(table, config, ctx):
+    """figure_q, figure_c (curves; underflow marked), figure_chi1, figure_xi and the tables."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from initjax import theory
+    from initjax.plots import plot_layers, savefig
+
+    a, comp = config.analysis, config.compute
+    width = max(int(w) for w in comp.widths)
+    t = table[table["width"] == width]
+    tanh = t[t["activation"].eq("tanh") & t["init"].ne("zeros")]
+    shown = tanh[np.isclose(tanh["sigma_w2"].to_numpy()[:, None], list(a.show_sigma_w2)).any(1)]
+    others = t[~t.index.isin(tanh.index)]
+    s = ctx.summary(
+        f"MLP width {width}, depth {max(comp.depths)}, {comp.seeds} seeds, {comp.n_inputs} "
+        f"{comp.inputs} inputs (q^0 = 1 each); tanh at sigma_b2 = {comp.critical_sigma_b2:g} over "
+        f"sigma_w2 {sorted(tanh['sigma_w2'].unique().round(3).tolist())}; the cells "
+        f"{list(comp.critical_sigma_w2)} also at widths {list(comp.critical_widths)} with "
+        "grad_sq (random standard-normal cotangent at the output). Theory: initjax.theory maps "
+        "iterated from each seed's measured layer 0 (float64)."
+    )
+    for metric in ("q", "c"):
         fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-        if len(shown):
-            plot_layers(
-                axes[0],
-                shown,
-                metric,
-                by="sigma_w2",
-                theory=f"{metric}_theory",
-                logy=logy and metric == "q",
-                label_fmt=labels,
-            )
-            axes[0].set_title(
-                f"tanh, sigma_b2={sigma_b2:g}: measured (band: +-1 sd) vs theory (--)"
-            )
-        if len(others):
-            frame = others.copy()
-            if metric == "q":  # q = 0 cannot sit on a log axis; zero init is drawn at its floor
-                frame = frame[frame["q"] > 0] if (frame["q"] > 0).any() else frame
-            plot_layers(
-                axes[1],
-                frame,
-                metric,
-                by="arm",
-                theory=f"{metric}_theory",
-                logy=logy,
-                colors=["C0", "C1", "C3", "C4"],
-            )
-            axes[1].set_title("ReLU (He, Glorot) and zero init")
+        plot_layers(axes[0], shown, metric, by="sigma_w2", theory=f"{metric}_theory",
+                    logy=metric == "q", label_fmt="sigma_w2={:g}")
+        plot_layers(axes[1], others, metric, by="arm", theory=f"{metric}_theory",
+                    logy=metric == "q", colors=["C0", "C1", "C3"])
+        axes[0].set_title("tanh: seed mean (band +-1 sd) vs theory (--)")
+        axes[1].set_title("ReLU (He, Glorot) and zero init; x: float32 underflow")
         for ax in axes:
             ax.set_ylabel(f"{metric}^l")
             ax.legend(fontsize=7)
-        savefig(fig, run_dir / name)
+        s.figure(savefig(fig, ctx.path(f"figure_{metric}.png")), f"{metric}^l per layer.")
 
-    # xi_c: fit |c^l - c*| ~ exp(-l / xi_c) per sigma_w2 (Schoenholz et al. 2017, Fig. 2). The
-    # asymptotic xi_c only governs the tail; over a finite window the transient matters, so the
-    # theory curve c^l (maps iterated from the measured c^0) is fitted over the same window too.
+    sb2 = float(comp.critical_sigma_b2)
+    crit = float(theory.critical_sigma_w2("tanh", sb2))
+    grid = np.linspace(1.5, 2.1, 200)
+    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    ax.plot(grid, np.asarray(theory.chi_1("tanh", grid, sb2)), "k-", lw=1, label="theory")
     rows = []
-    if len(tanh):
-        mf = theory.analyse("tanh", np.asarray(sw_all, np.float32), sigma_b2)
-        for i, sw in enumerate(sw_all):
-            cell = tanh[tanh["sigma_w2"] == sw]
-            st = layer_summary(cell, "c")
-            c_star = float(mf.c_star[i])
-            layers = st["layer"].to_numpy()
-            xi_fit, n_used, window = fit_depth_scale(
-                st["mean"].to_numpy() - c_star, st["se"].to_numpy(), layers=layers
-            )
-            c_th = cell.groupby("layer")["c_theory"].mean().to_numpy()
-            xi_th_window = fit_depth_scale(c_th - c_star, layers=layers, window=window)[0]
-            rows.append(
-                dict(
-                    sigma_w2=sw,
-                    chi_1=float(mf.chi_1[i]),
-                    q_star=float(mf.q_star[i]),
-                    c_star=c_star,
-                    xi_c_theory=float(mf.xi_c[i]),
-                    xi_c_theory_window=xi_th_window,
-                    xi_c_measured=xi_fit,
-                    window=f"{layers[window[0]]}-{layers[window[0]] + max(window[1] - 1, 0)}",
-                    layers_fitted=n_used,
-                )
-            )
-        grid = np.linspace(min(sw_all), max(sw_all), 400, dtype=np.float32)
-        dense = theory.analyse("tanh", grid, sigma_b2)
-        crit = float(theory.critical_sigma_w2("tanh", sigma_b2))
+    for i, w in enumerate(sorted(int(v) for v in comp.critical_widths)):
+        est = critical_estimate(table, w, a)
+        m = np.array([c[0] for c in est["chi1"]])
+        e = np.array([c[1] for c in est["chi1"]])
+        ax.errorbar(est["cells"] + 0.004 * i, m, 2 * e, fmt="o", ms=4, label=f"width {w}")
+        rows += [{"width": w, "sigma_w2": x, "chi_1 measured": c, "SE": se,
+                  "chi_1 theory": float(theory.chi_1("tanh", x, sb2))}
+                 for x, (c, se) in zip(est["cells"], est["chi1"], strict=True)]
+    ax.axhline(1, color="gray", lw=0.8)
+    ax.axvline(crit, color="gray", ls=":", label=f"theory critical {crit:.4f}")
+    ax.set(xlabel="sigma_w2", ylabel="chi_1 (mean grad_sq^l / grad_sq^(l+1))")
+    ax.legend(fontsize=8)
+    s.figure(savefig(fig, ctx.path("figure_chi1.png")), "chi_1 measured (+-2 SE) vs theory.")
+    s.table(pd.DataFrame(rows), "chi_1 per cell (SE: jackknife over seeds):",
+            formats={"chi_1 measured": ".5f", "SE": ".2g", "chi_1 theory": ".5f"})
+
+    xi = xi_table(table, width)
+    if len(xi):
         fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
-        ax.plot(grid, np.asarray(dense.xi_c), "k-", lw=1.2, label="theory xi_c = -1/log chi_c")
-        ms = [r for r in rows if np.isfinite(r["xi_c_measured"])]
-        ax.plot(
-            [r["sigma_w2"] for r in ms],
-            [r["xi_c_measured"] for r in ms],
-            "o",
-            color="C3",
-            label="measured: fit of |c^l - c*|",
-        )
+        dense = np.linspace(xi["sigma_w2"].min(), xi["sigma_w2"].max(), 400)
+        ax.plot(dense, np.asarray(theory.analyse("tanh", dense, sb2).xi_c), "k-", lw=1.2,
+                label="theory xi_c = -1/log chi_c")
+        ax.plot(xi["sigma_w2"], xi["xi_c measured"], "o", color="C3", label="fit of |c^l - c*|")
         ax.axvline(crit, color="gray", ls=":", label=f"critical sigma_w2 = {crit:.3f}")
-        ax.set_yscale("log")
-        ax.set_xlabel("sigma_w2")
-        ax.set_ylabel("xi_c (layers)")
-        ax.set_title(f"tanh, sigma_b2 = {sigma_b2:g}")
+        ax.set(yscale="log", xlabel="sigma_w2", ylabel="xi_c (layers)", title=f"tanh, sb2={sb2}")
         ax.legend(fontsize=8)
-        savefig(fig, run_dir / "figure_xi.png")
-    _write_summary(run_dir, table, config, rows, sigma_b2, json)
-
-
-def _write_summary(run_dir, table, config, rows, sigma_b2, json) -> None:
-    import numpy as np
-
-    from initjax import theory
-
-    lines = ["# depth-sweep summary", ""]
-    manifest = run_dir / "manifest.json"
-    if manifest.is_file():
-        m = json.loads(manifest.read_text())
-        env = m.get("environment", {})
-        lines += [
-            f"Run: {m.get('started')} -> {m.get('finished')}, wall {m.get('wall_s', 0):.1f} s on "
-            f"{env.get('device_count')} x {env.get('device_kind')} (jax {env.get('jax')}).",
-            "",
-        ]
-    w, depth = list(config.widths), max(config.depths)
-    lines += [
-        f"Config: widths {w}, depth {depth}, {config.seeds} seeds, inputs {config.inputs} "
-        f"({config.n_inputs} per batch).",
-        "",
-    ]
-    if rows:
-        crit = float(theory.critical_sigma_w2("tanh", sigma_b2))
-        lines += [
-            f"## tanh, sigma_b2 = {sigma_b2:g}: correlation depth scale xi_c",
-            "",
-            f"Critical sigma_w2 (chi_1 = 1), initjax.theory: {crit:.3f}; published (Schoenholz "
-            "et al. 2017, Fig. 1): about 1.76.",
-            "",
-            "xi_c theory is the asymptotic -1/log chi_c (eq. 8); the decay over a finite window "
-            "also carries the transient, so the theory curve c^l is fitted over the measured "
-            "fit's layers too (like-for-like column).",
-            "",
-            "| sigma_w2 | phase | chi_1 | q* | c* | xi_c theory (asymptotic) | xi_c theory "
-            "(same layers) | xi_c measured | layers fitted |",
-            "|---:|:---|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for r in rows:
-            phase = "ordered" if r["chi_1"] < 1 else "chaotic"
-            meas = r["xi_c_measured"]
-            meas_s = f"{meas:.2f}" if np.isfinite(meas) else "n/a (decay not resolved)"
-            lines.append(
-                f"| {r['sigma_w2']:g} | {phase} | {r['chi_1']:.3f} | {r['q_star']:.3f} | "
-                f"{r['c_star']:.3f} | {r['xi_c_theory']:.2f} | {r['xi_c_theory_window']:.2f} | "
-                f"{meas_s} | {r['window']} |"
-            )
-        ok = [r for r in rows if np.isfinite(r["xi_c_measured"])]
-        if ok:
-            err_w = np.array([abs(r["xi_c_measured"] / r["xi_c_theory_window"] - 1) for r in ok])
-            err_a = np.array([abs(r["xi_c_measured"] / r["xi_c_theory"] - 1) for r in ok])
-            lines += [
-                "",
-                f"Over {len(ok)} fitted cells, median |measured / theory - 1|: "
-                f"{np.median(err_w):.1%} against the same-layers theory fit (max "
-                f"{err_w.max():.1%}), {np.median(err_a):.1%} against the asymptotic xi_c.",
-            ]
-    lines += [
-        "",
-        "## ReLU and zero init: per-layer growth of q (geometric mean of q^{l+1} / q^l)",
-        "",
-        "Theory: He (sigma_w2 = 2) keeps q level (factor 1); Glorot on square ReLU layers "
-        "(sigma_w2 = 1) halves it (He et al. 2015); zero init keeps q^l = sigma_b2 and c^l = 1.",
-        "",
-        "| arm | sigma_w2 | q^1 | q^L | growth per layer, measured | theory | layers |",
-        "|:---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for arm in [a for a in dict.fromkeys(table["arm"]) if a != "tanh"]:
-        cell = table[table["arm"] == arm]
-        q = cell.groupby("layer")["q"].mean()
-        qt = cell.groupby("layer")["q_theory"].mean() if "q_theory" in cell else None
-        big = q[(q.index >= 1) & (q > 1e-30)]  # before float32 underflow
-        n = len(big) - 1
-        growth = (big.iloc[-1] / big.iloc[0]) ** (1 / n) if n > 0 else float("nan")
-        th = (
-            (qt[big.index[-1]] / qt[big.index[0]]) ** (1 / n)
-            if qt is not None and n > 0
-            else float("nan")
-        )
-        lines.append(
-            f"| {arm} | {cell['sigma_w2'].iloc[0]:g} | {q.iloc[1]:.4g} | {q.iloc[-1]:.4g} | "
-            f"{growth:.4f} | {th:.4f} | {big.index[0]}-{big.index[-1]} |"
-        )
-        if "c" in cell and arm.endswith("zero"):
-            c = cell.groupby("layer")["c"].mean()
-            lines.append(f"| {arm}: c^L | | | | {c.iloc[-1]:.4f} | 1 | |")
-    lines += [
-        "",
-        "Figures: figure_q.png (q^l), figure_c.png (c^l), figure_xi.png (xi_c vs sigma_w2).",
-        "Measured: seed mean (band: +-1 sd over seeds); theory: initjax.theory maps iterated from "
-        "the measured layer-0 values.",
-    ]
-    (run_dir / "summary.md").write_text("\n".join(lines) + "\n")
+        s.figure(savefig(fig, ctx.path("figure_xi.png")), "xi_c vs sigma_w2.")
+        s.table(xi, "Correlation depth scale xi_c (reported, not judged):",
+                formats={"chi_1": ".3f", "c*": ".3f", "xi_c theory": ".3g"})
+    for m in ("q", "c"):
+        z = stats.layer_deviation(tanh[tanh["layer"] >= 1], m, f"{m}_theory")
+        s.table(z, f"{m}^l - theory in SE units over seeds, per tanh cell (layers >= 1; layers "
+                "with SE < 1e-6, i.e. c = 1 to float32 rounding, left out):",
+                formats={"median |z|": ".2f", "max |z|": ".1f", "share |z| <= 3": ".2f"})
+    s.table(stats.flag_counts(table), "float32 flags: underflow = q^l < 1.18e-38 (c^l then "
+            "NaN); nonfinite = a NaN/inf value; diverged = overflow:")
+    return s
+# fmt: on

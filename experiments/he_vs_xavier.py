@@ -11,14 +11,21 @@ Each (depth, init) trains ``seeds`` networks with SGD + momentum (as He et al.; 
 optimizer would rescale the vanishing gradients and hide the effect). Biases start at 0. Both arms
 use their initializer exactly as registered (``sigma_w2 = None``), with the same keys: he_normal
 and glorot_normal draw the same truncated-normal samples, so the two networks of a seed differ
-only in each layer's scale. summary.md gives final accuracies per depth and the verdict.
+only in each layer's scale. A grid experiment: its pieces are the grid's groups.
 """
 
 from __future__ import annotations
 
 import ml_collections
+import numpy as np
+
+from initjax.sweeps.summary import Check, Verdict
 
 DESCRIPTION = "deep ReLU MLPs, He vs Glorot init: accuracy curves by depth (He et al. 2015)"
+TITLE = "He vs Xavier (Glorot) init: deep ReLU networks train or stall"
+PAPER = (
+    "He, Zhang, Ren, Sun 2015, Delving deep into rectifiers (arXiv:1502.01852), Sec. 2.2, Fig. 3"
+)
 
 PRESETS = {
     # One accelerator: wider, the published depths and beyond, longer, more seeds. Not yet run on
@@ -40,35 +47,48 @@ PRESETS = {
 
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.kind = "training"
     c.preset = "default"
-    c.model = "mlp"
-    c.widths = [64]
-    c.depths = [10, 20, 30, 50]
-    c.seeds = 2
-    c.root_seed = 0
-    c.dataset = "mnist1d"
-    c.n_train = None
-    c.optimizer = "momentum"  # SGD with momentum 0.9 (He et al. 2015, Sec. 4)
-    # Largest of {0.01, 0.003} at which every He network up to depth 50 stays finite at width 64
-    # (0.01 diverged one of two depth-30 seeds).
-    c.learning_rate = [0.003]
-    c.steps = 2000
-    c.batch_size = 64
-    c.eval_every = 100
-    c.eval_size = 1000
-    c.arms = [
-        dict(name="He", activation="relu", init="he_normal", sigma_w2=None, sigma_b2=[0.0]),
-        dict(name="Glorot", activation="relu", init="glorot_normal", sigma_w2=None, sigma_b2=[0.0]),
-    ]
+    c.compute = dict(
+        kind="training",
+        model="mlp",
+        widths=[64],
+        depths=[10, 20, 30, 50],
+        seeds=2,
+        root_seed=0,
+        dataset="mnist1d",
+        n_train=None,  # None: the whole training split
+        optimizer="momentum",  # SGD with momentum 0.9 (He et al. 2015, Sec. 4)
+        momentum=0.9,
+        # Largest of {0.01, 0.003} at which every He network up to depth 50 stays finite at
+        # width 64 (0.01 diverged one of two depth-30 seeds).
+        learning_rate=[0.003],
+        steps=2000,
+        batch_size=64,
+        eval_every=100,
+        eval_size=1000,
+        arms=[
+            dict(name="He", activation="relu", init="he_normal", sigma_w2=None, sigma_b2=[0.0]),
+            dict(
+                name="Glorot",
+                activation="relu",
+                init="glorot_normal",
+                sigma_w2=None,
+                sigma_b2=[0.0],
+            ),
+        ],
+    )
     # Criterion: at every depth >= criterion_depth, He's seed-mean final train accuracy is at
-    # least train_threshold (4x chance on 10 classes) and Glorot's at most stall_threshold
-    # (chance 0.10 + 0.05: five binomial standard deviations of an accuracy measured on 1000
-    # examples, sqrt(0.1 * 0.9 / 1000) = 0.0095, above chance).
-    c.criterion_depth = 30
-    c.train_threshold = 0.4
-    c.stall_threshold = 0.15
+    # least train_threshold (4x chance on 10 classes) with no diverged seed, and Glorot's at
+    # most stall_threshold (chance 0.10 + 0.05: five binomial standard deviations of an accuracy
+    # measured on 1000 examples, sqrt(0.1 * 0.9 / 1000) = 0.0095, above chance).
+    c.analysis = dict(criterion_depth=30, train_threshold=0.4, stall_threshold=0.15)
     return c
+
+
+def pieces(compute):
+    from initjax.sweeps.runner import grid_pieces
+
+    return grid_pieces(compute)
 
 
 def signal_ratio(sigma_w2: float, depth: int) -> float:
@@ -85,52 +105,83 @@ def signal_ratio(sigma_w2: float, depth: int) -> float:
 
 
 def outcomes(table):
-    """Per (depth, arm): seed-mean final train/test accuracy and loss, diverged seeds, sigma_w2."""
+    """Per (depth, arm): seed-mean final train/test accuracy (and SE of the train accuracy over
+    seeds), train loss, diverged seeds, sigma_w2."""
     final = table[table["final"]]
     g = final.groupby(["depth", "arm"], sort=False)
     out = g[["train_acc", "test_acc", "train_loss"]].mean()
+    out["train_acc_se"] = g["train_acc"].std(ddof=1) / np.sqrt(g["train_acc"].count())
     out["diverged"] = g["diverged"].sum()
     out["seeds"] = g["seed"].nunique()
     out["sigma_w2"] = g["sigma_w2"].first()
     return out.reset_index().sort_values("depth", kind="stable", ignore_index=True)
 
 
-def verdict(res, config) -> tuple[bool, str]:
-    """(passed, text): He trains and Glorot stalls at every depth >= criterion_depth."""
-    deep = res[res["depth"] >= int(config.criterion_depth)]
-    if deep.empty:
-        return False, f"no depth >= {config.criterion_depth} in the run"
-    parts, ok = [], True
-    for depth, g in deep.groupby("depth"):
-        a = g.set_index("arm")
-        he, gl = a.loc["He", "train_acc"], a.loc["Glorot", "train_acc"]
-        he_ok = he >= float(config.train_threshold) and a.loc["He", "diverged"] == 0
-        gl_ok = gl <= float(config.stall_threshold)
-        ok &= bool(he_ok and gl_ok)
-        parts.append(f"depth {depth}: He {he:.2f}, Glorot {gl:.2f}")
-    text = (
-        f"at depth >= {config.criterion_depth} He reaches train accuracy >= "
-        f"{config.train_threshold:g} and Glorot stays <= {config.stall_threshold:g} "
-        f"({'; '.join(parts)})"
+def evaluate(table, config) -> Verdict:
+    """He trains (>= train_threshold, none diverged) and Glorot stalls (<= stall_threshold) at
+    every depth >= criterion_depth; shallower depths are reported."""
+    a = config.analysis
+    res = outcomes(table) if "depth" in table else table
+    checks, parts = [], []
+    for _, r in res.iterrows():
+        deep = r["depth"] >= a.criterion_depth
+        he = r["arm"] == "He"
+        ok = (
+            r["train_acc"] >= a.train_threshold and r.get("diverged", 0) == 0
+            if he
+            else r["train_acc"] <= a.stall_threshold
+        )
+        rule = f">= {a.train_threshold:g}" if he else f"<= {a.stall_threshold:g}"
+        se = r.get("train_acc_se", np.nan)
+        checks.append(
+            Check(
+                f"final train accuracy, {r['arm']}, depth {int(r['depth'])}",
+                float(r["train_acc"]),
+                None,
+                se=None if not np.isfinite(se) else float(se),
+                tolerance=rule,
+                passed=bool(ok) if deep else None,
+                note=f"{int(r.get('diverged', 0))} diverged" if he else "",
+            )
+        )
+        if deep:
+            parts.append(f"depth {int(r['depth'])}: {r['arm']} {r['train_acc']:.2f}")
+    if not parts:
+        checks.append(
+            Check(f"a depth >= {a.criterion_depth} in the run", "none", tolerance="present",
+                  passed=False)
+        )  # fmt: skip
+    criterion = (
+        f"At every depth >= {a.criterion_depth}, He's seed-mean final train accuracy is >= "
+        f"{a.train_threshold:g} with no diverged seed, and Glorot's is <= {a.stall_threshold:g} "
+        "(chance 0.10). Shallower depths are reported, not judged."
     )
-    return ok, text
+    return Verdict.from_checks(
+        criterion,
+        checks,
+        reason="; ".join(parts) or f"no depth >= {a.criterion_depth} in the run",
+        not_reproduced=[
+            "ImageNet-scale 22- and 30-layer networks (He et al. 2015, Fig. 3): MNIST-1D MLPs",
+            "the PReLU activation and its initialization (He et al. 2015, Sec. 2.1)",
+            "seed counts for a significance test: 2 seeds per cell at the default preset",
+        ],
+    )
 
 
-def analyze(run_dir, table, config) -> None:
-    """curves.png (accuracy curves per depth, both inits) and summary.md."""
-    from pathlib import Path
-
+def report(table, config, ctx):
+    """curves.png (accuracy curves per depth, both inits) and the outcome table."""
     import matplotlib.pyplot as plt
 
     from initjax.plots import savefig
 
-    run_dir = Path(run_dir)
+    a, comp = config.analysis, config.compute
     res = outcomes(table)
+    res["theory q^L / q^0"] = [
+        signal_ratio(float(w), int(d)) for w, d in zip(res["sigma_w2"], res["depth"], strict=True)
+    ]
     depths = sorted(int(d) for d in res["depth"].unique())
     arms = list(dict.fromkeys(table["arm"]))
-    colors = {a: plt.get_cmap("tab10")(i) for i, a in enumerate(arms)}
-    width = int(table["width"].iloc[0])
-
+    colors = {arm: plt.get_cmap("tab10")(i) for i, arm in enumerate(arms)}
     fig, axes = plt.subplots(
         1, len(depths), figsize=(3.6 * len(depths), 3.4), squeeze=False, constrained_layout=True
     )
@@ -142,57 +193,36 @@ def analyze(run_dir, table, config) -> None:
             m = s.groupby("step")[["train_acc", "test_acc"]].mean()
             ax.plot(m.index, m["train_acc"], color=colors[arm], lw=1.8, label=f"{arm} train")
             ax.plot(m.index, m["test_acc"], color=colors[arm], lw=1.2, ls="--", label=f"{arm} test")
-        ax.axhline(float(config.stall_threshold), color="gray", ls=":", lw=1)
-        ax.axhline(float(config.train_threshold), color="gray", ls="-.", lw=1)
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("step")
-        ax.set_title(f"ReLU MLP, depth {depth}, width {width}")
+        ax.axhline(float(a.stall_threshold), color="gray", ls=":", lw=1)
+        ax.axhline(float(a.train_threshold), color="gray", ls="-.", lw=1)
+        ax.set(ylim=(0, 1), xlabel="step", title=f"ReLU MLP, depth {depth}")
         ax.legend(fontsize=7, loc="upper left")
     axes[0, 0].set_ylabel("accuracy (thin: seeds)")
-    savefig(fig, run_dir / "curves.png")
-
-    passed, text = verdict(res, config)
-    lines = [
-        "# He vs Xavier (Glorot) summary",
-        "",
-        f"ReLU MLP, width {list(config.widths)}, biases 0, {config.dataset}, {config.optimizer} "
-        f"lr {list(config.learning_rate)}, {config.steps} steps, batch {config.batch_size}, "
-        f"{config.seeds} seeds per cell. Published (He et al. 2015): at 30 layers He converges and "
-        "Xavier stalls; at 22 layers both converge.",
-        "",
-        f"**Verdict: {'PASS' if passed else 'FAIL'}** — {text}.",
-        "",
-        "| depth | init | sigma_w2 (hidden) | theory q^L / q^0 | final train acc | "
-        "final test acc | final train loss | diverged |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for _, r in res.iterrows():
-        ratio = signal_ratio(float(r["sigma_w2"]), int(r["depth"]))
-        lines.append(
-            f"| {r['depth']} | {r['arm']} | {r['sigma_w2']:.3g} | {ratio:.3g} | "
-            f"{r['train_acc']:.3f} | {r['test_acc']:.3f} | {r['train_loss']:.3g} | "
-            f"{int(r['diverged'])}/{int(r['seeds'])} |"
-        )
-    shallow = res[res["depth"] < int(config.criterion_depth)]
-    if not shallow.empty:
-        both = [
-            int(d)
-            for d, g in shallow.groupby("depth")
-            if (g["train_acc"] >= float(config.train_threshold)).all()
-        ]
-        lines += [
-            "",
-            f"Below depth {config.criterion_depth}, both inits reach train accuracy >= "
-            f"{config.train_threshold:g} at depths {both or 'none'} (published: both converge at "
-            "22 layers).",
-        ]
-    lines += [
-        "",
-        "Accuracies are seed means at the last recorded step; train accuracy on the first "
-        f"{config.eval_size} training examples. Chance is 0.10. Thresholds: trains >= "
-        f"{config.train_threshold:g}, stalls <= {config.stall_threshold:g}.",
-        "",
-        "Figure: curves.png (solid: train accuracy, dashed: test accuracy; dotted / dash-dotted "
-        "lines: the stall / train thresholds).",
-    ]
-    (run_dir / "summary.md").write_text("\n".join(lines) + "\n")
+    s = ctx.summary(
+        f"ReLU MLP, width {list(comp.widths)}, depths {list(comp.depths)}, biases 0, "
+        f"{comp.dataset}, {comp.optimizer} (momentum {comp.momentum:g}) lr "
+        f"{list(comp.learning_rate)}, {comp.steps} steps, batch {comp.batch_size}, {comp.seeds} "
+        "seeds per cell. Published (He et al. 2015): at 30 layers He converges and Xavier "
+        "stalls; at 22 layers both converge."
+    )
+    s.figure(
+        savefig(fig, ctx.path("curves.png")),
+        "solid: train accuracy, dashed: test accuracy; dotted / dash-dotted: the stall / train "
+        "thresholds.",
+    )
+    cols = ["depth", "arm", "sigma_w2", "theory q^L / q^0", "train_acc", "train_acc_se",
+            "test_acc", "train_loss", "diverged", "seeds"]  # fmt: skip
+    s.table(
+        res[cols],
+        f"Seed means at the last recorded step (train accuracy on the first {comp.eval_size} "
+        "training examples; chance 0.10):",
+        formats={
+            "sigma_w2": ".3g",
+            "theory q^L / q^0": ".3g",
+            "train_acc": ".3f",
+            "train_acc_se": ".2g",
+            "test_acc": ".3f",
+            "train_loss": ".3g",
+        },  # fmt: skip
+    )
+    return s

@@ -350,15 +350,7 @@ def run_group(spec: dict[str, Any], data, config) -> pd.DataFrame:
         data,
         seeds=int(config.seeds),
         learning_rate=float(config.learning_rate),
-        spec=TrainSpec(
-            optimizer=str(config.optimizer),
-            steps=int(config.steps),
-            batch_size=int(config.batch_size),
-            eval_every=int(config.eval_every),
-            momentum=float(config.momentum),
-            eval_size=int(config.eval_size),
-            keep_params=True,
-        ),
+        spec=TrainSpec.from_config(config, keep_params=True),
         root_seed=int(config.root_seed),
     )
     diverged = res.arrays["diverged"][0]  # (seeds,): one cell
@@ -395,14 +387,17 @@ def run(config, out, *, progress: bool = True):
     """
     from tqdm.auto import tqdm
 
-    from initjax.sweeps.inputs import training_data
+    from initjax.data import training_data
     from initjax.sweeps.store import RunStore, environment, now
 
     _validate(config)
     out = Path(out)
     store = RunStore(out)
     groups = _groups(config)
-    data = training_data(config)
+    try:
+        data = training_data(str(config.dataset), n_train=config.n_train, flatten=True)
+    except ValueError as err:
+        raise ValueError(f"config key 'dataset' / 'n_train': {err}") from None
     manifest = {
         "experiment": "symmetry",
         "experiment_path": str(Path(__file__).resolve()),

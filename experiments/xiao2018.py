@@ -118,7 +118,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.steps = 1000
     c.eval_every = 100
     c.eval_size = 1000
-    c.n_train = 0  # 0: the whole training split
+    c.n_train = None  # None: the whole training split
     # criteria
     # "trains": final train accuracy (on eval_size = 1000 examples) >= chance + acc_margin;
     # 0.05 is 5 binomial standard errors at chance (sqrt(0.1 * 0.9 / 1000) = 0.0095)
@@ -189,24 +189,18 @@ def training_data(config) -> tuple[str, int, tuple[np.ndarray, ...]]:
     """(dataset used, conv ndim, (x_train, y_train, x_test, y_test)) with a channel axis.
 
     MNIST from TFDS when prepared (2-D convolutions); otherwise MNIST-1D (1-D convolutions,
-    inputs (n, 40, 1)). ``n_train`` > 0 keeps the first n training examples.
+    inputs (n, 40, 1)). ``n_train`` keeps the first n training examples (None: all), as in
+    :func:`initjax.data.training_data`.
     """
     from initjax import data
 
     name = str(config.dataset)
     try:
-        x, y = data.load(name, "train")
-        xt, yt = data.load(name, "test")
+        arrays = data.training_data(name, n_train=config.n_train, channel_axis=True)
     except data.DatasetNotPreparedError:
         name = "mnist1d"
-        x, y = data.load(name, "train")
-        xt, yt = data.load(name, "test")
-    if x.ndim == 2:  # (n, length) sequences -> (n, length, 1)
-        x, xt = x[..., None], xt[..., None]
-    n = int(config.n_train)
-    if n > 0:
-        x, y = x[:n], y[:n]
-    return name, x.ndim - 2, (x, y, xt, yt)
+        arrays = data.training_data(name, n_train=config.n_train, channel_axis=True)
+    return name, arrays[0].ndim - 2, arrays
 
 
 def train_q_star(config, depth: int) -> float:
@@ -232,14 +226,7 @@ def run_training(config, init: str, depth: int) -> pd.DataFrame:
         readout=int(np.max(arrays[1])) + 1,
         readout_init=initializers.get("variance_scaling", distribution="normal"),
     )
-    spec = TrainSpec(
-        optimizer=str(config.optimizer),
-        steps=int(config.steps),
-        batch_size=int(config.batch_size),
-        eval_every=int(config.eval_every),
-        momentum=float(config.momentum),
-        eval_size=int(config.eval_size),
-    )
+    spec = TrainSpec.from_config(config)
     res = train(
         model,
         arrays,

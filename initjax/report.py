@@ -1,30 +1,24 @@
-"""Paper reproductions: the run scaffold they share and the ``docs/REPRODUCTIONS.md`` builder.
+"""The reproductions page: one markdown file built from the runs' summaries.
 
-A reproduction is an experiment ``experiments/<name>.py`` (``initjax run <name>``) whose run folder
-(default ``runs/<name>/``) holds figures (PNG), ``manifest.json`` and a ``summary.md`` that
+:func:`build_report` collects run folders (``runs/<name>/`` as written by ``initjax run``) and
+writes one page: a table with every reproduction's verdict and key numbers, then each run's
+summary with its figures (downscaled copies next to the page). A run of an experiment that
+follows the protocol of :mod:`initjax.sweeps.runtime` is read from its ``summary.json``
+(:class:`initjax.sweeps.summary.Summary`); runs of experiments not yet converted are read from
+their ``summary.md`` (:func:`parse_summary`). The command printed for each run is the one
+recorded in its manifest, with its real ``--set`` overrides.
 
-- starts with ``# <name>: <title>``;
-- puts measured, theory and published values side by side in a markdown table;
-- states the experiment's explicit criterion and how the default preset is scaled down;
-- has exactly one verdict line ``**Verdict: PASS** — <reason with the key numbers>`` (or FAIL /
-  PARTIAL), written with :func:`verdict_line`.
-
-Writing side: :func:`run_pieces` runs an experiment's independent pieces of work through
-:class:`initjax.sweeps.store.RunStore` (each piece written atomically when it finishes, so a rerun
-resumes), :func:`verdict_line` and :func:`run_line` format the summary's fixed lines.
-
-Reading side: :func:`build_report` collects the run folders of the reproductions and writes
-``docs/REPRODUCTIONS.md`` plus downscaled copies of the figures (``docs/reproductions/*.png``).
+Also here, until the remaining reproductions follow the protocol: the helpers their ``run`` and
+``analyze`` functions call (:func:`run_pieces`, :class:`Piece`, :func:`verdict_line`,
+:func:`run_line`). They are adapters over the runtime and are removed with the last of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import re
 import shutil
-import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +39,7 @@ __all__ = [
     "verdict_line",
 ]
 
-# The gallery of issue 8, in the order of the issue (file names of experiments/<name>.py).
+# The paper reproductions, in publication order (file names of experiments/<name>.py).
 REPRODUCTIONS = (
     "glorot2010",
     "saxe2014",
@@ -62,7 +56,7 @@ MAX_PNG_WIDTH = 1400
 _VERDICT_RE = re.compile(r"^\*\*Verdict:\s*(PASS|PARTIAL|FAIL)\*\*\s*(?:[—–-]+\s*)?(.*)$")
 
 
-# --- writing side -----------------------------------------------------------------------------
+# --- adapters for experiments not yet converted to the protocol (removed with the last) --------
 
 
 def verdict_line(status: str, reason: str) -> str:
@@ -71,40 +65,30 @@ def verdict_line(status: str, reason: str) -> str:
     Raises:
       ValueError: ``status`` not one of PASS, PARTIAL, FAIL, or a reason spanning several lines.
     """
-    if status not in VERDICTS:
-        raise ValueError(f"status must be one of {', '.join(VERDICTS)}, got {status!r}")
-    reason = str(reason).strip()
-    if not reason or "\n" in reason:
-        raise ValueError("reason must be one non-empty line")
-    return f"**Verdict: {status}** — {reason}"
+    from initjax.sweeps.summary import Verdict
+
+    return Verdict(status, "", [], reason).line()
 
 
 def run_line(run_dir: str | Path) -> str:
-    """One line of provenance from ``manifest.json``: preset, wall time, device, jax, commit."""
+    """One line of provenance from ``manifest.json`` (command, preset, times, device, commit)."""
+    from initjax.sweeps.runtime import provenance
+    from initjax.sweeps.summary import provenance_line
+
     p = Path(run_dir) / "manifest.json"
     if not p.is_file():
         return "Run: no manifest.json (figures redrawn outside a run)."
-    m = json.loads(p.read_text())
-    env = m.get("environment", {})
-    cfg = m.get("config", {})
-    wall = m.get("compute_s", m.get("wall_s"))
-    wall_s = f"{wall:.0f} s" if isinstance(wall, int | float) else "?"
-    commit = (env.get("git_commit") or "")[:10] or "?"
-    return (
-        f"Run: preset `{cfg.get('preset', '?')}`, compute {wall_s} on {env.get('device_count')} x "
-        f"{env.get('device_kind')} (jax {env.get('jax')}, initjax commit {commit}), finished "
-        f"{m.get('finished', '?')}."
-    )
+    return provenance_line(provenance(json.loads(p.read_text())))
 
 
 @dataclasses.dataclass(frozen=True)
 class Piece:
-    """One independent, resumable piece of a reproduction's work.
+    """One piece of a not-yet-converted reproduction (see :class:`initjax.sweeps.runtime.Piece`).
 
     Attributes:
-      label: short name (part of the stored group id; letters, digits, ``-``, ``_``, ``.``).
+      label: short unique name.
       compute: ``() -> pandas.DataFrame``, the piece's rows (a ``piece`` column is added).
-      spec: what determines the piece's numbers besides the config (hashed into the group id).
+      spec: what determines the piece's numbers besides the config.
     """
 
     label: str
@@ -112,19 +96,12 @@ class Piece:
     spec: Any = None
 
 
-def _group_id(label: str, config: Any, spec: Any) -> str:
-    blob = json.dumps([_plain(config), _plain(spec)], sort_keys=True, default=str)
-    return f"{label}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
+def _labelled(piece: Piece):
+    import pandas as pd
 
-
-def _plain(x: Any) -> Any:
-    if hasattr(x, "to_dict"):
-        x = x.to_dict()
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items() if k != "preset"}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    return x
+    frame = pd.DataFrame(piece.compute())
+    frame.insert(0, "piece", piece.label)
+    return frame
 
 
 def run_pieces(
@@ -138,74 +115,37 @@ def run_pieces(
     progress: bool = True,
     log: Callable[[str], Any] = print,
 ):
-    """Run (or resume) ``pieces`` into the run folder ``out``; return the assembled table.
+    """Run (or resume) a not-yet-converted reproduction's pieces; return the assembled table.
 
-    Each piece is a RunStore group whose id hashes the config (without ``preset``) and the piece's
-    spec, so a rerun with the same config skips finished pieces and a changed config recomputes.
-    The manifest records the config, environment, per-piece wall time and ``compute_s`` (their
-    sum: the cost of the whole run even when it was resumed). ``analyze(out, table, config)``
-    runs at the end.
+    The run loop of :func:`initjax.sweeps.runtime.run_loop` with the whole flat config (without
+    its ``preset`` name) as the compute config; ``analyze(out, table, config)`` runs at the end.
 
     Raises:
-      ValueError: duplicate piece labels.
+      ValueError: duplicate piece labels, or ``out`` holds a run of another config.
       KeyboardInterrupt: re-raised after reporting how many pieces are saved.
     """
-    import pandas as pd
-    from tqdm.auto import tqdm
+    import functools
 
-    from initjax.sweeps.store import RunStore, environment, now
+    from initjax.sweeps import runtime
+    from initjax.sweeps.store import RunStore, _plain
 
-    labels = [p.label for p in pieces]
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"piece labels must be unique, got {labels}")
-    store = RunStore(out)
-    ids = [_group_id(p.label, config, p.spec) for p in pieces]
-    started = now()
-    t0 = time.perf_counter()
-    manifest: dict[str, Any] = {
-        "experiment": name,
-        "experiment_path": str(experiment_path),
-        "status": "running",
-        "started": started,
-        "config": config.to_dict() if hasattr(config, "to_dict") else dict(config),
-        "environment": environment(),
-        "groups": [{"id": g, "label": p.label} for g, p in zip(ids, pieces, strict=True)],
-    }
-    store.write_manifest(manifest)
-    todo = [(g, p) for g, p in zip(ids, pieces, strict=True) if not store.is_done(g)]
-    if len(todo) < len(pieces):
-        log(f"resuming: {len(pieces) - len(todo)} of {len(pieces)} pieces already in {out}")
-    try:
-        with tqdm(
-            total=len(pieces), initial=len(pieces) - len(todo), desc=name, disable=not progress
-        ) as bar:
-            for gid, piece in todo:
-                bar.set_description(f"{name}: {piece.label}")
-                t = time.perf_counter()
-                frame = pd.DataFrame(piece.compute())
-                frame.insert(0, "piece", piece.label)
-                wall = time.perf_counter() - t
-                meta = {"label": piece.label, "spec": piece.spec, "wall_s": wall, "done": now()}
-                store.write_group(gid, frame, meta)
-                bar.update(1)
-    except KeyboardInterrupt:
-        done = sum(store.is_done(g) for g in ids)
-        log(f"interrupted: {done} of {len(pieces)} pieces saved in {out}; rerun to resume")
-        raise
-    table = store.assemble(ids)
-    walls = {g: store.group_meta(g).get("wall_s") for g in ids}
-    manifest.update(
-        status="complete",
-        finished=now(),
-        wall_s=time.perf_counter() - t0,
-        compute_s=float(sum(w for w in walls.values() if w is not None)),
-        group_wall_s=walls,
+    compute = {k: v for k, v in _plain(config).items() if k != "preset"}
+    loop = runtime.run_loop(
+        name,
+        [runtime.Piece(p.label, functools.partial(_labelled, p), p.spec) for p in pieces],
+        out,
+        compute=compute,
+        config=config,
+        compare=None,
+        experiment_path=str(experiment_path),
+        progress=progress,
+        log=log,
     )
-    store.write_manifest(manifest)
-    log(f"{name}: {len(pieces)} pieces, {len(table)} rows, {manifest['compute_s']:.1f} s -> {out}")
     if analyze is not None:
-        analyze(Path(out), table, config)
-    return table
+        analyze(Path(out), loop.table, config)
+    loop.manifest.update(status="complete")
+    RunStore(out).write_manifest(loop.manifest)
+    return loop.table
 
 
 # --- reading side -----------------------------------------------------------------------------
@@ -220,8 +160,9 @@ def find_run(runs: str | Path, name: str) -> Path | None:
     """The run folder of ``name`` under ``runs`` (dashed or underscored spelling), or None."""
     runs = Path(runs)
     for cand in dict.fromkeys((cli_name(name), name, name.replace("-", "_"))):
-        if (runs / cand / "summary.md").is_file():
-            return runs / cand
+        d = runs / cand
+        if (d / "summary.json").is_file() or (d / "summary.md").is_file():
+            return d
     return None
 
 
@@ -234,14 +175,15 @@ class ReproRun:
     title: str = ""
     verdict: str | None = None  # PASS | PARTIAL | FAIL, None when not run or no verdict line
     reason: str = ""
-    body: str = ""  # summary.md without its title line
+    body: str = ""  # summary.md without its title line (earlier-form summaries)
     figures: list[Path] = dataclasses.field(default_factory=list)
     manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
     problems: list[str] = dataclasses.field(default_factory=list)
+    summary: Any = None  # initjax.sweeps.summary.Summary when read from summary.json
 
 
 def parse_summary(text: str) -> dict[str, Any]:
-    """Title, verdict, reason and body of a reproduction's summary.md.
+    """Title, verdict, reason and body of an earlier-form summary.md.
 
     Returns:
       dict with ``title`` (after ``# <name>:``), ``verdict`` (None if absent), ``reason``,
@@ -270,14 +212,31 @@ def parse_summary(text: str) -> dict[str, Any]:
 
 
 def read_run(runs: str | Path, name: str) -> ReproRun:
-    """Collect one reproduction's run folder (``run_dir`` None when it has not been run)."""
+    """Collect one run folder (``run_dir`` None when it has not been run)."""
+    from initjax.sweeps.summary import Summary
+
     run_dir = find_run(runs, name)
     if run_dir is None:
         return ReproRun(name=name, run_dir=None)
-    info = parse_summary((run_dir / "summary.md").read_text())
     manifest = {}
     if (run_dir / "manifest.json").is_file():
         manifest = json.loads((run_dir / "manifest.json").read_text())
+    if (run_dir / "summary.json").is_file():
+        s = Summary.read(run_dir)
+        figs = [run_dir / f for f in s.figures if (run_dir / f).is_file()]
+        missing = [f for f in s.figures if not (run_dir / f).is_file()]
+        return ReproRun(
+            name=name,
+            run_dir=run_dir,
+            title=s.title,
+            verdict=s.verdict.status,
+            reason=s.verdict.reason,
+            figures=figs,
+            manifest=manifest,
+            problems=[f"figure {f} named in summary.json is missing" for f in missing],
+            summary=s,
+        )
+    info = parse_summary((run_dir / "summary.md").read_text())
     return ReproRun(
         name=name,
         run_dir=run_dir,
@@ -339,53 +298,78 @@ def _demote(body: str) -> str:
 
 
 def _anchor(text: str) -> str:
-    a = re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
-    return a
+    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
 
 
-def _wall(m: dict[str, Any]) -> str:
+def _compute_time(m: dict[str, Any]) -> str:
     w = m.get("compute_s", m.get("wall_s"))
     return f"{w / 60:.1f} min" if isinstance(w, int | float) else "?"
 
 
+def _command(r: ReproRun) -> str:
+    """The command recorded in the run's manifest, or what reproduces its config."""
+    cmd = r.manifest.get("command")
+    if cmd:
+        return f"`{cmd}`"
+    preset = (r.manifest.get("config") or {}).get("preset", "default")
+    extra = f" --set preset={preset}" if preset != "default" else ""
+    return (
+        f"`initjax run {cli_name(r.name)}{extra}` (the run was started from Python; its "
+        "manifest records no command line)"
+    )
+
+
 def _discover(runs: Path, known: Iterable[str]) -> list[str]:
-    """Run folders outside ``known`` whose summary.md has a verdict line (other reproductions)."""
+    """Run folders outside ``known`` whose summary has a verdict (other reproductions)."""
     seen = {cli_name(n) for n in known}
     extra = []
     if runs.is_dir():
         for d in sorted(p for p in runs.iterdir() if p.is_dir()):
-            s = d / "summary.md"
-            if cli_name(d.name) in seen or not s.is_file():
+            if cli_name(d.name) in seen:
                 continue
-            if parse_summary(s.read_text())["verdict"] is not None:
+            if (d / "summary.json").is_file():
                 extra.append(d.name)
+            elif (d / "summary.md").is_file():
+                if parse_summary((d / "summary.md").read_text())["verdict"] is not None:
+                    extra.append(d.name)
     return extra
 
 
 def build_report(
     runs: str | Path = "runs",
-    out: str | Path = "docs/REPRODUCTIONS.md",
+    out: str | Path = "runs/REPRODUCTIONS.md",
     names: Sequence[str] | None = None,
 ) -> list[ReproRun]:
-    """Write ``out`` (markdown) and ``<out folder>/reproductions/<name>_*.png``.
+    """Write the page ``out`` (markdown) and ``<out folder>/reproductions/<name>_*.png``.
 
     Args:
       runs: folder holding the run folders (``runs/<name>/`` as written by ``initjax run``).
       out: the markdown file to write.
-      names: reproductions to include, in order; default :data:`REPRODUCTIONS` plus any other
-        run folder under ``runs`` whose summary.md has a verdict line.
+      names: experiments to include, in order; each must have a run folder under ``runs``.
+        Default: :data:`REPRODUCTIONS` (those not run are listed as "not run" with the command
+        that produces them) plus any other run folder with a verdict.
 
     Returns:
       the collected :class:`ReproRun` records (``run_dir`` None for reproductions not run).
 
     Raises:
-      ValueError: ``names`` empty.
+      FileNotFoundError: ``runs`` is not a folder, or a name given in ``names`` has no run
+        folder there.
+      ValueError: ``names`` given but empty.
     """
     runs, out = Path(runs), Path(out)
+    if not runs.is_dir():
+        raise FileNotFoundError(f"runs folder {runs} does not exist")
     if names is not None:
         names = [n for n in names if n.strip()]
         if not names:
-            raise ValueError("names must list at least one reproduction")
+            raise ValueError("names must list at least one experiment")
+        missing = [n for n in names if find_run(runs, n) is None]
+        if missing:
+            raise FileNotFoundError(
+                f"no run folder with a summary under {runs} for: {', '.join(missing)} "
+                f"(run them with `initjax run NAME --out {runs}/NAME`)"
+            )
     else:
         names = [*REPRODUCTIONS, *_discover(runs, REPRODUCTIONS)]
     fig_dir = out.parent / "reproductions"
@@ -393,13 +377,12 @@ def build_report(
     lines = [
         "# Paper reproductions",
         "",
-        "Generated by `initjax report` from the run folders in "
-        f"`{runs.as_posix()}/` (each written by `initjax run <name>` at its default preset). "
-        "Every reproduction states its criterion, puts measured, theory and published values side "
-        "by side, and says how its default preset is scaled down from the paper; "
-        "`--set preset=full` runs the paper's scale on an accelerator.",
+        f"Generated by `initjax report` from the run folders in `{runs.as_posix()}/`. Every "
+        "reproduction states its criterion before its numbers, puts measured, theory and "
+        "published values side by side, lists the paper's claims it does not reproduce, and "
+        "gives the command that produced it.",
         "",
-        "| # | reproduction | title | verdict | key numbers | default-run compute |",
+        "| # | experiment | title | verdict | key numbers | compute |",
         "|---:|:---|:---|:---|:---|---:|",
     ]
     for i, r in enumerate(records, 1):
@@ -410,7 +393,9 @@ def build_report(
         verdict = f"**{r.verdict}**" if r.verdict else "no verdict"
         reason = r.reason.replace("|", "\\|")
         link = f"[{cname}](#{_anchor(f'{i}. {cname}: {r.title}')})"
-        lines.append(f"| {i} | {link} | {r.title} | {verdict} | {reason} | {_wall(r.manifest)} |")
+        lines.append(
+            f"| {i} | {link} | {r.title} | {verdict} | {reason} | {_compute_time(r.manifest)} |"
+        )
     for i, r in enumerate(records, 1):
         cname = cli_name(r.name)
         lines += ["", "---", ""]
@@ -418,29 +403,32 @@ def build_report(
             lines += [
                 f"## {i}. {cname}: not run",
                 "",
-                f"No run folder `{(runs / cname).as_posix()}/` with a summary.md. Run it with "
+                f"No run folder `{(runs / cname).as_posix()}/` with a summary. Run it with "
                 f"`initjax run {cname}`, then `initjax report`.",
             ]
             continue
         lines += [
             f"## {i}. {cname}: {r.title}",
             "",
-            f"Command: `initjax run {cname}` (default preset; paper scale: "
-            f"`initjax run {cname} --set preset=full`). Redraw: `initjax plot "
-            f"{r.run_dir.as_posix()}`.",
+            f"Command: {_command(r)}. Redraw: `initjax plot {r.run_dir.as_posix()}`.",
             "",
         ]
-        if not re.search(r"^Run: ", r.body, flags=re.M):
-            lines += [run_line(r.run_dir), ""]
         for p in r.problems:
             lines.append(f"> convention problem: {p}")
         for old in fig_dir.glob(f"{cname}_*.png"):
             old.unlink()
-        for fig in r.figures:
-            dst = shrink_png(fig, fig_dir / f"{cname}_{fig.name}")
+        copies = {fig.name: shrink_png(fig, fig_dir / f"{cname}_{fig.name}") for fig in r.figures}
+        if r.summary is not None:
+            body = r.summary.to_markdown(level=3, figure_prefix=f"reproductions/{cname}_")
+            lines += [body.split("\n", 1)[1].strip(), ""]  # its title is the section heading
+            continue
+        if not re.search(r"^Run: ", r.body, flags=re.M):
+            lines += [run_line(r.run_dir), ""]
+        for name, dst in copies.items():
             rel = dst.relative_to(out.parent).as_posix()
-            lines += [f"![{cname} {fig.stem}]({rel})", ""]
+            lines += [f"![{cname} {Path(name).stem}]({rel})", ""]
         lines += [_demote(r.body), ""]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines).rstrip() + "\n")
+    from initjax.sweeps.store import atomic_write_text
+
+    atomic_write_text(out, "\n".join(lines).rstrip() + "\n")
     return records

@@ -1,4 +1,4 @@
-"""initjax.report: the reproductions' summary conventions, run scaffold and REPRODUCTIONS.md."""
+"""initjax.report: the reproductions page, earlier-form summaries and the run adapter."""
 
 import json
 
@@ -113,17 +113,68 @@ def test_build_report(tmp_path):
     assert not fig.exists()
 
 
-def test_build_report_names_and_cli(tmp_path, capsys):
+def test_build_report_names_and_cli(tmp_path, capsys, monkeypatch):
     runs, out = tmp_path / "runs", tmp_path / "REPRO.md"
     _run_folder(runs, "hanin2018", "Hanin title")
-    rc = main(["report", "--runs", str(runs), "--out", str(out), "--names", "hanin2018", "x1"])
+    rc = main(["report", "--runs", str(runs), "--out", str(out), "--names", "hanin2018"])
     assert rc == 0
-    printed = capsys.readouterr().out
-    assert "hanin2018  PASS" in printed and "x1         not run" in printed
+    assert "hanin2018  PASS" in capsys.readouterr().out
     text = out.read_text()
-    assert "## 1. hanin2018: Hanin title" in text and "## 2. x1: not run" in text
+    assert "## 1. hanin2018: Hanin title" in text
     with pytest.raises(ValueError, match="names"):
         report.build_report(runs, out, names=[" "])
+    # unknown names and missing run folders are errors (exit 2), nothing is written
+    out.unlink()
+    assert main(["report", "--runs", str(runs), "--out", str(out), "--names", "x1"]) == 2
+    assert "no run folder with a summary under" in capsys.readouterr().err
+    assert main(["report", "--runs", str(tmp_path / "nonexistent"), "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err and not out.exists()
+    # the default output lies next to the runs, never in the repository's docs/
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--names", "hanin2018"]) == 0
+    assert (tmp_path / "runs" / "REPRODUCTIONS.md").is_file()
+    assert "wrote runs/REPRODUCTIONS.md" in capsys.readouterr().out
+
+
+def test_report_from_summary_json_with_the_recorded_command(tmp_path):
+    """A run of the protocol is read from summary.json (not by parsing markdown)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from initjax.sweeps.summary import Check, Summary, Verdict
+
+    runs, out = tmp_path / "runs", tmp_path / "docs" / "R.md"
+    d = runs / "depth-sweep"
+    d.mkdir(parents=True)
+    cmd = "initjax run depth-sweep --set seeds=8 --out runs/depth-sweep"
+    (d / "manifest.json").write_text(
+        json.dumps({"command": cmd, "compute_s": 90.0, "config": {"preset": "default"}})
+    )
+    fig, ax = plt.subplots()
+    fig.savefig(d / "figure_q.png")
+    v = Verdict(
+        "PASS",
+        "measured within 3 SE of theory",
+        [Check("critical sigma_w2", 1.7613, 1.7610, se=0.003, z=0.1, passed=True)],
+        "1.7613 +- 0.003 vs 1.7610",
+        ["training results"],
+    )
+    s = Summary("depth-sweep", "Depth title", "Paper 2017", {"command": cmd}, "setup text", v)
+    s.figure(d / "figure_q.png", "q per layer").text("A paragraph.")
+    s.write(d)
+    (d / "summary.md").write_text("# something else entirely\n")  # not what the report reads
+    recs = report.build_report(runs, out, names=["depth-sweep"])
+    assert recs[0].verdict == "PASS" and recs[0].title == "Depth title"
+    text = out.read_text()
+    assert f"Command: `{cmd}`" in text
+    assert "| 1 | [depth-sweep](#1-depth-sweep-depth-title) | Depth title | **PASS** |" in text
+    assert "#### Criterion (fixed in the config before the run)" in text
+    assert text.index("measured within 3 SE") < text.index("| critical sigma_w2 | 1.761 |")
+    assert "- training results" in text and "something else entirely" not in text
+    assert "![figure_q.png](reproductions/depth-sweep_figure_q.png)" in text
+    assert (out.parent / "reproductions" / "depth-sweep_figure_q.png").is_file()
 
 
 def test_small_png_is_copied_unchanged(tmp_path):
@@ -156,9 +207,11 @@ def test_run_pieces_resumes_and_recomputes_on_config_change(tmp_path):
     cfg2 = ml_collections.ConfigDict({"preset": "tiny", "n": 1})
     report.run_pieces("x", "x.py", cfg2, tmp_path, [piece("a", 1), piece("b", 2)], **kw)
     assert calls == ["a", "b"]
-    # A changed config gives new group ids: recomputed.
+    # A changed config is refused in the same folder; another folder recomputes.
     cfg3 = ml_collections.ConfigDict({"preset": "default", "n": 2})
-    report.run_pieces("x", "x.py", cfg3, tmp_path, [piece("a", 1)], **kw)
+    with pytest.raises(ValueError, match="n: 1 there, 2 now"):
+        report.run_pieces("x", "x.py", cfg3, tmp_path, [piece("a", 1)], **kw)
+    report.run_pieces("x", "x.py", cfg3, tmp_path / "other", [piece("a", 1)], **kw)
     assert calls == ["a", "b", "a"]
     with pytest.raises(ValueError, match="unique"):
         report.run_pieces("x", "x.py", cfg, tmp_path, [piece("a", 1), piece("a", 2)], **kw)

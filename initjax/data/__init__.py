@@ -11,6 +11,7 @@ Example::
     from initjax import data
     x, y = data.load("mnist1d", "train")            # (4000, 40) float32, (4000,) int32
     xt, yt = data.load("mnist1d", "test")           # standardized with the train statistics
+    x, y, xt, yt = data.training_data("mnist1d", n_train=1000)  # both splits, first 1000 train
     for xb, yb in data.batches(x, y, 128, key):     # one shuffled epoch
         ...
     x1, x2 = data.input_pairs(x, y, 256, key)       # different-class pairs for c^0
@@ -29,6 +30,7 @@ from initjax.data.synthetic import (
     teacher_logits,
     teacher_params,
 )
+from initjax.data.training import training_data
 
 __all__ = [
     "NORMALIZE",
@@ -53,4 +55,5 @@ __all__ = [
     "teacher",
     "teacher_logits",
     "teacher_params",
+    "training_data",
 ]

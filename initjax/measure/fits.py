@@ -1,10 +1,11 @@
-"""Depth scales fitted from measured per-layer statistics (Schoenholz et al. 2017, Fig. 2)."""
+"""Quantities fitted from measured per-layer statistics: depth scales (Schoenholz et al. 2017,
+Fig. 2), the per-layer gradient growth chi_1 and where it crosses 1 (the critical point)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fit_depth_scale"]
+__all__ = ["fit_depth_scale", "gradient_growth", "unit_crossing"]
 
 
 def fit_depth_scale(
@@ -59,3 +60,47 @@ def fit_depth_scale(
     if slope >= 0:
         return float("inf"), n, (start, n)
     return float(-1.0 / slope), n, (start, n)
+
+
+def gradient_growth(grad_sq: np.ndarray, skip_first: int, skip_last: int) -> np.ndarray:
+    """Mean per-layer growth of the back-propagated gradient, grad_sq^l / grad_sq^(l+1).
+
+    In the mean-field limit, at the fixed point q*, this ratio is chi_1 = sigma_w2 E[phi'(z)^2]
+    (Schoenholz et al. 2017, eq. 9; the gradient-independence assumption). The mean of the
+    ratios, not of their logarithms, is used: E[log r] is biased low by ~Var(r)/2 = O(1/width).
+
+    Args:
+      grad_sq: ``(..., L + 1)`` mean squared gradient w.r.t. the pre-activations of layers
+        0..L (``initjax.measure.propagate(..., metrics=("grad_sq",))``).
+      skip_first, skip_last: layers left out at the input side (before q^l settles at q*) and
+        at the output side (next to the output's cotangent); ratios for l in
+        [skip_first, L - skip_last).
+
+    Returns:
+      ``(...)`` float64 mean ratio (NaN when the window is empty).
+    """
+    g = np.asarray(grad_sq, np.float64)
+    depth = g.shape[-1] - 1
+    lo, hi = int(skip_first), depth - int(skip_last)
+    if hi - lo < 1:
+        return np.full(g.shape[:-1], np.nan)
+    return (g[..., lo:hi] / g[..., lo + 1 : hi + 1]).mean(axis=-1)
+
+
+def unit_crossing(x: np.ndarray, log_y: np.ndarray) -> float:
+    """Where log y(x) crosses 0, from a polynomial through the points (degree min(2, n - 1),
+    least squares above 3 points); the real root inside [min x, max x] closest to their centre.
+
+    Returns NaN with fewer than 2 finite points or no root inside the range.
+    """
+    x = np.asarray(x, np.float64)
+    log_y = np.asarray(log_y, np.float64)
+    ok = np.isfinite(log_y)
+    if ok.sum() < 2:
+        return float("nan")
+    x, y = x[ok], log_y[ok]
+    centre = x.mean()
+    roots = np.roots(np.polyfit(x - centre, y, min(2, len(x) - 1)))
+    roots = roots[np.isreal(roots)].real + centre
+    inside = roots[(roots >= x.min()) & (roots <= x.max())]
+    return float(inside[np.argmin(np.abs(inside - centre))]) if inside.size else float("nan")

@@ -120,6 +120,50 @@ class TrainSpec:
                 f"batch_size={self.batch_size} is larger than the training set ({n_train} examples)"
             )
 
+    @classmethod
+    def from_config(cls, config: Any, **overrides: Any) -> TrainSpec:
+        """The spec from a config's keys of the same names (``optimizer``, ``steps``,
+        ``batch_size``, ``eval_every``, ``momentum``, ``eval_size``, ``keep_params``).
+
+        Missing keys take the defaults above, except ``eval_every``, which defaults to ``steps``
+        (record the end only); ``overrides`` win over the config.
+
+        Raises:
+          ValueError: a value of the wrong type, naming the config key.
+        """
+        get = config.get if hasattr(config, "get") else (lambda k, d=None: getattr(config, k, d))
+        kinds = {
+            "optimizer": str,
+            "steps": int,
+            "batch_size": int,
+            "eval_every": int,
+            "momentum": float,
+            "eval_size": int,
+            "keep_params": bool,
+        }
+        values: dict[str, Any] = {}
+        for name, kind in kinds.items():
+            v = overrides[name] if name in overrides else get(name, None)
+            if v is None:
+                continue
+            if kind is bool or kind is str:
+                ok = isinstance(v, kind)
+            else:
+                ok = isinstance(v, int | float | np.number) and not isinstance(v, bool)
+                ok = ok and (kind is float or float(v).is_integer())
+            if not ok:
+                article = "an" if kind is int else "a"
+                msg = f"config key {name!r} must be {article} {kind.__name__}, got {v!r}"
+                raise ValueError(msg)
+            values[name] = kind(v)
+        unknown = set(overrides) - set(kinds)
+        if unknown:
+            raise ValueError(
+                f"unknown TrainSpec field(s) {sorted(unknown)}; allowed: {list(kinds)}"
+            )
+        values.setdefault("eval_every", values.get("steps", cls.steps))
+        return cls(**values)
+
     @property
     def n_evals(self) -> int:
         return math.ceil(self.steps / self.eval_every)

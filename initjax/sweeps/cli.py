@@ -3,61 +3,89 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
-from initjax.sweeps.config import list_experiments, load_experiment, resolve_config
+from initjax.sweeps.config import (
+    describe,
+    experiment_dirs,
+    list_experiments,
+    load_experiment,
+    resolve_config,
+)
+
+
+def _list() -> int:
+    known = list_experiments()
+    if not known:
+        where = ", ".join(str(d) for d in experiment_dirs())
+        print(f"no experiments found in {where} (INITJAX_EXPERIMENTS adds folders)")
+        return 1
+    width = max(len(n) for n in known)
+    for name, path in known.items():
+        print(f"{name.ljust(width)}  {describe(path)}")
+    return 0
+
+
+def _command(name: str, sets: list[str], out: Path, overwrite: bool) -> str:
+    parts = ["initjax", "run", name]
+    for s in sets:
+        parts += ["--set", s]
+    parts += ["--out", str(out)]
+    if overwrite:
+        parts.append("--overwrite")
+    return shlex.join(parts)
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.list or not args.experiment:
-        known = list_experiments()
-        if not known:
-            print("no experiments found (set INITJAX_EXPERIMENTS to the experiments folder)")
-            return 1
-        width = max(len(n) for n in known)
-        for name in known:
-            print(f"{name.ljust(width)}  {load_experiment(name).description}")
-        return 0 if args.list else 2
+        rc = _list()
+        return rc if args.list else 2
+    from initjax.sweeps.runtime import run_experiment
+    from initjax.sweeps.store import set_invocation
+
     exp = load_experiment(args.experiment)
-    config = resolve_config(exp, args.set or [])
+    sets = list(args.set or [])
+    config = resolve_config(exp, sets)
     out = Path(args.out) if args.out else Path("runs") / exp.name
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is an existing file; give a folder")
     if args.print_config:
         print(config)
         return 0
-    runner = getattr(exp.module, "run", None)
+    set_invocation(command=_command(exp.name, sets, out, args.overwrite), overrides=sets)
     try:
-        if runner is not None:  # experiments with their own loop (training, reproductions)
-            runner(config, out, progress=not args.no_progress)
-        else:
-            from initjax.sweeps.runner import run_sweep
-
-            run_sweep(exp, config, out, progress=not args.no_progress)
+        res = run_experiment(
+            exp, config, out, overwrite=args.overwrite, progress=not args.no_progress
+        )
     except KeyboardInterrupt:
         return 130
+    finally:
+        set_invocation()
+    if res.verdict is not None:
+        print(f"wrote {out / 'summary.md'} ({res.verdict.status})")
     return 0
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from initjax.sweeps.store import RunStore
+    from initjax.sweeps.runtime import redraw
 
-    store = RunStore(args.run_dir)
-    manifest = store.read_manifest()
-    exp = load_experiment(manifest.get("experiment_path") or manifest["experiment"])
-    import ml_collections
-
-    config = ml_collections.ConfigDict(manifest["config"])
-    exp.analyze(Path(args.run_dir), store.read_table(), config)
-    print(f"figures and summary redrawn in {args.run_dir}")
+    written = redraw(args.run_dir)
+    if not written:
+        print(f"nothing redrawn in {args.run_dir}: the analysis step wrote no files")
+        return 1
+    print(f"redrawn in {args.run_dir}: {', '.join(p.name for p in written)}")
     return 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
-        help="run or resume an experiment (a sweep config in experiments/)",
-        description="Run an experiment; a rerun with the same --out resumes it.",
+        help="run or resume an experiment (experiments/<name>.py or a .py path)",
+        description="Run an experiment into a run folder; a rerun with the same --out resumes "
+        "it, reusing the pieces whose checksums verify. A folder belongs to one config: a rerun "
+        "with different compute settings is refused unless --overwrite (a change of analysis "
+        "settings only re-evaluates the verdict).",
     )
     p.add_argument("experiment", nargs="?", help="experiment name (see --list) or a .py path")
     p.add_argument("--list", action="store_true", help="list experiments with descriptions")
@@ -65,10 +93,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="override a config key (repeatable), e.g. --set seeds=64 --set widths=[256,1024]; "
-        "--set preset=full for the accelerator-sized variant",
+        help="override a config key (repeatable): a leaf name (--set seeds=64 --set "
+        "widths=[256,1024]) or a dotted path (--set analysis.z_max=3); --set preset=tiny or "
+        "--set preset=full picks a preset, applied before the other overrides",
     )
     p.add_argument("--out", help="run folder (default: runs/<experiment>)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let --out hold this config even if it holds a run of another one (its stored "
+        "pieces that this config shares are kept, the rest deleted)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
     p.set_defaults(func=_run)
@@ -76,7 +111,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q = sub.add_parser(
         "plot",
         help="redraw figures and summary of a finished run",
-        description="Redraw figures and summary.md from RUN_DIR without recomputing.",
+        description="Rebuild the verdict, figures and summary of RUN_DIR (a folder written by "
+        "`initjax run`) from its stored table and config, without recomputing; prints the "
+        "files it wrote.",
     )
     q.add_argument("run_dir", help="a run folder written by `initjax run`")
     q.set_defaults(func=_plot)

@@ -1,13 +1,24 @@
-"""Experiment configs: ``experiments/<name>.py`` modules exposing ``get_config()``.
+"""Finding, loading and configuring experiments (``experiments/<name>.py``).
 
-Convention (as in Flax's examples): ``get_config()`` returns an ``ml_collections.ConfigDict``.
-A module may also define ``DESCRIPTION`` (one line for ``initjax run --list``), ``PRESETS``
-(name -> dict of overrides, e.g. ``"full"`` for an accelerator, ``"tiny"`` for tests) and
-``analyze(run_dir, table, config)`` (figures + summary.md from a finished run).
+Where experiments are found, in order (the first file of a name wins):
 
-Overrides use ``key=value`` strings (``--set seeds=64 --set widths=[256,1024]``); values are parsed
-as Python literals, falling back to a plain string. ``preset=NAME`` is applied first, then the other
-overrides in order. Unknown keys and ill-typed values raise ``ValueError`` naming the key.
+1. the folders in ``$INITJAX_EXPERIMENTS`` (separated by ``os.pathsep``), for users' own files;
+2. the experiments shipped with the package: ``initjax/experiments/`` in an installed wheel, or
+   the repository's top-level ``experiments/`` folder in a source checkout (its source of truth).
+
+A ``.py`` path given instead of a name is loaded directly.
+
+:func:`list_experiments` and :func:`describe` read ``DESCRIPTION`` from the file's syntax tree
+(``ast``) without importing it, so listing is fast and an experiment file may import heavy
+libraries at its top like any Python module. The protocol an experiment module follows is
+described in :mod:`initjax.sweeps.runtime`.
+
+Overrides are ``key=value`` strings (``--set seeds=64 --set widths=[256,1024]``); values are
+Python literals, falling back to a plain string. A key is a dotted path from the config's root
+(``analysis.z_max``) or an unambiguous leaf name (``seeds`` -> ``compute.seeds``).
+``preset=NAME`` is applied first (a preset's keys resolve the same way), then the other overrides
+in order. Unknown or ambiguous keys, unknown presets and ill-typed values raise ``ValueError``
+naming the key.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ import ast
 import difflib
 import importlib.util
 import os
+import sys
 import types
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,24 +37,98 @@ import ml_collections
 
 __all__ = [
     "Experiment",
+    "describe",
+    "experiment_dirs",
     "experiments_dir",
     "list_experiments",
     "load_experiment",
     "parse_override",
     "resolve_config",
+    "resolve_key",
 ]
 
 
 def experiments_dir() -> Path:
-    """Folder holding experiment configs: ``$INITJAX_EXPERIMENTS`` or ``<repo>/experiments``."""
-    env = os.environ.get("INITJAX_EXPERIMENTS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "experiments"
+    """The folder of the experiments shipped with initjax.
+
+    ``initjax/experiments`` inside an installed package (the wheel maps the repository's
+    ``experiments/`` there), else ``<repository>/experiments`` for a source checkout.
+    """
+    here = Path(__file__).resolve().parents[1]  # .../initjax
+    packaged = here / "experiments"
+    if packaged.is_dir():
+        return packaged
+    return here.parent / "experiments"
+
+
+def experiment_dirs() -> list[Path]:
+    """Folders searched for experiments: ``$INITJAX_EXPERIMENTS`` entries, then the shipped ones."""
+    env = os.environ.get("INITJAX_EXPERIMENTS", "")
+    user = [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
+    return [*user, experiments_dir()]
+
+
+def _static_strings(path: Path) -> dict[str, str]:
+    """Top-level ``NAME = "string literal"`` assignments and the docstring, without importing."""
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    out: dict[str, str] = {}
+    doc = ast.get_docstring(tree)
+    if doc:
+        out["__doc__"] = doc
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                for t in targets:
+                    if isinstance(t, ast.Name):
+                        out[t.id] = value.value
+    return out
+
+
+def describe(path: str | os.PathLike) -> str:
+    """One-line description of an experiment file (``DESCRIPTION``, else the docstring's first
+    line), read without importing it."""
+    s = _static_strings(Path(path))
+    text = s.get("DESCRIPTION") or s.get("__doc__") or ""
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _cli_name(stem: str) -> str:
+    return stem.strip().replace("_", "-")
+
+
+def list_experiments(folder: Path | None = None) -> dict[str, Path]:
+    """Experiment name (dashes, as typed on the command line) -> file, without importing any.
+
+    Args:
+      folder: search only this folder (default: :func:`experiment_dirs`).
+    """
+    folders = [folder] if folder is not None else experiment_dirs()
+    found: dict[str, Path] = {}
+    for d in folders:
+        if not d.is_dir():
+            continue
+        for p in sorted(d.glob("*.py")):
+            if not p.name.startswith("_"):
+                found.setdefault(_cli_name(p.stem), p)
+    return found
 
 
 class Experiment:
-    """A loaded experiment module: name, description, config factory, presets, analysis hook."""
+    """A loaded experiment module.
+
+    Attributes:
+      name: command-line name (``depth-sweep``).
+      module: the imported module.
+      path: its file.
+      protocol: ``"pieces"`` (the protocol of :mod:`initjax.sweeps.runtime`), or for experiments
+        in the earlier form ``"grid"`` (a flat grid config run by the sweep engine, optional
+        ``analyze``) or ``"run"`` (a flat config with its own ``run(config, out, progress=)``).
+    """
 
     def __init__(self, name: str, module: types.ModuleType, path: Path):
         self.name = name
@@ -50,6 +136,12 @@ class Experiment:
         self.path = path
         if not callable(getattr(module, "get_config", None)):
             raise ValueError(f"experiment {name!r} ({path}) does not define get_config()")
+        if all(callable(getattr(module, f, None)) for f in ("pieces", "evaluate", "report")):
+            self.protocol = "pieces"
+        elif callable(getattr(module, "run", None)):
+            self.protocol = "run"
+        else:
+            self.protocol = "grid"
 
     @property
     def description(self) -> str:
@@ -57,57 +149,72 @@ class Experiment:
         return doc.strip().splitlines()[0] if doc.strip() else ""
 
     @property
+    def title(self) -> str:
+        return str(getattr(self.module, "TITLE", "") or self.description)
+
+    @property
+    def paper(self) -> str:
+        return str(getattr(self.module, "PAPER", "") or "")
+
+    @property
     def presets(self) -> dict[str, dict[str, Any]]:
         return dict(getattr(self.module, "PRESETS", {}))
 
     def get_config(self) -> ml_collections.ConfigDict:
-        return self.module.get_config()
+        config = self.module.get_config()
+        if self.protocol == "pieces":
+            missing = [k for k in ("compute", "analysis", "preset") if k not in config]
+            if missing:
+                raise ValueError(
+                    f"experiment {self.name}: get_config() must have top-level compute, "
+                    f"analysis and preset entries; missing {missing}"
+                )
+        return config
 
     def analyze(self, run_dir: Path, table, config) -> None:
+        """Earlier-form analysis hook (figures + summary.md); no-op when absent."""
         fn = getattr(self.module, "analyze", None)
         if fn is not None:
             fn(Path(run_dir), table, config)
 
 
-def _canonical(name: str) -> str:
-    return name.strip().replace("-", "_")
-
-
-def list_experiments(folder: Path | None = None) -> dict[str, Path]:
-    """Map of experiment name (dashes, as typed on the command line) -> file path."""
-    folder = folder or experiments_dir()
-    if not folder.is_dir():
-        return {}
-    return {
-        p.stem.replace("_", "-"): p
-        for p in sorted(folder.glob("*.py"))
-        if not p.name.startswith("_")
-    }
-
-
-def load_experiment(name_or_path: str, folder: Path | None = None) -> Experiment:
+def load_experiment(name_or_path: str) -> Experiment:
     """Load an experiment by name (``depth-sweep`` or ``depth_sweep``) or by a ``.py`` path.
 
     Raises:
-      ValueError: unknown name; the message suggests the closest experiment names.
+      ValueError: unknown name (the message suggests the closest names and lists the known ones)
+        or a ``.py`` path that does not exist.
     """
     path = Path(name_or_path)
-    if path.suffix == ".py" and path.is_file():
-        name = path.stem.replace("_", "-")
+    if path.suffix == ".py":
+        if not path.is_file():
+            raise ValueError(f"experiment file {name_or_path!r} does not exist")
+        name = _cli_name(path.stem)
     else:
-        known = list_experiments(folder)
-        name = _canonical(name_or_path).replace("_", "-")
+        known = list_experiments()
+        name = _cli_name(name_or_path)
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.4)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            listing = ", ".join(known) or f"none found in {folder or experiments_dir()}"
+            where = ", ".join(str(d) for d in experiment_dirs())
+            listing = ", ".join(known) or f"none found in {where}"
             raise ValueError(f"unknown experiment {name_or_path!r}.{hint} Available: {listing}.")
         path = known[name]
-    spec = importlib.util.spec_from_file_location(f"initjax_experiment_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
+    mod_name = f"initjax_experiment_{path.stem}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"cannot load experiment file {path}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[mod_name] = module  # dataclasses and pickling look modules up by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(mod_name, None)
+        raise
     return Experiment(name, module, path)
+
+
+# --- overrides ---------------------------------------------------------------------------------
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -125,19 +232,62 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key, value
 
 
-def _set(config: ml_collections.ConfigDict, key: str, value: Any) -> None:
-    parts = key.split(".")
+def _is_dict(node: Any) -> bool:
+    return isinstance(node, ml_collections.ConfigDict | dict)
+
+
+def _leaves(node: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of every leaf under ``node`` (dicts are descended, lists are leaves)."""
+    out = []
+    for k in node.keys():
+        path = f"{prefix}.{k}" if prefix else str(k)
+        v = node[k]
+        if _is_dict(v) and len(v):
+            out.extend(_leaves(v, path))
+        else:
+            out.append(path)
+    return out
+
+
+def resolve_key(config: ml_collections.ConfigDict, key: str) -> str:
+    """The full dotted path of ``key``: itself if it exists, else the one leaf ending in it.
+
+    Raises:
+      ValueError: no such key (closest names suggested) or a leaf name found at several paths.
+    """
+    leaves = _leaves(config)
     node = config
-    for i, part in enumerate(parts):
-        keys = list(node.keys()) if hasattr(node, "keys") else []
-        if part not in keys:
-            close = difflib.get_close_matches(part, keys, n=3, cutoff=0.5)
-            hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise ValueError(
-                f"config key {key!r} does not exist.{hint} Known keys: {', '.join(sorted(keys))}."
-            )
-        if i < len(parts) - 1:
+    parts = key.split(".")
+    exists = True
+    for part in parts:
+        if _is_dict(node) and part in node.keys():
             node = node[part]
+        else:
+            exists = False
+            break
+    if exists:
+        return key
+    matches = [p for p in leaves if p == key or p.endswith("." + key)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise ValueError(
+            f"config key {key!r} is ambiguous: it names {', '.join(matches)}; use the full path"
+        )
+    names = sorted({p.split(".")[-1] for p in leaves} | set(leaves))
+    close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(
+        f"config key {key!r} does not exist.{hint} Known keys: {', '.join(sorted(leaves))}."
+    )
+
+
+def _set(config: ml_collections.ConfigDict, key: str, value: Any) -> None:
+    path = resolve_key(config, key)
+    parts = path.split(".")
+    node = config
+    for part in parts[:-1]:
+        node = node[part]
     old = node[parts[-1]]
     if isinstance(old, bool) and not isinstance(value, bool):
         raise ValueError(f"config key {key!r} expects true/false (True/False), got {value!r}")
@@ -149,11 +299,13 @@ def _set(config: ml_collections.ConfigDict, key: str, value: Any) -> None:
         value = [value]  # --set widths=512 means widths=[512]
     if isinstance(old, str) and not isinstance(value, str):
         value = str(value)
-    with node.unlocked() if hasattr(node, "unlocked") else _nullcontext():
-        try:
+    if _is_dict(old) and not isinstance(value, dict):
+        raise ValueError(f"config key {key!r} is a group of keys ({', '.join(old.keys())})")
+    try:
+        with node.unlocked() if hasattr(node, "unlocked") else _nullcontext():
             node[parts[-1]] = value
-        except TypeError as err:
-            raise ValueError(f"config key {key!r}: {err}") from None
+    except TypeError as err:
+        raise ValueError(f"config key {key!r}: {err}") from None
 
 
 class _nullcontext:
@@ -170,8 +322,8 @@ def resolve_config(
     """The experiment's config with ``preset`` and then the other overrides applied.
 
     Raises:
-      ValueError: unknown key (names it and suggests the closest), unknown preset (lists the
-        available ones), or a value of the wrong type.
+      ValueError: unknown or ambiguous key (names it and suggests the closest), unknown preset
+        (lists the available ones), or a value of the wrong type.
     """
     config = experiment.get_config()
     pairs = [parse_override(o) if isinstance(o, str) else tuple(o) for o in overrides]

@@ -12,7 +12,8 @@ Config keys (``kind = "propagation"``, the default)::
     seeds      int > 0                     root_seed int            metrics [str]
     inputs     "gaussian" | dataset name   n_inputs int >= 2        input_dim int (gaussian)
     c0         float in (-1, 1) (gaussian inputs: correlation of each pair)
-    arms       [ {name, activation, init, init_hparams, sigma_w2: [..] | None, sigma_b2: [..]} ]
+    arms       [ {name, activation, init, init_hparams, sigma_w2: [..] | None, sigma_b2: [..],
+                  widths / depths / metrics: optional, replace the sweep's for this arm} ]
 
 ``kind = "training"`` replaces inputs / metrics by::
 
@@ -21,19 +22,21 @@ Config keys (``kind = "propagation"``, the default)::
     steps, batch_size, eval_every  int > 0     n_train  int > 0 or None (all)
 
 ``sigma_w2 = None`` uses the initializer exactly as registered (e.g. He: Var = 2 / fan_in).
+
+A group's :meth:`Group.spec` holds its slice of the grid axes (:data:`GRID_AXES`: widths, depths,
+arms) in full; every other config key is shared by all groups and identifies them through the
+run loop's hash of the whole config (:func:`initjax.sweeps.runtime.piece_id`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from initjax import activations, initializers, models
 
-__all__ = ["Group", "ARM_KEYS", "expand", "validate"]
+__all__ = ["ARM_KEYS", "GRID_AXES", "Group", "expand", "validate"]
 
 ARM_KEYS = {
     "name",
@@ -43,7 +46,12 @@ ARM_KEYS = {
     "init_hparams",
     "sigma_w2",
     "sigma_b2",
+    "widths",
+    "depths",
+    "metrics",
 }
+# Config keys whose values reach a group only through Group.spec() (its own slice of them).
+GRID_AXES = ("widths", "depths", "arms")
 KINDS = ("propagation", "training")
 COMMON = ("model", "widths", "depths", "seeds", "arms")
 REQUIRED = {
@@ -68,25 +76,19 @@ class Group:
     sigma_w2: tuple[float | None, ...]
     sigma_b2: tuple[float, ...]
     learning_rate: tuple[float, ...]  # empty for propagation sweeps
-    context: tuple[tuple[str, Any], ...]  # seeds, inputs, metrics...: part of the identity
+    metrics: tuple[str, ...] = ()  # the arm's own metrics; empty: the sweep's
 
     @property
     def n_cells(self) -> int:
         return len(self.sigma_w2)
 
     def spec(self) -> dict[str, Any]:
+        """Everything that distinguishes this group from the others of its sweep (JSON-able)."""
         d = dataclasses.asdict(self)
         d.pop("index")
         d["activation_hparams"] = dict(self.activation_hparams)
         d["init_hparams"] = dict(self.init_hparams)
-        d["context"] = dict(self.context)
         return d
-
-    @property
-    def id(self) -> str:
-        """Stable content hash: a rerun with the same settings finds this group's file."""
-        blob = json.dumps(self.spec(), sort_keys=True, default=str)
-        return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     @property
     def label(self) -> str:
@@ -97,14 +99,23 @@ def _err(key: str, msg: str) -> ValueError:
     return ValueError(f"config key {key!r}: {msg}")
 
 
-def _pos_ints(config: Mapping, key: str) -> list[int]:
+def _pos_ints(config: Mapping, key: str, *, where: str | None = None) -> list[int]:
     vals = config[key]
     if not isinstance(vals, list | tuple) or not vals:
-        raise _err(key, f"must be a non-empty list of positive integers, got {vals!r}")
+        raise _err(where or key, f"must be a non-empty list of positive integers, got {vals!r}")
     for v in vals:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise _err(key, f"must be a non-empty list of positive integers, got {vals!r}")
+            raise _err(where or key, f"must be a non-empty list of positive integers, got {vals!r}")
     return [int(v) for v in vals]
+
+
+def _metrics(metrics, key: str, metric_names) -> None:
+    if not isinstance(metrics, list | tuple) or not metrics:
+        raise _err(key, f"must be a non-empty list, got {metrics!r}")
+    if metric_names is not None:
+        bad = [m for m in metrics if m not in metric_names]
+        if bad:
+            raise _err(key, f"unknown {bad}; allowed: {', '.join(metric_names)}")
 
 
 def _floats(arm_key: str, vals, *, allow_none: bool) -> list[float | None]:
@@ -147,13 +158,7 @@ def validate(config: Mapping, *, metric_names: tuple[str, ...] | None = None) ->
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise _err("seeds", f"must be a positive integer, got {seeds!r}")
     if kind == "propagation":
-        metrics = config["metrics"]
-        if not isinstance(metrics, list | tuple) or not metrics:
-            raise _err("metrics", f"must be a non-empty list, got {metrics!r}")
-        if metric_names is not None:
-            bad = [m for m in metrics if m not in metric_names]
-            if bad:
-                raise _err("metrics", f"unknown {bad}; allowed: {', '.join(metric_names)}")
+        _metrics(config["metrics"], "metrics", metric_names)
     else:
         lrs = _floats("learning_rate", config["learning_rate"], allow_none=False)
         if any(v <= 0 for v in lrs):
@@ -189,23 +194,42 @@ def validate(config: Mapping, *, metric_names: tuple[str, ...] | None = None) ->
             raise _err(f"{where}.init", str(err)) from None
         _floats(f"{where}.sigma_w2", arm.get("sigma_w2"), allow_none=True)
         _floats(f"{where}.sigma_b2", arm.get("sigma_b2", [0.0]), allow_none=False)
+        for k in ("widths", "depths"):
+            if arm.get(k) is not None:
+                _pos_ints(arm, k, where=f"{where}.{k}")
+        if arm.get("metrics") is not None:
+            _metrics(arm["metrics"], f"{where}.metrics", metric_names)
 
 
-def expand(config: Mapping, context_keys: tuple[str, ...] = ()) -> list[Group]:
-    """Groups of a validated config in a deterministic order (depth-major within each width)."""
-    context = tuple((k, _freeze(config[k])) for k in context_keys if k in config)
+def expand(config: Mapping) -> list[Group]:
+    """Groups of a validated config in a deterministic order: width, then depth, then arm.
+
+    An arm with its own ``widths`` / ``depths`` takes part only at those (its widths need not be
+    among the sweep's; they are visited after the sweep's own, in order of first appearance).
+    """
+    training = config.get("kind", "propagation") == "training"
+    arms = list(config["arms"])
+
+    def own(arm, key):
+        return _pos_ints(arm, key) if arm.get(key) is not None else _pos_ints(config, key)
+
+    all_widths = list(
+        dict.fromkeys([*_pos_ints(config, "widths"), *(w for a in arms for w in own(a, "widths"))])
+    )
+    all_depths = list(
+        dict.fromkeys([*_pos_ints(config, "depths"), *(d for a in arms for d in own(a, "depths"))])
+    )
+    lrs = (
+        _floats("learning_rate", config["learning_rate"], allow_none=False) if training else [None]
+    )
     groups = []
-    for width in _pos_ints(config, "widths"):
-        for depth in _pos_ints(config, "depths"):
-            for i, arm in enumerate(config["arms"]):
+    for width in all_widths:
+        for depth in all_depths:
+            for i, arm in enumerate(arms):
+                if width not in own(arm, "widths") or depth not in own(arm, "depths"):
+                    continue
                 sw = _floats(f"arms[{i}].sigma_w2", arm.get("sigma_w2"), allow_none=True)
                 sb = _floats(f"arms[{i}].sigma_b2", arm.get("sigma_b2", [0.0]), allow_none=False)
-                training = config.get("kind", "propagation") == "training"
-                lrs = (
-                    _floats("learning_rate", config["learning_rate"], allow_none=False)
-                    if (training)
-                    else [None]
-                )
                 cells = [(w, b, r) for w in sw for b in sb for r in lrs]
                 groups.append(
                     Group(
@@ -221,7 +245,7 @@ def expand(config: Mapping, context_keys: tuple[str, ...] = ()) -> list[Group]:
                         sigma_w2=tuple(c[0] for c in cells),
                         sigma_b2=tuple(c[1] for c in cells),
                         learning_rate=tuple(c[2] for c in cells) if training else (),
-                        context=context,
+                        metrics=tuple(arm.get("metrics") or ()),
                     )
                 )
     return groups

@@ -1,11 +1,16 @@
-"""Input batches for sweeps: Gaussian with a set correlation (exact), or real data."""
+"""Input batches for propagation sweeps: Gaussian with a set correlation (exact), or real data.
+
+Training data for every experiment comes from :func:`initjax.data.training_data`.
+"""
 
 from __future__ import annotations
 
-import ml_collections
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
-__all__ = ["dataset_inputs", "make_inputs", "training_data"]
+__all__ = ["dataset_inputs", "make_inputs"]
 
 
 def dataset_inputs(name: str, n: int, seed: int = 0) -> np.ndarray:
@@ -33,7 +38,7 @@ def dataset_inputs(name: str, n: int, seed: int = 0) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def make_inputs(config: ml_collections.ConfigDict) -> np.ndarray:
+def make_inputs(config: Mapping[str, Any]) -> np.ndarray:
     """The sweep's input batch from ``inputs``, ``n_inputs``, ``input_dim``, ``c0``, ``root_seed``.
 
     Raises: ValueError naming the config key for bad values or unknown datasets.
@@ -42,7 +47,7 @@ def make_inputs(config: ml_collections.ConfigDict) -> np.ndarray:
     if n < 2:
         raise ValueError(f"config key 'n_inputs' must be >= 2 (c needs pairs), got {n}")
     seed = int(config.get("root_seed", 0))
-    if config.inputs == "gaussian":
+    if config["inputs"] == "gaussian":
         # Exact q^0 = 1 per input and cosine c0 per pair (initjax.measure.inputs).
         from initjax import keys
         from initjax.measure.inputs import check_c0, gaussian_inputs
@@ -55,27 +60,6 @@ def make_inputs(config: ml_collections.ConfigDict) -> np.ndarray:
         key = keys.role(keys.seed_keys(1, seed)[0], keys.INPUTS)
         return np.asarray(gaussian_inputs(key, n, (dim,), q0=1.0, c0=c0))
     try:
-        return dataset_inputs(str(config.inputs), n, seed)
+        return dataset_inputs(str(config["inputs"]), n, seed)
     except ValueError as err:
         raise ValueError(f"config key 'inputs': {err}") from None
-
-
-def training_data(config: ml_collections.ConfigDict) -> tuple[np.ndarray, ...]:
-    """``(x_train, y_train, x_test, y_test)`` of ``config.dataset`` (flattened, standardized).
-
-    ``n_train`` (if set) keeps the first n training examples.
-
-    Raises: ValueError naming the config key for unknown datasets or a bad ``n_train``.
-    """
-    from initjax import data
-
-    name = str(config.dataset)
-    n_train = config.get("n_train", None)
-    if n_train is not None and (isinstance(n_train, bool) or int(n_train) < 1):
-        raise ValueError(f"config key 'n_train' must be a positive integer or None, got {n_train}")
-    try:
-        x, y = data.load(name, "train", limit=n_train, flatten=True)
-        xt, yt = data.load(name, "test", flatten=True)
-    except ValueError as err:
-        raise ValueError(f"config key 'dataset': {err}") from None
-    return x, y, xt, yt

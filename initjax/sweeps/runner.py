@@ -1,60 +1,77 @@
-"""Run a propagation sweep: groups -> one jitted, vmapped call each -> resumable results on disk."""
+"""Grid sweeps: a grid config -> one piece per group -> the run loop of :mod:`.runtime`.
+
+A grid (:mod:`initjax.sweeps.grid`) crosses widths x depths x arms; each group (one width, depth
+and arm, with all its sigma cells and seeds) is one piece of work evaluated in one compiled,
+vmapped call: :func:`run_group` for propagation (per-layer metrics with theory columns beside
+them), :func:`run_train_group` for training curves. :func:`grid_pieces` turns a grid config into
+those pieces; an experiment whose ``pieces(compute)`` returns them is a grid experiment
+(``experiments/depth_sweep.py``). :func:`run_sweep` runs a grid experiment and returns its table
+with the groups.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import signal
-import time
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from initjax import activations, initializers
 from initjax.sweeps import inputs as sweep_inputs
 from initjax.sweeps.config import Experiment
-from initjax.sweeps.grid import Group, expand, validate
-from initjax.sweeps.store import RunStore, environment, now
+from initjax.sweeps.grid import GRID_AXES, Group, expand, validate
+from initjax.sweeps.runtime import LoopResult, Piece, run_experiment, run_loop
+from initjax.sweeps.summary import Verdict
 
-__all__ = ["SweepResult", "run_sweep", "run_group", "build_model", "CONTEXT_KEYS"]
+__all__ = [
+    "SweepResult",
+    "add_float32_flags",
+    "build_model",
+    "effective_sigma_w2",
+    "grid_pieces",
+    "grid_training_data",
+    "run_group",
+    "run_sweep",
+    "run_train_group",
+]
 
-# Config keys that change every group's numbers: part of each group's identity (its file name).
-CONTEXT_KEYS = (
-    "kind",
-    "seeds",
-    "root_seed",
-    "inputs",
-    "n_inputs",
-    "input_dim",
-    "c0",
-    "metrics",
-    "theory",
-    "readout",
-    "dataset",
-    "n_train",
-    "optimizer",
-    "momentum",
-    "steps",
-    "batch_size",
-    "eval_every",
-    "eval_size",
-)
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 
 @dataclasses.dataclass
 class SweepResult:
-    """What a finished sweep returns: the table, the folder, and what was (re)computed."""
+    """What a finished sweep returns.
+
+    Attributes:
+      table: the results table.
+      out: the run folder.
+      groups: the grid's groups, in table order.
+      pieces: their piece ids (file names in ``out/pieces``), same order.
+      computed: ids computed by this call (the others were reused).
+      wall_s: this call's wall time.
+      loop: the run loop's full result.
+      verdict: the evaluated verdict (None for experiments of the earlier form).
+    """
 
     table: pd.DataFrame
     out: Path
     groups: list[Group]
+    pieces: list[str]
     computed: list[str]
     wall_s: float
+    loop: LoopResult
+    verdict: Verdict | None = None
+
+
+def _metric_names() -> tuple[str, ...]:
+    from initjax.measure import metrics
+
+    names = getattr(metrics, "names", None)
+    return tuple(names()) if callable(names) else tuple(metrics.METRICS)
 
 
 def build_model(group: Group, readout: int | None = None):
@@ -85,8 +102,36 @@ def effective_sigma_w2(group: Group) -> float:
     return float("nan") if v is None else float(v) * group.width
 
 
-def run_group(group: Group, x: np.ndarray, config: ml_collections.ConfigDict) -> pd.DataFrame:
-    """Evaluate every cell and seed of one group in one compiled call; tidy frame with theory."""
+def add_float32_flags(frame: pd.DataFrame, metric_columns) -> pd.DataFrame:
+    """Per-row ``underflow`` and ``nonfinite`` flags, unless the engine already provides them.
+
+    ``underflow``: q^l below float32's smallest normal number (1.18e-38; includes q = 0), the
+    signal has vanished below float32's range and c^l is then undefined (set to NaN).
+    ``nonfinite``: some metric value of the row is NaN or +-inf. ``diverged`` (overflow) is the
+    engine's.
+    """
+    if "q" in frame.columns and "underflow" not in frame.columns:
+        q = frame["q"].to_numpy(np.float64)
+        under = np.isfinite(q) & (q < FLOAT32_TINY)
+        frame["underflow"] = under
+        if "c" in frame.columns:
+            frame.loc[under, "c"] = np.nan
+    if "nonfinite" not in frame.columns:
+        cols = [c for c in metric_columns if c in frame.columns]
+        vals = frame[cols].to_numpy(np.float64) if cols else np.zeros((len(frame), 0))
+        frame["nonfinite"] = ~np.isfinite(vals).all(axis=1)
+    return frame
+
+
+def run_group(group: Group, x: np.ndarray, config: Mapping[str, Any]) -> pd.DataFrame:
+    """Evaluate every cell and seed of one group in one compiled call; tidy frame with theory.
+
+    Columns: model, width, depth, arm, activation, init, sigma_w2, sigma_b2, seed, layer, the
+    metric columns, diverged, underflow, nonfinite, and ``q_theory`` / ``c_theory`` (mean-field
+    maps iterated from each seed's measured layer 0) when ``config.theory``.
+    """
+    import jax.numpy as jnp
+
     from initjax import measure
 
     model = build_model(group)
@@ -96,8 +141,8 @@ def run_group(group: Group, x: np.ndarray, config: ml_collections.ConfigDict) ->
     result = measure.propagate(
         model,
         jnp.asarray(x),
-        seeds=int(config.seeds),
-        metrics=tuple(config.metrics),
+        seeds=int(config["seeds"]),
+        metrics=tuple(group.metrics or config["metrics"]),
         sigma_w2=sigma_w2,
         sigma_b2=sigma_b2,
         root_seed=int(config.get("root_seed", 0)),
@@ -105,6 +150,7 @@ def run_group(group: Group, x: np.ndarray, config: ml_collections.ConfigDict) ->
     frame = result.to_frame()
     if own_init:
         frame["sigma_w2"] = np.full(len(frame), effective_sigma_w2(group), np.float32)
+    frame = add_float32_flags(frame, result.columns)
     frame = _meta_columns(frame, group)
     # No mean-field theory for data-dependent inits: their weights are rescaled on data layer by
     # layer, so no single (sigma_w2, sigma_b2) describes the network.
@@ -128,8 +174,25 @@ def _meta_columns(frame: pd.DataFrame, group: Group) -> pd.DataFrame:
     return frame
 
 
+def grid_training_data(config: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
+    """``(x_train, y_train, x_test, y_test)`` of ``config.dataset``, flattened, first
+    ``config.n_train`` training examples (None: all) -- :func:`initjax.data.training_data`.
+
+    Raises: ValueError naming the config key.
+    """
+    from initjax import data
+
+    try:
+        return data.training_data(
+            str(config["dataset"]), n_train=config.get("n_train", None), flatten=True
+        )
+    except ValueError as err:
+        key = "n_train" if "n_train" in str(err) else "dataset"
+        raise ValueError(f"config key {key!r}: {err}") from None
+
+
 def run_train_group(
-    group: Group, data: tuple[np.ndarray, ...], config: ml_collections.ConfigDict
+    group: Group, data: tuple[np.ndarray, ...], config: Mapping[str, Any]
 ) -> pd.DataFrame:
     """Train every cell (sigma_w2 x sigma_b2 x learning_rate) and seed of one group in one call.
 
@@ -141,22 +204,14 @@ def run_train_group(
     n_classes = int(np.max(data[1])) + 1
     model = build_model(group, readout=n_classes)
     own_init = all(s is None for s in group.sigma_w2)
-    spec = TrainSpec(
-        optimizer=str(config.optimizer),
-        steps=int(config.steps),
-        batch_size=int(config.batch_size),
-        eval_every=int(config.get("eval_every", config.steps)),
-        eval_size=int(config.get("eval_size", 1000)),
-        momentum=float(config.get("momentum", 0.9)),
-    )
     result = train(
         model,
         data,
-        seeds=int(config.seeds),
+        seeds=int(config["seeds"]),
         sigma_w2=None if own_init else np.asarray(group.sigma_w2, np.float32),
         sigma_b2=np.asarray(group.sigma_b2, np.float32),
         learning_rate=np.asarray(group.learning_rate, np.float32),
-        spec=spec,
+        spec=TrainSpec.from_config(config),
         root_seed=int(config.get("root_seed", 0)),
     )
     frame = result.curves_frame()
@@ -177,107 +232,95 @@ def _with_theory(frame: pd.DataFrame, group: Group) -> pd.DataFrame:
     return theory.compare(frame, act)
 
 
-def _install_sigterm() -> Callable[[], None]:
-    """Turn SIGTERM into KeyboardInterrupt so a killed sweep ends like Ctrl-C."""
+def _call(fn: Callable, group: Group, data: Callable[[], Any], config) -> pd.DataFrame:
+    return fn(group, data(), config)
 
-    def handler(signum, frame):
-        raise KeyboardInterrupt
 
-    try:
-        old = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread
-        return lambda: None
-    return lambda: signal.signal(signal.SIGTERM, old)
+def grid_pieces(compute: Mapping[str, Any]) -> list[Piece]:
+    """One :class:`~initjax.sweeps.runtime.Piece` per group of a grid config.
+
+    The config is validated first (a bad key fails here, before any computation). Inputs or
+    training data are loaded once, when the first piece runs (a resumed, finished run loads
+    nothing). Each piece's spec is its group's spec; the grid axes are its ``axes``.
+
+    Raises:
+      ValueError: an invalid grid config, naming the key.
+    """
+    validate(compute, metric_names=_metric_names())
+    groups = expand(compute)
+    training = compute.get("kind", "propagation") == "training"
+
+    @functools.cache
+    def data():
+        return grid_training_data(compute) if training else sweep_inputs.make_inputs(compute)
+
+    fn = run_train_group if training else run_group
+    return [
+        Piece(g.label, functools.partial(_call, fn, g, data, compute), g.spec(), GRID_AXES)
+        for g in groups
+    ]
 
 
 def run_sweep(
     experiment: Experiment,
-    config: ml_collections.ConfigDict,
+    config: Any,
     out: str | Path,
     *,
     progress: bool = True,
     analyze: bool = True,
+    overwrite: bool = False,
     log: Callable[[str], Any] = print,
 ) -> SweepResult:
-    """Run (or resume) a sweep into ``out`` and return its table.
+    """Run (or resume) a grid experiment into ``out`` and return its table and groups.
 
-    Finished groups already in ``out`` are skipped; each newly finished group is written at once
-    (atomically), so an interruption loses at most the group in progress.
+    Works for experiments of the protocol (``config.compute`` is the grid; evaluate and report
+    run at the end when ``analyze``) and for earlier-form grid experiments (a flat config;
+    their ``analyze(run_dir, table, config)`` runs at the end).
 
     Raises:
-      ValueError: an invalid config (before any computation), naming the key.
+      ValueError: an invalid config (before any computation), naming the key; a folder that
+        belongs to another config (unless ``overwrite``).
       KeyboardInterrupt: re-raised after reporting how many groups are saved.
     """
-    from initjax import measure
-
-    validate(config, metric_names=tuple(measure.METRICS))
-    groups = expand(config, CONTEXT_KEYS)
-    store = RunStore(out)
-    if config.get("kind", "propagation") == "training":
-        data = sweep_inputs.training_data(config)
-        compute = lambda g: run_train_group(g, data, config)  # noqa: E731
-    else:
-        x = sweep_inputs.make_inputs(config)
-        compute = lambda g: run_group(g, x, config)  # noqa: E731
-    started = now()
-    t_start = time.perf_counter()
-    manifest = {
-        "experiment": experiment.name,
-        "experiment_path": str(experiment.path),
-        "status": "running",
-        "started": started,
-        "config": config.to_dict(),
-        "environment": environment(),
-        "groups": [{"id": g.id, "label": g.label, "cells": g.n_cells} for g in groups],
-    }
-    store.write_manifest(manifest)
-    todo = [g for g in groups if not store.is_done(g.id)]
-    if len(todo) < len(groups):
-        log(f"resuming: {len(groups) - len(todo)} of {len(groups)} groups already in {out}")
-    computed: list[str] = []
-    restore = _install_sigterm()
-    cells_done = 0
-    try:
-        bar = tqdm(
-            total=len(groups),
-            initial=len(groups) - len(todo),
-            desc=experiment.name,
-            unit="group",
-            disable=not progress,
+    if experiment.protocol == "pieces":
+        grid = config.compute
+        res = run_experiment(
+            experiment,
+            config,
+            out,
+            overwrite=overwrite,
+            progress=progress,
+            analyze=analyze,
+            log=log,
         )
-        with bar:
-            for g in todo:
-                bar.set_description(g.label)
-                t0 = time.perf_counter()
-                frame = compute(g)
-                wall = time.perf_counter() - t0
-                store.write_group(g.id, frame, {"spec": g.spec(), "wall_s": wall, "done": now()})
-                computed.append(g.id)
-                cells_done += g.n_cells
-                bar.update(1)
-                elapsed = time.perf_counter() - t_start
-                bar.set_postfix(cells_per_s=f"{cells_done / max(elapsed, 1e-9):.2f}")
-    except KeyboardInterrupt:
-        done = sum(store.is_done(g.id) for g in groups)
-        log(f"interrupted: {done} of {len(groups)} groups saved in {out}; rerun to resume")
-        raise
-    finally:
-        restore()
-    table = store.assemble([g.id for g in groups])
-    wall = time.perf_counter() - t_start
-    manifest.update(
-        status="complete",
-        finished=now(),
-        wall_s=wall,
-        group_wall_s={g.id: store.group_meta(g.id).get("wall_s") for g in groups},
+        loop, verdict = res.loop, res.verdict
+    else:
+        grid = config
+        compute = {k: v for k, v in _plain_dict(config).items() if k != "preset"}
+        loop = run_loop(
+            experiment.name,
+            grid_pieces(config),
+            out,
+            compute=compute,
+            config=config,
+            compare=None,
+            experiment_path=str(experiment.path),
+            overwrite=overwrite,
+            progress=progress,
+            log=log,
+        )
+        verdict = None
+        if analyze:
+            experiment.analyze(Path(out), loop.table, config)
+            from initjax.sweeps.store import RunStore
+
+            loop.manifest.update(status="complete")
+            RunStore(out).write_manifest(loop.manifest)
+    groups = expand(grid)
+    return SweepResult(
+        loop.table, Path(out), groups, loop.ids, loop.computed, loop.wall_s, loop, verdict
     )
-    store.write_manifest(manifest)
-    n_div = int(table["diverged"].sum()) if "diverged" in table else 0
-    log(
-        f"{experiment.name}: {len(groups)} groups ({sum(g.n_cells for g in groups)} cells x "
-        f"{config.seeds} seeds), {len(computed)} computed in {wall:.1f} s, "
-        f"{len(table)} rows, {n_div} diverged rows -> {store.table_path}"
-    )
-    if analyze:
-        experiment.analyze(Path(out), table, config)
-    return SweepResult(table, Path(out), groups, computed, wall)
+
+
+def _plain_dict(config: Any) -> dict[str, Any]:
+    return config.to_dict() if hasattr(config, "to_dict") else dict(config)

@@ -1,48 +1,89 @@
-"""Results on disk: one Parquet file per finished group, a final table, and manifest.json.
+"""Results on disk: verified pieces, the final table, manifest.json, and folder ownership.
 
 Layout of a run folder::
 
-    manifest.json                 config, versions, device, git commit, times, per-group wall time
-    groups/<group-id>.parquet     one finished group (written to a temp file, then renamed)
-    groups/<group-id>.json        that group's spec and wall time (written before the parquet)
-    results.parquet               all groups of the config, in config order (rebuilt at the end)
+    manifest.json               experiment, command, config, environment, times, piece list
+    pieces/<piece-id>.parquet   one finished piece of work (temp file, fsync, atomic rename)
+    pieces/<piece-id>.json      its label, spec, compute time, row count and the sha256 of the
+                                Parquet bytes (written after the Parquet file)
+    results.parquet             all pieces of the config, in config order (rebuilt at the end)
 
-A group counts as finished iff its Parquet file exists, so a crash or Ctrl-C at any moment leaves
-only whole groups, and a rerun skips them.
+A piece counts as finished only when both files exist and the Parquet bytes hash to the recorded
+sha256; anything else (a crash between the two writes, a truncated or altered file) is treated
+as not finished, and :meth:`RunStore.check_piece` says why so the run loop can report it.
+
+Files are written through :func:`atomic_write_bytes` with the permissions an ordinary ``open``
+would give them (``0o666`` minus the process umask), never the ``0o600`` of a raw temp file.
+
+A run folder belongs to one config: :func:`claim_folder` compares the config about to be run with
+the one recorded in the folder's manifest and refuses a different one (naming the differing
+keys) unless ``overwrite`` is given. The propagate command and the run loop both use it.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 __all__ = [
+    "FolderConflictError",
+    "PieceState",
     "RunStore",
     "atomic_write_bytes",
+    "atomic_write_text",
+    "claim_folder",
+    "config_diff",
     "environment",
     "now",
+    "sha256_bytes",
 ]
+
+PIECES_DIR = "pieces"
+LEGACY_GROUPS_DIR = "groups"
 
 
 def now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder and an atomic rename."""
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    with _UMASK_LOCK:  # reading the umask means setting it; restore at once
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temp file in the same folder, fsync, atomic rename.
+
+    The file gets mode ``0o666 & ~umask`` (as ``open(path, "w")`` would), not the ``0o600`` of
+    ``tempfile.mkstemp``. A reader sees either the old content or the new one, never a mix.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -51,6 +92,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode())
 
 
 def _git_commit() -> str | None:
@@ -68,7 +114,7 @@ def _git_commit() -> str | None:
 
 
 def environment() -> dict[str, Any]:
-    """Versions, devices and git commit, for the manifest."""
+    """Versions, devices and git commit (None outside a git checkout), for the manifest."""
     import flax
     import jax
 
@@ -88,34 +134,249 @@ def environment() -> dict[str, Any]:
     }
 
 
+# --- config comparison and folder ownership ---------------------------------------------------
+
+
+def _plain(x: Any) -> Any:
+    """JSON-like plain data (ConfigDict -> dict, tuples -> lists) for comparing and hashing."""
+    if hasattr(x, "to_dict"):
+        x = x.to_dict()
+    if isinstance(x, Mapping):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    if hasattr(x, "item") and getattr(x, "shape", None) == ():  # numpy scalars
+        return x.item()
+    return x
+
+
+def config_diff(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """Leaves that differ between two nested configs: ``[(dotted key, old, new)]``.
+
+    A key present on one side only is reported with ``<absent>`` on the other. Lists are
+    compared whole (a changed list is one difference).
+    """
+    old, new = _plain(old), _plain(new)
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new), key=str):
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if k not in old:
+                out.append((key, "<absent>", new[k]))
+            elif k not in new:
+                out.append((key, old[k], "<absent>"))
+            else:
+                out.extend(config_diff(old[k], new[k], key))
+        return out
+    same = json.dumps(old, sort_keys=True, default=str) == json.dumps(
+        new, sort_keys=True, default=str
+    )
+    return [] if same else [(prefix or "<config>", old, new)]
+
+
+def _short(v: Any, n: int = 60) -> str:
+    s = json.dumps(v, default=str) if not isinstance(v, str) else v
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+class FolderConflictError(ValueError):
+    """A run folder already holds results of a different owner or config."""
+
+
+def claim_folder(
+    root: str | os.PathLike,
+    *,
+    owner: str,
+    config: Any,
+    overwrite: bool = False,
+    owner_key: str = "experiment",
+    config_key: str = "config",
+    compare: Sequence[str] | None = None,
+    ignore: Sequence[str] = ("preset",),
+) -> dict[str, Any] | None:
+    """Check that ``root`` may receive results of ``owner`` run with ``config``.
+
+    The folder's ``manifest.json`` records who wrote it (``manifest[owner_key]``) and with which
+    config (``manifest[config_key]``). A new folder, an empty one, or one written by the same owner
+    with an equal config is accepted; so is ``overwrite=True``, whatever it holds (the caller then
+    replaces what it owns). ``compare`` restricts the comparison to those top-level keys of the
+    config (e.g. ``("compute",)``: a change of analysis settings is not a conflict); top-level
+    keys in ``ignore`` (default the preset's name: its values are in the config) never count.
+
+    Returns:
+      The folder's previous manifest (None for a new or empty folder).
+
+    Raises:
+      FolderConflictError (a ValueError): ``root`` is a file; a non-empty folder without a
+        manifest; another owner; or a different config (the message names every differing key
+        with both values) while ``overwrite`` is False.
+    """
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise FolderConflictError(f"--out {root} is an existing file, not a folder")
+    if not root.is_dir() or not any(root.iterdir()):
+        return None
+    mpath = root / "manifest.json"
+    if not mpath.is_file():
+        if overwrite:
+            return None
+        raise FolderConflictError(
+            f"{root} is not empty and has no manifest.json: it is not a run folder of "
+            f"{owner}; choose another --out (or --overwrite to write into it anyway)"
+        )
+    try:
+        old = json.loads(mpath.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        if overwrite:
+            return None
+        raise FolderConflictError(f"{mpath} is unreadable ({err}); use --overwrite") from None
+    if overwrite:
+        return old
+    old_owner = old.get(owner_key)
+    if old_owner != owner:
+        raise FolderConflictError(
+            f"{root} holds results of {old_owner or 'another command'!r}, not {owner!r}; "
+            "choose another --out, or --overwrite to replace them"
+        )
+    new_cfg, old_cfg = _plain(config), _plain(old.get(config_key, {}))
+    if not isinstance(new_cfg, dict) or not isinstance(old_cfg, dict):
+        new_cfg, old_cfg = {"config": new_cfg}, {"config": old_cfg}
+    if compare is not None:
+        new_cfg = {k: new_cfg.get(k) for k in compare}
+        old_cfg = {k: old_cfg.get(k) for k in compare}
+    for k in ignore:
+        new_cfg.pop(k, None)
+        old_cfg.pop(k, None)
+    diff = config_diff(old_cfg, new_cfg)
+    if diff:
+        shown = "; ".join(f"{k}: {_short(a)} there, {_short(b)} now" for k, a, b in diff[:8])
+        more = f" (and {len(diff) - 8} more)" if len(diff) > 8 else ""
+        raise FolderConflictError(
+            f"{root} belongs to a run of {owner} with a different config: {shown}{more}. "
+            "Choose another --out, or pass --overwrite to replace its results"
+        )
+    return old
+
+
+# --- pieces -----------------------------------------------------------------------------------
+
+
+class PieceState:
+    """Outcome of :meth:`RunStore.check_piece`."""
+
+    OK = "ok"
+    MISSING = "missing"
+    INCOMPLETE = "incomplete"  # Parquet without its record, or record without Parquet
+    CORRUPT = "corrupt"  # bytes do not match the recorded sha256
+    UNREADABLE = "unreadable"  # checksum fine but not a readable table (or legacy file broken)
+
+
 class RunStore:
-    """A run folder: finished groups, the final table, the manifest."""
+    """A run folder: verified pieces, the final table, the manifest.
+
+    ``write_piece`` / ``check_piece`` / ``read_piece`` are the interface of the run loop
+    (:mod:`initjax.sweeps.runtime`). ``write_group`` / ``is_done`` / ``read_group`` /
+    ``group_meta`` / ``group_path`` are the same operations under the names of the earlier
+    layout, kept for the experiments that still drive a store directly; they also checksum.
+    """
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
-        self.groups_dir = self.root / "groups"
+        self.pieces_dir = self.root / PIECES_DIR
+        self.groups_dir = self.root / LEGACY_GROUPS_DIR
 
-    # --- groups -----------------------------------------------------------------------------
+    # --- pieces ------------------------------------------------------------------------------
+    def piece_path(self, piece_id: str) -> Path:
+        return self.pieces_dir / f"{piece_id}.parquet"
+
+    def record_path(self, piece_id: str) -> Path:
+        return self.pieces_dir / f"{piece_id}.json"
+
+    def write_piece(self, piece_id: str, frame: pd.DataFrame, meta: Mapping[str, Any]) -> str:
+        """Persist one finished piece: the Parquet file, then its record with the sha256.
+
+        Returns the sha256 of the stored bytes.
+        """
+        return self._write(self.piece_path(piece_id), self.record_path(piece_id), frame, meta)
+
+    @staticmethod
+    def _write(data_path: Path, rec_path: Path, frame: pd.DataFrame, meta) -> str:
+        blob = frame.to_parquet(index=False)
+        digest = sha256_bytes(blob)
+        rec_path.unlink(missing_ok=True)  # a record never describes other bytes
+        atomic_write_bytes(data_path, blob)
+        record = {**dict(meta), "sha256": digest, "bytes": len(blob), "rows": len(frame)}
+        atomic_write_text(rec_path, json.dumps(record, indent=2, default=str))
+        return digest
+
+    def piece_record(self, piece_id: str) -> dict[str, Any]:
+        return self._record(self.record_path(piece_id))
+
+    @staticmethod
+    def _record(p: Path) -> dict[str, Any]:
+        try:
+            return json.loads(p.read_text()) if p.is_file() else {}
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def check_piece(self, piece_id: str) -> tuple[str, str]:
+        """``(state, detail)``: whether the piece's stored bytes are complete and unaltered."""
+        return self._check(self.piece_path(piece_id), self.record_path(piece_id))
+
+    def _check(self, data_path: Path, rec_path: Path) -> tuple[str, str]:
+        has_data, has_rec = data_path.is_file(), rec_path.is_file()
+        if not has_data and not has_rec:
+            return PieceState.MISSING, ""
+        if not has_data:
+            return PieceState.INCOMPLETE, "record without its Parquet file"
+        rec = self._record(rec_path)
+        if not rec.get("sha256"):
+            return PieceState.INCOMPLETE, "Parquet file without its checksum record"
+        blob = data_path.read_bytes()
+        if len(blob) != rec.get("bytes", len(blob)):
+            return PieceState.CORRUPT, f"{len(blob)} bytes on disk, {rec['bytes']} written"
+        if sha256_bytes(blob) != rec["sha256"]:
+            return PieceState.CORRUPT, "sha256 of the stored bytes differs from the record"
+        return PieceState.OK, ""
+
+    def read_piece(self, piece_id: str) -> pd.DataFrame:
+        return pd.read_parquet(self.piece_path(piece_id))
+
+    def discard_piece(self, piece_id: str) -> None:
+        self.piece_path(piece_id).unlink(missing_ok=True)
+        self.record_path(piece_id).unlink(missing_ok=True)
+
+    def stored_piece_ids(self) -> list[str]:
+        if not self.pieces_dir.is_dir():
+            return []
+        ids = {p.stem for p in self.pieces_dir.glob("*.parquet")}
+        ids |= {p.stem for p in self.pieces_dir.glob("*.json")}
+        return sorted(ids)
+
+    # --- earlier layout (groups/), checksummed too ----------------------------------------------
     def group_path(self, group_id: str) -> Path:
         return self.groups_dir / f"{group_id}.parquet"
 
-    def is_done(self, group_id: str) -> bool:
-        return self.group_path(group_id).is_file()
-
     def write_group(self, group_id: str, frame: pd.DataFrame, meta: dict[str, Any]) -> None:
-        """Persist one finished group atomically (meta first, the Parquet file last)."""
-        atomic_write_bytes(
-            self.groups_dir / f"{group_id}.json",
-            json.dumps(meta, indent=2, default=str).encode(),
-        )
-        atomic_write_bytes(self.group_path(group_id), frame.to_parquet(index=False))
+        self._write(self.group_path(group_id), self.groups_dir / f"{group_id}.json", frame, meta)
+
+    def is_done(self, group_id: str) -> bool:
+        """True when the group's bytes verify; a corrupt or incomplete group is removed."""
+        data, rec = self.group_path(group_id), self.groups_dir / f"{group_id}.json"
+        state, detail = self._check(data, rec)
+        if state == PieceState.OK:
+            return True
+        if state != PieceState.MISSING:
+            print(f"group {group_id} {state} ({detail}): recomputing")
+            data.unlink(missing_ok=True)
+            rec.unlink(missing_ok=True)
+        return False
 
     def read_group(self, group_id: str) -> pd.DataFrame:
         return pd.read_parquet(self.group_path(group_id))
 
     def group_meta(self, group_id: str) -> dict[str, Any]:
-        p = self.groups_dir / f"{group_id}.json"
-        return json.loads(p.read_text()) if p.is_file() else {}
+        return self._record(self.groups_dir / f"{group_id}.json")
 
     # --- final table and manifest ------------------------------------------------------------
     @property
@@ -126,11 +387,16 @@ class RunStore:
     def manifest_path(self) -> Path:
         return self.root / "manifest.json"
 
+    def write_table(self, table: pd.DataFrame) -> str:
+        blob = table.to_parquet(index=False)
+        atomic_write_bytes(self.table_path, blob)
+        return sha256_bytes(blob)
+
     def assemble(self, group_ids: Iterable[str]) -> pd.DataFrame:
         """Concatenate the given finished groups in order and write ``results.parquet``."""
         frames = [self.read_group(g) for g in group_ids]
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        atomic_write_bytes(self.table_path, table.to_parquet(index=False))
+        self.write_table(table)
         return table
 
     def read_table(self) -> pd.DataFrame:
@@ -141,10 +407,40 @@ class RunStore:
             )
         return pd.read_parquet(self.table_path)
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=2, default=str).encode())
+    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
+        manifest = dict(manifest)
+        for k, v in _INVOCATION.items():  # the command line that started this process's run
+            manifest.setdefault(k, v)
+        atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, default=str))
 
     def read_manifest(self) -> dict[str, Any]:
         if not self.manifest_path.is_file():
             raise FileNotFoundError(f"{self.root} is not a run folder (no manifest.json)")
         return json.loads(self.manifest_path.read_text())
+
+    def clear(self, *, keep_pieces: bool = False, extra: Iterable[str] = ()) -> None:
+        """Remove what a run owns here: pieces/ (unless ``keep_pieces``), groups/, the table,
+        manifest and summaries, and the files named in ``extra`` (e.g. its figures)."""
+        shutil.rmtree(self.groups_dir, ignore_errors=True)
+        if not keep_pieces:
+            shutil.rmtree(self.pieces_dir, ignore_errors=True)
+        for name in ("results.parquet", "manifest.json", "summary.md", "summary.json", *extra):
+            p = self.root / name
+            if p.is_file() and p.resolve().parent == self.root.resolve():
+                p.unlink()
+
+
+# The invocation (command line and overrides) of the current `initjax run`, recorded in every
+# manifest this process writes: set by the command line, empty when called from Python.
+_INVOCATION: dict[str, Any] = {}
+
+
+def invocation() -> dict[str, Any]:
+    """The recorded invocation (``command``, ``overrides``), empty outside ``initjax run``."""
+    return dict(_INVOCATION)
+
+
+def set_invocation(**fields: Any) -> None:
+    """Record ``command=...``, ``overrides=[...]`` for the manifests written from now on."""
+    _INVOCATION.clear()
+    _INVOCATION.update({k: v for k, v in fields.items() if v is not None})

@@ -7,7 +7,8 @@ import pytest
 
 from initjax.sweeps import load_experiment, resolve_config, run_sweep
 from initjax.sweeps.grid import expand
-from initjax.sweeps.runner import CONTEXT_KEYS, build_model
+from initjax.sweeps.runner import build_model
+from initjax.sweeps.summary import Summary
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +28,13 @@ def test_he_vs_xavier_tiny(exp, tmp_path):
     assert sw["He"] == pytest.approx(2.0) and sw["Glorot"] == pytest.approx(1.0)
     assert (tmp_path / "curves.png").is_file()
     summary = (tmp_path / "summary.md").read_text()
-    assert "**Verdict: " in summary
+    assert summary.count("**Verdict: ") == 1 and res.verdict.status in ("PASS", "FAIL")
+    assert summary.index("## Criterion") < summary.index("**Verdict: ")
     # mean-field ratio column: Glorot at depth 30 -> 2^-30
     assert "9.31e-10" in summary
+    s = Summary.read(tmp_path)
+    assert s.verdict.status == res.verdict.status and s.figures == ["curves.png"]
+    assert len(s.verdict.not_reproduced) >= 1
 
 
 def test_signal_ratio_matches_closed_form(exp):
@@ -38,21 +43,36 @@ def test_signal_ratio_matches_closed_form(exp):
         assert exp.module.signal_ratio(2.0, depth) == pytest.approx(1.0, rel=1e-5)
 
 
-def test_verdict_thresholds(exp):
+def _final_table(rows):
+    """A synthetic results table: one final row per (depth, arm, seed)."""
+    out = [
+        dict(depth=d, arm=a, seed=s, step=100, final=True, train_acc=acc, test_acc=acc,
+             train_loss=1.0, diverged=div, sigma_w2=2.0 if a == "He" else 1.0)
+        for d, a, acc, div in rows
+        for s in range(2)
+    ]  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def test_verdict_thresholds_and_negative_controls(exp):
     cfg = exp.get_config()
     rows = [
-        (30, "He", 0.6, 0),
-        (30, "Glorot", 0.11, 0),
-        (50, "He", 0.5, 0),
-        (50, "Glorot", 0.12, 0),
+        [10, "He", 0.2, False],  # shallow: reported, not judged
+        [30, "He", 0.6, False],
+        [30, "Glorot", 0.11, False],
+        [50, "He", 0.5, False],
+        [50, "Glorot", 0.12, False],
     ]
-    res = pd.DataFrame(rows, columns=["depth", "arm", "train_acc", "diverged"])
-    assert exp.module.verdict(res, cfg)[0]
-    res.loc[3, "train_acc"] = 0.3  # Glorot trains at depth 50: the claim fails
-    assert not exp.module.verdict(res, cfg)[0]
-    res.loc[3, "train_acc"] = 0.1
-    res.loc[2, "diverged"] = 1  # a diverged He network does not count as trained
-    assert not exp.module.verdict(res, cfg)[0]
+    v = exp.module.evaluate(_final_table(rows), cfg)
+    assert v.status == "PASS" and len(v.checks) == 5
+    assert [c.passed for c in v.checks] == [None, True, True, True, True]
+    rows[4][2] = 0.3  # Glorot trains at depth 50: the claim fails
+    assert exp.module.evaluate(_final_table(rows), cfg).status == "FAIL"
+    rows[4][2] = 0.1
+    rows[3][3] = True  # a diverged He network does not count as trained
+    assert exp.module.evaluate(_final_table(rows), cfg).status == "FAIL"
+    # no depth reaches the criterion depth: nothing to judge is a FAIL, not a PASS
+    assert exp.module.evaluate(_final_table(rows[:1]), cfg).status == "FAIL"
 
 
 def test_glorot_gradient_vanishes_at_depth(exp):
@@ -69,12 +89,12 @@ def test_glorot_gradient_vanishes_at_depth(exp):
     the predicted factor at L = 30 is 2^-15.
     """
     from initjax.measure.train import TrainSpec, train
-    from initjax.sweeps.inputs import training_data
+    from initjax.sweeps.runner import grid_training_data
 
-    cfg = resolve_config(exp, ["preset=tiny"])
-    data = training_data(cfg)
-    groups = {(g.depth, g.arm): g for g in expand(cfg, CONTEXT_KEYS)}
-    spec = TrainSpec(optimizer=cfg.optimizer, steps=1, batch_size=cfg.batch_size, eval_every=1)
+    cfg = resolve_config(exp, ["preset=tiny"]).compute
+    data = grid_training_data(cfg)
+    groups = {(g.depth, g.arm): g for g in expand(cfg)}
+    spec = TrainSpec.from_config(cfg, steps=1, eval_every=1)
     w = cfg.widths[0]
     for depth in [max(cfg.depths)]:  # one depth: each (depth, init) costs a compilation
         g0 = {}

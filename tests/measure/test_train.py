@@ -137,6 +137,28 @@ def test_make_optimizer_names():
         make_optimizer("lion", 0.1)
 
 
+def test_train_spec_from_config():
+    import ml_collections
+
+    from initjax.measure.train import TrainSpec
+
+    cfg = ml_collections.ConfigDict(
+        dict(optimizer="momentum", steps=300, batch_size=32, momentum=0.95, lr=0.1)
+    )
+    spec = TrainSpec.from_config(cfg)
+    assert spec == TrainSpec(optimizer="momentum", steps=300, batch_size=32, eval_every=300,
+                             momentum=0.95)  # fmt: skip
+    assert TrainSpec.from_config({"steps": 10}, eval_every=5, keep_params=True) == TrainSpec(
+        steps=10, eval_every=5, keep_params=True
+    )
+    with pytest.raises(ValueError, match="config key 'steps' must be an int"):
+        TrainSpec.from_config({"steps": 2.5})
+    with pytest.raises(ValueError, match="config key 'optimizer' must be a str"):
+        TrainSpec.from_config({"optimizer": 3})
+    with pytest.raises(ValueError, match="unknown TrainSpec field"):
+        TrainSpec.from_config({}, lr=0.1)
+
+
 def test_data_dependent_init_refined_on_the_training_set(separable):
     # kernel_init="lsuv": each network starts from LSUV's refinement of its base draw on the
     # whole training set (batch_size=0), so every layer's pre-activation variance on the

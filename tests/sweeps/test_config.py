@@ -1,14 +1,76 @@
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 
-from initjax.sweeps.config import list_experiments, load_experiment, parse_override, resolve_config
+from initjax.sweeps.config import (
+    describe,
+    experiments_dir,
+    list_experiments,
+    load_experiment,
+    parse_override,
+    resolve_config,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_list_and_load(tiny_experiments):
-    assert list(list_experiments()) == ["tiny-sweep"]
+    known = list_experiments()
+    # the user's folder first, then the experiments shipped with initjax
+    assert list(known)[:2] == ["tiny-sweep", "toy"] and "depth-sweep" in known
+    assert list(list_experiments(tiny_experiments)) == ["tiny-sweep", "toy"]
     exp = load_experiment("tiny-sweep")
-    assert exp.description == "tiny propagation sweep for tests"
+    assert exp.description == "tiny propagation sweep for tests" and exp.protocol == "grid"
     assert load_experiment("tiny_sweep").name == "tiny-sweep"
     assert load_experiment(str(tiny_experiments / "tiny_sweep.py")).name == "tiny-sweep"
+    toy = load_experiment("toy")
+    assert toy.protocol == "pieces" and toy.title == "toy" and toy.paper == "none"
+    with pytest.raises(ValueError, match="does not exist"):
+        load_experiment(str(tiny_experiments / "nope.py"))
+
+
+def test_shipped_experiments_folder_is_the_repository_one():
+    assert experiments_dir() == ROOT / "experiments"
+    assert (experiments_dir() / "depth_sweep.py").is_file()
+
+
+def test_listing_reads_descriptions_without_importing(tmp_path, monkeypatch):
+    (tmp_path / "boom.py").write_text(
+        textwrap.dedent(
+            '''
+            """Docstring line."""
+            raise RuntimeError("imported!")
+            DESCRIPTION = (
+                "a description "
+                "in two literals"
+            )
+            '''
+        )
+    )
+    (tmp_path / "doc_only.py").write_text(
+        '"""Only a docstring.\n\nMore."""\nimport nonexistent_mod\n'
+    )
+    (tmp_path / "_private.py").write_text("")
+    monkeypatch.setenv("INITJAX_EXPERIMENTS", str(tmp_path))
+    assert describe(tmp_path / "boom.py") == "a description in two literals"
+    assert describe(tmp_path / "doc_only.py") == "Only a docstring."
+    assert list(list_experiments(tmp_path)) == ["boom", "doc-only"]
+    # The CLI listing runs in a fresh interpreter: no experiment module is imported.
+    code = (
+        "import sys; from initjax.cli import main; rc = main(['run', '--list']); "
+        "print('MODS', [m for m in sys.modules if m.startswith('initjax_experiment')]); "
+        "sys.exit(rc)"
+    )
+    env = {"PYTHONPATH": str(ROOT), "INITJAX_EXPERIMENTS": str(tmp_path), "PATH": "/usr/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "boom" in out.stdout and "a description in two literals" in out.stdout
+    assert "depth-sweep" in out.stdout and "MODS []" in out.stdout
 
 
 def test_unknown_experiment_suggests_closest(tiny_experiments):
@@ -24,6 +86,7 @@ def test_unknown_experiment_suggests_closest(tiny_experiments):
         ("inputs=mnist1d", ("inputs", "mnist1d")),
         ("c0=0.25", ("c0", 0.25)),
         ("theory=False", ("theory", False)),
+        ("analysis.z_max=3", ("analysis.z_max", 3)),
     ],
 )
 def test_parse_override(item, expected):
@@ -39,6 +102,30 @@ def test_resolve_overrides_and_presets(tiny_experiments):
     assert (list(c.widths), c.seeds, c.preset) == ([16, 32], 9, "bigger")
 
 
+def test_leaf_names_and_dotted_paths(tiny_experiments):
+    exp = load_experiment("toy")
+    c = resolve_config(exp, ["seeds=5", "analysis.z_max=2", "expected=0.5"])
+    assert (c.compute.seeds, c.analysis.z_max, c.analysis.expected) == (5, 2.0, 0.5)
+    c = resolve_config(exp, ["compute.scale=3"])
+    assert c.compute.scale == 3.0 and isinstance(c.compute.scale, float)
+    # presets resolve the same way (leaf names and dotted paths)
+    c = resolve_config(exp, ["preset=full"])
+    assert (c.compute.seeds, c.analysis.z_max, c.preset) == (64, 4.0, "full")
+
+
+def test_ambiguous_leaf_is_an_error(tiny_experiments, tmp_path):
+    (tmp_path / "amb.py").write_text(
+        "import ml_collections\n"
+        "def get_config():\n"
+        "    return ml_collections.ConfigDict(dict(preset='default', compute=dict(n=1),"
+        " analysis=dict(n=2)))\n"
+    )
+    exp = load_experiment(str(tmp_path / "amb.py"))
+    with pytest.raises(ValueError, match="'n' is ambiguous: it names analysis.n, compute.n"):
+        resolve_config(exp, ["n=3"])
+    assert resolve_config(exp, ["analysis.n=3"]).analysis.n == 3
+
+
 @pytest.mark.parametrize(
     "override,match",
     [
@@ -52,3 +139,8 @@ def test_resolve_overrides_and_presets(tiny_experiments):
 def test_bad_overrides_name_the_key(tiny_experiments, override, match):
     with pytest.raises(ValueError, match=match):
         resolve_config(load_experiment("tiny-sweep"), [override])
+
+
+def test_group_key_cannot_be_set_to_a_leaf(tiny_experiments):
+    with pytest.raises(ValueError, match="'analysis' is a group of keys"):
+        resolve_config(load_experiment("toy"), ["analysis=3"])

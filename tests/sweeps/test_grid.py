@@ -3,7 +3,7 @@ import copy
 import pytest
 
 from initjax.sweeps.config import load_experiment
-from initjax.sweeps.grid import expand, validate
+from initjax.sweeps.grid import GRID_AXES, expand, validate
 
 
 @pytest.fixture
@@ -13,18 +13,48 @@ def config(tiny_experiments):
 
 def test_expand_groups_by_compiled_shape(config):
     config["widths"] = [8, 16]
-    groups = expand(config, ("seeds",))
+    groups = expand(config)
     # 2 widths x 2 depths x 1 arm, each with the 3 sigma_w2 x 1 sigma_b2 cells inside
     assert [(g.width, g.depth) for g in groups] == [(8, 3), (8, 5), (16, 3), (16, 5)]
     assert all(g.n_cells == 3 and g.sigma_w2 == (0.5, 1.0, 2.5) for g in groups)
-    assert len({g.id for g in groups}) == 4
+    assert len({g.label for g in groups}) == 4
 
 
-def test_group_id_is_stable_and_context_sensitive(config):
-    a = expand(config, ("seeds",))
-    assert [g.id for g in a] == [g.id for g in expand(copy.deepcopy(config), ("seeds",))]
-    config["seeds"] = 5
-    assert a[0].id != expand(config, ("seeds",))[0].id
+def test_group_spec_is_stable_and_holds_its_slice_of_the_axes(config):
+    a = expand(config)
+    assert [g.spec() for g in a] == [g.spec() for g in expand(copy.deepcopy(config))]
+    spec = a[0].spec()
+    # everything a group takes from the grid axes is in its spec
+    assert (spec["width"], spec["depth"], spec["arm"], spec["sigma_w2"]) == (
+        8,
+        3,
+        "tanh",
+        (0.5, 1.0, 2.5),
+    )
+    assert GRID_AXES == ("widths", "depths", "arms")
+
+
+def test_arm_own_widths_depths_and_metrics(config):
+    config["arms"].append(
+        dict(
+            name="crit",
+            activation="tanh",
+            init="variance_scaling",
+            sigma_w2=[1.7],
+            sigma_b2=[0.05],
+            widths=[4, 8],
+            depths=[5],
+            metrics=["q", "grad_sq"],
+        )
+    )
+    validate(config, metric_names=("q", "c", "grad_sq"))
+    groups = [(g.width, g.depth, g.arm, g.metrics) for g in expand(config)]
+    assert groups == [
+        (8, 3, "tanh", ()),
+        (8, 5, "tanh", ()),
+        (8, 5, "crit", ("q", "grad_sq")),
+        (4, 5, "crit", ("q", "grad_sq")),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -43,6 +73,8 @@ def test_group_id_is_stable_and_context_sensitive(config):
         (lambda c: c["arms"][0].update(sigma_w2=[-1.0]), r"'arms\[0\].sigma_w2'"),
         (lambda c: c["arms"][0].update(sigma_b2=[]), r"'arms\[0\].sigma_b2'"),
         (lambda c: c["arms"][0].update(colour="red"), r"'arms\[0\]'.*unknown key"),
+        (lambda c: c["arms"][0].update(widths=[0]), r"'arms\[0\].widths'"),
+        (lambda c: c["arms"][0].update(metrics=["x"]), r"'arms\[0\].metrics'.*unknown"),
     ],
 )
 def test_bad_config_names_the_key(config, mutate, match):

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(out, overrides=(), **kw):
-    exp = load_experiment("tiny-sweep")
+    exp = load_experiment("tiny-sweep")  # an earlier-form grid experiment (flat config)
     return run_sweep(
         exp, resolve_config(exp, list(overrides)), out, progress=False, log=lambda *_: None, **kw
     )
@@ -57,7 +57,10 @@ def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, t
     assert not t["diverged"].any()
     m = RunStore(tmp_path / "a").read_manifest()
     assert m["status"] == "complete" and m["experiment"] == "tiny-sweep"
-    assert m["config"]["widths"] == [9, 17] and len(m["group_wall_s"]) == 4
+    assert m["config"]["widths"] == [9, 17] and len(m["pieces"]) == 4
+    assert all(p["compute_s"] > 0 for p in m["pieces"])
+    # contract: float32 flags on every row
+    assert not t["underflow"].any() and not t["nonfinite"].any()
     for key in ("jax", "flax", "initjax", "device_kind", "device_count"):
         assert key in m["environment"]
     # A change of scalars only (sigma_w2 values, same count) compiles nothing new.
@@ -70,14 +73,25 @@ def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, t
 
 
 def test_resume_recomputes_only_missing_group(tiny_experiments, tmp_path):
-    first = _run(tmp_path)
-    store = RunStore(tmp_path)
-    victim = first.groups[1].id
-    store.group_path(victim).unlink()
-    again = _run(tmp_path)
+    out = tmp_path / "r"
+    first = _run(out)
+    assert len(first.pieces) == len(first.groups) == 2
+    store = RunStore(out)
+    victim = first.pieces[1]
+    store.piece_path(victim).unlink()
+    again = _run(out)
     assert again.computed == [victim]
     pd.testing.assert_frame_equal(again.table, first.table)
-    assert _run(tmp_path).computed == []
+    assert _run(out).computed == []
+
+
+def test_adding_a_depth_recomputes_only_the_new_groups(tiny_experiments, tmp_path):
+    out = tmp_path / "r"
+    first = _run(out)
+    res = _run(out, ["depths=[3,5,4]"], overwrite=True)
+    assert res.pieces[:2] == first.pieces and res.computed == res.pieces[2:]
+    res = _run(out, ["seeds=3"], overwrite=True)
+    assert res.computed == res.pieces  # a shared value changes every group
 
 
 def test_sigkill_midway_then_resume_equals_uninterrupted(tiny_experiments, tmp_path):
@@ -95,7 +109,7 @@ def test_sigkill_midway_then_resume_equals_uninterrupted(tiny_experiments, tmp_p
         str(tmp_path / "killed"),
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    groups = tmp_path / "killed" / "groups"
+    groups = tmp_path / "killed" / "pieces"
     deadline = time.time() + 120
     while time.time() < deadline and not list(groups.glob("*.parquet")) and proc.poll() is None:
         time.sleep(0.05)
@@ -124,11 +138,34 @@ def test_exploding_cell_is_a_value_with_diverged_flag(tiny_experiments, tmp_path
             sigma_b2=[0.0],
         )
     ]
-    t = run_sweep(exp, cfg, tmp_path, progress=False, log=lambda *_: None).table
+    t = run_sweep(exp, cfg, tmp_path / "r", progress=False, log=lambda *_: None).table
     big, ok = t[t["sigma_w2"] > 1e6], t[t["sigma_w2"] == 2.0]
     assert len(big) == len(ok) == 4 * 7
     assert big["diverged"].all() and not ok["diverged"].any()
-    assert not np.isfinite(big["q"]).all()
+    assert not np.isfinite(big["q"]).all() and big["nonfinite"].any()
+    assert not ok["nonfinite"].any() and not t["underflow"].any()
+
+
+def test_vanishing_signal_is_underflow_not_divergence(tiny_experiments, tmp_path):
+    """ReLU at sigma_w2 = 1e-8: q^l shrinks 2e8 x per layer and leaves float32's normal range
+    (1.18e-38) by layer 5; c^l is then undefined (NaN), and the network has not diverged."""
+    exp = load_experiment("tiny-sweep")
+    cfg = resolve_config(exp, ["widths=[8]", "depths=[8]"])
+    cfg.arms = [
+        dict(
+            name="relu",
+            activation="relu",
+            init="variance_scaling",
+            init_hparams={"distribution": "normal"},
+            sigma_w2=[1e-8],
+            sigma_b2=[0.0],
+        )
+    ]
+    t = run_sweep(exp, cfg, tmp_path / "r", progress=False, log=lambda *_: None).table
+    assert t.loc[t["layer"] <= 2, "underflow"].eq(False).all()
+    assert t.loc[t["layer"] >= 6, "underflow"].all()
+    assert t.loc[t["underflow"], "c"].isna().all() and t.loc[t["underflow"], "nonfinite"].all()
+    assert not t["diverged"].any()
 
 
 @pytest.mark.parametrize(
@@ -159,6 +196,6 @@ def test_data_dependent_arm_has_no_single_sigma_w2():
     g = Group(
         index=0, model="mlp", width=16, depth=3, arm="lsuv", activation="tanh",
         activation_hparams=(), init="lsuv", init_hparams=(("base", "orthogonal"),),
-        sigma_w2=(None,), sigma_b2=(0.0,), learning_rate=(), context=(),
+        sigma_w2=(None,), sigma_b2=(0.0,), learning_rate=(),
     )  # fmt: skip
     assert math.isnan(effective_sigma_w2(g))

@@ -1,0 +1,519 @@
+"""The experiment runtime: the one run loop and the experiment protocol it drives.
+
+Experiment protocol
+-------------------
+An experiment is a Python file ``experiments/<name>.py`` (``initjax run <name>``; a path to any
+``.py`` file, or a folder listed in ``$INITJAX_EXPERIMENTS``, works the same way). At module top
+level it defines:
+
+``DESCRIPTION: str``
+    One line for ``initjax run --list``; a string literal, read from the file without importing it.
+``TITLE: str``, ``PAPER: str``
+    The summary's title and the paper it reproduces ("" for the suite's own studies).
+``PRESETS: dict[str, dict[str, Any]]``
+    Named overrides, at least ``"tiny"`` (seconds, for tests) and ``"full"`` (an accelerator).
+    Keys are leaf names (``"seeds"``) or dotted paths (``"analysis.z_max"``).
+``get_config() -> ml_collections.ConfigDict``
+    With exactly these top-level entries:
+
+    - ``compute``: everything that changes the numbers of the results table (sizes, seeds,
+      data, optimizer, grid values, ...).
+    - ``analysis``: pre-registered criteria (thresholds in standard errors), fitting windows,
+      plot options: nothing here changes the table, so changing it re-evaluates without
+      recomputing.
+    - ``preset``: the preset's name (``"default"`` unless ``--set preset=NAME``).
+
+    ``--set seeds=64`` resolves an unambiguous leaf name anywhere in the config;
+    ``--set analysis.z_max=3`` names it explicitly (:func:`initjax.sweeps.config.resolve_config`).
+``pieces(compute) -> Iterable[Piece]``
+    Independent units of work; ``Piece(label, fn, spec)`` where ``fn() -> pandas.DataFrame``.
+    Grid experiments return :func:`initjax.sweeps.runner.grid_pieces` ``(compute)``.
+``evaluate(table, config) -> Verdict``
+    A pure function of the results table and the config (:class:`~initjax.sweeps.summary.Verdict`
+    with its :class:`~initjax.sweeps.summary.Check` rows); tests feed it synthetic tables.
+``report(table, config, ctx) -> Summary``
+    Figures and tables of the run: ``ctx.summary(setup)`` starts a
+    :class:`~initjax.sweeps.summary.Summary` carrying the verdict and provenance, ``ctx.path(name)``
+    is where a figure goes. The runtime writes ``summary.md`` and ``summary.json``.
+
+Run loop
+--------
+:func:`run_loop` runs pieces into a run folder (:class:`~initjax.sweeps.store.RunStore`):
+
+- A piece's identity (its file name) is a hash of the experiment name, the whole ``compute``
+  config, the piece's label and its spec; nothing from ``analysis``. A grid piece may declare
+  ``axes``: compute keys (such as ``widths``) whose value reaches the piece only through its own
+  slice in ``spec``; they are left out of its hash, so adding a width to a grid leaves the other
+  pieces' identities, and their stored results, valid. Only the grid builder sets ``axes``.
+- Each finished piece is written atomically with the sha256 of its bytes; a rerun reuses the
+  pieces that verify and recomputes the others, saying which and why ("piece X corrupt:
+  recomputing").
+- SIGTERM and Ctrl-C stop the loop between writes: finished pieces stay, the manifest says
+  ``interrupted``, and a rerun resumes.
+- The manifest records the command, the config, the environment, each piece's compute time and
+  their sum (``compute_s``, the cost of the whole result even when it was computed over several
+  resumed runs) and this invocation's wall time (``wall_s``).
+- A run folder belongs to one config (:func:`~initjax.sweeps.store.claim_folder`): a different
+  ``compute`` config is refused with the differing keys named; ``overwrite=True`` makes the folder
+  the new config's, keeping only the stored pieces whose identities the new config shares (they
+  hold exactly the numbers it would compute) and deleting the rest. A change of ``analysis`` only
+  is always accepted: nothing is recomputed, the verdict and summary are rebuilt.
+
+:func:`run_experiment` runs any experiment: the protocol above, and, until they are converted,
+experiments of the earlier form (a flat ``get_config()`` with ``analyze(run_dir, table,
+config)`` and optionally their own ``run(config, out, progress=...)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from initjax.sweeps.store import (
+    PieceState,
+    RunStore,
+    _plain,
+    claim_folder,
+    environment,
+    invocation,
+    now,
+)
+from initjax.sweeps.summary import Summary, Verdict
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from initjax.sweeps.config import Experiment
+
+__all__ = [
+    "LoopResult",
+    "Piece",
+    "RunContext",
+    "RunResult",
+    "finish_run",
+    "piece_id",
+    "run_experiment",
+    "run_loop",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Piece:
+    """One independent, resumable unit of an experiment's work.
+
+    Attributes:
+      label: short unique name (shown in progress and messages; part of the file name).
+      fn: ``() -> pandas.DataFrame``, the piece's rows.
+      spec: what sets this piece's numbers besides the compute config (JSON-able; hashed).
+      axes: compute keys whose value reaches this piece only through ``spec`` (left out of its
+        hash); set by grid builders, which put the piece's own slice of those keys in ``spec``.
+    """
+
+    label: str
+    fn: Callable[[], Any]
+    spec: Any = None
+    axes: tuple[str, ...] = ()
+
+
+def _slug(label: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_.]+", "-", label.replace("=", "")).strip("-.")
+    return s[:48] or "piece"
+
+
+def piece_id(experiment: str, compute: Any, piece: Piece) -> str:
+    """``<slug of label>-<16 hex>``: sha256 of (experiment, compute minus axes, label, spec)."""
+    c = _plain(compute)
+    if isinstance(c, dict):
+        c = {k: v for k, v in c.items() if k not in piece.axes}
+    blob = json.dumps(
+        [experiment, c, piece.label, _plain(piece.spec), sorted(piece.axes)],
+        sort_keys=True,
+        default=str,
+    )
+    return f"{_slug(piece.label)}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
+@dataclasses.dataclass
+class LoopResult:
+    """What :func:`run_loop` returns.
+
+    Attributes:
+      table: all pieces' rows, in piece order (also written to ``results.parquet``).
+      out: the run folder.
+      ids: piece ids in piece order.
+      computed: ids computed by this call (missing, incomplete or corrupt before).
+      recovered: ids that were stored but failed verification (a subset of ``computed``).
+      wall_s: this call's wall time.
+      compute_s: sum of every piece's recorded compute time.
+      manifest: the manifest as written.
+    """
+
+    table: pd.DataFrame
+    out: Path
+    ids: list[str]
+    computed: list[str]
+    recovered: list[str]
+    wall_s: float
+    compute_s: float
+    manifest: dict[str, Any]
+
+
+def _install_sigterm() -> Callable[[], None]:
+    """Turn SIGTERM into KeyboardInterrupt so a killed run ends like Ctrl-C."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
+def run_loop(
+    name: str,
+    pieces: Sequence[Piece],
+    out: str | Path,
+    *,
+    compute: Any,
+    config: Any,
+    compare: Sequence[str] | None = ("compute",),
+    experiment_path: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], Any] = print,
+) -> LoopResult:
+    """Run (or resume) ``pieces`` into the run folder ``out``.
+
+    Args:
+      name: experiment name (part of every piece's identity).
+      pieces: the work, in the order of the final table.
+      out: run folder.
+      compute: the config part that sets the numbers (hashed into each piece's identity).
+      config: the whole config, recorded in the manifest.
+      compare: top-level keys of ``config`` a folder's recorded config must match (None: all
+        but ``preset``).
+      experiment_path: recorded so ``initjax plot`` can find the experiment again.
+      overwrite: replace a run of a different config (see the module docstring).
+      progress, log: progress bar, and where messages go.
+
+    Raises:
+      ValueError: duplicate labels, or the folder belongs to another config (unless overwrite).
+      KeyboardInterrupt: after SIGTERM / Ctrl-C, once the manifest says how many pieces are saved.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    pieces = list(pieces)
+    labels = [p.label for p in pieces]
+    if len(set(labels)) != len(labels):
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        raise ValueError(f"piece labels must be unique; repeated: {dup}")
+    ids = [piece_id(name, compute, p) for p in pieces]
+    out = Path(out)
+    old = claim_folder(out, owner=name, config=config, overwrite=overwrite, compare=compare)
+    store = RunStore(out)
+    if overwrite:
+        keep = set(ids)
+        stale = [i for i in store.stored_piece_ids() if i not in keep]
+        for i in stale:
+            store.discard_piece(i)
+        # the old manifest, table, summaries, figures it lists, earlier-layout groups
+        store.clear(keep_pieces=True, extra=(old or {}).get("outputs", []))
+        shared = sum(store.check_piece(i)[0] == PieceState.OK for i in ids)
+        log(
+            f"--overwrite: {out} now belongs to this config; kept {shared} stored piece(s) it "
+            f"shares, deleted {len(stale)}"
+        )
+    t0 = time.perf_counter()
+    manifest: dict[str, Any] = {
+        **invocation(),
+        "experiment": name,
+        "experiment_path": experiment_path,
+        "status": "running",
+        "started": now(),
+        "config": _plain(config),
+        "environment": environment(),
+        "pieces": [{"id": i, "label": p.label} for i, p in zip(ids, pieces, strict=True)],
+    }
+    store.write_manifest(manifest)
+
+    frames: dict[str, pd.DataFrame] = {}
+    recovered: list[str] = []
+    for pid, piece in zip(ids, pieces, strict=True):
+        state, detail = store.check_piece(pid)
+        if state == PieceState.OK:
+            try:
+                frames[pid] = store.read_piece(pid)
+                continue
+            except Exception as err:  # noqa: BLE001 - any unreadable file is recomputed
+                state, detail = PieceState.UNREADABLE, f"{type(err).__name__}: {err}"
+        if state != PieceState.MISSING:
+            log(f"piece {piece.label} ({pid}) {state}: {detail}; recomputing")
+            store.discard_piece(pid)
+            recovered.append(pid)
+    todo = [(i, p) for i, p in zip(ids, pieces, strict=True) if i not in frames]
+    if frames:
+        log(f"resuming: {len(frames)} of {len(pieces)} pieces already in {out}")
+    computed: list[str] = []
+    restore = _install_sigterm()
+    try:
+        with tqdm(
+            total=len(pieces), initial=len(frames), desc=name, unit="piece", disable=not progress
+        ) as bar:
+            for pid, piece in todo:
+                bar.set_description(f"{name}: {piece.label}")
+                t = time.perf_counter()
+                frame = pd.DataFrame(piece.fn())
+                dt = time.perf_counter() - t
+                meta = {
+                    "label": piece.label,
+                    "spec": _plain(piece.spec),
+                    "compute_s": dt,
+                    "done": now(),
+                }
+                store.write_piece(pid, frame, meta)
+                frames[pid] = frame
+                computed.append(pid)
+                bar.update(1)
+    except KeyboardInterrupt:
+        done = sum(store.check_piece(i)[0] == PieceState.OK for i in ids)
+        manifest.update(status="interrupted", interrupted=now(), pieces_saved=done)
+        store.write_manifest(manifest)
+        log(f"interrupted: {done} of {len(pieces)} pieces saved in {out}; rerun to resume")
+        raise
+    finally:
+        restore()
+
+    table = pd.concat([frames[i] for i in ids], ignore_index=True) if ids else pd.DataFrame()
+    table_sha = store.write_table(table)
+    records = {i: store.piece_record(i) for i in ids}
+    piece_rows = [
+        {
+            "id": i,
+            "label": p.label,
+            "compute_s": records[i].get("compute_s", records[i].get("wall_s")),
+            "rows": records[i].get("rows"),
+            "sha256": records[i].get("sha256"),
+            "computed_now": i in computed,
+        }
+        for i, p in zip(ids, pieces, strict=True)
+    ]
+    compute_s = float(sum(r["compute_s"] or 0.0 for r in piece_rows))
+    wall = time.perf_counter() - t0
+    manifest.update(
+        status="computed",
+        finished=now(),
+        wall_s=wall,
+        compute_s=compute_s,
+        pieces=piece_rows,
+        results={"file": "results.parquet", "rows": len(table), "sha256": table_sha},
+    )
+    store.write_manifest(manifest)
+    log(
+        f"{name}: {len(pieces)} pieces ({len(computed)} computed now, {len(recovered)} of them "
+        f"after failed verification), {len(table)} rows; compute {compute_s:.1f} s in total, "
+        f"this call {wall:.1f} s -> {store.table_path}"
+    )
+    return LoopResult(table, out, ids, computed, recovered, wall, compute_s, manifest)
+
+
+# --- evaluation and reporting -------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class RunContext:
+    """What ``report(table, config, ctx)`` gets besides the table and config.
+
+    Attributes:
+      run_dir: the run folder (figures go here; use :meth:`path`).
+      name, title, paper: from the experiment module.
+      verdict: the result of ``evaluate(table, config)`` (report does not recompute it).
+      provenance: command, preset, git_commit, wall_s, compute_s, device, jax, finished.
+    """
+
+    run_dir: Path
+    name: str
+    title: str
+    paper: str
+    verdict: Verdict
+    provenance: dict[str, Any]
+
+    def path(self, filename: str) -> Path:
+        """Where a figure or extra file of this run is written."""
+        return self.run_dir / filename
+
+    def summary(self, setup: str) -> Summary:
+        """A summary with title, paper, provenance and verdict filled in; add tables/figures."""
+        return Summary(
+            name=self.name,
+            title=self.title,
+            paper=self.paper,
+            provenance=dict(self.provenance),
+            setup=setup,
+            verdict=self.verdict,
+        )
+
+
+def provenance(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    env = manifest.get("environment", {})
+    cfg = manifest.get("config", {})
+    return {
+        "command": manifest.get("command"),
+        "overrides": manifest.get("overrides", []),
+        "preset": cfg.get("preset", "default") if isinstance(cfg, Mapping) else "default",
+        "git_commit": env.get("git_commit"),
+        "wall_s": manifest.get("wall_s"),
+        "compute_s": manifest.get("compute_s"),
+        "device_kind": env.get("device_kind"),
+        "device_count": env.get("device_count"),
+        "jax": env.get("jax"),
+        "finished": manifest.get("finished"),
+    }
+
+
+def finish_run(
+    exp: Experiment,
+    config: Any,
+    run_dir: str | Path,
+    table: pd.DataFrame,
+    manifest: dict[str, Any],
+    *,
+    log: Callable[[str], Any] = print,
+) -> tuple[Verdict, Summary, list[Path]]:
+    """Evaluate, build the report, write summary.md / summary.json, complete the manifest.
+
+    Returns:
+      (verdict, summary, written files: the summaries and the figures the summary names).
+    """
+    run_dir = Path(run_dir)
+    verdict = exp.module.evaluate(table, config)
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"{exp.name}.evaluate must return a Verdict, got {type(verdict).__name__}")
+    ctx = RunContext(run_dir, exp.name, exp.title, exp.paper, verdict, provenance(manifest))
+    summary = exp.module.report(table, config, ctx)
+    if not isinstance(summary, Summary):
+        raise TypeError(f"{exp.name}.report must return a Summary, got {type(summary).__name__}")
+    if summary.verdict is not verdict:
+        raise ValueError(f"{exp.name}.report must carry the evaluated verdict (ctx.summary(...))")
+    missing = [f for f in summary.figures if not (run_dir / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{exp.name}.report names figures it did not write: {missing}")
+    written = summary.write(run_dir) + [run_dir / f for f in summary.figures]
+    manifest.update(
+        status="complete",
+        verdict=verdict.status,
+        outputs=sorted({p.name for p in written}),
+    )
+    RunStore(run_dir).write_manifest(manifest)
+    log(f"{exp.name}: {verdict.line()}")
+    return verdict, summary, written
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What :func:`run_experiment` returns (``verdict`` / ``summary`` None for earlier-form
+    experiments, which write their own summary.md)."""
+
+    table: pd.DataFrame
+    out: Path
+    loop: LoopResult | None
+    verdict: Verdict | None
+    summary: Summary | None
+
+
+def run_experiment(
+    exp: Experiment,
+    config: Any,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    analyze: bool = True,
+    log: Callable[[str], Any] = print,
+) -> RunResult:
+    """Run (or resume) an experiment into ``out`` and evaluate / report it.
+
+    Raises:
+      ValueError: invalid config (before any computation) or a folder of another config.
+      KeyboardInterrupt: re-raised after the finished pieces are saved.
+    """
+    out = Path(out)
+    if exp.protocol == "pieces":
+        loop = run_loop(
+            exp.name,
+            list(exp.module.pieces(config.compute)),
+            out,
+            compute=config.compute,
+            config=config,
+            compare=("compute",),
+            experiment_path=str(exp.path),
+            overwrite=overwrite,
+            progress=progress,
+            log=log,
+        )
+        verdict = summary = None
+        if analyze:
+            verdict, summary, _ = finish_run(exp, config, out, loop.table, loop.manifest, log=log)
+        return RunResult(loop.table, out, loop, verdict, summary)
+    if exp.protocol == "grid":
+        from initjax.sweeps.runner import run_sweep
+
+        res = run_sweep(
+            exp, config, out, progress=progress, analyze=analyze, log=log, overwrite=overwrite
+        )
+        return RunResult(res.table, out, res.loop, None, None)
+    # Earlier form with its own run(): the folder check happens here, its loop does the rest.
+    old = claim_folder(out, owner=exp.name, config=config, overwrite=overwrite, compare=None)
+    if overwrite:
+        RunStore(out).clear(extra=(old or {}).get("outputs", []))
+    table = exp.module.run(config, out, progress=progress)
+    return RunResult(table, out, None, None, None)
+
+
+def redraw(run_dir: str | Path, *, log: Callable[[str], Any] = print) -> list[Path]:
+    """Rebuild figures and summaries of a finished run from its stored table and config.
+
+    Returns the files written. Raises FileNotFoundError / ValueError with a clear message for
+    a folder that is not a finished run of ``initjax run``.
+    """
+    import ml_collections
+
+    from initjax.sweeps.config import load_experiment
+
+    run_dir = Path(run_dir)
+    store = RunStore(run_dir)
+    manifest = store.read_manifest()
+    if "experiment" not in manifest:
+        if manifest.get("command") == "propagate" or (run_dir / "propagate.parquet").is_file():
+            raise ValueError(
+                f"{run_dir} was written by `initjax propagate`, whose figure (propagate.png) is "
+                "drawn by that command; rerun it with the same arguments (see manifest.json "
+                "'args') to redraw. `initjax plot` redraws runs of `initjax run`."
+            )
+        raise ValueError(f"{run_dir}/manifest.json does not name an experiment: not a run folder")
+    where = manifest.get("experiment_path")
+    exp = load_experiment(where if where and Path(where).is_file() else manifest["experiment"])
+    table = store.read_table()
+    config = ml_collections.ConfigDict(manifest["config"])
+    if exp.protocol == "pieces":
+        _, _, written = finish_run(exp, config, run_dir, table, manifest, log=lambda *_: None)
+        return written
+    fn = getattr(exp.module, "analyze", None)
+    if fn is None:
+        raise ValueError(f"experiment {exp.name} has no analysis step: nothing to redraw")
+    before = {p: p.stat().st_mtime_ns for p in run_dir.iterdir() if p.is_file()}
+    fn(run_dir, table, config)
+    return sorted(
+        p
+        for p in run_dir.iterdir()
+        if p.is_file() and before.get(p) != p.stat().st_mtime_ns and not p.name.startswith(".")
+    )

@@ -1,0 +1,225 @@
+"""Statistics for verdicts: deviations in standard errors, one-sided tests, finite-width terms.
+
+Every verdict of the suite compares a measurement with an expected value in units of the
+measurement's standard error over seeds (independent networks), with the tolerance fixed in the
+experiment's config before the run. These helpers compute the numbers those criteria need.
+
+- :func:`mean_se`: mean and standard error of the mean (sample sd / sqrt(n)).
+- :func:`jackknife`: mean estimate and standard error of any statistic of seeds (leave-one-out;
+  Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means (a root, a slope).
+- :func:`deviation`: a :class:`~initjax.sweeps.summary.Check` "|measured - expected| <= z_max SE".
+- :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t.
+- :func:`sign_test`: exact one-sided binomial test of k successes in n trials.
+- :func:`finite_width`: the 1/N term from one quantity measured at two widths:
+  m(N) = m_inf + b / N, so m_inf and b follow from m(N1), m(N2) with propagated standard errors.
+- :func:`layer_deviation`: per-layer deviations of a measured column from its theory column in
+  SE units over seeds, summarized per cell; :func:`flag_counts`: the float32 flags per arm.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from initjax.sweeps.summary import Check
+
+__all__ = [
+    "deviation",
+    "finite_width",
+    "flag_counts",
+    "layer_deviation",
+    "jackknife",
+    "mean_se",
+    "sign_test",
+    "student_t_sf",
+    "welch_one_sided",
+]
+
+
+def mean_se(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    """(mean, standard error) of finite values; SE is NaN with fewer than 2 values."""
+    v = np.asarray(values, np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan")
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
+    return float(v.mean()), se
+
+
+def jackknife(
+    statistic: Callable[[np.ndarray], float], samples: np.ndarray, axis: int = 0
+) -> tuple[float, float]:
+    """(statistic of all samples, leave-one-out jackknife standard error).
+
+    Args:
+      statistic: maps an array of samples (``samples`` with some entries of ``axis`` removed)
+        to a float.
+      samples: array whose ``axis`` indexes independent replicates (seeds).
+      axis: the replicate axis.
+
+    Returns:
+      (theta, se) with se = sqrt((n-1)/n * sum_i (theta_(i) - mean theta_(.))^2); NaN with n < 2.
+    """
+    samples = np.asarray(samples)
+    n = samples.shape[axis]
+    theta = float(statistic(samples))
+    if n < 2:
+        return theta, float("nan")
+    loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
+    se = math.sqrt((n - 1) / n * float(np.sum((loo - loo.mean()) ** 2)))
+    return theta, se
+
+
+def deviation(
+    name: str,
+    measured: float,
+    expected: float,
+    se: float,
+    z_max: float,
+    *,
+    note: str = "",
+) -> Check:
+    """``|measured - expected| <= z_max * se`` as a :class:`Check` (fails on a NaN or se <= 0)."""
+    z = (measured - expected) / se if se > 0 else float("nan")
+    ok = bool(np.isfinite(z) and abs(z) <= z_max)
+    return Check(
+        name=name,
+        measured=float(measured),
+        expected=float(expected),
+        se=float(se),
+        z=float(z),
+        tolerance=f"|z| <= {z_max:g}",
+        passed=ok,
+        note=note,
+    )
+
+
+def student_t_sf(t: float, dof: float) -> float:
+    """P(T > t) for Student's t with ``dof`` (> 0, may be fractional) degrees of freedom.
+
+    Uses the regularized incomplete beta function: for t >= 0, P(T > t) = I_x(dof/2, 1/2) / 2
+    with x = dof / (dof + t^2) (Abramowitz & Stegun 26.5.27); evaluated by
+    ``jax.scipy.special.betainc`` in float32 (absolute error ~1e-7, enough for printed p-values).
+    """
+    from jax.scipy.special import betainc
+
+    if not (dof > 0) or not np.isfinite(t):
+        return float("nan") if not np.isfinite(t) or not dof > 0 else (0.0 if t > 0 else 1.0)
+    x = dof / (dof + t * t)
+    half = 0.5 * float(betainc(dof / 2.0, 0.5, x))
+    return half if t >= 0 else 1.0 - half
+
+
+def welch_one_sided(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
+    """Welch's t test of H1: mean(a) > mean(b). Returns (t, dof, one-sided p).
+
+    Raises:
+      ValueError: fewer than 2 finite values in a sample.
+    """
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if a.size < 2 or b.size < 2:
+        raise ValueError(f"welch_one_sided needs >= 2 values per sample, got {a.size} and {b.size}")
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    diff = a.mean() - b.mean()
+    if va + vb == 0:
+        return (
+            (math.copysign(math.inf, diff) if diff else 0.0),
+            float("nan"),
+            (0.0 if diff > 0 else 1.0),
+        )
+    t = diff / math.sqrt(va + vb)
+    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    return float(t), float(dof), student_t_sf(float(t), float(dof))
+
+
+def sign_test(successes: int, n: int, p: float = 0.5) -> float:
+    """Exact one-sided binomial p-value P(X >= successes), X ~ Binomial(n, p).
+
+    Raises:
+      ValueError: successes outside 0..n, n < 1, or p outside (0, 1).
+    """
+    if n < 1 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes} of {n}")
+    if not 0 < p < 1:
+        raise ValueError(f"p must lie in (0, 1), got {p}")
+    return float(sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(successes, n + 1)))
+
+
+def finite_width(
+    m1: float, se1: float, n1: int, m2: float, se2: float, n2: int
+) -> dict[str, float]:
+    """Fit m(N) = m_inf + b / N through two widths (independent measurements).
+
+    Returns:
+      dict with ``m_inf``, ``se_inf`` (propagated), ``b``, ``se_b``, and ``term1`` / ``term2``:
+      the finite-width term b / N at each width (the part of m(N) that 1/N scaling removes).
+
+    Raises:
+      ValueError: equal widths.
+    """
+    if n1 == n2:
+        raise ValueError(f"finite_width needs two different widths, got {n1} twice")
+    # m_inf = (n2 m2 - n1 m1) / (n2 - n1);  b = (m1 - m2) / (1/n1 - 1/n2)
+    w1, w2 = -n1 / (n2 - n1), n2 / (n2 - n1)
+    m_inf = w1 * m1 + w2 * m2
+    se_inf = math.sqrt((w1 * se1) ** 2 + (w2 * se2) ** 2)
+    d = 1.0 / n1 - 1.0 / n2
+    b = (m1 - m2) / d
+    se_b = math.sqrt(se1**2 + se2**2) / abs(d)
+    return dict(m_inf=m_inf, se_inf=se_inf, b=b, se_b=se_b, term1=b / n1, term2=b / n2)
+
+
+def layer_deviation(
+    frame: pd.DataFrame,
+    metric: str,
+    theory: str,
+    by: Sequence[str] = ("sigma_w2",),
+    *,
+    min_se: float = 1e-6,
+    z_max: float = 3.0,
+) -> pd.DataFrame:
+    """Per level of ``by``: how far ``metric`` is from ``theory`` per layer, in SE units.
+
+    At each (level, layer) the seeds' differences metric - theory give z = mean / SE; layers
+    whose SE is below ``min_se`` (e.g. c = 1 to float32 rounding) have no resolvable error and
+    are left out. Columns: ``by``..., ``layers``, ``median |z|``, ``max |z|``, ``share |z| <=
+    z_max``.
+    """
+    rows = []
+    for level, cell in frame.groupby(list(by), sort=True):
+        d = (cell[metric] - cell[theory]).groupby(cell["layer"])
+        se = d.std(ddof=1) / np.sqrt(d.count())
+        z = (d.mean() / se)[se > min_se].abs()
+        level = level if isinstance(level, tuple) else (level,)
+        rows.append(
+            {
+                **dict(zip(by, level, strict=True)),
+                "layers": int(z.size),
+                "median |z|": float(z.median()) if z.size else float("nan"),
+                "max |z|": float(z.max()) if z.size else float("nan"),
+                f"share |z| <= {z_max:g}": float((z <= z_max).mean()) if z.size else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def flag_counts(frame: pd.DataFrame, by: Sequence[str] = ("arm", "width")) -> pd.DataFrame:
+    """Per level of ``by``: rows with ``underflow`` / ``nonfinite`` set, diverged networks
+    (distinct ``sigma_w2`` x ``seed`` with ``diverged``) and the first underflowed layer."""
+    keys = list(by)
+    cell = [c for c in ("sigma_w2", "sigma_b2", "seed") if c in frame.columns]
+    out = frame.groupby(keys, sort=False).agg(
+        underflow_rows=("underflow", "sum"), nonfinite_rows=("nonfinite", "sum")
+    )
+    div = frame[frame["diverged"].astype(bool)].drop_duplicates([*keys, *cell])
+    out["diverged_networks"] = div.groupby(keys).size()
+    out["first_underflow_layer"] = (
+        frame[frame["underflow"].astype(bool)].groupby(keys)["layer"].min()
+    )
+    out["diverged_networks"] = out["diverged_networks"].fillna(0).astype(int)
+    return out.reset_index()

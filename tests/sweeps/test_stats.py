@@ -1,0 +1,93 @@
+"""Statistics helpers against closed forms and scipy (dev dependency)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from initjax.sweeps import stats
+
+
+def test_mean_se_and_jackknife_of_the_mean_agree():
+    x = np.random.default_rng(0).standard_normal(20)
+    m, se = stats.mean_se(x)
+    assert m == pytest.approx(x.mean()) and se == pytest.approx(x.std(ddof=1) / math.sqrt(20))
+    # the jackknife SE of a mean is exactly the usual SE of the mean
+    theta, jse = stats.jackknife(lambda a: a.mean(), x)
+    assert theta == pytest.approx(m) and jse == pytest.approx(se, rel=1e-12)
+    assert math.isnan(stats.mean_se([1.0])[1]) and math.isnan(stats.jackknife(np.mean, x[:1])[1])
+
+
+def test_jackknife_along_an_axis():
+    x = np.random.default_rng(1).standard_normal((10, 3))
+    theta, se = stats.jackknife(lambda a: a[:, 1].mean(), x, axis=0)
+    assert se == pytest.approx(x[:, 1].std(ddof=1) / math.sqrt(10), rel=1e-12)
+
+
+def test_deviation_check():
+    c = stats.deviation("x", 1.029, 1.0, 0.01, 3.0)
+    assert c.z == pytest.approx(2.9) and c.passed and c.tolerance == "|z| <= 3"
+    assert not stats.deviation("x", 0.969, 1.0, 0.01, 3.0).passed
+    assert not stats.deviation("x", float("nan"), 1.0, 0.01, 3.0).passed
+    assert not stats.deviation("x", 1.0, 1.0, 0.0, 3.0).passed  # no SE: cannot pass
+
+
+@pytest.mark.parametrize("t,dof", [(0.0, 3.0), (1.5, 4.0), (-2.0, 7.5), (3.2, 30.0), (6.0, 2.0)])
+def test_student_t_sf_matches_scipy(t, dof):
+    assert stats.student_t_sf(t, dof) == pytest.approx(sps.t.sf(t, dof), abs=2e-6)
+
+
+def test_welch_one_sided_matches_scipy():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(1.0, 1.0, 6), rng.normal(0.0, 2.0, 9)
+    t, dof, p = stats.welch_one_sided(a, b)
+    ref = sps.ttest_ind(a, b, equal_var=False, alternative="greater")
+    assert t == pytest.approx(ref.statistic) and p == pytest.approx(ref.pvalue, abs=2e-6)
+    assert dof == pytest.approx(ref.df)
+    with pytest.raises(ValueError, match=">= 2 values"):
+        stats.welch_one_sided([1.0], b)
+
+
+def test_sign_test_matches_scipy():
+    for k, n in ((5, 5), (4, 5), (0, 4), (7, 10)):
+        ref = sps.binomtest(k, n, 0.5, alternative="greater").pvalue
+        assert stats.sign_test(k, n) == pytest.approx(ref, rel=1e-12)
+    assert stats.sign_test(4, 4) == pytest.approx(1 / 16)
+    with pytest.raises(ValueError):
+        stats.sign_test(5, 4)
+
+
+def test_finite_width_recovers_an_exact_one_over_n_law():
+    m_inf, b = 1.76, 2.5
+    fw = stats.finite_width(m_inf + b / 128, 0.01, 128, m_inf + b / 512, 0.003, 512)
+    assert fw["m_inf"] == pytest.approx(m_inf) and fw["b"] == pytest.approx(b)
+    assert fw["term2"] == pytest.approx(b / 512) and fw["term1"] == pytest.approx(b / 128)
+    # m_inf = (4 m2 - m1) / 3: its SE from the two SEs
+    assert fw["se_inf"] == pytest.approx(math.sqrt((0.01 / 3) ** 2 + (4 * 0.003 / 3) ** 2))
+    with pytest.raises(ValueError, match="two different widths"):
+        stats.finite_width(1, 1, 64, 1, 1, 64)
+
+
+def test_layer_deviation_and_flag_counts():
+    rng = np.random.default_rng(3)
+    rows = []
+    for sw in (1.0, 2.0):
+        for s in range(50):
+            for ell in range(1, 4):
+                rows.append(dict(sigma_w2=sw, seed=s, layer=ell, q=1 + 0.1 * rng.standard_normal(),
+                                 q_theory=1.0 if sw == 1.0 else 0.9))  # fmt: skip
+    f = pd.DataFrame(rows)
+    z = stats.layer_deviation(f, "q", "q_theory")
+    assert z["layers"].tolist() == [3, 3]
+    assert z.loc[0, "max |z|"] < 4 and z.loc[1, "median |z|"] > 5  # 0.1 off, SE ~0.014
+    flags = pd.DataFrame(
+        dict(arm=["a"] * 4 + ["b"] * 2, width=8, sigma_w2=1.0, seed=[0, 0, 1, 1, 0, 0],
+             layer=[0, 1, 0, 1, 0, 1], underflow=[False, True, False, True, False, False],
+             nonfinite=[False, True, False, True, False, True],
+             diverged=[False, False, False, False, True, True])
+    )  # fmt: skip
+    out = stats.flag_counts(flags).set_index("arm")
+    assert out.loc["a", "underflow_rows"] == 2 and out.loc["a", "first_underflow_layer"] == 1
+    assert out.loc["b", "diverged_networks"] == 1 and out.loc["a", "diverged_networks"] == 0

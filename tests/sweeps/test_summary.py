@@ -1,0 +1,61 @@
+import json
+
+import pandas as pd
+import pytest
+
+from initjax.sweeps.summary import Check, Summary, Verdict
+
+
+def _verdict(status="PASS"):
+    return Verdict(
+        status,
+        "x agrees with theory within 3 SE",
+        [Check("x", 1.02, 1.0, se=0.01, z=2.0, tolerance="|z| <= 3", passed=True),
+         Check("y", "3 rows", passed=None, note="reported")],
+        "x = 1.02 +- 0.01",
+        ["claim A", "claim B"],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("status,reason", [("OK", "r"), ("PASS", ""), ("PASS", "a\nb")])
+def test_verdict_rejects_bad_input(status, reason):
+    with pytest.raises(ValueError, match="status|reason"):
+        Verdict(status, "c", [], reason)
+
+
+def test_from_checks():
+    ok = Check("a", 1, passed=True)
+    bad = Check("b", 1, passed=False)
+    info = Check("c", 1, passed=None)
+    assert Verdict.from_checks("c", [ok, info], reason="r").status == "PASS"
+    assert Verdict.from_checks("c", [ok, bad], reason="r").status == "FAIL"
+    assert Verdict.from_checks("c", [ok], reason="r", partial=True).status == "PARTIAL"
+    # nothing judged is not a PASS
+    assert Verdict.from_checks("c", [info], reason="r").status == "FAIL"
+
+
+def test_markdown_order_and_json_roundtrip(tmp_path):
+    s = Summary("exp", "Title", "Paper 2020", {"command": "initjax run exp", "wall_s": 3.0,
+                "compute_s": 2.0, "preset": "tiny"}, "setup words", _verdict())  # fmt: skip
+    s.heading("More").text("Para.").table(
+        pd.DataFrame({"a": [1, 2], "b": [0.123456, float("nan")], "c": ["u", "v|w"]}),
+        "cap",
+        formats={"b": ".2f"},
+    )
+    (tmp_path / "f.png").write_bytes(b"")
+    s.figure(tmp_path / "f.png", "fig caption")
+    md = s.to_markdown()
+    order = ["# exp: Title", "Run: `initjax run exp`", "Paper: Paper 2020", "## Setup",
+             "## Criterion", "x agrees with theory", "**Verdict: PASS** — x = 1.02 +- 0.01",
+             "| x | 1.02 | 1 | 0.01 | 2.00 |", "## More", "| 1 | 0.12 | u |",
+             "| 2 | n/a | v\\|w |", "![f.png](f.png)", "## Claims of the paper not reproduced here",
+             "- claim A"]  # fmt: skip
+    pos = [md.index(o) for o in order]
+    assert pos == sorted(pos) and md.count("**Verdict:") == 1
+    assert "preset `tiny`" in md and "wall 3.0 s, compute 2.0 s" in md
+    paths = s.write(tmp_path)
+    assert [p.name for p in paths] == ["summary.md", "summary.json"]
+    back = Summary.read(tmp_path)
+    assert back.to_markdown() == md and back.figures == ["f.png"]
+    data = json.loads((tmp_path / "summary.json").read_text())
+    assert data["verdict"]["checks"][0]["z"] == 2.0 and data["blocks"][2]["rows"][1][1] is None
