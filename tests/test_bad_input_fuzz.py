@@ -177,6 +177,32 @@ def test_cli_out_of_another_setting_is_refused_and_kept(workdir, monkeypatch):
     assert _fingerprint(workdir) == before
 
 
+def test_cli_folders_of_other_commands_are_refused_and_kept(workdir, monkeypatch):
+    # propagate never writes into a non-empty folder that is not its own (a home directory, an
+    # experiment's run folder), and `initjax run` never into a propagate folder: both follow
+    # the rule "a folder's manifest names its owner and setting".
+    monkeypatch.chdir(workdir)
+    (workdir / "stuff").mkdir(exist_ok=True)
+    (workdir / "stuff" / "notes.txt").write_text("mine\n")
+    (workdir / "exprun").mkdir(exist_ok=True)
+    (workdir / "exprun" / "manifest.json").write_text('{"experiment": "depth-sweep"}')
+    before = _fingerprint(workdir)
+    small = ["--depth", "2", "--width", "4", "--seeds", "2"]
+    for argv, words in (
+        (P + small + ["--out", "stuff"], ("no readable manifest.json", "--overwrite")),
+        (P + small + ["--out", "exprun"], ("'depth-sweep'", "not of propagate")),
+        (
+            ["run", "depth-sweep", "--set", "preset=tiny", "--no-progress", "--out", "prev"],
+            ("another command",),
+        ),  # fmt: skip
+    ):
+        rc, err = _run_cli(argv)
+        assert rc == 2 and "Traceback" not in err, err
+        for w in words:
+            assert w in err, (w, err)
+    assert _fingerprint(workdir) == before
+
+
 def test_cli_defaults_never_share_a_folder_across_settings(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     base = ["propagate", "--depth", "2", "--width", "4", "--seeds", "2", "--no-plot",
@@ -234,6 +260,22 @@ def _xy(n=64, d=8, classes=2):
     x = np.random.default_rng(0).standard_normal((n, d)).astype(np.float32)
     y = (np.arange(n) % classes).astype(np.int32)
     return x, y, x[:16], y[:16]
+
+
+def _bad_xy(*, x=None, y=None, y_test=None, test_dim=None):
+    """``_xy()`` with one entry spoiled: a value put into x_train / y_train / y_test (y as
+    float when the value is fractional), or test inputs of another feature size."""
+    x_tr, y_tr, x_te, y_te = _xy()
+    if x is not None:
+        x_tr = x_tr.copy()
+        x_tr[3, 2] = x
+    if y is not None:
+        y_tr = y_tr + y if isinstance(y, float) else np.where(np.arange(len(y_tr)) == 5, y, y_tr)
+    if y_test is not None:
+        y_te = np.where(np.arange(len(y_te)) == 0, y_test, y_te).astype(np.int32)
+    if test_dim is not None:
+        x_te = x_te[:, :test_dim]
+    return x_tr, y_tr, x_te, y_te
 
 
 MLP = models.MLP
@@ -512,6 +554,116 @@ API_CASES = [
         lambda: train(MLP(**SMALL, readout=1), _xy(classes=3), spec=TS),
         ValueError,
         "readout",
+    ),  # fmt: skip
+    (
+        "train data not 4",
+        lambda: train(MLP(**SMALL, readout=2), _xy()[:3], spec=TS),
+        TypeError,
+        "data",
+    ),  # fmt: skip
+    (
+        "train x nan",
+        lambda: train(MLP(**SMALL, readout=2), _bad_xy(x=NAN), spec=TS),
+        ValueError,
+        "x_train",
+    ),  # fmt: skip
+    (
+        "train x inf",
+        lambda: train(MLP(**SMALL, readout=2), _bad_xy(x=INF), spec=TS),
+        ValueError,
+        "x_train",
+    ),  # fmt: skip
+    (
+        "train labels negative",
+        lambda: train(MLP(**SMALL, readout=2), _bad_xy(y=-1), spec=TS),
+        ValueError,
+        "y_train",
+    ),  # fmt: skip
+    (
+        "train labels float",
+        lambda: train(MLP(**SMALL, readout=2), _bad_xy(y=0.5), spec=TS),
+        TypeError,
+        "y_train",
+    ),  # fmt: skip
+    (
+        "train test labels",
+        lambda: train(MLP(**SMALL, readout=2), _bad_xy(y_test=5), spec=TS),
+        ValueError,
+        "y_test",
+    ),  # fmt: skip
+    (
+        "train test shape",
+        lambda: train(MLP(**SMALL, readout=2), _bad_xy(test_dim=5), spec=TS),
+        ValueError,
+        "x_test",
+    ),  # fmt: skip
+    (
+        "train xla_options",
+        lambda: train(MLP(**SMALL, readout=2), _xy(), xla_options="fast", spec=TS),
+        ValueError,
+        "xla_options",
+    ),  # fmt: skip
+    # given inputs
+    ("x nan", lambda: prepare(MLP(**SMALL), np.full((4, 8), NAN)), ValueError, "non-finite"),
+    ("x empty", lambda: prepare(MLP(**SMALL), np.ones((0, 8))), ValueError, "x"),
+    # data-dependent initializers and the pre-activation path
+    ("lsuv tol nan", lambda: initializers.get("lsuv", tol=NAN), ValueError, "tol"),
+    ("lsuv tol -1", lambda: initializers.get("lsuv", tol=-1.0), ValueError, "tol"),
+    ("lsuv target inf", lambda: initializers.get("lsuv", target=INF), ValueError, "target"),
+    ("lsuv base", lambda: initializers.get("lsuv", base="nope"), ValueError, "base"),
+    ("metainit steps", lambda: initializers.get("metainit", steps=-1), ValueError, "steps"),
+    ("metainit lr nan", lambda: initializers.get("metainit", lr=NAN), ValueError, "lr"),
+    ("gradinit lr inf", lambda: initializers.get("gradinit", lr=INF), ValueError, "lr"),
+    ("gradinit alg", lambda: initializers.get("gradinit", alg="x"), ValueError, "alg"),
+    (
+        "lsuv called as a plain initializer",
+        lambda: initializers.get("lsuv")(jax.random.key(0), (3, 3)),
+        TypeError,
+        "lsuv",
+    ),  # fmt: skip
+    (
+        "lsuv as readout_init",
+        lambda: prepare(MLP(**SMALL, readout=2, readout_init="lsuv")),
+        ValueError,
+        "readout_init",
+    ),  # fmt: skip
+    (
+        "lsuv with a base without variance",
+        lambda: MLP(**SMALL, kernel_init=initializers.get("lsuv", base="identity"), sigma_w2=1.0),
+        ValueError,
+        "identity",
+    ),  # fmt: skip
+    (
+        "lsuv without a batch",
+        lambda: models.init_params(
+            MLP(**SMALL, kernel_init="lsuv"), jax.random.key(0), in_shape=(8,)
+        ),
+        ValueError,
+        "batch x",
+    ),  # fmt: skip
+    (
+        "gradinit without labels",
+        lambda: prepare(MLP(**SMALL, readout=2, kernel_init="gradinit")),
+        ValueError,
+        "gradinit",
+    ),  # fmt: skip
+    (
+        "preact with lsuv",
+        lambda: prepare(MLP(**SMALL, kernel_init="lsuv"), path="preact"),
+        ValueError,
+        "preact",
+    ),  # fmt: skip
+    (
+        "preact with jac_sv",
+        lambda: prepare(MLP(**SMALL), path="preact", metrics="jac_sv"),
+        ValueError,
+        "preact",
+    ),  # fmt: skip
+    (
+        "preact on conv",
+        lambda: prepare(models.ConvNet(channels=2, depth=2), path="preact"),
+        ValueError,
+        "preact",
     ),  # fmt: skip
     # keys
     ("seed_keys 0", lambda: keys.seed_keys(0), ValueError, "seeds"),

@@ -95,13 +95,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--out",
         default=None,
         help="output folder (default runs/propagate/<arch>-<init>-<activation>-d<depth>-w<width>-"
-        "<hash of every setting that changes the numbers>); a folder holding another setting's "
-        "results is refused unless --overwrite",
+        "<hash of every setting that changes the numbers>); a non-empty folder that is not a "
+        "propagate folder of this setting is refused unless --overwrite",
     )
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace the results of a different setting in --out",
+        help="write into --out even if it holds another setting's or another command's "
+        "results (they are replaced)",
     )
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -193,27 +194,47 @@ def _setting(args: argparse.Namespace) -> dict:
 
 
 def _check_out(out: Path, setting: dict, overwrite: bool) -> None:
-    """Before computing: ``out`` must be a folder (or absent) not holding another setting.
+    """Before computing: ``out`` must be absent, empty, or a propagate folder of this setting.
+
+    The same ownership rule as ``initjax run``'s run folders (``initjax.sweeps.store.
+    claim_folder``): a folder's ``manifest.json`` names who wrote it (``"command":
+    "propagate"`` here, ``"experiment"`` there) and with which setting; ``overwrite`` accepts
+    any folder (its propagate files are then replaced).
 
     Raises:
-      ValueError: ``out`` is a file, or holds results of a different setting (and not
-        ``overwrite``); the message lists the differing arguments.
+      ValueError: ``out`` is a file; or, unless ``overwrite``: a non-empty folder without a
+        readable manifest, a folder written by another command (an experiment run), or one
+        holding another setting (the message lists the differing arguments).
     """
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is an existing file; give a folder")
-    manifest = out / "manifest.json"
-    if overwrite or not manifest.exists():
+    if overwrite or not out.is_dir() or not any(out.iterdir()):
         return
+    manifest = out / "manifest.json"
     try:
-        old = json.loads(manifest.read_text()).get("setting")
-    except (OSError, ValueError, AttributeError):
+        old = json.loads(manifest.read_text())
+    except (OSError, ValueError):
         old = None
-    if old != setting:
-        if isinstance(old, dict):
-            diff = sorted(k for k in set(old) | set(setting) if old.get(k) != setting.get(k))
+    if not isinstance(old, dict):
+        raise ValueError(
+            f"--out {str(out)!r} is not empty and has no readable manifest.json: it is not a "
+            "propagate folder; choose another folder (or --overwrite to write into it anyway)"
+        )
+    if old.get("command") != "propagate":
+        owner = old.get("experiment") or old.get("command") or "another command"
+        raise ValueError(
+            f"--out {str(out)!r} holds results of {owner!r}, not of propagate; choose another "
+            "folder or pass --overwrite to replace them"
+        )
+    previous = old.get("setting")
+    if previous != setting:
+        if isinstance(previous, dict):
+            diff = sorted(
+                k for k in set(previous) | set(setting) if previous.get(k) != setting.get(k)
+            )
             what = "different " + ", ".join(f"--{k.replace('_', '-')}" for k in diff)
         else:
-            what = "an unreadable or older manifest"
+            what = "an older manifest without the setting"
         raise ValueError(
             f"--out {str(out)!r} holds the results of another setting ({what}); choose another "
             "folder or pass --overwrite to replace them"

@@ -589,6 +589,11 @@ def prepare(
             raise ValueError(f"x must be a batch (B, *input_shape), got shape {x.shape}")
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(jnp.float32)
+        if x.shape[0] < 1:
+            raise ValueError(f"x must hold at least one example, got shape {x.shape}")
+        bad = int(x.size - np.count_nonzero(np.isfinite(np.asarray(x))))
+        if bad:
+            raise ValueError(f"x holds {bad} non-finite value(s) (NaN or inf)")
         if c0 is not None or batch is not None or input_shape is not None or inputs != "shared":
             raise ValueError(
                 "c0, batch, input_shape and inputs describe generated inputs; "
@@ -612,6 +617,11 @@ def prepare(
         # Refined on the measured batch after a materialized draw (no fused path: the
         # refinement needs every layer's params at once).
         method.check(labels=False)
+        if path == "preact":
+            raise ValueError(
+                f"path='preact' cannot measure a data-dependent kernel_init ({method.name!r}): "
+                "it refines drawn weights; use path='auto' or 'materialized'"
+            )
         path = "materialized"
     info = M.CallInfo(st, in_shape, feat, n_batch, jac_input)
     for name in ms:
@@ -755,8 +765,9 @@ def propagate(
 
     Raises:
       ValueError / TypeError: any bad argument (non-positive seeds or batch, unknown metric,
-        negative variance, incompatible initializer and kernel shape, a size whose arrays
-        cannot fit in the available memory, with the estimate, ...) before compiling.
+        negative variance, incompatible initializer and kernel shape, a given ``x`` with
+        non-finite values, a size whose arrays cannot fit in the available memory, with the
+        estimate, ...) before compiling.
         Exploding or vanishing signals are never an error: they come back as values with the
         ``diverged`` / ``underflow`` flags.
     """

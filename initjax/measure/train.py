@@ -54,6 +54,7 @@ __all__ = [
     "loss_and_accuracy",
     "train_step",
     "train",
+    "check_data",
 ]
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
@@ -299,6 +300,55 @@ def _check_memory(stack: Stack, spec: TrainSpec, data, cells: int, seeds: int) -
     )
 
 
+def check_data(data: Any, classes: int) -> tuple[np.ndarray, ...]:
+    """Validate ``(x_train, y_train, x_test, y_test)`` for a ``classes``-way readout.
+
+    Returns:
+      The four as numpy arrays.
+
+    Raises:
+      TypeError: not four arrays, inputs that are not real numbers, or labels that are not
+        integers. ValueError: empty sets, inputs without a feature axis or with other feature
+        shapes in train and test, non-finite inputs, labels not 1-D or of another length than
+        their inputs, or labels outside [0, classes).
+    """
+    if isinstance(data, str | bytes) or not isinstance(data, Sequence) or len(data) != 4:
+        raise TypeError(
+            "data must be a sequence (x_train, y_train, x_test, y_test), got "
+            f"{type(data).__name__}"
+            + (f" of length {len(data)}" if hasattr(data, "__len__") else "")
+        )
+    arrays = tuple(np.asarray(a) for a in data)
+    names = ("x_train", "y_train", "x_test", "y_test")
+    for name, x in zip(names[0::2], arrays[0::2], strict=True):
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise TypeError(f"data: {name} must hold real numbers, got dtype {x.dtype}")
+        if x.ndim < 2 or len(x) == 0:
+            raise ValueError(f"data: {name} must be (n >= 1, *in_shape), got shape {x.shape}")
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        if bad:
+            raise ValueError(f"data: {name} holds {bad} non-finite value(s) (NaN or inf)")
+    x_tr, y_tr, x_te, y_te = arrays
+    if x_tr.shape[1:] != x_te.shape[1:]:
+        raise ValueError(
+            f"data: x_train examples have shape {x_tr.shape[1:]} but x_test's {x_te.shape[1:]}"
+        )
+    for name, y, x in ((names[1], y_tr, x_tr), (names[3], y_te, x_te)):
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"data: {name} must hold integer class labels, got dtype {y.dtype}")
+        if y.shape != (len(x),):
+            raise ValueError(
+                f"data: {name} must have shape ({len(x)},) (one label per input), got {y.shape}"
+            )
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= classes:
+            raise ValueError(
+                f"data: {name} holds labels in [{lo}, {hi}] but the model's readout={classes} "
+                f"units take labels 0..{classes - 1}"
+            )
+    return arrays
+
+
 # XLA compiler options per computation (``jax.jit(..., compiler_options=...)``), by name.
 # "no_ynn": XLA:CPU's YNNPACK library fusions off, so dots run as XLA's own (Eigen) kernels.
 XLA_OPTIONS: dict[str, dict[str, Any] | None] = {
@@ -458,22 +508,19 @@ def train(
       :class:`TrainResult`.
 
     Raises:
-      ValueError: a model without readout, bad data shapes, unknown optimizer, non-positive
-        learning rate / batch size / steps, a batch larger than the dataset, negative variances,
-        or a run whose arrays cannot fit in the available memory (the estimate is given).
+      ValueError: a model without readout, bad data shapes, non-finite inputs, labels outside
+        [0, readout), unknown optimizer, non-positive learning rate / batch size / steps, a
+        batch larger than the dataset, negative variances, or a run whose arrays cannot fit in
+        the available memory (the estimate is given).
+      TypeError: data that is not four arrays, or labels that are not integers
+        (:func:`check_data`).
     """
     stack = stack_of(model)
     options = _resolve_options(xla_options, stack)
     if stack.readout is None:
         raise ValueError("model: training needs a readout (e.g. MLP(..., readout=num_classes))")
-    x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in data)
-    if len(x_tr) != len(y_tr) or len(x_te) != len(y_te):
-        raise ValueError("data: inputs and labels must have the same length")
+    x_tr, y_tr, x_te, y_te = check_data(data, stack.readout)
     spec.validate(len(x_tr))
-    if int(y_tr.max()) >= stack.readout:
-        raise ValueError(
-            f"model: readout={stack.readout} units but labels go up to {int(y_tr.max())}"
-        )
     stack.check(tuple(x_tr.shape[1:]))
     method = data_method(stack)
     if method is not None:
