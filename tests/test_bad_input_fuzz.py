@@ -116,6 +116,10 @@ CLI_CASES: list[tuple[list[str], tuple[str, ...]]] = [
     (P + ["--metrics", "c", "--batch", "1"], ("'c'", "batch")),
     (P + ["--root-seed", "99999999999999999999"], ("root_seed",)),
     (P + ["--root-seed", "x"], ("argparse", "--root-seed")),
+    (
+        P + ["--depth", "2", "--width", "4", "--out", "/proc/initjax"],
+        ("--out", "cannot be created"),
+    ),
     (["theory", "--sigma-w2", "nan"], ("--sigma-w2",)),
     (["theory", "--sigma-w2", "-1"], ("--sigma-w2",)),
     (["theory", "--sigma-w2", "1:0:0"], ("--sigma-w2",)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -241,6 +242,21 @@ def _check_out(out: Path, setting: dict, overwrite: bool) -> None:
         )
 
 
+def _make_out(out: Path) -> None:
+    """Create ``out`` (after validation, before computing): an unwritable place is refused
+    before the computation, not after it.
+
+    Raises:
+      ValueError: the folder cannot be created or written.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--out {str(out)!r} cannot be created: {err.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {str(out)!r} is not writable")
+
+
 def flag_notes(result) -> list[str]:
     """One line per flag: how many seeds underflowed (from which layer), hit non-finite values,
     diverged (overflowed)."""
@@ -306,8 +322,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    _make_out(out)
     result = prep.run(progress=not args.no_progress)
-    out.mkdir(parents=True, exist_ok=True)
     result.to_frame().to_parquet(out / "propagate.parquet", index=False)
     files = [out / "propagate.parquet"]
     if "jac_sv" in result.arrays:
