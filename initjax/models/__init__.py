@@ -56,9 +56,11 @@ from initjax.models._registry import (
     names,
     register,
 )
+from initjax.models._roles import ROLES, ParamRole, dense_roles, role_fans
 from initjax.models.conv import ConvNet, ConvStack
 from initjax.models.mlp import MLP, MLPStack
 from initjax.models.resmlp import ResMLP, ResMLPStack, fixup_branch_scale
+from initjax.models.transformer import Transformer, TransformerStack
 
 
 def _import_families() -> None:
@@ -76,10 +78,14 @@ __all__ = [
     "ConvStack",
     "MLP",
     "MLPStack",
+    "ParamRole",
+    "ROLES",
     "ResMLP",
     "ResMLPStack",
     "Stack",
     "StackModule",
+    "Transformer",
+    "TransformerStack",
     "apply_stack",
     "build",
     "data_method",
@@ -88,6 +94,7 @@ __all__ = [
     "check_rescalable",
     "check_rescale",
     "check_variance",
+    "dense_roles",
     "draw_bias",
     "draw_kernel",
     "example",
@@ -104,6 +111,7 @@ __all__ = [
     "names",
     "register",
     "resolve_initializer",
+    "role_fans",
     "stack_of",
 ]
 
