@@ -83,6 +83,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--batch", type=int, default=8, help="Gaussian inputs per network")
     p.add_argument("--c0", type=_floats, default=None, help="exact input correlation of pairs")
+    p.add_argument(
+        "--keep-prob",
+        type=_floats,
+        default=None,
+        help="dropout keep probability in (0, 1] on every hidden layer's input activations "
+        "(inverted dropout; mlp and conv); default 1 = no dropout",
+    )
     p.add_argument("--root-seed", type=int, default=0)
     p.add_argument("--layers", default=None, help="comma-separated layers to print")
     p.add_argument("--kernel-size", type=int, default=None, help="conv: kernel size (3)")
@@ -361,6 +368,7 @@ def run(args: argparse.Namespace) -> int:
         c0=args.c0,
         root_seed=args.root_seed,
         seed_chunk=chunk,
+        keep_prob=args.keep_prob,
     )
     if args.layers:
         try:
