@@ -9,8 +9,9 @@ and ReLU at its only critical point (sigma_w2, sigma_b2) = (2, 0). Free probabil
 (s_1 = 0 orthogonal, -1 Gaussian): ~0.002 L for orthogonal tanh at q* = 1/64 (dynamical
 isometry), ~L for Gaussian tanh, 2 L for Gaussian ReLU.
 
-Measurement: ``initjax.measure.propagate`` with ``jac_sv`` (exact singular values of
-d phi(h^L) / d x; square, input dimension = width) at every depth of ``depths`` and at two widths;
+Measurement: ``initjax.measure.propagate`` with ``jac_sv`` (singular values of d phi(h^L) / d x
+from QR-accumulated tangents, relative accuracy ``jac_sv_rtol``; input dimension = width) at every
+depth of ``depths`` and at two widths;
 a depth-L network is an initjax MLP with depth L - 1 (its input projection is the first of the L
 layers). Inputs have per-unit mean square (q* - sigma_b2) / sigma_w2, so h^1 starts at q*. Each
 network's spectrum is divided by its own mean before its variance is taken (the random overall
@@ -296,7 +297,7 @@ def report(table, config, ctx):
     mom, sp = moments(table), table[table["kind"] == "spectrum"]
     s = ctx.summary(
         f"Squared singular values lambda of the input-output Jacobian of square MLPs, widths "
-        f"{list(c.widths)}, depths {list(c.depths)}, exact SVD (jac_sv); networks per point: "
+        f"{list(c.widths)}, depths {list(c.depths)}, jac_sv (QR-accumulated); networks per point: "
         + ", ".join(f"{a['name']} {a.get('seeds') or c.seeds}" for a in c.arms)
         + f"; tanh at the critical point with q* = {c.q_star:g}, ReLU at (2, 0). Training: "
         f"MNIST-1D, depth {c.train_depth}, width {c.train_width}, {c.train_optimizer}, "
