@@ -210,11 +210,19 @@ _simple(
 )
 
 
+def _finite_param(name: str, arg: str, value: Any) -> float:
+    """``value`` as a finite float; TypeError / ValueError naming the activation and ``arg``."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"{name}: {arg} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: {arg} must be finite, got {value!r}")
+    return v
+
+
 @register("leaky_relu", defaults={"negative_slope": 0.01})
 def _leaky_relu(negative_slope: float) -> Activation:
-    if not isinstance(negative_slope, int | float) or isinstance(negative_slope, bool):
-        raise TypeError(f"leaky_relu: negative_slope must be a number, got {negative_slope!r}")
-    a = float(negative_slope)
+    a = _finite_param("leaky_relu", "negative_slope", negative_slope)
     return Activation(
         "leaky_relu",
         lambda x: jnp.where(x > 0, x, a * x),
@@ -227,7 +235,7 @@ def _leaky_relu(negative_slope: float) -> Activation:
 
 @register("elu", defaults={"alpha": 1.0})
 def _elu(alpha: float) -> Activation:
-    a = float(alpha)
+    a = _finite_param("elu", "alpha", alpha)
     return Activation(
         "elu",
         lambda x: jax.nn.elu(x, alpha=a),

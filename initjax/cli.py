@@ -106,12 +106,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # The reader went away (`initjax theory ... | head`): stop quietly, as a program killed by
+        # SIGPIPE does, and keep the interpreter from complaining when it flushes stdout at exit.
+        _silence_stdout()
+        return 141
     except (ValueError, TypeError, FileNotFoundError) as err:
         # Bad input: one clear line, no traceback (INITJAX_DEBUG=1 shows it).
         if os.environ.get("INITJAX_DEBUG"):
             raise
         print(f"initjax {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:
+        # A size no estimate caught: XLA could not allocate. Say so in one line; anything else
+        # is a bug and keeps its traceback.
+        if "RESOURCE_EXHAUSTED" not in str(err) or os.environ.get("INITJAX_DEBUG"):
+            raise
+        first = str(err).strip().splitlines()[0]
+        print(
+            f"initjax {args.command}: error: out of memory ({first}); lower the sizes",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, AttributeError, ValueError):  # stdout without a file descriptor
+        pass
 
 
 if __name__ == "__main__":

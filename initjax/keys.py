@@ -10,8 +10,13 @@ on the same key: with threefry, ``split(k, n)[i] == fold_in(k, i)``.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Sequence
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "PARAMS",
@@ -23,9 +28,11 @@ __all__ = [
     "KERNEL",
     "BIAS",
     "PREACT",
+    "SUBMODULE",
     "seed_keys",
     "role",
     "layer",
+    "submodule",
     "DATA_INIT",
     "data_init",
 ]
@@ -38,6 +45,8 @@ KERNEL, BIAS, PREACT = 0, 1, 2
 # takes its key from fold_in(params_key, DATA_INIT). Layer indices are int32 in 0..depth + 1, so
 # this index (the largest int32) is one no layer reaches.
 DATA_INIT = 0x7FFFFFFF
+# Branch of a parent key for a module nested below it (keys.submodule).
+SUBMODULE = 0x5A7
 
 
 def seed_keys(seeds: int | jax.Array, root: int = 0) -> jax.Array:
@@ -51,13 +60,18 @@ def seed_keys(seeds: int | jax.Array, root: int = 0) -> jax.Array:
       Typed key array of shape ``(seeds,)``.
 
     Raises:
-      ValueError: ``seeds`` is not a positive integer.
+      ValueError: ``seeds`` is not a positive integer, or ``root`` is outside [-2^63, 2^63).
+      TypeError: ``root`` is not an integer.
     """
     if isinstance(seeds, jax.Array) and jnp.issubdtype(seeds.dtype, jax.dtypes.prng_key):
         return seeds
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive integer or an array of keys, got {seeds!r}")
-    base = jax.random.key(root)
+    if isinstance(root, bool) or not isinstance(root, int | np.integer):
+        raise TypeError(f"root must be an integer, got {root!r}")
+    if not -(2**63) <= int(root) < 2**63:
+        raise ValueError(f"root must be an integer in [-2^63, 2^63), got {root!r}")
+    base = jax.random.key(int(root))
     return jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(seeds, dtype=jnp.uint32))
 
 
@@ -69,6 +83,30 @@ def role(key: jax.Array, which: int) -> jax.Array:
 def layer(params_key: jax.Array, index: int | jax.Array) -> jax.Array:
     """Layer ``index``'s key, ``fold_in(params_key, index)``, in fused and materialized paths."""
     return jax.random.fold_in(params_key, index)
+
+
+def submodule(key: jax.Array, path: Sequence[str | int]) -> jax.Array:
+    """The key of a module at ``path`` (names or ints) below ``key``; ``key`` itself if empty.
+
+    ``fold_in(key, SUBMODULE)``, then the eight 32-bit words of the SHA-256 of
+    ``json.dumps(list(path))`` folded in one after the other. JSON keeps the components apart
+    (``["ab", "c"]`` != ``["a", "bc"]``, ``"1"`` != ``1``), so distinct paths get distinct
+    keys unless SHA-256 collides.
+
+    Raises:
+      TypeError: a path component is neither a string nor an int.
+    """
+    path = tuple(path)
+    if not path:
+        return key
+    for x in path:
+        if isinstance(x, bool) or not isinstance(x, str | int):
+            raise TypeError(f"path components must be strings or ints, got {x!r}")
+    digest = hashlib.sha256(json.dumps(list(path)).encode("utf-8")).digest()
+    k = jax.random.fold_in(key, SUBMODULE)
+    for i in range(0, 32, 4):
+        k = jax.random.fold_in(k, jnp.uint32(int.from_bytes(digest[i : i + 4], "big")))
+    return k
 
 
 def data_init(params_key: jax.Array) -> jax.Array:

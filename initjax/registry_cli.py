@@ -174,6 +174,8 @@ def format_all(kind: str, width: int) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    if args.width is not None and args.width < 1:
+        raise ValueError(f"--width must be a positive integer (columns), got {args.width}")
     kind = args.kind
     if args.json:
         rows = {

@@ -18,9 +18,11 @@ __all__ = ["NORMALIZE", "available", "load", "prepare", "status"]
 
 NORMALIZE: tuple[str, ...] = ("standardize", "scale", "none")
 
-# Per-feature train statistics, keyed by (name, location, limit, options), so loading the test
-# split after the train split does not read the train split twice.
+# Per-feature train statistics, keyed by (name, location, limit, options, fingerprint of the
+# files the data is read from), so loading the test split after the train split does not read
+# the train split twice, and data replaced on disk is never standardized with stale statistics.
 _STATS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_STATS_MAX = 16
 
 _POSITIVE = {
     "n_train",
@@ -105,13 +107,50 @@ def _scaled(entry: DatasetInfo, x: np.ndarray, normalize: str) -> np.ndarray:
     return x
 
 
+def _fingerprint(root: Path) -> tuple:
+    """(relative path, size, mtime_ns, inode) of every file under ``root`` (or of ``root``)."""
+    if root.is_file():
+        st = root.stat()
+        return ((root.name, st.st_size, st.st_mtime_ns, st.st_ino),)
+    if not root.is_dir():
+        return ()
+    out = []
+    for f in sorted(root.rglob("*")):
+        if f.is_file():
+            st = f.stat()
+            out.append((str(f.relative_to(root)), st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(out)
+
+
 def _stats_key(entry, data_dir, cache_dir, limit, options) -> tuple:
-    where = (
-        str(_tfds.data_dir(data_dir))
-        if entry.kind == "tfds"
-        else str(_mnist1d.cache_dir(cache_dir))
-    )
-    return (entry.name, where, limit, tuple(sorted(options.items())))
+    """Identity of the train data: where it is read from, and the files' fingerprints."""
+    if entry.kind == "tfds":
+        where = _tfds.data_dir(data_dir)
+        files = _fingerprint(where / entry.name)
+    elif entry.name == "mnist1d":
+        where = _mnist1d.cache_dir(cache_dir)
+        files = _fingerprint(_mnist1d.cache_path(options, cache_dir))
+    else:  # generated from the options alone
+        where, files = "generated", ()
+    return (entry.name, str(where), limit, tuple(sorted(options.items())), files)
+
+
+def _train_stats(entry, data_dir, cache_dir, limit, options, normalize) -> tuple:
+    key = _stats_key(entry, data_dir, cache_dir, limit, options)
+    if key not in _STATS:
+        train_raw, _ = _raw(entry, "train", data_dir, cache_dir, limit, options)
+        stats = feature_stats(_scaled(entry, train_raw, normalize))
+        # The files as they were read (reading mnist1d may have created its cache file).
+        _remember(_stats_key(entry, data_dir, cache_dir, limit, options), stats)
+        return stats
+    return _STATS[key]
+
+
+def _remember(key: tuple, stats: tuple) -> None:
+    _STATS.pop(key, None)
+    while len(_STATS) >= _STATS_MAX:
+        del _STATS[next(iter(_STATS))]
+    _STATS[key] = stats
 
 
 def load(
@@ -136,10 +175,12 @@ def load(
       * ``"standardize"`` (default): images are scaled to [0, 1] (pixel / 255), then every
         input feature (pixel-channel, or coordinate) is shifted and scaled by the mean and
         population std of that feature over the *train* split, the same statistics for
-        ``split="train"`` and ``"test"``. When ``limit`` is given the statistics come from the
-        first ``limit`` train examples, so ``load(.., "train", limit=n)`` has exactly zero mean
-        and unit std per non-constant feature and the test split uses the same map. Features
-        that are constant on the train split (std < 1e-6, e.g. MNIST's border) are only centred.
+        ``split="train"`` and ``"test"`` (cached in-process, keyed by the size, mtime and inode
+        of every file the data is read from, so replaced files are re-read). When ``limit`` is
+        given the statistics come from the first ``limit`` train examples, so
+        ``load(.., "train", limit=n)`` has exactly zero mean and unit std per non-constant
+        feature and the test split uses the same map. Features that are constant on the train
+        split (std < 1e-6, e.g. MNIST's border) are only centred.
       * ``"scale"``: images pixel / 255 in [0, 1]; generated data unchanged.
       * ``"none"``: raw values as float32 (pixels 0 .. 255).
       Token datasets (``info(name).tokens``, e.g. ``associative_recall``) hold token ids and are
@@ -205,13 +246,12 @@ def load(
     x_raw, y = _raw(entry, split, data_dir, cache_dir, limit, options)
     x = _scaled(entry, x_raw, normalize)
     if normalize == "standardize" and not entry.tokens:
-        key = _stats_key(entry, data_dir, cache_dir, limit, options)
         if split == "train":
-            _STATS[key] = feature_stats(x)
-        elif key not in _STATS:
-            train_raw, _ = _raw(entry, "train", data_dir, cache_dir, limit, options)
-            _STATS[key] = feature_stats(_scaled(entry, train_raw, normalize))
-        x = standardize(x, *_STATS[key])
+            stats = feature_stats(x)
+            _remember(_stats_key(entry, data_dir, cache_dir, limit, options), stats)
+        else:
+            stats = _train_stats(entry, data_dir, cache_dir, limit, options, normalize)
+        x = standardize(x, *stats)
     if flatten:
         x = x.reshape(x.shape[0], -1)
     return x, np.asarray(y, np.int32)

@@ -6,7 +6,8 @@ variance); ``register`` adds an entry (``register_callable`` a plain ``init(key,
 function); a name ``"package.module:function"`` or ``"path/file.py:function"`` is imported and
 registered on first use; ``fans`` computes (fan_in, fan_out);
 ``calculate_gain`` is PyTorch's gain table and ``derived_gain`` the gain 1 / sqrt(E[phi(z)^2])
-of any activation. Every entry follows the ``jax.nn.initializers.Initializer`` protocol: it plugs
+of any activation; ``with_variance`` declares the variance of an unregistered callable.
+Every entry follows the ``jax.nn.initializers.Initializer`` protocol: it plugs
 into ``flax.linen.Dense(kernel_init=...)``, except family ``"data_dependent"`` (lsuv, metainit,
 gradinit): these refine a base initializer's weights of a whole network on data, and run through
 the models, ``propagate`` and ``train`` (:mod:`initjax.initializers.data_dependent`).
@@ -40,6 +41,7 @@ from initjax.initializers.data_dependent import (
     method_of,
     sampler_of,
 )
+from initjax.initializers.declared import with_variance
 from initjax.initializers.fans import fans
 from initjax.initializers.gains import calculate_gain, derived_gain
 
@@ -60,4 +62,5 @@ __all__ = [
     "register",
     "sampler_of",
     "register_callable",
+    "with_variance",
 ]

@@ -52,6 +52,8 @@ ShapeVarianceFn = Callable[..., float]
 SHAPE_KINDS = ("vector", "dense", "conv", "multi_axis")
 # Hyper-parameters that name axes: an int or a sequence of ints.
 _AXIS_HPARAMS = frozenset({"in_axis", "out_axis", "batch_axis", "column_axis"})
+# Truncation bounds may be infinite (no truncation on that side); other numbers must be finite.
+_BOUND_HPARAMS = frozenset({"lower", "upper", "a", "b"})
 # Hyper-parameters that select how fans are computed (forwarded to `fans`).
 _FAN_HPARAMS = ("in_axis", "out_axis", "batch_axis", "groups", "layout")
 
@@ -98,7 +100,12 @@ class Entry:
     shape_variance: ShapeVarianceFn | None = None
 
     def promised_variance(self, fan_in: int, fan_out: int, **hparams: Any) -> float | None:
-        """The variance this entry promises for the given fans and hyper-parameters (or None)."""
+        """The variance this entry promises for the given fans and hyper-parameters (or None).
+
+        Raises:
+          ValueError / TypeError: a fan that is not a positive integer.
+        """
+        _check_fans(fan_in, fan_out)
         if self.variance is None:
             return None
         return float(self.variance(fan_in, fan_out, **{**self.defaults, **hparams}))
@@ -131,6 +138,32 @@ class Entry:
 _REGISTRY: Registry[Entry] = Registry(
     "initializer", hint="See initjax.initializers.names() or `initjax list`."
 )
+
+
+def _check_key(key: Any, name: str) -> None:
+    """A single PRNG key: typed (``jax.random.key``) or raw uint32 (``jax.random.PRNGKey``)."""
+    dt = getattr(key, "dtype", None)
+    if dt is not None and jnp.issubdtype(dt, jax.dtypes.prng_key):
+        if np.shape(key) != ():
+            raise ValueError(
+                f"initializer {name!r}: key must be a single PRNG key, got a key array of shape "
+                f"{np.shape(key)} (vmap over keys instead)"
+            )
+        return
+    if dt is not None and dt == jnp.uint32 and np.shape(key) == (2,):
+        return  # raw threefry key from jax.random.PRNGKey
+    raise TypeError(
+        f"initializer {name!r}: key must be a PRNG key such as jax.random.key(0), got "
+        f"{key!r} ({type(key).__name__})"
+    )
+
+
+def _check_fans(fan_in: Any, fan_out: Any) -> None:
+    for arg, v in (("fan_in", fan_in), ("fan_out", fan_out)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{arg} must be a positive integer, got {v!r}")
+        if v < 1:
+            raise ValueError(f"{arg} must be a positive integer (>= 1), got {v!r}")
 
 
 def register(
@@ -366,6 +399,18 @@ def _check_hparam(e: Entry, k: str, v: Any) -> None:
             f"initializer {e.name!r}: hyper-parameter {k} must be of type "
             f"{type(d).__name__} like its default {d!r}, got {v!r} ({type(v).__name__})"
         )
+    if (
+        isinstance(d, int | float)
+        and not isinstance(d, bool)
+        and not isinstance(v, jax.core.Tracer)
+    ):
+        a = np.asarray(v, np.float64)
+        if np.any(np.isnan(a)):
+            raise ValueError(f"initializer {e.name!r}: hyper-parameter {k} must not be NaN")
+        if k not in _BOUND_HPARAMS and not np.all(np.isfinite(a)):
+            raise ValueError(
+                f"initializer {e.name!r}: hyper-parameter {k} must be finite, got {v!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -377,7 +422,8 @@ class BoundInitializer:
     >= 2, valid axes and groups), returns ``jnp.zeros(shape, dtype)`` for zero-size shapes, and
     otherwise calls the entry's function. The result has exactly the requested dtype.
 
-    Raises (at call): TypeError for a non-integer shape or non-floating dtype; ValueError for a
+    Raises (at call): TypeError for a key that is not a PRNG key (e.g. an int), a non-integer
+    shape or non-floating dtype; ValueError for a key array, a
     negative dimension, float64 without x64, a rank < 2 shape for a fan-based entry (the message
     names the shape and in_axis/out_axis), or a shape the entry cannot fill (e.g.
     delta_orthogonal with C_in > C_out).
@@ -395,6 +441,7 @@ class BoundInitializer:
         return self.entry.name
 
     def __call__(self, key: jax.Array, shape: Any, dtype: Any = jnp.float32) -> jax.Array:
+        _check_key(key, self.name)
         shape = normalize_shape(shape)
         try:
             dt = jnp.dtype(dtype)

@@ -102,4 +102,6 @@ def seed_keys_arg(seeds, root_seed) -> jax.Array:
         )
     if isinstance(root_seed, bool) or not isinstance(root_seed, int | np.integer):
         raise TypeError(f"root_seed must be an integer, got {root_seed!r}")
+    if not -(2**63) <= int(root_seed) < 2**63:
+        raise ValueError(f"root_seed must fit in 64 bits [-2^63, 2^63), got {root_seed!r}")
     return keys.seed_keys(int(seeds), root=int(root_seed))

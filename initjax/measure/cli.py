@@ -9,7 +9,9 @@ Example::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -132,7 +134,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         default=None,
-        help="output folder (default runs/propagate/<arch>-<init>-<activation>-d<depth>-w<width>)",
+        help="output folder (default runs/propagate/<arch>-<init>-<activation>-d<depth>-w<width>-"
+        "<hash of every setting that changes the numbers>); a non-empty folder that is not a "
+        "propagate folder of this setting is refused unless --overwrite",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into --out even if it holds another setting's or another command's "
+        "results (they are replaced)",
     )
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -243,6 +253,78 @@ def _table(result, layers: list[int]) -> str:
     return pd.DataFrame(out).to_string(index=False)
 
 
+# Arguments that only change what is printed or drawn, or where it goes; every other one changes
+# the numbers and is part of the setting a run folder belongs to.
+_PRESENTATION = ("out", "overwrite", "no_plot", "no_progress", "layers", "func", "command")
+
+
+def _setting(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in sorted(vars(args).items()) if k not in _PRESENTATION}
+
+
+def _check_out(out: Path, setting: dict, overwrite: bool) -> None:
+    """Before computing: ``out`` must be absent, empty, or a propagate folder of this setting.
+
+    The same ownership rule as ``initjax run``'s run folders (``initjax.sweeps.store.
+    claim_folder``): a folder's ``manifest.json`` names who wrote it (``"command":
+    "propagate"`` here, ``"experiment"`` there) and with which setting; ``overwrite`` accepts
+    any folder (its propagate files are then replaced).
+
+    Raises:
+      ValueError: ``out`` is a file; or, unless ``overwrite``: a non-empty folder without a
+        readable manifest, a folder written by another command (an experiment run), or one
+        holding another setting (the message lists the differing arguments).
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is an existing file; give a folder")
+    if overwrite or not out.is_dir() or not any(out.iterdir()):
+        return
+    manifest = out / "manifest.json"
+    try:
+        old = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict):
+        raise ValueError(
+            f"--out {str(out)!r} is not empty and has no readable manifest.json: it is not a "
+            "propagate folder; choose another folder (or --overwrite to write into it anyway)"
+        )
+    if old.get("command") != "propagate":
+        owner = old.get("experiment") or old.get("command") or "another command"
+        raise ValueError(
+            f"--out {str(out)!r} holds results of {owner!r}, not of propagate; choose another "
+            "folder or pass --overwrite to replace them"
+        )
+    previous = old.get("setting")
+    if previous != setting:
+        if isinstance(previous, dict):
+            diff = sorted(
+                k for k in set(previous) | set(setting) if previous.get(k) != setting.get(k)
+            )
+            what = "different " + ", ".join(f"--{k.replace('_', '-')}" for k in diff)
+        else:
+            what = "an older manifest without the setting"
+        raise ValueError(
+            f"--out {str(out)!r} holds the results of another setting ({what}); choose another "
+            "folder or pass --overwrite to replace them"
+        )
+
+
+def _make_out(out: Path) -> None:
+    """Create ``out`` (after validation, before computing): an unwritable place is refused
+    before the computation, not after it.
+
+    Raises:
+      ValueError: the folder cannot be created or written.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--out {str(out)!r} cannot be created: {err.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {str(out)!r} is not writable")
+
+
 def flag_notes(result) -> list[str]:
     """One line per flag: how many seeds underflowed (from which layer), hit non-finite values,
     diverged (overflowed)."""
@@ -275,8 +357,9 @@ def run(args: argparse.Namespace) -> int:
     from initjax.measure import engine, plot
     from initjax.models import stack_of
 
+    setting = _setting(args)
     model = _model(args)  # validates architecture arguments (ValueError -> one-line error)
-    n_chunks = 1 if args.no_progress else min(4, args.seeds)
+    n_chunks = 1 if args.no_progress or args.seeds < 1 else min(4, args.seeds)
     chunk = max(1, args.seeds // n_chunks)
     prep = engine.prepare(
         model,
@@ -309,7 +392,9 @@ def run(args: argparse.Namespace) -> int:
         init_label = ki if isinstance(ki, str) else models.init_name(_resolved(ki))
         what = f"init={init_label}"
     name = f"{args.arch}-{init_label}-{act_name}-d{args.depth}-w{args.width}"
-    out = Path(args.out) if args.out else Path("runs") / "propagate" / name
+    digest = hashlib.sha256(json.dumps(setting, sort_keys=True).encode()).hexdigest()[:8]
+    out = Path(args.out) if args.out else Path("runs") / "propagate" / f"{name}-{digest}"
+    _check_out(out, setting, args.overwrite)  # before any computation
     if not args.no_progress:
         print(
             f"propagate: {name}, {args.seeds} seeds; compiling, then running in "
@@ -317,8 +402,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    _make_out(out)
     result = prep.run(progress=not args.no_progress)
-    out.mkdir(parents=True, exist_ok=True)
     result.to_frame().to_parquet(out / "propagate.parquet", index=False)
     files = [out / "propagate.parquet"]
     if "jac_sv" in result.arrays:
@@ -329,6 +414,7 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     manifest = {
         "command": "propagate",
+        "setting": setting,
         "args": {k: v for k, v in vars(args).items() if k != "func"},
         "model": repr(model),
         "metrics": list(result.metrics),
@@ -347,6 +433,14 @@ def run(args: argparse.Namespace) -> int:
         f"batch={args.batch} (mean ± sd over seeds)"
     )
     print(_table(result, layers))
+    if "jac_sv" in result.arrays:
+        jf = result.jacobian_frame()
+        print(
+            f"jac_sv: {int(jf['below_floor'].sum())} of {len(jf)} singular values below the "
+            f"precision floor (not resolved); estimated relative error (rtol) median "
+            f"{np.nanmedian(result.arrays['jac_sv_rtol']):.2g}, max "
+            f"{np.nanmax(result.arrays['jac_sv_rtol']):.2g}"
+        )
     for line in flag_notes(result):
         print(line)
     print(f"wrote {', '.join(str(f) for f in files)}, {out / 'manifest.json'}")

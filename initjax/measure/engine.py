@@ -26,8 +26,12 @@ Costs per seed and grid cell (N = width, B = batch, L = depth, n = input size), 
 forward pass O(L B N^2) and the weight draws O(L N^2), with memory O(B N + N^2) independent of L:
 ``q``, ``c``, ``act_*``: O(L B N) (``c``: O(L B^2 N)). ``grad_sq``: a reverse scan that draws
 the weights again (O(L B N^2 + L N^2)) and stores the pre-activations, memory O(L B N).
-``jac_sv``: n forward-mode tangents of one input carried through the same scan, O(L n N^2) flops
-and O(n N) memory, plus an O(n^2 min(n, N)) SVD; exact, so n and N are limited to 1024.
+``jac_sv``: k = min(n, N) forward-mode tangents of one input carried through the same scan,
+re-orthonormalized by a QR per layer and folded into a row-scaled triangular factor
+(:mod:`initjax.measure.jacobian`): O(L n N^2) flops (tangents O(L k N^2), QR O(L N k^2),
+factor O(L k^2 n)) and O(n N) memory, plus one O(n k^2) float64 SVD per seed on the host. Not
+limited by the float32 floor eps * sigma_max of an explicit product (small singular values have
+relative errors, see that module); n and N are limited to 1024 (memory and time).
 ``unit_symmetry``: a Gram matrix O(N^2 fan_in) and an SVD O(B^2 N) per layer.
 ``distinct_units``: direct pairwise differences O(N^2 fan_in) and a reachability closure
 O(N^3 log N) per layer; ``weight_rank``: an SVD O(N^2 fan_in).
@@ -47,14 +51,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from initjax import keys, models
+from initjax.measure import _memory, preact, sharding
+from initjax.measure import jacobian as _J
 from initjax.measure import metrics as M
-from initjax.measure import preact, sharding
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
 from initjax.models import (
     Stack,
     check_keep_prob,
+    check_rescale,
     data_method,
     dropout_root,
     hidden_apply,
@@ -177,11 +183,25 @@ def _idle_params(fetch):
     return jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(fetch, jnp.int32(1)))
 
 
+def _push(f, h: jax.Array, q: jax.Array, dtype) -> jax.Array:
+    """f's Jacobian at the example ``h`` ``(1, *shape)`` times the columns of ``q``
+    ``(prod(shape), k)``, as a ``(prod(f's output shape), k)`` matrix (forward mode)."""
+
+    def one(u):
+        return jax.jvp(f, (h,), (u.reshape(h.shape).astype(dtype),))[1]
+
+    # The barrier keeps XLA from folding the transpose into the jvp's dot: it would swap the
+    # dot's operands depending on the batch shape (sharded or not), changing the roundings.
+    t = jax.lax.optimization_barrier(jax.vmap(one, in_axes=1)(q))
+    return t.reshape(t.shape[0], -1).T
+
+
 def _forward(cfg: _Config, net, x: jax.Array, drop, *, keep_z: bool):
     """Forward scan over layers with per-layer stats, and the Jacobian at ``x[jac_input]``.
 
     Returns (z^depth, stats with a leading layer axis, z^0..z^{depth-1} stacked or None,
-    d phi(z^depth) / d x0 as an ``(n_in, n_out)`` matrix or None).
+    the Jacobian d phi(z^depth) / d x0 as a factor (Q ``(n_out, k)``, g ``(k,)``, P
+    ``(k, n_in)``, kappa) of :mod:`initjax.measure.jacobian`, or None).
     """
     st = cfg.stack
     p_in, fetch, _ = net
@@ -189,35 +209,34 @@ def _forward(cfg: _Config, net, x: jax.Array, drop, *, keep_z: bool):
     s0 = _layer_stats(cfg, z0, p_in, 0, 0)
     jac = bool(cfg.by_pass("jacobian"))
     j = cfg.jac_input
-    t0 = None
-    if jac:  # forward-mode tangents of one example, pushed through the same scan
+    fac0 = None
+    if jac:  # forward-mode tangents of one example, re-orthonormalized at every layer
         n_in = math.prod(cfg.in_shape)
-        basis = jnp.eye(n_in, dtype=st.dtype).reshape(n_in, 1, *cfg.in_shape)
-        x0 = x[j : j + 1]
-        t0 = jax.vmap(lambda e: jax.jvp(lambda v: st.input_apply(p_in, v), (x0,), (e,))[1])(basis)
+        eye = jnp.eye(n_in, dtype=st.dtype)
+        fac0 = _J.start(_push(lambda v: st.input_apply(p_in, v), x[j : j + 1], eye, st.dtype))
     depth = jnp.int32(st.depth)
 
     def body(carry, i):
-        z_prev, p, t = carry
+        z_prev, p, fac = carry
         z = hidden_apply(st, p, z_prev, drop, i)
         s = _layer_stats(cfg, z, p, i, 1, z_prev)
         idle = i == 0
         if jac:
             h0 = z_prev[j : j + 1]
-            t_new = jax.vmap(lambda u: jax.jvp(lambda h: st.layer_apply(p, h), (h0,), (u,))[1])(t)
-            t = jnp.where(idle, t, t_new)
-        carry = (jnp.where(idle, z_prev, z), fetch(jnp.clip(i + 1, 1, depth)), t)
+            b = _push(lambda h: st.layer_apply(p, h), h0, fac[0], st.dtype)
+            new = _J.step(b, *fac[1:])
+            fac = jax.tree.map(lambda a, b: jnp.where(idle, a, b), fac, new)
+        carry = (jnp.where(idle, z_prev, z), fetch(jnp.clip(i + 1, 1, depth)), fac)
         return carry, (s, z_prev if keep_z else None)
 
     idx = jnp.arange(st.depth + 1, dtype=jnp.int32)
-    (z, _, t), (s, zs) = jax.lax.scan(body, (z0, _idle_params(fetch), t0), idx)
+    (z, _, fac), (s, zs) = jax.lax.scan(body, (z0, _idle_params(fetch), fac0), idx)
     s = {k: jnp.concatenate([s0[k][None], v[1:]]) for k, v in s.items()}
-    jmat = None
+    jfac = None
     if jac:
         zj = z[j : j + 1]
-        tf = jax.vmap(lambda u: jax.jvp(st.features, (zj,), (u,))[1])(t)
-        jmat = tf.reshape(tf.shape[0], -1)
-    return z, s, (None if zs is None else zs[1:]), jmat
+        jfac = _J.step(_push(st.features, zj, fac[0], st.dtype), *fac[1:])
+    return z, s, (None if zs is None else zs[1:]), jfac
 
 
 def _backward(cfg: _Config, net, z_last, zs, seed_key, drop) -> dict[str, jax.Array]:
@@ -277,12 +296,12 @@ def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.
     net = _network(cfg, seed_key, sw2, sb2, params, x)
     need_grad = bool(cfg.by_pass("backward"))
     drop = dropout_root(cfg.stack, seed_key)
-    z_last, stats, zs, jmat = _forward(cfg, net, x, drop, keep_z=need_grad)
+    z_last, stats, zs, jfac = _forward(cfg, net, x, drop, keep_z=need_grad)
     res: dict[str, jax.Array] = dict(stats)
     if need_grad:
         res.update(_backward(cfg, net, z_last, zs, seed_key, drop))
-    if jmat is not None:
-        ctx = M.NetworkContext(jacobian=jmat.astype(jnp.float32), stack=cfg.stack)
+    if jfac is not None:
+        ctx = M.NetworkContext(factor=M.JacobianFactor(*jfac), stack=cfg.stack)
         for m in cfg.by_pass("jacobian"):
             res.update(M.evaluate(m, ctx))
     return res
@@ -365,6 +384,8 @@ class Prepared:
         fallback = arrays.pop("preact_weight_layers", None)
         if fallback is not None:  # networks per layer drawn through weights (preact path)
             meta["preact_weight_layers"] = fallback.sum(axis=(0, 1)).tolist()
+        # Host-side steps of metrics that need them (jac_sv: a float64 SVD of its factor).
+        arrays = M.finish(arrays, self.config.metrics)
         if not self.meta["is_grid"]:
             arrays = {k: v[0] for k, v in arrays.items()}
         arrays, underflow, nonfinite, diverged = M.flags(arrays, self.config.metrics)
@@ -434,10 +455,66 @@ def _auto_chunk(n_seeds: int, n_cells: int, per_seed_bytes: int) -> int:
     limit = max(_MIN_AUTO_CHUNK, _CPU_STEP_BYTES // max(1, n_cells * per_seed_bytes))
     if n_seeds <= limit:
         return n_seeds
-    k = max(d for d in range(1, limit + 1) if n_seeds % d == 0)
+    k = _largest_divisor(n_seeds, limit)
     # Equal chunks only (one compilation); a seed count without a divisor near the limit
     # (e.g. a large prime) runs at once rather than in many tiny calls.
     return k if k >= max(_MIN_AUTO_CHUNK, limit // 2) else n_seeds
+
+
+def _largest_divisor(n: int, at_most: int) -> int:
+    """The largest divisor of ``n`` that is <= ``at_most`` (O(sqrt(n)))."""
+    best = 1
+    for d in range(1, math.isqrt(n) + 1):
+        if n % d == 0:
+            for e in (d, n // d):
+                if best < e <= at_most:
+                    best = e
+    return best
+
+
+def _n_seeds(seeds) -> int:
+    """The number of seeds (validated like ``keys.seed_keys``) without building the keys."""
+    if isinstance(seeds, jax.Array) and jnp.issubdtype(seeds.dtype, jax.dtypes.prng_key):
+        return int(seed_keys_arg(seeds, 0).shape[0])
+    if isinstance(seeds, bool) or not isinstance(seeds, int | np.integer) or seeds < 1:
+        seed_keys_arg(seeds, 0)  # raises the ValueError naming seeds
+    return int(seeds)
+
+
+def _check_memory(st, ms, path, in_shape, feat, layer_params, batch, seeds, cells, chunk):
+    """Refuse (ValueError with the estimate) a call whose arrays cannot fit, before compiling.
+
+    Per network on the device: two layers' params (the scan carries one, fetches the next), the
+    input projection's (~ layer_params * n_in / N), four batches of pre-activations; plus all
+    layers' params (materialized path), the stored pre-activations (backward pass), the
+    Jacobian's tangents and factor (Jacobian pass), Gram matrices (metrics reading params).
+    ``chunk`` x ``cells`` networks at once. On the host: every result value (float32 per layer
+    and column, two flag inputs, the Jacobian factor per network).
+    """
+    item = jnp.dtype(st.dtype).itemsize
+    n_f, n_in = math.prod(feat), math.prod(in_shape)
+    k = min(n_in, n_f)
+    specs = [M.get(m) for m in ms]
+    cols = 2 + sum(len(m.columns) for m in specs if m.per_layer)
+    dev = 2 * layer_params + layer_params * n_in / max(n_f, 1) + 4 * batch * n_f
+    if path == "materialized":
+        dev += st.depth * layer_params
+    if any(m.engine_pass == "backward" for m in specs):
+        dev += (st.depth + 3) * batch * n_f
+    if any("params" in m.needs for m in specs):
+        dev += layer_params + 2 * batch * n_f
+    host = (st.depth + 1) * cols * 4 + 8
+    if any(m.engine_pass == "jacobian" for m in specs):
+        dev += 3 * k * n_f + 3 * k * n_in
+        host += (k * n_in + k) * 4
+    _memory.check(
+        "propagate",
+        dev * item * chunk * cells,
+        host * seeds * cells,
+        f"{chunk * cells} network(s) at once of {_memory.gib(dev * item)} each, results "
+        f"{_memory.gib(host * seeds * cells)} for {seeds} seed(s) x {cells} cell(s)",
+        "lower seeds, width, batch or depth (or seed_chunk)",
+    )
 
 
 @functools.lru_cache(maxsize=32)
@@ -524,11 +601,12 @@ def prepare(
         (n_seeds,) = n
         if not isinstance(seeds, jax.Array):
             seeds = n_seeds
-    seed_keys, input_key = _keys(seeds, root_seed)
-    n_seeds = int(seed_keys.shape[0])
+    n_seeds = _n_seeds(seeds)  # the keys are built after the memory check
     if params is not None and jax.tree.leaves(params)[0].shape[0] != n_seeds:
         raise ValueError("params: leading axis must equal the number of seeds")
     sw2, sb2, rescale, is_grid = sigma_grid(sigma_w2, sigma_b2, model)
+    if rescale:
+        check_rescale(st)
     if sigma_b2 is not None and getattr(st, "bias_init", None) is not None:
         raise ValueError(
             "sigma_b2 has no effect on a model with an explicit bias_init; remove one of them"
@@ -550,6 +628,11 @@ def prepare(
             raise ValueError(f"x must be a batch (B, *input_shape), got shape {x.shape}")
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(jnp.float32)
+        if x.shape[0] < 1:
+            raise ValueError(f"x must hold at least one example, got shape {x.shape}")
+        bad = int(x.size - np.count_nonzero(np.isfinite(np.asarray(x))))
+        if bad:
+            raise ValueError(f"x holds {bad} non-finite value(s) (NaN or inf)")
         if c0 is not None or batch is not None or input_shape is not None or inputs != "shared":
             raise ValueError(
                 "c0, batch, input_shape and inputs describe generated inputs; "
@@ -573,6 +656,11 @@ def prepare(
         # Refined on the measured batch after a materialized draw (no fused path: the
         # refinement needs every layer's params at once).
         method.check(labels=False)
+        if path == "preact":
+            raise ValueError(
+                f"path='preact' cannot measure a data-dependent kernel_init ({method.name!r}): "
+                "it refines drawn weights; use path='auto' or 'materialized'"
+            )
         path = "materialized"
     info = M.CallInfo(st, in_shape, feat, n_batch, jac_input)
     for name in ms:
@@ -590,7 +678,9 @@ def prepare(
     else:
         if isinstance(seed_chunk, bool) or not isinstance(seed_chunk, int) or seed_chunk < 1:
             raise ValueError(f"seed_chunk must be a positive integer, got {seed_chunk!r}")
-        chunk = max(k for k in range(1, min(seed_chunk, n_seeds) + 1) if n_seeds % k == 0)
+        chunk = _largest_divisor(n_seeds, min(seed_chunk, n_seeds))
+    _check_memory(st, ms, path, in_shape, feat, layer_params, n_batch, n_seeds, np.size(sb2), chunk)
+    seed_keys, input_key = _keys(seeds, root_seed)
     cfg = _Config(
         stack=st,
         metrics=ms,
@@ -705,10 +795,13 @@ def propagate(
     Returns:
       :class:`PropagationResult`: ``arrays[m]`` shaped ``(seeds, depth + 1)`` per layer, layer 0
       the input projection's pre-activation and 1..depth the hidden layers'; ``jac_sv``
-      ``(seeds, n)`` (descending); all with a leading ``(H,)`` axis for a grid. ``unit_symmetry``
-      fills ``unit_dist`` and ``act_rank``. ``grad_sq[l]`` = mean over the batch of
-      |d loss / d z^l|^2 (Schoenholz et al. 2017, backward q~^l; Glorot & Bengio 2010, Fig. 7).
-      ``jac_sv``: singular values of d phi(z^depth) / d x at one input (Pennington et al. 2017).
+      ``(seeds, n)`` float64 (descending), with ``jac_sv_floor`` ``(seeds,)`` (values below it
+      are not resolved) and ``jac_sv_rtol`` ``(seeds,)`` (their estimated relative error; see
+      :mod:`initjax.measure.jacobian`); all with a leading ``(H,)`` axis for a grid.
+      ``unit_symmetry`` fills ``unit_dist`` and ``act_rank``. ``grad_sq[l]`` = mean over the
+      batch of |d loss / d z^l|^2 (Schoenholz et al. 2017, backward q~^l; Glorot & Bengio 2010,
+      Fig. 7). ``jac_sv``: singular values of d phi(z^depth) / d x at one input (Pennington et
+      al. 2017).
       Flags (bool): ``arrays["underflow"]`` ``(seeds, depth + 1)``: q^l (or one example's mean
       square q^l_aa) < 1.18e-38, float32's smallest normal number (an all-zero layer included),
       where ratios such as c^l are undefined and recorded as NaN; ``arrays["nonfinite"]``
@@ -719,7 +812,9 @@ def propagate(
 
     Raises:
       ValueError / TypeError: any bad argument (non-positive seeds or batch, unknown metric,
-        negative variance, incompatible initializer and kernel shape, ...) before compiling.
+        negative variance, incompatible initializer and kernel shape, a given ``x`` with
+        non-finite values, a size whose arrays cannot fit in the available memory, with the
+        estimate, ...) before compiling.
         Exploding or vanishing signals are never an error: they come back as values with the
         ``diverged`` / ``underflow`` flags.
     """

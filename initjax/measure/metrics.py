@@ -6,7 +6,8 @@ It runs in the engine's forward scan (``needs`` "z" / "params" / "input": the pr
 z^l, the layer's params, the layer's input z^{l-1}) or in its backward scan (``needs`` "grad" /
 "param_grad": g^l = d loss / d z^l, d loss / d params of the layer). A
 **whole-network** metric (``per_layer=False``, ``needs=("jacobian",)``) is a function of a
-:class:`NetworkContext` holding the input-output Jacobian at one input, returning a 1-D array.
+:class:`NetworkContext` holding the input-output Jacobian at one input, returning a 1-D array
+(or, with a ``finish`` step, device arrays that a host-side function turns into its column).
 :func:`initjax.measure.propagate` computes exactly the passes the requested metrics need; it has
 no list of metric names of its own.
 
@@ -33,7 +34,9 @@ Schoenholz et al. 2017, arXiv:1611.01232; Pennington et al. 2017, arXiv:1711.047
   largest distance between two units in RMS norms (:mod:`initjax.measure.units`).
 - ``weight_rank``: numerical rank of the layer's ``(fan_in, units)`` kernel, numpy's tolerance
   max(fan_in, units) * eps(float32) * largest singular value (0 for an all-zero kernel).
-- ``jac_sv``: singular values of d phi(z^depth) / d x at one input, descending.
+- ``jac_sv``: singular values of d phi(z^depth) / d x at one input, descending (float64), from
+  the factor of :mod:`initjax.measure.jacobian` (no float32 floor; per seed ``jac_sv_rtol``, the
+  estimated relative error, and ``jac_sv_floor``, below which values are not resolved).
 - ``z_moments`` (columns ``z_mean``, ``z_var``): mean and centred variance of all entries of z^l
   (examples, units, positions), so q^l = z_var + z_mean^2: ``z_var`` is the quantity LSUV
   (Mishkin & Matas 2016) sets to 1.
@@ -60,13 +63,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from initjax._registry import Registry
+from initjax.measure import jacobian as _jacobian
 from initjax.measure import units
 from initjax.models import Stack
 
@@ -74,6 +78,7 @@ __all__ = [
     "CallInfo",
     "FLAGS",
     "JAC_MAX",
+    "JacobianFactor",
     "LayerContext",
     "Metric",
     "NONFINITE_POLICIES",
@@ -83,6 +88,7 @@ __all__ = [
     "columns",
     "correlation",
     "evaluate",
+    "finish",
     "flags",
     "get",
     "min_example_second_moment",
@@ -156,18 +162,44 @@ class LayerContext:
         return self.stack.activation(self.z)
 
 
+class JacobianFactor(NamedTuple):
+    """The input-output Jacobian at one input as J = Q diag(2^g) P (one seed, float32).
+
+    Attributes:
+      q: ``(n_out, k)`` orthonormal columns; g: ``(k,)`` integer-valued log2 row scales (-inf for
+      an exactly zero row); p: ``(k, n_in)``; kappa: scalar, the sum over layers of each QR's
+      max |r_ii| / min |r_ii|. k = min(n_in, n_out). See :mod:`initjax.measure.jacobian`.
+    """
+
+    q: jax.Array
+    g: jax.Array
+    p: jax.Array
+    kappa: jax.Array
+
+
 @dataclasses.dataclass(frozen=True)
 class NetworkContext:
     """What a whole-network metric sees (one seed).
 
     Attributes:
-      jacobian: ``(n_in, n_out)`` float32, d phi(z^depth) / d x at one input (``jac_input``):
-        row i is the derivative along input coordinate i.
+      factor: the input-output Jacobian d phi(z^depth) / d x at one input (``jac_input``) as a
+        :class:`JacobianFactor`, carried layer by layer without forming the product, so its
+        small singular values are not lost to float32 rounding.
       stack: the model's Stack.
     """
 
-    jacobian: jax.Array
+    factor: JacobianFactor
     stack: Stack
+
+    @property
+    def jacobian(self) -> jax.Array:
+        """The Jacobian as an explicit ``(n_in, n_out)`` float32 matrix (row i: the derivative
+        along input coordinate i). Formed in float32: entries, and so singular values, below
+        about eps(float32) x its largest singular value are rounding noise; 0 where a scale
+        2^g is below float32's range, inf where above. Use ``factor`` for what needs more."""
+        f = self.factor
+        e = jnp.clip(jnp.where(jnp.isfinite(f.g), f.g, -400.0), -400.0, 400.0).astype(jnp.int32)
+        return jnp.matmul(f.q, jnp.ldexp(f.p, e[:, None]), precision=_HI).T
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,6 +236,8 @@ class Metric:
     description: str
     reference: str
     log_scale: bool
+    finish: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
+    extras: tuple[str, ...] = ()
 
     @property
     def engine_pass(self) -> str:
@@ -233,6 +267,8 @@ def register(
     description: str = "",
     reference: str = "",
     log_scale: bool = False,
+    finish: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
+    extras: Sequence[str] = (),
     replace: bool = False,
 ) -> Any:
     """Add a metric; usable as ``register(name, fn, ...)`` or as ``@register(name, ...)``.
@@ -254,6 +290,12 @@ def register(
         handle (batch too small, sizes too large), before anything is compiled.
       description, reference: for ``initjax list --kind metrics``.
       log_scale: plot on a log axis when positive (figures).
+      finish: whole-network metrics only: a host-side step (numpy, any precision, LAPACK) for
+        what jit and float32 cannot do. ``fn`` then returns a dict of device arrays of any
+        shape, and ``finish(outputs)`` receives them with leading ``(..., seeds)`` axes and
+        returns the metric's column plus its ``extras`` (jac_sv: a float64 SVD of the
+        Jacobian's factor, its precision floor and relative error).
+      extras: names of the additional per-seed arrays ``finish`` returns (reserved like columns).
       replace: replace an existing metric of the same name.
 
     Returns:
@@ -276,6 +318,8 @@ def register(
             description=description,
             reference=reference,
             log_scale=log_scale,
+            finish=finish,
+            extras=extras,
             replace=replace,
         )
     if not callable(fn):
@@ -304,13 +348,18 @@ def register(
     cols = tuple(columns) if columns is not None else (name,)
     if not cols or len(set(cols)) != len(cols) or not all(isinstance(c, str) for c in cols):
         raise ValueError(f"metric {name!r}: columns must be distinct strings, got {cols!r}")
+    extras = tuple(extras)
+    if finish is not None and (per_layer or not callable(finish)):
+        raise ValueError(f"metric {name!r}: finish must be a callable of a whole-network metric")
+    if extras and finish is None:
+        raise ValueError(f"metric {name!r}: extras are the arrays a finish step returns")
     taken = {
         c: r.name
         for r in _REGISTRY.records(load_plugins=False)
-        for c in r.obj.columns
+        for c in (*r.obj.columns, *r.obj.extras)
         if r.name != name
     }
-    for c in cols:
+    for c in cols + extras:
         if c in _RESERVED or c.startswith("_"):
             raise ValueError(f"metric {name!r}: column name {c!r} is reserved")
         if c in taken and not (replace and taken[c] == name):
@@ -329,6 +378,8 @@ def register(
         description=description or ((fn.__doc__ or "").strip().splitlines() or [""])[0],
         reference=reference,
         log_scale=bool(log_scale),
+        finish=finish,
+        extras=extras,
     )
     _REGISTRY.register(name, metric, replace=replace)
     return fn
@@ -386,6 +437,12 @@ def evaluate(metric: Metric, ctx: LayerContext | NetworkContext) -> dict[str, ja
     shape.
     """
     out = metric.fn(ctx)
+    if metric.finish is not None:  # device outputs for the host-side step, kept as they are
+        if not isinstance(out, Mapping) or not out:
+            raise TypeError(
+                f"metric {metric.name!r} has a finish step: fn must return a dict of arrays"
+            )
+        return {f"_{metric.name}:{k}": jnp.asarray(v) for k, v in out.items()}
     if isinstance(out, Mapping):
         if set(out) != set(metric.columns):
             raise TypeError(
@@ -410,6 +467,32 @@ def evaluate(metric: Metric, ctx: LayerContext | NetworkContext) -> dict[str, ja
             )
         res[c] = v
     return res
+
+
+# --- host-side steps ---------------------------------------------------------------------------
+
+
+def finish(arrays: dict[str, np.ndarray], metrics: Sequence[str]) -> dict[str, np.ndarray]:
+    """Run the ``finish`` step of every measured metric that has one (host side, numpy).
+
+    Replaces the metric's device outputs (``"_<name>:<key>"``, leading ``(..., seeds)`` axes) by
+    its column and extras.
+
+    Raises:
+      TypeError: a finish step did not return exactly the metric's column and extras.
+    """
+    arrays = dict(arrays)
+    for m in map(get, metrics):
+        if m.finish is None:
+            continue
+        prefix = f"_{m.name}:"
+        outputs = {k[len(prefix) :]: arrays.pop(k) for k in list(arrays) if k.startswith(prefix)}
+        res = m.finish(outputs)
+        want = set(m.columns) | set(m.extras)
+        if not isinstance(res, Mapping) or set(res) != want:
+            raise TypeError(f"metric {m.name!r}: finish must return {sorted(want)}")
+        arrays.update({k: np.asarray(v) for k, v in res.items()})
+    return arrays
 
 
 # --- non-finite values and float32 limits (host side, numpy) ----------------------------------
@@ -550,11 +633,14 @@ def _sq_norm(g: jax.Array) -> jax.Array:
     return jnp.mean(jnp.sum(jnp.square(g), axis=tuple(range(1, g.ndim))))
 
 
-def _singular_values(ctx: NetworkContext) -> jax.Array:
-    j = ctx.jacobian.astype(jnp.float32)
-    ok = jnp.all(jnp.isfinite(j))
-    sv = jnp.linalg.svd(jnp.where(ok, j, 0.0), compute_uv=False)
-    return jnp.where(ok, sv, jnp.nan)
+def _jacobian_factor(ctx: NetworkContext) -> dict[str, jax.Array]:
+    f = ctx.factor
+    return {"g": f.g, "p": f.p, "kappa": f.kappa}
+
+
+def _singular_values(outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    sv, floor, rtol = _jacobian.spectrum(outputs["g"], outputs["p"], outputs["kappa"])
+    return {"jac_sv": sv, "jac_sv_floor": floor, "jac_sv_rtol": rtol}
 
 
 def _needs_pairs(info: CallInfo) -> None:
@@ -586,8 +672,8 @@ def _jacobian_fits(info: CallInfo) -> None:
     n_in, n_out = int(np.prod(info.in_shape)), int(np.prod(info.feat_shape))
     if max(n_in, n_out) > JAC_MAX:
         raise ValueError(
-            f"metric 'jac_sv' computes the exact {n_out} x {n_in} Jacobian; both sizes must be "
-            f"<= {JAC_MAX} (use a smaller width / input)"
+            f"metric 'jac_sv' computes all singular values of the {n_out} x {n_in} Jacobian; "
+            f"both sizes must be <= {JAC_MAX} (use a smaller width / input)"
         )
 
 
@@ -647,11 +733,14 @@ register(
 
 register(
     "jac_sv",
-    _singular_values,
+    _jacobian_factor,
     per_layer=False,
     needs=("jacobian",),
     check=_jacobian_fits,
-    description="singular values of the input-output Jacobian at one input (exact SVD)",
+    finish=_singular_values,
+    extras=("jac_sv_floor", "jac_sv_rtol"),
+    description="singular values of the input-output Jacobian at one input (QR-accumulated "
+    "factor, float64 Jacobi SVD: relative error jac_sv_rtol, unresolved below jac_sv_floor)",
     reference="Pennington et al. 2017",
     log_scale=True,
 )

@@ -68,6 +68,9 @@ def plot_layers(result: PropagationResult, path: str | Path, *, title: str = "")
     axis when the plotted values are positive (zeros then drop out). Where seeds underflowed
     (``arrays["underflow"]``), a curve that stops is marked: an "x" at its last point, a dotted
     line and the note "underflow from layer l (k/S seeds)"; the title counts diverged seeds.
+    A whole-network metric with a precision floor (``<name>_floor`` per seed, e.g. jac_sv) has
+    its floor drawn (dashed) where it is near the values, values below it marked (x) and left
+    out of the mean and band, and its estimated relative error (``<name>_rtol``) noted.
     For a grid result, only the first grid cell is drawn.
 
     Returns:
@@ -98,7 +101,12 @@ def plot_layers(result: PropagationResult, path: str | Path, *, title: str = "")
         if result.is_grid:
             a = a[0]
         a = np.where(np.isfinite(a), a, np.nan)
-        floor = (np.abs(a) < M.UNDERFLOW_Q).any(axis=0)  # e.g. a vanished gradient
+        raw = a
+        prec = _precision_floor(result, name)
+        if prec is not None:  # unresolved values are marked, not averaged
+            a = np.where(a < prec[:, None], np.nan, a)
+        # e.g. a vanished gradient (metrics with their own precision floor report it instead)
+        floor = (np.abs(a) < M.UNDERFLOW_Q).any(axis=0) & (prec is None)
         if name in logs:  # zeros (underflow) cannot be drawn on a log axis: gaps, not -inf
             pos = a[np.isfinite(a)]
             if pos.size and np.any(pos > 0):
@@ -109,6 +117,8 @@ def plot_layers(result: PropagationResult, path: str | Path, *, title: str = "")
             lo, hi = np.nanquantile(a, [0.1, 0.9], axis=0)
         ax.plot(x, mean, lw=1.5, label="mean over seeds")
         ax.fill_between(x, lo, hi, alpha=0.3, label="10-90 % of seeds")
+        if prec is not None:
+            _mark_floor(ax, result, name, raw)
         finite = a[np.isfinite(a)]
         log = name in logs and finite.size and np.all(finite > 0)
         if log:
@@ -144,6 +154,50 @@ def plot_layers(result: PropagationResult, path: str | Path, *, title: str = "")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _precision_floor(result: PropagationResult, name: str) -> np.ndarray | None:
+    """Per seed, the value below which metric ``name`` is not resolved (None if it has none)."""
+    if f"{name}_floor" not in result.arrays:
+        return None
+    floor = np.asarray(result.arrays[f"{name}_floor"], np.float64)
+    return floor[0] if result.is_grid else floor
+
+
+def _mark_floor(ax, result: PropagationResult, name: str, sv: np.ndarray) -> None:
+    """The precision floor (median over seeds, dashed) and the values below it (x)."""
+    floor = _precision_floor(result, name)
+    below = sv < floor[:, None]
+    f = floor[np.isfinite(floor) & (floor > 0)]
+    pos = sv[np.isfinite(sv) & (sv > 0)]
+    # A floor far below every value (the float64 range limit) would only squash the axis.
+    if f.size and (below.any() or (pos.size and np.median(f) >= 1e-3 * pos.min())):
+        ax.axhline(np.median(f), color="0.4", ls="--", lw=1, label="precision floor")
+    rtol = np.asarray(result.arrays.get(f"{name}_rtol", np.nan), np.float64)
+    rtol = rtol[0] if result.is_grid and rtol.ndim else rtol
+    if np.isfinite(rtol).any():
+        ax.text(
+            0.98,
+            0.98,
+            f"est. relative error <= {np.nanmax(rtol):.1g}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+        )
+    if below.any():
+        idx, val = np.nonzero(below.T)[0], sv.T[below.T]
+        shown = val > 0
+        ax.plot(idx[shown], val[shown], "x", color="C3", ms=4, label="below floor (not resolved)")
+        ax.text(
+            0.02,
+            0.02,
+            f"{int(below.sum())} of {below.size} values below the floor",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="C3",
+        )
+    ax.legend(fontsize=7)
 
 
 class _quiet:

@@ -23,7 +23,10 @@ class PropagationResult:
         act_saturation, unit_dist, act_rank, plugin metrics' columns) are ``(seeds, depth + 1)``
         float32, or ``(H, seeds, depth + 1)`` for a grid; layer 0 is the input projection's
         pre-activation, 1..depth the hidden layers'. Whole-network metrics such as ``jac_sv``
-        are ``(seeds, n)`` or ``(H, seeds, n)`` (singular values in descending order). Flags,
+        are ``(seeds, n)`` or ``(H, seeds, n)`` (``jac_sv``: float64, singular values in
+        descending order, with ``jac_sv_floor`` and ``jac_sv_rtol`` ``(seeds,)`` / ``(H,
+        seeds)``: values below the floor are not resolved, those above have an estimated
+        relative error rtol; :mod:`initjax.measure.jacobian`). Flags,
         bool (definitions in :mod:`initjax.measure.metrics`): ``underflow`` ``(seeds, depth +
         1)``: q^l, or one example's mean square q^l_aa, < np.finfo(np.float32).tiny = 1.18e-38
         (the signal left float32's normal range from below; an all-zero layer included), where
@@ -109,7 +112,9 @@ class PropagationResult:
 
     def jacobian_frame(self) -> pd.DataFrame:
         """Jacobian spectra, one row per ([grid cell,] seed, index): columns [sigma_w2, sigma_b2,]
-        seed, index (0 = largest), sv, diverged.
+        seed, index (0 = largest), sv (float64), floor (the seed's ``jac_sv_floor``),
+        below_floor (sv < floor: not resolved, see :mod:`initjax.measure.jacobian`), rtol (the
+        seed's estimated relative error ``jac_sv_rtol``), diverged.
 
         Raises:
           ValueError: ``jac_sv`` was not measured.
@@ -118,8 +123,10 @@ class PropagationResult:
             raise ValueError("jac_sv was not measured; pass metrics=(..., 'jac_sv')")
         sv = np.asarray(self.arrays["jac_sv"])
         div = np.asarray(self.diverged)
+        floor = np.asarray(self.arrays["jac_sv_floor"], np.float64)
+        rtol = np.asarray(self.arrays["jac_sv_rtol"], np.float64)
         if not self.is_grid:
-            sv, div = sv[None], div[None]
+            sv, div, floor, rtol = sv[None], div[None], floor[None], rtol[None]
         h, s, n = sv.shape
         data: dict[str, np.ndarray] = {}
         if self.is_grid:
@@ -127,6 +134,9 @@ class PropagationResult:
         data["seed"] = np.tile(np.repeat(np.arange(s), n), h)
         data["index"] = np.tile(np.arange(n), h * s)
         data["sv"] = sv.reshape(-1)
+        data["floor"] = np.repeat(floor.reshape(-1), n)
+        data["below_floor"] = data["sv"] < data["floor"]
+        data["rtol"] = np.repeat(rtol.reshape(-1), n)
         data["diverged"] = np.repeat(div.reshape(-1), n)
         return pd.DataFrame(data)
 

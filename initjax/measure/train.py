@@ -4,7 +4,19 @@
 One compiled call trains H x S networks: H grid cells of (sigma_w2, sigma_b2, learning_rate),
 each with S seeds. Every network has its own parameter key and its own minibatch stream
 (``initjax.keys``: params from ``role(k, PARAMS)``, minibatch indices from ``fold_in(role(k,
-BATCHES), step)``), so network (h, s) trained in a batch equals the same network trained alone.
+BATCHES), step)``), so network (h, s) trained in a batch equals the same network trained alone,
+up to float32 rounding: under ``vmap`` every matmul is a batched one, which XLA may sum in another
+order than the unbatched matmul.
+
+Symmetric units (zero or constant init): in exact arithmetic they receive equal gradients and stay
+equal. In float32 they stay equal only as long as every operation rounds each unit alike, which
+XLA does not promise (a matmul's output columns can come from different kernels: vectorized body
+and remainder, thread partitions, batched vs unbatched): a unit may drift from the others by about
+one float32 rounding of the weights' scale per step (observed: ~1e-8 after 50-100 steps of a
+vmapped run, on some CPUs; bit-identical on others, e.g. an AVX-512 AMD EPYC with jaxlib 0.10.2
+for widths 8-256, depths 2-10, SGD, momentum and Adam, 100-200 steps, up to 32 networks per
+call, both :data:`XLA_OPTIONS`). The bound tests/measure/test_train.py holds:
+max_ij |v_i - v_j| <= steps * eps32 * RMS_j |v_j| for v_j = (W[:, j], b_j).
 
 A network whose loss becomes non-finite is recorded as diverged; the others are unaffected (each
 network's arithmetic is independent under ``vmap``).
@@ -30,8 +42,16 @@ import optax
 import pandas as pd
 
 from initjax import keys
-from initjax.measure import sharding
-from initjax.models import Stack, apply_stack, data_method, init_stack, refine_params, stack_of
+from initjax.measure import _memory, sharding
+from initjax.models import (
+    Stack,
+    apply_stack,
+    check_rescale,
+    data_method,
+    init_stack,
+    refine_params,
+    stack_of,
+)
 from initjax.parametrizations import Parametrized, base_optimizer
 
 __all__ = [
@@ -42,6 +62,7 @@ __all__ = [
     "loss_and_accuracy",
     "train_step",
     "train",
+    "check_data",
 ]
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
@@ -97,9 +118,12 @@ class TrainSpec:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        m = self.momentum
+        if isinstance(m, bool) or not isinstance(m, int | float) or not (0 <= m < 1):
+            raise ValueError(f"momentum must be a finite number in [0, 1), got {m!r}")
         wd = self.weight_decay
-        if isinstance(wd, bool) or not isinstance(wd, int | float) or not wd >= 0:
-            raise ValueError(f"weight_decay must be a number >= 0, got {wd!r}")
+        if isinstance(wd, bool) or not isinstance(wd, int | float) or not (0 <= wd < math.inf):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {wd!r}")
         if self.batch_size > n_train:
             raise ValueError(
                 f"batch_size={self.batch_size} is larger than the training set ({n_train} examples)"
@@ -261,6 +285,96 @@ def _train_all(stack, spec, seed_keys, sw2, sb2, lr, data, pz):
     per_seed = jax.vmap(_one_network, in_axes=(None, None, 0, None, None, None, None, None))
     per_cell = jax.vmap(per_seed, in_axes=(None, None, None, 0, 0, 0, None, None))
     return per_cell(stack, spec, seed_keys, sw2, sb2, lr, data, pz)
+
+
+# Optimizer state arrays per parameter (momentum: one trace; adam/adamw: two moments).
+_OPT_SLOTS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "rmsprop": 1}
+
+
+def _check_memory(stack: Stack, spec: TrainSpec, data, cells: int, seeds: int) -> None:
+    """Refuse (ValueError with the estimate) a training run whose arrays cannot fit.
+
+    Per network: params, gradients, updates and optimizer slots (momentum 1, adam 2), the
+    pre-activations of a minibatch kept for backprop (3 per layer), the activations of the test
+    or evaluation set's forward pass (2 at a time); the data once; H x S networks at once. Host:
+    the curves, and the initial and final params with ``keep_params``.
+    """
+    x_tr, x_te = data
+    in_shape = tuple(x_tr.shape[1:])
+    shapes = jax.eval_shape(lambda: init_stack(stack, jax.random.key(0), in_shape, None, 0.0))
+    n_params = sum(math.prod(a.shape) for a in jax.tree.leaves(shapes))
+    feat = jax.eval_shape(
+        lambda: stack.input_apply(
+            stack.input_init(jax.random.key(0), in_shape, None, 0.0),
+            jnp.zeros((1, *in_shape), stack.dtype),
+        )
+    ).shape[1:]
+    n_f = math.prod(feat)
+    item = jnp.dtype(stack.dtype).itemsize
+    per_net = n_params * (3 + _OPT_SLOTS.get(spec.optimizer, 2)) + 3 * spec.batch_size * n_f * (
+        stack.depth + 1
+    )
+    per_net += 2 * max(len(x_te), min(spec.eval_size, len(x_tr))) * n_f
+    nets = cells * seeds
+    data_bytes = (x_tr.size + x_te.size) * item
+    host = nets * (spec.n_evals * 7 * 4 + (2 * n_params * item if spec.keep_params else 0))
+    _memory.check(
+        "train",
+        nets * per_net * item + data_bytes,
+        host,
+        f"{nets} network(s) at once of {_memory.gib(per_net * item)} each ({n_params} params), "
+        f"data {_memory.gib(data_bytes)}, results {_memory.gib(host)}",
+        "lower seeds, the grid, width, depth, batch_size or the evaluation set",
+    )
+
+
+def check_data(data: Any, classes: int) -> tuple[np.ndarray, ...]:
+    """Validate ``(x_train, y_train, x_test, y_test)`` for a ``classes``-way readout.
+
+    Returns:
+      The four as numpy arrays.
+
+    Raises:
+      TypeError: not four arrays, inputs that are not real numbers, or labels that are not
+        integers. ValueError: empty sets, inputs without a feature axis or with other feature
+        shapes in train and test, non-finite inputs, labels not 1-D or of another length than
+        their inputs, or labels outside [0, classes).
+    """
+    if isinstance(data, str | bytes) or not isinstance(data, Sequence) or len(data) != 4:
+        raise TypeError(
+            "data must be a sequence (x_train, y_train, x_test, y_test), got "
+            f"{type(data).__name__}"
+            + (f" of length {len(data)}" if hasattr(data, "__len__") else "")
+        )
+    arrays = tuple(np.asarray(a) for a in data)
+    names = ("x_train", "y_train", "x_test", "y_test")
+    for name, x in zip(names[0::2], arrays[0::2], strict=True):
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise TypeError(f"data: {name} must hold real numbers, got dtype {x.dtype}")
+        if x.ndim < 2 or len(x) == 0:
+            raise ValueError(f"data: {name} must be (n >= 1, *in_shape), got shape {x.shape}")
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        if bad:
+            raise ValueError(f"data: {name} holds {bad} non-finite value(s) (NaN or inf)")
+    x_tr, y_tr, x_te, y_te = arrays
+    if x_tr.shape[1:] != x_te.shape[1:]:
+        raise ValueError(
+            f"data: x_train examples have shape {x_tr.shape[1:]} but x_test's {x_te.shape[1:]}"
+        )
+    for name, y, x in ((names[1], y_tr, x_tr), (names[3], y_te, x_te)):
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"data: {name} must hold integer class labels, got dtype {y.dtype}")
+        if y.shape != (len(x),):
+            raise ValueError(
+                f"data: {name} must have shape ({len(x)},) (one label per input), got {y.shape}"
+            )
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= classes:
+            raise ValueError(
+                f"data: {name} holds labels in [{lo}, {hi}] but the model's readout={classes} "
+                f"units take labels 0..{classes - 1}"
+            )
+    return arrays
 
 
 # XLA compiler options per computation (``jax.jit(..., compiler_options=...)``), by name.
@@ -429,24 +543,21 @@ def train(
       :class:`TrainResult`.
 
     Raises:
-      ValueError: a model without readout, bad data shapes, unknown optimizer, non-positive
-        learning rate / batch size / steps, a batch larger than the dataset, negative variances,
-        a parametrized model whose in_shape differs from the data's, or one with a
-        data-dependent initializer.
+      ValueError: a model without readout, bad data shapes, non-finite inputs, labels outside
+        [0, readout), unknown optimizer, non-positive learning rate / batch size / steps, a
+        batch larger than the dataset, negative variances, a parametrized model whose in_shape
+        differs from the data's, or one with a data-dependent initializer, or a run whose
+        arrays cannot fit in the available memory (the estimate is given).
+      TypeError: data that is not four arrays, or labels that are not integers
+        (:func:`check_data`).
     """
     pz = model if isinstance(model, Parametrized) else None
     stack = pz.stack if pz is not None else stack_of(model)
     options = _resolve_options(xla_options, stack)
     if stack.readout is None:
         raise ValueError("model: training needs a readout (e.g. MLP(..., readout=num_classes))")
-    x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in data)
-    if len(x_tr) != len(y_tr) or len(x_te) != len(y_te):
-        raise ValueError("data: inputs and labels must have the same length")
+    x_tr, y_tr, x_te, y_te = check_data(data, stack.readout)
     spec.validate(len(x_tr))
-    if int(y_tr.max()) >= stack.readout:
-        raise ValueError(
-            f"model: readout={stack.readout} units but labels go up to {int(y_tr.max())}"
-        )
     stack.check(tuple(x_tr.shape[1:]))
     method = data_method(stack)
     if method is not None and pz is not None:
@@ -464,7 +575,12 @@ def train(
     sw2 = model.sigma_w2 if sigma_w2 is None else sigma_w2
     sb2 = model.sigma_b2 if sigma_b2 is None else sigma_b2
     own_init = sw2 is None
+    if not own_init:
+        check_rescale(stack)
     sw, sb, lr = _broadcast_cells(0.0 if own_init else sw2, sb2, learning_rate)
+    n_seeds = seeds.shape[0] if isinstance(seeds, jax.Array) else seeds
+    if isinstance(n_seeds, int) and not isinstance(n_seeds, bool) and n_seeds >= 1:
+        _check_memory(stack, spec, (x_tr, x_te), len(sw), n_seeds)
     seed_keys = keys.seed_keys(seeds, root_seed)
     data_j = tuple(
         jnp.asarray(a, jnp.int32 if i % 2 else stack.dtype)

@@ -13,8 +13,9 @@ seed_key, x)`` draws the params of one seed following the key scheme (equal to
 pure layer functions that :mod:`initjax.measure` scans over without materializing the params
 (``init_stack`` / ``apply_stack`` are the materialized path; ``refine_params`` runs the data stage
 of a data-dependent ``kernel_init``, LSUV, MetaInit, GradInit). ``draw_kernel`` / ``draw_bias`` /
-``resolve_initializer`` / ``check_variance`` are the standard-parameterization helpers every
-family uses.
+``resolve_initializer`` / ``check_variance`` / ``check_output`` / ``check_rescalable`` are the
+standard-parameterization helpers every family uses (``check_rescale(stack)``: every kernel
+initializer promises the variance a given sigma_w2 needs).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from initjax.models._core import (
     Stack,
     StackModule,
     apply_stack,
+    check_rescale,
     data_method,
     dropout,
     dropout_root,
@@ -38,6 +40,8 @@ from initjax.models._core import (
 )
 from initjax.models._params import (
     check_init_shape,
+    check_output,
+    check_rescalable,
     check_variance,
     draw_bias,
     draw_kernel,
@@ -94,6 +98,9 @@ __all__ = [
     "dropout_root",
     "hidden_apply",
     "check_init_shape",
+    "check_output",
+    "check_rescalable",
+    "check_rescale",
     "check_variance",
     "dense_roles",
     "draw_bias",

@@ -61,6 +61,7 @@ __all__ = [
     "init_params",
     "params_root",
     "stack_of",
+    "check_rescale",
     "data_method",
     "refine_params",
     "dropout",
@@ -327,15 +328,24 @@ def apply_stack(
 
 
 def params_root(module: nn.Module) -> jax.Array:
-    """The params root key of a Linen module: its own 'params' rng stream, before flax folds in
-    a call counter. For a top-level model this is exactly the key passed to ``model.init``, so
-    ``model.init({'params': keys.role(seed_key, keys.PARAMS)}, x)`` follows the key scheme; for a
-    submodule it is the parent's key folded with the module path (still unique per module)."""
+    """The params root key of a Linen module, derived injectively from its module path.
+
+    For a top-level model this is exactly the key passed to ``model.init``, so
+    ``model.init({'params': keys.role(seed_key, keys.PARAMS)}, x)`` follows the key scheme. For
+    a submodule at path ``(p_1, ..., p_m)`` below the key k that Flax carries (the key given to
+    ``init``, or a lifted transform's), it is ``keys.submodule(k, path)``: the SHA-256 of the
+    JSON-encoded path folded into k as eight 32-bit words. The encoding is unambiguous, so
+    ``("block", "1_mlp")`` and ``("block1", "_mlp")`` get different keys (Flax's own
+    ``make_rng`` joins the names without a separator and gives both the same key); distinct
+    paths collide only if SHA-256 does.
+    """
     scope = module.scope
     rng = getattr(scope, "rngs", {}).get("params") if scope is not None else None
-    if rng is not None and hasattr(rng, "as_jax_rng"):
-        return rng.as_jax_rng()
-    return module.make_rng("params")  # pragma: no cover - flax internals changed
+    if rng is None or not hasattr(rng, "rng") or not hasattr(rng, "suffix"):  # pragma: no cover
+        raise TypeError(  # flax internals changed: refuse rather than risk shared keys
+            f"{type(module).__name__}: cannot read the 'params' key of this Flax scope"
+        )
+    return keys.submodule(rng.rng, tuple(rng.suffix))
 
 
 class StackModule(nn.Module):
@@ -442,8 +452,23 @@ def init_params(
     return {"params": params}
 
 
+def check_rescale(stack: Stack) -> None:
+    """Raise unless every kernel initializer of ``stack`` promises a variance, so a given
+    ``sigma_w2`` can be honoured (fields named ``*_init`` / ``*_init_fn``, biases excepted).
+
+    Raises:
+      ValueError: naming the field (see :func:`initjax.models._params.check_rescalable`).
+    """
+    for f in dataclasses.fields(stack):
+        if f.name == "bias_init" or not f.name.endswith(("_init", "_init_fn")):
+            continue
+        arg = f.name.removesuffix("_fn")
+        _params.check_rescalable(getattr(stack, f.name), arg=arg)
+
+
 def validate_common(module: Any) -> None:
-    """Checks every model shares: variances, readout, dtype."""
+    """Checks every model shares: variances, readout, dtype; with a sigma_w2, every kernel
+    initializer must promise a variance (:func:`check_rescale`)."""
     _params.check_variance(module.sigma_w2, arg="sigma_w2", allow_none=True)
     _params.check_variance(module.sigma_b2, arg="sigma_b2")
     optional_positive_int(module.readout, arg="readout")
@@ -456,3 +481,5 @@ def validate_common(module: Any) -> None:
         raise TypeError(f"dtype must be a floating dtype, got {module.dtype!r}") from None
     if not jnp.issubdtype(dt, jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {module.dtype!r}")
+    if module.sigma_w2 is not None:
+        check_rescale(module.stack())

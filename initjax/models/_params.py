@@ -6,11 +6,13 @@ Var[w] = sigma_w2 / fan_in, using the variance the registry entry promises for t
     w = sqrt(sigma_w2 / (fan_in * v)) * init(key, shape),   v = promised_variance(fan_in, fan_out)
 
 A data-dependent entry (LSUV, MetaInit, GradInit) is drawn by its base initializer here and refined
-on data afterwards (:func:`initjax.models.refine_params`). A plain callable initializer
-(``jax.nn.initializers.orthogonal()``, ...) or a registry entry without a promise is taken as
-*unit gain* (Var = 1 / fan_in, e.g. an orthogonal square matrix), so it is rescaled by
-``sqrt(sigma_w2)``. A promise of 0 (zeros, ones, constant) is used as drawn: there is no variance
-to rescale. With ``sigma_w2=None`` the initializer is used exactly as given.
+on data afterwards (:func:`initjax.models.refine_params`); its base's promise is used. A plain
+callable initializer (``jax.nn.initializers.orthogonal()``, ...) or a registry entry without a
+promise (identity, dirac, zero_init_hadamard) has no known variance, so ``sigma_w2`` cannot be
+honoured: that is a ValueError (no silent guess). Declare the variance of a callable with
+``initjax.initializers.with_variance(init, variance=lambda fan_in, fan_out: ...)`` or use it with
+``sigma_w2=None`` (as given). A promise of 0 (zeros, ones, constant) is used as drawn: there is no
+variance to rescale. With ``sigma_w2=None`` the initializer is used exactly as given.
 
 Biases: ``b = sqrt(sigma_b2) * N(0, 1)`` (so ``sigma_b2 = 0`` gives exact zeros), unless an explicit
 ``bias_init`` is given. Scalars enter only as multipliers of draws that do not depend on them, so
@@ -39,6 +41,8 @@ __all__ = [
     "draw_bias",
     "check_variance",
     "check_init_shape",
+    "check_rescalable",
+    "check_output",
 ]
 
 Initializer = Callable[..., jax.Array]
@@ -107,6 +111,31 @@ def _promised_variance(init: Initializer, fan_in: int, fan_out: int) -> Any:
     return e.variance(fan_in, fan_out, **{**e.defaults, **init.hparams})
 
 
+def check_rescalable(init: Initializer | None, *, arg: str) -> None:
+    """Raise unless ``sigma_w2`` can rescale ``init``: it must promise a variance.
+
+    Raises:
+      ValueError: ``init`` is a plain callable or a registry entry without a promised variance,
+        naming ``arg`` and saying how to declare the variance or drop ``sigma_w2``.
+    """
+    if init is None:
+        return
+    init = sampler_of(init)  # a data-dependent entry: its base draws (and promises)
+    if isinstance(init, BoundInitializer) and init.entry.variance is not None:
+        return
+    what = (
+        f"registry entry {init.name!r} promises no variance"
+        if isinstance(init, BoundInitializer)
+        else f"the callable {init_name(init)!r} has no known variance"
+    )
+    raise ValueError(
+        f"{arg}: sigma_w2 rescales the draw to Var = sigma_w2 / fan_in using the variance the "
+        f"initializer promises, but {what}. Pass sigma_w2=None to use it as given, use a "
+        "registered initializer (`initjax list`), or declare its variance: "
+        "initjax.initializers.with_variance(init, lambda fan_in, fan_out: ...)"
+    )
+
+
 def kernel_multiplier(
     init: Initializer, fan_in: int, fan_out: int, sigma_w2: Any
 ) -> jax.Array | None:
@@ -114,13 +143,16 @@ def kernel_multiplier(
 
     Computed in float32 from ``sigma_w2`` (concrete or traced) exactly the same way in the fused
     and materialized paths, so both produce bit-identical kernels.
+
+    Raises:
+      ValueError: ``sigma_w2`` is given and ``init`` promises no variance
+        (:func:`check_rescalable`).
     """
     if sigma_w2 is None:
         return None
+    check_rescalable(init, arg="kernel initializer")
     s = jnp.asarray(sigma_w2, jnp.float32)
     v = _promised_variance(init, fan_in, fan_out)
-    if v is None:  # unit-gain assumption: Var = 1 / fan_in
-        return jnp.sqrt(s)
     if isinstance(v, jax.core.Tracer):
         v = jnp.asarray(v, jnp.float32)
         safe = jnp.where(v > 0, v, 1.0)
@@ -197,8 +229,12 @@ def draw_kernel(
     sampler = sampler_of(init)
     folded = _folded(sampler, fan_in, fan_out, sigma_w2, extra_scale)
     if folded is not None:
-        return _barrier(folded(key, shape, dtype))
-    w = _barrier(sampler(key, shape, dtype))
+        w = folded(key, shape, dtype)
+        check_output(sampler, w, shape, dtype, arg="kernel initializer", where="kernel")
+        return _barrier(w)
+    w = sampler(key, shape, dtype)
+    check_output(sampler, w, shape, dtype, arg="kernel initializer", where="kernel")
+    w = _barrier(w)
     m = kernel_multiplier(init, fan_in, fan_out, sigma_w2)
     if extra_scale is not None:
         e = jnp.asarray(extra_scale, jnp.float32)
@@ -217,7 +253,9 @@ def draw_bias(
 ) -> jax.Array:
     """One bias: ``sqrt(sigma_b2) * N(0, 1)`` draws, or ``bias_init(key, shape, dtype)``."""
     if bias_init is not None:
-        return _barrier(bias_init(key, shape, dtype))
+        b = bias_init(key, shape, dtype)
+        check_output(bias_init, b, shape, dtype, arg="bias_init", where="bias")
+        return _barrier(b)
     z = _barrier(jax.random.normal(key, shape, jnp.float32))
     return _barrier((jnp.sqrt(jnp.asarray(sigma_b2, jnp.float32)) * z).astype(dtype))
 
@@ -227,12 +265,43 @@ def check_init_shape(init: Initializer, shape: tuple[int, ...], *, arg: str, whe
 
     Raises:
       ValueError: the initializer rejects the shape (e.g. delta_orthogonal on a dense kernel, a
-        fan-based initializer on a 1-D bias), naming ``arg``, the layer and the shape.
+        fan-based initializer on a 1-D bias) or returns another shape, naming ``arg``, the layer
+        and the shape. TypeError: it returns another dtype than float32.
     """
     draw = init if arg == "bias_init" else sampler_of(init)
     try:
-        jax.eval_shape(lambda k: draw(k, shape, jnp.float32), jax.random.key(0))
+        out = jax.eval_shape(lambda k: draw(k, shape, jnp.float32), jax.random.key(0))
     except (ValueError, TypeError, NotImplementedError, IndexError) as err:
         raise ValueError(
             f"{arg}={init_name(init)!r} cannot initialize the {where} of shape {shape}: {err}"
         ) from None
+    check_output(draw, out, shape, jnp.float32, arg=arg, where=where)
+
+
+def check_output(
+    init: Initializer, out: Any, shape: tuple[int, ...], dtype: Any, *, arg: str, where: str
+) -> None:
+    """The boundary check on an initializer's result: an array of exactly ``shape``, ``dtype``.
+
+    Raises:
+      ValueError: wrong shape or not an array; TypeError: wrong dtype; naming ``arg`` and the
+        initializer.
+    """
+    got_shape = getattr(out, "shape", None)
+    if got_shape is None or tuple(got_shape) != tuple(shape):
+        raise ValueError(
+            f"{arg}={init_name(init)!r} returned {_describe(out)} for the {where}; an "
+            f"initializer must return an array of the requested shape {tuple(shape)}"
+        )
+    if jnp.dtype(out.dtype) != jnp.dtype(dtype):
+        raise TypeError(
+            f"{arg}={init_name(init)!r} returned dtype {jnp.dtype(out.dtype)} for the {where}; "
+            f"an initializer must return the requested dtype {jnp.dtype(dtype)}"
+        )
+
+
+def _describe(out: Any) -> str:
+    shape = getattr(out, "shape", None)
+    if shape is None:
+        return f"a {type(out).__name__}"
+    return f"shape {tuple(shape)}"

@@ -19,6 +19,7 @@ stream. Common residual inits are settings of this one block:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -282,6 +283,8 @@ class ResMLP(StackModule):
         nonneg_real(self.branch_scale, arg="branch_scale")
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, int | float):
             raise TypeError(f"alpha must be a real number, got {self.alpha!r}")
+        if not math.isfinite(self.alpha):
+            raise ValueError(f"alpha must be finite, got {self.alpha!r}")
         if not isinstance(self.pre_norm, bool):
             raise TypeError(f"pre_norm must be a bool, got {self.pre_norm!r}")
         validate_common(self)

@@ -122,6 +122,8 @@ def _run(args: argparse.Namespace) -> int:
     sets = list(args.set or [])
     config = resolve_config(exp, sets)
     out = Path(args.out) if args.out else Path("runs") / exp.name
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is an existing file; give a folder")
     if args.print_config:
         print(config)
         return 0

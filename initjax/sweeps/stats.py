@@ -9,9 +9,11 @@ experiment's config before the run. These helpers compute the numbers those crit
   Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means (a root, a slope).
 - :func:`deviation`: a :class:`~initjax.sweeps.summary.Check` "|measured - expected| <= z_max SE".
 - :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t.
+- :func:`variance_ratio_one_sided`: F test that var(a) > var(b) (normal samples).
 - :func:`sign_test`: exact one-sided binomial test of k successes in n trials.
 - :func:`finite_width`: the 1/N term from one quantity measured at two widths:
   m(N) = m_inf + b / N, so m_inf and b follow from m(N1), m(N2) with propagated standard errors.
+- :func:`finite_width_fit`: :func:`finite_width` per group of a table of (group, width, mean, SE).
 - :func:`layer_deviation`: per-layer deviations of a measured column from its theory column in
   SE units over seeds, summarized per cell; :func:`flag_counts`: the float32 flags per arm.
 """
@@ -29,12 +31,14 @@ from initjax.sweeps.summary import Check
 __all__ = [
     "deviation",
     "finite_width",
+    "finite_width_fit",
     "flag_counts",
     "layer_deviation",
     "jackknife",
     "mean_se",
     "sign_test",
     "student_t_sf",
+    "variance_ratio_one_sided",
     "welch_one_sided",
 ]
 
@@ -137,6 +141,33 @@ def welch_one_sided(a: Sequence[float], b: Sequence[float]) -> tuple[float, floa
     return float(t), float(dof), student_t_sf(float(t), float(dof))
 
 
+def variance_ratio_one_sided(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """F test of H1: var(a) > var(b) for independent normal samples. Returns (F, one-sided p).
+
+    F = s_a^2 / s_b^2 with (n_a - 1, n_b - 1) degrees of freedom; P(F' > F) =
+    I_x(d2 / 2, d1 / 2) with x = d2 / (d2 + d1 F) (Abramowitz & Stegun 26.6.2), evaluated by
+    ``jax.scipy.special.betainc`` in float32 (absolute error ~1e-7).
+
+    Raises:
+      ValueError: fewer than 2 finite values in a sample.
+    """
+    from jax.scipy.special import betainc
+
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if a.size < 2 or b.size < 2:
+        raise ValueError(
+            f"variance_ratio_one_sided needs >= 2 values per sample, got {a.size} and {b.size}"
+        )
+    va, vb = a.var(ddof=1), b.var(ddof=1)
+    if vb == 0:
+        return (math.inf, 0.0) if va > 0 else (float("nan"), 1.0)
+    f = float(va / vb)
+    d1, d2 = a.size - 1, b.size - 1
+    return f, float(betainc(d2 / 2.0, d1 / 2.0, d2 / (d2 + d1 * f)))
+
+
 def sign_test(successes: int, n: int, p: float = 0.5) -> float:
     """Exact one-sided binomial p-value P(X >= successes), X ~ Binomial(n, p).
 
@@ -172,6 +203,50 @@ def finite_width(
     b = (m1 - m2) / d
     se_b = math.sqrt(se1**2 + se2**2) / abs(d)
     return dict(m_inf=m_inf, se_inf=se_inf, b=b, se_b=se_b, term1=b / n1, term2=b / n2)
+
+
+def finite_width_fit(
+    frame: pd.DataFrame,
+    by: Sequence[str],
+    *,
+    value: str = "mean",
+    se: str = "se",
+    width: str = "width",
+) -> pd.DataFrame:
+    """:func:`finite_width` for every level of ``by`` in a table of per-width measurements.
+
+    Args:
+      frame: one row per (level of ``by``, width) with the measurement ``value`` and its
+        standard error ``se``.
+      by: the grouping columns (e.g. ``("arm", "depth")``).
+      value, se, width: column names.
+
+    Returns:
+      One row per level with exactly two widths (other levels are left out): ``by``...,
+      ``n1``, ``n2`` (n1 < n2), ``m1``, ``m2``, and ``m_inf``, ``se_inf``, ``b``, ``se_b``,
+      ``term1``, ``term2`` of :func:`finite_width`.
+
+    Raises:
+      KeyError: a named column is missing.
+    """
+    missing = [c for c in (*by, value, se, width) if c not in frame.columns]
+    if missing:
+        raise KeyError(f"finite_width_fit: columns {missing} not in the table")
+    rows = []
+    for level, g in frame.groupby(list(by), sort=False):
+        g = g.sort_values(width)
+        if len(g) != 2 or g[width].nunique() != 2:
+            continue
+        a, b = g.iloc[0], g.iloc[1]
+        n1, n2 = int(a[width]), int(b[width])
+        fit = finite_width(float(a[value]), float(a[se]), n1, float(b[value]), float(b[se]), n2)
+        level = level if isinstance(level, tuple) else (level,)
+        rows.append(
+            {**dict(zip(by, level, strict=True)), "n1": n1, "n2": n2,
+             "m1": float(a[value]), "m2": float(b[value]), **fit}
+        )  # fmt: skip
+    cols = [*by, "n1", "n2", "m1", "m2", "m_inf", "se_inf", "b", "se_b", "term1", "term2"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def layer_deviation(

@@ -59,7 +59,8 @@ def test_shapes_tables_and_reference_values():
     assert not df[["underflow", "nonfinite", "diverged"]].any().any()
     assert len(df) == 2 * 4
     jf = r.jacobian_frame()
-    assert list(jf.columns) == ["seed", "index", "sv", "diverged"] and len(jf) == 10
+    cols = ["seed", "index", "sv", "floor", "below_floor", "rtol", "diverged"]
+    assert list(jf.columns) == cols and len(jf) == 10
 
     k = keys.seed_keys(2)[1]
     p = init_params(REF, k, X)["params"]

@@ -25,7 +25,7 @@ CASES = [
     (MLP(width=8, depth=4, activation="relu", kernel_init="he_normal", sigma_w2=2.0,
          sigma_b2=0.1, readout=3), (2, 5)),
     (ConvNet(channels=4, depth=2, ndim=2, padding="SAME", readout=2, readout_init="zeros",
-             kernel_init=jax.nn.initializers.delta_orthogonal(), sigma_w2=1.5), (2, 6, 6, 3)),
+             kernel_init="delta_orthogonal", sigma_w2=1.5), (2, 6, 6, 3)),
     (ResMLP(width=6, depth=3, branch_layers=3, branch_width=5, alpha=0.5, sigma_w2=1.0,
             sigma_b2=0.2, pre_norm=True, readout=3), (2, 5)),
 ]  # fmt: skip

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from initjax import initializers
-from initjax.models import _params
+from initjax.models import MLP, _params
 
 KEY = jax.random.key(0)
 
@@ -47,11 +47,55 @@ def test_sigma_w2_none_uses_the_initializer_as_given():
     assert np.array_equal(np.asarray(w), np.asarray(init(KEY, (8, 8))))
 
 
-def test_callable_without_promise_is_unit_gain():
-    # Orthogonal square W has W^T W = I, i.e. Var = 1/fan_in: rescaled by sqrt(sigma_w2), the
-    # Gram matrix is sigma_w2 * I exactly (up to float32 rounding).
-    w = _params.draw_kernel(jax.nn.initializers.orthogonal(), KEY, (16, 16), 16, 16, 3.0)
+def test_callable_without_promise_and_sigma_w2_is_an_error():
+    # No silent unit-gain guess: a He-scaled callable would get Var 2 sigma_w2 / fan_in.
+    he = jax.nn.initializers.he_normal()
+    with pytest.raises(ValueError, match="kernel initializer: sigma_w2 rescales.*with_variance"):
+        _params.draw_kernel(he, KEY, (16, 16), 16, 16, 1.0)
+    with pytest.raises(ValueError, match="kernel_init: sigma_w2.*no known variance"):
+        MLP(width=8, depth=2, kernel_init=he, sigma_w2=1.0)
+    with pytest.raises(ValueError, match="registry entry 'identity' promises no variance"):
+        MLP(width=8, depth=2, kernel_init="identity", sigma_w2=2.0)
+    with pytest.raises(ValueError, match="readout_init: sigma_w2"):
+        MLP(width=8, depth=2, readout=3, readout_init=he, sigma_w2=1.0)
+    # As given (sigma_w2=None), any callable is fine.
+    MLP(width=8, depth=2, kernel_init=he)
+
+
+def test_declared_variance_rescales_exactly():
+    # Orthogonal square W has W^T W = I, i.e. Var = 1/fan_in: declared as such and rescaled by
+    # sqrt(sigma_w2 / (fan_in * 1/fan_in)), the Gram matrix is sigma_w2 * I (float32 rounding).
+    ortho = initializers.with_variance(jax.nn.initializers.orthogonal(), lambda fi, fo: 1 / fi)
+    w = _params.draw_kernel(ortho, KEY, (16, 16), 16, 16, 3.0)
     np.testing.assert_allclose(np.asarray(w.T @ w), 3.0 * np.eye(16), atol=1e-5)
+    # A declared He callable gets Var = sigma_w2 / fan_in, not 2 sigma_w2 / fan_in.
+    he = initializers.with_variance(jax.nn.initializers.he_normal(), lambda fi, fo: 2 / fi)
+    w = _params.draw_kernel(he, KEY, (512, 512), 512, 512, 1.0)
+    # 512^2 Gaussian draws: relative SE of the sample variance sqrt(2 / 512^2) = 0.28 %.
+    assert abs(float(np.var(np.asarray(w))) * 512 - 1.0) < 5 * np.sqrt(2 / 512**2)
+    MLP(width=8, depth=2, kernel_init=he, sigma_w2=1.0)
+
+
+def test_declared_initializers_are_equal_only_for_the_same_callable():
+    a, b = jax.nn.initializers.orthogonal(), jax.nn.initializers.orthogonal()
+    unit = lambda fi, fo: 1 / fi  # noqa: E731
+    assert initializers.with_variance(a, unit) == initializers.with_variance(a, unit)
+    assert initializers.with_variance(a, unit) != initializers.with_variance(b, unit)
+
+
+@pytest.mark.parametrize(
+    "init,variance,exc",
+    [
+        (None, lambda fi, fo: 1.0, TypeError),
+        (jax.nn.initializers.orthogonal(), 1.0, TypeError),
+        (jax.nn.initializers.orthogonal(), lambda fi, fo: float("nan"), ValueError),
+        (jax.nn.initializers.orthogonal(), lambda fi, fo: -1.0, ValueError),
+        (jax.nn.initializers.orthogonal(), lambda fi: 1.0, ValueError),
+    ],
+)
+def test_with_variance_rejects_bad_declarations(init, variance, exc):
+    with pytest.raises(exc, match="with_variance"):
+        initializers.with_variance(init, variance)
 
 
 @pytest.mark.parametrize("name", ["zeros", "ones"])

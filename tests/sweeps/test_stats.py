@@ -59,6 +59,19 @@ def test_sign_test_matches_scipy():
         stats.sign_test(5, 4)
 
 
+def test_variance_ratio_one_sided_matches_scipy():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(0, 3.0, 8), rng.normal(0, 1.0, 6)
+    f, p = stats.variance_ratio_one_sided(a, b)
+    assert f == pytest.approx(a.var(ddof=1) / b.var(ddof=1), rel=1e-12)
+    assert p == pytest.approx(sps.f.sf(f, 7, 5), abs=1e-6)
+    # the other direction is the complement
+    f2, p2 = stats.variance_ratio_one_sided(b, a)
+    assert f2 == pytest.approx(1 / f) and p2 == pytest.approx(1 - p, abs=1e-6)
+    with pytest.raises(ValueError, match=">= 2 values"):
+        stats.variance_ratio_one_sided([1.0], b)
+
+
 def test_finite_width_recovers_an_exact_one_over_n_law():
     m_inf, b = 1.76, 2.5
     fw = stats.finite_width(m_inf + b / 128, 0.01, 128, m_inf + b / 512, 0.003, 512)
@@ -68,6 +81,27 @@ def test_finite_width_recovers_an_exact_one_over_n_law():
     assert fw["se_inf"] == pytest.approx(math.sqrt((0.01 / 3) ** 2 + (4 * 0.003 / 3) ** 2))
     with pytest.raises(ValueError, match="two different widths"):
         stats.finite_width(1, 1, 64, 1, 1, 64)
+
+
+def test_finite_width_fit_per_group_recovers_each_law():
+    """Two groups with their own exact m_inf + b / N laws; a group with one width is left out."""
+    laws = {("a", 2): (0.5, -3.0), ("b", 8): (2.0, 40.0)}
+    rows = [
+        dict(arm=arm, depth=d, width=n, mean=m + b / n, se=0.01 * n / 64)
+        for (arm, d), (m, b) in laws.items()
+        for n in (256, 64)  # unsorted widths: the fit sorts them
+    ] + [dict(arm="c", depth=1, width=64, mean=1.0, se=0.1)]
+    fit = stats.finite_width_fit(pd.DataFrame(rows), ["arm", "depth"]).set_index(["arm", "depth"])
+    assert list(fit.index) == list(laws)
+    for key, (m, b) in laws.items():
+        r = fit.loc[key]
+        assert (r["n1"], r["n2"]) == (64, 256)
+        assert r["m_inf"] == pytest.approx(m) and r["b"] == pytest.approx(b)
+        assert r["term1"] == pytest.approx(b / 64) and r["term2"] == pytest.approx(b / 256)
+        # m_inf = (4 m2 - m1) / 3 with SEs 0.01 (N = 64) and 0.04 (N = 256)
+        assert r["se_inf"] == pytest.approx(math.sqrt((0.01 / 3) ** 2 + (4 * 0.04 / 3) ** 2))
+    with pytest.raises(KeyError, match="sem"):
+        stats.finite_width_fit(pd.DataFrame(rows), ["arm"], se="sem")
 
 
 def test_layer_deviation_and_flag_counts():
