@@ -25,12 +25,14 @@ def _subcommand_modules():
     from initjax.measure import cli as propagate_cli
     from initjax.parametrizations import cli as param_cli
     from initjax.sweeps import cli as sweeps_cli
+    from initjax.sweeps import coord_cli
     from initjax.theory import cli as theory_cli
 
     return [
         registry_cli,
         propagate_cli,
         param_cli,
+        coord_cli,
         theory_cli,
         data_cli,
         sweeps_cli,

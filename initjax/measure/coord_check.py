@@ -7,6 +7,9 @@ records, per layer l (0 = input projection, 1..L hidden, "output" = the logits):
 
 - ``coord``: mean |z_t^l| over examples and units (the size of a coordinate);
 - ``delta``: mean |z_t^l - z_0^l| (how far the features moved: Theta(1) under muP);
+- for attention families (a stack with ``attention_logits``), the same two quantities of each
+  block's attention logits (``attn_logits_l``, layer l): Theta(1) updates under muP's
+  q.k / d_head, growing under SP's q.k / sqrt(d_head) (Yang et al. 2022, §J.2.1);
 
 and per kernel (spectral view, Yang, Simon & Bernstein 2023, arXiv:2310.17813, Condition 1)
 the spectral norm of the effective weight W_t and of its update W_t - W_0, both divided by
@@ -55,6 +58,7 @@ __all__ = [
     "coord_slopes",
     "coord_verdict",
     "default_expectation",
+    "default_in_shape",
     "spectral_norm",
     "t_quantile",
 ]
@@ -145,24 +149,37 @@ def spectral_norm(w: jax.Array, iters: int = 32, key: jax.Array | None = None) -
 # --- one run ---------------------------------------------------------------------------------
 
 
+def _has_logits(stack: Stack) -> bool:
+    return hasattr(stack, "attention_logits") and hasattr(stack, "attention_input")
+
+
 def _layer_outputs(stack: Stack, p, x: jax.Array) -> list[jax.Array]:
-    """[z^0, z^1..z^L stacked (L, B, ...), logits] of the network with effective params ``p``."""
+    """[z^0, z^1..z^L stacked (L, B, ...), logits] of the network with effective params ``p``;
+    for attention families also the attention logits of each block, stacked (L, B, H, T, T),
+    before the logits (masked entries 0: a width-independent fraction of every mean)."""
     z0 = stack.input_apply(p["input"], x)
+    attn = _has_logits(stack)
 
     def body(z, lp):
+        a = None
+        if attn:
+            a, mask = stack.attention_logits(lp, stack.attention_input(lp, z))
+            a = jnp.where(mask, a, 0.0)
         z = stack.layer_apply(lp, z)
-        return z, z
+        return z, (z, a)
 
-    zl, zs = jax.lax.scan(body, z0, p["hidden"])
-    return [z0, zs, stack.output(p.get("readout"), zl)]
+    zl, (zs, att) = jax.lax.scan(body, z0, p["hidden"])
+    out = stack.output(p.get("readout"), zl)
+    return [z0, zs, att, out] if attn else [z0, zs, out]
 
 
 def _abs_means(outs: list[jax.Array], ref: list[jax.Array] | None) -> jax.Array:
-    """(L + 2,) mean |z| (or |z - ref|) per layer: input, hidden 1..L, output."""
+    """(n,) mean |z| (or |z - ref|) per recorded layer: input, hidden 1..L, [attention logits
+    1..L], output."""
     d = outs if ref is None else [a - b for a, b in zip(outs, ref, strict=True)]
-    z0, zs, out = d
-    hid = jnp.mean(jnp.abs(zs).reshape(zs.shape[0], -1), axis=1)
-    return jnp.concatenate([jnp.mean(jnp.abs(z0))[None], hid, jnp.mean(jnp.abs(out))[None]])
+    per_layer = lambda a: jnp.mean(jnp.abs(a).reshape(a.shape[0], -1), axis=1)
+    parts = [jnp.mean(jnp.abs(d[0]))[None], *[per_layer(a) for a in d[1:-1]]]
+    return jnp.concatenate([*parts, jnp.mean(jnp.abs(d[-1]))[None]])
 
 
 def _kernels(pz: P.Parametrized) -> list[P.LeafRule]:
@@ -252,8 +269,15 @@ def _param_bytes(pz: P.Parametrized) -> int:
     return 4 * n
 
 
-def _layer_names(depth: int) -> list[str]:
-    return ["input", *[f"hidden_{i}" for i in range(1, depth + 1)], "output"]
+def _layer_names(depth: int, attention: bool = False) -> tuple[list[str], list[int]]:
+    """Names and layer indices of the recorded activations (the order of :func:`_abs_means`)."""
+    hidden = range(1, depth + 1)
+    names = ["input", *[f"hidden_{i}" for i in hidden]]
+    layers = [0, *hidden]
+    if attention:
+        names += [f"attn_logits_{i}" for i in hidden]
+        layers += list(hidden)
+    return [*names, "output"], [*layers, depth + 1]
 
 
 def coord_run(
@@ -297,7 +321,9 @@ def coord_run(
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if not (isinstance(learning_rate, int | float) and learning_rate > 0):
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-    x, y = jnp.asarray(x, st.dtype), jnp.asarray(y, jnp.int32)
+    x = jnp.asarray(x)
+    x = x if jnp.issubdtype(x.dtype, jnp.integer) else x.astype(st.dtype)  # token ids stay ints
+    y = jnp.asarray(y, jnp.int32)
     if tuple(x.shape[1:]) != pz.in_shape or y.shape != x.shape[:1]:
         raise ValueError(
             f"x, y: expected x of shape (B, {', '.join(map(str, pz.in_shape))}) and y of shape "
@@ -319,10 +345,10 @@ def coord_run(
 
 
 def _frame(pz: P.Parametrized, optimizer: str, out: Mapping[str, np.ndarray]) -> pd.DataFrame:
-    names = _layer_names(pz.depth)
+    names, layer_idx = _layer_names(pz.depth, _has_logits(pz.stack))
     rows = []
     for q in ("coord", "delta"):
-        a = np.asarray(out[q], np.float64)  # (S, T + 1, L + 2)
+        a = np.asarray(out[q], np.float64)  # (S, T + 1, layers)
         s, t, layers = np.indices(a.shape).reshape(3, -1)
         rows.append(
             pd.DataFrame(
@@ -330,7 +356,7 @@ def _frame(pz: P.Parametrized, optimizer: str, out: Mapping[str, np.ndarray]) ->
                     "seed": s,
                     "step": t,
                     "kind": "activation",
-                    "layer": np.minimum(layers, pz.depth + 1),
+                    "layer": np.asarray(layer_idx)[layers],
                     "name": np.asarray(names)[layers],
                     "role": "",
                     "quantity": q,
@@ -448,19 +474,48 @@ def coord_check(
     return pd.concat(frames, ignore_index=True)
 
 
+def default_in_shape(model: models.StackModule, in_features: int = 32) -> tuple[int, ...]:
+    """Per-example input shape of the check's default data: the family's default input shape,
+    except that one-axis feature inputs get ``in_features`` features (token ids keep the
+    family's sequence length)."""
+    st = models.stack_of(model)
+    shape = tuple(st.default_input_shape())
+    if len(shape) == 1 and getattr(st, "vocab", None) is None:
+        return (int(in_features),)
+    return shape
+
+
 def _default_data(m, data, in_features, batch, run_kwargs):
     if data is not None:
         x, y = data
         return jnp.asarray(x), jnp.asarray(y)
     st = models.stack_of(m)
-    shape = st.default_input_shape() if len(st.default_input_shape()) != 1 else (in_features,)
+    shape = default_in_shape(m, in_features)
     root = jax.random.key(int(run_kwargs.get("root_seed", 0)))
-    x = jax.random.normal(keys.role(root, keys.INPUTS), (batch, *shape), jnp.float32)
+    vocab = getattr(st, "vocab", None)
+    if vocab is not None:  # token ids, uniform over the vocabulary
+        x = jax.random.randint(keys.role(root, keys.INPUTS), (batch, *shape), 0, vocab)
+    else:
+        x = jax.random.normal(keys.role(root, keys.INPUTS), (batch, *shape), jnp.float32)
     y = jax.random.randint(keys.role(root, keys.DATA), (batch,), 0, st.readout or 1)
     return x, y
 
 
 # --- slopes and verdict ------------------------------------------------------------------------
+
+
+_PER_LAYER = ("hidden_", "attn_logits_")
+
+
+def _last_layers(t: pd.DataFrame) -> pd.DataFrame:
+    """Over depth: activation rows only (parameters differ in count across depths), each
+    per-block quantity (hidden_l, attn_logits_l) at the last block, renamed ``<prefix>last``."""
+    t = t[t["kind"] == "activation"].copy()
+    for prefix in _PER_LAYER:
+        per = t["name"].str.startswith(prefix)
+        t = t[~per | (t["layer"] == t["depth"])].copy()
+        t.loc[t["name"].str.startswith(prefix), "name"] = f"{prefix}last"
+    return t
 
 
 def coord_slopes(table: pd.DataFrame, over: str = "width", level: float = 0.95) -> pd.DataFrame:
@@ -469,7 +524,8 @@ def coord_slopes(table: pd.DataFrame, over: str = "width", level: float = 0.95) 
     Per seed, ``log(value)`` is fitted against ``log(size)`` by least squares over the sizes;
     the slope's mean over seeds, its standard error (sample sd / sqrt(seeds)) and the
     ``level`` Student-t confidence interval (seeds - 1 degrees of freedom) are reported. Over
-    depth, hidden layers are compared by position: ``hidden_last`` is layer L of each depth.
+    depth, hidden layers are compared by position: ``hidden_last`` is layer L of each depth
+    (likewise ``attn_logits_last``).
 
     Returns:
       One row per (parametrization, optimizer, [the other size], kind, name, role, quantity,
@@ -484,12 +540,7 @@ def coord_slopes(table: pd.DataFrame, over: str = "width", level: float = 0.95) 
     other = "depth" if over == "width" else "width"
     t = table.copy()
     if over == "depth":
-        hid = t["name"].str.startswith("hidden_") & (t["kind"] == "activation")
-        t = t[~hid | (t["layer"] == t["depth"])].copy()
-        t.loc[t["name"].str.startswith("hidden_") & (t["kind"] == "activation"), "name"] = (
-            "hidden_last"
-        )
-        t = t[t["kind"] == "activation"]  # parameters differ in count across depths
+        t = _last_layers(t)
     keys_ = ["parametrization", "optimizer", other, "kind", "name", "role", "quantity", "step"]
     rows = []
     for key, g in t.groupby(keys_, sort=False):
@@ -521,7 +572,9 @@ def coord_slopes(table: pd.DataFrame, over: str = "width", level: float = 0.95) 
     return pd.DataFrame(rows)
 
 
-def default_expectation(parametrization: str, optimizer: str, over: str = "width") -> str | None:
+def default_expectation(
+    parametrization: str | P.Parametrization, optimizer: str, over: str = "width"
+) -> str | None:
     """The expected behaviour of the feature updates (``delta``) after a step, stated in advance.
 
     Over width: SP grows (Adam moves every weight by ~lr, so z = W x moves by ~lr * fan_in;
@@ -529,6 +582,8 @@ def default_expectation(parametrization: str, optimizer: str, over: str = "width
     grows under Adam (~sqrt(width)) and is not judged under SGD (its features vanish, its logits
     stay flat). Over depth (residual families): depth-muP and CompleteP stay flat, muP and SP
     without a depth scaling grow (the residual stream is a sum of L Theta(1) branches).
+    ``parametrization`` may be an unregistered Parametrization: any width-aware one other than
+    NTK claims muP's behaviour (flat), so a modified muP is judged as muP.
     """
     p = P.get(parametrization)
     fam = P.OPTIMIZER_FAMILIES[optimizer]

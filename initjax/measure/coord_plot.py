@@ -31,7 +31,11 @@ def _layer_order(names) -> list[str]:
             return (0, 0)
         if n.startswith("hidden_") and n[7:].isdigit():
             return (1, int(n[7:]))
-        return (2, 0) if n == "output" else (1, 10**6)
+        if n.startswith("attn_logits_") and n[12:].isdigit():
+            return (2, int(n[12:]))
+        if n == "hidden_last":
+            return (1, 10**6)
+        return (3, 0) if n == "output" else (2, 10**6)
 
     return sorted(set(names), key=key)
 
@@ -91,9 +95,10 @@ def plot_coords(
 
     t = table[(table["kind"] == "activation") & (table["quantity"] == quantity)].copy()
     if over == "depth":
-        hid = t["name"].str.startswith("hidden_")
-        t = t[~hid | (t["layer"] == t["depth"])].copy()
-        t.loc[t["name"].str.startswith("hidden_"), "name"] = "hidden_last"
+        for prefix in ("hidden_", "attn_logits_"):
+            per = t["name"].str.startswith(prefix)
+            t = t[~per | (t["layer"] == t["depth"])].copy()
+            t.loc[t["name"].str.startswith(prefix), "name"] = f"{prefix}last"
     params = list(dict.fromkeys(t["parametrization"]))
     steps = sorted(set(t["step"]) - ({0} if quantity == "delta" else set()))
     names = _layer_order(t["name"])

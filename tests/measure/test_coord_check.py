@@ -147,3 +147,37 @@ def test_sp_grows_and_mup_stays_flat(optimizer):
     v = C.coord_verdict(C.coord_slopes(tab))
     assert v.status == "PASS", v.checks
     assert set(v.checks["expect"]) == {"grows", "flat"}
+
+
+_TF_FIELDS = {"patch": 4, "heads": 4, "seq_len": 8, "activation": "relu"}
+
+
+def test_mup_scales_transformer_attention_logits_by_one_over_d_head():
+    m = models.Transformer(width=64, depth=1, readout=10, **_TF_FIELDS)
+    for name, want in (("sp", 16**-0.5), ("mup", 1 / 16), ("ntk", 16**-0.5)):
+        pz = P.parametrize(m, name, base_width=32, in_shape=(32,))
+        assert pz.stack.logit_scale == pytest.approx(want), name
+
+
+@pytest.mark.slow
+def test_transformer_sp_grows_and_mup_stays_flat():
+    """The same check on the Transformer (pre-LN, patch inputs, d_head = width / 4): after one
+    Adam step SP's hidden, attention-logit and output updates grow with width; muP's (with
+    q.k / d_head) stay flat; the default expectations judge both."""
+    tab = C.coord_check(
+        "transformer",
+        parametrizations=("sp", "mup"),
+        widths=(32, 64, 128),
+        depths=1,
+        seeds=8,
+        steps=1,
+        learning_rate=0.01,
+        spectral=False,
+        batch=8,
+        model_fields=_TF_FIELDS,
+    )
+    assert "attn_logits_1" in set(tab["name"])
+    v = C.coord_verdict(C.coord_slopes(tab))
+    assert v.status == "PASS", v.checks
+    sp = v.checks[v.checks.parametrization == "sp"].set_index("name")
+    assert {"hidden_1", "attn_logits_1", "output"} <= set(sp.index)

@@ -71,3 +71,10 @@ def test_unbracketed_seeds_are_counted_not_fitted():
     frame.loc[edge, "train_loss"] = -frame.loc[edge, "learning_rate"]  # minimum at the edge
     s = T.transfer_slopes(T.optimal_lrs(frame))
     assert int(s["unbracketed"].iloc[0]) == 1 and int(s["seeds"].iloc[0]) == 3
+
+
+def test_a_seed_unbracketed_at_every_size_is_counted():
+    frame = _sweep(0.0)
+    frame.loc[frame.seed == 0, "train_loss"] = -frame.loc[frame.seed == 0, "learning_rate"]
+    s = T.transfer_slopes(T.optimal_lrs(frame))
+    assert int(s["unbracketed"].iloc[0]) == 1 and int(s["seeds"].iloc[0]) == 3

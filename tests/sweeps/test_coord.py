@@ -1,0 +1,106 @@
+"""The coordinate check as a run: folder outputs, a verdict that FAILs for a wrong readout rule,
+and the command line's parsing and bad-input errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from initjax import parametrizations as P
+from initjax.cli import main
+from initjax.parametrizations import Rule
+from initjax.sweeps.coord import run_coord_check
+from initjax.sweeps.coord_cli import parse_sizes
+from initjax.sweeps.summary import Summary
+
+# muP with the readout of SP (init var, multiplier and lr x 1): a deliberately wrong rule.
+WRONG = P.MUP.replace_rule("readout", Rule(), name="mup_sp_readout")
+
+
+def test_a_wrong_readout_multiplier_fails_the_run(tmp_path):
+    res = run_coord_check(
+        tmp_path,
+        parametrizations=("mup", WRONG),
+        widths=(32, 64, 128),
+        depths=1,
+        seeds=8,
+        steps=1,
+        batch=32,
+        spectral=False,
+        model_fields={"activation": "relu", "kernel_init": "he_normal"},
+        progress=False,
+        log=lambda *_: None,
+    )
+    assert res.verdict.status == "FAIL"
+    failed = [c.name for c in res.verdict.checks if not c.passed]
+    assert failed and all(n.startswith("mup_sp_readout") for n in failed)
+    assert any("output" in n for n in failed)
+    assert all(c.passed for c in res.verdict.checks if c.name.startswith("mup ("))
+    for f in ("results.parquet", "slopes.parquet", "coords_delta.png", "summary.md"):
+        assert (tmp_path / f).is_file(), f
+    slopes = pd.read_parquet(tmp_path / "slopes.parquet")
+    assert set(slopes["parametrization"]) == {"mup", "mup_sp_readout"}
+    s = Summary.read(tmp_path)
+    assert s.verdict.status == "FAIL" and "coords_delta.png" in s.figures
+    md = (tmp_path / "summary.md").read_text()
+    assert md.index("## Criterion") < md.index("**Verdict: FAIL**")
+    # The modified rule is recorded whole in the config (its own piece identities).
+    recorded = json.loads((tmp_path / "manifest.json").read_text())["config"]["compute"]
+    assert recorded["parametrizations"][0] == "mup"
+    assert recorded["parametrizations"][1]["name"] == "mup_sp_readout"
+    # A rerun resumes: nothing recomputed, same verdict.
+    again = run_coord_check(
+        tmp_path,
+        parametrizations=("mup", WRONG),
+        widths=(32, 64, 128),
+        depths=1,
+        seeds=8,
+        steps=1,
+        batch=32,
+        spectral=False,
+        model_fields={"activation": "relu", "kernel_init": "he_normal"},
+        progress=False,
+        log=lambda *_: None,
+    )
+    pd.testing.assert_frame_equal(again.table, res.table)
+
+
+def test_parse_sizes():
+    assert parse_sizes("64:4096", "--widths") == [64, 128, 256, 512, 1024, 2048, 4096]
+    assert parse_sizes("64:4096:4", "--widths") == [64, 256, 1024, 4096]
+    assert parse_sizes("512, 64,128", "--widths") == [64, 128, 512]
+    for bad in ("64:1000", "abc", "0,4", "128:64", "64:128:1", "1:2:3:4", ""):
+        with pytest.raises(ValueError, match="--widths"):
+            parse_sizes(bad, "--widths")
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--arch", "nope"], "nope"),
+        (["--param", "sp,mupp"], "parametrization"),
+        (["--widths", "64:1000"], "not 64 times a power of 2"),
+        (["--widths", "64", "--depths", "2"], ">= 2 widths or >= 2 depths"),
+        (["--param", "depth_mup", "--depths", "2,4", "--widths", "8"], "residual"),
+        (["--widths", "8,16", "--model-arg", "readout"], "FIELD=VALUE"),
+        (["--widths", "8,16", "--memory-gb", "0.0000001"], "memory_gb"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args, match, tmp_path, capsys):
+    rc = main(["coord-check", "--out", str(tmp_path / "run"), "--no-progress", *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and match in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_cli_end_to_end(tmp_path, capsys):
+    rc = main(["coord-check", "--widths", "16:64", "--seeds", "4", "--steps", "2",
+               "--out", str(tmp_path), "--no-progress"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc in (0, 1) and "summary.md" in out
+    assert (tmp_path / "spectral.png").is_file()
+    s = Summary.read(tmp_path)
+    assert (rc == 0) == (s.verdict.status == "PASS")
