@@ -140,8 +140,7 @@ def fit_cells(table, config):
     from initjax.sweeps.stats import finite_width, mean_se
 
     a, comp = config.analysis, config.compute
-    n1, n2 = (int(w) for w in comp.widths)
-    sb2 = float(comp.sigma_b2)
+    (n1, n2), sb2 = (int(w) for w in comp.widths), float(comp.sigma_b2)
     rows = []
     for rho, tr in table.groupby("keep_prob", sort=False):
         tr = theory.compare(tr, "tanh", keep_prob=float(rho), by=("width", "c0"))
@@ -159,9 +158,8 @@ def fit_cells(table, config):
             c0 = max(first, key=lambda k: abs(first[k] - c_star))  # one batch per cell
             c_meas = curves(n1, c0, "c")
             layers = c_meas.columns.to_numpy()
-            xi, se, n_used, win = fit_depth_scale_seeds(
-                c_meas.to_numpy() - c_star, layers=layers, n_sigma=float(a.n_sigma)
-            )
+            xi, se, _, win = fit_depth_scale_seeds(c_meas.to_numpy() - c_star, layers=layers,
+                                                   n_sigma=float(a.n_sigma))  # fmt: skip
             c_th = curves(n1, c0, "c_theory").mean().to_numpy()
             xi_th = fit_depth_scale(c_th - c_star, layers=layers, window=win)[0]
             tail = {}
@@ -170,18 +168,15 @@ def fit_cells(table, config):
                 tail[w] = mean_se(d.iloc[:, -int(a.tail) :].mean(axis=1))
             fw = finite_width(*tail[n1], n1, *tail[n2], n2)  # NaN without the second width
             end = mean_se(c_meas.iloc[:, -int(a.tail) :].mean(axis=1))
-            rows.append(
-                dict(
-                    keep_prob=float(rho), sigma_w2=float(sw), c0=float(c0), c_star=c_star,
-                    c_end=end[0], c_end_se=end[1], chi_c=float(mf.chi_c[i]),
-                    xi_c_theory=float(mf.xi_c[i]), xi_c_theory_window=float(xi_th),
-                    xi_c_measured=float(xi), xi_c_se=se,
-                    z_xi=(xi - xi_th) / se if se > 0 else np.nan,
-                    window=f"{layers[win[0]]}-{layers[win[0]] + max(win[1] - 1, 0)}",
-                    dc_inf=fw["m_inf"], dc_inf_se=fw["se_inf"], dc_n1=tail[n1][0],
-                    dc_n2=tail[n2][0], diverged=int(cell["diverged"].sum()),
-                )
-            )  # fmt: skip
+            rows.append(dict(
+                keep_prob=float(rho), sigma_w2=float(sw), c0=float(c0), c_star=c_star,
+                c_end=end[0], c_end_se=end[1], chi_c=float(mf.chi_c[i]),
+                xi_c_theory=float(mf.xi_c[i]), xi_c_theory_window=float(xi_th),
+                xi_c_measured=float(xi), xi_c_se=se, z_xi=(xi - xi_th) / se if se > 0 else np.nan,
+                window=f"{layers[win[0]]}-{layers[win[0]] + max(win[1] - 1, 0)}",
+                dc_inf=fw["m_inf"], dc_inf_se=fw["se_inf"], dc_n1=tail[n1][0],
+                dc_n2=tail[n2][0], diverged=int(cell["diverged"].sum()),
+            ))  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -234,11 +229,8 @@ def evaluate(table, config) -> Verdict:
         fd = drop[np.isfinite(drop["xi_c_measured"])]
         top = fd.iloc[int(np.argmax(fd["xi_c_measured"].to_numpy()))] if len(fd) else None
         se = np.nan if top is None else float(np.hypot(c1["xi_c_se"], top["xi_c_se"]))
-        if top is None or not np.isfinite(c1["xi_c_measured"]):
-            zc = float("nan")
-        elif np.isinf(c1["xi_c_measured"]):
-            zc = float("inf")  # no measurable decay over the depth at the critical point
-        else:
+        zc = np.nan  # also when xi_c at rho = 1 is not finite (no fit over the depth)
+        if top is not None and np.isfinite(c1["xi_c_measured"]):
             zc = (c1["xi_c_measured"] - top["xi_c_measured"]) / se
         checks.append(Check(
             f"xi_c, rho=1 at sigma_w2 = {c1['sigma_w2']:g} (critical {crit:.3f}) minus the "

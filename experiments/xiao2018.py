@@ -97,8 +97,7 @@ def get_config() -> ml_collections.ConfigDict:
 def _kernel_init(init: str):
     from initjax import initializers
 
-    name, hp = INITS[init]
-    return initializers.get(name, **hp)
+    return initializers.get(INITS[init][0], **INITS[init][1])
 
 
 def propagation(c, init: str, channels: int, depth: int) -> pd.DataFrame:
@@ -121,11 +120,13 @@ def propagation(c, init: str, channels: int, depth: int) -> pd.DataFrame:
         input_shape=(*(int(s) for s in c.prop_spatial), channels), root_seed=int(c.root_seed),
     )  # fmt: skip
     frame = theory.compare(res.to_frame(), "tanh")
-    frame.insert(0, "part", "propagation")
-    frame.insert(1, "init", init)
-    frame.insert(2, "depth", depth)
-    frame["channels"], frame["q_star"] = channels, q_star
-    return frame
+    return _label(frame, "propagation", init, depth, channels=channels, q_star=q_star)
+
+
+def _label(frame: pd.DataFrame, part: str, init: str, depth: int, **cols) -> pd.DataFrame:
+    for i, (k, v) in enumerate((("part", part), ("init", init), ("depth", depth))):
+        frame.insert(i, k, v)
+    return frame.assign(**cols)
 
 
 def training(c, part: str, init: str) -> pd.DataFrame:
@@ -149,11 +150,8 @@ def training(c, part: str, init: str) -> pd.DataFrame:
     frame = res.curves_frame()
     frame["diverged"] = res.arrays["diverged"][frame["cell"].to_numpy(), frame["seed"].to_numpy()]
     frame["final"] = frame["step"] == frame["step"].max()
-    frame.insert(0, "part", part)
-    frame.insert(1, "init", init)
-    frame.insert(2, "depth", depth)
-    frame["channels"], frame["q_star"], frame["n_classes"] = channels, 1.0 / depth, n_classes
-    return frame
+    return _label(frame, part, init, depth, channels=channels, q_star=1.0 / depth,
+                  n_classes=n_classes)  # fmt: skip
 
 
 def pieces(c):
@@ -216,14 +214,13 @@ def evaluate(table, config) -> Verdict:
     a = config.analysis
     res, dr = outcomes(table), drift(table)
     demo = res[(res["part"] == "demo") & (res["init"] == "delta_orthogonal")]
+    r = demo.iloc[0] if len(demo) else None
     checks = [Check("(D) demo: delta-orthogonal final train accuracy", "not run", a.demo_acc,
-                    tolerance=f">= {a.demo_acc:g}", passed=False)]  # fmt: skip
-    if len(demo):
-        r = demo.iloc[0]
-        checks[0] = Check(f"(D) demo: delta-orthogonal, depth {r.depth}, final train accuracy",
-                          float(r.train_acc), a.demo_acc, float(r.train_acc_se),
-                          tolerance=f">= {a.demo_acc:g}", passed=bool(r.train_acc >= a.demo_acc),
-                          note=f"{r.seeds} seeds, {r.channels} channels")  # fmt: skip
+                    tolerance=f">= {a.demo_acc:g}", passed=False) if r is None else
+              Check(f"(D) demo: delta-orthogonal, depth {r.depth}, final train accuracy",
+                    float(r.train_acc), a.demo_acc, float(r.train_acc_se),
+                    tolerance=f">= {a.demo_acc:g}", passed=bool(r.train_acc >= a.demo_acc),
+                    note=f"{r.seeds} seeds, {r.channels} channels")]  # fmt: skip
     cmp = res[res["part"] == "compare"].set_index("init")
     if {"delta_orthogonal", "gaussian"} <= set(cmp.index):
         d, g = cmp.loc["delta_orthogonal"], cmp.loc["gaussian"]
@@ -250,14 +247,13 @@ def evaluate(table, config) -> Verdict:
     for depth, g in top.groupby("depth"):
         g = g.set_index("init")
         if {"delta_orthogonal", "gaussian"} <= set(g.index):
-            f, p = variance_ratio_one_sided(g.loc["gaussian", "ln_grad"],
-                                            g.loc["delta_orthogonal", "ln_grad"])  # fmt: skip
+            gs, do = g.loc["gaussian"], g.loc["delta_orthogonal"]
+            f, p = variance_ratio_one_sided(gs["ln_grad"], do["ln_grad"])
             checks.append(Check(f"(G) depth {depth}, C = {g['channels'].iloc[0]}: sd ln grad "
-                                "ratio, Gaussian > delta-orthogonal",
-                                float(g.loc["gaussian", "sd_ln_grad"]),
-                                float(g.loc["delta_orthogonal", "sd_ln_grad"]),
-                                tolerance=f"F test p < {a.p_grad:g}", passed=bool(p < a.p_grad),
-                                note=f"F = {f:.3g}, p = {p:.2g}"))  # fmt: skip
+                                "ratio, Gaussian > delta-orthogonal", float(gs["sd_ln_grad"]),
+                                float(do["sd_ln_grad"]), tolerance=f"F test p < {a.p_grad:g}",
+                                passed=bool(p < a.p_grad), note=f"F = {f:.3g}, p = {p:.2g}",
+                                ))  # fmt: skip
     others_ok = all(c.passed for c in checks[1:])
     status = "PASS" if others_ok and checks[0].passed else ("PARTIAL" if others_ok else "FAIL")
     reason = "; ".join(_short(c) for c in checks)
