@@ -76,15 +76,10 @@ def get_config() -> ml_collections.ConfigDict:
         train_depth=64, train_steps=1000, train_eval_every=100, train_batch=64, train_seeds=2,
         train_optimizer="momentum", train_learning_rates=[0.001, 0.003], train_n=0,
     )  # fmt: skip
-    # Criterion, fixed from the theory and the seed counts before the run:
-    # (T) for every arm and every depth, the N -> infinity normalized Var[lambda] extrapolated
-    #     from the two widths is within z_max standard errors of free probability (3 SE: a
-    #     two-sided 0.27% false alarm per row, ~3% over the default's 12 rows);
-    # (I) at the deepest depth, orthogonal tanh's Var[lambda] / L is below every other arm's at
-    #     the widest width, one-sided Welch test p < p_max (the isometry claim).
-    # PASS: every (T) row and (I); PARTIAL: (I) and orthogonal tanh's (T) rows pass but another
-    # arm's (T) row fails (the isometry claim holds, the spread of an arm is off theory);
-    # FAIL otherwise.
+    # Fixed from the theory and the seed counts before the run (the rule: evaluate's criterion):
+    # z_max for (T), N -> infinity Var[lambda] vs free probability per (arm, depth): 3 SE is a
+    # two-sided 0.27% false alarm per row, ~3% over the default's 12 rows; p_max for (I), the
+    # one-sided Welch test of the isometry claim (PARTIAL: it holds, another arm's spread is off).
     c.analysis = dict(z_max=3.0, p_max=0.01)
     return c
 

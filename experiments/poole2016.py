@@ -177,21 +177,21 @@ def phase(config):
 
 def points(table, config):
     """One row per compared point: panel, sigma_w, x, layer, measured mean, theory, SE, z, ok."""
-    a = config.analysis
-    out = []
+    a, out = config.analysis, []
+
+    def stat(g, m, th):  # seed means and the SE of the per-network difference
+        d = g[m] - g[th]
+        return dict(measured=g[m].mean(), theory=g[th].mean(), se=d.std(ddof=1) / np.sqrt(len(d)))
+
     maps = table[table["kind"].isin(["qmap", "cmap"])]
     for (kind, sw, x), g in maps.groupby(["kind", "sigma_w", "x"]):
-        d = g["measured"] - g["theory"]
-        out.append(dict(panel=kind, sigma_w=sw, x=f"{x:g}", layer=1, measured=g["measured"].mean(),
-                        theory=g["theory"].mean(), se=d.std(ddof=1) / np.sqrt(len(d)),
-                        metric="q" if kind == "qmap" else "c"))  # fmt: skip
+        metric = "q" if kind == "qmap" else "c"
+        out.append(dict(panel=kind, sigma_w=sw, x=f"{x:g}", layer=1,
+                        **stat(g, "measured", "theory"), metric=metric))  # fmt: skip
     dyn = table[(table["kind"] == "dyn") & (table["layer"] >= 1)]
     for (piece, sw, layer), g in dyn.groupby(["piece", "sigma_w", "layer"]):
-        for m in ("q", "c"):
-            d = g[m] - g[f"{m}_theory"]
-            out.append(dict(panel=f"{m}-dynamics", sigma_w=sw, x=piece, layer=int(layer),
-                            measured=g[m].mean(), theory=g[f"{m}_theory"].mean(),
-                            se=d.std(ddof=1) / np.sqrt(len(d)), metric=m))  # fmt: skip
+        out += [dict(panel=f"{m}-dynamics", sigma_w=sw, x=piece, layer=int(layer),
+                     **stat(g, m, f"{m}_theory"), metric=m) for m in ("q", "c")]  # fmt: skip
     pts = pd.DataFrame(out)
     err = (pts["measured"] - pts["theory"]).abs()
     scale = np.where(pts["metric"] == "q", pts["theory"].abs(), 1.0)

@@ -55,17 +55,12 @@ def get_config() -> ml_collections.ConfigDict:
         sigma_w2=[1.0, 1.25, 1.5, 1.65, 1.76, 1.9, 2.1, 2.5, 3.0, 3.5, 4.0],
         keep_probs=[1.0, 0.99, 0.98, 0.95, 0.9],
     )  # fmt: skip
-    # Fixed from the sample size and theory before the run:
-    # - track_z: per rho the median over cells of |xi_c measured - xi_c theory (same layers)| / SE
-    #   is <= 2 (a correct fit gives a median |z| of 0.67; 2 leaves room for the exponential
-    #   law's curvature over the window), and at least half the cells give a finite fit.
-    # - fixed_z: per rho < 1 and sigma_w2, c^L - c^L_theory (last `tail` layers, per seed; theory
-    #   from the seed's own layer 0) extrapolated to N = inf through the two widths is within
-    #   4 SE of 0 (about 40 cells: a 4-SE band keeps the family-wise false alarm near 0.3%).
-    # - below_one_z: with dropout, 1 - c^L at the smallest sigma_w2 (ordered without dropout,
-    #   where c -> 1) is >= 5 SE: the fixed point moved below 1.
-    # - critical_z: xi_c without dropout at the sigma_w2 nearest the critical point exceeds the
-    #   largest xi_c measured with dropout by >= 3 SE (one-sided, SEs combined).
+    # Fixed from the sample size and theory before the run (the rules: evaluate's criterion):
+    # - track_z: a correct fit gives a median |z| of 0.67; 2 leaves room for the exponential
+    #   law's curvature over the window.
+    # - fixed_z: about 40 cells: a 4-SE band keeps the family-wise false alarm near 0.3%.
+    # - below_one_z: 1 - c^L at the smallest sigma_w2 (ordered without dropout, where c -> 1).
+    # - critical_z: one-sided, SEs of the two xi_c combined.
     c.analysis = dict(n_sigma=3.0, tail=5, track_z=2.0, fixed_z=4.0, below_one_z=5.0,
                       critical_z=3.0)  # fmt: skip
     return c
