@@ -165,8 +165,7 @@ def training(c, arm) -> pd.DataFrame:
         sigma_w2=np.full(len(lrs), sw2, np.float32), sigma_b2=np.full(len(lrs), sb2, np.float32),
         learning_rate=lrs, spec=spec, root_seed=int(c.root_seed),
     )  # fmt: skip
-    frame = res.curves_frame()
-    frame["diverged"] = res.arrays["diverged"][frame["cell"].to_numpy(), frame["seed"].to_numpy()]
+    frame = res.curves_frame(diverged=True)
     frame.insert(0, "kind", "train")
     frame.insert(1, "arm", arm["name"])
     return frame

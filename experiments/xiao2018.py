@@ -141,8 +141,7 @@ def training(c, part: str, init: str) -> pd.DataFrame:
     res = train(model, arrays, seeds=int(c[f"{part}_seeds"]), sigma_w2=sw2, sigma_b2=sb2,
                 learning_rate=float(c.learning_rate), spec=spec,
                 root_seed=int(c.root_seed))  # fmt: skip
-    frame = res.curves_frame()
-    frame["diverged"] = res.arrays["diverged"][frame["cell"].to_numpy(), frame["seed"].to_numpy()]
+    frame = res.curves_frame(diverged=True)
     frame["final"] = frame["step"] == frame["step"].max()
     return _label(frame, part, init, depth, channels=channels, q_star=1.0 / depth,
                   n_classes=n_classes)  # fmt: skip
