@@ -54,28 +54,23 @@ def get_config() -> ml_collections.ConfigDict:
     c.preset = "default"
     c.compute = dict(
         width=1000,  # the paper's width
-        sigma_b=0.3,  # standard deviation, as in the paper
-        sigma_w=[1.3, 2.5, 4.0],  # standard deviations, as in the paper
-        map_seeds=64,
-        dyn_seeds=16,
-        root_seed=0,
-        depth=15,  # fmt: skip
+        sigma_b=0.3, sigma_w=[1.3, 2.5, 4.0],  # standard deviations, as in the paper
+        map_seeds=64, dyn_seeds=16, root_seed=0, depth=15,
         batch=4,  # inputs per network in the deep dynamics (all of one length, pairwise c_x)
         q_in=[0.1, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0],
         c_in=[0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99],
         # Deep-net inputs (q_x, c_x): per-unit mean square and pairwise cosine of the raw inputs;
         # layer 0's q^0 = sigma_w2 q_x + sigma_b2 then differs per sigma_w.
         dyn_inputs=[[0.02, 0.2], [0.2, 0.6], [1.0, 0.95], [4.0, 0.0]],
-    )
+    )  # fmt: skip
     # A point passes when |measured - theory| <= z_max SE + tolerance, the tolerance being atol
     # (float32 sums over N units and quadrature error; relative for q, absolute for c) plus
     # finite_width / N for the O(1/N) corrections to the infinite-width theory (at N = 1000,
     # c^l in the ordered phase drifts ~0.003 above the iterated maps after 10+ layers). PASS:
     # every point passes and each sigma_w's measured phase matches chi_1; PARTIAL: more than
     # partial_share of the points pass.
-    c.analysis = dict(
-        z_max=4.0, atol_q=1e-4, atol_c=2e-4, finite_width=5.0, partial_share=0.9, phase_grid=60
-    )
+    c.analysis = dict(z_max=4.0, atol_q=1e-4, atol_c=2e-4, finite_width=5.0, partial_share=0.9,
+                      phase_grid=60)  # fmt: skip
     return c
 
 
@@ -83,22 +78,18 @@ def variances(compute) -> tuple[np.ndarray, float]:
     """(sigma_w2 (H,), sigma_b2): the paper's standard deviations squared."""
     sw = np.asarray(compute.sigma_w, np.float64)
     if sw.ndim != 1 or sw.size == 0 or np.any(sw < 0) or float(compute.sigma_b) < 0:
-        raise ValueError(
-            "config keys 'sigma_w' (a non-empty list) and 'sigma_b' must be standard "
-            f"deviations >= 0, got {compute.sigma_w!r}, {compute.sigma_b!r}"
-        )
+        msg = "config keys 'sigma_w' (a non-empty list) and 'sigma_b' must be standard deviations"
+        raise ValueError(f"{msg} >= 0, got {compute.sigma_w!r}, {compute.sigma_b!r}")
     return sw**2, float(compute.sigma_b) ** 2
 
 
 def _gaussian_mlp(width: int, depth: int):
-
     init = initializers.get("variance_scaling", distribution="normal")
     return models.MLP(width=width, depth=depth, activation="tanh", kernel_init=init)
 
 
 def single_layer_maps(compute):
     """Panels A and C: one row per (sigma_w, seed, input) with measured and theory values."""
-
     sw2, sb2 = variances(compute)
     q_in = np.asarray(compute.q_in, np.float32)
     c_in = np.asarray(compute.c_in, np.float32)
@@ -139,20 +130,15 @@ def single_layer_maps(compute):
 
 def deep_dynamics(compute, i: int, q_x: float, c_x: float):
     """Panels B and D for one input setting: propagate rows with q_theory / c_theory."""
-
     sw2, sb2 = variances(compute)
     n = int(compute.width)
     # Exact mean square q_x per input and cosine c_x per pair (no input sampling noise).
     key = keys.role(keys.seed_keys(1, int(compute.root_seed))[0], keys.INPUTS)
     x = gaussian_inputs(key, int(compute.batch), (n,), q0=float(q_x), c0=float(c_x))
-    res = measure.propagate(
-        _gaussian_mlp(n, int(compute.depth)),
-        np.asarray(x, np.float32),
-        seeds=int(compute.dyn_seeds),
-        sigma_w2=np.asarray(sw2, np.float32),
-        sigma_b2=np.full(len(sw2), sb2, np.float32),
-        root_seed=int(compute.root_seed),
-    )
+    res = measure.propagate(_gaussian_mlp(n, int(compute.depth)), np.asarray(x, np.float32),
+                            seeds=int(compute.dyn_seeds), sigma_w2=np.asarray(sw2, np.float32),
+                            sigma_b2=np.full(len(sw2), sb2, np.float32),
+                            root_seed=int(compute.root_seed))  # fmt: skip
     frame = theory.compare(res.to_frame(), "tanh")
     frame.insert(0, "kind", "dyn")
     frame.insert(0, "piece", f"dyn{i}")
@@ -180,7 +166,6 @@ def phase(config):
     """``theory.phase_diagram`` on sigma_w in [1, 5] x sigma_b in [0, 4] (standard deviations, as
     Poole et al. plot it) with the config's points on the grid: (sigma_w grid, sigma_b grid,
     PhaseDiagram, indices of the config's points (H, 2))."""
-
     comp, n = config.compute, int(config.analysis.phase_grid)
     sw = np.unique(np.concatenate([np.linspace(1.0, 5.0, n), np.asarray(comp.sigma_w, float)]))
     sb = np.unique(np.concatenate([np.linspace(0.0, 4.0, n), [float(comp.sigma_b)]]))
@@ -192,22 +177,21 @@ def phase(config):
 
 def points(table, config):
     """One row per compared point: panel, sigma_w, x, layer, measured mean, theory, SE, z, ok."""
+    a, out = config.analysis, []
 
-    a = config.analysis
-    out = []
+    def stat(g, m, th):  # seed means and the SE of the per-network difference
+        d = g[m] - g[th]
+        return dict(measured=g[m].mean(), theory=g[th].mean(), se=d.std(ddof=1) / np.sqrt(len(d)))
+
     maps = table[table["kind"].isin(["qmap", "cmap"])]
     for (kind, sw, x), g in maps.groupby(["kind", "sigma_w", "x"]):
-        d = g["measured"] - g["theory"]
-        out.append(dict(panel=kind, sigma_w=sw, x=f"{x:g}", layer=1, measured=g["measured"].mean(),
-                        theory=g["theory"].mean(), se=d.std(ddof=1) / np.sqrt(len(d)),
-                        metric="q" if kind == "qmap" else "c"))  # fmt: skip
+        metric = "q" if kind == "qmap" else "c"
+        out.append(dict(panel=kind, sigma_w=sw, x=f"{x:g}", layer=1,
+                        **stat(g, "measured", "theory"), metric=metric))  # fmt: skip
     dyn = table[(table["kind"] == "dyn") & (table["layer"] >= 1)]
     for (piece, sw, layer), g in dyn.groupby(["piece", "sigma_w", "layer"]):
-        for m in ("q", "c"):
-            d = g[m] - g[f"{m}_theory"]
-            out.append(dict(panel=f"{m}-dynamics", sigma_w=sw, x=piece, layer=int(layer),
-                            measured=g[m].mean(), theory=g[f"{m}_theory"].mean(),
-                            se=d.std(ddof=1) / np.sqrt(len(d)), metric=m))  # fmt: skip
+        out += [dict(panel=f"{m}-dynamics", sigma_w=sw, x=piece, layer=int(layer),
+                     **stat(g, m, f"{m}_theory"), metric=m) for m in ("q", "c")]  # fmt: skip
     pts = pd.DataFrame(out)
     err = (pts["measured"] - pts["theory"]).abs()
     scale = np.where(pts["metric"] == "q", pts["theory"].abs(), 1.0)
@@ -223,7 +207,6 @@ def phases(table, config):
     """Per sigma_w: theory q*, c*, chi_1 and phase; measured phase from the single-layer c-map at
     its largest c^{l-1} < 1 (ordered: c = 1 is the only, attracting fixed point, so the map lies
     above the diagonal; chaotic: it crosses at c* < 1 and lies below beyond it)."""
-
     sw2, _ = variances(config.compute)
     _, _, pd_, idx = phase(config)
     cell = tuple(idx.T)

@@ -33,24 +33,13 @@ PAPER = (
 
 PRESETS = {
     # Accelerator: the paper's width, deeper, many seeds, a fine sigma_w2 grid.
-    "full": {
-        "widths": [1000, 250],
-        "depth": 300,
-        "seeds": 64,
-        "n_inputs": 8,
-        "sigma_w2": [float(v) for v in np.round(np.linspace(1.0, 4.0, 31), 3)],
-        "keep_probs": [1.0, 0.999, 0.99, 0.98, 0.95, 0.9],
-    },
+    "full": {"widths": [1000, 250], "depth": 300, "seeds": 64, "n_inputs": 8,
+             "sigma_w2": [float(v) for v in np.round(np.linspace(1.0, 4.0, 31), 3)],
+             "keep_probs": [1.0, 0.999, 0.99, 0.98, 0.95, 0.9]},
     # Seconds, for the test suite.
-    "tiny": {
-        "widths": [48, 24],
-        "depth": 12,
-        "seeds": 6,
-        "c0s": [0.1],
-        "sigma_w2": [1.0, 1.76, 3.0],
-        "keep_probs": [1.0, 0.9],
-    },
-}
+    "tiny": {"widths": [48, 24], "depth": 12, "seeds": 6, "c0s": [0.1],
+             "sigma_w2": [1.0, 1.76, 3.0], "keep_probs": [1.0, 0.9]},
+}  # fmt: skip
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -61,29 +50,19 @@ def get_config() -> ml_collections.ConfigDict:
         seeds=16,  # jackknife SE of xi_c over 16 networks
         # The paper's width first (xi_c fits); the second width only for the 1/N term of c^L.
         widths=[1000, 250],
-        depth=80,
-        input_dim=64,
-        n_inputs=4,  # per batch: 6 pairs
-        c0s=[0.1, 0.9],
-        q0=1.0,
-        sigma_b2=0.05,
+        depth=80, input_dim=64, n_inputs=4,  # per batch: 6 pairs
+        c0s=[0.1, 0.9], q0=1.0, sigma_b2=0.05,
         sigma_w2=[1.0, 1.25, 1.5, 1.65, 1.76, 1.9, 2.1, 2.5, 3.0, 3.5, 4.0],
         keep_probs=[1.0, 0.99, 0.98, 0.95, 0.9],
-    )
-    # Fixed from the sample size and theory before the run:
-    # - track_z: per rho the median over cells of |xi_c measured - xi_c theory (same layers)| / SE
-    #   is <= 2 (a correct fit gives a median |z| of 0.67; 2 leaves room for the exponential
-    #   law's curvature over the window), and at least half the cells give a finite fit.
-    # - fixed_z: per rho < 1 and sigma_w2, c^L - c^L_theory (last `tail` layers, per seed; theory
-    #   from the seed's own layer 0) extrapolated to N = inf through the two widths is within
-    #   4 SE of 0 (about 40 cells: a 4-SE band keeps the family-wise false alarm near 0.3%).
-    # - below_one_z: with dropout, 1 - c^L at the smallest sigma_w2 (ordered without dropout,
-    #   where c -> 1) is >= 5 SE: the fixed point moved below 1.
-    # - critical_z: xi_c without dropout at the sigma_w2 nearest the critical point exceeds the
-    #   largest xi_c measured with dropout by >= 3 SE (one-sided, SEs combined).
-    c.analysis = dict(
-        n_sigma=3.0, tail=5, track_z=2.0, fixed_z=4.0, below_one_z=5.0, critical_z=3.0
-    )
+    )  # fmt: skip
+    # Fixed from the sample size and theory before the run (the rules: evaluate's criterion):
+    # - track_z: a correct fit gives a median |z| of 0.67; 2 leaves room for the exponential
+    #   law's curvature over the window.
+    # - fixed_z: about 40 cells: a 4-SE band keeps the family-wise false alarm near 0.3%.
+    # - below_one_z: 1 - c^L at the smallest sigma_w2 (ordered without dropout, where c -> 1).
+    # - critical_z: one-sided, SEs of the two xi_c combined.
+    c.analysis = dict(n_sigma=3.0, tail=5, track_z=2.0, fixed_z=4.0, below_one_z=5.0,
+                      critical_z=3.0)  # fmt: skip
     return c
 
 
@@ -111,13 +90,9 @@ def measure(compute, rho: float, width: int):
     from initjax import initializers, keys, models, theory
     from initjax.measure import gaussian_inputs, propagate
 
-    model = models.MLP(
-        width=int(width),
-        depth=int(compute.depth),
-        activation="tanh",
-        kernel_init=initializers.get("variance_scaling", distribution="normal"),
-        keep_prob=float(rho),
-    )
+    model = models.MLP(width=int(width), depth=int(compute.depth), activation="tanh",
+                       kernel_init=initializers.get("variance_scaling", distribution="normal"),
+                       keep_prob=float(rho))  # fmt: skip
     sw2 = np.asarray(compute.sigma_w2, np.float32)
     c0s = np.asarray(compute.c0s, np.float64)
     c_star = np.asarray(theory.analyse("tanh", sw2, compute.sigma_b2, keep_prob=rho).c_star)
@@ -125,22 +100,12 @@ def measure(compute, rho: float, width: int):
     frames = []
     for sw, cs in zip(sw2, c_star, strict=True):
         g = int(np.argmax(np.abs(c0s - cs)))
-        x = gaussian_inputs(
-            jax.random.fold_in(base, g),
-            int(compute.n_inputs),
-            (int(compute.input_dim),),
-            q0=float(compute.q0),
-            c0=float(c0s[g]),
-        )
-        res = propagate(
-            model,
-            x,
-            seeds=int(compute.seeds),
-            sigma_w2=np.array([sw]),
-            sigma_b2=np.array([compute.sigma_b2], np.float32),
-            root_seed=int(compute.root_seed),
-        )
-        f = res.to_frame()
+        x = gaussian_inputs(jax.random.fold_in(base, g), int(compute.n_inputs),
+                            (int(compute.input_dim),), q0=float(compute.q0),
+                            c0=float(c0s[g]))  # fmt: skip
+        f = propagate(model, x, seeds=int(compute.seeds), sigma_w2=np.array([sw]),
+                      sigma_b2=np.array([compute.sigma_b2], np.float32),
+                      root_seed=int(compute.root_seed)).to_frame()  # fmt: skip
         f["c0"] = float(c0s[g])
         frames.append(f)
     out = pd.concat(frames, ignore_index=True)
@@ -154,11 +119,8 @@ def pieces(compute):
     for rho in compute.keep_probs:
         for w in compute.widths[: 1 if float(rho) == 1.0 else 2]:
             spec = {"keep_prob": float(rho), "width": int(w)}
-            yield Piece(
-                f"rho={float(rho):g} width={int(w)}",
-                lambda r=float(rho), w=int(w): measure(compute, r, w),
-                spec,
-            )
+            fn = lambda r=float(rho), w=int(w): measure(compute, r, w)
+            yield Piece(f"rho={float(rho):g} width={int(w)}", fn, spec)
 
 
 # ----------------------------------------------------------------------------------- analysis
@@ -173,8 +135,7 @@ def fit_cells(table, config):
     from initjax.sweeps.stats import finite_width, mean_se
 
     a, comp = config.analysis, config.compute
-    n1, n2 = (int(w) for w in comp.widths)
-    sb2 = float(comp.sigma_b2)
+    (n1, n2), sb2 = (int(w) for w in comp.widths), float(comp.sigma_b2)
     rows = []
     for rho, tr in table.groupby("keep_prob", sort=False):
         tr = theory.compare(tr, "tanh", keep_prob=float(rho), by=("width", "c0"))
@@ -192,9 +153,8 @@ def fit_cells(table, config):
             c0 = max(first, key=lambda k: abs(first[k] - c_star))  # one batch per cell
             c_meas = curves(n1, c0, "c")
             layers = c_meas.columns.to_numpy()
-            xi, se, n_used, win = fit_depth_scale_seeds(
-                c_meas.to_numpy() - c_star, layers=layers, n_sigma=float(a.n_sigma)
-            )
+            xi, se, _, win = fit_depth_scale_seeds(c_meas.to_numpy() - c_star, layers=layers,
+                                                   n_sigma=float(a.n_sigma))  # fmt: skip
             c_th = curves(n1, c0, "c_theory").mean().to_numpy()
             xi_th = fit_depth_scale(c_th - c_star, layers=layers, window=win)[0]
             tail = {}
@@ -203,18 +163,15 @@ def fit_cells(table, config):
                 tail[w] = mean_se(d.iloc[:, -int(a.tail) :].mean(axis=1))
             fw = finite_width(*tail[n1], n1, *tail[n2], n2)  # NaN without the second width
             end = mean_se(c_meas.iloc[:, -int(a.tail) :].mean(axis=1))
-            rows.append(
-                dict(
-                    keep_prob=float(rho), sigma_w2=float(sw), c0=float(c0), c_star=c_star,
-                    c_end=end[0], c_end_se=end[1], chi_c=float(mf.chi_c[i]),
-                    xi_c_theory=float(mf.xi_c[i]), xi_c_theory_window=float(xi_th),
-                    xi_c_measured=float(xi), xi_c_se=se,
-                    z_xi=(xi - xi_th) / se if se > 0 else np.nan,
-                    window=f"{layers[win[0]]}-{layers[win[0]] + max(win[1] - 1, 0)}",
-                    dc_inf=fw["m_inf"], dc_inf_se=fw["se_inf"], dc_n1=tail[n1][0],
-                    dc_n2=tail[n2][0], diverged=int(cell["diverged"].sum()),
-                )
-            )  # fmt: skip
+            rows.append(dict(
+                keep_prob=float(rho), sigma_w2=float(sw), c0=float(c0), c_star=c_star,
+                c_end=end[0], c_end_se=end[1], chi_c=float(mf.chi_c[i]),
+                xi_c_theory=float(mf.xi_c[i]), xi_c_theory_window=float(xi_th),
+                xi_c_measured=float(xi), xi_c_se=se, z_xi=(xi - xi_th) / se if se > 0 else np.nan,
+                window=f"{layers[win[0]]}-{layers[win[0]] + max(win[1] - 1, 0)}",
+                dc_inf=fw["m_inf"], dc_inf_se=fw["se_inf"], dc_n1=tail[n1][0],
+                dc_n2=tail[n2][0], diverged=int(cell["diverged"].sum()),
+            ))  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -267,11 +224,8 @@ def evaluate(table, config) -> Verdict:
         fd = drop[np.isfinite(drop["xi_c_measured"])]
         top = fd.iloc[int(np.argmax(fd["xi_c_measured"].to_numpy()))] if len(fd) else None
         se = np.nan if top is None else float(np.hypot(c1["xi_c_se"], top["xi_c_se"]))
-        if top is None or not np.isfinite(c1["xi_c_measured"]):
-            zc = float("nan")
-        elif np.isinf(c1["xi_c_measured"]):
-            zc = float("inf")  # no measurable decay over the depth at the critical point
-        else:
+        zc = np.nan  # also when xi_c at rho = 1 is not finite (no fit over the depth)
+        if top is not None and np.isfinite(c1["xi_c_measured"]):
             zc = (c1["xi_c_measured"] - top["xi_c_measured"]) / se
         checks.append(Check(
             f"xi_c, rho=1 at sigma_w2 = {c1['sigma_w2']:g} (critical {crit:.3f}) minus the "
@@ -293,15 +247,11 @@ def evaluate(table, config) -> Verdict:
         f"dropout xi_c at the sigma_w2 nearest the critical point exceeds the largest dropout "
         f"xi_c by >= {a.critical_z:g} combined SE."
     )
-    return Verdict.from_checks(
-        criterion,
-        checks,
-        reason="; ".join(parts) or "no keep probability < 1 in the run",
-        not_reproduced=[
-            "trainability with dropout on MNIST / CIFAR-10 (Fig. 5): no training here",
-            "the backward depth scale xi_grad with dropout: only the forward xi_c is measured",
-        ],
-    )
+    reason = "; ".join(parts) or "no keep probability < 1 in the run"
+    return Verdict.from_checks(criterion, checks, reason=reason, not_reproduced=[
+        "trainability with dropout on MNIST / CIFAR-10 (Fig. 5): no training here",
+        "the backward depth scale xi_grad with dropout: only the forward xi_c is measured",
+    ])  # fmt: skip
 
 
 def report(table, config, ctx):

@@ -463,8 +463,9 @@ class TrainResult:
         rows["diverged"] = self.arrays["diverged"].reshape(-1)
         return rows
 
-    def curves_frame(self) -> pd.DataFrame:
-        """One row per (cell, seed, recorded step): every curve."""
+    def curves_frame(self, *, diverged: bool = False) -> pd.DataFrame:
+        """One row per (cell, seed, recorded step): every curve; with ``diverged=True`` also the
+        network's (cell, seed) divergence flag (bool) on each of its rows."""
         h, s, t = self.arrays["train_acc"].shape
         idx = np.indices((h, s, t)).reshape(3, -1)
         out = self.cells.loc[idx[0]].reset_index(drop=True)
@@ -472,6 +473,8 @@ class TrainResult:
         out["seed"], out["step"] = idx[1], self.steps[idx[2]]
         for k in ("batch_loss", "batch_acc", "train_loss", "train_acc", "test_loss", "test_acc"):
             out[k] = self.arrays[k].reshape(-1)
+        if diverged:
+            out["diverged"] = self.arrays["diverged"][idx[0], idx[1]]
         return out
 
 

@@ -216,9 +216,7 @@ def run_train_group(
         spec=TrainSpec.from_config(config),
         root_seed=int(config.get("root_seed", 0)),
     )
-    frame = result.curves_frame()
-    div = result.arrays["diverged"]
-    frame["diverged"] = div[frame["cell"].to_numpy(), frame["seed"].to_numpy()]
+    frame = result.curves_frame(diverged=True)
     frame["final"] = frame["step"] == frame["step"].max()
     if own_init:
         frame["sigma_w2"] = np.float32(effective_sigma_w2(group))

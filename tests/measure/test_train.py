@@ -105,6 +105,10 @@ def test_divergence_is_recorded_per_network(separable):
     assert r.arrays["diverged"][1].all()
     frame = r.to_frame()
     assert frame["diverged"].tolist() == [False, False, True, True]
+    curves = r.curves_frame(diverged=True)  # per (cell, seed, step): the network's flag
+    assert len(curves) == 2 * 2 * len(r.steps)
+    assert (curves["diverged"] == (curves["cell"] == 1)).all()
+    assert "diverged" not in r.curves_frame().columns
 
 
 @pytest.mark.parametrize(
