@@ -19,6 +19,7 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
+from initjax.sweeps import stats
 from initjax.sweeps.summary import Check, Verdict
 
 DESCRIPTION = "deep ReLU MLPs, He vs Glorot init: accuracy curves by depth (He et al. 2015)"
@@ -27,34 +28,25 @@ PAPER = (
     "He, Zhang, Ren, Sun 2015, Delving deep into rectifiers (arXiv:1502.01852), Sec. 2.2, Fig. 3"
 )
 
+# fmt: off
 PRESETS = {
     # One accelerator: wider, the published depths and beyond, longer, more seeds. Not yet run on
     # an accelerator; lr 0.001 because a 400-step CPU probe of He at depth 100, width 256 was
     # finite at 0.003 and 0.001 but noisier at 0.003.
-    "full": {
-        "learning_rate": [0.001],
-        "widths": [256],
-        "depths": [10, 22, 30, 50, 100],
-        "seeds": 8,
-        "steps": 20000,
-        "eval_every": 500,
-        "batch_size": 128,
-    },
+    "full": {"learning_rate": [0.001], "widths": [256], "depths": [10, 22, 30, 50, 100],
+             "seeds": 8, "steps": 20000, "eval_every": 500, "batch_size": 128},
     # Seconds, for the test suite.
     "tiny": {"widths": [16], "depths": [3, 30], "seeds": 2, "steps": 40, "eval_every": 20},
 }
+# fmt: on
 
 
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.preset = "default"
+    # fmt: off
     c.compute = dict(
-        kind="training",
-        model="mlp",
-        widths=[64],
-        depths=[10, 20, 30, 50],
-        seeds=2,
-        root_seed=0,
+        kind="training", model="mlp", widths=[64], depths=[10, 20, 30, 50], seeds=2, root_seed=0,
         dataset="mnist1d",
         n_train=None,  # None: the whole training split
         optimizer="momentum",  # SGD with momentum 0.9 (He et al. 2015, Sec. 4)
@@ -62,21 +54,14 @@ def get_config() -> ml_collections.ConfigDict:
         # Largest of {0.01, 0.003} at which every He network up to depth 50 stays finite at
         # width 64 (0.01 diverged one of two depth-30 seeds).
         learning_rate=[0.003],
-        steps=2000,
-        batch_size=64,
-        eval_every=100,
-        eval_size=1000,
+        steps=2000, batch_size=64, eval_every=100, eval_size=1000,
         arms=[
             dict(name="He", activation="relu", init="he_normal", sigma_w2=None, sigma_b2=[0.0]),
-            dict(
-                name="Glorot",
-                activation="relu",
-                init="glorot_normal",
-                sigma_w2=None,
-                sigma_b2=[0.0],
-            ),
+            dict(name="Glorot", activation="relu", init="glorot_normal", sigma_w2=None,
+                 sigma_b2=[0.0]),
         ],
     )
+    # fmt: on
     # Criterion: at every depth >= criterion_depth, He's seed-mean final train accuracy is at
     # least train_threshold (4x chance on 10 classes) with no diverged seed, and Glorot's at
     # most stall_threshold (chance 0.10 + 0.05: five binomial standard deviations of an accuracy
@@ -108,13 +93,10 @@ def outcomes(table):
     """Per (depth, arm): seed-mean final train/test accuracy (and SE of the train accuracy over
     seeds), train loss, diverged seeds, sigma_w2."""
     final = table[table["final"]]
-    g = final.groupby(["depth", "arm"], sort=False)
-    out = g[["train_acc", "test_acc", "train_loss"]].mean()
-    out["train_acc_se"] = g["train_acc"].std(ddof=1) / np.sqrt(g["train_acc"].count())
-    out["diverged"] = g["diverged"].sum()
-    out["seeds"] = g["seed"].nunique()
-    out["sigma_w2"] = g["sigma_w2"].first()
-    return out.reset_index().sort_values("depth", kind="stable", ignore_index=True)
+    means = ["train_acc", "test_acc", "train_loss"]
+    out = stats.seed_means(final, ["depth", "arm"], means, sort=False)
+    out["sigma_w2"] = final.groupby(["depth", "arm"], sort=False)["sigma_w2"].first().to_numpy()
+    return out.sort_values("depth", kind="stable", ignore_index=True)
 
 
 def evaluate(table, config) -> Verdict:
@@ -212,17 +194,8 @@ def report(table, config, ctx):
     )
     cols = ["depth", "arm", "sigma_w2", "theory q^L / q^0", "train_acc", "train_acc_se",
             "test_acc", "train_loss", "diverged", "seeds"]  # fmt: skip
-    s.table(
-        res[cols],
-        f"Seed means at the last recorded step (train accuracy on the first {comp.eval_size} "
-        "training examples; chance 0.10):",
-        formats={
-            "sigma_w2": ".3g",
-            "theory q^L / q^0": ".3g",
-            "train_acc": ".3f",
-            "train_acc_se": ".2g",
-            "test_acc": ".3f",
-            "train_loss": ".3g",
-        },  # fmt: skip
-    )
+    fmt = {"sigma_w2": ".3g", "theory q^L / q^0": ".3g", "train_acc": ".3f",
+           "train_acc_se": ".2g", "test_acc": ".3f", "train_loss": ".3g"}  # fmt: skip
+    s.table(res[cols], f"Seed means at the last recorded step (train accuracy on the first "
+            f"{comp.eval_size} training examples; chance 0.10):", formats=fmt)  # fmt: skip
     return s
