@@ -34,24 +34,12 @@ PUBLISHED_CRITICAL = 1.76  # Schoenholz et al. 2017, Fig. 1 (tanh, sigma_b2 = 0.
 
 PRESETS = {
     # One accelerator: wider, deeper, more seeds.
-    "full": {
-        "widths": [1024],
-        "depths": [1000],
-        "seeds": 128,
-        "n_inputs": 16,
-        "critical_widths": [256, 1024],
-    },
+    "full": {"widths": [1024], "depths": [1000], "seeds": 128, "n_inputs": 16,
+             "critical_widths": [256, 1024]},
     # Seconds, for the test suite (the chi_1 window shrinks with the depth).
-    "tiny": {
-        "widths": [32],
-        "depths": [12],
-        "seeds": 3,
-        "n_inputs": 3,
-        "critical_widths": [16, 32],
-        "chi1_skip_first": 2,
-        "chi1_skip_last": 2,
-    },
-}
+    "tiny": {"widths": [32], "depths": [12], "seeds": 3, "n_inputs": 3, "critical_widths": [16, 32],
+             "chi1_skip_first": 2, "chi1_skip_last": 2},
+}  # fmt: skip
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -104,15 +92,11 @@ def pieces(compute):
 
     grid = compute.to_dict()
     critical = dict(
-        name="tanh-critical",
-        activation="tanh",
-        init="variance_scaling",
-        init_hparams={"distribution": "normal"},
-        sigma_w2=list(grid["critical_sigma_w2"]),
-        sigma_b2=[float(grid["critical_sigma_b2"])],
-        widths=list(grid["critical_widths"]),
+        name="tanh-critical", activation="tanh", init="variance_scaling",
+        init_hparams={"distribution": "normal"}, sigma_w2=list(grid["critical_sigma_w2"]),
+        sigma_b2=[float(grid["critical_sigma_b2"])], widths=list(grid["critical_widths"]),
         metrics=[*grid["metrics"], "grad_sq"],
-    )
+    )  # fmt: skip
     grid["arms"] = [*grid["arms"], critical]
     return grid_pieces(grid)
 
@@ -251,17 +235,9 @@ def xi_table(table, width: int):
         xi, n, win = fit_depth_scale(st["mean"] - c_star, st["se"], layers=layers)
         c_th = cell.groupby("layer")["c_theory"].mean().to_numpy()
         xi_w = fit_depth_scale(c_th - c_star, layers=layers, window=win)[0]
-        rows.append(
-            {
-                "sigma_w2": sw,
-                "chi_1": float(mf.chi_1[i]),
-                "c*": c_star,
-                "xi_c theory": float(mf.xi_c[i]),
-                "xi_c theory, same layers": xi_w,
-                "xi_c measured": xi,
-                "layers": f"{layers[win[0]]}+{n}",
-            }
-        )
+        rows.append({"sigma_w2": sw, "chi_1": float(mf.chi_1[i]), "c*": c_star,
+                     "xi_c theory": float(mf.xi_c[i]), "xi_c theory, same layers": xi_w,
+                     "xi_c measured": xi, "layers": f"{layers[win[0]]}+{n}"})  # fmt: skip
     return pd.DataFrame(rows)
 
 
