@@ -108,24 +108,15 @@ def evaluate(table, config) -> Verdict:
     for _, r in res.iterrows():
         deep = r["depth"] >= a.criterion_depth
         he = r["arm"] == "He"
-        ok = (
-            r["train_acc"] >= a.train_threshold and r.get("diverged", 0) == 0
-            if he
-            else r["train_acc"] <= a.stall_threshold
-        )
+        trains = r["train_acc"] >= a.train_threshold and r.get("diverged", 0) == 0
+        ok = trains if he else r["train_acc"] <= a.stall_threshold
         rule = f">= {a.train_threshold:g}" if he else f"<= {a.stall_threshold:g}"
         se = r.get("train_acc_se", np.nan)
-        checks.append(
-            Check(
-                f"final train accuracy, {r['arm']}, depth {int(r['depth'])}",
-                float(r["train_acc"]),
-                None,
-                se=None if not np.isfinite(se) else float(se),
-                tolerance=rule,
-                passed=bool(ok) if deep else None,
-                note=f"{int(r.get('diverged', 0))} diverged" if he else "",
-            )
-        )
+        note = f"{int(r.get('diverged', 0))} diverged" if he else ""
+        checks.append(Check(f"final train accuracy, {r['arm']}, depth {int(r['depth'])}",
+                            float(r["train_acc"]), None,
+                            se=None if not np.isfinite(se) else float(se), tolerance=rule,
+                            passed=bool(ok) if deep else None, note=note))  # fmt: skip
         if deep:
             parts.append(f"depth {int(r['depth'])}: {r['arm']} {r['train_acc']:.2f}")
     if not parts:

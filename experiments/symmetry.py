@@ -123,15 +123,11 @@ def pieces(compute):
         return training_data(str(compute.dataset), n_train=compute.n_train, flatten=True)
 
     return [
-        Piece(
-            f"{act} L={depth} {arm['name']}",
-            functools.partial(run_piece, act, int(depth), arm, data, compute),
-            {"activation": act, "depth": int(depth), "arm": dict(arm)},
-        )  # fmt: skip
-        for act in compute.activations
-        for depth in compute.depths
-        for arm in compute.arms
-    ]
+        Piece(f"{act} L={depth} {arm['name']}",
+              functools.partial(run_piece, act, int(depth), arm, data, compute),
+              {"activation": act, "depth": int(depth), "arm": dict(arm)})
+        for act in compute.activations for depth in compute.depths for arm in compute.arms
+    ]  # fmt: skip
 
 
 def run_piece(activation: str, depth: int, arm, data, compute) -> pd.DataFrame:

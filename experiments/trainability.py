@@ -235,10 +235,10 @@ def report(table, config, ctx):
     )
     s.figure(savefig(fig, ctx.path("heatmap.png")),
              "T / U: cells judged predicted trainable / untrainable.")  # fmt: skip
+    cols = ["depth", "sigma_w2", "xi_c", "theory", "train_acc", "se", "measured", "diverged",
+            "seeds"]  # fmt: skip
+    fmt = {"sigma_w2": ".3g", "xi_c": ".3g", "train_acc": ".3f", "se": ".2g"}
     s.table(
-        res[["depth", "sigma_w2", "xi_c", "theory", "train_acc", "se", "measured", "diverged",
-             "seeds"]],
-        "Per cell (seed mean of the final train accuracy, SE over seeds):",
-        formats={"sigma_w2": ".3g", "xi_c": ".3g", "train_acc": ".3f", "se": ".2g"},
-    )  # fmt: skip
+        res[cols], "Per cell (seed mean of the final train accuracy, SE over seeds):", formats=fmt
+    )
     return s
