@@ -149,15 +149,13 @@ def report(table, config, ctx):
 
     a, comp = config.analysis, config.compute
     res = outcomes(table)
-    res["theory q^L / q^0"] = [
-        signal_ratio(float(w), int(d)) for w, d in zip(res["sigma_w2"], res["depth"], strict=True)
-    ]
+    pairs = zip(res["sigma_w2"], res["depth"], strict=True)
+    res["theory q^L / q^0"] = [signal_ratio(float(w), int(d)) for w, d in pairs]
     depths = sorted(int(d) for d in res["depth"].unique())
     arms = list(dict.fromkeys(table["arm"]))
     colors = {arm: plt.get_cmap("tab10")(i) for i, arm in enumerate(arms)}
-    fig, axes = plt.subplots(
-        1, len(depths), figsize=(3.6 * len(depths), 3.4), squeeze=False, constrained_layout=True
-    )
+    fig, axes = plt.subplots(1, len(depths), figsize=(3.6 * len(depths), 3.4), squeeze=False,
+                             constrained_layout=True)  # fmt: skip
     for ax, depth in zip(axes[0], depths, strict=True):
         for arm in arms:
             s = table[(table["depth"] == depth) & (table["arm"] == arm)]
@@ -178,11 +176,8 @@ def report(table, config, ctx):
         "seeds per cell. Published (He et al. 2015): at 30 layers He converges and Xavier "
         "stalls; at 22 layers both converge."
     )
-    s.figure(
-        savefig(fig, ctx.path("curves.png")),
-        "solid: train accuracy, dashed: test accuracy; dotted / dash-dotted: the stall / train "
-        "thresholds.",
-    )
+    s.figure(savefig(fig, ctx.path("curves.png")), "solid: train accuracy, dashed: test "
+             "accuracy; dotted / dash-dotted: the stall / train thresholds.")  # fmt: skip
     cols = ["depth", "arm", "sigma_w2", "theory q^L / q^0", "train_acc", "train_acc_se",
             "test_acc", "train_loss", "diverged", "seeds"]  # fmt: skip
     fmt = {"sigma_w2": ".3g", "theory q^L / q^0": ".3g", "train_acc": ".3f",
