@@ -6,14 +6,11 @@ budget; all sigma_w2 values and seeds of one depth train in one vmapped, compile
 experiment: its pieces are the grid's groups). xi_c is the correlation depth scale of mean-field
 theory (``initjax.theory.analyse``), which diverges at the critical sigma_w2 (1.761).
 
-The verdict compares three predictions of which cells train, on the cells theory judges
-clearly: L < 4 xi_c (predicted trainable) and L > 8 xi_c (predicted untrainable); the band in
-between is shown, not judged. A cell measures *trainable* when its seed-mean final train
-accuracy is >= ``train_threshold`` and *at chance* when it is <= ``chance_threshold`` (fixed,
-absolute). Theory's agreement must beat both "every cell trains" and the best depth-only cut
-("trainable iff L < D", D chosen to fit the data best: the strongest depth-only rival) by
-``margin``, and an exact McNemar test on the cells where theory and "every cell trains" differ
-must give p <= ``alpha`` (against the best cut, chosen on the same cells, p is printed).
+The verdict judges the cells theory calls clearly: L < 4 xi_c (trainable: seed-mean final train
+accuracy >= ``train_threshold``) and L > 8 xi_c (at chance: <= ``chance_threshold``); the band
+between is shown, not judged. Theory's agreement must beat "every cell trains" and the best
+depth-only cut ("trainable iff L < D", D fitted to the data) by ``margin``, with an exact McNemar
+p <= ``alpha`` against "every cell trains" (against the cut, chosen on the same cells, printed).
 """
 
 from __future__ import annotations
@@ -151,11 +148,8 @@ def evaluate(table, config) -> Verdict:
     a = config.analysis
     res = cells(table, a)
     judged = res[res["theory"] != "band"]
-    right = np.where(
-        judged["theory"] == "trainable",
-        judged["measured"] == "trainable",
-        judged["measured"] == "chance",
-    ).astype(bool)
+    m = judged["measured"]
+    right = np.where(judged["theory"] == "trainable", m == "trainable", m == "chance").astype(bool)
     n_t = int(np.sum(judged["theory"] == "trainable"))
     n_u = int(np.sum(judged["theory"] == "untrainable"))
     seeds = int(res["seeds"].min()) if len(res) else 0
