@@ -121,21 +121,6 @@ def critical_estimate(table, width: int, analysis) -> dict:
     return dict(width=width, value=value, se=se, cells=cells, chi1=chi1, seeds=r.shape[0])
 
 
-def q_growth(table, arm: str) -> tuple[float, float, float, str]:
-    """Geometric-mean growth of q per layer over layers 1.. before any underflow: (measured,
-    jackknife SE over seeds, theory from q_theory, layer range)."""
-    t = table[(table["arm"] == arm) & (table["layer"] >= 1)]
-    under = t.loc[t["underflow"], "layer"]
-    last = int(under.min()) - 1 if len(under) else int(t["layer"].max())
-    q = t[t["layer"] <= last].pivot_table(index="seed", columns="layer", values="q").to_numpy()
-    n = q.shape[1] - 1
-    if n < 1:
-        return float("nan"), float("nan"), float("nan"), ""
-    m, se = stats.jackknife(lambda a: (a[:, -1].mean() / a[:, 0].mean()) ** (1 / n), q)
-    th = t[t["layer"] <= last].groupby("layer")["q_theory"].mean().to_numpy()
-    return m, se, (th[-1] / th[0]) ** (1 / n), f"1-{last}"
-
-
 # fmt: off
 def evaluate(table, config) -> Verdict:
     """Critical sigma_w2 of tanh measured vs theory (see config.analysis); flags, q/c reported."""
@@ -173,7 +158,7 @@ def evaluate(table, config) -> Verdict:
     )
     for arm, th_note in (("relu-he", "He: q level"), ("relu-glorot", "Glorot: q halves")):
         if (table["arm"] == arm).any():
-            m, se, th, span = q_growth(table, arm)
+            m, se, th, span = stats.growth_per_layer(table[table["arm"] == arm])
             checks.append(Check(f"q growth per layer, {arm}", m, th, se=se,
                                 z=(m - th) / se if se > 0 else None, passed=None,
                                 note=f"{th_note}; layers {span}"))

@@ -173,8 +173,7 @@ def finals(table: pd.DataFrame) -> pd.DataFrame:
 def outcomes(table: pd.DataFrame) -> pd.DataFrame:
     """Per (activation, depth, arm): distinct units / rank ranges and seed-mean final values."""
     keys = ["activation", "depth", "arm"]
-    lay = table[table["record"] == "layer"]
-    g = lay.groupby(keys, sort=False)
+    g = table[table["record"] == "layer"].groupby(keys, sort=False)
     out = g.agg(distinct_min=("distinct_units", "min"), distinct_max=("distinct_units", "max"),
                 rank_min=("weight_rank", "min"), rank_max=("weight_rank", "max"),
                 rel_dist_min=("unit_rel_dist_min", "min"),

@@ -17,6 +17,7 @@ experiment's config before the run. These helpers compute the numbers those crit
 - :func:`finite_width_fit`: :func:`finite_width` per group of a table of (group, width, mean, SE).
 - :func:`layer_deviation`: per-layer deviations of a measured column from its theory column in
   SE units over seeds, summarized per cell; :func:`flag_counts`: the float32 flags per arm.
+- :func:`growth_per_layer`: geometric-mean growth of a per-layer signal before any underflow.
 - :func:`seed_means`: per group, seed means of columns, the SE of one, diverged seeds, seeds.
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "finite_width",
     "finite_width_fit",
     "flag_counts",
+    "growth_per_layer",
     "layer_deviation",
     "jackknife",
     "mean_se",
@@ -356,3 +358,26 @@ def seed_means(
     out["diverged"] = g["diverged"].sum().astype(int) if "diverged" in frame else 0
     out["seeds"] = g["seed"].nunique()
     return out.reset_index()
+
+
+def growth_per_layer(
+    frame: pd.DataFrame, metric: str = "q", theory: str = "q_theory"
+) -> tuple[float, float, float, str]:
+    """Geometric-mean growth per layer of ``metric`` over layers 1.. up to the last layer before
+    the first ``underflow`` row: (measured, jackknife SE over seeds, the same ratio of the
+    seed-mean ``theory`` column, layer range "1-L"). Measured: (mean over seeds of the metric at
+    the last layer / mean at layer 1) ** (1 / (L - 1)). NaNs and "" when fewer than 2 layers.
+
+    ``frame``: one propagation arm, columns seed, layer, underflow, ``metric``, ``theory``.
+    """
+    t = frame[frame["layer"] >= 1]
+    under = t.loc[t["underflow"].astype(bool), "layer"]
+    last = int(under.min()) - 1 if len(under) else int(t["layer"].max())
+    kept = t[t["layer"] <= last]
+    q = kept.pivot_table(index="seed", columns="layer", values=metric).to_numpy()
+    n = q.shape[1] - 1
+    if n < 1:
+        return float("nan"), float("nan"), float("nan"), ""
+    m, se = jackknife(lambda a: (a[:, -1].mean() / a[:, 0].mean()) ** (1 / n), q)
+    th = kept.groupby("layer")[theory].mean().to_numpy()
+    return m, se, (th[-1] / th[0]) ** (1 / n), f"1-{last}"

@@ -163,3 +163,23 @@ def test_welch_gain_check_passes_a_clear_gain_and_fails_a_small_one():
     # one value per sample: Welch refuses, the check fails with NaN p and no SE
     lone = stats.welch_gain("g", a[:1], b[:1], min_gain=0.1, alpha=0.05)
     assert lone.passed is False and lone.se is None and "p nan" in lone.note
+
+
+def test_growth_per_layer_recovers_geometric_growth_and_stops_at_underflow():
+    rows = []
+    for seed, scale in enumerate([0.5, 1.0, 2.0]):
+        for layer in range(7):
+            rows.append(
+                {
+                    "seed": seed,
+                    "layer": layer,
+                    "q": scale * 0.5**layer,  # seed-dependent scale, exact growth 0.5 per layer
+                    "q_theory": 3.0 * 0.25**layer,
+                    "underflow": seed == 1 and layer >= 5,  # layers 1-4 stay
+                }
+            )
+    m, se, th, span = stats.growth_per_layer(pd.DataFrame(rows))
+    assert m == pytest.approx(0.5, rel=1e-12) and th == pytest.approx(0.25, rel=1e-12)
+    assert se == pytest.approx(0.0, abs=1e-12) and span == "1-4"
+    one = pd.DataFrame(rows[:2]).assign(underflow=False)  # layers 0 and 1: no growth to measure
+    assert math.isnan(stats.growth_per_layer(one)[0]) and stats.growth_per_layer(one)[3] == ""
