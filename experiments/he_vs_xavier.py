@@ -120,10 +120,8 @@ def evaluate(table, config) -> Verdict:
         if deep:
             parts.append(f"depth {int(r['depth'])}: {r['arm']} {r['train_acc']:.2f}")
     if not parts:
-        checks.append(
-            Check(f"a depth >= {a.criterion_depth} in the run", "none", tolerance="present",
-                  passed=False)
-        )  # fmt: skip
+        checks.append(Check(f"a depth >= {a.criterion_depth} in the run", "none",
+                            tolerance="present", passed=False))  # fmt: skip
     criterion = (
         f"At every depth >= {a.criterion_depth}, He's seed-mean final train accuracy is >= "
         f"{a.train_threshold:g} with no diverged seed, and Glorot's is <= {a.stall_threshold:g} "
