@@ -34,24 +34,12 @@ PUBLISHED_CRITICAL = 1.76  # Schoenholz et al. 2017, Fig. 1 (tanh, sigma_b2 = 0.
 
 PRESETS = {
     # One accelerator: wider, deeper, more seeds.
-    "full": {
-        "widths": [1024],
-        "depths": [1000],
-        "seeds": 128,
-        "n_inputs": 16,
-        "critical_widths": [256, 1024],
-    },
+    "full": {"widths": [1024], "depths": [1000], "seeds": 128, "n_inputs": 16,
+             "critical_widths": [256, 1024]},
     # Seconds, for the test suite (the chi_1 window shrinks with the depth).
-    "tiny": {
-        "widths": [32],
-        "depths": [12],
-        "seeds": 3,
-        "n_inputs": 3,
-        "critical_widths": [16, 32],
-        "chi1_skip_first": 2,
-        "chi1_skip_last": 2,
-    },
-}
+    "tiny": {"widths": [32], "depths": [12], "seeds": 3, "n_inputs": 3, "critical_widths": [16, 32],
+             "chi1_skip_first": 2, "chi1_skip_last": 2},
+}  # fmt: skip
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -104,15 +92,11 @@ def pieces(compute):
 
     grid = compute.to_dict()
     critical = dict(
-        name="tanh-critical",
-        activation="tanh",
-        init="variance_scaling",
-        init_hparams={"distribution": "normal"},
-        sigma_w2=list(grid["critical_sigma_w2"]),
-        sigma_b2=[float(grid["critical_sigma_b2"])],
-        widths=list(grid["critical_widths"]),
+        name="tanh-critical", activation="tanh", init="variance_scaling",
+        init_hparams={"distribution": "normal"}, sigma_w2=list(grid["critical_sigma_w2"]),
+        sigma_b2=[float(grid["critical_sigma_b2"])], widths=list(grid["critical_widths"]),
         metrics=[*grid["metrics"], "grad_sq"],
-    )
+    )  # fmt: skip
     grid["arms"] = [*grid["arms"], critical]
     return grid_pieces(grid)
 
@@ -135,21 +119,6 @@ def critical_estimate(table, width: int, analysis) -> dict:
     value, se = stats.jackknife(lambda rr: unit_crossing(cells, np.log(rr.mean(axis=0))), r)
     chi1 = [stats.jackknife(lambda rr, h=h: rr[:, h].mean(), r) for h in range(len(cells))]
     return dict(width=width, value=value, se=se, cells=cells, chi1=chi1, seeds=r.shape[0])
-
-
-def q_growth(table, arm: str) -> tuple[float, float, float, str]:
-    """Geometric-mean growth of q per layer over layers 1.. before any underflow: (measured,
-    jackknife SE over seeds, theory from q_theory, layer range)."""
-    t = table[(table["arm"] == arm) & (table["layer"] >= 1)]
-    under = t.loc[t["underflow"], "layer"]
-    last = int(under.min()) - 1 if len(under) else int(t["layer"].max())
-    q = t[t["layer"] <= last].pivot_table(index="seed", columns="layer", values="q").to_numpy()
-    n = q.shape[1] - 1
-    if n < 1:
-        return float("nan"), float("nan"), float("nan"), ""
-    m, se = stats.jackknife(lambda a: (a[:, -1].mean() / a[:, 0].mean()) ** (1 / n), q)
-    th = t[t["layer"] <= last].groupby("layer")["q_theory"].mean().to_numpy()
-    return m, se, (th[-1] / th[0]) ** (1 / n), f"1-{last}"
 
 
 # fmt: off
@@ -189,7 +158,7 @@ def evaluate(table, config) -> Verdict:
     )
     for arm, th_note in (("relu-he", "He: q level"), ("relu-glorot", "Glorot: q halves")):
         if (table["arm"] == arm).any():
-            m, se, th, span = q_growth(table, arm)
+            m, se, th, span = stats.growth_per_layer(table[table["arm"] == arm])
             checks.append(Check(f"q growth per layer, {arm}", m, th, se=se,
                                 z=(m - th) / se if se > 0 else None, passed=None,
                                 note=f"{th_note}; layers {span}"))
@@ -251,17 +220,9 @@ def xi_table(table, width: int):
         xi, n, win = fit_depth_scale(st["mean"] - c_star, st["se"], layers=layers)
         c_th = cell.groupby("layer")["c_theory"].mean().to_numpy()
         xi_w = fit_depth_scale(c_th - c_star, layers=layers, window=win)[0]
-        rows.append(
-            {
-                "sigma_w2": sw,
-                "chi_1": float(mf.chi_1[i]),
-                "c*": c_star,
-                "xi_c theory": float(mf.xi_c[i]),
-                "xi_c theory, same layers": xi_w,
-                "xi_c measured": xi,
-                "layers": f"{layers[win[0]]}+{n}",
-            }
-        )
+        rows.append({"sigma_w2": sw, "chi_1": float(mf.chi_1[i]), "c*": c_star,
+                     "xi_c theory": float(mf.xi_c[i]), "xi_c theory, same layers": xi_w,
+                     "xi_c measured": xi, "layers": f"{layers[win[0]]}+{n}"})  # fmt: skip
     return pd.DataFrame(rows)
 
 

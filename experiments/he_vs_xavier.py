@@ -19,6 +19,7 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
+from initjax.sweeps import stats
 from initjax.sweeps.summary import Check, Verdict
 
 DESCRIPTION = "deep ReLU MLPs, He vs Glorot init: accuracy curves by depth (He et al. 2015)"
@@ -27,34 +28,25 @@ PAPER = (
     "He, Zhang, Ren, Sun 2015, Delving deep into rectifiers (arXiv:1502.01852), Sec. 2.2, Fig. 3"
 )
 
+# fmt: off
 PRESETS = {
     # One accelerator: wider, the published depths and beyond, longer, more seeds. Not yet run on
     # an accelerator; lr 0.001 because a 400-step CPU probe of He at depth 100, width 256 was
     # finite at 0.003 and 0.001 but noisier at 0.003.
-    "full": {
-        "learning_rate": [0.001],
-        "widths": [256],
-        "depths": [10, 22, 30, 50, 100],
-        "seeds": 8,
-        "steps": 20000,
-        "eval_every": 500,
-        "batch_size": 128,
-    },
+    "full": {"learning_rate": [0.001], "widths": [256], "depths": [10, 22, 30, 50, 100],
+             "seeds": 8, "steps": 20000, "eval_every": 500, "batch_size": 128},
     # Seconds, for the test suite.
     "tiny": {"widths": [16], "depths": [3, 30], "seeds": 2, "steps": 40, "eval_every": 20},
 }
+# fmt: on
 
 
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.preset = "default"
+    # fmt: off
     c.compute = dict(
-        kind="training",
-        model="mlp",
-        widths=[64],
-        depths=[10, 20, 30, 50],
-        seeds=2,
-        root_seed=0,
+        kind="training", model="mlp", widths=[64], depths=[10, 20, 30, 50], seeds=2, root_seed=0,
         dataset="mnist1d",
         n_train=None,  # None: the whole training split
         optimizer="momentum",  # SGD with momentum 0.9 (He et al. 2015, Sec. 4)
@@ -62,21 +54,14 @@ def get_config() -> ml_collections.ConfigDict:
         # Largest of {0.01, 0.003} at which every He network up to depth 50 stays finite at
         # width 64 (0.01 diverged one of two depth-30 seeds).
         learning_rate=[0.003],
-        steps=2000,
-        batch_size=64,
-        eval_every=100,
-        eval_size=1000,
+        steps=2000, batch_size=64, eval_every=100, eval_size=1000,
         arms=[
             dict(name="He", activation="relu", init="he_normal", sigma_w2=None, sigma_b2=[0.0]),
-            dict(
-                name="Glorot",
-                activation="relu",
-                init="glorot_normal",
-                sigma_w2=None,
-                sigma_b2=[0.0],
-            ),
+            dict(name="Glorot", activation="relu", init="glorot_normal", sigma_w2=None,
+                 sigma_b2=[0.0]),
         ],
     )
+    # fmt: on
     # Criterion: at every depth >= criterion_depth, He's seed-mean final train accuracy is at
     # least train_threshold (4x chance on 10 classes) with no diverged seed, and Glorot's at
     # most stall_threshold (chance 0.10 + 0.05: five binomial standard deviations of an accuracy
@@ -108,13 +93,10 @@ def outcomes(table):
     """Per (depth, arm): seed-mean final train/test accuracy (and SE of the train accuracy over
     seeds), train loss, diverged seeds, sigma_w2."""
     final = table[table["final"]]
-    g = final.groupby(["depth", "arm"], sort=False)
-    out = g[["train_acc", "test_acc", "train_loss"]].mean()
-    out["train_acc_se"] = g["train_acc"].std(ddof=1) / np.sqrt(g["train_acc"].count())
-    out["diverged"] = g["diverged"].sum()
-    out["seeds"] = g["seed"].nunique()
-    out["sigma_w2"] = g["sigma_w2"].first()
-    return out.reset_index().sort_values("depth", kind="stable", ignore_index=True)
+    means = ["train_acc", "test_acc", "train_loss"]
+    out = stats.seed_means(final, ["depth", "arm"], means, sort=False)
+    out["sigma_w2"] = final.groupby(["depth", "arm"], sort=False)["sigma_w2"].first().to_numpy()
+    return out.sort_values("depth", kind="stable", ignore_index=True)
 
 
 def evaluate(table, config) -> Verdict:
@@ -126,31 +108,20 @@ def evaluate(table, config) -> Verdict:
     for _, r in res.iterrows():
         deep = r["depth"] >= a.criterion_depth
         he = r["arm"] == "He"
-        ok = (
-            r["train_acc"] >= a.train_threshold and r.get("diverged", 0) == 0
-            if he
-            else r["train_acc"] <= a.stall_threshold
-        )
+        trains = r["train_acc"] >= a.train_threshold and r.get("diverged", 0) == 0
+        ok = trains if he else r["train_acc"] <= a.stall_threshold
         rule = f">= {a.train_threshold:g}" if he else f"<= {a.stall_threshold:g}"
         se = r.get("train_acc_se", np.nan)
-        checks.append(
-            Check(
-                f"final train accuracy, {r['arm']}, depth {int(r['depth'])}",
-                float(r["train_acc"]),
-                None,
-                se=None if not np.isfinite(se) else float(se),
-                tolerance=rule,
-                passed=bool(ok) if deep else None,
-                note=f"{int(r.get('diverged', 0))} diverged" if he else "",
-            )
-        )
+        note = f"{int(r.get('diverged', 0))} diverged" if he else ""
+        checks.append(Check(f"final train accuracy, {r['arm']}, depth {int(r['depth'])}",
+                            float(r["train_acc"]), None,
+                            se=None if not np.isfinite(se) else float(se), tolerance=rule,
+                            passed=bool(ok) if deep else None, note=note))  # fmt: skip
         if deep:
             parts.append(f"depth {int(r['depth'])}: {r['arm']} {r['train_acc']:.2f}")
     if not parts:
-        checks.append(
-            Check(f"a depth >= {a.criterion_depth} in the run", "none", tolerance="present",
-                  passed=False)
-        )  # fmt: skip
+        checks.append(Check(f"a depth >= {a.criterion_depth} in the run", "none",
+                            tolerance="present", passed=False))  # fmt: skip
     criterion = (
         f"At every depth >= {a.criterion_depth}, He's seed-mean final train accuracy is >= "
         f"{a.train_threshold:g} with no diverged seed, and Glorot's is <= {a.stall_threshold:g} "
@@ -176,15 +147,13 @@ def report(table, config, ctx):
 
     a, comp = config.analysis, config.compute
     res = outcomes(table)
-    res["theory q^L / q^0"] = [
-        signal_ratio(float(w), int(d)) for w, d in zip(res["sigma_w2"], res["depth"], strict=True)
-    ]
+    pairs = zip(res["sigma_w2"], res["depth"], strict=True)
+    res["theory q^L / q^0"] = [signal_ratio(float(w), int(d)) for w, d in pairs]
     depths = sorted(int(d) for d in res["depth"].unique())
     arms = list(dict.fromkeys(table["arm"]))
     colors = {arm: plt.get_cmap("tab10")(i) for i, arm in enumerate(arms)}
-    fig, axes = plt.subplots(
-        1, len(depths), figsize=(3.6 * len(depths), 3.4), squeeze=False, constrained_layout=True
-    )
+    fig, axes = plt.subplots(1, len(depths), figsize=(3.6 * len(depths), 3.4), squeeze=False,
+                             constrained_layout=True)  # fmt: skip
     for ax, depth in zip(axes[0], depths, strict=True):
         for arm in arms:
             s = table[(table["depth"] == depth) & (table["arm"] == arm)]
@@ -205,24 +174,12 @@ def report(table, config, ctx):
         "seeds per cell. Published (He et al. 2015): at 30 layers He converges and Xavier "
         "stalls; at 22 layers both converge."
     )
-    s.figure(
-        savefig(fig, ctx.path("curves.png")),
-        "solid: train accuracy, dashed: test accuracy; dotted / dash-dotted: the stall / train "
-        "thresholds.",
-    )
+    s.figure(savefig(fig, ctx.path("curves.png")), "solid: train accuracy, dashed: test "
+             "accuracy; dotted / dash-dotted: the stall / train thresholds.")  # fmt: skip
     cols = ["depth", "arm", "sigma_w2", "theory q^L / q^0", "train_acc", "train_acc_se",
             "test_acc", "train_loss", "diverged", "seeds"]  # fmt: skip
-    s.table(
-        res[cols],
-        f"Seed means at the last recorded step (train accuracy on the first {comp.eval_size} "
-        "training examples; chance 0.10):",
-        formats={
-            "sigma_w2": ".3g",
-            "theory q^L / q^0": ".3g",
-            "train_acc": ".3f",
-            "train_acc_se": ".2g",
-            "test_acc": ".3f",
-            "train_loss": ".3g",
-        },  # fmt: skip
-    )
+    fmt = {"sigma_w2": ".3g", "theory q^L / q^0": ".3g", "train_acc": ".3f",
+           "train_acc_se": ".2g", "test_acc": ".3f", "train_loss": ".3g"}  # fmt: skip
+    s.table(res[cols], f"Seed means at the last recorded step (train accuracy on the first "
+            f"{comp.eval_size} training examples; chance 0.10):", formats=fmt)  # fmt: skip
     return s

@@ -6,14 +6,11 @@ budget; all sigma_w2 values and seeds of one depth train in one vmapped, compile
 experiment: its pieces are the grid's groups). xi_c is the correlation depth scale of mean-field
 theory (``initjax.theory.analyse``), which diverges at the critical sigma_w2 (1.761).
 
-The verdict compares three predictions of which cells train, on the cells theory judges
-clearly: L < 4 xi_c (predicted trainable) and L > 8 xi_c (predicted untrainable); the band in
-between is shown, not judged. A cell measures *trainable* when its seed-mean final train
-accuracy is >= ``train_threshold`` and *at chance* when it is <= ``chance_threshold`` (fixed,
-absolute). Theory's agreement must beat both "every cell trains" and the best depth-only cut
-("trainable iff L < D", D chosen to fit the data best: the strongest depth-only rival) by
-``margin``, and an exact McNemar test on the cells where theory and "every cell trains" differ
-must give p <= ``alpha`` (against the best cut, chosen on the same cells, p is printed).
+The verdict judges the cells theory calls clearly: L < 4 xi_c (trainable: seed-mean final train
+accuracy >= ``train_threshold``) and L > 8 xi_c (at chance: <= ``chance_threshold``); the band
+between is shown, not judged. Theory's agreement must beat "every cell trains" and the best
+depth-only cut ("trainable iff L < D", D fitted to the data) by ``margin``, with an exact McNemar
+p <= ``alpha`` against "every cell trains" (against the cut, chosen on the same cells, printed).
 """
 
 from __future__ import annotations
@@ -32,21 +29,16 @@ PAPER = (
     "(arXiv:1611.01232), Sec. 5, Fig. 5"
 )
 
+# fmt: off
 PRESETS = {
     # One accelerator, close to the paper: wider, deeper, longer, the paper's dataset.
-    "full": {
-        "widths": [784],
-        "depths": [10, 25, 50, 75, 100, 150, 200, 250, 300],
-        "dataset": "mnist",
-        "steps": 20000,
-        "eval_every": 1000,
-        "seeds": 8,
-        "batch_size": 128,
-        "learning_rate": [1e-3],
-    },
+    "full": {"widths": [784], "depths": [10, 25, 50, 75, 100, 150, 200, 250, 300],
+             "dataset": "mnist", "steps": 20000, "eval_every": 1000, "seeds": 8,
+             "batch_size": 128, "learning_rate": [1e-3]},
     # Seconds, for the test suite.
     "tiny": {"widths": [16], "depths": [3, 12], "steps": 60, "eval_every": 30, "seeds": 4},
 }
+# fmt: on
 
 # The paper's range [1, 4], denser near the critical point 1.761.
 SIGMA_W2 = [1.0, 1.3, 1.5, 1.76, 2.0, 2.5, 3.0, 4.0]
@@ -55,36 +47,24 @@ SIGMA_W2 = [1.0, 1.3, 1.5, 1.76, 2.0, 2.5, 3.0, 4.0]
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.preset = "default"
+    # fmt: off
     c.compute = dict(
-        kind="training",
-        model="mlp",
-        widths=[64],
+        kind="training", model="mlp", widths=[64],
         # Depths chosen from theory before the run so that both sides of the boundary are
         # judged: L > 8 xi_c at sigma_w2 = 1.0 from L = 30, and at 1.3 / 4.0 at L = 70, while
         # the cells near 1.76 stay L < 4 xi_c at every depth. CPU budget: 4 depths x 8
         # sigma_w2 x 4 seeds x 1500 steps is ~20 min on this 2-core machine.
         depths=[10, 30, 50, 70],
         seeds=4,  # the minimum for a binary outcome per cell
-        root_seed=0,
-        dataset="mnist1d",
-        n_train=None,
-        optimizer="sgd",
-        learning_rate=[0.01],
-        steps=1500,
-        batch_size=64,
-        eval_every=250,
-        eval_size=1000,
+        root_seed=0, dataset="mnist1d", n_train=None, optimizer="sgd", learning_rate=[0.01],
+        steps=1500, batch_size=64, eval_every=250, eval_size=1000,
         arms=[
-            dict(
-                name="tanh",
-                activation="tanh",
-                init="variance_scaling",
-                init_hparams={"distribution": "normal"},  # mean-field theory: Gaussian weights
-                sigma_w2=list(SIGMA_W2),
-                sigma_b2=[0.05],
-            )
+            dict(name="tanh", activation="tanh", init="variance_scaling",
+                 init_hparams={"distribution": "normal"},  # mean-field theory: Gaussian weights
+                 sigma_w2=list(SIGMA_W2), sigma_b2=[0.05])
         ],
     )
+    # fmt: on
     c.analysis = dict(
         chance=0.1,  # 10 classes
         # Fixed absolute thresholds on the seed-mean final train accuracy (on eval_size = 1000
@@ -115,28 +95,17 @@ def cells(table: pd.DataFrame, analysis) -> pd.DataFrame:
     from initjax import theory
 
     final = table[table["final"]] if "final" in table else table
-    g = final.groupby(["depth", "sigma_w2"])
-    out = g["train_acc"].mean().rename("train_acc").to_frame()
-    out["se"] = g["train_acc"].std(ddof=1) / np.sqrt(g["train_acc"].count())
-    out["seeds"] = g["seed"].nunique()
-    out["diverged"] = g["diverged"].sum() if "diverged" in final else 0
-    out = out.reset_index()
+    out = stats.seed_means(final, ["depth", "sigma_w2"], ["train_acc"], se_name="se")
     sigma_b2 = float(final["sigma_b2"].iloc[0])
     sws = out["sigma_w2"].to_numpy(np.float32)
     out["xi_c"] = np.asarray(theory.analyse("tanh", sws, sigma_b2).xi_c, np.float64)
     a = analysis
     ratio = out["depth"] / out["xi_c"]
-    out["theory"] = np.where(
-        ratio < a.trainable_xi,
-        "trainable",
-        np.where(ratio > a.untrainable_xi, "untrainable", "band"),
-    )
+    band = np.where(ratio > a.untrainable_xi, "untrainable", "band")
+    out["theory"] = np.where(ratio < a.trainable_xi, "trainable", band)
     acc = out["train_acc"]
-    out["measured"] = np.where(
-        acc >= a.train_threshold,
-        "trainable",
-        np.where(acc <= a.chance_threshold, "chance", "between"),
-    )
+    between = np.where(acc <= a.chance_threshold, "chance", "between")
+    out["measured"] = np.where(acc >= a.train_threshold, "trainable", between)
     return out
 
 
@@ -166,17 +135,11 @@ def _rival_checks(judged: pd.DataFrame, right: np.ndarray, a) -> tuple[list[Chec
         p = stats.sign_test(b, b + c) if b + c else 1.0
         worst = min(worst, gain)
         rule = f">= {a.margin:g}" + (f" and McNemar p <= {a.alpha:g}" if tested else "")
-        checks.append(
-            Check(
-                f"theory vs {name}: agreement gain",
-                gain,
-                None,
-                tolerance=rule,
-                passed=bool(gain >= a.margin and (p <= a.alpha or not tested)),
-                note=f"rival agrees on {ok.mean():.0%}; discordant cells: theory right {b}, "
-                f"rival right {c}; exact one-sided McNemar p = {p:.3g}",
-            )
-        )
+        note = (f"rival agrees on {ok.mean():.0%}; discordant cells: theory right {b}, rival "
+                f"right {c}; exact one-sided McNemar p = {p:.3g}")  # fmt: skip
+        checks.append(Check(f"theory vs {name}: agreement gain", gain, None, tolerance=rule,
+                            passed=bool(gain >= a.margin and (p <= a.alpha or not tested)),
+                            note=note))  # fmt: skip
     return checks, worst
 
 
@@ -185,15 +148,10 @@ def evaluate(table, config) -> Verdict:
     a = config.analysis
     res = cells(table, a)
     judged = res[res["theory"] != "band"]
-    right = np.where(
-        judged["theory"] == "trainable",
-        judged["measured"] == "trainable",
-        judged["measured"] == "chance",
-    ).astype(bool)
-    n_t, n_u = (
-        int(np.sum(judged["theory"] == "trainable")),
-        int(np.sum(judged["theory"] == "untrainable")),
-    )
+    m = judged["measured"]
+    right = np.where(judged["theory"] == "trainable", m == "trainable", m == "chance").astype(bool)
+    n_t = int(np.sum(judged["theory"] == "trainable"))
+    n_u = int(np.sum(judged["theory"] == "untrainable"))
     seeds = int(res["seeds"].min()) if len(res) else 0
     checks = [
         Check("seeds per cell (min)", seeds, a.min_seeds, tolerance=f">= {a.min_seeds}",
@@ -238,7 +196,7 @@ def report(table, config, ctx):
     import matplotlib.pyplot as plt
 
     from initjax import theory
-    from initjax.plots import savefig
+    from initjax.plots import cell_edges, savefig
 
     a, comp = config.analysis, config.compute
     res = cells(table, a)
@@ -248,7 +206,8 @@ def report(table, config, ctx):
     grid = np.linspace(sws.min(), sws.max(), 400, dtype=np.float32)
     xi = np.asarray(theory.analyse("tanh", grid, sigma_b2).xi_c)
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-    im = ax.pcolormesh(_edges(sws), _edges(depths), acc.to_numpy(), cmap="viridis",
+    d_edges = cell_edges(depths)
+    im = ax.pcolormesh(cell_edges(sws), d_edges, acc.to_numpy(), cmap="viridis",
                        vmin=a.chance, vmax=1.0, shading="flat")  # fmt: skip
     fig.colorbar(im, ax=ax, label=f"train accuracy after {int(comp.steps)} steps (seed mean)")
     for k, ls in ((a.trainable_xi, ":"), (a.boundary_xi, "--"), (a.untrainable_xi, ":")):
@@ -257,8 +216,7 @@ def report(table, config, ctx):
         mark = {"trainable": "T", "untrainable": "U"}.get(r["theory"], "")
         ax.text(r["sigma_w2"], r["depth"], mark, color="w", ha="center", va="center", fontsize=7)
     title = f"tanh MLP, width {list(comp.widths)}, sigma_b2 = {sigma_b2:g}, {comp.dataset}"
-    ax.set(ylim=(_edges(depths)[0], _edges(depths)[-1]), xlabel="sigma_w2", ylabel="depth L",
-           title=title)  # fmt: skip
+    ax.set(ylim=(d_edges[0], d_edges[-1]), xlabel="sigma_w2", ylabel="depth L", title=title)
     ax.legend(loc="upper right", fontsize=8)
     s = ctx.summary(
         f"tanh MLP, sigma_b2 = {sigma_b2:g}, widths {list(comp.widths)}, depths "
@@ -271,18 +229,10 @@ def report(table, config, ctx):
     )
     s.figure(savefig(fig, ctx.path("heatmap.png")),
              "T / U: cells judged predicted trainable / untrainable.")  # fmt: skip
+    cols = ["depth", "sigma_w2", "xi_c", "theory", "train_acc", "se", "measured", "diverged",
+            "seeds"]  # fmt: skip
+    fmt = {"sigma_w2": ".3g", "xi_c": ".3g", "train_acc": ".3f", "se": ".2g"}
     s.table(
-        res[["depth", "sigma_w2", "xi_c", "theory", "train_acc", "se", "measured", "diverged",
-             "seeds"]],
-        "Per cell (seed mean of the final train accuracy, SE over seeds):",
-        formats={"sigma_w2": ".3g", "xi_c": ".3g", "train_acc": ".3f", "se": ".2g"},
-    )  # fmt: skip
+        res[cols], "Per cell (seed mean of the final train accuracy, SE over seeds):", formats=fmt
+    )
     return s
-
-
-def _edges(v):
-    v = np.asarray(v, float)
-    mid = (v[1:] + v[:-1]) / 2 if len(v) > 1 else np.array([])
-    first = v[0] - (mid[0] - v[0] if len(mid) else 0.5)
-    last = v[-1] + (v[-1] - mid[-1] if len(mid) else 0.5)
-    return np.concatenate([[first], mid, [last]])

@@ -13,7 +13,14 @@ import pandas as pd  # noqa: E402
 
 from initjax.measure.plot import mark_underflow, savefig  # noqa: E402
 
-__all__ = ["layer_summary", "mark_underflow", "plot_layers", "savefig", "underflow_onsets"]
+__all__ = [
+    "cell_edges",
+    "layer_summary",
+    "mark_underflow",
+    "plot_layers",
+    "savefig",
+    "underflow_onsets",
+]
 
 
 def layer_summary(frame: pd.DataFrame, metric: str, by: Sequence[str] = ()) -> pd.DataFrame:
@@ -114,3 +121,13 @@ def plot_layers(
                 color=color,
             )
     ax.set_xlabel("layer l")
+
+
+def cell_edges(centers: Sequence[float]) -> np.ndarray:
+    """Cell edges for ``pcolormesh(shading="flat")`` from sorted cell centers, shape (n + 1,):
+    midpoints between neighbours, the outer edges mirrored (a lone center gets +-0.5)."""
+    v = np.asarray(centers, float)
+    mid = (v[1:] + v[:-1]) / 2 if len(v) > 1 else np.array([])
+    first = v[0] - (mid[0] - v[0] if len(mid) else 0.5)
+    last = v[-1] + (v[-1] - mid[-1] if len(mid) else 0.5)
+    return np.concatenate([[first], mid, [last]])

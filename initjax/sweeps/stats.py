@@ -8,7 +8,8 @@ experiment's config before the run. These helpers compute the numbers those crit
 - :func:`jackknife`: mean estimate and standard error of any statistic of seeds (leave-one-out;
   Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means (a root, a slope).
 - :func:`deviation`: a :class:`~initjax.sweeps.summary.Check` "|measured - expected| <= z_max SE".
-- :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t.
+- :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t;
+  :func:`welch_gain`: the Check "mean(a) - mean(b) >= min_gain with one-sided Welch p <= alpha".
 - :func:`variance_ratio_one_sided`: F test that var(a) > var(b) (normal samples).
 - :func:`sign_test`: exact one-sided binomial test of k successes in n trials.
 - :func:`finite_width`: the 1/N term from one quantity measured at two widths:
@@ -16,6 +17,8 @@ experiment's config before the run. These helpers compute the numbers those crit
 - :func:`finite_width_fit`: :func:`finite_width` per group of a table of (group, width, mean, SE).
 - :func:`layer_deviation`: per-layer deviations of a measured column from its theory column in
   SE units over seeds, summarized per cell; :func:`flag_counts`: the float32 flags per arm.
+- :func:`growth_per_layer`: geometric-mean growth of a per-layer signal before any underflow.
+- :func:`seed_means`: per group, seed means of columns, the SE of one, diverged seeds, seeds.
 """
 
 from __future__ import annotations
@@ -33,12 +36,15 @@ __all__ = [
     "finite_width",
     "finite_width_fit",
     "flag_counts",
+    "growth_per_layer",
     "layer_deviation",
     "jackknife",
     "mean_se",
+    "seed_means",
     "sign_test",
     "student_t_sf",
     "variance_ratio_one_sided",
+    "welch_gain",
     "welch_one_sided",
 ]
 
@@ -139,6 +145,38 @@ def welch_one_sided(a: Sequence[float], b: Sequence[float]) -> tuple[float, floa
     t = diff / math.sqrt(va + vb)
     dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     return float(t), float(dof), student_t_sf(float(t), float(dof))
+
+
+def welch_gain(
+    name: str,
+    a: pd.Series,
+    b: pd.Series,
+    *,
+    min_gain: float,
+    alpha: float,
+    labels: tuple[str, str] = ("a", "b"),
+) -> Check:
+    """Check "mean(a) - mean(b) >= min_gain and one-sided Welch p <= alpha" (H1: mean(a) > mean(b)).
+
+    ``se`` is sqrt(SE_a^2 + SE_b^2) (None with < 2 values in a sample); t and p are NaN (and the
+    check fails) when :func:`welch_one_sided` refuses the samples. ``labels`` name a and b in the
+    note.
+    """
+    gain = float(a.mean() - b.mean()) if len(a) and len(b) else float("nan")
+    try:
+        t, _, p = welch_one_sided(a, b)
+    except ValueError:
+        t, p = float("nan"), float("nan")
+    ok = bool(np.isfinite(gain) and gain >= min_gain and p <= alpha)
+    se = float(np.hypot(a.sem(), b.sem())) if len(a) > 1 and len(b) > 1 else None
+    return Check(
+        name,
+        gain,
+        se=se,
+        tolerance=f">= {min_gain:g} and Welch p <= {alpha:g}",
+        passed=ok,
+        note=f"{labels[0]} {a.mean():.3f}, {labels[1]} {b.mean():.3f}, t {t:.2f}, p {p:.2g}",
+    )
 
 
 def variance_ratio_one_sided(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
@@ -298,3 +336,48 @@ def flag_counts(frame: pd.DataFrame, by: Sequence[str] = ("arm", "width")) -> pd
     )
     out["diverged_networks"] = out["diverged_networks"].fillna(0).astype(int)
     return out.reset_index()
+
+
+def seed_means(
+    frame: pd.DataFrame,
+    keys: Sequence[str],
+    means: Sequence[str],
+    *,
+    se_of: str = "train_acc",
+    se_name: str | None = None,
+    sort: bool = True,
+) -> pd.DataFrame:
+    """Per group of ``keys`` (one row per seed, e.g. final training records): the mean of each
+    column in ``means``, the standard error over rows of ``se_of`` (column ``se_name``, default
+    ``<se_of>_se``; sample sd / sqrt(n)), ``diverged`` (sum of the flag; 0 without the column)
+    and ``seeds`` (distinct ``seed``). Keys are columns of the result; ``sort`` as in groupby.
+    """
+    g = frame.groupby(list(keys), sort=sort)
+    out = g[list(means)].mean()
+    out[se_name or f"{se_of}_se"] = g[se_of].std(ddof=1) / np.sqrt(g[se_of].count())
+    out["diverged"] = g["diverged"].sum().astype(int) if "diverged" in frame else 0
+    out["seeds"] = g["seed"].nunique()
+    return out.reset_index()
+
+
+def growth_per_layer(
+    frame: pd.DataFrame, metric: str = "q", theory: str = "q_theory"
+) -> tuple[float, float, float, str]:
+    """Geometric-mean growth per layer of ``metric`` over layers 1.. up to the last layer before
+    the first ``underflow`` row: (measured, jackknife SE over seeds, the same ratio of the
+    seed-mean ``theory`` column, layer range "1-L"). Measured: (mean over seeds of the metric at
+    the last layer / mean at layer 1) ** (1 / (L - 1)). NaNs and "" when fewer than 2 layers.
+
+    ``frame``: one propagation arm, columns seed, layer, underflow, ``metric``, ``theory``.
+    """
+    t = frame[frame["layer"] >= 1]
+    under = t.loc[t["underflow"].astype(bool), "layer"]
+    last = int(under.min()) - 1 if len(under) else int(t["layer"].max())
+    kept = t[t["layer"] <= last]
+    q = kept.pivot_table(index="seed", columns="layer", values=metric).to_numpy()
+    n = q.shape[1] - 1
+    if n < 1:
+        return float("nan"), float("nan"), float("nan"), ""
+    m, se = jackknife(lambda a: (a[:, -1].mean() / a[:, 0].mean()) ** (1 / n), q)
+    th = kept.groupby("layer")[theory].mean().to_numpy()
+    return m, se, (th[-1] / th[0]) ** (1 / n), f"1-{last}"

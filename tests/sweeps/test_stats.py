@@ -125,3 +125,61 @@ def test_layer_deviation_and_flag_counts():
     out = stats.flag_counts(flags).set_index("arm")
     assert out.loc["a", "underflow_rows"] == 2 and out.loc["a", "first_underflow_layer"] == 1
     assert out.loc["b", "diverged_networks"] == 1 and out.loc["a", "diverged_networks"] == 0
+
+
+def test_seed_means_against_hand_computed_values():
+    f = pd.DataFrame(
+        {
+            "depth": [3, 3, 3, 10, 10],
+            "seed": [0, 1, 2, 0, 1],
+            "train_acc": [0.2, 0.4, 0.6, 0.1, 0.3],
+            "train_loss": [2.0, 1.0, 0.0, 3.0, 1.0],
+            "diverged": [False, True, False, True, True],
+        }
+    )
+    out = stats.seed_means(f, ["depth"], ["train_acc", "train_loss"])
+    assert list(out.columns) == [
+        "depth", "train_acc", "train_loss", "train_acc_se", "diverged", "seeds"
+    ]  # fmt: skip
+    assert out["train_acc"].tolist() == pytest.approx([0.4, 0.2])
+    assert out["train_loss"].tolist() == pytest.approx([1.0, 2.0])
+    # sd of (0.2, 0.4, 0.6) is 0.2, over sqrt(3); of (0.1, 0.3) is sqrt(0.02), over sqrt(2)
+    assert out["train_acc_se"].tolist() == pytest.approx([0.2 / math.sqrt(3), 0.1])
+    assert out["diverged"].tolist() == [1, 2] and out["seeds"].tolist() == [3, 2]
+    named = stats.seed_means(f.drop(columns="diverged"), ["depth"], ["train_acc"], se_name="se")
+    assert "se" in named and named["diverged"].tolist() == [0, 0]
+
+
+def test_welch_gain_check_passes_a_clear_gain_and_fails_a_small_one():
+    a, b = pd.Series([0.9, 0.92, 0.88, 0.91]), pd.Series([0.1, 0.11, 0.09, 0.1])
+    c = stats.welch_gain("gain", a, b, min_gain=0.1, alpha=0.05, labels=("He", "zero"))
+    t, p = sps.ttest_ind(a, b, equal_var=False, alternative="greater")
+    assert c.passed and c.measured == pytest.approx(a.mean() - b.mean())
+    assert c.se == pytest.approx(math.hypot(a.sem(), b.sem()))
+    assert f"t {t:.2f}, p {p:.2g}" in c.note and c.note.startswith("He 0.903, zero 0.100")
+    # significant but below min_gain, and a gain in the wrong direction: both FAIL
+    assert not stats.welch_gain("g", b + 0.05, b - 0.01, min_gain=0.1, alpha=0.05).passed
+    assert not stats.welch_gain("g", b, a, min_gain=0.1, alpha=0.05).passed
+    # one value per sample: Welch refuses, the check fails with NaN p and no SE
+    lone = stats.welch_gain("g", a[:1], b[:1], min_gain=0.1, alpha=0.05)
+    assert lone.passed is False and lone.se is None and "p nan" in lone.note
+
+
+def test_growth_per_layer_recovers_geometric_growth_and_stops_at_underflow():
+    rows = []
+    for seed, scale in enumerate([0.5, 1.0, 2.0]):
+        for layer in range(7):
+            rows.append(
+                {
+                    "seed": seed,
+                    "layer": layer,
+                    "q": scale * 0.5**layer,  # seed-dependent scale, exact growth 0.5 per layer
+                    "q_theory": 3.0 * 0.25**layer,
+                    "underflow": seed == 1 and layer >= 5,  # layers 1-4 stay
+                }
+            )
+    m, se, th, span = stats.growth_per_layer(pd.DataFrame(rows))
+    assert m == pytest.approx(0.5, rel=1e-12) and th == pytest.approx(0.25, rel=1e-12)
+    assert se == pytest.approx(0.0, abs=1e-12) and span == "1-4"
+    one = pd.DataFrame(rows[:2]).assign(underflow=False)  # layers 0 and 1: no growth to measure
+    assert math.isnan(stats.growth_per_layer(one)[0]) and stats.growth_per_layer(one)[3] == ""
