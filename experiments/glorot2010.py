@@ -3,35 +3,21 @@ networks" (AISTATS), section 4.2, Figs. 6-7: activation and back-propagated grad
 per layer at initialization, standard vs normalized init, and the mean singular value of the
 layer Jacobians.
 
-Network: 5 hidden layers of 1000 units (tanh; also softsign), zero biases, a 10-way softmax
-readout with the cross-entropy cost on real labels (MNIST-1D here; Shapeset-3x2 in the paper).
-
-Inits (registry entries):
-- standard: ``torch_default_linear``, W ~ U[-1/sqrt(n), 1/sqrt(n)] with n = fan_in, so
-  n Var[W] = 1/3 (Glorot & Bengio eq. 1; it is also torch.nn.Linear's default);
-- normalized: ``glorot_uniform``, W ~ U[+-sqrt(6 / (n_in + n_out))], Var[W] = 2 / (n_in + n_out)
-  (eq. 16).
-
-Quantities, per hidden layer k = 1..5 (initjax layer l = k - 1 of an MLP with depth 4):
-- activations phi(s^k) over a batch of inputs: histograms (Fig. 6), standard deviation and the
-  saturated fraction |phi| > 0.9 (``initjax.measure.propagate``: act_std, act_saturation);
-- back-propagated gradients d Cost / d s^k (pre-activations, Glorot's notation): histograms
-  (Fig. 7) and mean square (propagate: grad_sq with the cross-entropy loss);
-- the layer Jacobian in Glorot's definition J^k = d z^{k+1} / d z^k of the activation vectors
-  (z^{k+1} = phi(z^k W + b)), i.e. J^k = W diag(phi'(s^{k+1})), a 1000 x 1000 matrix for
-  k = 1..4, taken at one input; its singular values are computed exactly (SVD).
+Network: 5 hidden layers (tanh; also softsign), zero biases, softmax readout with the
+cross-entropy cost on MNIST-1D (Shapeset-3x2 in the paper). Standard init: registry
+``torch_default_linear`` (n Var[W] = 1/3, eq. 1); normalized: ``glorot_uniform`` (eq. 16).
+Per hidden layer k: activations phi(s^k) (Fig. 6: histograms, std, saturation |phi| > 0.9) and
+back-propagated gradients d Cost / d s^k (Fig. 7) from ``initjax.measure.propagate``; the layer
+Jacobian J^k = d z^{k+1} / d z^k = W diag(phi'(s^{k+1})) at one input, exact SVD.
 
 Verdict: every per-layer factor is compared with the mean-field theory in standard errors over
 seeds, at two widths, and the 1/N finite-width term is removed by m(N) = m_inf + b / N
 (:func:`initjax.sweeps.stats.finite_width`); the published mean singular values (one decimal) are
 compared at their printed precision.
 
-Theory: initjax.theory's q-map gives q^k from the measured q^1; the mean squared singular value of
-J^k is exactly sigma_w2 E[phi'(s^{k+1})^2] = chi_1 at q^{k+1} (the trace of J^T J / n), and the
-per-layer factor of the back-propagated gradients' mean square is the same chi_1 (Schoenholz et
-al. 2017, backward pass). The mean singular value itself has no closed form here; the quarter-
-circle law of a square i.i.d. matrix gives mean = (8 / 3 pi) sqrt(mean squared singular value)
-when phi' is constant (quoted as an approximation).
+Theory: the q-map from the measured q^1 gives q^k and std(phi); chi_1 = sigma_w2 E[phi'^2] at
+q^k is the gradients' per-layer factor and, at q^{k+1}, the mean squared singular value of J^k
+(Schoenholz et al. 2017). The mean singular value itself has no closed form here.
 """
 
 from __future__ import annotations
@@ -323,9 +309,10 @@ def evaluate(table, config) -> Verdict:
         big = g1 if n1 > n2 else g2
         m, se = mean_se(big["sv"])
         ok = bool(abs(m - PUBLISHED_SV[init]) <= float(a.sv_precision) + z * se) if judged else None
-        checks.append(Check(f"{act} {init}: mean singular value of J^k, N={int(big['width'].iloc[0])}",
-                            m, PUBLISHED_SV[init], se=se, tolerance=f"+-{a.sv_precision:g} + {z:g} SE",
-                            passed=ok, note="published to one decimal"))  # fmt: skip  # noqa: E501
+        tol = f"+-{a.sv_precision:g} + {z:g} SE"
+        checks.append(Check(f"{act} {init}: mean singular value of J^k, N={big['width'].iloc[0]}",
+                            m, PUBLISHED_SV[init], se=se, tolerance=tol, passed=ok,
+                            note="published to one decimal"))  # fmt: skip
         if judged:
             parts.append(f"{init}: act x{big['act'].mean():.3f}, grad x{big['grad'].mean():.3f}, "
                          f"mean sv {m:.3f}")  # fmt: skip
