@@ -23,10 +23,19 @@ def _subcommand_modules():
     from initjax import registry_cli, report_cli
     from initjax.data import cli as data_cli
     from initjax.measure import cli as propagate_cli
+    from initjax.parametrizations import cli as param_cli
     from initjax.sweeps import cli as sweeps_cli
     from initjax.theory import cli as theory_cli
 
-    return [registry_cli, propagate_cli, theory_cli, data_cli, sweeps_cli, report_cli]
+    return [
+        registry_cli,
+        propagate_cli,
+        param_cli,
+        theory_cli,
+        data_cli,
+        sweeps_cli,
+        report_cli,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

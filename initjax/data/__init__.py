@@ -4,7 +4,8 @@
 TFDS datasets (mnist, fashion_mnist, cifar10) are read offline from a prepared data_dir through
 ``tfds.data_source`` (ArrayRecord, no TensorFlow needed to read); ``prepare`` /
 ``initjax data prepare NAME`` downloads them once (needs internet and ``pip install -e '.[tf]'``).
-``mnist1d``, ``gaussian_mixture`` and ``teacher`` are generated locally and always work.
+``mnist1d``, ``gaussian_mixture``, ``teacher`` and ``associative_recall`` (token sequences) are
+generated locally and always work.
 
 Example::
 
@@ -23,6 +24,7 @@ from initjax.data._registry import SPLITS, DatasetInfo, info, names, register
 from initjax.data._tfds import DatasetNotPreparedError, DatasetPrepareError
 from initjax.data.batching import batches, input_pairs, pair_indices
 from initjax.data.normalize import feature_stats, standardize
+from initjax.data.sequence import associative_recall
 from initjax.data.synthetic import (
     gaussian_mixture,
     gaussian_mixture_means,
@@ -38,6 +40,7 @@ __all__ = [
     "DatasetInfo",
     "DatasetNotPreparedError",
     "DatasetPrepareError",
+    "associative_recall",
     "available",
     "batches",
     "feature_stats",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from initjax.data import _mnist1d, synthetic
+from initjax.data import _mnist1d, sequence, synthetic
 from initjax.data._registry import DatasetInfo, register
 
 _TFDS = [
@@ -67,6 +67,7 @@ def _synthetic_loader(fn):
 
 _GAUSS = _defaults(synthetic.gaussian_mixture)
 _TEACHER = _defaults(synthetic.teacher)
+_RECALL = _defaults(sequence.associative_recall)
 
 _GENERATED = [
     DatasetInfo(
@@ -102,6 +103,19 @@ _GENERATED = [
         options=_TEACHER,
         reference="synthetic teacher-student (initjax.data.synthetic.teacher)",
         loader=_synthetic_loader(synthetic.teacher),
+    ),
+    DatasetInfo(
+        name="associative_recall",
+        kind="generated",
+        description="key-value pairs then a query key; label = its value (needs attention)",
+        input_shape=(2 * _RECALL["n_pairs"] + 1,),
+        num_classes=_RECALL["n_values"],
+        sizes={"train": _RECALL["n_train"], "test": _RECALL["n_test"]},
+        options=_RECALL,
+        tokens=True,
+        reference="Ba et al. 2016, 'Using Fast Weights to Attend to the Recent Past', §4.1 "
+        "(initjax.data.sequence.associative_recall)",
+        loader=_synthetic_loader(sequence.associative_recall),
     ),
 ]
 

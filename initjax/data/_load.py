@@ -22,7 +22,18 @@ NORMALIZE: tuple[str, ...] = ("standardize", "scale", "none")
 # split after the train split does not read the train split twice.
 _STATS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
-_POSITIVE = {"n_train", "n_test", "dim", "num_classes", "width", "num_samples", "final_seq_length"}
+_POSITIVE = {
+    "n_train",
+    "n_test",
+    "dim",
+    "num_classes",
+    "width",
+    "num_samples",
+    "final_seq_length",
+    "n_pairs",
+    "n_keys",
+    "n_values",
+}
 _NONNEG_INT = {"depth", "seed", "max_translation"}
 
 
@@ -131,6 +142,8 @@ def load(
         that are constant on the train split (std < 1e-6, e.g. MNIST's border) are only centred.
       * ``"scale"``: images pixel / 255 in [0, 1]; generated data unchanged.
       * ``"none"``: raw values as float32 (pixels 0 .. 255).
+      Token datasets (``info(name).tokens``, e.g. ``associative_recall``) hold token ids and are
+      returned unchanged whatever ``normalize`` says.
 
     Args:
       name: dataset name (see above).
@@ -191,7 +204,7 @@ def load(
 
     x_raw, y = _raw(entry, split, data_dir, cache_dir, limit, options)
     x = _scaled(entry, x_raw, normalize)
-    if normalize == "standardize":
+    if normalize == "standardize" and not entry.tokens:
         key = _stats_key(entry, data_dir, cache_dir, limit, options)
         if split == "train":
             _STATS[key] = feature_stats(x)

@@ -31,6 +31,7 @@ class DatasetInfo:
       num_classes: number of label values, labels are ``0 .. num_classes - 1``.
       sizes: examples per split with the default options, e.g. ``{"train": 60000, "test": 10000}``.
       image: True when inputs are uint8 pixels (scaled by 1/255 before standardization).
+      tokens: True when inputs are token ids (float32 integers): never normalized.
       options: options the generator accepts and their defaults (empty for TFDS datasets).
       reference: where the data comes from.
       source_url: where ``prepare`` downloads from (TFDS datasets only).
@@ -45,6 +46,7 @@ class DatasetInfo:
     sizes: Mapping[str, int]
     reference: str
     image: bool = False
+    tokens: bool = False
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     source_url: str = ""
     loader: Callable[..., Any] | None = None

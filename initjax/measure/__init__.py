@@ -12,6 +12,7 @@ MetaInit, GradInit).
 from typing import Any
 
 from initjax.measure import metrics
+from initjax.measure import sequence_metrics as _sequence_metrics  # noqa: F401  (registers)
 from initjax.measure.data_init import initial_params
 from initjax.measure.engine import JAC_MAX, Prepared, prepare, propagate, trace_count
 from initjax.measure.inputs import gaussian_inputs

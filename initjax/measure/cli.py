@@ -48,7 +48,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="model family, a registered name (`initjax list --kind models` lists them, plugin "
         "families included); default mlp",
     )
-    p.add_argument("--init", default="lecun_normal", help="kernel initializer (`initjax list`)")
+    p.add_argument(
+        "--init",
+        default=None,
+        help="kernel initializer (`initjax list`); default lecun_normal, except for families "
+        "whose own default is a recipe (transformer: --recipe decides)",
+    )
+    p.add_argument("--activation", default=None, help="default tanh (transformer: the recipe's)")
     p.add_argument(
         "--init-hparam",
         action="append",
@@ -57,7 +63,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="a hyper-parameter of --init (repeatable; VALUE is a Python literal), e.g. "
         "--init lsuv --init-hparam base=he_normal --init-hparam center=True",
     )
-    p.add_argument("--activation", default="tanh")
     p.add_argument("--depth", type=int, default=50, help="hidden layers (scan length)")
     p.add_argument(
         "--width",
@@ -80,8 +85,34 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--layers", default=None, help="comma-separated layers to print")
     p.add_argument("--kernel-size", type=int, default=None, help="conv: kernel size (3)")
     p.add_argument("--ndim", type=int, default=None, choices=(1, 2), help="conv: 1 or 2 (2)")
-    p.add_argument("--alpha", type=_floats, default=None, help="resmlp branch multiplier (1)")
+    p.add_argument(
+        "--alpha",
+        type=_floats,
+        default=None,
+        help="learnable branch multiplier's initial value (resmlp: 1; transformer: none unless "
+        "given, 0 for ReZero / SkipInit)",
+    )
     p.add_argument("--pre-norm", action="store_true", help="resmlp LayerNorm in the branch")
+    t = p.add_argument_group("transformer")
+    t.add_argument(
+        "--recipe",
+        default=None,
+        help="init recipe (flax, torch, gpt2, bert, vit, tfixup, deepnorm; default flax)",
+    )
+    t.add_argument(
+        "--norm", default=None, choices=("pre", "post", "none"), help="LayerNorm placement"
+    )
+    t.add_argument("--heads", type=int, default=None, help="attention heads (4)")
+    t.add_argument("--seq-len", type=int, default=None, help="tokens per generated input (16)")
+    t.add_argument("--mlp-width", type=int, default=None, help="MLP width (4 width; 0: none)")
+    t.add_argument(
+        "--branch-exponent",
+        type=_floats,
+        default=None,
+        help="branch multiplier depth^-e (0.5: 1/sqrt(L))",
+    )
+    t.add_argument("--causal", action="store_true", help="causal attention mask")
+    t.add_argument("--qk-norm", action="store_true", help="LayerNorm on queries and keys")
     p.add_argument(
         "--model-arg",
         action="append",
@@ -102,7 +133,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 # Convenience flags -> model fields; each applies to the families that have the field.
-_FIELD_FLAGS = {"kernel_size": "--kernel-size", "ndim": "--ndim", "alpha": "--alpha"}
+_FIELD_FLAGS = {
+    "kernel_size": "--kernel-size",
+    "ndim": "--ndim",
+    "alpha": "--alpha",
+    "recipe": "--recipe",
+    "norm": "--norm",
+    "heads": "--heads",
+    "seq_len": "--seq-len",
+    "mlp_width": "--mlp-width",
+    "branch_exponent": "--branch-exponent",
+}
+_BOOL_FLAGS = {"pre_norm": "--pre-norm", "causal": "--causal", "qk_norm": "--qk-norm"}
+# --init / --activation when not given: these, unless the family's own default is None (a
+# family that takes them from elsewhere, e.g. the Transformer's recipe).
+_CLI_DEFAULTS = {"kernel_init": "lecun_normal", "activation": "tanh"}
 
 
 def _pairs(items: list[str], flag: str, what: str) -> dict:
@@ -144,21 +189,36 @@ def _model(args):
     spec = {
         models.metadata(args.arch)["width_field"]: args.width,
         "depth": args.depth,
-        "activation": args.activation,
-        "kernel_init": initializers.get(args.init, **hp) if hp else args.init,
         "sigma_w2": args.sigma_w2,
         "sigma_b2": 0.0 if args.sigma_b2 is None else args.sigma_b2,
     }
+    for field, value in (("kernel_init", args.init), ("activation", args.activation)):
+        own_default = cls.__dataclass_fields__[field].default if field in fields else None
+        if value is None and own_default is not None:
+            value = _CLI_DEFAULTS[field]
+        if value is not None:
+            spec[field] = value
+    if hp:
+        if "kernel_init" not in spec:
+            raise ValueError(
+                "--init-hparam needs --init (this family takes its inits from a recipe)"
+            )
+        spec["kernel_init"] = initializers.get(spec["kernel_init"], **hp)
     given = {f: getattr(args, f) for f in _FIELD_FLAGS if getattr(args, f) is not None}
-    if args.pre_norm:
-        given["pre_norm"] = True
+    given.update({f: True for f in _BOOL_FLAGS if getattr(args, f)})
     for f in given:
         if f not in fields:
-            flag = _FIELD_FLAGS.get(f, "--pre-norm")
+            flag = _FIELD_FLAGS.get(f) or _BOOL_FLAGS[f]
             raise ValueError(f"{flag} does not apply to --arch {args.arch} (fields: {fields})")
     spec.update(given)
     spec.update(_model_args(args.model_arg))
     return models.build(args.arch, **spec)
+
+
+def _resolved(init):
+    from initjax import models
+
+    return models.resolve_initializer(init, arg="--init") if init is not None else None
 
 
 def _table(result, layers: list[int]) -> str:
@@ -203,7 +263,9 @@ def flag_notes(result) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
+    from initjax import models
     from initjax.measure import engine, plot
+    from initjax.models import stack_of
 
     model = _model(args)  # validates architecture arguments (ValueError -> one-line error)
     n_chunks = 1 if args.no_progress else min(4, args.seeds)
@@ -228,7 +290,16 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--layers must lie in [0, {args.depth}], got {bad}")
     else:
         layers = selected_layers(args.depth)
-    name = f"{args.arch}-{args.init}-{args.activation}-d{args.depth}-w{args.width}"
+    st = stack_of(model)
+    act_name = st.activation.name
+    if hasattr(model, "recipe"):  # a recipe family: its recipe and norm placement name the run
+        init_label = f"{model.recipe}-{st.norm}" + (f"-{args.init}" if args.init else "")
+        what = f"recipe={model.recipe} norm={st.norm}" + (f" init={args.init}" if args.init else "")
+    else:
+        ki = getattr(model, "kernel_init", None)
+        init_label = ki if isinstance(ki, str) else models.init_name(_resolved(ki))
+        what = f"init={init_label}"
+    name = f"{args.arch}-{init_label}-{act_name}-d{args.depth}-w{args.width}"
     out = Path(args.out) if args.out else Path("runs") / "propagate" / name
     if not args.no_progress:
         print(
@@ -262,8 +333,8 @@ def run(args: argparse.Namespace) -> int:
     sw = "as given" if args.sigma_w2 is None else f"{args.sigma_w2:g}"
     sb = "0" if args.sigma_b2 is None else f"{args.sigma_b2:g}"
     print(
-        f"{args.arch} width={args.width} depth={args.depth} init={args.init} "
-        f"activation={args.activation} sigma_w2={sw} sigma_b2={sb} seeds={args.seeds} "
+        f"{args.arch} width={args.width} depth={args.depth} {what} "
+        f"activation={act_name} sigma_w2={sw} sigma_b2={sb} seeds={args.seeds} "
         f"batch={args.batch} (mean ± sd over seeds)"
     )
     print(_table(result, layers))

@@ -94,12 +94,21 @@ class _Config:
 # --- the traced computation -------------------------------------------------------------------
 
 
-def _layer_stats(cfg: _Config, z: jax.Array, p: Any, layer, kind: int) -> dict[str, jax.Array]:
+def _layer_stats(
+    cfg: _Config, z: jax.Array, p: Any, layer, kind: int, z_in: jax.Array | None = None
+) -> dict[str, jax.Array]:
     """Forward-pass metrics of one layer, plus ``_q`` (q^l) and ``_qmin`` (the smallest
-    per-example mean square), always: they define the underflow / overflow flags."""
+    per-example mean square), always: they define the underflow / overflow flags. ``z_in`` is a
+    hidden layer's input z^{l-1} (None at layer 0)."""
     z = jax.lax.stop_gradient(z)
     ctx = M.LayerContext(
-        z=z, g=None, params=p, stack=cfg.stack, layer=jnp.asarray(layer, jnp.int32), kind=kind
+        z=z,
+        g=None,
+        params=p,
+        stack=cfg.stack,
+        layer=jnp.asarray(layer, jnp.int32),
+        kind=kind,
+        z_in=None if z_in is None else jax.lax.stop_gradient(z_in),
     )
     out = {"_q": M.second_moment(z), "_qmin": M.min_example_second_moment(z)}
     for m in cfg.by_pass("forward"):
@@ -178,7 +187,7 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     def body(carry, i):
         z_prev, p, t = carry
         z = st.layer_apply(p, z_prev)
-        s = _layer_stats(cfg, z, p, i, 1)
+        s = _layer_stats(cfg, z, p, i, 1, z_prev)
         idle = i == 0
         if jac:
             h0 = z_prev[j : j + 1]
@@ -217,8 +226,12 @@ def _backward(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
     (g_last,) = vjp_out(ct)
     depth = st.depth
 
-    def stats(g, layer, kind):
-        ctx = M.LayerContext(z=None, g=g, params=None, stack=st, layer=layer, kind=kind)
+    param_grads = any("param_grad" in m.needs for m in grad_metrics)
+
+    def stats(g, layer, kind, gp=None):
+        ctx = M.LayerContext(
+            z=None, g=g, params=None, stack=st, layer=layer, kind=kind, param_grad=gp
+        )
         res = {}
         for m in grad_metrics:
             res.update(M.evaluate(m, ctx))
@@ -226,13 +239,19 @@ def _backward(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
 
     def body(carry, k):
         # k = depth: idle step (fetches layer depth); k < depth: layer i = k + 1, whose input
-        # z^k is read from the forward pass; g = d loss / d z^i, p = layer i's params.
+        # z^k is read from the forward pass; g = d loss / d z^i, p = layer i's params (and
+        # gp = d loss / d p when a metric needs it).
         g, p = carry
         idle = k == depth
         z_prev = jax.lax.dynamic_index_in_dim(zs, jnp.minimum(k, depth - 1), 0, False)
-        _, vjp = jax.vjp(lambda h: st.layer_apply(p, h), z_prev)
-        (g_prev,) = vjp(g)
-        out = stats(g, jnp.minimum(k + 1, depth), 1)
+        gp = None
+        if param_grads:
+            _, vjp = jax.vjp(lambda h, pp: st.layer_apply(pp, h), z_prev, p)
+            g_prev, gp = vjp(g)
+        else:
+            _, vjp = jax.vjp(lambda h: st.layer_apply(p, h), z_prev)
+            (g_prev,) = vjp(g)
+        out = stats(g, jnp.minimum(k + 1, depth), 1, gp)
         return (jnp.where(idle, g, g_prev), fetch(jnp.clip(k, 1, depth))), out
 
     ks = jnp.arange(depth + 1, dtype=jnp.int32)

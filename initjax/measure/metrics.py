@@ -2,8 +2,9 @@
 
 A **per-layer** metric is a pure function of a :class:`LayerContext` (one seed, one layer, inside
 ``jit``/``vmap``/``scan``) returning a float32 scalar, or a dict of scalars for several columns.
-It runs in the engine's forward scan (``needs`` "z" / "params": the pre-activations z^l and the
-layer's params) or in its backward scan (``needs=("grad",)``: g^l = d loss / d z^l). A
+It runs in the engine's forward scan (``needs`` "z" / "params" / "input": the pre-activations
+z^l, the layer's params, the layer's input z^{l-1}) or in its backward scan (``needs`` "grad" /
+"param_grad": g^l = d loss / d z^l, d loss / d params of the layer). A
 **whole-network** metric (``per_layer=False``, ``needs=("jacobian",)``) is a function of a
 :class:`NetworkContext` holding the input-output Jacobian at one input, returning a 1-D array.
 :func:`initjax.measure.propagate` computes exactly the passes the requested metrics need; it has
@@ -45,6 +46,8 @@ says how its values enter these flags:
   rows (ratios built from q, such as c = 0/0).
 - ``"ignore"``: non-finite values are flagged ``nonfinite`` but never set ``diverged`` (values
   undefined by construction, e.g. ``unit_dist`` of a layer with one unit).
+- ``"hidden_only"``: the metric describes a hidden layer (block) and is NaN by definition at
+  layer 0 (the input projection): layer 0 is never flagged; hidden layers as "overflow".
 """
 
 from __future__ import annotations
@@ -87,8 +90,10 @@ __all__ = [
     "unregister",
 ]
 
-NONFINITE_POLICIES = ("overflow", "undefined_on_underflow", "ignore")
-NEEDS = ("z", "params", "grad", "jacobian")
+NONFINITE_POLICIES = ("overflow", "undefined_on_underflow", "ignore", "hidden_only")
+NEEDS = ("z", "params", "input", "grad", "param_grad", "jacobian")
+# Needs served by the backward scan (they exclude the forward ones).
+_BACKWARD = frozenset({"grad", "param_grad"})
 # Per-row / per-seed flag columns every propagation table carries.
 FLAGS = ("underflow", "nonfinite", "diverged")
 # float32's smallest normal number: q^l below it has left the normal range (contract: underflow).
@@ -118,6 +123,10 @@ class LayerContext:
       stack: the model's :class:`initjax.models.Stack` (``stack.activation``, ``unit_weights``...).
       layer: the layer index l (an int32 scalar, traced inside the scan).
       kind: 0 for the input projection (layer 0), 1 for a hidden layer (static).
+      z_in: ``(B, *feature_shape)`` the hidden layer's input z^{l-1} in the forward pass
+        (``needs`` "input"; gradient stopped), None at layer 0 and in the backward pass.
+      param_grad: d loss / d (the hidden layer's params), a pytree like ``params``, in the
+        backward pass (``needs`` "param_grad"); None at layer 0 and in the forward pass.
     """
 
     z: jax.Array | None
@@ -126,6 +135,8 @@ class LayerContext:
     stack: Stack
     layer: Any
     kind: int
+    z_in: jax.Array | None = None
+    param_grad: Any = None
 
     @property
     def activation(self):
@@ -192,7 +203,7 @@ class Metric:
         """Which engine pass computes it: "forward", "backward" or "jacobian"."""
         if "jacobian" in self.needs:
             return "jacobian"
-        if "grad" in self.needs:
+        if _BACKWARD & set(self.needs):
             return "backward"
         return "forward"
 
@@ -226,8 +237,9 @@ def register(
       columns: table columns it fills (default ``(name,)``); a dict result must have exactly
         these keys.
       per_layer: True for one value per layer, False for a whole-network metric.
-      needs: what ``fn`` reads: ``"z"`` and/or ``"params"`` (forward pass), ``"grad"`` (backward
-        pass; exclusive), ``"jacobian"`` (whole-network metrics only).
+      needs: what ``fn`` reads: ``"z"``, ``"params"``, ``"input"`` (forward pass),
+        ``"grad"``, ``"param_grad"`` (backward pass; not combined with forward needs),
+        ``"jacobian"`` (whole-network metrics only).
       nonfinite_policy: one of :data:`NONFINITE_POLICIES` (module docstring).
       supports: ``supports(stack) -> None | True`` when the metric is defined for that model,
         else ``False`` or a reason string; ``propagate`` refuses an unsupported request with it.
@@ -267,8 +279,11 @@ def register(
         raise ValueError(
             f"metric {name!r}: needs must be a non-empty subset of {NEEDS}, got {needs}"
         )
-    if "grad" in needs and len(needs) > 1:
-        raise ValueError(f"metric {name!r}: needs=('grad',) cannot be combined with {needs}")
+    if _BACKWARD & set(needs) and not set(needs) <= _BACKWARD:
+        raise ValueError(
+            f"metric {name!r}: backward needs ('grad', 'param_grad') cannot be combined with "
+            f"forward ones, got {needs}"
+        )
     if ("jacobian" in needs) != (not per_layer) or ("jacobian" in needs and len(needs) > 1):
         raise ValueError(
             f"metric {name!r}: whole-network metrics (per_layer=False) need exactly "
@@ -424,9 +439,11 @@ def flags(
                     v = np.where(underflow, np.nan, v).astype(v.dtype)
                     arrays[c] = v
                 nf = ~np.isfinite(v)
+                if m.nonfinite_policy == "hidden_only":
+                    nf[..., 0] = False  # NaN by definition at the input projection
                 nonfinite = nonfinite | nf
                 if m.nonfinite_policy != "ignore":
-                    bad = bad | np.isinf(v) | (np.isnan(v) & ~underflow)
+                    bad = bad | (nf & (np.isinf(v) | ~underflow))
             elif m.nonfinite_policy != "ignore":
                 net_bad = net_bad | np.any(~np.isfinite(v), axis=-1)
     diverged = np.any(bad, axis=-1) | net_bad

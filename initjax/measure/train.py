@@ -8,6 +8,11 @@ BATCHES), step)``), so network (h, s) trained in a batch equals the same network
 
 A network whose loss becomes non-finite is recorded as diverged; the others are unaffected (each
 network's arithmetic is independent under ``vmap``).
+
+A :class:`~initjax.parametrizations.Parametrized` model (``parametrize(model, "mup",
+base_width=...)``) trains under its parametrization: its init, forward multipliers and
+per-parameter optimizer (learning rates, Adam epsilons, weight decays), still H x S networks in
+one compiled call.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import pandas as pd
 
 from initjax import keys
 from initjax.models import Stack, apply_stack, data_method, init_stack, refine_params, stack_of
+from initjax.parametrizations import Parametrized, base_optimizer
 
 __all__ = [
     "OPTIMIZERS",
@@ -37,28 +43,22 @@ __all__ = [
     "train",
 ]
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
 
 
-def make_optimizer(name: str, learning_rate: Any, *, momentum: float = 0.9):
+def make_optimizer(
+    name: str, learning_rate: Any, *, momentum: float = 0.9, weight_decay: float = 0.0
+):
     """An optax optimizer by name; ``learning_rate`` may be traced (vmapped over).
+
+    ``initjax.parametrizations.base_optimizer`` with optax's defaults (Adam b1 0.9, b2 0.999,
+    eps 1e-8; RMSprop decay 0.9); ``weight_decay`` is L2 added to the gradient, except for
+    "adamw" (decoupled).
 
     Raises:
       ValueError: unknown ``name`` (lists the allowed ones) or a concrete learning_rate <= 0.
     """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
-    if not isinstance(learning_rate, jax.core.Tracer):
-        lr = np.asarray(learning_rate, dtype=np.float64)
-        if lr.size == 0 or not np.all(np.isfinite(lr)) or np.any(lr <= 0):
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-    if name == "sgd":
-        return optax.sgd(learning_rate)
-    if name == "momentum":
-        return optax.sgd(learning_rate, momentum=momentum)
-    if name == "adam":
-        return optax.adam(learning_rate)
-    return optax.rmsprop(learning_rate)
+    return base_optimizer(name, learning_rate, momentum=momentum, weight_decay=weight_decay)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +71,8 @@ class TrainSpec:
       batch_size: minibatch size (> 0, <= training-set size); sampled with replacement.
       eval_every: steps between recorded points of the curves (> 0).
       momentum: for ``optimizer="momentum"``.
+      weight_decay: L2 coefficient (>= 0; decoupled for "adamw"), scaled per parameter by a
+        parametrization's weight-decay multipliers.
       eval_size: training examples used for the train-accuracy curve (the first ones).
       keep_params: also return the initial and final params (memory: 2 x H x S copies of the
         network).
@@ -81,6 +83,7 @@ class TrainSpec:
     batch_size: int = 128
     eval_every: int = 100
     momentum: float = 0.9
+    weight_decay: float = 0.0
     eval_size: int = 1000
     keep_params: bool = False
 
@@ -93,6 +96,9 @@ class TrainSpec:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        wd = self.weight_decay
+        if isinstance(wd, bool) or not isinstance(wd, int | float) or not wd >= 0:
+            raise ValueError(f"weight_decay must be a number >= 0, got {wd!r}")
         if self.batch_size > n_train:
             raise ValueError(
                 f"batch_size={self.batch_size} is larger than the training set ({n_train} examples)"
@@ -147,22 +153,35 @@ class TrainSpec:
         return math.ceil(self.steps / self.eval_every)
 
 
-def loss_and_accuracy(stack: Stack, params, x: jax.Array, y: jax.Array):
-    """Mean softmax cross-entropy and accuracy of the network's logits on (x, y)."""
-    logits = _logits(stack, params, x)
+def loss_and_accuracy(
+    stack: Stack, params, x: jax.Array, y: jax.Array, parametrized: Parametrized | None = None
+):
+    """Mean softmax cross-entropy and accuracy of the network's logits on (x, y) (computed with
+    the parametrization's forward multipliers when ``parametrized`` is given)."""
+    logits = _logits(stack, params, x, parametrized)
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
     acc = jnp.mean(jnp.argmax(logits, -1) == y)
     return loss, acc
 
 
-def _logits(stack: Stack, params, x):
+def _logits(stack: Stack, params, x, parametrized: Parametrized | None = None):
+    if parametrized is not None:
+        return parametrized.apply(params, x)
     return apply_stack(stack, params, x)
 
 
-def train_step(stack: Stack, tx, params, opt_state, xb: jax.Array, yb: jax.Array):
+def train_step(
+    stack: Stack,
+    tx,
+    params,
+    opt_state,
+    xb: jax.Array,
+    yb: jax.Array,
+    parametrized: Parametrized | None = None,
+):
     """One optimizer step on a minibatch. Pure: returns (params, opt_state, loss, accuracy)."""
     (loss, acc), grads = jax.value_and_grad(
-        lambda p: loss_and_accuracy(stack, p, xb, yb), has_aux=True
+        lambda p: loss_and_accuracy(stack, p, xb, yb, parametrized), has_aux=True
     )(params)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, loss, acc
@@ -181,17 +200,23 @@ def _layer_grad_norms(grads) -> jax.Array:
     return jnp.sqrt(jnp.concatenate(parts))
 
 
-def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
+def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data, pz=None):
     x_tr, y_tr, x_te, y_te = data
     n = x_tr.shape[0]
     in_shape = tuple(x_tr.shape[1:])
-    root = keys.role(seed_key, keys.PARAMS)
-    params = init_stack(stack, root, in_shape, sw2, sb2)
-    if data_method(stack) is not None:  # LSUV, MetaInit, GradInit: refine on the training set
-        params = refine_params(stack, params, x_tr, y_tr, root)[0]
+    kw = dict(momentum=spec.momentum, weight_decay=spec.weight_decay)
+    if pz is None:
+        root = keys.role(seed_key, keys.PARAMS)
+        params = init_stack(stack, root, in_shape, sw2, sb2)
+        if data_method(stack) is not None:  # LSUV, MetaInit, GradInit: refine on the train set
+            params = refine_params(stack, params, x_tr, y_tr, root)[0]
+        tx = make_optimizer(spec.optimizer, lr, **kw)
+    else:
+        params = pz.init(seed_key, sw2, sb2)
+        tx = pz.optimizer(spec.optimizer, lr, **kw)
     params0 = params
-    tx = make_optimizer(spec.optimizer, lr, momentum=spec.momentum)
     opt_state = tx.init(params)
+    loss_fn = lambda p, x, y: loss_and_accuracy(stack, p, x, y, pz)
     batch_key = keys.role(seed_key, keys.BATCHES)
     x_ev, y_ev = x_tr[: spec.eval_size], y_tr[: spec.eval_size]
 
@@ -200,19 +225,19 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
         return x_tr[idx], y_tr[idx]
 
     xb0, yb0 = batch(0)
-    grads0 = jax.grad(lambda p: loss_and_accuracy(stack, p, xb0, yb0)[0])(params)
+    grads0 = jax.grad(lambda p: loss_fn(p, xb0, yb0)[0])(params)
 
     def step_fn(carry, step):
         params, opt_state = carry
         xb, yb = batch(step)
-        params, opt_state, loss, acc = train_step(stack, tx, params, opt_state, xb, yb)
+        params, opt_state, loss, acc = train_step(stack, tx, params, opt_state, xb, yb, pz)
         return (params, opt_state), (loss, acc)
 
     def block(carry, b):
         steps = b * spec.eval_every + jnp.arange(spec.eval_every)
         carry, (loss, acc) = jax.lax.scan(step_fn, carry, steps)
-        te_loss, te_acc = loss_and_accuracy(stack, carry[0], x_te, y_te)
-        tr_loss, tr_acc = loss_and_accuracy(stack, carry[0], x_ev, y_ev)
+        te_loss, te_acc = loss_fn(carry[0], x_te, y_te)
+        tr_loss, tr_acc = loss_fn(carry[0], x_ev, y_ev)
         bad = ~jnp.all(jnp.isfinite(loss))
         return carry, (loss.mean(), acc.mean(), tr_loss, tr_acc, te_loss, te_acc, bad)
 
@@ -231,10 +256,10 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data):
     }
 
 
-def _train_all(stack, spec, seed_keys, sw2, sb2, lr, data):
-    per_seed = jax.vmap(_one_network, in_axes=(None, None, 0, None, None, None, None))
-    per_cell = jax.vmap(per_seed, in_axes=(None, None, None, 0, 0, 0, None))
-    return per_cell(stack, spec, seed_keys, sw2, sb2, lr, data)
+def _train_all(stack, spec, seed_keys, sw2, sb2, lr, data, pz):
+    per_seed = jax.vmap(_one_network, in_axes=(None, None, 0, None, None, None, None, None))
+    per_cell = jax.vmap(per_seed, in_axes=(None, None, None, 0, 0, 0, None, None))
+    return per_cell(stack, spec, seed_keys, sw2, sb2, lr, data, pz)
 
 
 # XLA compiler options per computation (``jax.jit(..., compiler_options=...)``), by name.
@@ -285,7 +310,7 @@ def _resolve_options(xla_options: str, stack: Stack) -> str:
 def _train_jit(options: str):
     if options not in _JITS:
         _JITS[options] = jax.jit(
-            _train_all, static_argnums=(0, 1), compiler_options=XLA_OPTIONS[options]
+            _train_all, static_argnums=(0, 1, 7), compiler_options=XLA_OPTIONS[options]
         )
     return _JITS[options]
 
@@ -378,7 +403,10 @@ def train(
     ``keys.data_init``; each method samples the minibatches it needs).
 
     Args:
-      model: an initjax model with a readout (e.g. ``MLP(..., readout=10)``).
+      model: an initjax model with a readout (e.g. ``MLP(..., readout=10)``), or a
+        :class:`~initjax.parametrizations.Parametrized` one (``parametrize(model, "mup",
+        base_width=64, in_shape=x_train.shape[1:])``): trained with its init, forward
+        multipliers and per-parameter optimizer; ``learning_rate`` is then the base rate.
       data: ``(x_train, y_train, x_test, y_test)``: float inputs ``(n, *in_shape)`` and int labels.
       seeds: number of networks per cell, or an array of typed keys.
       sigma_w2, sigma_b2, learning_rate: scalars or 1-D arrays broadcast to H cells (vmapped:
@@ -397,9 +425,12 @@ def train(
 
     Raises:
       ValueError: a model without readout, bad data shapes, unknown optimizer, non-positive
-        learning rate / batch size / steps, a batch larger than the dataset, negative variances.
+        learning rate / batch size / steps, a batch larger than the dataset, negative variances,
+        a parametrized model whose in_shape differs from the data's, or one with a
+        data-dependent initializer.
     """
-    stack = stack_of(model)
+    pz = model if isinstance(model, Parametrized) else None
+    stack = pz.stack if pz is not None else stack_of(model)
     options = _resolve_options(xla_options, stack)
     if stack.readout is None:
         raise ValueError("model: training needs a readout (e.g. MLP(..., readout=num_classes))")
@@ -413,8 +444,18 @@ def train(
         )
     stack.check(tuple(x_tr.shape[1:]))
     method = data_method(stack)
+    if method is not None and pz is not None:
+        raise ValueError(
+            "model: a data-dependent initializer (LSUV, MetaInit, GradInit) rescales the layers "
+            "itself; it cannot be combined with a parametrization"
+        )
     if method is not None:
         method.check(labels=True)
+    if pz is not None and tuple(x_tr.shape[1:]) != pz.in_shape:
+        raise ValueError(
+            f"model: parametrized for inputs of shape {pz.in_shape}, but the data's are "
+            f"{tuple(x_tr.shape[1:])}; pass in_shape= to parametrize"
+        )
     sw2 = model.sigma_w2 if sigma_w2 is None else sigma_w2
     sb2 = model.sigma_b2 if sigma_b2 is None else sigma_b2
     own_init = sw2 is None
@@ -427,7 +468,7 @@ def train(
     # sigma_w2=None: the initializer as registered (None is an empty pytree under vmap).
     sw_arg = None if own_init else jnp.asarray(sw)
     out = _train_jit(options)(
-        stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j
+        stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j, pz
     )
     params = out.pop("params", None)
     params0 = out.pop("params0", None)

@@ -52,9 +52,11 @@ from initjax.models._registry import (
     names,
     register,
 )
+from initjax.models._roles import ROLES, ParamRole, dense_roles, role_fans
 from initjax.models.conv import ConvNet, ConvStack
 from initjax.models.mlp import MLP, MLPStack
 from initjax.models.resmlp import ResMLP, ResMLPStack, fixup_branch_scale
+from initjax.models.transformer import Transformer, TransformerStack
 
 
 def _import_families() -> None:
@@ -72,15 +74,20 @@ __all__ = [
     "ConvStack",
     "MLP",
     "MLPStack",
+    "ParamRole",
+    "ROLES",
     "ResMLP",
     "ResMLPStack",
     "Stack",
     "StackModule",
+    "Transformer",
+    "TransformerStack",
     "apply_stack",
     "build",
     "data_method",
     "check_init_shape",
     "check_variance",
+    "dense_roles",
     "draw_bias",
     "draw_kernel",
     "example",
@@ -97,6 +104,7 @@ __all__ = [
     "names",
     "register",
     "resolve_initializer",
+    "role_fans",
     "stack_of",
 ]
 

@@ -143,6 +143,18 @@ class Stack(abc.ABC):
             return (self.layer_apply(p, z),)
         return (self.readout_apply(p, z),)
 
+    # -- parameter roles (used by initjax.parametrizations) ----------------------------------------
+    def roles(self) -> dict[str, Any]:
+        """The :class:`~initjax.models.ParamRole` of every parameter: a pytree shaped like
+        ``init_stack``'s params with one hidden layer's leaves (no depth axis), i.e.
+        ``{"input": ..., "hidden": ..., ["readout": ...]}``.
+
+        A family that does not define it cannot be reparametrized (SP/NTK/muP need the roles).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not declare parameter roles (Stack.roles)"
+        )
+
     # -- shared ------------------------------------------------------------------------------------
     def features(self, z: jax.Array) -> jax.Array:
         """phi(z^depth): the output without readout (Pennington et al. 2017: x^L = phi(h^L))."""

@@ -22,6 +22,7 @@ from initjax import activations, keys
 from initjax.models import _params
 from initjax.models._core import Stack, StackModule, validate_common
 from initjax.models._registry import register
+from initjax.models._roles import dense_roles
 from initjax.models._validate import choice, positive_int
 from initjax.models.mlp import dense_apply, dense_init
 
@@ -109,6 +110,13 @@ class ConvStack(Stack):
     def readout_apply(self, p, z):
         pooled = jnp.mean(self.activation(z), axis=tuple(range(1, 1 + self.ndim)))
         return dense_apply(p, pooled, self.precision)
+
+    def roles(self):
+        # Conv kernels (*k, C_in, C_out): the receptive field counts in both fans.
+        out = {"input": dense_roles("input"), "hidden": dense_roles("hidden")}
+        if self.readout is not None:
+            out["readout"] = dense_roles("readout")
+        return out
 
     def unit_weights(self, p, layer):
         return p["kernel"].reshape(-1, p["kernel"].shape[-1])

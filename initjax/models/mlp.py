@@ -19,6 +19,7 @@ from initjax import activations, keys
 from initjax.models import _params
 from initjax.models._core import Stack, StackModule, validate_common
 from initjax.models._registry import register
+from initjax.models._roles import dense_roles
 from initjax.models._validate import positive_int
 
 __all__ = ["MLP", "MLPStack", "dense_init"]
@@ -100,6 +101,12 @@ class MLPStack(Stack):
 
     def readout_apply(self, p, z):
         return dense_apply(p, self.activation(z), self.precision)
+
+    def roles(self):
+        out = {"input": dense_roles("input"), "hidden": dense_roles("hidden")}
+        if self.readout is not None:
+            out["readout"] = dense_roles("readout")
+        return out
 
     def unit_weights(self, p, layer):
         return p["kernel"]

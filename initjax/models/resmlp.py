@@ -29,6 +29,7 @@ from initjax import activations
 from initjax.models import _params
 from initjax.models._core import Stack, StackModule, validate_common
 from initjax.models._registry import register
+from initjax.models._roles import ParamRole, dense_roles
 from initjax.models._validate import nonneg_real, optional_positive_int, positive_int
 from initjax.models.mlp import dense_apply, dense_init
 
@@ -152,6 +153,23 @@ class ResMLPStack(Stack):
 
     def readout_apply(self, p, z):
         return dense_apply(p, self.activation(z), self.precision)
+
+    def roles(self):
+        m = self.branch_layers
+        hidden = {
+            f"dense_{j}": dense_roles("hidden", branch=True, branch_output=j == m - 1)
+            for j in range(m)
+        }
+        hidden["alpha"] = ParamRole("gain", branch=True)
+        if self.pre_norm:
+            hidden["norm"] = {
+                "scale": ParamRole("norm_scale", (), (-1,), branch=True),
+                "bias": ParamRole("norm_bias", (), (-1,), branch=True),
+            }
+        out = {"input": dense_roles("input"), "hidden": hidden}
+        if self.readout is not None:
+            out["readout"] = dense_roles("readout")
+        return out
 
     def unit_weights(self, p, layer):
         # Units of the residual stream: the columns of the kernel that writes into it.

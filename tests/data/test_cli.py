@@ -12,7 +12,8 @@ def test_list_json_reports_availability(fake_mnist_dir, tmp_path, capsys):
     assert cli.main(["data", "list", "--json", "--data-dir", str(fake_mnist_dir)]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert set(rows) == {"mnist", "fashion_mnist", "cifar10", "mnist1d", "gaussian_mixture"} | {
-        "teacher"
+        "teacher",
+        "associative_recall",
     }
     assert rows["mnist"]["status"] == "prepared" and rows["mnist"]["available"]
     assert rows["cifar10"]["status"] == "missing" and not rows["cifar10"]["available"]

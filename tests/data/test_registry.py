@@ -9,6 +9,7 @@ from initjax import data
 
 def test_names_and_info():
     assert data.names() == [
+        "associative_recall",
         "cifar10",
         "fashion_mnist",
         "gaussian_mixture",
@@ -25,7 +26,7 @@ def test_names_and_info():
 def test_unknown_dataset_suggests_closest():
     with pytest.raises(ValueError, match=r"unknown dataset 'mnsit'\. Did you mean 'mnist'"):
         data.load("mnsit")
-    with pytest.raises(ValueError, match="Registered datasets: cifar10"):
+    with pytest.raises(ValueError, match="Registered datasets: associative_recall, cifar10"):
         data.info("imagenet")
     with pytest.raises(TypeError, match="string"):
         data.info(3)

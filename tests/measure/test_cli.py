@@ -58,7 +58,8 @@ def test_init_hparams_select_a_configured_initializer(capsys):
     args = argparse.Namespace(
         arch="mlp", init="lsuv", init_hparam=["base=he_normal", "center=True"], activation="tanh",
         depth=3, width=8, sigma_w2=None, sigma_b2=None, kernel_size=None, ndim=None, alpha=None,
-        pre_norm=False, model_arg=[],
+        pre_norm=False, model_arg=[], recipe=None, norm=None, heads=None, seq_len=None,
+        mlp_width=None, branch_exponent=None, causal=False, qk_norm=False,
     )  # fmt: skip
     assert _model(args).kernel_init == initializers.get("lsuv", base="he_normal", center=True)
     assert main(["propagate", "--init", "lsuv", "--init-hparam", "bse=he_normal"]) == 2
@@ -66,3 +67,19 @@ def test_init_hparams_select_a_configured_initializer(capsys):
     assert "unknown hyper-parameter" in err and "base" in err
     assert main(["propagate", "--init-hparam", "center"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_propagate_transformer(tmp_path, capsys):
+    out = tmp_path / "tr"
+    argv = ["propagate", "--arch", "transformer", "--norm", "post", "--recipe", "gpt2",
+            "--depth", "3", "--width", "8", "--heads", "2", "--seq-len", "4", "--seeds", "2",
+            "--metrics", "q,token_cos,attn", "--out", str(out), "--no-progress",
+            "--no-plot"]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "recipe=gpt2 norm=post" in text and "attn_entropy" in text
+    df = pd.read_parquet(out / "propagate.parquet")
+    assert {"token_cos", "attn_entropy", "attn_logit_std"} <= set(df.columns)
+    assert len(df) == 2 * 4
+    assert main(["propagate", "--arch", "transformer", "--recipe", "gtp2", "--no-progress"]) == 2
+    assert "Did you mean 'gpt2'" in capsys.readouterr().err

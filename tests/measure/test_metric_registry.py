@@ -16,19 +16,36 @@ import pytest
 
 from initjax import keys
 from initjax.measure import metrics, prepare, propagate
-from initjax.models import MLP, init_params
+from initjax.models import MLP, Transformer, init_params, stack_of
 
 NAMES = metrics.names()
 # A normal network (tanh near criticality, shallow): every built-in metric is finite on it.
 NET = MLP(width=8, depth=4, activation="tanh", sigma_w2=1.5, sigma_b2=0.1, readout=3)
 SEED_KEYS = keys.seed_keys(3, root=11)
 X = jax.random.normal(jax.random.key(5), (4, 5))  # the same inputs for every seed slice
+# Metrics the MLP does not support (token sequences, attention) run on a small Transformer.
+NETS = {
+    "mlp": (NET, X),
+    "transformer": (
+        Transformer(width=8, depth=3, heads=2, seq_len=4, readout=3),
+        jax.random.normal(jax.random.key(6), (4, 4, 8)),
+    ),
+}
+
+
+def _net_for(name: str) -> str:
+    for key, (net, _) in NETS.items():
+        if metrics.support(name, stack_of(net)) is None:
+            return key
+    raise AssertionError(f"no test network supports metric {name!r}")  # pragma: no cover
 
 
 @functools.cache
-def _all(seeds_slice=None):
+def _all(key="mlp", seeds_slice=None):
+    net, x = NETS[key]
     ks = SEED_KEYS if seeds_slice is None else SEED_KEYS[slice(*seeds_slice)]
-    return propagate(NET, X, seeds=ks, metrics=NAMES)
+    names = [n for n in NAMES if _net_for(n) == key]
+    return propagate(net, x, seeds=ks, metrics=names)
 
 
 def test_builtins_in_table_order():
@@ -59,16 +76,21 @@ def test_metadata(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_shape_dtype_and_finite_on_a_normal_network(name):
-    r = _all()
+    key = _net_for(name)
+    r = _all(key)
+    net = NETS[key][0]
     m = metrics.get(name)
     for c in m.columns:
         a = r.arrays[c]
         assert a.dtype == np.float32, (name, c)
         if m.per_layer:
-            assert a.shape == (3, NET.depth + 1), (name, c)
+            assert a.shape == (3, net.depth + 1), (name, c)
         else:
             assert a.ndim == 2 and a.shape[0] == 3, (name, c)
-        assert np.all(np.isfinite(a)), (name, c)
+        if m.nonfinite_policy == "hidden_only":  # undefined at the input projection
+            assert np.all(np.isnan(a[:, 0])) and np.all(np.isfinite(a[:, 1:])), (name, c)
+        else:
+            assert np.all(np.isfinite(a)), (name, c)
     assert not r.diverged.any() and not r.arrays["nonfinite"].any()
 
 
@@ -76,9 +98,12 @@ def test_shape_dtype_and_finite_on_a_normal_network(name):
 def test_vmaps_over_seeds(name):
     # Seed 1 measured alone equals seed 1 measured in a batch of three (vmap over seeds keeps
     # each network's arithmetic independent; a different batch size may reorder float32 sums).
-    one = _all((1, 2))
+    key = _net_for(name)
+    one = _all(key, (1, 2))
     for c in metrics.get(name).columns:
-        np.testing.assert_allclose(one.arrays[c][0], _all().arrays[c][1], rtol=2e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            one.arrays[c][0], _all(key).arrays[c][1], rtol=2e-5, atol=1e-6, equal_nan=True
+        )
 
 
 # --- registering a metric ---------------------------------------------------------------------

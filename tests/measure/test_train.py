@@ -95,9 +95,9 @@ def test_no_readout_is_an_error(separable):
 
 
 def test_make_optimizer_names():
-    for name in ("sgd", "momentum", "adam", "rmsprop"):
+    for name in ("sgd", "momentum", "adam", "adamw", "rmsprop"):
         make_optimizer(name, 0.1)
-    with pytest.raises(ValueError, match="sgd, momentum, adam, rmsprop"):
+    with pytest.raises(ValueError, match="sgd, momentum, adam, adamw, rmsprop"):
         make_optimizer("lion", 0.1)
 
 

@@ -107,10 +107,16 @@ def test_fused_equals_materialized_for_every_supported_metric(name):
     for k in fused.arrays:
         assert np.array_equal(fused.arrays[k], mat.arrays[k], equal_nan=True), (name, k)
     # Shapes, finiteness and flags on the (normal, shallow) example network.
-    for c in metrics.columns(ms):
-        a = fused.arrays[c]
-        assert a.shape == (2, m.depth + 1) and a.dtype == np.float32, (name, c)
-        assert np.all(np.isfinite(a)), (name, c)
+    for spec in map(metrics.get, ms):
+        if not spec.per_layer:
+            continue
+        for c in spec.columns:
+            a = fused.arrays[c]
+            assert a.shape == (2, m.depth + 1) and a.dtype == np.float32, (name, c)
+            if spec.nonfinite_policy == "hidden_only":  # undefined at the input projection
+                assert np.all(np.isnan(a[:, 0])) and np.all(np.isfinite(a[:, 1:])), (name, c)
+            else:
+                assert np.all(np.isfinite(a)), (name, c)
     for c in metrics.columns(ms, per_layer=False):
         a = fused.arrays[c]
         assert a.ndim == 2 and a.shape[0] == 2 and np.all(np.isfinite(a)), (name, c)
@@ -143,3 +149,46 @@ def test_program_size_does_not_grow_with_depth(name):
     assert len(deep) < 1.02 * len(short), (len(short), len(deep))
     for op in ("stablehlo.dot_general", "stablehlo.convolution", "stablehlo.while"):
         assert deep.count(op) == short.count(op), op
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_parameter_has_a_role_and_fans(name):
+    """Stack.roles() mirrors the params (one hidden layer, no depth axis); every role is known;
+    built-in families must declare them (a plugin family without roles is skipped: parametrize
+    refuses it with a clear error);
+    kernels' fans from the role axes equal initjax.initializers.fans of the kernel (the layout
+    models draw with); residual-branch outputs are inside branches."""
+    from initjax.initializers import fans
+
+    fields = dict(models.metadata(name)["example"])
+    fields.setdefault("readout", 3)
+    m = models.build(name, **fields)
+    st = stack_of(m)
+    in_shape = st.default_input_shape()
+    shapes = jax.eval_shape(
+        lambda k: models.init_stack(st, k, in_shape, m.sigma_w2, m.sigma_b2), jax.random.key(0)
+    )
+    try:
+        roles = st.roles()
+    except NotImplementedError:
+        if type(m).__module__.startswith("initjax."):
+            raise
+        pytest.skip(f"plugin family {name!r} declares no roles (parametrize refuses it)")
+    is_role = lambda x: isinstance(x, models.ParamRole)
+    assert jax.tree.structure(roles, is_leaf=is_role) == jax.tree.structure(shapes)
+    flat_r = jax.tree_util.tree_leaves_with_path(roles, is_leaf=is_role)
+    flat_s = jax.tree.leaves(shapes)
+    for (path, role), sds in zip(flat_r, flat_s, strict=True):
+        assert role.role in models.ROLES
+        shape = sds.shape[1:] if path[0].key == "hidden" else sds.shape
+        fi, fo = role.fans(shape)
+        if role.in_axes:  # kernels: the initializers' fan convention
+            assert (fi, fo) == fans(shape, in_axis=role.in_axes, out_axis=role.out_axes)
+        elif role.out_axes:  # vectors: fan_out = their length, fan_in 1
+            assert (fi, fo) == (1, shape[-1])
+        else:
+            assert shape == () and (fi, fo) == (1, 1)
+        if role.branch_output:
+            assert role.branch
+    kinds = {r.role for _, r in flat_r}
+    assert {"input", "readout", "bias"} <= kinds

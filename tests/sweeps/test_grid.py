@@ -64,7 +64,7 @@ def test_arm_own_widths_depths_and_metrics(config):
         (lambda c: c.update(widths=[0, 8]), "'widths'"),
         (lambda c: c.update(depths=[-1]), "'depths'"),
         (lambda c: c.update(seeds=0), "'seeds'"),
-        (lambda c: c.update(model="transformer"), "'model'"),
+        (lambda c: c.update(model="no_such_model"), "'model'"),
         (lambda c: c.update(arms=[]), "'arms'"),
         (lambda c: c.pop("metrics"), "'metrics'"),
         (lambda c: c.update(metrics=["qq"]), "'metrics'.*unknown"),

@@ -1,0 +1,149 @@
+"""Coordinate check: statistics helpers, the per-layer records, and the verdict with its
+negative control (a wrong readout multiplier)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from initjax import keys, models
+from initjax import parametrizations as P
+from initjax.measure import coord_check as C
+from initjax.parametrizations import Rule
+
+
+def test_t_quantile_against_tables():
+    # Student's t quantiles (e.g. Abramowitz & Stegun, Table 26.10).
+    assert C.t_quantile(0.975, 3) == pytest.approx(3.182446, abs=1e-5)
+    assert C.t_quantile(0.975, 10) == pytest.approx(2.228139, abs=1e-5)
+    assert C.t_quantile(0.995, 4) == pytest.approx(4.604095, abs=1e-5)
+    assert C.t_quantile(0.025, 5) == pytest.approx(-2.570582, abs=1e-5)
+    assert C.t_quantile(0.975, 1e6) == pytest.approx(1.959966, abs=1e-5)
+    with pytest.raises(ValueError, match="dof"):
+        C.t_quantile(0.9, 0)
+
+
+def test_power_iteration_is_within_the_stated_accuracy():
+    # 32 iterations from a Gaussian start: a lower bound within 2% on 512 x 512 Gaussian
+    # matrices (where the top singular values are close: the slowest case), exact on rank one.
+    for s in range(3):
+        w = jax.random.normal(jax.random.key(s), (512, 512)) / np.sqrt(512)
+        est = float(C.spectral_norm(w, 32, jax.random.key(10 + s)))
+        exact = np.linalg.norm(np.asarray(w, np.float64), 2)
+        assert 0.98 * exact < est <= exact * (1 + 1e-5)
+    u, v = jax.random.normal(jax.random.key(5), (2, 300))
+    rank1 = jnp.outer(u, v[:40])
+    exact = float(jnp.linalg.norm(u) * jnp.linalg.norm(v[:40]))
+    assert float(C.spectral_norm(rank1, 4)) == pytest.approx(exact, rel=1e-5)
+
+
+def _mlp(width):
+    return models.MLP(width=width, depth=1, readout=4, activation="relu", kernel_init="he_normal")
+
+
+def test_records_at_init_and_after_steps():
+    pz = P.parametrize(_mlp(32), "mup", base_width=8, in_shape=(6,))
+    x = jax.random.normal(jax.random.key(1), (16, 6))
+    y = jnp.arange(16) % 4
+    t = C.coord_run(pz, x, y, seeds=2, steps=2, learning_rate=0.01, power_iters=8)
+    act = t[t.kind == "activation"]
+    assert set(act["name"]) == {"input", "hidden_1", "output"}
+    assert sorted(set(t["step"])) == [0, 1, 2] and set(t["seed"]) == {0, 1}
+    assert (act[(act.step == 0) & (act.quantity == "delta")]["value"] == 0).all()
+    assert (act[(act.step > 0) & (act.quantity == "delta")]["value"] > 0).all()
+    # Step 0, seed 1: mean |z| of the init network, by hand (readout multiplier 8 / 32).
+    params = pz.init(keys.seed_keys(2)[1])
+    z0 = x @ params["input"]["kernel"] + params["input"]["bias"]
+    z1 = jax.nn.relu(z0) @ params["hidden"]["kernel"][0] + params["hidden"]["bias"][0]
+    out = jax.nn.relu(z1) @ (params["readout"]["kernel"] / 4) + params["readout"]["bias"]
+    got = act[(act.step == 0) & (act.seed == 1) & (act.quantity == "coord")].set_index("name")
+    for name, z in (("input", z0), ("hidden_1", z1), ("output", out)):
+        assert got.loc[name, "value"] == pytest.approx(float(jnp.mean(jnp.abs(z))), rel=1e-5)
+    spec = t[(t.kind == "parameter") & (t.quantity == "spec_w") & (t.step == 0)]
+    assert set(spec["name"]) == {"input/kernel", "hidden/kernel", "readout/kernel"}
+    assert (t[(t.quantity == "spec_dw") & (t.step == 0)]["value"] == 0).all()
+    with pytest.raises(ValueError, match="x, y: expected"):
+        C.coord_run(pz, x[:, :3], y)
+    with pytest.raises(ValueError, match="steps"):
+        C.coord_run(pz, x, y, steps=0)
+    with pytest.raises(ValueError, match="memory_gb"):
+        C.coord_run(pz, x, y, memory_gb=1e-9)
+
+
+def test_slopes_of_known_power_laws():
+    rows = []
+    rng = np.random.default_rng(0)
+    for seed in range(4):
+        for w in (16, 32, 64, 128):
+            for name, expo in (("a", 1.0), ("b", 0.0)):
+                v = w**expo * np.exp(0.01 * rng.normal())
+                rows.append(
+                    dict(
+                        parametrization="p",
+                        optimizer="adam",
+                        width=w,
+                        depth=2,
+                        seed=seed,
+                        step=1,
+                        kind="activation",
+                        layer=0,
+                        name=name,
+                        role="",
+                        quantity="delta",
+                        value=v,
+                    )
+                )
+    s = C.coord_slopes(pd.DataFrame(rows)).set_index("name")
+    assert s.loc["a", "slope"] == pytest.approx(1.0, abs=0.02)
+    assert s.loc["b", "ci_lo"] < 0 < s.loc["b", "ci_hi"] and s.loc["a", "seeds"] == 4
+    v = C.coord_verdict(s.reset_index(), expect={"p": "flat"})
+    assert v.status == "FAIL" and v.checks.set_index("name").loc["b", "passed"]
+
+
+# muP with the readout of SP (init var, multiplier and lr x 1): a deliberately wrong rule.
+WRONG = P.MUP.replace_rule("readout", Rule(), name="mup_sp_readout")
+
+
+def _table(params, widths, **kw):
+    return C.coord_check(
+        "mlp",
+        parametrizations=params,
+        widths=widths,
+        depths=1,
+        seeds=8,  # 7 degrees of freedom: t_0.975 = 2.36 (3 seeds: 4.30, intervals too wide)
+        steps=1,
+        learning_rate=0.01,
+        spectral=False,
+        batch=32,
+        model_fields={"activation": "relu", "kernel_init": "he_normal"},
+        **kw,
+    )
+
+
+def test_a_wrong_readout_multiplier_fails_the_check():
+    """muP with SP's readout rule (multiplier 1, init and lr unscaled) lets the logits' update
+    grow with width after one Adam step: the pre-registered verdict FAILs on the output, while
+    muP itself passes."""
+    slopes = C.coord_slopes(_table(("mup", WRONG), (32, 64, 128)))
+    good = C.coord_verdict(slopes[slopes.parametrization == "mup"])
+    assert good.status == "PASS", good.checks
+    bad = C.coord_verdict(slopes, expect={"mup": "flat", WRONG.name: "flat"})
+    assert bad.status == "FAIL"
+    failed = bad.checks[~bad.checks["passed"]]
+    assert set(failed["parametrization"]) == {WRONG.name} and "output" in set(failed["name"])
+    out = slopes.set_index(["parametrization", "name", "quantity", "step"])
+    assert out.loc[(WRONG.name, "output", "delta", 1), "ci_lo"] > 0.3  # grows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_sp_grows_and_mup_stays_flat(optimizer):
+    """Under SP the hidden and output updates grow with width (Adam: ~width; SGD: hidden
+    ~sqrt(width), logits ~width); under muP they stay flat; the defaults judge both."""
+    tab = _table(("sp", "mup"), (32, 64, 128, 256), optimizer=optimizer)
+    v = C.coord_verdict(C.coord_slopes(tab))
+    assert v.status == "PASS", v.checks
+    assert set(v.checks["expect"]) == {"grows", "flat"}

@@ -1,0 +1,187 @@
+"""Per-parameter optax optimizers: one step against hand-computed updates, and training."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from initjax import data, keys, models
+from initjax import parametrizations as P
+from initjax.measure.train import TrainSpec, make_optimizer, train
+from initjax.parametrizations import Rule, Scaling
+
+KEY = keys.seed_keys(1)[0]
+LR, WD, EPS = 0.1, 0.01, 1e-3
+
+
+@pytest.fixture(scope="module")
+def setup():
+    m = models.MLP(width=16, depth=2, readout=2, activation="tanh")
+    pz = P.parametrize(m, "mup", base_width=4, in_shape=(3,))
+    params = pz.init(KEY)
+    # Gradients of the size of eps, so the per-parameter epsilon matters.
+    leaves, tdef = jax.tree.flatten(params)
+    ks = jax.random.split(jax.random.key(7), 2 * len(leaves))
+    g1 = tdef.unflatten(
+        [
+            1e-3 * jax.random.normal(k, a.shape)
+            for k, a in zip(ks[: len(leaves)], leaves, strict=True)
+        ]
+    )
+    g2 = tdef.unflatten(
+        [
+            1e-3 * jax.random.normal(k, a.shape)
+            for k, a in zip(ks[len(leaves) :], leaves, strict=True)
+        ]
+    )
+    return pz, params, g1, g2
+
+
+def _by_leaf(pz, fn, *trees):
+    """Apply fn(leaf_rule, *arrays) per parameter, in float64 numpy."""
+    rules = pz.tree_of(lambda lf: lf)
+    return jax.tree.map(
+        lambda lf, *a: fn(lf, *(np.asarray(x, np.float64) for x in a)),
+        rules,
+        *trees,
+        is_leaf=lambda x: isinstance(x, P.LeafRule),
+    )
+
+
+def _expected(name, pz, p0, g1, g2):
+    """The update of step 1 (step 2 for momentum) from the formulas, per parameter."""
+    mu = 0.9
+
+    def one(lf, p, g, h):
+        lr, wd, eps = LR * lf.lr(name), WD * lf.wd(name), EPS * lf.eps
+        if name == "sgd":
+            return -lr * (g + wd * p)
+        if name == "momentum":
+            t1 = g + wd * p
+            p1 = p - lr * t1
+            return -lr * (h + wd * p1 + mu * t1)
+        if name == "adam":
+            gg = g + wd * p  # coupled L2; bias-corrected moments at step 1 are g and g^2
+            return -lr * gg / (np.abs(gg) + eps)
+        if name == "adamw":
+            return -lr * (g / (np.abs(g) + eps) + wd * p)
+        gg = g + wd * p  # rmsprop: nu = (1 - 0.9) g^2, eps inside the square root
+        return -lr * gg / np.sqrt(0.1 * gg**2 + EPS * lf.eps**2)
+
+    return _by_leaf(pz, one, p0, g1, g2)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam", "adamw", "rmsprop"])
+def test_one_step_equals_the_hand_computed_update(setup, name):
+    pz, params, g1, g2 = setup
+    tx = pz.optimizer(name, LR, eps=EPS, weight_decay=WD)
+    state = tx.init(params)
+    upd, state = tx.update(g1, state, params)
+    if name == "momentum":
+        p1 = optax.apply_updates(params, upd)
+        upd, state = tx.update(g2, state, p1)
+    want = _expected(name, pz, params, g1, g2)
+    got = jax.tree.map(lambda a: np.asarray(a, np.float64), upd)
+    flat_w, flat_g = jax.tree.leaves(want), jax.tree.leaves(got)
+    names = jax.tree.leaves(pz.tree_of(lambda lf: lf.name))
+    for n, w, g in zip(names, flat_w, flat_g, strict=True):
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=1e-9, err_msg=f"{name} {n}")
+    # The multipliers differ between groups, so this is not one global learning rate.
+    assert len({lf.lr(name) for lf in pz.leaves}) > 1
+
+
+def test_without_multipliers_it_is_the_plain_optimizer(setup):
+    pz, params, g1, _ = setup
+    base = P.parametrize(
+        models.MLP(width=16, depth=2, readout=2, activation="tanh"), "sp", in_shape=(3,)
+    )
+    for name in ("sgd", "adam", "adamw"):
+        a = base.optimizer(name, LR, weight_decay=WD)
+        b = make_optimizer(name, LR, weight_decay=WD)
+        ua, _ = a.update(g1, a.init(params), params)
+        ub, _ = b.update(g1, b.init(params), params)
+        assert jax.tree.all(jax.tree.map(lambda x, y: bool(jnp.array_equal(x, y)), ua, ub))
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        pz.optimizer("adam", 0.0)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        pz.optimizer("lion", 0.1)
+
+
+@pytest.fixture(scope="module")
+def mixture():
+    kw = dict(n_train=256, n_test=128, dim=8, num_classes=2, separation=4.0, seed=0)
+    return (*data.gaussian_mixture("train", **kw), *data.gaussian_mixture("test", **kw))
+
+
+def test_training_at_the_base_width_is_sp_training(mixture):
+    m = models.MLP(width=16, depth=2, readout=2, activation="relu", kernel_init="he_normal")
+    spec = TrainSpec(optimizer="adam", steps=20, batch_size=16, eval_every=10)
+    plain = train(m, mixture, seeds=2, learning_rate=0.01, spec=spec)
+    mup = train(
+        P.parametrize(m, "mup", base_width=16, in_shape=(8,)),
+        mixture,
+        seeds=2,
+        learning_rate=0.01,
+        spec=spec,
+    )
+    for k in ("train_loss", "test_acc", "grad_norm0"):
+        np.testing.assert_array_equal(plain.arrays[k], mup.arrays[k])
+
+
+@pytest.mark.slow
+def test_vmapped_parametrized_training_equals_separate_runs(mixture):
+    m = models.MLP(width=32, depth=2, readout=2, activation="relu", kernel_init="he_normal")
+    pz = P.parametrize(m, "mup", base_width=8, in_shape=(8,))
+    spec = TrainSpec(optimizer="adamw", steps=20, batch_size=16, eval_every=10, weight_decay=1e-3)
+    ks = keys.seed_keys(2)
+    lrs = [0.003, 0.03]
+    together = train(pz, mixture, seeds=ks, learning_rate=lrs, spec=spec)
+    for h, lr in enumerate(lrs):
+        alone = train(pz, mixture, seeds=ks[1:], learning_rate=lr, spec=spec)
+        np.testing.assert_allclose(
+            together.arrays["train_loss"][h, 1], alone.arrays["train_loss"][0, 0], rtol=2e-5
+        )
+    with pytest.raises(ValueError, match="parametrized for inputs of shape"):
+        train(P.parametrize(m, "mup", base_width=8, in_shape=(4,)), mixture, spec=spec)
+
+
+# TP5's Table 3 form of muP (no output multiplier): readout init var x m_in^-1, multiplier 1,
+# SGD and Adam lr x m_in^-1; its gradient is the effective one, so its epsilon is unscaled.
+_T3_READOUT = Rule(
+    init_var=Scaling(fan_in=-1.0),
+    lr_sgd=Scaling(fan_in=-1.0),
+    lr_adam=Scaling(fan_in=-1.0),
+)
+MUP_TABLE3 = P.MUP.replace_rule("readout", _T3_READOUT, name="mup_table3")
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_table3_and_table8_forms_train_the_same_function(name):
+    """Table 3 and Table 8 of TP5 differ in how the readout is written (W vs W / fan_in) but are
+    the same parametrization: with the same keys the logits agree at every step (float32)."""
+    m = models.MLP(width=64, depth=2, readout=3, activation="tanh")
+    x = jax.random.normal(jax.random.key(3), (32, 5))
+    y = jax.random.randint(jax.random.key(4), (32,), 0, 3)
+    logits = {}
+    for p in (P.MUP, MUP_TABLE3):
+        pz = P.parametrize(m, p, base_width=16, in_shape=(5,))
+        params = pz.init(KEY)
+        tx = pz.optimizer(name, 0.05 if name == "sgd" else 0.01)
+
+        def step(carry, _, pz=pz, tx=tx):
+            q, state = carry
+            loss = lambda q: optax.softmax_cross_entropy_with_integer_labels(
+                pz.apply(q, x), y
+            ).mean()
+            upd, state = tx.update(jax.grad(loss)(q), state, q)
+            q = optax.apply_updates(q, upd)
+            return (q, state), pz.apply(q, x)
+
+        run = jax.jit(lambda q, tx=tx, step=step: jax.lax.scan(step, (q, tx.init(q)), None, 5)[1])
+        logits[p.name] = np.concatenate([pz.apply(params, x)[None], run(params)])
+    a, b = logits["mup"], logits["mup_table3"]
+    assert np.abs(a[-1] - a[0]).max() > 0.05  # the function moved
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
