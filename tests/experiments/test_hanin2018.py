@@ -1,5 +1,6 @@
-"""hanin2018: the tiny preset end to end, the Monte Carlo forward against numpy, and negative
-controls (a wrong init scale, a wrong theory constant) that FAIL through evaluate."""
+"""hanin2018: the tiny preset end to end (slow), the Monte Carlo forward against numpy, and
+negative controls (a wrong init scale, run end to end (slow) and on a synthetic table; a wrong
+theory constant) that FAIL through evaluate."""
 
 import jax
 import numpy as np
@@ -25,6 +26,7 @@ def tiny(exp, tmp_path_factory):
     return cfg, run_experiment(exp, cfg, out, progress=False, log=lambda *_: None)
 
 
+@pytest.mark.slow
 def test_tiny_run(exp, tiny):
     cfg, res = tiny
     for name in ("summary.md", "summary.json", "figure_moments.png", "figure_collapse.png"):
@@ -42,6 +44,7 @@ def test_tiny_run(exp, tiny):
     assert res.verdict.status == "PASS", res.verdict.reason
 
 
+@pytest.mark.slow
 def test_wrong_init_scale_is_a_negative_control(exp, tmp_path):
     """sigma_w2 = 2.1 instead of He's 2: E[R_3] = 1.05^3 = 1.158, while the SE of the mean of
     R at 4000 networks is ~0.02 (sd of R ~ 1.2), so ~8 SE. The same evaluate must FAIL."""
@@ -72,6 +75,13 @@ def test_wrong_theory_constant_fails(exp):
     assert exp.module.evaluate(_synthetic(exp, 5.0), cfg).status == "PASS"
     # constant 4: at sum 1/n = 0.14 the product is ~1.8 instead of ~2.0, ~5 SE
     assert exp.module.evaluate(_synthetic(exp, 4.0), cfg).status == "FAIL"
+
+
+def test_wrong_init_scale_on_a_synthetic_table_fails(exp):
+    """E[R_j] = 1.05^j (sigma_w2 = 2.1 instead of 2) with SE 0.01: >= 5 SE at every layer."""
+    t = _synthetic(exp, 5.0)
+    t["mean_r"] = 1.05 ** t["layer"].astype(float)
+    assert exp.module.evaluate(t, exp.get_config()).status == "FAIL"
 
 
 def test_length_ratios_match_a_numpy_forward(exp):

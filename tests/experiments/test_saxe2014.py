@@ -1,6 +1,7 @@
-"""saxe2014: the tiny preset end to end, and evaluate on synthetic tables (PASS) with negative
-controls that FAIL: the continuous-time theory constant in place of the discrete one, a
-depth-dependent orthogonal learning time, a Gaussian arm that does not slow down."""
+"""saxe2014: the tiny preset end to end (slow: minutes under load, mostly compilation), and
+evaluate on synthetic tables (PASS) with negative controls that FAIL: the continuous-time theory
+constant in place of the discrete one, a depth-dependent orthogonal learning time, a Gaussian arm
+that does not slow down."""
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ def exp():
     return load_experiment("saxe2014")
 
 
+@pytest.mark.slow
 def test_tiny_run(exp, tmp_path):
     cfg = resolve_config(exp, ["preset=tiny"])
     res = run_experiment(exp, cfg, tmp_path, progress=False, log=lambda *_: None)
