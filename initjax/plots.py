@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import matplotlib
 
@@ -12,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from initjax.measure.plot import mark_underflow  # noqa: E402
+from initjax.measure.plot import mark_underflow, savefig  # noqa: E402
 
 __all__ = ["layer_summary", "mark_underflow", "plot_layers", "savefig", "underflow_onsets"]
 
@@ -115,12 +114,3 @@ def plot_layers(
                 color=color,
             )
     ax.set_xlabel("layer l")
-
-
-def savefig(fig, path: str | Path) -> Path:
-    """Save and close a figure (PNG, 120 dpi)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path

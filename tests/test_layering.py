@@ -3,7 +3,7 @@
 1. ``initializers/`` and ``theory/`` never import Flax (they are framework-free math).
 2. A subpackage imports only the layers before it: base modules (``_registry``, ``keys``,
    ``activations``) < initializers < theory < models < parametrizations < measure < data <
-   sweeps; ``models/`` in particular never imports ``sweeps/``.
+   plots (figures of results tables) < sweeps; ``models/`` in particular never imports ``sweeps/``.
 3. Nothing imports a CLI module (``cli.py``, ``*_cli.py``) except another CLI module.
 4. No private (``_name``) module is imported from outside its own package: library code,
    scripts and experiments go through each subpackage's public modules; a test of package X
@@ -22,7 +22,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "initjax"
 BASE = {"_registry", "keys", "activations", "__init__"}
-ORDER = ["initializers", "theory", "models", "parametrizations", "measure", "data", "sweeps"]
+ORDER = [
+    *("initializers", "theory", "models", "parametrizations", "measure", "data", "plots"),
+    "sweeps",
+]
 SOURCES = sorted(
     p
     for d in ("initjax", "scripts", "experiments", "tests")

@@ -77,10 +77,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--metrics",
         default="q,c",
         help="comma-separated registered metrics (`initjax list --kind metrics`): q, c, "
-        "grad_sq, act_std, act_saturation, unit_symmetry, jac_sv, plugin metrics",
+        "grad_sq, act_std, act_saturation, unit_symmetry, jac_sv, z_moments, distinct_units, "
+        "weight_rank, plugin metrics",
     )
     p.add_argument("--batch", type=int, default=8, help="Gaussian inputs per network")
     p.add_argument("--c0", type=_floats, default=None, help="exact input correlation of pairs")
+    p.add_argument(
+        "--keep-prob",
+        type=_floats,
+        default=None,
+        help="dropout keep probability in (0, 1] on every hidden layer's input activations "
+        "(inverted dropout; mlp and conv); default 1 = no dropout",
+    )
     p.add_argument("--root-seed", type=int, default=0)
     p.add_argument("--layers", default=None, help="comma-separated layers to print")
     p.add_argument("--kernel-size", type=int, default=None, help="conv: kernel size (3)")
@@ -278,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
         c0=args.c0,
         root_seed=args.root_seed,
         seed_chunk=chunk,
+        keep_prob=args.keep_prob,
     )
     if args.layers:
         try:

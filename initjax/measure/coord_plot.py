@@ -87,7 +87,7 @@ def plot_coords(
     ``table``: :func:`~initjax.measure.coord_check.coord_check`'s output (activation rows).
     Over depth, the hidden layers are summarized by the last one (``hidden_last``).
     """
-    from initjax.plots import savefig
+    from initjax.measure.plot import savefig
 
     t = table[(table["kind"] == "activation") & (table["quantity"] == quantity)].copy()
     if over == "depth":
@@ -117,7 +117,7 @@ def plot_coords(
 def plot_spectral(table: pd.DataFrame, path: str | Path, *, title: str = "") -> Path:
     """Write the spectral view: per parametrization, ||W_0|| and ||W_T - W_0|| (last step)
     relative to sqrt(fan_out / fan_in) per kernel against width (hidden layers averaged)."""
-    from initjax.plots import savefig
+    from initjax.measure.plot import savefig
 
     t = table[table["kind"] == "parameter"]
     params = list(dict.fromkeys(t["parametrization"]))

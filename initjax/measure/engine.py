@@ -18,7 +18,9 @@ shapes): changing sigma values does not recompile (:func:`trace_count` counts tr
 Keys (``initjax.keys``): seed s's key k_s = ``seed_keys(seeds, root_seed)[s]``; params from
 ``role(k_s, PARAMS)``; per-seed inputs from ``role(k_s, INPUTS)``; shared inputs (the default) are
 seed 0's, ``role(k_0, INPUTS)``, for every seed; the random cotangent of ``grad_sq`` from
-``role(k_s, COTANGENT)``. Every grid cell uses the same keys (common random numbers).
+``role(k_s, COTANGENT)``; dropout masks (``keep_prob`` < 1) from ``role(k_s, DROPOUT)``, layer l's
+from ``layer(role(k_s, DROPOUT), l)`` (:mod:`initjax.models._core`). Every grid cell uses the
+same keys (common random numbers).
 
 Costs per seed and grid cell (N = width, B = batch, L = depth, n = input size), on top of the
 forward pass O(L B N^2) and the weight draws O(L N^2), with memory O(B N + N^2) independent of L:
@@ -27,6 +29,8 @@ the weights again (O(L B N^2 + L N^2)) and stores the pre-activations, memory O(
 ``jac_sv``: n forward-mode tangents of one input carried through the same scan, O(L n N^2) flops
 and O(n N) memory, plus an O(n^2 min(n, N)) SVD; exact, so n and N are limited to 1024.
 ``unit_symmetry``: a Gram matrix O(N^2 fan_in) and an SVD O(B^2 N) per layer.
+``distinct_units``: direct pairwise differences O(N^2 fan_in) and a reachability closure
+O(N^3 log N) per layer; ``weight_rank``: an SVD O(N^2 fan_in).
 """
 
 from __future__ import annotations
@@ -44,11 +48,20 @@ import numpy as np
 
 from initjax import keys, models
 from initjax.measure import metrics as M
-from initjax.measure import preact
+from initjax.measure import preact, sharding
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
 from initjax.measure.inputs import check_c0, gaussian_inputs
 from initjax.measure.result import PropagationResult
-from initjax.models import Stack, data_method, init_stack, refine_params, stack_of
+from initjax.models import (
+    Stack,
+    check_keep_prob,
+    data_method,
+    dropout_root,
+    hidden_apply,
+    init_stack,
+    refine_params,
+    stack_of,
+)
 
 __all__ = ["propagate", "prepare", "Prepared", "trace_count", "JAC_MAX", "INPUT_MODES", "PATHS"]
 
@@ -164,7 +177,7 @@ def _idle_params(fetch):
     return jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(fetch, jnp.int32(1)))
 
 
-def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
+def _forward(cfg: _Config, net, x: jax.Array, drop, *, keep_z: bool):
     """Forward scan over layers with per-layer stats, and the Jacobian at ``x[jac_input]``.
 
     Returns (z^depth, stats with a leading layer axis, z^0..z^{depth-1} stacked or None,
@@ -186,7 +199,7 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
 
     def body(carry, i):
         z_prev, p, t = carry
-        z = st.layer_apply(p, z_prev)
+        z = hidden_apply(st, p, z_prev, drop, i)
         s = _layer_stats(cfg, z, p, i, 1, z_prev)
         idle = i == 0
         if jac:
@@ -207,7 +220,7 @@ def _forward(cfg: _Config, net, x: jax.Array, *, keep_z: bool):
     return z, s, (None if zs is None else zs[1:]), jmat
 
 
-def _backward(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
+def _backward(cfg: _Config, net, z_last, zs, seed_key, drop) -> dict[str, jax.Array]:
     """Backward-pass metrics of g^l = d loss / d z^l for l = 0..depth, by a reverse scan that
     draws the weights again.
 
@@ -217,7 +230,7 @@ def _backward(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
     st = cfg.stack
     _, fetch, p_out = net
     grad_metrics = cfg.by_pass("backward")
-    out, vjp_out = jax.vjp(lambda z: st.output(p_out, z), z_last)
+    out, vjp_out = jax.vjp(lambda z: st.output(p_out, z, drop), z_last)
     if cfg.loss is None:
         ct = jax.random.normal(keys.role(seed_key, keys.COTANGENT), out.shape, jnp.float32)
         ct = ct.astype(out.dtype)
@@ -246,10 +259,10 @@ def _backward(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
         z_prev = jax.lax.dynamic_index_in_dim(zs, jnp.minimum(k, depth - 1), 0, False)
         gp = None
         if param_grads:
-            _, vjp = jax.vjp(lambda h, pp: st.layer_apply(pp, h), z_prev, p)
+            _, vjp = jax.vjp(lambda h, pp: hidden_apply(st, pp, h, drop, k + 1), z_prev, p)
             g_prev, gp = vjp(g)
         else:
-            _, vjp = jax.vjp(lambda h: st.layer_apply(p, h), z_prev)
+            _, vjp = jax.vjp(lambda h: hidden_apply(st, p, h, drop, k + 1), z_prev)
             (g_prev,) = vjp(g)
         out = stats(g, jnp.minimum(k + 1, depth), 1, gp)
         return (jnp.where(idle, g, g_prev), fetch(jnp.clip(k, 1, depth))), out
@@ -263,10 +276,11 @@ def _backward(cfg: _Config, net, z_last, zs, seed_key) -> dict[str, jax.Array]:
 def _seed_metrics(cfg: _Config, seed_key, sw2, sb2, x, params) -> dict[str, jax.Array]:
     net = _network(cfg, seed_key, sw2, sb2, params, x)
     need_grad = bool(cfg.by_pass("backward"))
-    z_last, stats, zs, jmat = _forward(cfg, net, x, keep_z=need_grad)
+    drop = dropout_root(cfg.stack, seed_key)
+    z_last, stats, zs, jmat = _forward(cfg, net, x, drop, keep_z=need_grad)
     res: dict[str, jax.Array] = dict(stats)
     if need_grad:
-        res.update(_backward(cfg, net, z_last, zs, seed_key))
+        res.update(_backward(cfg, net, z_last, zs, seed_key, drop))
     if jmat is not None:
         ctx = M.NetworkContext(jacobian=jmat.astype(jnp.float32), stack=cfg.stack)
         for m in cfg.by_pass("jacobian"):
@@ -332,10 +346,16 @@ class Prepared:
 
             bar = tqdm(total=len(it), desc="propagate (seed chunks)", unit="chunk", leave=False)
         for a, b in it:
-            ks = _shard(seed_keys[a:b], self.meta["shard"])
             pp = None if params is None else jax.tree.map(lambda v, a=a, b=b: v[a:b], params)
-            out = _run_jit(self.config, ks, sw2, sb2, x, input_key, pp)
-            parts.append(jax.device_get(out))
+            ks, (w2, b2), (xx, ik), (pp,) = sharding.place(
+                seed_keys[a:b],
+                (sw2, sb2),
+                (x, input_key),
+                shard=self.meta["shard"],
+                seed_args=(pp,),
+            )
+            out = _run_jit(self.config, ks, w2, b2, xx, ik, pp)
+            parts.append(sharding.gather(out))
             if bar is not None:
                 bar.update(1)
         if bar is not None:
@@ -362,17 +382,8 @@ class Prepared:
 
 
 def _shard(seed_keys: jax.Array, shard: bool | None) -> jax.Array:
-    devs = jax.devices()
-    if shard is False or len(devs) < 2:
-        return seed_keys
-    s = seed_keys.shape[0]
-    d = max(k for k in range(1, len(devs) + 1) if s % k == 0)
-    if d < 2:
-        return seed_keys
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-    mesh = Mesh(np.array(devs[:d]), ("seeds",))
-    return jax.device_put(seed_keys, NamedSharding(mesh, PartitionSpec("seeds")))
+    """The seed keys as :func:`initjax.measure.sharding.place` lays them out (one cell)."""
+    return sharding.place(seed_keys, (), (), shard=shard)[0]
 
 
 # Per-call overhead: validating a model traces its initializers (check_init_shape) and the
@@ -475,6 +486,7 @@ def prepare(
     jac_input: int = 0,
     shard: bool | None = None,
     seed_chunk: int | None = None,
+    keep_prob: float | None = None,
 ) -> Prepared:
     """Validate every argument of :func:`propagate` (no tracing) and package the call."""
     if isinstance(model, Mapping):  # a spec {"arch": "mlp", "width": ..., ...}
@@ -486,6 +498,20 @@ def prepare(
         model = models.build(spec.pop("arch"), **spec)
     st = stack_of(model)
     ms = metrics_arg(metrics)
+    if keep_prob is not None:
+        kp = check_keep_prob(keep_prob, arg="keep_prob")
+        if kp != st.keep_prob:
+            if not st.SUPPORTS_DROPOUT:
+                raise ValueError(
+                    f"keep_prob: {type(st).__name__} has no dropout; keep_prob must be 1 or None"
+                )
+            st = dataclasses.replace(st, keep_prob=kp)
+    jac = [m for m in ms if M.get(m).engine_pass == "jacobian"]
+    if st.keep_prob < 1.0 and jac:
+        raise ValueError(
+            f"metric {jac[0]!r} with keep_prob < 1: the Jacobian of a network with dropout "
+            "depends on the mask of its one example; measure it without dropout"
+        )
     if params is not None:
         if sigma_w2 is not None or sigma_b2 is not None:
             raise ValueError("sigma_w2/sigma_b2 cannot be combined with params= (already drawn)")
@@ -594,6 +620,7 @@ def prepare(
         "c0": cfg.c0,
         "q0": cfg.q0,
         "path": cfg.path,
+        "keep_prob": float(st.keep_prob),
         "data_init": None if method is None else repr(st.kernel_init),
         "root_seed": int(root_seed),
         "seeds": n_seeds,
@@ -624,6 +651,7 @@ def propagate(
     jac_input: int = 0,
     shard: bool | None = None,
     seed_chunk: int | None = None,
+    keep_prob: float | None = None,
     progress: bool = False,
 ) -> PropagationResult:
     """Measure signal propagation through ``seeds`` random initializations of ``model``.
@@ -666,6 +694,12 @@ def propagate(
         None: all at once, except on a single CPU device, where chunks keep one layer step's
         weights and activations within ~16 MiB of cache (faster per network; same values up to
         float32 rounding of the input projection's matmul).
+      keep_prob: dropout keep probability rho in (0, 1] on the activations feeding every hidden
+        layer (and the readout), overriding the model's ``keep_prob`` field; None: the model's
+        (1 = no dropout, the default). Inverted dropout, masks from the dropout key role
+        (module docstring); the mean-field maps with the same rho are
+        ``initjax.theory.q_map(..., keep_prob=rho)`` (Schoenholz et al. 2017, Sec. 4). Only
+        families with dropout (mlp, conv); not with the ``jac_sv`` metric.
       progress: show a progress bar over seed chunks.
 
     Returns:
@@ -708,5 +742,6 @@ def propagate(
         jac_input=jac_input,
         shard=shard,
         seed_chunk=seed_chunk,
+        keep_prob=keep_prob,
     )
     return prep.run(progress=progress)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fit_depth_scale", "gradient_growth", "unit_crossing"]
+__all__ = ["fit_depth_scale", "fit_depth_scale_seeds", "gradient_growth", "unit_crossing"]
 
 
 def fit_depth_scale(
@@ -60,6 +60,56 @@ def fit_depth_scale(
     if slope >= 0:
         return float("inf"), n, (start, n)
     return float(-1.0 / slope), n, (start, n)
+
+
+def fit_depth_scale_seeds(
+    deviations: np.ndarray,
+    *,
+    layers: np.ndarray | None = None,
+    n_sigma: float = 3.0,
+    min_points: int = 4,
+    linear_below: float = 0.5,
+) -> tuple[float, float, int, tuple[int, int]]:
+    """:func:`fit_depth_scale` of the seed mean, with its standard error over seeds.
+
+    The fit runs on the seed mean of ``deviations`` (floor: ``n_sigma`` standard errors of that
+    mean); its standard error is the leave-one-seed-out jackknife (Efron & Tibshirani 1993,
+    ch. 11) with the window fixed to the full sample's, so the SE measures the seed noise of the
+    decay rate, not the jitter of the window choice.
+
+    Args:
+      deviations: ``(S, L)`` per-seed signed deviations c^l - c* (S >= 2 seeds, L layers).
+      layers, n_sigma, min_points, linear_below: as in :func:`fit_depth_scale`.
+
+    Returns:
+      ``(xi, se, n_points, window)``: ``se`` is NaN when xi is not finite or a leave-one-out
+      fit is not finite.
+
+    Raises:
+      ValueError: ``deviations`` not 2-D or fewer than 2 seeds.
+    """
+    d = np.asarray(deviations, np.float64)
+    if d.ndim != 2 or d.shape[0] < 2:
+        raise ValueError(f"deviations must be (seeds >= 2, layers), got shape {d.shape}")
+    s = d.shape[0]
+    mean = d.mean(axis=0)
+    se = d.std(axis=0, ddof=1) / np.sqrt(s)
+    xi, n, win = fit_depth_scale(
+        mean, se, layers=layers, n_sigma=n_sigma, min_points=min_points, linear_below=linear_below
+    )
+    if not np.isfinite(xi):
+        return xi, float("nan"), n, win
+    loo = np.array(
+        [
+            fit_depth_scale(
+                (mean * s - d[i]) / (s - 1), layers=layers, min_points=min_points, window=win
+            )[0]
+            for i in range(s)
+        ]
+    )
+    if not np.all(np.isfinite(loo)):
+        return xi, float("nan"), n, win
+    return xi, float(np.sqrt((s - 1) / s * np.sum((loo - loo.mean()) ** 2))), n, win
 
 
 def gradient_growth(grad_sq: np.ndarray, skip_first: int, skip_last: int) -> np.ndarray:

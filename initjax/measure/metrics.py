@@ -27,6 +27,12 @@ Schoenholz et al. 2017, arXiv:1611.01232; Pennington et al. 2017, arXiv:1711.047
 - ``unit_symmetry`` (columns ``unit_dist``, ``act_rank``): smallest Euclidean distance between two
   units' incoming weight vectors; numerical rank of the (rows, units) activation matrix, with
   numpy's tolerance max(rows, units) * eps(float32) * largest singular value.
+- ``distinct_units`` (columns ``distinct_units``, ``unit_rel_dist_min``, ``unit_rel_dist_max``):
+  number of distinct units of the layer (incoming vectors (weights, bias) closer than
+  ``units.DEFAULT_REL_TOL`` = 1e-4 x their RMS norm count once, single linkage) and the smallest /
+  largest distance between two units in RMS norms (:mod:`initjax.measure.units`).
+- ``weight_rank``: numerical rank of the layer's ``(fan_in, units)`` kernel, numpy's tolerance
+  max(fan_in, units) * eps(float32) * largest singular value (0 for an all-zero kernel).
 - ``jac_sv``: singular values of d phi(z^depth) / d x at one input, descending.
 - ``z_moments`` (columns ``z_mean``, ``z_var``): mean and centred variance of all entries of z^l
   (examples, units, positions), so q^l = z_var + z_mean^2: ``z_var`` is the quantity LSUV
@@ -61,6 +67,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from initjax._registry import Registry
+from initjax.measure import units
 from initjax.models import Stack
 
 __all__ = [
@@ -636,6 +643,8 @@ register(
     description="smallest distance between units' weight vectors; rank of the activations",
     reference="symmetry breaking at initialization",
 )
+
+
 register(
     "jac_sv",
     _singular_values,
@@ -653,6 +662,45 @@ register(
     columns=("z_mean", "z_var"),
     description="mean and centred variance of all entries of z^l (q^l = z_var + z_mean^2)",
     reference="Mishkin & Matas 2016 (LSUV normalizes Var(z^l) to 1)",
+)
+
+
+def _layer_unit_vectors(ctx: LayerContext) -> jax.Array:
+    """(units, fan_in [+ 1]): the layer's unit weight vectors, with the bias when the layer's
+    params hold one of shape (units,)."""
+    p = jax.lax.stop_gradient(ctx.params)
+    w = ctx.stack.unit_weights(p, ctx.kind)
+    b = p.get("bias") if isinstance(p, Mapping) else None
+    if b is None or b.shape != (w.shape[1],):
+        b = None
+    return units.unit_vectors(w, b)
+
+
+def _distinct_units(ctx: LayerContext) -> dict[str, jax.Array]:
+    v = _layer_unit_vectors(ctx)
+    lo, hi = units.relative_distance_range(v)
+    return {"distinct_units": units.distinct_units(v), "unit_rel_dist_min": lo,
+            "unit_rel_dist_max": hi}  # fmt: skip
+
+
+register(
+    "distinct_units",
+    _distinct_units,
+    columns=("distinct_units", "unit_rel_dist_min", "unit_rel_dist_max"),
+    needs=("params",),
+    nonfinite_policy="ignore",
+    supports=_has_units,
+    description="distinct units of a layer (relative tolerance 1e-4); min/max unit distance",
+    reference="symmetry breaking (Goodfellow, Bengio, Courville 2016, Sec. 8.4)",
+)
+register(
+    "weight_rank",
+    lambda ctx: numerical_rank(ctx.stack.unit_weights(jax.lax.stop_gradient(ctx.params), ctx.kind)),
+    needs=("params",),
+    nonfinite_policy="ignore",
+    supports=_has_units,
+    description="numerical rank of the layer's (fan_in, units) kernel",
+    reference="symmetry breaking (Goodfellow, Bengio, Courville 2016, Sec. 8.4)",
 )
 
 

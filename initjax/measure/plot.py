@@ -10,7 +10,7 @@ import numpy as np
 from initjax.measure import metrics as M
 from initjax.measure.result import PropagationResult
 
-__all__ = ["plot_layers", "LOG_SCALE", "log_scale_columns", "mark_underflow"]
+__all__ = ["plot_layers", "LOG_SCALE", "log_scale_columns", "mark_underflow", "savefig"]
 
 
 def log_scale_columns(metrics) -> set[str]:
@@ -42,6 +42,17 @@ def mark_underflow(ax, x, y, first_layer: int, n: int, total: int, color="C3") -
         va="bottom",
         rotation=90,
     )
+
+
+def savefig(fig, path: str | Path) -> Path:
+    """Save and close a matplotlib figure as a PNG (120 dpi, tight box); returns the path."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 # Former constant: the built-in metrics drawn on a log axis.

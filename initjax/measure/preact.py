@@ -31,7 +31,9 @@ Choosing per layer from A only keeps the law exact: in both branches Z given A h
 Only MLP stacks (:class:`initjax.models.mlp.MLPStack`) in float32 whose kernel initializer is an
 i.i.d. zero-mean Gaussian (``normal``, ``variance_scaling`` with ``distribution="normal"``,
 ``torch_kaiming_normal``, ``torch_xavier_normal``) qualify (:func:`reason_not_applicable`).
-Biases are drawn exactly as in the weight path (same keys, same values).
+Biases are drawn exactly as in the weight path (same keys, same values). Dropout
+(``keep_prob`` < 1) multiplies the layer input A by the same masks as the weight path (same keys)
+before the Gram matrix is formed, so Z given the masked A again has the exact law.
 
 Shapes: the seed and grid axes are flattened into one explicit batch axis M = H x S (no vmap
 around the layer step), so the per-layer choice is a real branch (``lax.cond``), not a select
@@ -49,7 +51,7 @@ import jax.numpy as jnp
 from initjax import keys
 from initjax.initializers import BoundInitializer, sampling
 from initjax.measure.inputs import gaussian_inputs
-from initjax.models import MLPStack, draw_bias
+from initjax.models import MLPStack, draw_bias, dropout, hidden_apply
 
 __all__ = [
     "METRICS",
@@ -194,16 +196,24 @@ def run(cfg: Any, seed_keys: jax.Array, sw2: jax.Array, sb2: jax.Array, x, input
     stats0 = jax.vmap(lambda z: _layer_stats(cfg, z, None, 0, 0))(z0)
     std_h = _kernel_std(st, width, width, sw_f)
 
+    drops = None
+    if st.keep_prob < 1.0:
+        drops = jax.vmap(lambda k: keys.role(k, keys.DROPOUT))(kf)
+
     def body(z, i):
         ki = layer_keys(i)
 
         def hidden_weights():
             def one(j, k):
-                return st.layer_apply(st.layer_init(k, w2_of(j), sb_f[j]), z[j])
+                drop = None if drops is None else drops[j]
+                return hidden_apply(st, st.layer_init(k, w2_of(j), sb_f[j]), z[j], drop, i)
 
             return jax.vmap(one)(idx, ki)
 
-        z_new, fb = _layer(st, st.activation(z), ki, std_h, sb_f, hidden_weights)
+        a = st.activation(z)
+        if drops is not None:  # the masks of the weight path (same keys, same shapes)
+            a = jax.vmap(lambda d, aa: dropout(aa, keys.layer(d, i), st.keep_prob))(drops, a)
+        z_new, fb = _layer(st, a, ki, std_h, sb_f, hidden_weights)
         return z_new, (jax.vmap(lambda zz: _layer_stats(cfg, zz, None, i, 1))(z_new), fb)
 
     layers = jnp.arange(1, st.depth + 1, dtype=jnp.int32)

@@ -30,6 +30,7 @@ import optax
 import pandas as pd
 
 from initjax import keys
+from initjax.measure import sharding
 from initjax.models import Stack, apply_stack, data_method, init_stack, refine_params, stack_of
 from initjax.parametrizations import Parametrized, base_optimizer
 
@@ -395,6 +396,7 @@ def train(
     spec: TrainSpec = TrainSpec(),
     root_seed: int = 0,
     xla_options: str = "auto",
+    shard: bool | None = None,
 ) -> TrainResult:
     """Train ``seeds`` networks per grid cell of (sigma_w2, sigma_b2, learning_rate), in one call.
 
@@ -419,6 +421,9 @@ def train(
         (measured faster there: BENCHMARKS.md, case 8), else "default". The options change
         which kernels run, so results may differ in float32 rounding between settings, never
         in law.
+      shard: lay the cells x seeds networks over every visible device (``jax.devices()``, all
+        processes' in a multi-process run; :mod:`initjax.measure.sharding`); None: when more
+        than one device is visible; False: one device.
 
     Returns:
       :class:`TrainResult`.
@@ -467,8 +472,11 @@ def train(
     )
     # sigma_w2=None: the initializer as registered (None is an empty pytree under vmap).
     sw_arg = None if own_init else jnp.asarray(sw)
-    out = _train_jit(options)(
-        stack, spec, seed_keys, sw_arg, jnp.asarray(sb), jnp.asarray(lr), data_j, pz
+    seed_keys, (sw_arg, sb_arg, lr_arg), (data_j,), _ = sharding.place(
+        seed_keys, (sw_arg, jnp.asarray(sb), jnp.asarray(lr)), (data_j,), shard=shard
+    )
+    out = sharding.gather(
+        _train_jit(options)(stack, spec, seed_keys, sw_arg, sb_arg, lr_arg, data_j, pz)
     )
     params = out.pop("params", None)
     params0 = out.pop("params0", None)

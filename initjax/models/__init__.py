@@ -28,6 +28,9 @@ from initjax.models._core import (
     StackModule,
     apply_stack,
     data_method,
+    dropout,
+    dropout_root,
+    hidden_apply,
     init_params,
     init_stack,
     refine_params,
@@ -53,6 +56,7 @@ from initjax.models._registry import (
     register,
 )
 from initjax.models._roles import ROLES, ParamRole, dense_roles, role_fans
+from initjax.models._validate import keep_prob as check_keep_prob
 from initjax.models.conv import ConvNet, ConvStack
 from initjax.models.mlp import MLP, MLPStack
 from initjax.models.resmlp import ResMLP, ResMLPStack, fixup_branch_scale
@@ -85,6 +89,10 @@ __all__ = [
     "apply_stack",
     "build",
     "data_method",
+    "check_keep_prob",
+    "dropout",
+    "dropout_root",
+    "hidden_apply",
     "check_init_shape",
     "check_variance",
     "dense_roles",

@@ -24,6 +24,15 @@ A data-dependent ``kernel_init`` (LSUV, MetaInit, GradInit;
 base initializer draws the params, then :func:`refine_params` changes them on a data batch, with
 the key ``keys.data_init(root)``.
 ``model.init(rngs, x)`` and :func:`init_params` refine on their ``x``.
+
+Dropout (inverted dropout, Srivastava et al. 2014; its mean-field maps: Schoenholz et al. 2017,
+Sec. 4 and :mod:`initjax.theory.maps`): a stack whose family supports it has a ``keep_prob``
+field rho in (0, 1] and multiplies the activations phi(z^{l-1}) feeding each hidden layer l
+(l = 1..depth) and the readout (l = depth + 1) by m / rho, m ~ Bernoulli(rho) i.i.d. per example
+and unit, m = [U < rho] with U ~ Uniform[0, 1) drawn from ``keys.layer(dropout_root, l)``, where
+``dropout_root = keys.role(seed_key, keys.DROPOUT)``. Masks of different rho share U (common random
+numbers). The input projection (layer 0) sees the raw input, without dropout. rho = 1 runs
+exactly the code without dropout.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ import jax.numpy as jnp
 from initjax import activations, initializers, keys
 from initjax.models import _params
 from initjax.models._validate import choice, optional_positive_int
+from initjax.models._validate import keep_prob as check_keep_prob
 
 PRECISIONS = (None, "default", "high", "highest")
 
@@ -53,6 +63,9 @@ __all__ = [
     "stack_of",
     "data_method",
     "refine_params",
+    "dropout",
+    "dropout_root",
+    "hidden_apply",
 ]
 
 Params = Any
@@ -74,6 +87,11 @@ class Stack(abc.ABC):
     """
 
     UNSUPPORTED_METRICS: ClassVar[Mapping[str, str]] = {}
+    # Dropout: a family that supports it declares a dataclass field ``keep_prob: float = 1.0``,
+    # sets SUPPORTS_DROPOUT and accepts an optional mask key as the last argument of
+    # layer_apply / readout_apply (module docstring). This class default is not a field.
+    SUPPORTS_DROPOUT: ClassVar[bool] = False
+    keep_prob = 1.0
 
     depth: int
     activation: activations.Activation
@@ -160,15 +178,54 @@ class Stack(abc.ABC):
         """phi(z^depth): the output without readout (Pennington et al. 2017: x^L = phi(h^L))."""
         return self.activation(z)
 
-    def output(self, params: Params | None, z: jax.Array) -> jax.Array:
-        """Readout logits if the stack has a readout, else :meth:`features`."""
+    def output(
+        self, params: Params | None, z: jax.Array, drop: jax.Array | None = None
+    ) -> jax.Array:
+        """Readout logits if the stack has a readout, else :meth:`features`.
+
+        ``drop``: the dropout root key (:func:`dropout_root`) or None (no dropout); the readout's
+        mask key is ``keys.layer(drop, depth + 1)``.
+        """
         if self.readout is None:
             return self.features(z)
-        return self.readout_apply(params, z)
+        if drop is None:
+            return self.readout_apply(params, z)
+        return self.readout_apply(params, z, keys.layer(drop, self.depth + 1))
 
     def input_shape_of(self, x_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-example shape of a batch shape ``(B, *in_shape)`` (checked by :meth:`check`)."""
         return tuple(x_shape[1:])
+
+
+def dropout(a: jax.Array, key: jax.Array, keep_prob: float) -> jax.Array:
+    """Inverted dropout: ``a * m / keep_prob`` with m = [U < keep_prob], U ~ Uniform[0, 1).
+
+    Args:
+      a: activations, any shape and floating dtype; one independent mask entry per element.
+      key: the layer's mask key (U is drawn in float32 with ``a.shape``).
+      keep_prob: rho in (0, 1] (a static Python float).
+
+    Returns:
+      An array like ``a``; E[result] = a, E[result^2] = a^2 / keep_prob.
+    """
+    u = jax.random.uniform(key, a.shape, jnp.float32)
+    return jnp.where(u < keep_prob, a / jnp.asarray(keep_prob, a.dtype), jnp.zeros((), a.dtype))
+
+
+def dropout_root(stack: Stack, seed_key: jax.Array) -> jax.Array | None:
+    """``keys.role(seed_key, keys.DROPOUT)`` when the stack drops units (keep_prob < 1), else
+    None (then no mask is drawn and the layers run exactly as without dropout)."""
+    return keys.role(seed_key, keys.DROPOUT) if stack.keep_prob < 1.0 else None
+
+
+def hidden_apply(
+    stack: Stack, p: Params, z: jax.Array, drop: jax.Array | None, layer: jax.Array | int
+) -> jax.Array:
+    """Hidden layer ``layer``'s ``layer_apply``, with its dropout mask when ``drop`` (the root
+    from :func:`dropout_root`) is not None: mask key ``keys.layer(drop, layer)``."""
+    if drop is None:
+        return stack.layer_apply(p, z)
+    return stack.layer_apply(p, z, keys.layer(drop, layer))
 
 
 def _arange_layers(depth: int) -> jax.Array:
@@ -247,11 +304,26 @@ def refine_params(
 _refine_jit = jax.jit(refine_params, static_argnums=0)
 
 
-def apply_stack(stack: Stack, params: dict[str, Params], x: jax.Array) -> jax.Array:
-    """The network's output for a batch ``x`` (``(B, *in_shape)``): readout logits or phi(z^L)."""
+def apply_stack(
+    stack: Stack, params: dict[str, Params], x: jax.Array, dropout_key: jax.Array | None = None
+) -> jax.Array:
+    """The network's output for a batch ``x`` (``(B, *in_shape)``): readout logits or phi(z^L).
+
+    ``dropout_key``: the dropout root ``keys.role(seed_key, keys.DROPOUT)`` to drop units with
+    the stack's ``keep_prob`` (training mode); None (default) or keep_prob = 1: no dropout
+    (inverted dropout needs no rescaling at evaluation).
+    """
     z = stack.input_apply(params["input"], x)
-    z, _ = jax.lax.scan(lambda h, p: (stack.layer_apply(p, h), None), z, params["hidden"])
-    return stack.output(params.get("readout"), z)
+    drop = dropout_key if stack.keep_prob < 1.0 else None
+    if drop is None:
+        z, _ = jax.lax.scan(lambda h, p: (stack.layer_apply(p, h), None), z, params["hidden"])
+    else:
+        z, _ = jax.lax.scan(
+            lambda h, pi: (hidden_apply(stack, pi[0], h, drop, pi[1]), None),
+            z,
+            (params["hidden"], _arange_layers(stack.depth)),
+        )
+    return stack.output(params.get("readout"), z, drop)
 
 
 def params_root(module: nn.Module) -> jax.Array:
@@ -277,8 +349,12 @@ class StackModule(nn.Module):
         raise TypeError(f"{type(self).__name__} must define stack() -> Stack")
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        """Readout logits ``(B, readout)`` or features phi(z^depth) for a batch ``x``."""
+    def __call__(self, x: jax.Array, dropout_key: jax.Array | None = None) -> jax.Array:
+        """Readout logits ``(B, readout)`` or features phi(z^depth) for a batch ``x``.
+
+        ``dropout_key``: None (no dropout: evaluation) or the dropout root
+        ``keys.role(seed_key, keys.DROPOUT)`` (training with the model's ``keep_prob``).
+        """
         st = self.stack()
         x = jnp.asarray(x)
         in_shape = st.input_shape_of(x.shape)
@@ -302,7 +378,7 @@ class StackModule(nn.Module):
         else:
             for name in ("input", "hidden") + (("readout",) if st.readout is not None else ()):
                 params[name] = self.param(name, lambda _rng: None)
-        return apply_stack(st, params, x)
+        return apply_stack(st, params, x, dropout_key)
 
 
 def stack_of(model: Any) -> Stack:
@@ -372,6 +448,8 @@ def validate_common(module: Any) -> None:
     _params.check_variance(module.sigma_b2, arg="sigma_b2")
     optional_positive_int(module.readout, arg="readout")
     choice(module.precision, PRECISIONS, arg="precision")
+    kp = getattr(module, "keep_prob", 1.0)
+    check_keep_prob(kp, arg="keep_prob")
     try:
         dt = jnp.dtype(module.dtype)
     except TypeError:

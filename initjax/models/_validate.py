@@ -6,7 +6,7 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ["positive_int", "optional_positive_int", "choice", "nonneg_real"]
+__all__ = ["positive_int", "optional_positive_int", "choice", "nonneg_real", "keep_prob"]
 
 
 def positive_int(value: Any, *, arg: str) -> int:
@@ -50,4 +50,19 @@ def nonneg_real(value: Any, *, arg: str) -> float:
     v = float(value)
     if not math.isfinite(v) or v < 0:
         raise ValueError(f"{arg} must be a finite number >= 0, got {value!r}")
+    return v
+
+
+def keep_prob(value: Any, *, arg: str = "keep_prob") -> float:
+    """``value`` as a dropout keep probability: a real number with 0 < value <= 1.
+
+    Raises:
+      TypeError: not a real number (bools are rejected).
+      ValueError: outside (0, 1] or not finite.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{arg} must be a real number in (0, 1], got {value!r}")
+    v = float(value)
+    if not 0.0 < v <= 1.0:
+        raise ValueError(f"{arg} must lie in (0, 1] (1 = no dropout), got {value!r}")
     return v

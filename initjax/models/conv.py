@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from initjax import activations, keys
 from initjax.models import _params
-from initjax.models._core import Stack, StackModule, validate_common
+from initjax.models._core import Stack, StackModule, dropout, validate_common
 from initjax.models._registry import register
 from initjax.models._roles import dense_roles
 from initjax.models._validate import choice, positive_int
@@ -43,6 +43,14 @@ class ConvStack(Stack):
     bias_init: _params.Initializer | None
     readout_init_fn: _params.Initializer
     precision: str | None = "highest"
+    keep_prob: float = 1.0
+
+    SUPPORTS_DROPOUT = True
+
+    def _in(self, z, key):
+        """phi(z), with inverted dropout (one mask entry per example, position, channel)."""
+        a = self.activation(z)
+        return a if key is None else dropout(a, key, self.keep_prob)
 
     @property
     def ndim(self) -> int:
@@ -92,8 +100,8 @@ class ConvStack(Stack):
     def layer_init(self, key, sigma_w2, sigma_b2):
         return self._conv_init(key, self.channels, self.channels, sigma_w2, sigma_b2)
 
-    def layer_apply(self, p, z):
-        return self._conv(p, self.activation(z))
+    def layer_apply(self, p, z, key=None):
+        return self._conv(p, self._in(z, key))
 
     def readout_init(self, key, sigma_w2, sigma_b2):
         return dense_init(
@@ -107,8 +115,8 @@ class ConvStack(Stack):
             self.dtype,
         )
 
-    def readout_apply(self, p, z):
-        pooled = jnp.mean(self.activation(z), axis=tuple(range(1, 1 + self.ndim)))
+    def readout_apply(self, p, z, key=None):
+        pooled = jnp.mean(self._in(z, key), axis=tuple(range(1, 1 + self.ndim)))
         return dense_apply(p, pooled, self.precision)
 
     def roles(self):
@@ -175,7 +183,8 @@ class ConvNet(StackModule):
       ndim: 1 (inputs ``(B, W, C)``) or 2 (inputs ``(B, H, W, C)``).
       padding: "CIRCULAR" (wrap-around, as Xiao et al. 2018) or "SAME" (zeros).
       activation, kernel_init, bias_init, sigma_w2, sigma_b2, readout, readout_init, dtype,
-        precision: as in :class:`initjax.models.MLP`; fans are fan_in = prod(kernel_size) * C_in.
+        precision, keep_prob: as in :class:`initjax.models.MLP`; fans are
+        fan_in = prod(kernel_size) * C_in.
 
     Params: ``input`` {kernel (*k, C_in, C), bias (C,)}, ``hidden`` {kernel (depth, *k, C, C),
     bias (depth, C)}, ``readout`` {kernel (C, readout), bias (readout,)} after global average
@@ -198,6 +207,7 @@ class ConvNet(StackModule):
     readout_init: Any = None
     dtype: Any = jnp.float32
     precision: str | None = "highest"
+    keep_prob: float = 1.0
 
     def __post_init__(self):
         positive_int(self.channels, arg="channels")
@@ -238,4 +248,5 @@ class ConvNet(StackModule):
             bias_init=_params.resolve_initializer(self.bias_init, arg="bias_init", allow_none=True),
             readout_init_fn=k if r is None else r,
             precision=self.precision,
+            keep_prob=float(self.keep_prob),
         )

@@ -2,6 +2,9 @@
 
     z^0 = x W_0 + b_0,   z^l = phi(z^{l-1}) W_l + b_l  (l = 1..depth),   y = phi(z^depth) W_r + b_r
 
+(with ``keep_prob`` rho < 1 and a dropout key: phi(z^{l-1}) m^l / rho in place of phi(z^{l-1}),
+m^l ~ Bernoulli(rho) per example and unit; Schoenholz et al. 2017, Sec. 4)
+
 with W_l ~ kernel_init rescaled to Var = sigma_w2 / fan_in and b_l ~ N(0, sigma_b2) (standard
 parameterization; Poole et al. 2016, eq. 1, with sigma_w2 / sigma_b2 as variances).
 """
@@ -17,7 +20,7 @@ import jax.numpy as jnp
 
 from initjax import activations, keys
 from initjax.models import _params
-from initjax.models._core import Stack, StackModule, validate_common
+from initjax.models._core import Stack, StackModule, dropout, validate_common
 from initjax.models._registry import register
 from initjax.models._roles import dense_roles
 from initjax.models._validate import positive_int
@@ -68,6 +71,14 @@ class MLPStack(Stack):
     bias_init: _params.Initializer | None
     readout_init_fn: _params.Initializer
     precision: str | None = "highest"
+    keep_prob: float = 1.0
+
+    SUPPORTS_DROPOUT = True
+
+    def _in(self, z, key):
+        """phi(z), with inverted dropout when a mask key is given."""
+        a = self.activation(z)
+        return a if key is None else dropout(a, key, self.keep_prob)
 
     def input_init(self, key, in_shape, sigma_w2, sigma_b2):
         (d_in,) = in_shape
@@ -84,8 +95,8 @@ class MLPStack(Stack):
             self.kernel_init, self.bias_init, key, w, w, sigma_w2, sigma_b2, self.dtype
         )
 
-    def layer_apply(self, p, z):
-        return dense_apply(p, self.activation(z), self.precision)
+    def layer_apply(self, p, z, key=None):
+        return dense_apply(p, self._in(z, key), self.precision)
 
     def readout_init(self, key, sigma_w2, sigma_b2):
         return dense_init(
@@ -99,8 +110,8 @@ class MLPStack(Stack):
             self.dtype,
         )
 
-    def readout_apply(self, p, z):
-        return dense_apply(p, self.activation(z), self.precision)
+    def readout_apply(self, p, z, key=None):
+        return dense_apply(p, self._in(z, key), self.precision)
 
     def roles(self):
         out = {"input": dense_roles("input"), "hidden": dense_roles("hidden")}
@@ -160,6 +171,10 @@ class MLP(StackModule):
       dtype: parameter and compute dtype.
       precision: matmul precision ("highest" default: float32 measurements stay float32 on
         GPUs/TPUs instead of TF32/bf16 passes; None for the backend's fastest).
+      keep_prob: dropout keep probability rho in (0, 1] on the activations feeding each hidden
+        layer and the readout (inverted dropout; masks from the dropout key role, see
+        :mod:`initjax.models._core`); 1 (default) = no dropout. Active only when a dropout key
+        is given (``__call__(x, dropout_key)``, ``propagate``).
 
     Params: ``input`` {kernel (d_in, width), bias (width,)}, ``hidden`` {kernel (depth, width,
     width), bias (depth, width)}, ``readout`` {kernel (width, readout), bias (readout,)}.
@@ -180,6 +195,7 @@ class MLP(StackModule):
     readout_init: Any = None
     dtype: Any = jnp.float32
     precision: str | None = "highest"
+    keep_prob: float = 1.0
 
     def __post_init__(self):
         positive_int(self.width, arg="width")
@@ -204,4 +220,5 @@ class MLP(StackModule):
             bias_init=_params.resolve_initializer(self.bias_init, arg="bias_init", allow_none=True),
             readout_init_fn=k if r is None else r,
             precision=self.precision,
+            keep_prob=float(self.keep_prob),
         )

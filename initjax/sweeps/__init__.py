@@ -5,6 +5,7 @@
 - :mod:`.summary` / :mod:`.stats`: Verdict, Check, Summary and the statistics verdicts use.
 - :mod:`.config`: finding, loading and configuring experiments (``--set``, presets).
 - :mod:`.grid` / :mod:`.runner`: grid sweeps (widths x depths x arms) as pieces.
+- :mod:`.distributed`: multi-process runs (``jax.distributed``) and job-array shards.
 """
 
 from initjax.sweeps.config import list_experiments, load_experiment, resolve_config

@@ -32,6 +32,7 @@ __all__ = [
     "add_float32_flags",
     "build_model",
     "effective_sigma_w2",
+    "estimate_bytes",
     "grid_pieces",
     "grid_training_data",
     "run_group",
@@ -47,7 +48,8 @@ class SweepResult:
     """What a finished sweep returns.
 
     Attributes:
-      table: the results table.
+      table: the results table (None until every piece is in the folder, see
+        :attr:`LoopResult.complete`).
       out: the run folder.
       groups: the grid's groups, in table order.
       pieces: their piece ids (file names in ``out/pieces``), same order.
@@ -57,7 +59,7 @@ class SweepResult:
       verdict: the evaluated verdict (None for experiments of the earlier form).
     """
 
-    table: pd.DataFrame
+    table: pd.DataFrame | None
     out: Path
     groups: list[Group]
     pieces: list[str]
@@ -236,6 +238,37 @@ def _call(fn: Callable, group: Group, data: Callable[[], Any], config) -> pd.Dat
     return fn(group, data(), config)
 
 
+def estimate_bytes(group: Group, compute: Mapping[str, Any]) -> int | None:
+    """An estimate of one group's device working set in bytes (float32), for ``--dry-run``.
+
+    Networks ``N = cells x seeds`` run at once. Propagation (fused path: one layer's weights
+    live at a time): ``4 N (2 P_layer + 4 B W)`` with ``P_layer`` one hidden layer's parameter
+    count, ``B = n_inputs`` and ``W`` the width. Training (params, gradients and two optimizer
+    moments of every layer; activations of every layer kept for the backward pass):
+    ``4 N (4 P_layer depth + 2 batch_size W depth)``. Activations count ``W`` features per
+    example (exact for MLPs; a convolution's spatial positions are not counted), so this is an
+    order of magnitude, not a bound; XLA's buffers and the input data come on top. None when the
+    model cannot be built abstractly.
+    """
+    import jax
+
+    from initjax.models import stack_of
+
+    try:
+        st = stack_of(build_model(group))
+        layer = jax.eval_shape(lambda: st.layer_init(jax.random.key(0), None, 0.0))
+        p_layer = sum(int(np.prod(a.shape)) for a in jax.tree.leaves(layer))
+    except Exception:  # noqa: BLE001 - an estimate only; the run itself reports real errors
+        return None
+    n = group.n_cells * int(compute["seeds"])
+    w = int(group.width)
+    if compute.get("kind", "propagation") == "training":
+        per = 4 * p_layer * group.depth + 2 * int(compute["batch_size"]) * w * group.depth
+    else:
+        per = 2 * p_layer + 4 * int(compute.get("n_inputs", 2)) * w
+    return 4 * n * per
+
+
 def grid_pieces(compute: Mapping[str, Any]) -> list[Piece]:
     """One :class:`~initjax.sweeps.runtime.Piece` per group of a grid config.
 
@@ -256,7 +289,13 @@ def grid_pieces(compute: Mapping[str, Any]) -> list[Piece]:
 
     fn = run_train_group if training else run_group
     return [
-        Piece(g.label, functools.partial(_call, fn, g, data, compute), g.spec(), GRID_AXES)
+        Piece(
+            g.label,
+            functools.partial(_call, fn, g, data, compute),
+            g.spec(),
+            GRID_AXES,
+            memory_bytes=estimate_bytes(g, compute),
+        )
         for g in groups
     ]
 
@@ -270,6 +309,8 @@ def run_sweep(
     analyze: bool = True,
     overwrite: bool = False,
     log: Callable[[str], Any] = print,
+    shard: tuple[int, int] | None = None,
+    assemble: bool = False,
 ) -> SweepResult:
     """Run (or resume) a grid experiment into ``out`` and return its table and groups.
 
@@ -292,6 +333,8 @@ def run_sweep(
             progress=progress,
             analyze=analyze,
             log=log,
+            shard=shard,
+            assemble=assemble,
         )
         loop, verdict = res.loop, res.verdict
     else:
@@ -308,9 +351,11 @@ def run_sweep(
             overwrite=overwrite,
             progress=progress,
             log=log,
+            shard=shard,
+            assemble=assemble,
         )
         verdict = None
-        if analyze:
+        if analyze and loop.complete:
             experiment.analyze(Path(out), loop.table, config)
             from initjax.sweeps.store import RunStore
 

@@ -53,7 +53,13 @@ Run loop
 - The manifest records the command, the config, the environment, each piece's compute time and
   their sum (``compute_s``, the cost of the whole result even when it was computed over several
   resumed runs) and this invocation's wall time (``wall_s``).
-- A run folder belongs to one config (:func:`~initjax.sweeps.store.claim_folder`): a different
+- Spread over many jobs or hosts (:mod:`initjax.sweeps.distributed`): ``shard=(i, n)`` runs the
+  pieces ``k % n == i`` into a shared folder and the call that finds every piece there
+  assembles the table (``assemble=True`` only assembles); in a multi-process JAX run every
+  process calls the loop, process 0 decides which pieces remain and alone writes.
+  :func:`plan` says what a call would do without doing it (``--dry-run``).
+- A run folder belongs to one config (:func:`~initjax.sweeps.store.claim_folder`, and the
+  atomic :func:`~initjax.sweeps.store.lock_folder` for runs starting together): a different
   ``compute`` config is refused with the differing keys named; ``overwrite=True`` makes the folder
   the new config's, keeping only the stored pieces whose identities the new config shares (they
   hold exactly the numbers it would compute) and deleting the rest. A change of ``analysis`` only
@@ -77,12 +83,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from initjax.sweeps.store import (
+    FolderConflictError,
     PieceState,
     RunStore,
     _plain,
     claim_folder,
     environment,
     invocation,
+    lock_folder,
     now,
 )
 from initjax.sweeps.summary import Summary, Verdict
@@ -99,6 +107,7 @@ __all__ = [
     "RunResult",
     "finish_run",
     "piece_id",
+    "plan",
     "run_experiment",
     "run_loop",
 ]
@@ -114,12 +123,15 @@ class Piece:
       spec: what sets this piece's numbers besides the compute config (JSON-able; hashed).
       axes: compute keys whose value reaches this piece only through ``spec`` (left out of its
         hash); set by grid builders, which put the piece's own slice of those keys in ``spec``.
+      memory_bytes: an estimate of the device memory the piece needs (shown by ``--dry-run``;
+        None: unknown). Not part of its identity.
     """
 
     label: str
     fn: Callable[[], Any]
     spec: Any = None
     axes: tuple[str, ...] = ()
+    memory_bytes: int | None = None
 
 
 def _slug(label: str) -> str:
@@ -145,17 +157,22 @@ class LoopResult:
     """What :func:`run_loop` returns.
 
     Attributes:
-      table: all pieces' rows, in piece order (also written to ``results.parquet``).
+      table: all pieces' rows, in piece order (also written to ``results.parquet``); None when
+        the run is not complete (a shard that did not land the last piece) or on a process other
+        than the writer of a multi-process run.
       out: the run folder.
       ids: piece ids in piece order.
       computed: ids computed by this call (missing, incomplete or corrupt before).
       recovered: ids that were stored but failed verification (a subset of ``computed``).
       wall_s: this call's wall time.
-      compute_s: sum of every piece's recorded compute time.
-      manifest: the manifest as written.
+      compute_s: sum of every piece's recorded compute time (pieces in the folder).
+      manifest: the manifest as written (empty on processes that do not write).
+      complete: every piece is in the folder, verified, and the table is written.
+      missing: ids not (yet) in the folder, e.g. other shards' pieces.
+      shard: ``(i, n)`` of this call, or None.
     """
 
-    table: pd.DataFrame
+    table: pd.DataFrame | None
     out: Path
     ids: list[str]
     computed: list[str]
@@ -163,6 +180,9 @@ class LoopResult:
     wall_s: float
     compute_s: float
     manifest: dict[str, Any]
+    complete: bool = True
+    missing: list[str] = dataclasses.field(default_factory=list)
+    shard: tuple[int, int] | None = None
 
 
 def _install_sigterm() -> Callable[[], None]:
@@ -178,6 +198,41 @@ def _install_sigterm() -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, old)
 
 
+def _compared(config: Any, compare: Sequence[str] | None) -> dict[str, Any]:
+    """The part of ``config`` a run folder is claimed with (as :func:`claim_folder` compares)."""
+    c = _plain(config)
+    if not isinstance(c, dict):
+        c = {"config": c}
+    if compare is not None:
+        c = {k: c.get(k) for k in compare}
+    c.pop("preset", None)
+    return c
+
+
+def _processes() -> tuple[int, int]:
+    """(process_index, process_count) of the JAX runtime."""
+    import jax
+
+    return jax.process_index(), jax.process_count()
+
+
+def _broadcast(values: Sequence[int]) -> list[int]:
+    """Process 0's integers, on every process (one collective; all processes must call it)."""
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    arr = np.asarray(list(values), dtype=np.int32)
+    return [int(v) for v in multihost_utils.broadcast_one_to_all(arr)]
+
+
+def _check_ids(name: str, pieces: Sequence[Piece], compute: Any) -> list[str]:
+    labels = [p.label for p in pieces]
+    if len(set(labels)) != len(labels):
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        raise ValueError(f"piece labels must be unique; repeated: {dup}")
+    return [piece_id(name, compute, p) for p in pieces]
+
+
 def run_loop(
     name: str,
     pieces: Sequence[Piece],
@@ -190,6 +245,8 @@ def run_loop(
     overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], Any] = print,
+    shard: tuple[int, int] | None = None,
+    assemble: bool = False,
 ) -> LoopResult:
     """Run (or resume) ``pieces`` into the run folder ``out``.
 
@@ -204,98 +261,219 @@ def run_loop(
       experiment_path: recorded so ``initjax plot`` can find the experiment again.
       overwrite: replace a run of a different config (see the module docstring).
       progress, log: progress bar, and where messages go.
+      shard: ``(i, n)``: run only the pieces ``k % n == i`` (:mod:`initjax.sweeps.distributed`);
+        the table is assembled if they complete the folder. None: every piece.
+      assemble: compute nothing; assemble the table if every piece is in the folder.
+
+    In a multi-process JAX run (``jax.process_count() > 1``) every process must call this with
+    the same arguments: process 0 reads the folder and broadcasts which pieces to compute, all
+    processes compute them together, process 0 alone writes.
 
     Raises:
-      ValueError: duplicate labels, or the folder belongs to another config (unless overwrite).
+      ValueError: duplicate labels, the folder belongs to another config (unless overwrite),
+        or ``assemble`` with pieces missing (naming them).
       KeyboardInterrupt: after SIGTERM / Ctrl-C, once the manifest says how many pieces are saved.
     """
     import pandas as pd
     from tqdm.auto import tqdm
 
-    pieces = list(pieces)
-    labels = [p.label for p in pieces]
-    if len(set(labels)) != len(labels):
-        dup = sorted({x for x in labels if labels.count(x) > 1})
-        raise ValueError(f"piece labels must be unique; repeated: {dup}")
-    ids = [piece_id(name, compute, p) for p in pieces]
-    out = Path(out)
-    old = claim_folder(out, owner=name, config=config, overwrite=overwrite, compare=compare)
-    store = RunStore(out)
-    if overwrite:
-        keep = set(ids)
-        stale = [i for i in store.stored_piece_ids() if i not in keep]
-        for i in stale:
-            store.discard_piece(i)
-        # the old manifest, table, summaries, figures it lists, earlier-layout groups
-        store.clear(keep_pieces=True, extra=(old or {}).get("outputs", []))
-        shared = sum(store.check_piece(i)[0] == PieceState.OK for i in ids)
-        log(
-            f"--overwrite: {out} now belongs to this config; kept {shared} stored piece(s) it "
-            f"shares, deleted {len(stale)}"
-        )
-    t0 = time.perf_counter()
-    manifest: dict[str, Any] = {
-        **invocation(),
-        "experiment": name,
-        "experiment_path": experiment_path,
-        "status": "running",
-        "started": now(),
-        "config": _plain(config),
-        "environment": environment(),
-        "pieces": [{"id": i, "label": p.label} for i, p in zip(ids, pieces, strict=True)],
-    }
-    store.write_manifest(manifest)
+    from initjax.sweeps.distributed import WRITER, shard_indices
 
+    pieces = list(pieces)
+    ids = _check_ids(name, pieces, compute)
+    out = Path(out)
+    rank, n_proc = _processes()
+    writer = rank == WRITER
+    mine = [] if assemble else shard_indices(len(pieces), shard)
+    t0 = time.perf_counter()
+
+    store = RunStore(out)
+    manifest: dict[str, Any] = {}
     frames: dict[str, pd.DataFrame] = {}
     recovered: list[str] = []
+    todo_mask = [0] * len(pieces)
+    failure: BaseException | None = None
+    if writer:
+        try:
+            old = claim_folder(out, owner=name, config=config, overwrite=overwrite, compare=compare)
+            lock_folder(out, owner=name, config=_compared(config, compare), overwrite=overwrite)
+            if overwrite:
+                keep = set(ids)
+                stale = [i for i in store.stored_piece_ids() if i not in keep]
+                for i in stale:
+                    store.discard_piece(i)
+                # the old manifest, table, summaries, figures it lists, earlier-layout groups
+                store.clear(keep_pieces=True, extra=(old or {}).get("outputs", []))
+                shared = sum(store.check_piece(i)[0] == PieceState.OK for i in ids)
+                log(
+                    f"--overwrite: {out} now belongs to this config; kept {shared} stored "
+                    f"piece(s) it shares, deleted {len(stale)}"
+                )
+            manifest = {
+                **invocation(),
+                "experiment": name,
+                "experiment_path": experiment_path,
+                "status": "running",
+                "started": now(),
+                "config": _plain(config),
+                "environment": environment(),
+                "processes": n_proc,
+                "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
+                "pieces": [{"id": i, "label": p.label} for i, p in zip(ids, pieces, strict=True)],
+            }
+            if not assemble:
+                store.write_manifest(manifest)
+            for k in mine:
+                pid, piece = ids[k], pieces[k]
+                state, detail = store.check_piece(pid)
+                if state == PieceState.OK:
+                    try:
+                        frames[pid] = store.read_piece(pid)
+                        continue
+                    except Exception as err:  # noqa: BLE001 - any unreadable file is recomputed
+                        state, detail = PieceState.UNREADABLE, f"{type(err).__name__}: {err}"
+                if state != PieceState.MISSING:
+                    log(f"piece {piece.label} ({pid}) {state}: {detail}; recomputing")
+                    store.discard_piece(pid)
+                    recovered.append(pid)
+                todo_mask[k] = 1
+        except BaseException as err:  # noqa: BLE001 - re-raised after telling the others
+            failure = err
+    if n_proc > 1:
+        got = _broadcast([int(failure is not None), *todo_mask])
+        if got[0] and failure is None:
+            raise FolderConflictError(
+                f"process {WRITER} could not start the run in {out} (its log says why); "
+                "no piece was computed"
+            )
+        todo_mask = got[1:]
+    if failure is not None:
+        raise failure
+    todo = [k for k in range(len(pieces)) if todo_mask[k]]
+    if frames:
+        log(f"resuming: {len(frames)} of {len(mine)} pieces already in {out}")
+    computed: list[str] = []
+    restore = _install_sigterm()
+    try:
+        with tqdm(
+            total=len(mine),
+            initial=len(mine) - len(todo),
+            desc=name,
+            unit="piece",
+            disable=not progress or not writer or not mine,
+        ) as bar:
+            for k in todo:
+                pid, piece = ids[k], pieces[k]
+                bar.set_description(f"{name}: {piece.label}")
+                t = time.perf_counter()
+                frame = pd.DataFrame(piece.fn())
+                dt = time.perf_counter() - t
+                if writer:
+                    meta = {
+                        "label": piece.label,
+                        "spec": _plain(piece.spec),
+                        "compute_s": dt,
+                        "done": now(),
+                        "processes": n_proc,
+                    }
+                    store.write_piece(pid, frame, meta)
+                    frames[pid] = frame
+                computed.append(pid)
+                bar.update(1)
+    except KeyboardInterrupt:
+        if writer:
+            done = sum(store.check_piece(i)[0] == PieceState.OK for i in ids)
+            manifest.update(status="interrupted", interrupted=now(), pieces_saved=done)
+            store.write_manifest(manifest)
+            log(f"interrupted: {done} of {len(pieces)} pieces saved in {out}; rerun to resume")
+        raise
+    finally:
+        restore()
+    if not writer:
+        return LoopResult(
+            None,
+            out,
+            ids,
+            computed,
+            recovered,
+            time.perf_counter() - t0,
+            0.0,
+            {},
+            False,
+            [],
+            shard,
+        )
+    return _assemble(
+        name, pieces, ids, store, frames, manifest, computed, recovered, t0, shard, assemble, log
+    )
+
+
+def _assemble(
+    name: str,
+    pieces: list[Piece],
+    ids: list[str],
+    store: RunStore,
+    frames: dict[str, pd.DataFrame],
+    manifest: dict[str, Any],
+    computed: list[str],
+    recovered: list[str],
+    t0: float,
+    shard: tuple[int, int] | None,
+    assemble: bool,
+    log: Callable[[str], Any],
+) -> LoopResult:
+    """Read the pieces this call did not hold (other shards'), write the table if all are there."""
+    import pandas as pd
+
+    missing: list[str] = []
     for pid, piece in zip(ids, pieces, strict=True):
+        if pid in frames:
+            continue
         state, detail = store.check_piece(pid)
         if state == PieceState.OK:
             try:
                 frames[pid] = store.read_piece(pid)
                 continue
-            except Exception as err:  # noqa: BLE001 - any unreadable file is recomputed
+            except Exception as err:  # noqa: BLE001
                 state, detail = PieceState.UNREADABLE, f"{type(err).__name__}: {err}"
         if state != PieceState.MISSING:
-            log(f"piece {piece.label} ({pid}) {state}: {detail}; recomputing")
-            store.discard_piece(pid)
-            recovered.append(pid)
-    todo = [(i, p) for i, p in zip(ids, pieces, strict=True) if i not in frames]
-    if frames:
-        log(f"resuming: {len(frames)} of {len(pieces)} pieces already in {out}")
-    computed: list[str] = []
-    restore = _install_sigterm()
-    try:
-        with tqdm(
-            total=len(pieces), initial=len(frames), desc=name, unit="piece", disable=not progress
-        ) as bar:
-            for pid, piece in todo:
-                bar.set_description(f"{name}: {piece.label}")
-                t = time.perf_counter()
-                frame = pd.DataFrame(piece.fn())
-                dt = time.perf_counter() - t
-                meta = {
-                    "label": piece.label,
-                    "spec": _plain(piece.spec),
-                    "compute_s": dt,
-                    "done": now(),
-                }
-                store.write_piece(pid, frame, meta)
-                frames[pid] = frame
-                computed.append(pid)
-                bar.update(1)
-    except KeyboardInterrupt:
-        done = sum(store.check_piece(i)[0] == PieceState.OK for i in ids)
-        manifest.update(status="interrupted", interrupted=now(), pieces_saved=done)
+            log(
+                f"piece {piece.label} ({pid}) {state}: {detail} (another shard may be writing "
+                "it; if not, rerunning its shard recomputes it)"
+            )
+        missing.append(pid)
+    out = store.root
+    records = {i: store.piece_record(i) for i in ids if i not in missing}
+    compute_s = float(sum(r.get("compute_s", r.get("wall_s")) or 0.0 for r in records.values()))
+    wall = time.perf_counter() - t0
+    tag = f"shard {shard[0]}/{shard[1]}: " if shard is not None else ""
+    if missing:
+        labels = {i: p.label for i, p in zip(ids, pieces, strict=True)}
+        if assemble:
+            shown = ", ".join(labels[i] for i in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise ValueError(
+                f"--assemble: {len(missing)} of {len(ids)} pieces are not in {out} yet "
+                f"({shown}{more}); run (or rerun) the shards that own them"
+            )
+        manifest.update(
+            status="partial",
+            finished=now(),
+            pieces_saved=len(ids) - len(missing),
+            wall_s=wall,
+            compute_s=compute_s,
+        )
         store.write_manifest(manifest)
-        log(f"interrupted: {done} of {len(pieces)} pieces saved in {out}; rerun to resume")
-        raise
-    finally:
-        restore()
-
+        log(
+            f"{tag}{name}: {len(computed)} piece(s) computed now; {len(ids) - len(missing)} of "
+            f"{len(ids)} pieces in {out}. The shard that lands the last piece assembles the "
+            "table (or `initjax run ... --assemble`)"
+        )
+        return LoopResult(
+            None, out, ids, computed, recovered, wall, compute_s, manifest, False, missing, shard
+        )
     table = pd.concat([frames[i] for i in ids], ignore_index=True) if ids else pd.DataFrame()
     table_sha = store.write_table(table)
-    records = {i: store.piece_record(i) for i in ids}
     piece_rows = [
         {
             "id": i,
@@ -307,8 +485,6 @@ def run_loop(
         }
         for i, p in zip(ids, pieces, strict=True)
     ]
-    compute_s = float(sum(r["compute_s"] or 0.0 for r in piece_rows))
-    wall = time.perf_counter() - t0
     manifest.update(
         status="computed",
         finished=now(),
@@ -319,11 +495,70 @@ def run_loop(
     )
     store.write_manifest(manifest)
     log(
-        f"{name}: {len(pieces)} pieces ({len(computed)} computed now, {len(recovered)} of them "
+        f"{tag}{name}: {len(ids)} pieces ({len(computed)} computed now, {len(recovered)} of them "
         f"after failed verification), {len(table)} rows; compute {compute_s:.1f} s in total, "
         f"this call {wall:.1f} s -> {store.table_path}"
     )
-    return LoopResult(table, out, ids, computed, recovered, wall, compute_s, manifest)
+    return LoopResult(
+        table, out, ids, computed, recovered, wall, compute_s, manifest, True, [], shard
+    )
+
+
+def plan(
+    name: str,
+    pieces: Sequence[Piece],
+    out: str | Path,
+    *,
+    compute: Any,
+    config: Any,
+    compare: Sequence[str] | None = ("compute",),
+    shard: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """What :func:`run_loop` would do, without computing or writing anything (``--dry-run``).
+
+    Returns:
+      ``{"pieces": [{"index", "label", "id", "state" (ok | missing | incomplete | corrupt),
+      "shard" (the shard index that owns it, or None), "runs" (whether this call would compute
+      it), "memory_bytes" (the piece's estimate, or None)}], "conflict": message or None (the
+      folder belongs to another config), "devices": {...}}``.
+    """
+    import jax
+
+    from initjax.sweeps.distributed import shard_indices
+
+    pieces = list(pieces)
+    ids = _check_ids(name, pieces, compute)
+    out = Path(out)
+    conflict = None
+    try:
+        claim_folder(out, owner=name, config=config, compare=compare)
+    except FolderConflictError as err:
+        conflict = str(err)
+    store = RunStore(out)
+    mine = set(shard_indices(len(pieces), shard))
+    rows = []
+    for k, (pid, p) in enumerate(zip(ids, pieces, strict=True)):
+        state = store.check_piece(pid)[0] if conflict is None else PieceState.MISSING
+        rows.append(
+            {
+                "index": k,
+                "label": p.label,
+                "id": pid,
+                "state": state,
+                "shard": None if shard is None else k % shard[1],
+                "runs": k in mine and state != PieceState.OK,
+                "memory_bytes": p.memory_bytes,
+            }
+        )
+    devs = jax.devices()
+    devices = {
+        "backend": jax.default_backend(),
+        "kind": devs[0].device_kind if devs else None,
+        "count": len(devs),
+        "local_count": jax.local_device_count(),
+        "processes": jax.process_count(),
+    }
+    return {"pieces": rows, "conflict": conflict, "devices": devices}
 
 
 # --- evaluation and reporting -------------------------------------------------------------------
@@ -439,11 +674,19 @@ def run_experiment(
     progress: bool = True,
     analyze: bool = True,
     log: Callable[[str], Any] = print,
+    shard: tuple[int, int] | None = None,
+    assemble: bool = False,
 ) -> RunResult:
     """Run (or resume) an experiment into ``out`` and evaluate / report it.
 
+    ``shard=(i, n)`` runs only that shard's pieces and ``assemble=True`` none
+    (:func:`run_loop`); the verdict and report are built once every piece is in the folder, by
+    the call that finds it complete (``RunResult.loop.complete``). In a multi-process run only
+    process 0 evaluates and writes.
+
     Raises:
-      ValueError: invalid config (before any computation) or a folder of another config.
+      ValueError: invalid config (before any computation) or a folder of another config;
+        ``shard`` / ``assemble`` for an experiment that runs its own loop.
       KeyboardInterrupt: re-raised after the finished pieces are saved.
     """
     out = Path(out)
@@ -459,18 +702,33 @@ def run_experiment(
             overwrite=overwrite,
             progress=progress,
             log=log,
+            shard=shard,
+            assemble=assemble,
         )
         verdict = summary = None
-        if analyze:
+        if analyze and loop.complete:
             verdict, summary, _ = finish_run(exp, config, out, loop.table, loop.manifest, log=log)
         return RunResult(loop.table, out, loop, verdict, summary)
     if exp.protocol == "grid":
         from initjax.sweeps.runner import run_sweep
 
         res = run_sweep(
-            exp, config, out, progress=progress, analyze=analyze, log=log, overwrite=overwrite
+            exp,
+            config,
+            out,
+            progress=progress,
+            analyze=analyze,
+            log=log,
+            overwrite=overwrite,
+            shard=shard,
+            assemble=assemble,
         )
         return RunResult(res.table, out, res.loop, None, None)
+    if shard is not None or assemble or _processes()[1] > 1:
+        raise ValueError(
+            f"experiment {exp.name} runs its own loop (no pieces(compute)): --shard, "
+            "--assemble and multi-process runs need an experiment of the pieces protocol"
+        )
     # Earlier form with its own run(): the folder check happens here, its loop does the rest.
     old = claim_folder(out, owner=exp.name, config=config, overwrite=overwrite, compare=None)
     if overwrite:

@@ -7,6 +7,7 @@ Layout of a run folder::
     pieces/<piece-id>.json      its label, spec, compute time, row count and the sha256 of the
                                 Parquet bytes (written after the Parquet file)
     results.parquet             all pieces of the config, in config order (rebuilt at the end)
+    owner.json                  the experiment and config the folder is claimed for (atomic)
 
 A piece counts as finished only when both files exist and the Parquet bytes hash to the recorded
 sha256; anything else (a crash between the two writes, a truncated or altered file) is treated
@@ -46,6 +47,7 @@ __all__ = [
     "claim_folder",
     "config_diff",
     "environment",
+    "lock_folder",
     "now",
     "sha256_bytes",
 ]
@@ -217,6 +219,8 @@ def claim_folder(
     if not root.is_dir() or not any(root.iterdir()):
         return None
     mpath = root / "manifest.json"
+    if not mpath.is_file() and (root / OWNER_FILE).is_file():
+        mpath = root / OWNER_FILE  # claimed by a run (e.g. another shard) not yet writing
     if not mpath.is_file():
         if overwrite:
             return None
@@ -256,6 +260,70 @@ def claim_folder(
             "Choose another --out, or pass --overwrite to replace its results"
         )
     return old
+
+
+OWNER_FILE = "owner.json"
+
+
+def lock_folder(
+    root: str | os.PathLike,
+    *,
+    owner: str,
+    config: Any,
+    overwrite: bool = False,
+    owner_key: str = "experiment",
+    config_key: str = "config",
+) -> None:
+    """Claim ``root`` for ``owner`` and ``config`` atomically, so that concurrent runs (job-array
+    shards starting together on a shared filesystem) cannot both take an empty folder with
+    different configs.
+
+    ``root/owner.json`` (``{owner_key: owner, config_key: config}``) is created with a hard link
+    from a complete temp file, which fails if the file exists (atomic on local filesystems and
+    NFS); the loser compares its config with the winner's. ``overwrite`` replaces the file.
+    ``config`` is what must match (e.g. only the ``compute`` part), as plain data.
+
+    Raises:
+      FolderConflictError: the folder is claimed by another owner or config (names the keys).
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / OWNER_FILE
+    record = {owner_key: owner, config_key: _plain(config)}
+    text = json.dumps(record, indent=2, sort_keys=True, default=str)
+    if overwrite:
+        atomic_write_text(path, text)
+        return
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{OWNER_FILE}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+            return
+        except FileExistsError:
+            pass
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise FolderConflictError(f"{path} is unreadable ({err}); use --overwrite") from None
+    if old.get(owner_key) != owner:
+        raise FolderConflictError(
+            f"{root} is claimed by {old.get(owner_key)!r}, not {owner!r}; choose another --out"
+        )
+    diff = config_diff(old.get(config_key), record[config_key])
+    if diff:
+        shown = "; ".join(f"{k}: {_short(a)} there, {_short(b)} now" for k, a, b in diff[:8])
+        more = f" (and {len(diff) - 8} more)" if len(diff) > 8 else ""
+        raise FolderConflictError(
+            f"{root} is claimed by a run of {owner} with a different config (another shard?): "
+            f"{shown}{more}. Every shard of a run needs the same --set options"
+        )
 
 
 # --- pieces -----------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import warnings
 
 import numpy as np
 
+from initjax.theory._common import DEFAULT_NODES
+
 # Published values printed beside ours: (activation, sigma_b2) -> (critical sigma_w2, source).
 PUBLISHED_CRITICAL = {
     ("tanh", 0.05): (1.76, "Schoenholz et al. 2017, Fig. 1 (approx.)"),
@@ -174,7 +176,9 @@ def _integrals(act, nodes: int) -> str:
     from initjax.theory import closed_forms
 
     cf = closed_forms.describe(act)["closed_form"]
-    return f"closed form ({cf})" if cf else f"split Gauss-Legendre quadrature, {nodes} nodes/panel"
+    if cf:
+        return f"closed form ({cf})"
+    return f"Gauss-Legendre quadrature on q-dependent panels, {nodes} nodes/panel"
 
 
 def _critical(theory, act, b, args) -> None:
@@ -326,7 +330,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--keep-prob", type=float, default=1.0, help="dropout keep probability")
     p.add_argument("--q0", type=float, default=1.0, help="start of the q* iteration")
-    p.add_argument("--nodes", type=int, default=32, help="Gauss-Legendre nodes per panel")
+    p.add_argument(
+        "--nodes",
+        type=int,
+        default=DEFAULT_NODES,
+        help=f"Gauss-Legendre nodes per quadrature panel (default {DEFAULT_NODES})",
+    )
     p.add_argument("--x64", action="store_true", help="compute in float64")
     p.add_argument("--plot", metavar="FILE.png", help="draw the phase diagram to FILE.png")
     p.add_argument("--format", choices=("table", "csv"), default="table")

@@ -53,6 +53,9 @@ class ClosedForm:
     deriv_cross_moment: Fn
     deriv_power_moment: Fn
     reference: str
+    # k where E[phi(u)^2] = k q exactly (positively homogeneous phi: linear, relu, leaky_relu):
+    # the q-map is then affine and q* has a closed form (fixed_points.py). None otherwise.
+    second_moment_coefficient: float | None = None
 
 
 _FACTORIES: Registry[Callable[..., ClosedForm]] = Registry(
@@ -103,6 +106,7 @@ def _linear() -> ClosedForm:
         deriv_cross_moment=lambda q1, q2, c: jnp.ones_like(c),
         deriv_power_moment=lambda q, k: jnp.ones_like(q),
         reference="identity map",
+        second_moment_coefficient=1.0,
     )
 
 
@@ -129,6 +133,7 @@ def _leaky(a: float) -> ClosedForm:
         deriv_cross_moment=deriv_cross,
         deriv_power_moment=lambda q, k: jnp.full_like(q, 0.5 * (1.0 + a ** (2 * k))),
         reference="arc-cosine kernel, Cho & Saul 2009",
+        second_moment_coefficient=0.5 * (1.0 + a * a),
     )
 
 
@@ -138,18 +143,28 @@ register_closed_form("leaky_relu")(lambda negative_slope: _leaky(negative_slope)
 
 @register_closed_form("erf")
 def _erf() -> ClosedForm:
+    # Written through r_i = sqrt(2 q_i / (1 + 2 q_i)) in [0, 1): no product of variances, so
+    # nothing overflows in float32 at large q (the determinant (1 + 2 q1)(1 + 2 q2) - 4 s12^2
+    # did, to inf - inf = nan, near q = 1e19).
+    def _r(q):
+        return jnp.sqrt(2.0 * q / (1.0 + 2.0 * q))
+
     def cross(q1, q2, c):
-        s12 = _sqrt_q1q2(q1, q2) * c
-        den = jnp.sqrt(1.0 + 2.0 * q1) * jnp.sqrt(1.0 + 2.0 * q2)
-        return (2.0 / math.pi) * jnp.arcsin(jnp.clip(2.0 * s12 / den, -1.0, 1.0))
+        x = jnp.clip(_r(q1) * _r(q2) * c, -1.0, 1.0)
+        return (2.0 / math.pi) * jnp.arcsin(x)
 
     def deriv_cross(q1, q2, c):
-        s12 = _sqrt_q1q2(q1, q2) * c
-        det = (1.0 + 2.0 * q1) * (1.0 + 2.0 * q2) - 4.0 * s12 * s12
-        return (4.0 / math.pi) / jnp.sqrt(det)
+        # (4/pi) / sqrt(a1 a2 - 4 q1 q2 c^2), a_i = 1 + 2 q_i, divided through by a1 a2: with
+        # x = r1 r2 c, 1 - x^2 = 1/a1 + 1/a2 - 1/(a1 a2) + r1^2 r2^2 (1 - c^2), every term >= 0,
+        # no cancellation even where x -> 1.
+        a1, a2 = 1.0 + 2.0 * q1, 1.0 + 2.0 * q2
+        r12 = _r(q1) * _r(q2)
+        s2 = jnp.maximum((1.0 - c) * (1.0 + c), 0.0)
+        one_m_x2 = 1.0 / a1 + 1.0 / a2 - 1.0 / (a1 * a2) + r12 * r12 * s2
+        return (4.0 / math.pi) / (jnp.sqrt(a1) * jnp.sqrt(a2) * jnp.sqrt(one_m_x2))
 
     return ClosedForm(
-        second_moment=lambda q: cross(q, q, jnp.ones_like(q)),
+        second_moment=lambda q: (2.0 / math.pi) * jnp.arcsin(2.0 * q / (1.0 + 2.0 * q)),
         cross_moment=cross,
         deriv_cross_moment=deriv_cross,
         deriv_power_moment=lambda q, k: (4.0 / math.pi) ** k / jnp.sqrt(1.0 + 4.0 * k * q),
@@ -159,11 +174,20 @@ def _erf() -> ClosedForm:
 
 @register_closed_form("sin")
 def _sin() -> ClosedForm:
+    # exp(-(q1 + q2)/2) sinh(s12) as a difference of two exponentials of bounded arguments:
+    # sinh(s12) alone overflows (float32: s12 > 89) where the prefactor underflows, 0 * inf.
+    def _pair(q1, q2, c):
+        s12 = _sqrt_q1q2(q1, q2) * c
+        half = 0.5 * (q1 + q2)
+        return 0.5 * jnp.exp(s12 - half), 0.5 * jnp.exp(-s12 - half)
+
     def cross(q1, q2, c):
-        return jnp.exp(-0.5 * (q1 + q2)) * jnp.sinh(_sqrt_q1q2(q1, q2) * c)
+        a, b = _pair(q1, q2, c)
+        return a - b
 
     def deriv_cross(q1, q2, c):
-        return jnp.exp(-0.5 * (q1 + q2)) * jnp.cosh(_sqrt_q1q2(q1, q2) * c)
+        a, b = _pair(q1, q2, c)
+        return a + b
 
     def deriv_power(q, k):
         # cos^2 = (1 + cos 2x)/2, cos^4 = (3 + 4 cos 2x + cos 4x)/8, E[cos(a u)] = exp(-a^2 q/2).

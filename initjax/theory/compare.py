@@ -29,7 +29,9 @@ from initjax.theory._common import (
     check_keep_prob,
     check_variance,
     chunk_size,
+    clip_correlation,
     make_rule,
+    map_chunks,
     resolve,
 )
 from initjax.theory.maps import c_map_, q_map_
@@ -50,9 +52,10 @@ def _trajectories_jit(act, rule, sw, sb, keep, q0, c0, length):
             return nxt, nxt
 
         _, (qs, cs) = jax.lax.scan(step, (q1, c1), None, length=length)
-        return jnp.concatenate([q1[None], qs]), jnp.concatenate([c1[None], cs])
+        # (length + 1, cells) -> (cells, length + 1)
+        return jnp.concatenate([q1[None], qs]).T, jnp.concatenate([c1[None], cs]).T
 
-    return jax.lax.map(run, (sw, sb, q0, c0), batch_size=chunk_size(rule.nodes))
+    return map_chunks(lambda *a: run(a), (sw, sb, q0, c0), chunk_size(rule.nodes))
 
 
 def trajectories(
@@ -90,7 +93,7 @@ def trajectories(
     sw, sb, q0, c0 = (jnp.ravel(x) for x in jnp.broadcast_arrays(sw, sb, q0, c0))
     bad = ~(q0 > 0)
     q0 = jnp.where(bad, jnp.nan, q0)
-    c0 = jnp.clip(c0, -1.0, 1.0)
+    c0 = clip_correlation(c0)
     return _trajectories_jit(act, rule, sw, sb, keep, q0, c0, int(depth))
 
 
@@ -140,7 +143,9 @@ def compare(
       method, nodes: integration rule.
 
     Returns:
-      A new DataFrame: the input's columns plus ``q_theory`` and ``c_theory`` (float64).
+      A new DataFrame: the input's columns plus ``q_theory`` and ``c_theory``, computed in
+      float64 (x64 is enabled for the computation whatever the global setting), so theory
+      columns stay finite and positive where a float32 measurement underflows.
 
     Raises:
       ValueError: missing columns, a sigma given both ways or neither, negative variances,
@@ -202,19 +207,23 @@ def compare(
 
     sw = starts[w_col].to_numpy(np.float64) if w_col else np.full(len(starts), w_val)
     sb = starts[b_col].to_numpy(np.float64) if b_col else np.full(len(starts), b_val)
-    q_l, c_l = trajectories(
-        activation,
-        sw,
-        sb,
-        starts["q"].to_numpy(np.float64),
-        starts["c"].to_numpy(np.float64),
-        int(layer.max()),
-        keep_prob=keep_prob,
-        method=method,
-        nodes=nodes,
-    )
-    q_l = np.asarray(q_l, np.float64)
-    c_l = np.asarray(c_l, np.float64)
+    # float64 whatever the global setting: the theory must not underflow where the float32
+    # measurement does (relu + glorot_normal: q^l ~ 2^-l, below float32's 1.2e-38 past l ~ 126,
+    # while float64 holds it to l ~ 1020).
+    with jax.enable_x64(True):
+        q_l, c_l = trajectories(
+            activation,
+            sw,
+            sb,
+            starts["q"].to_numpy(np.float64),
+            starts["c"].to_numpy(np.float64),
+            int(layer.max()),
+            keep_prob=keep_prob,
+            method=method,
+            nodes=nodes,
+        )
+        q_l = np.asarray(q_l, np.float64)
+        c_l = np.asarray(c_l, np.float64)
     out = measured_df.copy()
     out["q_theory"] = q_l[traj, layer]
     out["c_theory"] = c_l[traj, layer]

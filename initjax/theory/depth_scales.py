@@ -80,10 +80,13 @@ def analyse_(act: Activation, rule: Rule, sw, sb, keep, q0, max_iter: int) -> Me
     qfp = q_star_(act, rule, sw, sb, keep, q0, max_iter)
     q = qfp.value
     finite = jnp.isfinite(q)
-    qv = jnp.where(finite, q, 1.0)
+    # q* = 0 (sigma_b2 = 0, ordered): the maps' q -> 0+ limit, taken at a floor that does not
+    # underflow (as c_star_ does).
+    q_floor = float(jnp.finfo(q.dtype).tiny) / float(jnp.finfo(q.dtype).eps) ** 2
+    qv = jnp.where(finite, jnp.maximum(q, q_floor), 1.0)
     # At q* = inf (exploding signal) chi_1 is the q -> inf limit where that is finite (ReLU:
     # sigma_w2 / 2, any q); c*, chi_c and the depth scales are nan there.
-    chi1 = chi_1_(act, rule, sw, keep, q)
+    chi1 = chi_1_(act, rule, sw, keep, jnp.where(q == 0, qv, q))
     ordered = finite & (keep == 1.0) & (chi1 <= 1.0)
     cfp, chic_solved = c_star_(act, rule, sw, sb, keep, q, max_iter, with_slope=True)
     c = cfp.value

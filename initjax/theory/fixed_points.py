@@ -1,11 +1,19 @@
 """Fixed points q* of the length map and c* of the correlation map, inside ``lax.while_loop``.
 
-q*: the fixed point reached by iterating the q-map from q0 (default 1). Plain iteration never
-overshoots when the q-map is increasing; each step takes the further of the plain step and a
-Newton step (or, once the root is bracketed, the bracket midpoint), so convergence is quadratic
-near a simple root and never worse than iteration. When the q-map has no finite fixed point above
-q0 (ReLU with sigma_w2 > 2, or = 2 with sigma_b2 > 0) the iterate grows past 1e30 and q* = inf
-is returned with ``converged = False``: the signal explodes.
+q*: the fixed point reached by iterating the q-map from q0 (default 1), i.e. lim q^l. Plain
+iteration never overshoots when the q-map is increasing; each step takes the further of the plain
+step and a Newton step (or, once the root is bracketed, the bracket midpoint), so convergence is
+quadratic near a simple root and never worse than iteration. When the q-map has no finite fixed
+point above q0 the iterate grows past 1e30 and q* = inf is returned with ``converged = False``
+(the solver saw the growth, not the limit). With sigma_b2 = 0 and q^l -> 0 (odd phi in the ordered
+phase) the iterate reaches the solver's absolute floor (1e-30) and q* = 0 is returned, the exact
+fixed point, with ``converged = True``.
+
+Positively homogeneous phi with a closed form (linear, relu, leaky_relu under ``method="auto"``)
+have an affine q-map q -> m q + sigma_b2, m = sigma_w2 k / rho with E[phi^2] = k q; q* is then
+exact, with ``converged = True`` and 0 iterations: sigma_b2 / (1 - m) for m < 1 (0 at
+sigma_b2 = 0), inf for m > 1, or m = 1 with sigma_b2 > 0 (the signal explodes: lim q^l = inf),
+and q0 for m = 1, sigma_b2 = 0 (every q is fixed).
 
 c*: with q1 = q2 = q* the c-map f is a power series in c with non-negative coefficients (expand
 phi(sqrt(q*) z) in Hermite polynomials), hence increasing and convex on [0, 1], with f(1) = 1
@@ -29,7 +37,7 @@ import jax
 import jax.numpy as jnp
 
 from initjax.activations import Activation
-from initjax.theory import hermite, moments
+from initjax.theory import closed_forms, hermite, moments
 from initjax.theory._common import (
     DEFAULT_NODES,
     Rule,
@@ -68,9 +76,21 @@ def _tols(dtype):
     return 8.0 * eps, 1e-30  # relative, absolute (q* -> 0 for odd phi with sigma_b2 = 0)
 
 
+def _affine_q_star(k: float, sw, sb, keep, q0) -> FixedPoint:
+    """lim q^l for the affine q-map q -> m q + sigma_b2, m = sigma_w2 k / rho (module docstring)."""
+    m = sw * k / keep
+    finite = sb / jnp.where(m < 1.0, 1.0 - m, 1.0)
+    value = jnp.where(m < 1.0, finite, jnp.where((m > 1.0) | (sb > 0), jnp.inf, q0))
+    value = jnp.where(jnp.isnan(sw + sb + keep + q0), jnp.nan, value).astype(q0.dtype)
+    return FixedPoint(value, ~jnp.isnan(value), jnp.zeros(q0.shape, jnp.int32))
+
+
 def q_star_(act: Activation, rule: Rule, sw, sb, keep, q0, max_iter: int) -> FixedPoint:
     """Array-valued q* solver (all arguments broadcast; see module docstring)."""
     sw, sb, keep, q0 = jnp.broadcast_arrays(sw, sb, keep, q0)
+    cf = closed_forms.lookup(act) if rule.method == "auto" else None
+    if cf is not None and cf.second_moment_coefficient is not None:
+        return _affine_q_star(cf.second_moment_coefficient, sw, sb, keep, q0)
     rtol, atol = _tols(q0.dtype)
     inf = jnp.asarray(jnp.inf, q0.dtype)
 
@@ -116,6 +136,9 @@ def q_star_(act: Activation, rule: Rule, sw, sb, keep, q0, max_iter: int) -> Fix
     q, _, _, it, done = jax.lax.while_loop(cond, step, init)
     exploded = q > Q_DIVERGED
     value = jnp.where(exploded, inf, q)
+    # sigma_b2 = 0 and the iterate at the absolute floor: q^l -> 0, and 0 is a fixed point
+    # (q_map(0) = sigma_w2 phi(0)^2 / rho = 0, else q^l could not approach 0).
+    value = jnp.where(done & (sb == 0) & (value <= 1e3 * atol), 0.0, value)
     converged = done & ~exploded & jnp.isfinite(q) & (it <= max_iter)
     return FixedPoint(value, converged, it)
 
@@ -182,7 +205,7 @@ def c_star_(act: Activation, rule: Rule, sw, sb, keep, q, max_iter: int, with_sl
       ``iterations`` counts the 2-D (or closed-form) c-map evaluations.
     """
     sw, sb, keep, q = jnp.broadcast_arrays(sw, sb, keep, q)
-    valid = jnp.isfinite(q) & (q > 0)
+    valid = jnp.isfinite(q) & (q >= 0)  # q = 0: the q -> 0+ limit, at the floor below
     eps = float(jnp.finfo(q.dtype).eps)
     # Below q = tiny / eps^2 every smooth phi with phi(0) = 0 is linear to rounding, so the c-map
     # no longer depends on q (sigma_b2 = 0: f(c) = rho c), while its integrals start to underflow
@@ -294,8 +317,10 @@ def q_star(
 
     Returns:
       :class:`FixedPoint` (value, converged, iterations), each of the broadcast shape. value is
-      inf where the q-map has no finite fixed point (exploding signal); then converged is False.
-      Where every q is fixed (ReLU at (2, 0), linear at (1, 0)) value is q0.
+      inf where the q-map has no finite fixed point (exploding signal): converged is True where
+      that is exact (affine q-maps: linear, relu, leaky_relu), False where the iterate only grew
+      past 1e30. 0 where q^l -> 0 (sigma_b2 = 0, ordered), converged True. Where every q is
+      fixed (ReLU at (2, 0), linear at (1, 0)) value is q0.
 
     Raises:
       ValueError: bad activation, negative variance, q0 <= 0, keep_prob outside (0, 1].

@@ -28,7 +28,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from initjax.activations import Activation
-from initjax.theory.quadrature import _outer_np, outer_nodes
+from initjax.theory.quadrature import (
+    Q_SMALL,
+    Z_MAX,
+    Layout,
+    features,
+    gaussian_rule,
+    static_rule,
+)
 
 __all__ = ["CMapSeries", "c_map_series_coefficients", "series_cross_moment", "series_deficit"]
 
@@ -52,28 +59,77 @@ class CMapSeries(NamedTuple):
     power: jax.Array
 
 
-@functools.lru_cache(maxsize=32)
-def _hermite_table(nodes: int, terms: int) -> tuple[np.ndarray, ...]:
-    """h_k and h_k' = sqrt(k) h_{k-1} at the 1-D rule's nodes, shape (K, 2n), and the rule's
-    Gram-matrix defects G - I and G' - diag(k), shape (K, K), all float64.
+# The Gaussian ladder of the Hermite rule: h_j h_k (degree up to 2K - 2 = 46) oscillate on a
+# scale ~ 1/sqrt(K) out to |z| ~ 9, so this ladder is denser than the moments' one.
+HERMITE_LADDER = (-8.5, -7.0, -5.5, -4.0, -2.5, -1.0, 0.0, 1.0, 2.5, 4.0, 5.5, 7.0, 8.5)
+# Without the activation ladder for q <= Q_SMALL (as the moments' rules), with it above.
+HERMITE_SMALL = Layout(HERMITE_LADDER, 0)
+HERMITE_FULL = Layout(HERMITE_LADDER, 9)
 
-    Normalised recurrence h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k + 1): values stay
-    O(z^k / sqrt(k!)), far from overflow on |z| <= 10. The rule stops at |z| = 10, where the
-    highest h_k still carry weight (|G - I| ~ 1e-2 at K = 24), so the residual integrals below are
-    corrected by these defects rather than trusting orthonormality.
+
+@functools.lru_cache(maxsize=8)
+def _truncation_defects(terms: int) -> tuple[np.ndarray, np.ndarray]:
+    """-int_{|z| > Z_MAX} h_j h_k dN(z) and the same for h_j' h_k', shape (K, K), float64.
+
+    The rules stop at |z| = Z_MAX = 10, where the highest h_k still carry weight (2e-2 of
+    E[h_23^2]); the residual integrals below add these known defects back. Computed once by a
+    composite Gauss–Legendre rule on [10, 40] (the integrand is below 1e-150 at 40).
     """
-    z, w = _outer_np(nodes)
+    t, wt = np.polynomial.legendre.leggauss(40)
+    edges = np.linspace(Z_MAX, 40.0, 61)
+    a, b = edges[:-1, None], edges[1:, None]
+    z = (a + 0.5 * (b - a) * (t + 1.0)).ravel()
+    w = (0.5 * (b - a) * wt).ravel() * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+    h, dh = _hermite_np(z, terms)
+    parity = 1.0 + (-1.0) ** np.add.outer(np.arange(terms), np.arange(terms))  # both tails
+    return -parity * ((h * w) @ h.T), -parity * ((dh * w) @ dh.T)
+
+
+def _hermite_np(z: np.ndarray, terms: int) -> tuple[np.ndarray, np.ndarray]:
     h = np.zeros((terms + 1, z.size))
     h[0] = 1.0
     h[1] = z
     for k in range(1, terms):
         h[k + 1] = (z * h[k] - np.sqrt(k) * h[k - 1]) / np.sqrt(k + 1)
-    h = h[:terms]
-    ks = np.arange(terms)
-    dh = np.sqrt(ks)[:, None] * np.vstack([np.zeros_like(z), h[: terms - 1]])
-    gram = (h * w) @ h.T - np.eye(terms)
-    gram_d = (dh * w) @ dh.T - np.diag(ks.astype(float))
-    return h, dh, gram, gram_d
+    dh = np.sqrt(np.arange(terms))[:, None] * np.vstack([np.zeros_like(z), h[: terms - 1]])
+    return h[:terms], dh
+
+
+def _project(z: jax.Array, w: jax.Array, f: jax.Array, terms: int) -> jax.Array:
+    """b_k = sum_n w f h_k(z) for k < terms: shape z.shape[:-1] + (terms,).
+
+    h_k(z) = He_k(z) / sqrt(k!) by the normalised recurrence
+    h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k + 1), whose values stay O(z^k / sqrt(k!)), far
+    from overflow on |z| <= 10. A ``lax.scan`` over k: unrolled, XLA would fuse the chain into
+    every consumer and recompute it.
+    """
+    wf = w * f
+
+    def step(carry, k):
+        h_prev, h = carry
+        nxt = (z * h - jnp.sqrt(k) * h_prev) / jnp.sqrt(k + 1.0)
+        return (h, nxt), jnp.sum(wf * h, axis=-1)
+
+    ks = jnp.arange(terms, dtype=z.dtype)
+    _, b = jax.lax.scan(step, (jnp.zeros_like(z), jnp.ones_like(z)), ks)
+    return jnp.moveaxis(b, 0, -1)
+
+
+def _residuals(z: jax.Array, b: jax.Array, f: jax.Array, df: jax.Array):
+    """f - sum_k b_k h_k and df - sum_k b_k h_k' (h_k' = sqrt(k) h_{k-1}), pointwise."""
+
+    def step(carry, xs):
+        h_prev, h, r, rd = carry
+        k, bk = xs
+        r = r - bk[..., None] * h
+        rd = rd - bk[..., None] * jnp.sqrt(k) * h_prev
+        nxt = (z * h - jnp.sqrt(k) * h_prev) / jnp.sqrt(k + 1.0)
+        return (h, nxt, r, rd), None
+
+    ks = jnp.arange(b.shape[-1], dtype=z.dtype)
+    init = (jnp.zeros_like(z), jnp.ones_like(z), f, df)
+    (_, _, r, rd), _ = jax.lax.scan(step, init, (ks, jnp.moveaxis(b, -1, 0)))
+    return r, rd
 
 
 def c_map_series_coefficients(
@@ -84,35 +140,54 @@ def c_map_series_coefficients(
     Args:
       act: resolved activation.
       q: equal pre-activation variance of both inputs, any shape, float; q > 0.
-      nodes: Gauss–Legendre nodes per panel of the 1-D rule (see quadrature.py).
+      nodes: Gauss–Legendre nodes per panel (quadrature.py); the Hermite rule uses a denser
+        Gaussian ladder than the moments' rules.
       terms: K, the number of exactly summed terms.
 
     Returns:
       :class:`CMapSeries` with leading shape ``q.shape``, dtype of ``q``.
     """
     dtype = q.dtype
-    z, w = outer_nodes(nodes, dtype)
-    h, dh, gram, gram_d = (jnp.asarray(a, dtype) for a in _hermite_table(nodes, terms))
-    sq = jnp.sqrt(q)[..., None]
-    u = sq * z
-    phi = act.fn(u)
-    b = (w * phi) @ h.T  # (..., K)
-    # The tail's value and slope at c = 1 are the second moments of the residual function
-    # f - sum_k b_k h_k and of its z-derivative (orthonormality: sum_k b_k^2 = E[f^2] and
-    # sum_k k b_k^2 = E[f'(z)^2], f(z) = phi(sqrt(q) z)). Integrating the pointwise residual,
-    # not differencing the totals, keeps T's relative error near eps / sqrt(T) instead of
-    # eps / T; the quadratic forms add back what the rule's cut at |z| = 10 misses of the
-    # residual (-sum_k b_k h_k grows there), exactly, since the defects are known.
-    resid = phi - b @ h
-    resid_d = sq * act.derivative(u) - b @ dh
-    tail = jnp.sum(w * resid * resid, axis=-1) - jnp.sum((b @ gram) * b, axis=-1)
-    slope_tail = jnp.sum(w * resid_d * resid_d, axis=-1) - jnp.sum((b @ gram_d) * b, axis=-1)
+    sq = jnp.sqrt(q)
+    gram, gram_d = (jnp.asarray(a, dtype) for a in _truncation_defects(terms))
+
+    def integrals(layout):
+        feat = features(act)
+        static = static_rule(feat, nodes, layout)
+        if static is None:
+            z, w = gaussian_rule(None, sq, feat, nodes, layout)
+        else:  # constant nodes: the Hermite table once, as for a fixed rule
+            z, w = (jnp.asarray(x, dtype) for x in static)
+        u = sq[..., None] * z
+        phi = act.fn(u)
+        if static is None:
+            b = _project(z, w, phi, terms)  # (..., K)
+            resid, resid_d = _residuals(z, b, phi, sq[..., None] * act.derivative(u))
+        else:
+            h, dh = (jnp.asarray(x, dtype) for x in _hermite_np(static[0], terms))
+            b = (w * phi) @ h.T
+            resid = phi - b @ h
+            resid_d = sq[..., None] * act.derivative(u) - b @ dh
+        # The tail's value and slope at c = 1 are the second moments of the residual function
+        # f - sum_k b_k h_k and of its z-derivative (orthonormality: sum_k b_k^2 = E[f^2] and
+        # sum_k k b_k^2 = E[f'(z)^2], f(z) = phi(sqrt(q) z)). Integrating the pointwise
+        # residual, not differencing the totals, keeps T's relative error near eps / sqrt(T)
+        # instead of eps / T; the quadratic forms add back what the rules' cut at |z| = 10
+        # misses of the residual (-sum_k b_k h_k grows there), exactly: the defects are known.
+        tail = jnp.sum(w * resid * resid, axis=-1) - jnp.sum((b @ gram) * b, axis=-1)
+        slope = jnp.sum(w * resid_d * resid_d, axis=-1) - jnp.sum((b @ gram_d) * b, axis=-1)
+        return b, tail, slope, jnp.sum(w * phi * phi, axis=-1)
+
+    b, tail, slope_tail, m0 = jax.lax.cond(
+        jnp.all(q <= Q_SMALL),
+        lambda: integrals(HERMITE_SMALL),
+        lambda: integrals(HERMITE_FULL),
+    )
     tail = jnp.maximum(tail, 0.0)
     slope_tail = jnp.maximum(slope_tail, 0.0)
     # A T below (16 eps)^2 E[phi^2] is rounding noise, while the tail's slope (about K T) can still
     # matter near c = 1, where the c* solver works: keep the slope, with m = K.
     eps = jnp.finfo(dtype).eps
-    m0 = jnp.sum(w * phi * phi, axis=-1)
     resolved = tail > 256.0 * eps * eps * m0
     power = jnp.maximum(slope_tail / jnp.where(resolved, tail, 1.0), float(terms))
     power = jnp.where(resolved, power, float(terms))

@@ -29,6 +29,7 @@ from initjax.theory._common import (
     check_keep_prob,
     check_q,
     check_variance,
+    clip_correlation,
     make_rule,
     resolve,
 )
@@ -52,13 +53,14 @@ def c_map_(act: Activation, rule: Rule, sw, sb, q1, q2, c, keep, *, with_slope: 
     The slope follows from Price's theorem d E[phi(u1) phi(u2)] / d cov = E[phi'(u1) phi'(u2)].
     The result is clipped to [-1, 1] (Cauchy–Schwarz) so rounding cannot push c^l past 1.
     """
+    c = clip_correlation(c)
     if with_slope:
         k, kd = moments.cross_and_deriv_cross(act, q1, q2, c, rule)
     else:
         k = moments.cross_moment(act, q1, q2, c, rule)
     n1 = jnp.sqrt(q_map_(act, rule, sw, sb, q1, keep))
     n2 = jnp.sqrt(q_map_(act, rule, sw, sb, q2, keep))
-    out = jnp.clip((sw * k + sb) / (n1 * n2), -1.0, 1.0)
+    out = clip_correlation((sw * k + sb) / (n1 * n2))
     if not with_slope:
         return out
     return out, sw * jnp.sqrt(q1) * jnp.sqrt(q2) * kd / (n1 * n2)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from initjax.activations import Activation
 from initjax.theory import closed_forms
 from initjax.theory._common import Rule
-from initjax.theory.quadrature import expect_1d, expect_1d_z, expect_2d
+from initjax.theory.quadrature import expect_1d, expect_1d_z, expect_2d, features
 
 __all__ = [
     "uses_quadrature",
@@ -47,7 +47,7 @@ def second_moment(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
     cf = _closed(act, rule)
     if cf is not None:
         return cf.second_moment(q)
-    return expect_1d([_sq(act)], q, rule.nodes)[0]
+    return expect_1d([_sq(act)], q, rule.nodes, features(act))[0]
 
 
 def squared_mean(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
@@ -55,7 +55,7 @@ def squared_mean(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
     cf = _closed(act, rule)
     if cf is not None:
         return cf.cross_moment(q, q, jnp.zeros_like(q))
-    return expect_1d([act.fn], q, rule.nodes)[0] ** 2
+    return expect_1d([act.fn], q, rule.nodes, features(act))[0] ** 2
 
 
 def second_moment_slope(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
@@ -68,16 +68,45 @@ def second_moment_slope(act: Activation, q: jax.Array, rule: Rule) -> jax.Array:
     if cf is not None:
         return jax.jvp(cf.second_moment, (q,), (jnp.ones_like(q),))[1]
     qs = jnp.maximum(q, jnp.asarray(1e-30, q.dtype))
-    val = expect_1d_z(lambda u, z: z * act.fn(u) * act.derivative(u), qs, rule.nodes)
+    (val,) = expect_1d_z(
+        [lambda u, z: z * act.fn(u) * act.derivative(u)], qs, rule.nodes, features(act)
+    )
     return val / jnp.sqrt(qs)
 
 
-def cross_moment(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
-    """E[phi(u1) phi(u2)] for centred Gaussian (u1, u2) with variances q1, q2, correlation c."""
+def _cross_raw(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
     cf = _closed(act, rule)
     if cf is not None:
         return cf.cross_moment(q1, q2, c)
-    return expect_2d([(act.fn, act.fn)], q1, q2, c, rule.nodes)[0]
+    return expect_2d([(act.fn, act.fn)], q1, q2, c, rule.nodes, features(act))[0]
+
+
+def cross_moment(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
+    """E[phi(u1) phi(u2)] for centred Gaussian (u1, u2) with variances q1, q2, correlation c.
+
+    Differentiable everywhere in c, |c| = 1 included: d/dc is Price's theorem,
+    sqrt(q1 q2) E[phi'(u1) phi'(u2)] (Price 1958), not autodiff through sqrt(1 - c^2) or
+    arccos(c), whose infinite slopes at |c| = 1 meet zeros there and give nan. Derivatives in
+    q1, q2 are autodiff of the same formula or rule at fixed c.
+    """
+    q1, q2, c = jnp.broadcast_arrays(q1, q2, c)
+    return _price(act, rule)(q1, q2, c)
+
+
+def _price(act: Activation, rule: Rule):
+    @jax.custom_jvp
+    def cross(q1, q2, c):
+        return _cross_raw(act, q1, q2, c, rule)
+
+    @cross.defjvp
+    def _jvp(primals, tangents):
+        q1, q2, c = primals
+        dq1, dq2, dc = tangents
+        value, d_q = jax.jvp(lambda a, b: _cross_raw(act, a, b, c, rule), (q1, q2), (dq1, dq2))
+        slope = jnp.sqrt(q1) * jnp.sqrt(q2) * deriv_cross_moment(act, q1, q2, c, rule)
+        return value, d_q + slope * dc
+
+    return cross
 
 
 def deriv_cross_moment(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
@@ -86,7 +115,7 @@ def deriv_cross_moment(act: Activation, q1, q2, c, rule: Rule) -> jax.Array:
     if cf is not None:
         return cf.deriv_cross_moment(q1, q2, c)
     d = act.derivative
-    return expect_2d([(d, d)], q1, q2, c, rule.nodes)[0]
+    return expect_2d([(d, d)], q1, q2, c, rule.nodes, features(act))[0]
 
 
 def cross_and_deriv_cross(act: Activation, q1, q2, c, rule: Rule):
@@ -95,7 +124,7 @@ def cross_and_deriv_cross(act: Activation, q1, q2, c, rule: Rule):
     if cf is not None:
         return cf.cross_moment(q1, q2, c), cf.deriv_cross_moment(q1, q2, c)
     d = act.derivative
-    return expect_2d([(act.fn, act.fn), (d, d)], q1, q2, c, rule.nodes)
+    return expect_2d([(act.fn, act.fn), (d, d)], q1, q2, c, rule.nodes, features(act))
 
 
 def deficit_and_deriv_cross(act: Activation, q, c, rule: Rule):
@@ -112,7 +141,7 @@ def deficit_and_deriv_cross(act: Activation, q, c, rule: Rule):
         diff = phi1 - phi2
         return 0.5 * diff * diff
 
-    return expect_2d([(act.fn, act.fn, half_sq_diff), (d, d)], q, q, c, rule.nodes)
+    return expect_2d([(act.fn, act.fn, half_sq_diff), (d, d)], q, q, c, rule.nodes, features(act))
 
 
 def deriv_power_moment(act: Activation, q: jax.Array, k: int, rule: Rule) -> jax.Array:
@@ -120,4 +149,4 @@ def deriv_power_moment(act: Activation, q: jax.Array, k: int, rule: Rule) -> jax
     cf = _closed(act, rule)
     if cf is not None:
         return jnp.broadcast_to(cf.deriv_power_moment(q, k), jnp.shape(q)).astype(q.dtype)
-    return expect_1d([lambda u: act.derivative(u) ** (2 * k)], q, rule.nodes)[0]
+    return expect_1d([lambda u: act.derivative(u) ** (2 * k)], q, rule.nodes, features(act))[0]

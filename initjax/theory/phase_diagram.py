@@ -18,6 +18,7 @@ from initjax.theory._common import (
     check_variance,
     chunk_size,
     make_rule,
+    map_chunks,
     resolve,
 )
 from initjax.theory.depth_scales import analyse_
@@ -47,13 +48,13 @@ class PhaseDiagram(NamedTuple):
 def _phase_jit(act, rule, w, b, keep, q0, max_iter):
     sw, sb = jnp.meshgrid(w, b, indexing="ij")
 
-    def cell(sw1, sb1):
+    def chunk(sw1, sb1):
         return analyse_(act, rule, sw1, sb1, keep, q0, max_iter)
 
-    # Cells are vmapped in chunks: a chunk's solver loops stop at the chunk's own worst cell
-    # (ordered chunks skip the c* solve), and intermediates stay cache-sized.
-    flat = (sw.reshape(-1), sb.reshape(-1))
-    mf = jax.lax.map(lambda ab: cell(*ab), flat, batch_size=chunk_size(rule.nodes))
+    # Cells in chunks, as arrays: a chunk's solver loops stop at the chunk's own worst cell
+    # (ordered chunks skip the c* solve), intermediates stay cache-sized, and the quadrature
+    # picks its panel layout per chunk.
+    mf = map_chunks(chunk, (sw.reshape(-1), sb.reshape(-1)), chunk_size(rule.nodes))
     mf = jax.tree_util.tree_map(lambda x: x.reshape(sw.shape), mf)
     return PhaseDiagram(sw, sb, *mf)
 

@@ -69,6 +69,19 @@ def test_init_hparams_select_a_configured_initializer(capsys):
     assert "KEY=VALUE" in capsys.readouterr().err
 
 
+def test_propagate_keep_prob_flag(tmp_path, capsys):
+    base = ["propagate", "--depth", "3", "--width", "16", "--seeds", "4", "--sigma-w2", "1.5",
+            "--no-plot", "--no-progress"]  # fmt: skip
+    assert main([*base, "--keep-prob", "0.5", "--out", str(tmp_path / "a")]) == 0
+    assert main([*base, "--out", str(tmp_path / "b")]) == 0
+    qa = pd.read_parquet(tmp_path / "a" / "propagate.parquet").groupby("layer")["q"].mean()
+    qb = pd.read_parquet(tmp_path / "b" / "propagate.parquet").groupby("layer")["q"].mean()
+    assert qa[0] == qb[0] and qa[3] > qb[3]  # dropout (1/rho) raises q after layer 0
+    capsys.readouterr()
+    assert main([*base, "--keep-prob", "0"]) == 2
+    assert "keep_prob must lie in (0, 1]" in capsys.readouterr().err
+
+
 def test_propagate_transformer(tmp_path, capsys):
     out = tmp_path / "tr"
     argv = ["propagate", "--arch", "transformer", "--norm", "post", "--recipe", "gpt2",

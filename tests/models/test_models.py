@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from initjax import initializers, keys
+from initjax import initializers, keys, models
 from initjax.models import (
     MLP,
     ConvNet,
@@ -169,3 +169,69 @@ def test_incompatible_initializers_fail_before_compiling():
         init_params(MLP(width=4, depth=2, bias_init="he_normal"), SEEDS[0], in_shape=(4,))
     with pytest.raises(ValueError, match="x: an MLP"):
         MLP(width=4, depth=2).init({"params": SEEDS[0]}, jnp.ones((2, 3, 3)))
+
+
+# --- dropout (inverted; masks from the dropout key role) ---------------------------------------
+
+
+def test_dropout_mask_rate_and_scale():
+    """Kept entries are a / rho (to float32 rounding); the dropped share is 1 - rho within 5
+    binomial SE."""
+    from initjax.models import dropout
+
+    rho, n = 0.7, 200_000
+    a = jnp.linspace(0.5, 1.5, n, dtype=jnp.float32)
+    d = np.asarray(dropout(a, jax.random.key(3), rho))
+    kept = d != 0
+    se = np.sqrt(rho * (1 - rho) / n)
+    assert abs(kept.mean() - rho) < 5 * se
+    np.testing.assert_allclose(d[kept], np.asarray(a)[kept] / np.float32(rho), rtol=2e-7)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.01, float("nan")])
+def test_keep_prob_out_of_range_is_a_value_error(bad):
+    with pytest.raises(ValueError, match="keep_prob must lie in"):
+        models.MLP(width=4, depth=2, keep_prob=bad)
+
+
+@pytest.mark.parametrize("bad", [True, "0.5", None])
+def test_keep_prob_wrong_type_is_a_type_error(bad):
+    with pytest.raises(TypeError, match="keep_prob"):
+        models.ConvNet(channels=4, depth=2, keep_prob=bad)
+
+
+def test_mlp_dropout_follows_the_key_scheme():
+    """apply with a dropout root: layer l's input activations times [U_l < rho] / rho, U_l from
+    keys.layer(root, l) (hidden l = 1..depth, readout depth + 1); no key: no dropout."""
+    rho, depth = 0.6, 3
+    mk = models.MLP(width=16, depth=depth, sigma_w2=1.5, sigma_b2=0.1, keep_prob=rho, readout=5)
+    x = jax.random.normal(jax.random.key(1), (4, 8))
+    seed = keys.seed_keys(1)[0]
+    v = models.init_params(mk, seed, x)
+    root = keys.role(seed, keys.DROPOUT)
+    p = v["params"]
+
+    def masked(h, layer):
+        u = jax.random.uniform(keys.layer(root, layer), h.shape, jnp.float32)
+        return jnp.where(u < rho, h / np.float32(rho), 0.0)
+
+    hi = "highest"
+    z = jnp.matmul(x, p["input"]["kernel"], precision=hi) + p["input"]["bias"]
+    for layer in range(1, depth + 1):
+        k, b = p["hidden"]["kernel"][layer - 1], p["hidden"]["bias"][layer - 1]
+        z = jnp.matmul(masked(jnp.tanh(z), layer), k, precision=hi) + b
+    y = jnp.matmul(masked(jnp.tanh(z), depth + 1), p["readout"]["kernel"], precision=hi)
+    y = y + p["readout"]["bias"]
+    np.testing.assert_allclose(mk.apply(v, x, root), y, rtol=1e-5, atol=1e-6)
+    # Evaluation (no key) is the network without dropout; keep_prob = 1 ignores the key.
+    plain = models.MLP(width=16, depth=depth, sigma_w2=1.5, sigma_b2=0.1, readout=5)
+    np.testing.assert_array_equal(mk.apply(v, x), plain.apply(v, x))
+    np.testing.assert_array_equal(plain.apply(v, x, root), plain.apply(v, x))
+
+
+def test_families_without_dropout_say_so():
+    from initjax import measure
+
+    assert not models.ResMLP(width=4, depth=2).stack().SUPPORTS_DROPOUT
+    with pytest.raises(ValueError, match="has no dropout"):
+        measure.propagate(models.ResMLP(width=4, depth=2), seeds=2, keep_prob=0.5)

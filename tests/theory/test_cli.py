@@ -177,8 +177,8 @@ def test_non_finite_range_is_refused_without_numpy_warnings(capsys, flag, value)
         (["--q0", "0"], "--q0 must be finite and > 0, got 0.0"),
         (["--q0", "-1", "--critical"], "--q0 must be finite and > 0, got -1.0"),
         (["--q0", "nan"], "--q0 must be finite and > 0, got nan"),
-        (["--nodes", "1"], "--nodes must be an integer in [2, 512], got 1"),
-        (["--nodes", "1000", "--critical"], "--nodes must be an integer in [2, 512], got 1000"),
+        (["--nodes", "1"], "--nodes must be an integer in [2, 64], got 1"),
+        (["--nodes", "1000", "--critical"], "--nodes must be an integer in [2, 64], got 1000"),
     ],
 )
 def test_numeric_flags_are_named_with_plain_numbers(capsys, argv, expected):

@@ -142,3 +142,37 @@ def test_registry_rejects_duplicates():
     assert {"linear", "relu", "leaky_relu", "erf", "sin"} <= set(closed_forms.registered())
     with pytest.raises(ValueError, match="already registered"):
         closed_forms.register_closed_form("relu")(lambda: None)
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "erf", "linear"])
+def test_c_map_gradient_at_c_one_is_the_closed_form_slope(name):
+    # d c^l / d c = sigma_w2 sqrt(q1 q2) E[phi' phi'] / sqrt(q1^l q2^l) (Price's theorem): at
+    # c = 1 and q = 1, ReLU (2, 0): 2 * 1/2 / 1 = 1. Autodiff through arccos / sqrt(1 - c^2)
+    # would give nan there; jax.grad must give the closed-form slope, finite, at every c.
+    import jax
+
+    from initjax.theory import c_map_slope
+
+    for c in (1.0, 0.999999, 0.5, -1.0):
+        grad = float(jax.grad(lambda cc: c_map(name, 1.7, 0.1, 1.3, 1.3, cc))(jnp.float64(c)))
+        want = float(c_map_slope(name, 1.7, 0.1, 1.3, 1.3, c))
+        assert math.isfinite(grad) and grad == pytest.approx(want, rel=1e-10), (name, c)
+    if name == "relu":  # chi_1 = sigma_w2 / 2 at c = 1 for any q
+        assert float(jax.grad(lambda cc: c_map("relu", 2.0, 0.0, 1.0, 1.0, cc))(1.0)) == 1.0
+
+
+def test_erf_slope_is_finite_in_float32_at_large_q():
+    # The determinant (1 + 2 q1)(1 + 2 q2) - 4 q1 q2 c^2 overflowed to inf - inf = nan in float32
+    # near q = 1e19; the scale-invariant form stays finite and matches float64.
+    import jax
+
+    from initjax.theory import c_map_slope
+
+    qs = np.array([1e10, 1e19, 1e25, 1e30], np.float32)
+    for c in (0.0, 0.5, 0.999, 1.0):
+        got = np.asarray(c_map_slope("erf", 1.0, 0.0, qs, qs, np.float32(c)))
+        with jax.enable_x64(True):
+            want = np.asarray(c_map_slope("erf", 1.0, 0.0, qs.astype(np.float64), qs, c))
+        assert got.dtype == np.float32 and np.isfinite(got).all(), (c, got)
+        np.testing.assert_allclose(got, want, rtol=2e-5)

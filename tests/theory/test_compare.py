@@ -98,3 +98,27 @@ def test_errors():
         compare(df.assign(sigma_b2=-0.1), "tanh")
     with pytest.raises(ValueError, match="unknown activation"):
         compare(df, "tanhh")
+
+
+def test_theory_columns_are_float64_where_the_float32_measurement_underflows():
+    # relu + glorot_normal (fan_in = fan_out: sigma_w2 = 1): q^l = q^0 / 2^l, below float32's
+    # smallest normal (1.2e-38) past l ~ 126, so the measured q underflows; the theory column is
+    # computed in float64 whatever the global x64 setting and follows the recursion to l = 200.
+    import jax
+
+    from initjax.measure import propagate
+    from initjax.models import MLP
+
+    assert not jax.config.jax_enable_x64
+    res = propagate(
+        MLP(width=128, depth=200, activation="relu", kernel_init="glorot_normal"), seeds=2
+    )
+    df = res.to_frame()
+    out = compare(df, "relu", 1.0, 0.0)
+    deep = out[out.layer == 200]
+    assert (deep.q < np.finfo(np.float32).tiny).all()  # the measurement underflows
+    q0 = out[out.layer == 0].set_index("seed").q
+    want = q0.loc[deep.seed].to_numpy(np.float64) * 0.5**200  # ~1e-60
+    assert (deep.q_theory > 0).all() and np.isfinite(deep.q_theory).all()
+    np.testing.assert_allclose(deep.q_theory.to_numpy(), want, rtol=1e-12)
+    assert out.q_theory.dtype == np.float64 and np.isfinite(out.c_theory).all()

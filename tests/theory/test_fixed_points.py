@@ -25,11 +25,28 @@ def test_q_star_closed_forms_and_explosion():
     fp = q_star("relu", 1.5, 0.2)
     assert float(fp.value) == pytest.approx(0.2 / 0.25, rel=1e-12) and bool(fp.converged)
     assert float(q_star("linear", 0.6, 0.2).value) == pytest.approx(0.2 / 0.4, rel=1e-12)
-    for sw, sb in [(2.1, 0.0), (2.0, 0.1), (1.0, 0.1)]:  # no finite fixed point: explodes
+    # No finite fixed point: q^l -> inf, the exact limit of the affine map (converged).
+    for sw, sb in [(2.1, 0.0), (2.0, 0.1), (1.0, 0.1), (4.0, 0.3)]:
         fp = q_star("relu" if sw >= 2 else "linear", sw, sb)
-        assert np.isinf(float(fp.value)) and not bool(fp.converged)
+        assert np.isinf(float(fp.value)) and bool(fp.converged), (sw, sb)
+    # sigma_b2 = 0 below criticality: q^l = (sigma_w2 / 2)^l q0 -> 0 exactly (not 1e-30).
+    for phi, sw in (("relu", 1.5), ("leaky_relu", 1.9), ("linear", 0.7)):
+        fp = q_star(phi, sw, 0.0)
+        assert float(fp.value) == 0.0 and bool(fp.converged), phi
     # Every q is fixed at ReLU (2, 0): q* = q0.
     assert float(q_star("relu", 2.0, 0.0, q0=3.5).value) == 3.5
+    # The same limits from the iterating solver (quadrature: no affine shortcut): 0 exactly
+    # below criticality (tanh too: odd, sigma_b2 = 0, chi_1 < 1); growth past 1e30 above it is
+    # reported as inf, not converged (the solver saw growth, not the limit).
+    for phi in ("relu", "tanh"):
+        fp = q_star(phi, 0.8, 0.0, method="quadrature")
+        assert float(fp.value) == 0.0 and bool(fp.converged), phi
+    fp = q_star("relu", 2.5, 0.0, method="quadrature")
+    assert np.isinf(float(fp.value)) and not bool(fp.converged)
+    # Downstream: c* and the depth scales at q* = 0 are the q -> 0+ limits, finite.
+    mf = theory_analyse("relu", 1.5, 0.0)
+    assert float(mf.q_star) == 0.0 and float(mf.c_star) == 1.0 and bool(mf.converged)
+    assert float(mf.chi_1) == pytest.approx(0.75, rel=1e-12)
 
 
 @pytest.mark.usefixtures("x64")
@@ -71,7 +88,9 @@ def test_dropout_removes_c_star_one():
     c = float(fp.value)
     assert bool(fp.converged) and c < 0.999
     q = float(q_star("tanh", 1.3, 0.05, keep_prob=0.95).value)
-    assert float(c_map("tanh", 1.3, 0.05, q, q, c, keep_prob=0.95)) == pytest.approx(c, abs=1e-12)
+    # The solver's map (written as a squared difference) and c_map are two quadratures of the
+    # same integral: they agree to the rule's accuracy (~1e-9 here), not to rounding.
+    assert float(c_map("tanh", 1.3, 0.05, q, q, c, keep_prob=0.95)) == pytest.approx(c, abs=1e-8)
 
 
 def test_float32_default_and_batch_shapes():

@@ -66,3 +66,23 @@ def test_numpy_integer_max_iter_is_accepted():
     a = theory.analyse("tanh", 1.5, 0.05, max_iter=np.int64(200))
     b = theory.analyse("tanh", 1.5, 0.05)
     assert float(a.xi_c) == float(b.xi_c)
+
+
+def test_correlation_rounding_above_one_is_clipped_eagerly_and_under_jit():
+    # A float32 c of 1 + 1 ulp (rounding) is clipped to 1 in both modes, with the same value;
+    # beyond the stated slack (8 float32 ulp) eager calls raise.
+    import jax
+    import numpy as np
+
+    from initjax.theory._common import CORRELATION_SLACK
+
+    c = np.nextafter(np.float32(1.0), np.float32(2.0))
+    for fn in (theory.c_map, theory.c_map_slope):
+        eager = fn("tanh", 1.5, 0.1, 1.0, 1.0, c)
+        jitted = jax.jit(lambda cc, fn=fn: fn("tanh", 1.5, 0.1, 1.0, 1.0, cc))(c)
+        at_one = fn("tanh", 1.5, 0.1, 1.0, 1.0, np.float32(1.0))
+        assert float(eager) == float(jitted) == float(at_one)
+    q, cs = theory.trajectories("tanh", 1.5, 0.1, 1.0, c, 3)
+    assert float(cs[0, 0]) == 1.0
+    with pytest.raises(ValueError, match="correlation"):
+        theory.c_map("tanh", 1.5, 0.1, 1.0, 1.0, 1.0 + 2 * CORRELATION_SLACK)
