@@ -1,4 +1,6 @@
-"""layer_factors / per_input_q: against scipy quadrature of the q-map and chi_1 per input."""
+"""layer_factors / per_input_q: against scipy quadrature of the q-map and chi_1 per input.
+Tolerances: the theory quadrature is documented within 1e-7 relative per integral
+(initjax.theory.quadrature); three q-map steps compose to ~3e-7, the factors' ratios to < 1e-6."""
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ def _ref_q(sw2, q1, layers):
 @pytest.mark.usefixtures("x64")
 def test_per_input_q_matches_quadrature():
     q1 = [0.05, 0.3, 1.2]
-    np.testing.assert_allclose(per_input_q("tanh", 1.0, q1, 4), _ref_q(1.0, q1, 4), rtol=1e-9)
+    np.testing.assert_allclose(per_input_q("tanh", 1.0, q1, 4), _ref_q(1.0, q1, 4), rtol=3e-7)
 
 
 @pytest.mark.usefixtures("x64")
@@ -32,10 +34,10 @@ def test_factors_match_quadrature_per_input():
     top = chi[-1] / sw2
     g1 = (top * np.prod(chi[:-1], 0)).mean() / top.mean()  # |grad|^2 at layer 1 / at layer L
     f = layer_factors("tanh", sw2, q1, L, jac_input=2)
-    np.testing.assert_allclose(f["act_std"], act, rtol=1e-9)
-    assert f["act"] == pytest.approx((act[-1] / act[0]) ** (1 / (L - 1)), rel=1e-9)
-    assert f["grad"] == pytest.approx(g1 ** (0.5 / (L - 1)), rel=1e-9)
-    assert f["sv2"] == pytest.approx(chi[1:, 2].mean(), rel=1e-9)
+    np.testing.assert_allclose(f["act_std"], act, rtol=1e-6)
+    assert f["act"] == pytest.approx((act[-1] / act[0]) ** (1 / (L - 1)), rel=1e-6)
+    assert f["grad"] == pytest.approx(g1 ** (0.5 / (L - 1)), rel=1e-6)
+    assert f["sv2"] == pytest.approx(chi[1:, 2].mean(), rel=1e-6)
 
 
 @pytest.mark.usefixtures("x64")
