@@ -1,0 +1,94 @@
+"""Simulations of deep linear networks trained by full-batch gradient descent (Saxe, McClelland
+& Ganguli 2014, arXiv:1312.6120): stacks of ``n_weights`` matrices drawn with the models' key
+scheme, singular-mode strengths u_alpha(t) during training, learning times from loss curves and
+their growth with depth. Analytic counterparts: :mod:`initjax.theory.deep_linear`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+__all__ = ["linear_stack", "init_seeds", "train_mode_strengths", "learning_steps", "loglog_slopes"]
+
+
+def linear_stack(kernel_init: Any, width: int, n_weights: int, n_out: int):
+    """A bias-free linear ``MLP`` stack of ``n_weights`` >= 2 weight matrices (input projection,
+    n_weights - 2 hidden layers of ``width``, readout to ``n_out``), ``kernel_init`` a registry
+    initializer (name or ``initializers.get(...)``). Raises ValueError for n_weights < 2."""
+    from initjax import models
+
+    if int(n_weights) < 2:
+        raise ValueError(f"n_weights must be >= 2 weight matrices, got {n_weights!r}")
+    mlp = models.MLP(
+        width=int(width),
+        depth=max(int(n_weights) - 2, 1),
+        activation="linear",
+        kernel_init=kernel_init,
+        readout=int(n_out),
+    )
+    return dataclasses.replace(mlp.stack(), depth=int(n_weights) - 2)  # depth 0: in + readout
+
+
+def init_seeds(stack, seeds: int, root_seed: int, in_dim: int, sigma_w2: float | None = None):
+    """Params of ``seeds`` networks (leading axis: seed), ``init_stack`` at ``role(seed_key,
+    PARAMS)`` of ``keys.seed_keys(seeds, root_seed)`` (the models' key scheme), biases 0;
+    ``sigma_w2`` rescales Var[W] to sigma_w2 / fan_in (None: the initializer's own variance)."""
+    import jax
+
+    from initjax import keys
+    from initjax.models import init_stack
+
+    def one(k):
+        return init_stack(stack, keys.role(k, keys.PARAMS), (in_dim,), sigma_w2, 0.0)
+
+    return jax.jit(jax.vmap(one))(keys.seed_keys(int(seeds), int(root_seed)))
+
+
+def train_mode_strengths(stack, params, x, y, u, v, learning_rate: float, steps: int, every: int):
+    """Train each seed's two-matrix net (``params`` from :func:`init_seeds`) by full-batch GD on
+    (x (P, n_in), y (P, n_out)) and record u_alpha(t) = u_alpha^T W_tot v_alpha every ``every``
+    steps, for the task's singular vectors u (n_out, K), v (n_in, K).
+
+    Returns (float64): ``us`` (S, steps // every, K); ``a`` (S, K, H) = v^T W_1 and ``b``
+    (S, K, H) = W_2 u, the modes' initial components (u_alpha(0) = sum_h a b).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from initjax.measure.regression import full_batch_gd
+    from initjax.models import apply_stack
+
+    uj, vj, eye = (jnp.asarray(m, jnp.float32) for m in (u, v, np.eye(len(v))))
+    xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+
+    def strengths(p):  # rows of f(I) are W_tot^T (no biases)
+        return jnp.einsum("ia,ij,ja->a", vj, apply_stack(stack, p, eye), uj)
+
+    def train(p):
+        return full_batch_gd(
+            stack, p, xj, yj, learning_rate, int(steps), record_every=int(every), observe=strengths
+        )[1]
+
+    us = np.asarray(jax.jit(jax.vmap(train))(params), np.float64)
+    a = np.einsum("ik,sih->skh", v, np.asarray(params["input"]["kernel"], np.float64))
+    b = np.einsum("shj,jk->skh", np.asarray(params["readout"]["kernel"], np.float64), u)
+    return us, a, b
+
+
+def learning_steps(losses, threshold: float) -> np.ndarray:
+    """First step at which each row of ``losses`` (R, T) is <= ``threshold``; inf if never (NaN
+    counts as not reached). float64 ``(R,)``."""
+    below = np.nan_to_num(np.asarray(losses, np.float64), nan=np.inf) <= float(threshold)
+    return np.where(below.any(axis=1), np.argmax(below, axis=1), np.inf)
+
+
+def loglog_slopes(times, depths) -> np.ndarray:
+    """Per row of ``times`` (S, D): least-squares slope of log2(time) on log2(depth) over D >= 2
+    depths (times clipped below at 1 step; give budget-clipped times for runs that never
+    learned). float64 ``(S,)``; empty when D < 2."""
+    x = np.log2(np.asarray(depths, np.float64))
+    t = np.log2(np.maximum(np.asarray(times, np.float64), 1.0))
+    return np.polyfit(x, t.T, 1)[0] if len(x) > 1 else np.array([])

@@ -1,0 +1,42 @@
+"""measure.deep_linear: stack shapes and key scheme, mode strengths at step 0 against the
+identity u_alpha(0) = sum_h a b, learning steps and log-log slopes on closed-form inputs."""
+
+import jax
+import numpy as np
+import pytest
+
+from initjax import keys
+from initjax.measure import deep_linear as sim
+from initjax.models import init_stack
+from initjax.theory.deep_linear import whitened_task
+
+
+def test_linear_stack_and_init_seeds_follow_the_key_scheme():
+    st = sim.linear_stack("orthogonal", 6, 4, 3)
+    assert st.depth == 2
+    p = sim.init_seeds(st, 3, 7, 5)
+    assert p["input"]["kernel"].shape == (3, 5, 6) and p["readout"]["kernel"].shape == (3, 6, 3)
+    one = init_stack(st, keys.role(keys.seed_keys(3, 7)[2], keys.PARAMS), (5,), None, 0.0)
+    for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(p), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b)[2])
+    assert sim.linear_stack("orthogonal", 6, 2, 3).depth == 0
+    with pytest.raises(ValueError, match="n_weights"):
+        sim.linear_stack("orthogonal", 6, 1, 3)
+
+
+def test_mode_strengths_start_at_sum_of_a_b():
+    x, y, u, s, v = whitened_task(4, 3, [2.0, 1.0], 16, 0)
+    st = sim.linear_stack("glorot_normal", 8, 2, 3)
+    p = sim.init_seeds(st, 2, 0, 4, 0.5)
+    us, a, b = sim.train_mode_strengths(st, p, x, y, u, v, 0.01, 20, 5)
+    assert us.shape == (2, 4, 2) and a.shape == (2, 2, 8)
+    np.testing.assert_allclose(us[:, 0], (a * b).sum(-1), rtol=1e-4, atol=1e-6)
+
+
+def test_learning_steps_and_loglog_slopes():
+    losses = np.array([[1.0, 0.5, 0.01, 0.001], [1.0, np.nan, 0.9, 0.8]])
+    np.testing.assert_array_equal(sim.learning_steps(losses, 0.01), [2.0, np.inf])
+    depths = np.array([8.0, 16.0, 32.0])
+    times = np.stack([5.0 * depths**0.5, 3.0 * depths**2])
+    np.testing.assert_allclose(sim.loglog_slopes(times, depths), [0.5, 2.0])
+    assert sim.loglog_slopes(times[:, :1], depths[:1]).size == 0
