@@ -8,9 +8,9 @@ follows the protocol of :mod:`initjax.sweeps.runtime` is read from its ``summary
 their ``summary.md`` (:func:`parse_summary`). The command printed for each run is the one
 recorded in its manifest, with its real ``--set`` overrides.
 
-Also here, until the remaining reproductions follow the protocol: the helpers their ``run`` and
-``analyze`` functions call (:func:`run_pieces`, :class:`Piece`, :func:`verdict_line`,
-:func:`run_line`). They are adapters over the runtime and are removed with the last of them.
+Runs whose folder has only a ``summary.md`` (written before ``summary.json`` existed) are read
+through :func:`parse_summary`, with :func:`verdict_line` and :func:`run_line` for their verdict
+and provenance lines.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ import dataclasses
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "REPRODUCTIONS",
     "VERDICTS",
-    "Piece",
     "ReproRun",
     "build_report",
     "cli_name",
@@ -34,7 +33,6 @@ __all__ = [
     "parse_summary",
     "read_run",
     "run_line",
-    "run_pieces",
     "shrink_png",
     "verdict_line",
 ]
@@ -56,7 +54,7 @@ MAX_PNG_WIDTH = 1400
 _VERDICT_RE = re.compile(r"^\*\*Verdict:\s*(PASS|PARTIAL|FAIL)\*\*\s*(?:[—–-]+\s*)?(.*)$")
 
 
-# --- adapters for experiments not yet converted to the protocol (removed with the last) --------
+# --- summaries in markdown (runs written before summary.json existed) -----------------------
 
 
 def verdict_line(status: str, reason: str) -> str:
@@ -79,73 +77,6 @@ def run_line(run_dir: str | Path) -> str:
     if not p.is_file():
         return "Run: no manifest.json (figures redrawn outside a run)."
     return provenance_line(provenance(json.loads(p.read_text())))
-
-
-@dataclasses.dataclass(frozen=True)
-class Piece:
-    """One piece of a not-yet-converted reproduction (see :class:`initjax.sweeps.runtime.Piece`).
-
-    Attributes:
-      label: short unique name.
-      compute: ``() -> pandas.DataFrame``, the piece's rows (a ``piece`` column is added).
-      spec: what determines the piece's numbers besides the config.
-    """
-
-    label: str
-    compute: Callable[[], Any]
-    spec: Any = None
-
-
-def _labelled(piece: Piece):
-    import pandas as pd
-
-    frame = pd.DataFrame(piece.compute())
-    frame.insert(0, "piece", piece.label)
-    return frame
-
-
-def run_pieces(
-    name: str,
-    experiment_path: str | Path,
-    config: Any,
-    out: str | Path,
-    pieces: Sequence[Piece],
-    *,
-    analyze: Callable[[Path, Any, Any], None] | None = None,
-    progress: bool = True,
-    log: Callable[[str], Any] = print,
-):
-    """Run (or resume) a not-yet-converted reproduction's pieces; return the assembled table.
-
-    The run loop of :func:`initjax.sweeps.runtime.run_loop` with the whole flat config (without
-    its ``preset`` name) as the compute config; ``analyze(out, table, config)`` runs at the end.
-
-    Raises:
-      ValueError: duplicate piece labels, or ``out`` holds a run of another config.
-      KeyboardInterrupt: re-raised after reporting how many pieces are saved.
-    """
-    import functools
-
-    from initjax.sweeps import runtime
-    from initjax.sweeps.store import RunStore, _plain
-
-    compute = {k: v for k, v in _plain(config).items() if k != "preset"}
-    loop = runtime.run_loop(
-        name,
-        [runtime.Piece(p.label, functools.partial(_labelled, p), p.spec) for p in pieces],
-        out,
-        compute=compute,
-        config=config,
-        compare=None,
-        experiment_path=str(experiment_path),
-        progress=progress,
-        log=log,
-    )
-    if analyze is not None:
-        analyze(Path(out), loop.table, config)
-    loop.manifest.update(status="complete")
-    RunStore(out).write_manifest(loop.manifest)
-    return loop.table
 
 
 # --- reading side -----------------------------------------------------------------------------

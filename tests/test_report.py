@@ -2,9 +2,7 @@
 
 import json
 
-import ml_collections
 import numpy as np
-import pandas as pd
 import pytest
 
 from initjax import report
@@ -184,37 +182,6 @@ def test_small_png_is_copied_unchanged(tmp_path):
 
 
 # --- run scaffold ------------------------------------------------------------------------------
-
-
-def test_run_pieces_resumes_and_recomputes_on_config_change(tmp_path):
-    calls = []
-
-    def piece(label, value):
-        def compute():
-            calls.append(label)
-            return pd.DataFrame({"v": [value]})
-
-        return report.Piece(label, compute)
-
-    cfg = ml_collections.ConfigDict({"preset": "default", "n": 1})
-    seen = []
-    kw = dict(analyze=lambda d, t, c: seen.append(len(t)), progress=False, log=lambda *_: None)
-    t = report.run_pieces("x", "x.py", cfg, tmp_path, [piece("a", 1), piece("b", 2)], **kw)
-    assert list(t["piece"]) == ["a", "b"] and list(t["v"]) == [1, 2] and seen == [2]
-    m = json.loads((tmp_path / "manifest.json").read_text())
-    assert m["status"] == "complete" and m["compute_s"] >= 0 and m["experiment_path"] == "x.py"
-    # Same config (the preset name does not count): nothing is recomputed.
-    cfg2 = ml_collections.ConfigDict({"preset": "tiny", "n": 1})
-    report.run_pieces("x", "x.py", cfg2, tmp_path, [piece("a", 1), piece("b", 2)], **kw)
-    assert calls == ["a", "b"]
-    # A changed config is refused in the same folder; another folder recomputes.
-    cfg3 = ml_collections.ConfigDict({"preset": "default", "n": 2})
-    with pytest.raises(ValueError, match="n: 1 there, 2 now"):
-        report.run_pieces("x", "x.py", cfg3, tmp_path, [piece("a", 1)], **kw)
-    report.run_pieces("x", "x.py", cfg3, tmp_path / "other", [piece("a", 1)], **kw)
-    assert calls == ["a", "b", "a"]
-    with pytest.raises(ValueError, match="unique"):
-        report.run_pieces("x", "x.py", cfg, tmp_path, [piece("a", 1), piece("a", 2)], **kw)
 
 
 def test_figures_follow_the_summary_and_run_line_is_not_repeated(tmp_path):
