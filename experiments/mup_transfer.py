@@ -81,12 +81,11 @@ def get_config() -> ml_collections.ConfigDict:
         batch_size=64,
         eval_size=4000,  # the loss judged: final training loss on the whole training split
     )
-    # Pre-registered (from the theory above, before the default run): Adam's two theories
-    # predict slope -1 (SP) and 0 (muP); the decision boundary is halfway. "stays": the slope's
-    # 95% Student-t interval lies inside [-stay_bound, stay_bound] (an equivalence test: too
-    # few seeds or a noisy optimum fail it); "shifts": the interval lies beyond shift_min.
-    # stay_z_max: 'stays' means a slope within this many SE of 0 (the criterion stated before any
-    # run); stay_bound, the equivalence margin, was set after a probe at widths 64 and 256.
+    # Adam's two theories predict slope -1 (SP) and 0 (muP). Stated before any run: "stays" =
+    # the slope within stay_z_max SE of 0. Set after one probe run at widths 64 and 256 (so not
+    # blind): the equivalence margin stay_bound, halfway between the theories ("stays": the 95%
+    # Student-t interval inside +-stay_bound; "shifts": beyond shift_min). A drift inside the
+    # margin but resolved from 0 gives PARTIAL, never PASS.
     c.analysis = dict(level=0.95, stay_bound=0.5, shift_min=0.5, stay_z_max=3.0)
     return c
 
