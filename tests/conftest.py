@@ -7,6 +7,11 @@ options, so a cache hit is the same executable XLA would build. The cache lives 
 string to turn it off); computations that compile in under 0.5 s are not stored (their disk
 round trip would cost about as much). The same settings go into the environment, so the
 subprocesses that tests start (the CLI, experiment runs) share the cache.
+
+The cache has a size limit (4 GiB, least recently used entries evicted): with a limit, JAX
+takes a file lock around every read and write. Without it, entries are written in place with no
+lock, so one xdist worker can read an executable another is still writing, and deserializing the
+partial file crashes the worker (a segmentation fault inside ``compile_or_get_cached``).
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ def _cache_dir() -> str | None:
     return str(Path.home() / ".cache" / "initjax" / "jax-test-cache")
 
 
+_MAX_BYTES = 4 << 30
 _DIR = _cache_dir()
 if _DIR:
     Path(_DIR).mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", _DIR)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    jax.config.update("jax_compilation_cache_max_size", _MAX_BYTES)
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _DIR)
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(_MAX_BYTES))

@@ -81,7 +81,7 @@ def test_tiny_preset(exp, tmp_path):
     assert {"arm", "over", "width", "depth", "seed", "learning_rate", "train_loss"} <= set(t)
     assert len(t) == 2 * 2 * 6 * 2  # arms x widths x rates x seeds
     s = Summary.read(tmp_path)
-    assert s.verdict.status in ("PASS", "PARTIAL", "FAIL") and len(s.verdict.checks) == 2
+    assert s.verdict.status in ("PASS", "PARTIAL", "FAIL") and len(s.verdict.checks) == 3
     assert set(s.figures) == {"loss_vs_lr.png", "optimum.png"}
     assert res is not None
 
