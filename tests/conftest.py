@@ -1,17 +1,13 @@
 """Test-session settings shared by every test directory.
 
-JAX's persistent compilation cache: executables compiled by one test run are reused by later runs
-(and by the other xdist worker), keyed by the computation, the jaxlib version and the compiler
-options, so a cache hit is the same executable XLA would build. The cache lives under
-``$INITJAX_TEST_JAX_CACHE`` or ``~/.cache/initjax/jax-test-cache`` (set the variable to an empty
-string to turn it off); computations that compile in under 0.5 s are not stored (their disk
-round trip would cost about as much). The same settings go into the environment, so the
+JAX's persistent compilation cache is OFF by default for tests. On XLA:CPU (jaxlib 0.10) loading
+cached executables into a process that has compiled many others crashed xdist workers: a
+segmentation fault while reading or writing the cache, and "Failed to materialize symbols" when
+running a cached executable. ``INITJAX_TEST_JAX_CACHE=<dir>`` turns it on for local runs
+(executables compiled by one run are then reused by later runs and by the other xdist worker);
+with it, the cache has a size limit (4 GiB) so JAX locks it between processes, and computations
+that compile in under 0.5 s are not stored. The settings go into the environment too, so the
 subprocesses that tests start (the CLI, experiment runs) share the cache.
-
-The cache has a size limit (4 GiB, least recently used entries evicted): with a limit, JAX
-takes a file lock around every read and write. Without it, entries are written in place with no
-lock, so one xdist worker can read an executable another is still writing, and deserializing the
-partial file crashes the worker (a segmentation fault inside ``compile_or_get_cached``).
 """
 
 from __future__ import annotations
@@ -24,9 +20,7 @@ import jax
 
 def _cache_dir() -> str | None:
     env = os.environ.get("INITJAX_TEST_JAX_CACHE")
-    if env is not None:
-        return env or None
-    return str(Path.home() / ".cache" / "initjax" / "jax-test-cache")
+    return env or None
 
 
 _MAX_BYTES = 4 << 30
