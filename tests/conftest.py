@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 import jax
+import pytest
 
 
 def _cache_dir() -> str | None:
@@ -34,3 +35,12 @@ if _DIR:
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _DIR)
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
     os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(_MAX_BYTES))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_executables():
+    """Drop JAX's in-memory caches after each test module: one xdist worker otherwise keeps
+    every executable it compiled alive, and XLA:CPU crashed (segmentation fault inside the
+    compiler, "Failed to materialize symbols") in workers holding many of them."""
+    yield
+    jax.clear_caches()

@@ -29,6 +29,10 @@ from initjax.theory._common import DEFAULT_NODES, Rule
 from initjax.theory.quadrature import FULL, SMALL, expect_1d, expect_2d, gaussian_rule
 from tests.theory import _reference as ref
 
+# Hundreds of float64 programs compared with scipy; run with -m slow (XLA:CPU crashed xdist
+# workers compiling them beside the rest of the suite).
+pytestmark = pytest.mark.slow
+
 QUAD = Rule("quadrature", DEFAULT_NODES)
 AUTO = Rule("auto", DEFAULT_NODES)
 TOL = 1e-7
