@@ -13,7 +13,7 @@ flax       Flax Linen defaults (flax 0.12: ``nn.Dense``, ``nn.DenseGeneral`` ins
            before calling the initializer, and ``nn.Embed``): every kernel lecun_normal,
            Var = 1/fan_in (truncated normal, corrected); biases 0; embedding and position tables
            N(0, 1/d) (``nn.Embed``'s variance_scaling(1, fan_in, normal, out_axis=0)); pre-LN,
-           eps 1e-6. See flax issue #4027 for this q/k/v init under post-LN.
+           eps 1e-6. See github.com/google/flax/issues/4027 (post-LN).
 torch      PyTorch ``nn.TransformerEncoderLayer`` defaults (post-LN, eps 1e-5, ReLU):
            ``nn.MultiheadAttention`` draws the packed (3d, d) in-projection with xavier_uniform_,
            so q, k, v have Var = 2/(d + 3d) = 1/(2d) (uniform), biases 0; out_proj keeps
@@ -145,7 +145,7 @@ register(
         name="flax",
         description="Flax Linen defaults: lecun_normal kernels, N(0, 1/d) embeddings, pre-LN",
         reference="flax.linen Dense / DenseGeneral / MultiHeadDotProductAttention / Embed "
-        "defaults (flax 0.12); flax issue #4027",
+        "defaults (flax 0.12); github.com/google/flax/issues/4027",
         norm="pre",
         norm_eps=1e-6,
         activation="gelu",

@@ -1,4 +1,4 @@
-"""Bad input: a ValueError / TypeError whose message names the argument (issue 2's list)."""
+"""Bad input: a ValueError / TypeError whose message names the argument."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ def _orthant_ref(c, sign1=1.0, sign2=1.0):
 @pytest.mark.usefixtures("x64")
 @pytest.mark.parametrize("q1, q2, c", GRID)
 def test_erf_closed_form_matches_quadrature(q1, q2, c):
-    # Williams (1997) vs the split rule on a smooth activation: agree to 1e-6 (issue 4).
+    # Williams (1997) vs the split rule on a smooth activation: agree to 1e-6.
     act = activations.get("erf")
     args = (jnp.float64(q1), jnp.float64(q2), jnp.float64(c))
     for fn in (moments.cross_moment, moments.deriv_cross_moment):
