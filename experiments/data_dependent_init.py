@@ -77,12 +77,13 @@ def _arch(c, name: str):
     from initjax import models
 
     fam, act = (name.split("-") + [""])[:2]
-    kw = {"mlp": dict(width=int(c.width), depth=int(c.depth)),  # conv: 1-D, kernel 3 (default)
-          "conv": dict(channels=int(c.channels), depth=int(c.conv_depth))}  # fmt: skip
-    if fam not in kw:
+    kw = dict(activation=act, readout=10)
+    if fam == "mlp":
+        return functools.partial(models.MLP, width=int(c.width), depth=int(c.depth), **kw)
+    if fam != "conv":
         raise ValueError(f"config key 'archs': {name!r} is not one of mlp-<act>, conv-<act>")
-    cls = models.MLP if fam == "mlp" else models.ConvNet
-    return functools.partial(cls, activation=act, readout=10, **kw[fam])  # fmt: skip
+    kw.update(channels=int(c.channels), depth=int(c.conv_depth), kernel_size=(3,))  # 1-D conv
+    return functools.partial(models.ConvNet, **kw)
 
 
 def _init(compute, method: str):
@@ -94,7 +95,6 @@ def _init(compute, method: str):
 
 
 def pieces(compute):
-    """q pieces per (arch, method); train pieces per (arch, init)."""
     [_arch(compute, a) for a in compute.archs]  # a bad name is refused before any piece runs
 
     @functools.cache
