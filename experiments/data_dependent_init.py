@@ -82,7 +82,7 @@ def _arch(c, name: str):
         return functools.partial(models.MLP, width=int(c.width), depth=int(c.depth), **kw)
     if fam != "conv":
         raise ValueError(f"config key 'archs': {name!r} is not one of mlp-<act>, conv-<act>")
-    kw.update(channels=int(c.channels), depth=int(c.conv_depth), kernel_size=(3,))  # 1-D conv
+    kw.update(channels=int(c.channels), depth=int(c.conv_depth), kernel_size=3, ndim=1)
     return functools.partial(models.ConvNet, **kw)
 
 
