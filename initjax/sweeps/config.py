@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib.util
+import numbers
 import os
 import sys
 import types
@@ -37,7 +38,10 @@ import ml_collections
 
 __all__ = [
     "Experiment",
+    "config_ints",
+    "config_pair",
     "describe",
+    "experiment_config",
     "experiment_dirs",
     "experiments_dir",
     "list_experiments",
@@ -212,6 +216,50 @@ def load_experiment(name_or_path: str) -> Experiment:
         sys.modules.pop(mod_name, None)
         raise
     return Experiment(name, module, path)
+
+
+# --- building and checking an experiment's config ----------------------------------------------
+
+
+def experiment_config() -> ml_collections.ConfigDict:
+    """An empty experiment config at preset ``"default"``; ``get_config()`` adds ``compute``
+    and ``analysis`` (the protocol of :mod:`initjax.sweeps.runtime`)."""
+    c = ml_collections.ConfigDict()
+    c.preset = "default"
+    return c
+
+
+def config_ints(values: Any, key: str, *, minimum: int = 1, what: str = "") -> list[int]:
+    """``values`` as a non-empty list of integers >= ``minimum``.
+
+    Raises:
+      ValueError: naming ``key``, when the list is empty or a value is not an integer (a float
+        with a fraction, a string) or is below ``minimum``; ``what`` is added to the message.
+    """
+    vals = (
+        [] if isinstance(values, str | bytes) or not hasattr(values, "__iter__") else list(values)
+    )
+    ok = bool(vals) and all(
+        not isinstance(v, bool) and isinstance(v, numbers.Real) and float(v).is_integer() for v in vals
+    )
+    if not ok or any(int(v) < minimum for v in vals):
+        extra = f" ({what})" if what else ""
+        raise ValueError(
+            f"config key {key!r}: a non-empty list of integers >= {minimum}{extra}, got {values!r}"
+        )
+    return [int(v) for v in vals]
+
+
+def config_pair(values: Any, key: str, what: str = "widths") -> tuple[int, int]:
+    """Two different integers >= 1 (e.g. the two widths of a finite-width fit), in config order.
+
+    Raises:
+      ValueError: naming ``key``, unless ``values`` are exactly two different positive integers.
+    """
+    vals = config_ints(values, key, what=f"two different {what}")
+    if len(vals) != 2 or vals[0] == vals[1]:
+        raise ValueError(f"config key {key!r}: two different {what}, got {list(values)!r}")
+    return vals[0], vals[1]
 
 
 # --- overrides ---------------------------------------------------------------------------------

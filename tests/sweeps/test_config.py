@@ -144,3 +144,22 @@ def test_bad_overrides_name_the_key(tiny_experiments, override, match):
 def test_group_key_cannot_be_set_to_a_leaf(tiny_experiments):
     with pytest.raises(ValueError, match="'analysis' is a group of keys"):
         resolve_config(load_experiment("toy"), ["analysis=3"])
+
+
+def test_experiment_config_and_config_key_checks():
+    import numpy as np
+
+    from initjax.sweeps.config import config_ints, config_pair, experiment_config
+
+    c = experiment_config()
+    assert c.to_dict() == {"preset": "default"}
+    assert config_ints([2, 4.0, np.int64(8)], "depths") == [2, 4, 8]
+    assert config_pair([1000, 250], "widths") == (1000, 250)  # config order kept
+    for bad in ([], [0, 2], [2.5], ["3"], [True], [float("nan")], "12", None):
+        with pytest.raises(ValueError, match="'depths'"):
+            config_ints(bad, "depths")
+    with pytest.raises(ValueError, match=">= 2"):
+        config_ints([1, 2], "b_depths", minimum=2)
+    for bad in ([64], [64, 64], [64, 128, 256], [0, 4]):
+        with pytest.raises(ValueError, match="'prop_channels': .*two different channel counts"):
+            config_pair(bad, "prop_channels", "channel counts")
