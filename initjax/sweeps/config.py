@@ -37,6 +37,7 @@ from typing import Any
 import ml_collections
 
 __all__ = [
+    "PROTOCOL",
     "Experiment",
     "config_ints",
     "config_pair",
@@ -122,6 +123,9 @@ def list_experiments(folder: Path | None = None) -> dict[str, Path]:
     return found
 
 
+PROTOCOL = ("get_config", "pieces", "evaluate", "report")  # the functions of an experiment
+
+
 class Experiment:
     """A loaded experiment module.
 
@@ -129,23 +133,25 @@ class Experiment:
       name: command-line name (``depth-sweep``).
       module: the imported module.
       path: its file.
-      protocol: ``"pieces"`` (the protocol of :mod:`initjax.sweeps.runtime`), or for experiments
-        in the earlier form ``"grid"`` (a flat grid config run by the sweep engine, optional
-        ``analyze``) or ``"run"`` (a flat config with its own ``run(config, out, progress=)``).
+
+    Raises:
+      ValueError: the module lacks a function of the protocol (:mod:`initjax.sweeps.runtime`):
+        ``get_config``, ``pieces``, ``evaluate`` or ``report``; the message names the missing
+        ones.
     """
 
     def __init__(self, name: str, module: types.ModuleType, path: Path):
         self.name = name
         self.module = module
         self.path = path
-        if not callable(getattr(module, "get_config", None)):
-            raise ValueError(f"experiment {name!r} ({path}) does not define get_config()")
-        if all(callable(getattr(module, f, None)) for f in ("pieces", "evaluate", "report")):
-            self.protocol = "pieces"
-        elif callable(getattr(module, "run", None)):
-            self.protocol = "run"
-        else:
-            self.protocol = "grid"
+        missing = [f for f in PROTOCOL if not callable(getattr(module, f, None))]
+        if missing:
+            raise ValueError(
+                f"experiment {name!r} ({path}) does not follow the experiment protocol: it lacks "
+                f"{', '.join(f + '()' for f in missing)}. An experiment defines get_config() "
+                "(with compute, analysis and preset), pieces(compute), evaluate(table, config) "
+                "and report(table, config, ctx); see `python -m pydoc initjax.sweeps.runtime`"
+            )
 
     @property
     def description(self) -> str:
@@ -166,20 +172,13 @@ class Experiment:
 
     def get_config(self) -> ml_collections.ConfigDict:
         config = self.module.get_config()
-        if self.protocol == "pieces":
-            missing = [k for k in ("compute", "analysis", "preset") if k not in config]
-            if missing:
-                raise ValueError(
-                    f"experiment {self.name}: get_config() must have top-level compute, "
-                    f"analysis and preset entries; missing {missing}"
-                )
+        missing = [k for k in ("compute", "analysis", "preset") if k not in config]
+        if missing:
+            raise ValueError(
+                f"experiment {self.name}: get_config() must have top-level compute, "
+                f"analysis and preset entries; missing {missing}"
+            )
         return config
-
-    def analyze(self, run_dir: Path, table, config) -> None:
-        """Earlier-form analysis hook (figures + summary.md); no-op when absent."""
-        fn = getattr(self.module, "analyze", None)
-        if fn is not None:
-            fn(Path(run_dir), table, config)
 
 
 def load_experiment(name_or_path: str) -> Experiment:
@@ -240,7 +239,8 @@ def config_ints(values: Any, key: str, *, minimum: int = 1, what: str = "") -> l
         [] if isinstance(values, str | bytes) or not hasattr(values, "__iter__") else list(values)
     )
     ok = bool(vals) and all(
-        not isinstance(v, bool) and isinstance(v, numbers.Real) and float(v).is_integer() for v in vals
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and float(v).is_integer()
+        for v in vals
     )
     if not ok or any(int(v) < minimum for v in vals):
         extra = f" ({what})" if what else ""

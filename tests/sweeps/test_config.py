@@ -23,13 +23,23 @@ def test_list_and_load(tiny_experiments):
     assert list(known)[:2] == ["tiny-sweep", "toy"] and "depth-sweep" in known
     assert list(list_experiments(tiny_experiments)) == ["tiny-sweep", "toy"]
     exp = load_experiment("tiny-sweep")
-    assert exp.description == "tiny propagation sweep for tests" and exp.protocol == "grid"
+    assert exp.description == "tiny propagation sweep for tests"
     assert load_experiment("tiny_sweep").name == "tiny-sweep"
     assert load_experiment(str(tiny_experiments / "tiny_sweep.py")).name == "tiny-sweep"
     toy = load_experiment("toy")
-    assert toy.protocol == "pieces" and toy.title == "toy" and toy.paper == "none"
+    assert toy.title == "toy" and toy.paper == "none"
     with pytest.raises(ValueError, match="does not exist"):
         load_experiment(str(tiny_experiments / "nope.py"))
+
+
+def test_an_experiment_of_the_earlier_flat_form_is_refused_naming_what_it_lacks(tmp_path):
+    from tests.sweeps.conftest import FLAT
+
+    f = tmp_path / "flat.py"
+    f.write_text(textwrap.dedent(FLAT))
+    with pytest.raises(ValueError, match="experiment protocol") as err:
+        load_experiment(str(f))
+    assert "lacks pieces(), evaluate(), report()." in str(err.value)
 
 
 def test_shipped_experiments_folder_is_the_repository_one():
@@ -96,10 +106,11 @@ def test_parse_override(item, expected):
 def test_resolve_overrides_and_presets(tiny_experiments):
     exp = load_experiment("tiny-sweep")
     c = resolve_config(exp, ["seeds=7", "widths=[32]", "depths=4"])
+    c = c.compute
     assert (c.seeds, list(c.widths), list(c.depths)) == (7, [32], [4])
     # preset first, then the other overrides, whatever their order on the command line
     c = resolve_config(exp, ["seeds=9", "preset=bigger"])
-    assert (list(c.widths), c.seeds, c.preset) == ([16, 32], 9, "bigger")
+    assert (list(c.compute.widths), c.compute.seeds, c.preset) == ([16, 32], 9, "bigger")
 
 
 def test_leaf_names_and_dotted_paths(tiny_experiments):
@@ -116,6 +127,7 @@ def test_leaf_names_and_dotted_paths(tiny_experiments):
 def test_ambiguous_leaf_is_an_error(tiny_experiments, tmp_path):
     (tmp_path / "amb.py").write_text(
         "import ml_collections\n"
+        "from initjax.sweeps.study import evaluate, pieces, report\n"
         "def get_config():\n"
         "    return ml_collections.ConfigDict(dict(preset='default', compute=dict(n=1),"
         " analysis=dict(n=2)))\n"
