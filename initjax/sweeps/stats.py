@@ -11,7 +11,9 @@ experiment's config before the run. These helpers compute the numbers those crit
 - :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t;
   :func:`welch_gain`: the Check "mean(a) - mean(b) >= min_gain with one-sided Welch p <= alpha".
 - :func:`variance_ratio_one_sided`: F test that var(a) > var(b) (normal samples).
-- :func:`sign_test`: exact one-sided binomial test of k successes in n trials.
+- :func:`sign_test`: exact one-sided binomial test of k successes in n trials; :func:`sign_check`:
+  the Check "k of n paired seeds went the claimed way, sign test p <= alpha".
+- :func:`excuse_negligible`: a failed deviation too small to matter is reported, not judged.
 - :func:`finite_width`: the 1/N term from one quantity measured at two widths:
   m(N) = m_inf + b / N, so m_inf and b follow from m(N1), m(N2) with propagated standard errors.
 - :func:`finite_width_fit`: :func:`finite_width` per group of a table of (group, width, mean, SE).
@@ -33,6 +35,7 @@ from initjax.sweeps.summary import Check
 
 __all__ = [
     "deviation",
+    "excuse_negligible",
     "finite_width",
     "finite_width_fit",
     "flag_counts",
@@ -41,6 +44,7 @@ __all__ = [
     "jackknife",
     "mean_se",
     "seed_means",
+    "sign_check",
     "sign_test",
     "student_t_sf",
     "variance_ratio_one_sided",
@@ -217,6 +221,36 @@ def sign_test(successes: int, n: int, p: float = 0.5) -> float:
     if not 0 < p < 1:
         raise ValueError(f"p must lie in (0, 1), got {p}")
     return float(sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(successes, n + 1)))
+
+
+def sign_check(
+    name: str, k: int, n: int, *, alpha: float, tolerance: str = "", note: str = ""
+) -> Check:
+    """The exact one-sided sign test of ``k`` successes in ``n`` paired seeds as a Check:
+    measured ``"k of n"``, passed when p = P(X >= k), X ~ Binomial(n, 1/2), is <= ``alpha``
+    (``n = 0``: p is NaN and the check fails); "p = ..." is appended to ``note``."""
+    p = sign_test(k, n) if n else float("nan")
+    return Check(
+        name,
+        f"{k} of {n}",
+        tolerance=tolerance or f"sign test p <= {alpha:g}",
+        passed=bool(n and p <= alpha),
+        note=f"{note}; p = {p:.2g}" if note else f"p = {p:.2g}",
+    )
+
+
+def excuse_negligible(check: Check, size: float, limit: float, note: str) -> bool:
+    """Turn a failed check whose ``|size|`` is below ``limit`` into a reported one.
+
+    A deviation resolved in standard errors can still be too small to matter for the claim (a
+    systematic far below the effect): then ``check.passed`` becomes None (shown, not judged) and
+    ``note`` is appended to its note. Returns whether it did; the caller's verdict is then
+    PARTIAL, never PASS (e.g. ``Verdict.from_checks(..., partial=True)``).
+    """
+    if check.passed is False and abs(size) < limit:
+        check.passed, check.note = None, f"{check.note}; {note}" if check.note else note
+        return True
+    return False
 
 
 def finite_width(

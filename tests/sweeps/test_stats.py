@@ -183,3 +183,27 @@ def test_growth_per_layer_recovers_geometric_growth_and_stops_at_underflow():
     assert se == pytest.approx(0.0, abs=1e-12) and span == "1-4"
     one = pd.DataFrame(rows[:2]).assign(underflow=False)  # layers 0 and 1: no growth to measure
     assert math.isnan(stats.growth_per_layer(one)[0]) and stats.growth_per_layer(one)[3] == ""
+
+
+def test_sign_check_is_the_exact_binomial_tail():
+    from initjax.sweeps.stats import sign_check
+
+    c = sign_check("x", 6, 6, alpha=0.05)
+    # P(X >= 6), X ~ Bin(6, 1/2) = 1/64 = 0.0156
+    assert c.passed and c.measured == "6 of 6" and c.note == "p = 0.016"
+    c = sign_check("x", 5, 6, alpha=0.05, note="paired")
+    # 7/64 = 0.109 > 0.05
+    assert c.passed is False and c.note == "paired; p = 0.11"
+    assert sign_check("x", 0, 0, alpha=0.05).passed is False
+
+
+def test_excuse_negligible_only_for_a_small_failed_check():
+    from initjax.sweeps.stats import deviation, excuse_negligible
+
+    small = deviation("d", 0.004, 0.0, 0.001, 3.0, note="n")  # z = 4: resolved
+    assert excuse_negligible(small, 0.004, 0.01, "negligible") and small.passed is None
+    assert small.note == "n; negligible"
+    big = deviation("d", 0.02, 0.0, 0.001, 3.0)
+    assert not excuse_negligible(big, 0.02, 0.01, "negligible") and big.passed is False
+    ok = deviation("d", 0.001, 0.0, 0.001, 3.0)
+    assert not excuse_negligible(ok, 0.001, 0.01, "negligible") and ok.passed is True
