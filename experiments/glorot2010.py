@@ -254,7 +254,7 @@ def report(table, config, ctx):
     """figure_hist_<activation>.png (Figs. 6-7 style, wider net) and the per-arm table."""
     import matplotlib.pyplot as plt
 
-    from initjax.plots import savefig
+    from initjax.plots import hist_lines, legends, savefig
 
     c, wide = config.compute, int(max(config.compute.widths))
     t = table[table["width"] == wide]
@@ -268,17 +268,11 @@ def report(table, config, ctx):
         fig, axes = plt.subplots(2, 2, figsize=(11, 6.5), constrained_layout=True)
         for r, init in enumerate(INITS):
             for col, qty in enumerate(("activation", "gradient")):
-                h = t[
-                    (t["kind"] == "hist")
-                    & (t["activation"] == act)
-                    & (t["init"] == init)
-                    & (t["quantity"] == qty)
-                ]  # noqa: E501
-                for k, g in h.groupby("layer"):
-                    mid = (g["bin_lo"] + g["bin_hi"]) / 2
-                    axes[r, col].plot(mid, g["count"] / g["count"].sum(), label=f"Layer {int(k)}")
+                sel = (t["activation"] == act) & (t["init"] == init) & (t["quantity"] == qty)
+                for k, g in t[(t["kind"] == "hist") & sel].groupby("layer"):
+                    hist_lines(axes[r, col], g, label=f"Layer {int(k)}")
                 axes[r, col].set(title=f"{act}, {init}: {qty}s", ylabel="normalized histogram")
-                axes[r, col].legend(fontsize=7)
+        legends(axes)
         s.figure(savefig(fig, ctx.path(f"figure_hist_{act}.png")), f"{act}, width {wide}")
     g = per_seed(table, config).groupby(["activation", "init", "width"], as_index=False).mean()
     s.table(g.drop(columns="seed"), "Seed means: per-layer factors (geometric mean of v^{k+1}/v^k;"

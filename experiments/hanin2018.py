@@ -192,7 +192,7 @@ def report(table, config, ctx):
     """figure_moments.png, figure_collapse.png and the per-layer table."""
     import matplotlib.pyplot as plt
 
-    from initjax.plots import savefig
+    from initjax.plots import hist_lines, legends, savefig
 
     comp, lay = config.compute, layers(table)
     arms = list(dict.fromkeys(lay["arm"]))
@@ -205,14 +205,12 @@ def report(table, config, ctx):
                          label=a)  # fmt: skip
         axes[1].plot(j, g["theory_r2"], "--", color=f"C{i}", lw=1)
         h = table[(table["kind"] == "hist") & (table["arm"] == a)]
-        dens = h["count"] / (h["count"].sum() * (h["bin_hi"] - h["bin_lo"]))
-        axes[2].plot((h["bin_lo"] + h["bin_hi"]) / 2, dens, color=f"C{i}", label=a)
+        hist_lines(axes[2], h, density=True, color=f"C{i}", label=a)
     axes[0].axhline(1.0, color="k", lw=1, ls="--", label="theory E[R_j] = 1")
     axes[0].set(title="mean of R_j = A_j / A_0 (+-2 SE)", xlabel="layer j")
     axes[1].set(title="E[R_j^2]: measured (+-2 SE) vs prod (1 + 5/n_i) (--)", xlabel="layer j")
     axes[2].set(xlabel="log R_D (last layer)", ylabel="density", title="distribution of log R_D")
-    for ax in axes:
-        ax.legend(fontsize=7)
+    legends(axes)
     moments_png = savefig(fig, ctx.path("figure_moments.png"))
     fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
     for i, a in enumerate(arms):
