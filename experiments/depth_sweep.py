@@ -176,13 +176,7 @@ def evaluate(table, config) -> Verdict:
             checks.append(Check(f"q growth per layer, {arm}", m, th, se=se,
                                 z=(m - th) / se if se > 0 else None, passed=None,
                                 note=f"{th_note}; layers {span}"))
-    for r in stats.flag_counts(table).itertuples():
-        if r.underflow_rows or r.nonfinite_rows or r.diverged_networks:
-            first = f"q < 1.18e-38 from layer {r.first_underflow_layer:.0f}"
-            checks.append(Check(f"float32 flags, {r.arm} (width {r.width})",
-                                f"{r.underflow_rows} underflow rows, {r.nonfinite_rows} "
-                                f"non-finite, {r.diverged_networks} diverged networks",
-                                passed=None, note=first if r.underflow_rows else ""))
+    checks += stats.flag_checks(table)
     one_width = len(widths) < 2
     why = "; ".join(e["why"] for e in est.values() if e["why"])
     for c in checks if why else []:  # a check of a non-estimable number is shown, not judged

@@ -18,7 +18,8 @@ experiment's config before the run. These helpers compute the numbers those crit
   m(N) = m_inf + b / N, so m_inf and b follow from m(N1), m(N2) with propagated standard errors.
 - :func:`finite_width_fit`: :func:`finite_width` per group of a table of (group, width, mean, SE).
 - :func:`layer_deviation`: per-layer deviations of a measured column from its theory column in
-  SE units over seeds, summarized per cell; :func:`flag_counts`: the float32 flags per arm.
+  SE units over seeds, summarized per cell; :func:`flag_counts`: the float32 flags per arm
+  (:func:`flag_checks`: the same as reported Checks).
 - :func:`growth_per_layer`: geometric-mean growth of a per-layer signal before any underflow.
 - :func:`seed_means`: per group, seed means of columns, the SE of one, diverged seeds, seeds.
 """
@@ -38,6 +39,7 @@ __all__ = [
     "excuse_negligible",
     "finite_width",
     "finite_width_fit",
+    "flag_checks",
     "flag_counts",
     "growth_per_layer",
     "layer_deviation",
@@ -370,6 +372,25 @@ def flag_counts(frame: pd.DataFrame, by: Sequence[str] = ("arm", "width")) -> pd
     )
     out["diverged_networks"] = out["diverged_networks"].fillna(0).astype(int)
     return out.reset_index()
+
+
+def flag_checks(frame: pd.DataFrame, by: Sequence[str] = ("arm", "width")) -> list[Check]:
+    """The float32 flags of :func:`flag_counts` as reported Checks (``passed`` None), one per
+    level of ``by`` (arm and width) that has any underflowed or non-finite row or a diverged
+    network; the note names the first underflowed layer (q^l below float32's smallest normal
+    1.18e-38). Levels without a flag give no row."""
+    out = []
+    for r in flag_counts(frame, by).to_dict("records"):
+        if r["underflow_rows"] or r["nonfinite_rows"] or r["diverged_networks"]:
+            level = str(r[by[0]]) + "".join(f" ({k} {r[k]})" for k in by[1:])
+            first = f"q < 1.18e-38 from layer {r['first_underflow_layer']:.0f}"
+            measured = (
+                f"{r['underflow_rows']} underflow rows, {r['nonfinite_rows']} non-finite, "
+                f"{r['diverged_networks']} diverged networks"
+            )
+            note = first if r["underflow_rows"] else ""
+            out.append(Check(f"float32 flags, {level}", measured, passed=None, note=note))
+    return out
 
 
 def seed_means(

@@ -125,6 +125,13 @@ def test_layer_deviation_and_flag_counts():
     out = stats.flag_counts(flags).set_index("arm")
     assert out.loc["a", "underflow_rows"] == 2 and out.loc["a", "first_underflow_layer"] == 1
     assert out.loc["b", "diverged_networks"] == 1 and out.loc["a", "diverged_networks"] == 0
+    checks = {c.name: c for c in stats.flag_checks(flags)}
+    a, b = checks["float32 flags, a (width 8)"], checks["float32 flags, b (width 8)"]
+    assert a.measured == "2 underflow rows, 2 non-finite, 0 diverged networks"
+    assert a.note == "q < 1.18e-38 from layer 1" and a.passed is None
+    assert b.measured == "0 underflow rows, 1 non-finite, 1 diverged networks" and b.note == ""
+    clean = flags.assign(underflow=False, nonfinite=False, diverged=False)
+    assert stats.flag_checks(clean) == []  # no flag, no row
 
 
 def test_seed_means_against_hand_computed_values():
