@@ -227,14 +227,9 @@ def evaluate(table, config) -> Verdict:
     z = float(a.z_max)
     if (table["part"] == "modes").any():
         for _, r in mode_table(table).iterrows():
-            chk = deviation(
-                f"(a) t_half / discrete theory - 1, s = {r['s']:g}, N -> inf",
-                r["rel_err_inf"],
-                0.0,
-                r["se_inf"],
-                z,
-                note=f"continuous-time theory: {r['continuous_rel_err']:+.2%}",
-            )
+            name = f"(a) t_half / discrete theory - 1, s = {r['s']:g}, N -> inf"
+            note = f"continuous-time theory: {r['continuous_rel_err']:+.2%}"
+            chk = deviation(name, r["rel_err_inf"], 0.0, r["se_inf"], z, note=note)
             small = f"below {float(a.a_negligible):.0%}: PARTIAL"
             partial |= excuse_negligible(chk, r["rel_err_inf"], float(a.a_negligible), small)
             checks.append(chk)
@@ -255,11 +250,8 @@ def evaluate(table, config) -> Verdict:
             parts.append(f"{init} x{2**m:.2f}/doubling")
         deep = int(ds["n_weights"].max())
         p = ds[ds["n_weights"] == deep].pivot(index="seed", columns="init", values="learn_step")
-        k = (
-            int((p["gaussian"].fillna(np.inf) > p["orthogonal"]).sum())
-            if {"gaussian", "orthogonal"} <= set(p.columns)
-            else 0
-        )
+        both = {"gaussian", "orthogonal"} <= set(p.columns)
+        k = int((p["gaussian"].fillna(np.inf) > p["orthogonal"]).sum()) if both else 0
         name = f"(b) sign test at N_w = {deep}: Gaussian slower than orthogonal"
         checks.append(sign_check(name, k, len(p), alpha=float(a.sign_alpha)))
     crit = (
