@@ -16,13 +16,16 @@ Q/K gradients (Noci et al., Thm 3.2): the gradient of a query / key kernel carri
 differences (value and key differences around their attention means), each O(sqrt(1 - rho)) for
 normalised tokens, so ||dW_Q|| / ||dW_V|| ~ (1 - rho): slope 1 on log-log axes (LN arms). Without
 LN the token differences do not shrink (q - p is preserved), so no such law is judged there.
+Unscaled blocks do not depend on L, so an unscaled stack's first 8 blocks are the L = 8 stack
+(same keys): its checks at L = 8 repeat those layers. With LayerNorm the theory is a
+large-width limit; its allowance (finite_width / width) is wide against the small 1 - rho of
+deep post-LN layers, whose measured-vs-theory gap the checks' notes print.
 """
 
 from __future__ import annotations
 
 import ml_collections
 import numpy as np
-import pandas as pd
 
 from initjax.sweeps import rank_collapse as RC
 from initjax.sweeps import stats
@@ -35,7 +38,7 @@ PAPER = (
     "Noci, Anagnostidis, Biggio, Orvieto, Singh & Lucchi 2022, Signal propagation in "
     "Transformers: theoretical perspectives and the role of rank collapse (arXiv:2206.03126)"
 )
-NORMS, SCALES, ATTENTION = ("none", "post", "pre"), (0.0, 0.5), ("uniform", "softmax")
+NORMS, SCALES, ATTENTION = ("none", "post", "pre"), (0.0, 0.5), RC.ATTENTION
 
 # fmt: off
 PRESETS = {
@@ -70,42 +73,16 @@ def get_config() -> ml_collections.ConfigDict:
     return c
 
 
-def model(comp, norm: str, exponent: float, attention: str, depth: int):
-    """The attention-only Transformer of one arm."""
-    from initjax.models import Transformer
-
-    inits = {"query": "zeros", "key": "zeros"} if attention == "uniform" else None
-    return Transformer(width=int(comp.width), depth=int(depth), heads=int(comp.heads),
-                       mlp_width=0, norm=norm, branch_exponent=float(exponent),
-                       kernel_init="normal", sigma_w2=1.0, inits=inits, positions="none",
-                       seq_len=int(comp.tokens))  # fmt: skip
-
-
-def run_arm(comp, norm: str, exponent: float, attention: str, depth: int) -> pd.DataFrame:
-    import jax
-
-    from initjax import keys
-    from initjax.measure import propagate, token_inputs
-
-    k = keys.role(keys.seed_keys(1, int(comp.root_seed))[0], keys.INPUTS)
-    x = token_inputs(k, int(comp.batch), int(comp.tokens), int(comp.width), c0=float(comp.c0))
-    metrics = "q,token_cross,token_cos,erank" + (",qkv_grad" if attention == "softmax" else "")
-    f = propagate(model(comp, norm, exponent, attention, depth), jax.device_get(x),
-                  seeds=int(comp.seeds), metrics=metrics, root_seed=int(comp.root_seed)).to_frame()  # fmt: skip
-    f.insert(0, "depth", int(depth))
-    f.insert(0, "attention", attention)
-    f.insert(0, "branch_exponent", float(exponent))
-    f.insert(0, "norm", norm)
-    return f
-
-
 def pieces(comp):
     if float(comp.c0) < -1.0 / (int(comp.tokens) - 1) or float(comp.c0) >= 1.0:
         raise ValueError(f"config key 'c0' must lie in [-1/(tokens-1), 1), got {comp.c0!r}")
     for n, e, a, d in ((n, e, a, int(d)) for n in NORMS for e in SCALES for a in ATTENTION
                        for d in comp.depths):  # fmt: skip
-        fn = lambda n=n, e=e, a=a, d=d: run_arm(comp, n, e, a, d)  # noqa: E731
         spec = {"norm": n, "exponent": e, "attention": a, "depth": d}
+        fn = lambda n=n, e=e, a=a, d=d: RC.measure_stack(  # noqa: E731
+            width=int(comp.width), heads=int(comp.heads), tokens=int(comp.tokens), norm=n,
+            batch=int(comp.batch), c0=float(comp.c0), seeds=int(comp.seeds), attention=a,
+            root_seed=int(comp.root_seed), branch_exponent=e, depth=d)  # fmt: skip
         yield Piece(f"{n}-b{e:g}-{a}-L{d}", fn, spec)
 
 
@@ -125,10 +102,11 @@ def evaluate(table, config) -> Verdict:
         tol = a.atol_rho + (0.0 if norm == "none" else a.finite_width / width)
         ok = g.dev.abs() <= a.z_max * g.se + tol
         w = g.loc[(g.dev.abs() / g.se.clip(lower=1e-30)).idxmax()]
+        z = float(w.dev / w.se) if w.se > 0 else float("nan")
         what = "closed form" if norm == "none" else "LN recursion (large width)"
         checks.append(Check(
             f"1 - rho vs {what}, {norm}, b = L^-{e:g}, L = {depth}", f"{int(ok.sum())}/{len(g)}",
-            f"{len(g)}/{len(g)}", float(w.se), float(w.dev / w.se), f"|dev| <= {a.z_max:g} SE + "
+            f"{len(g)}/{len(g)}", float(w.se), z, f"|dev| <= {a.z_max:g} SE + "
             f"{tol:.2g}", bool(ok.all()), f"worst layer {int(w.layer)}: {w.one_minus_rho:.4g} vs "
             f"{w.theory:.4g}; layers with theory < {a.floor:g} not judged"))  # fmt: skip
     last = tr[(tr.layer == tr.depth) & (tr.attention == "uniform") & (tr.norm == "none")]
@@ -153,7 +131,7 @@ def evaluate(table, config) -> Verdict:
                             "on log(1 - cos)", m, 1.0, se, (m - 1) / se, f"|slope - 1| <= "
                             f"{a.z_max:g} SE + {a.slope_tol:g}",
                             bool(abs(m - 1) <= a.z_max * se + a.slope_tol),
-                            f"blocks with {a.floor:g} <= 1 - cos <= {a.collapse_max:g}"))  # fmt: skip
+                            f"blocks: {a.floor:g} <= 1 - cos <= {a.collapse_max:g}"))  # fmt: skip
     judged = [c.passed for c in checks if c.passed is not None]
     share = float(np.mean(judged)) if judged else 0.0
     criterion = (

@@ -18,15 +18,75 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from initjax.sweeps import stats
 
-__all__ = ["KEYS", "layer_grid", "trajectories", "qk_v_ratio", "qk_gradient_slopes"]
+__all__ = [
+    "ATTENTION",
+    "KEYS",
+    "attention_stack",
+    "measure_stack",
+    "layer_grid",
+    "trajectories",
+    "qk_v_ratio",
+    "qk_gradient_slopes",
+]
 
 KEYS = ("norm", "branch_exponent", "attention", "depth")
+ATTENTION = ("uniform", "softmax")
+
+
+def attention_stack(
+    *, width: int, heads: int, tokens: int, depth: int, norm: str, branch_exponent: float,
+    attention: str,
+):  # fmt: skip
+    """An attention-only :class:`~initjax.models.Transformer` for the uniform-attention theory.
+
+    Every kernel N(0, 1/fan_in) (sigma_w2 = 1: unit value / output variances), zero biases, no
+    positions, a linear embedding of ``(T, width)`` inputs, no MLP. ``attention``: "uniform"
+    (query and key kernels zero, so A = 11^T / T exactly, the theory's assumption) or "softmax"
+    (query / key kernels as the others: the assumption holds only while the logits are small).
+
+    Raises:
+      ValueError: an unknown ``attention`` (and the model's own argument errors).
+    """
+    from initjax.models import Transformer
+
+    if attention not in ATTENTION:
+        raise ValueError(f"attention must be one of {ATTENTION}, got {attention!r}")
+    inits = {"query": "zeros", "key": "zeros"} if attention == "uniform" else None
+    return Transformer(width=width, depth=depth, heads=heads, mlp_width=0, norm=norm,
+                       branch_exponent=float(branch_exponent), kernel_init="normal",
+                       sigma_w2=1.0, inits=inits, positions="none", seq_len=tokens)  # fmt: skip
+
+
+def measure_stack(
+    *, batch: int, c0: float, seeds: int, root_seed: int = 0, **stack: Any
+) -> pd.DataFrame:
+    """Per-layer rows of :func:`attention_stack` (``**stack``) over ``seeds`` networks.
+
+    Inputs: ``batch`` sequences of T tokens, each with |x_t|^2 / width = 1 and pairwise cosine
+    ``c0`` (:func:`initjax.measure.token_inputs`, from the root seed's inputs key), shared by all
+    seeds. Metrics q, token_cross, token_cos, erank, and for softmax attention qkv_grad (the
+    gradients of a random-cotangent loss on the output). Returns
+    :meth:`~initjax.measure.PropagationResult.to_frame` plus the :data:`KEYS` columns.
+    """
+    import jax
+
+    from initjax import keys
+    from initjax.measure import propagate, token_inputs
+
+    k = keys.role(keys.seed_keys(1, root_seed)[0], keys.INPUTS)
+    x = token_inputs(k, batch, int(stack["tokens"]), int(stack["width"]), c0=float(c0))
+    soft = stack["attention"] == "softmax"
+    metrics = "q,token_cross,token_cos,erank" + (",qkv_grad" if soft else "")
+    res = propagate(attention_stack(**stack), jax.device_get(x), seeds=seeds, metrics=metrics,
+                    root_seed=root_seed)  # fmt: skip
+    return res.to_frame().assign(**{k: stack[k] for k in KEYS})
 
 
 def layer_grid(frame: pd.DataFrame, column: str) -> np.ndarray:
