@@ -33,8 +33,9 @@ Definitions:
 
 Registered metrics (:mod:`initjax.measure.metrics`): ``token_cos``, ``token_cross``, ``erank``
 (any model whose per-layer signal has positions, ``(B, *positions, d)``: Transformer tokens, or
-a ConvNet's spatial positions), ``attn`` (columns ``attn_entropy``, ``attn_logit_std``: the block's attention recomputed from its input z^{l-1} and params, so it is
-what the forward pass used) and ``qkv_grad`` (columns ``grad_wq``, ``grad_wk``, ``grad_wv``, from
+a ConvNet's spatial positions), ``attn`` (columns ``attn_entropy``, ``attn_logit_std``: the
+block's attention recomputed from its input z^{l-1} and params, so it is what the forward pass
+used) and ``qkv_grad`` (columns ``grad_wq``, ``grad_wk``, ``grad_wv``, from
 the backward pass) for models with attention blocks (a stack with ``attention_input`` /
 ``attention_logits``). The last two are NaN at layer 0, which has no attention.
 """

@@ -101,7 +101,7 @@ def test_noci2022_tiny(exp, tmp_path):
     u = t[(t.attention == "uniform") & (t.norm == "none")].sort_values(["branch_exponent", "seed",
                                                                          "layer"])  # fmt: skip
     gap = (u.q - u.token_cross).to_numpy().reshape(-1, 4)
-    np.testing.assert_allclose(gap, gap[:, :1], rtol=1e-4)
+    np.testing.assert_allclose(gap, np.broadcast_to(gap[:, :1], gap.shape), rtol=1e-4)
     s = Summary.read(tmp_path)
     assert s.verdict.status in ("PASS", "PARTIAL", "FAIL")
     assert s.figures == ["rank_collapse.png", "qk_grad.png"]

@@ -77,7 +77,7 @@ def test_measure_stack_uniform_attention_preserves_token_differences():
                          attention="uniform", batch=2, c0=0.3, seeds=2)  # fmt: skip
     assert set(RC.KEYS) <= set(f.columns) and len(f) == 2 * 4
     gap = (f.q - f.token_cross).to_numpy().reshape(2, 4)
-    np.testing.assert_allclose(gap, gap[:, :1], rtol=1e-5)
+    np.testing.assert_allclose(gap, np.broadcast_to(gap[:, :1], gap.shape), rtol=1e-5)
     assert np.all(np.diff(f.q.to_numpy().reshape(2, 4), axis=1) > 0)
     with pytest.raises(ValueError, match="attention must be one of"):
         RC.attention_stack(width=8, heads=2, tokens=4, depth=2, norm="none", branch_exponent=0.0,
