@@ -42,8 +42,9 @@ NORMS, SCALES, ATTENTION = ("none", "post", "pre"), (0.0, 0.5), RC.ATTENTION
 
 # fmt: off
 PRESETS = {
-    # Accelerator: wider, deeper, more seeds.
-    "full": {"width": 512, "tokens": 32, "depths": [8, 32, 128], "seeds": 64},
+    # Accelerator: wider, deeper, more seeds; not yet run. Depth <= 64: an unscaled
+    # unnormalised stack's q doubles per block and would overflow float32 (3.4e38) near 128.
+    "full": {"width": 512, "tokens": 32, "depths": [8, 32, 64], "seeds": 64},
     # Seconds, for the test suite.
     "tiny": {"width": 16, "tokens": 4, "heads": 2, "depths": [3], "seeds": 3, "batch": 1},
 }
@@ -120,7 +121,8 @@ def evaluate(table, config) -> Verdict:
     for norm in NORMS:
         s, u = (1 - RC.layer_grid(_arm(table, norm, e, "softmax", deep), "token_cos")[:, -1]
                 for e in SCALES[::-1])  # fmt: skip
-        t, _, p = stats.welch_one_sided(s, u)
+        ok = np.isfinite(s).sum() > 1 and np.isfinite(u).sum() > 1
+        t, _, p = stats.welch_one_sided(s, u) if ok else (float("nan"),) * 3  # non-finite: fail
         checks.append(Check(f"softmax, {norm}, L = {deep}: 1 - token_cos^L, 1/sqrt(L) > unscaled",
                             float(s.mean()), float(u.mean()), None, t, f"Welch t >= {a.t_min:g}",
                             bool(t >= a.t_min), f"one-sided p = {p:.2g}"))  # fmt: skip
@@ -149,7 +151,8 @@ def evaluate(table, config) -> Verdict:
         f"; failed: {failed}" * bool(failed)
     )
     v = Verdict.from_checks(criterion, checks, reason=reason, not_reproduced=[
-        "training speed of scaled vs unscaled deep stacks (Noci et al. §5): not run, CPU budget",
+        "training speed of scaled vs unscaled deep stacks (Noci et al. §5): not run (the "
+        "default's ~5 CPU minutes go to the propagation arms)",
         "blocks with MLP sub-layers: attention-only here so the closed forms apply",
         "the uniform-attention theory for softmax attention: shown beside it, not judged",
         "a Q/K gradient law without LayerNorm: token differences do not shrink there"])  # fmt: skip

@@ -105,3 +105,13 @@ def test_noci2022_tiny(exp, tmp_path):
     s = Summary.read(tmp_path)
     assert s.verdict.status in ("PASS", "PARTIAL", "FAIL")
     assert s.figures == ["rank_collapse.png", "qk_grad.png"]
+
+
+def test_overflowed_arm_fails_its_check_instead_of_raising(exp, config):
+    t = synthetic(config)
+    t.loc[(t.norm == "none") & (t.attention == "softmax") & (t.layer == t.depth), "token_cos"] = (
+        np.nan
+    )  # float32 overflow of an unscaled unnormalised stack
+    v = exp.module.evaluate(t, config)
+    failed = [c.name for c in v.checks if c.passed is False]
+    assert failed == ["softmax, none, L = 16: 1 - token_cos^L, 1/sqrt(L) > unscaled"]
