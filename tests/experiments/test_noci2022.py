@@ -63,7 +63,7 @@ def test_negative_control_wrong_branch_multiplier_fails(exp, config):
     v = exp.module.evaluate(synthetic(config, scaled_as_unscaled=True), config)
     assert v.status == "FAIL"
     failed = [c.name for c in v.checks if c.passed is False]
-    assert any("closed form, none, b = L^-0.5" in n for n in failed)
+    assert any("closed form, uniform, none, b = L^-0.5" in n for n in failed)
     assert any("depth limit" in n for n in failed)
     assert any("1/sqrt(L) > unscaled" in n for n in failed)
 
