@@ -6,7 +6,9 @@ experiment's config before the run. These helpers compute the numbers those crit
 
 - :func:`mean_se`: mean and standard error of the mean (sample sd / sqrt(n)).
 - :func:`jackknife`: mean estimate and standard error of any statistic of seeds (leave-one-out;
-  Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means (a root, a slope).
+  Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means (a root, a slope,
+  a ratio of means), scalar or one value per layer.
+- :func:`loglog_slopes`: per seed, the least-squares slope of log y on log x (a power law).
 - :func:`deviation`: a :class:`~initjax.sweeps.summary.Check` "|measured - expected| <= z_max SE".
 - :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t;
   :func:`welch_gain`: the Check "mean(a) - mean(b) >= min_gain with one-sided Welch p <= alpha".
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,6 +47,7 @@ __all__ = [
     "growth_per_layer",
     "layer_deviation",
     "jackknife",
+    "loglog_slopes",
     "mean_se",
     "seed_means",
     "sign_check",
@@ -66,27 +70,52 @@ def mean_se(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
 
 
 def jackknife(
-    statistic: Callable[[np.ndarray], float], samples: np.ndarray, axis: int = 0
-) -> tuple[float, float]:
+    statistic: Callable[[np.ndarray], Any], samples: np.ndarray, axis: int = 0
+) -> tuple[Any, Any]:
     """(statistic of all samples, leave-one-out jackknife standard error).
 
     Args:
       statistic: maps an array of samples (``samples`` with some entries of ``axis`` removed)
-        to a float.
+        to a float, or to an array of floats (e.g. one value per layer).
       samples: array whose ``axis`` indexes independent replicates (seeds).
       axis: the replicate axis.
 
     Returns:
       (theta, se) with se = sqrt((n-1)/n * sum_i (theta_(i) - mean theta_(.))^2); NaN with n < 2.
+      Floats for a scalar statistic; float64 arrays of the statistic's shape otherwise.
     """
     samples = np.asarray(samples)
     n = samples.shape[axis]
-    theta = float(statistic(samples))
+    theta = np.asarray(statistic(samples), np.float64)
     if n < 2:
-        return theta, float("nan")
-    loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
-    se = math.sqrt((n - 1) / n * float(np.sum((loo - loo.mean()) ** 2)))
+        se = np.full(theta.shape, np.nan)
+    else:
+        loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
+        se = np.sqrt((n - 1) / n * np.sum((loo - loo.mean(axis=0)) ** 2, axis=0))
+    if theta.ndim == 0:
+        return float(theta), float(se)
     return theta, se
+
+
+def loglog_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row (seed): least-squares slope of log y on log x over the columns where both are
+    finite and > 0 (NaN for a row with fewer than 2 such columns).
+
+    Args:
+      x, y: arrays ``(seeds, points)``.
+
+    Returns:
+      float64 ``(seeds,)``.
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if x.shape != y.shape or x.ndim != 2:
+        raise ValueError(f"x and y must be 2-D of the same shape, got {x.shape} and {y.shape}")
+    out = np.full(x.shape[0], np.nan)
+    for i, (a, b) in enumerate(zip(x, y, strict=True)):
+        ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+        if ok.sum() >= 2 and np.ptp(np.log(a[ok])) > 0:
+            out[i] = np.polyfit(np.log(a[ok]), np.log(b[ok]), 1)[0]
+    return out
 
 
 def deviation(
