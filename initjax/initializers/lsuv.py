@@ -6,9 +6,9 @@ Algorithm 1 of the paper, on one network and one batch of data:
    2014);
 2. for each affine map in forward order (input projection, hidden layers 1..depth, readout; each
    map of a residual branch in turn; a Transformer block's query, key, value, output and MLP
-   projections in turn; a token embedding table is no affine map and is left as drawn): while ``|Var(B) - target| >= tol`` and fewer than
-   ``max_iters`` rescalings were made, ``W <- W * sqrt(target / Var(B))``, where ``B`` is the
-   map's output on the batch.
+   projections in turn; a token embedding table is no affine map and is left as drawn): while
+   ``|Var(B) - target| >= tol`` and fewer than ``max_iters`` rescalings were made,
+   ``W <- W * sqrt(target / Var(B))``, where ``B`` is the map's output on the batch.
 
 **Which quantity.** ``B`` is the output of the convolution or fully connected map, ``x W + b``:
 the pre-activation z^l of the next nonlinearity (the paper's "output blob" of a conv / inner
