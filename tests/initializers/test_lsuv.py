@@ -309,3 +309,11 @@ def test_transformer_every_projection_on_target(center):
         # Negative control: the base draw itself is off target on some map.
         b_maps, _ = _transformer_maps(jax.tree.map(lambda a, s=s: a[s], base), x64, heads, patch)
         assert _violations(_var_mean(b_maps)[0]) > 0
+
+
+def test_transformer_data_dependent_role_override_is_refused():
+    # A per-role override cannot refine the whole network: it would silently be the base draw.
+    with pytest.raises(ValueError, match="kernel_init"):
+        models.Transformer(width=8, depth=2, heads=2, patch=4, inits={"query": "lsuv"})
+    st = models.stack_of(models.Transformer(width=8, depth=2, heads=2, vocab=5, kernel_init="lsuv"))
+    assert st.affine_units("input") == () and models.data_method(st).name == "lsuv"
