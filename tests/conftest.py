@@ -8,14 +8,6 @@ running a cached executable. ``INITJAX_TEST_JAX_CACHE=<dir>`` turns it on for lo
 with it, the cache has a size limit (4 GiB) so JAX locks it between processes, and computations
 that compile in under 0.5 s are not stored. The settings go into the environment too, so the
 subprocesses that tests start (the CLI, experiment runs) share the cache.
-
-XLA:CPU compiles with LLVM's optimizations off in tests (``--xla_backend_optimization_level=0``,
-added to ``XLA_FLAGS`` unless that flag is already set there): most of the suite's time is
-compiling small programs that then run for milliseconds, and the flag cut the CPU time of the
-training and measurement modules by about 40%. It changes how the generated machine code is
-optimized, not the HLO program, its dtypes or its random bits; tests that compare two paths bit for
-bit compile both under the same flag. Set ``XLA_FLAGS=--xla_backend_optimization_level=2`` (or
-any level) to test with other code generation.
 """
 
 from __future__ import annotations
@@ -25,10 +17,6 @@ from pathlib import Path
 
 import jax
 import pytest
-
-_OPT_FLAG = "--xla_backend_optimization_level"
-if _OPT_FLAG not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_OPT_FLAG}=0".strip()
 
 
 def _cache_dir() -> str | None:
