@@ -125,6 +125,9 @@ class Piece:
         hash); set by grid builders, which put the piece's own slice of those keys in ``spec``.
       memory_bytes: an estimate of the device memory the piece needs (shown by ``--dry-run``;
         None: unknown). Not part of its identity.
+      cost: an estimate of the piece's compute in arbitrary units, comparable between the
+        pieces of one experiment (e.g. cells x seeds x depth x width^2); ``--shard`` balances
+        shards by it when every piece has one. Not part of its identity.
     """
 
     label: str
@@ -132,6 +135,7 @@ class Piece:
     spec: Any = None
     axes: tuple[str, ...] = ()
     memory_bytes: int | None = None
+    cost: float | None = None
 
 
 def _slug(label: str) -> str:
@@ -284,7 +288,7 @@ def run_loop(
     out = Path(out)
     rank, n_proc = _processes()
     writer = rank == WRITER
-    mine = [] if assemble else shard_indices(len(pieces), shard)
+    mine = [] if assemble else shard_indices(len(pieces), shard, [p.cost for p in pieces])
     t0 = time.perf_counter()
 
     store = RunStore(out)
@@ -535,7 +539,7 @@ def plan(
     except FolderConflictError as err:
         conflict = str(err)
     store = RunStore(out)
-    mine = set(shard_indices(len(pieces), shard))
+    mine = set(shard_indices(len(pieces), shard, [p.cost for p in pieces]))
     rows = []
     for k, (pid, p) in enumerate(zip(ids, pieces, strict=True)):
         state = store.check_piece(pid)[0] if conflict is None else PieceState.MISSING
