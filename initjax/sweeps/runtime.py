@@ -523,12 +523,16 @@ def plan(
     Returns:
       ``{"pieces": [{"index", "label", "id", "state" (ok | missing | incomplete | corrupt),
       "shard" (the shard index that owns it, or None), "runs" (whether this call would compute
-      it), "memory_bytes" (the piece's estimate, or None)}], "conflict": message or None (the
-      folder belongs to another config), "devices": {...}}``.
+      it), "memory_bytes" (the piece's estimate, or None), "cost" (its compute estimate, or
+      None)}], "conflict": message or None (the folder belongs to another config), "devices":
+      {backend, kind, count, local_count, processes, memory_free (bytes free on one device:
+      ``memory_stats()`` bytes_limit - bytes_in_use on GPU/TPU, available host RAM on CPU),
+      memory_source}}``.
     """
     import jax
 
-    from initjax.sweeps.distributed import shard_indices
+    from initjax.measure import _memory
+    from initjax.sweeps.distributed import shard_owners
 
     pieces = list(pieces)
     ids = _check_ids(name, pieces, compute)
@@ -539,7 +543,7 @@ def plan(
     except FolderConflictError as err:
         conflict = str(err)
     store = RunStore(out)
-    mine = set(shard_indices(len(pieces), shard, [p.cost for p in pieces]))
+    owners = shard_owners(len(pieces), shard[1], [p.cost for p in pieces]) if shard else None
     rows = []
     for k, (pid, p) in enumerate(zip(ids, pieces, strict=True)):
         state = store.check_piece(pid)[0] if conflict is None else PieceState.MISSING
@@ -549,13 +553,17 @@ def plan(
                 "label": p.label,
                 "id": pid,
                 "state": state,
-                "shard": None if shard is None else k % shard[1],
-                "runs": k in mine and state != PieceState.OK,
+                "shard": None if owners is None else owners[k],
+                "runs": (owners is None or owners[k] == shard[0]) and state != PieceState.OK,
                 "memory_bytes": p.memory_bytes,
+                "cost": p.cost,
             }
         )
     devs = jax.devices()
+    free, _, source = _memory.available()
     devices = {
+        "memory_free": free,
+        "memory_source": source,
         "backend": jax.default_backend(),
         "kind": devs[0].device_kind if devs else None,
         "count": len(devs),

@@ -283,3 +283,27 @@ def test_an_experiment_with_its_own_loop_refuses_shards(tmp_path, capsys):
     assert "runs its own loop" in capsys.readouterr().err
     assert main(["run", str(exp), "--out", str(out), "--assemble"]) == 2
     assert not out.exists()
+
+
+def test_plan_assigns_costed_pieces_by_lpt_and_states_device_memory(tmp_path, monkeypatch):
+    from initjax.measure import _memory
+    from initjax.sweeps.runtime import Piece, plan
+
+    monkeypatch.setattr(_memory, "available", lambda: (3 * 2**30, 2**34, "test device memory"))
+    costs = [100.0, 1, 1, 1, 1, 1, 1, 1, 1]
+    pieces = [
+        Piece(f"p{k}", lambda: pd.DataFrame({"x": [1]}), {"k": k}, cost=c, memory_bytes=2**20)
+        for k, c in enumerate(costs)
+    ]
+    p = plan(
+        "toy-lpt",
+        pieces,
+        tmp_path / "run",
+        compute={"a": 1},
+        config={"compute": {"a": 1}},
+        shard=(0, 2),
+    )
+    assert [r["shard"] for r in p["pieces"]] == [0, 1, 1, 1, 1, 1, 1, 1, 1]
+    assert [r["runs"] for r in p["pieces"]] == [True] + [False] * 8
+    assert p["devices"]["memory_free"] == 3 * 2**30
+    assert p["devices"]["memory_source"] == "test device memory"
