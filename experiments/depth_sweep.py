@@ -106,19 +106,33 @@ def pieces(compute):
 
 def critical_estimate(table, width: int, analysis) -> dict:
     """Measured critical sigma_w2 at one width: where chi_1 (mean grad_sq^l / grad_sq^(l+1) over
-    the window's layers and the seeds) crosses 1; jackknife SE over seeds; per-cell chi_1."""
+    the window's layers and the seeds) crosses 1; jackknife SE over seeds; per-cell chi_1;
+    ``why``: "" when value and SE are finite, else why they cannot be estimated."""
     from initjax.measure.fits import gradient_growth, unit_crossing
 
     t = table[(table["arm"] == "tanh-critical") & (table["width"] == width)]
     if t.empty or "grad_sq" not in t:
-        return dict(width=width, value=np.nan, se=np.nan, cells=np.array([]), chi1=[], seeds=0)
+        return dict(width=width, value=np.nan, se=np.nan, cells=np.array([]), chi1=[], seeds=0,
+                    why=f"no tanh-critical cells with grad_sq at width {width}")  # fmt: skip
     g = t.pivot_table(index=["sigma_w2", "seed"], columns="layer", values="grad_sq")
     cells = np.array(sorted(g.index.get_level_values(0).unique()), np.float64)
     arr = g.to_numpy(np.float64).reshape(len(cells), -1, g.shape[1])  # (cells, seeds, L + 1)
     r = gradient_growth(arr, analysis.chi1_skip_first, analysis.chi1_skip_last).T  # (seeds, H)
     value, se = stats.jackknife(lambda rr: unit_crossing(cells, np.log(rr.mean(axis=0))), r)
     chi1 = [stats.jackknife(lambda rr, h=h: rr[:, h].mean(), r) for h in range(len(cells))]
-    return dict(width=width, value=value, se=se, cells=cells, chi1=chi1, seeds=r.shape[0])
+    why = ""
+    if not np.isfinite(value):
+        why = (
+            f"at width {width} chi_1 does not cross 1 between sigma_w2 = {cells.min():g} and "
+            f"{cells.max():g} (layers {analysis.chi1_skip_first}..L-{analysis.chi1_skip_last})"
+        )
+    elif not np.isfinite(se):
+        why = (
+            f"at width {width} the jackknife over {r.shape[0]} seeds moves the crossing out of "
+            "the cells for some left-out seed"
+        )
+    return dict(width=width, value=value, se=se, cells=cells, chi1=chi1, seeds=r.shape[0],
+                why=why)  # fmt: skip
 
 
 # fmt: off
@@ -162,20 +176,19 @@ def evaluate(table, config) -> Verdict:
             checks.append(Check(f"q growth per layer, {arm}", m, th, se=se,
                                 z=(m - th) / se if se > 0 else None, passed=None,
                                 note=f"{th_note}; layers {span}"))
-    for r in stats.flag_counts(table).itertuples():
-        if r.underflow_rows or r.nonfinite_rows or r.diverged_networks:
-            first = f"q < 1.18e-38 from layer {r.first_underflow_layer:.0f}"
-            checks.append(Check(f"float32 flags, {r.arm} (width {r.width})",
-                                f"{r.underflow_rows} underflow rows, {r.nonfinite_rows} "
-                                f"non-finite, {r.diverged_networks} diverged networks",
-                                passed=None, note=first if r.underflow_rows else ""))
+    checks += stats.flag_checks(table)
     one_width = len(widths) < 2
+    why = "; ".join(e["why"] for e in est.values() if e["why"])
+    for c in checks if why else []:  # a check of a non-estimable number is shown, not judged
+        if c.passed is False and not np.isfinite([c.measured, c.se or 0.0]).all():
+            c.passed, c.note = None, f"not estimable; {c.note}".rstrip("; ")
     m_txt = f"{big['value']:.4f} +- {big['se']:.4f}"
     reason = (
         f"critical sigma_w2 of tanh (sigma_b2 = {sb2:g}) measured {m_txt} at width "
         f"{widths[-1]} vs theory {expected:.4f} (published ~{PUBLISHED_CRITICAL})"
-        + (f"; width -> inf {fw['m_inf']:.4f} +- {fw['se_inf']:.4f}" if fw else "")
+        + (f"; width -> inf {fw['m_inf']:.4f} +- {fw['se_inf']:.4f}" if fw and not why else "")
         + ("; finite-width term not checked (one width)" if one_width else "")
+        + (f"; not estimable: {why}" if why else "")
     )
     criterion = (
         f"Measured critical sigma_w2 (where chi_1, from grad_sq^l / grad_sq^(l+1) averaged over "
@@ -192,6 +205,9 @@ def evaluate(table, config) -> Verdict:
         "the critical point",
         "dropout's removal of the critical point: experiment `schoenholz2017-dropout`",
     ]
+    if why and not any(c.passed is False for c in checks):
+        return Verdict("PARTIAL", criterion, checks, f"not estimable: {why}; theory "
+                       f"{expected:.4f}", not_reproduced)
     return Verdict.from_checks(criterion, checks, reason=reason, partial=one_width,
                                not_reproduced=not_reproduced)
 

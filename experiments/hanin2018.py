@@ -16,12 +16,12 @@ control: a wrong init scale (``sigma_w2`` != 2, Var = sigma_w2 / fan_in) makes E
 
 from __future__ import annotations
 
-import functools
-
 import ml_collections
 import numpy as np
 import pandas as pd
 
+from initjax.measure.length_ratios import length_ratios
+from initjax.sweeps.config import config_ints, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.stats import deviation
 from initjax.sweeps.summary import Check, Verdict
@@ -61,8 +61,7 @@ PRESETS = {
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     ramp = [32, 41, 50, 59, 69, 78, 87, 96]
     c.compute = dict(
         # 20,000 networks: SE of E[R_8^2] ~2% of its value (prod(1 + 5/n) <= ~4 here, where
@@ -85,81 +84,6 @@ def get_config() -> ml_collections.ConfigDict:
     # mean of 20,000 networks), ~0.4% over the <= 64 points of a run; fixed before any run.
     c.analysis = dict(z_max=4.0)
     return c
-
-
-def _check_widths(widths, input_dim) -> tuple[int, ...]:
-    ws = tuple(int(w) for w in widths)
-    if not ws or any(w < 1 for w in ws) or any(w != v for w, v in zip(ws, widths, strict=True)):
-        raise ValueError(f"config key 'arms': widths must be positive integers, got {widths!r}")
-    if int(input_dim) < 1:
-        raise ValueError(f"config key 'input_dim' must be >= 1, got {input_dim!r}")
-    return ws
-
-
-@functools.lru_cache(maxsize=16)
-def _forward(widths: tuple[int, ...], input_dim: int, sigma_w2: float):
-    """Jitted ``(seed_keys (S,), x0 (n_0,)) -> A_j (S, D)`` for one architecture.
-
-    All of a network's weights come from one flat draw of sum_j n_{j-1} n_j numbers (key
-    ``role(seed_key, PARAMS)``), sliced per layer: exact shapes, one copy of the sampling code.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    from initjax import keys
-
-    fans = (input_dim, *widths)
-    offsets = np.concatenate([[0], np.cumsum(np.multiply(fans[:-1], fans[1:]))]).astype(int)
-
-    def one(seed_key, x0):
-        flat = jax.random.normal(keys.role(seed_key, keys.PARAMS), (int(offsets[-1]),))
-        x, out = x0, []
-        for j in range(1, len(fans)):
-            w = flat[offsets[j - 1] : offsets[j]].reshape(fans[j - 1], fans[j])
-            x = jax.nn.relu(jnp.matmul(x, w, precision="highest") * np.sqrt(sigma_w2 / fans[j - 1]))
-            out.append(jnp.sum(x * x) / fans[j])
-        return jnp.stack(out)
-
-    return jax.jit(jax.vmap(one, in_axes=(0, None)))
-
-
-def length_ratios(
-    widths,
-    input_dim: int,
-    seeds: int,
-    *,
-    root_seed: int = 0,
-    seed_chunk: int = 4000,
-    sigma_w2: float = 2.0,
-) -> np.ndarray:
-    """R_j = A_j / A_0 for ``seeds`` ReLU nets with Gaussian weights of Var = sigma_w2 / fan_in
-    (He: 2); float64 ``(seeds, D)``.
-
-    x^0 is one fixed N(0, I) draw from the INPUTS role of the root seed (R does not depend on it
-    in distribution: Gaussian weights are rotation invariant).
-
-    Raises:
-      ValueError: non-positive widths, input_dim, seeds, seed_chunk or sigma_w2.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    from initjax import keys
-
-    ws = _check_widths(widths, input_dim)
-    if int(seeds) < 2 or int(seed_chunk) < 1:
-        raise ValueError(f"seeds must be >= 2 and seed_chunk >= 1, got {seeds}, {seed_chunk}")
-    if not float(sigma_w2) > 0:
-        raise ValueError(f"config key 'sigma_w2' must be > 0, got {sigma_w2!r}")
-    f = _forward(ws, int(input_dim), float(sigma_w2))
-    all_keys = keys.seed_keys(int(seeds), int(root_seed))
-    x0 = jax.random.normal(keys.role(all_keys[0], keys.INPUTS), (int(input_dim),), jnp.float32)
-    a0 = float(np.sum(np.asarray(x0, np.float64) ** 2) / int(input_dim))
-    parts = [
-        np.asarray(f(all_keys[a : a + int(seed_chunk)], x0), np.float64)
-        for a in range(0, int(seeds), int(seed_chunk))
-    ]
-    return np.concatenate(parts) / a0
 
 
 def moments(name: str, widths, r: np.ndarray, bins: int) -> pd.DataFrame:
@@ -194,8 +118,9 @@ def pieces(compute):
     if not float(compute.sigma_w2) > 0:
         raise ValueError(f"config key 'sigma_w2' must be > 0, got {compute.sigma_w2!r}")
     out = []
+    config_ints([compute.input_dim], "input_dim")
     for arm in compute.arms:
-        ws = _check_widths(arm["widths"], compute.input_dim)
+        ws = tuple(config_ints(arm["widths"], "arms", what="widths"))
 
         def fn(name=str(arm["name"]), ws=ws):
             r = length_ratios(ws, compute.input_dim, compute.seeds, root_seed=compute.root_seed,
@@ -267,7 +192,7 @@ def report(table, config, ctx):
     """figure_moments.png, figure_collapse.png and the per-layer table."""
     import matplotlib.pyplot as plt
 
-    from initjax.plots import savefig
+    from initjax.plots import hist_lines, legends, savefig
 
     comp, lay = config.compute, layers(table)
     arms = list(dict.fromkeys(lay["arm"]))
@@ -280,14 +205,12 @@ def report(table, config, ctx):
                          label=a)  # fmt: skip
         axes[1].plot(j, g["theory_r2"], "--", color=f"C{i}", lw=1)
         h = table[(table["kind"] == "hist") & (table["arm"] == a)]
-        dens = h["count"] / (h["count"].sum() * (h["bin_hi"] - h["bin_lo"]))
-        axes[2].plot((h["bin_lo"] + h["bin_hi"]) / 2, dens, color=f"C{i}", label=a)
+        hist_lines(axes[2], h, density=True, color=f"C{i}", label=a)
     axes[0].axhline(1.0, color="k", lw=1, ls="--", label="theory E[R_j] = 1")
     axes[0].set(title="mean of R_j = A_j / A_0 (+-2 SE)", xlabel="layer j")
     axes[1].set(title="E[R_j^2]: measured (+-2 SE) vs prod (1 + 5/n_i) (--)", xlabel="layer j")
     axes[2].set(xlabel="log R_D (last layer)", ylabel="density", title="distribution of log R_D")
-    for ax in axes:
-        ax.legend(fontsize=7)
+    legends(axes)
     moments_png = savefig(fig, ctx.path("figure_moments.png"))
     fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
     for i, a in enumerate(arms):

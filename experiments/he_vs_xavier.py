@@ -20,7 +20,10 @@ import ml_collections
 import numpy as np
 
 from initjax.sweeps import stats
+from initjax.sweeps.runner import grid_pieces
 from initjax.sweeps.summary import Check, Verdict
+
+pieces = grid_pieces  # the grid's groups (one compiled call each) are the pieces
 
 DESCRIPTION = "deep ReLU MLPs, He vs Glorot init: accuracy curves by depth (He et al. 2015)"
 TITLE = "He vs Xavier (Glorot) init: deep ReLU networks train or stall"
@@ -68,12 +71,6 @@ def get_config() -> ml_collections.ConfigDict:
     # measured on 1000 examples, sqrt(0.1 * 0.9 / 1000) = 0.0095, above chance).
     c.analysis = dict(criterion_depth=30, train_threshold=0.4, stall_threshold=0.15)
     return c
-
-
-def pieces(compute):
-    from initjax.sweeps.runner import grid_pieces
-
-    return grid_pieces(compute)
 
 
 def signal_ratio(sigma_w2: float, depth: int) -> float:

@@ -205,11 +205,11 @@ def evaluate(table, config) -> Verdict:
         f"makes the verdict PARTIAL (the +-{a.stay_bound:g} margin was set after a probe run)."
     )
     reason = "; ".join(parts) or "no arm judged"
-    v = Verdict.from_checks(criterion, checks + drift, reason=reason, not_reproduced=not_rep)
-    if v.status == "FAIL" and all(c.passed for c in checks) and checks:
+    v = Verdict.from_checks(criterion, checks + drift, reason=reason, not_reproduced=not_rep,
+                            secondary=drift)  # fmt: skip
+    if v.status == "PARTIAL":  # every slope check passed; a drift check did not
         worst = max(drift, key=lambda c: abs(c.z or 0.0))
-        why = f"a 'stays' slope is resolved from 0 (|z| = {abs(worst.z or 0.0):.1f})"
-        v = Verdict("PARTIAL", criterion, checks + drift, f"{reason}; {why}", not_rep)
+        v.reason += f"; a 'stays' slope is resolved from 0 (|z| = {abs(worst.z or 0.0):.1f})"
     return v
 
 

@@ -15,14 +15,13 @@ diagram: chi_1 over (sigma_w, sigma_b). SEs over networks (B, D: of measured - t
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pandas as pd
 
 from initjax import initializers, keys, measure, models, theory
 from initjax.measure.inputs import gaussian_inputs
+from initjax.measure.maps import single_layer_maps as measure_maps
 from initjax.models import stack_of
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
@@ -93,25 +92,11 @@ def single_layer_maps(compute):
     sw2, sb2 = variances(compute)
     q_in = np.asarray(compute.q_in, np.float32)
     c_in = np.asarray(compute.c_in, np.float32)
-    n, k, m = int(compute.width), len(q_in), len(c_in)
-    stack = stack_of(_gaussian_mlp(n, 1))
+    stack = stack_of(_gaussian_mlp(int(compute.width), 1))
     q_star = np.asarray(theory.q_star("tanh", sw2, sb2).value, np.float32)
-
-    def per_seed(seed_key, w2, qs):  # one network of width n, one layer
-        p = stack.layer_init(keys.layer(keys.role(seed_key, keys.PARAMS), 1), w2, sb2)
-        g = jax.random.normal(keys.role(seed_key, keys.INPUTS), (k + 2 * m, n), jnp.float32)
-        u_q = jnp.sqrt(q_in)[:, None] * g[:k]
-        g1, g2 = g[k : k + m], g[k + m :]
-        u1 = jnp.sqrt(qs) * g1
-        u2 = jnp.sqrt(qs) * (c_in[:, None] * g1 + jnp.sqrt(1.0 - c_in[:, None] ** 2) * g2)
-        z = stack.layer_apply(p, jnp.concatenate([u_q, u1, u2]))
-        zq, a, b = z[:k], z[k : k + m], z[k + m :]
-        c_out = jnp.sum(a * b, 1) / jnp.sqrt(jnp.sum(a * a, 1) * jnp.sum(b * b, 1))
-        return jnp.mean(zq * zq, axis=1), c_out
-
-    seed_keys = keys.seed_keys(int(compute.map_seeds), int(compute.root_seed))
-    f = jax.jit(jax.vmap(jax.vmap(per_seed, (0, None, None)), (None, 0, 0)))
-    q_out, c_out = (np.asarray(a, np.float64) for a in f(seed_keys, sw2, q_star))
+    seeds, root = int(compute.map_seeds), int(compute.root_seed)
+    q_out, c_out = measure_maps(stack, int(compute.width), sw2, sb2, q_in, c_in, q_star,
+                                seeds=seeds, root_seed=root)  # fmt: skip
     q_th = np.asarray(theory.q_map("tanh", sw2[:, None], sb2, q_in[None, :]), np.float64)
     qs = q_star[:, None]
     c_th = np.asarray(theory.c_map("tanh", sw2[:, None], sb2, qs, qs, c_in[None, :]), np.float64)

@@ -23,12 +23,15 @@ no hidden layer. Training: :func:`initjax.measure.regression.full_batch_gd`.
 
 from __future__ import annotations
 
+import functools
+
 import ml_collections
 import numpy as np
 import pandas as pd
 
+from initjax.sweeps.config import config_ints, config_pair, experiment_config
 from initjax.sweeps.runtime import Piece
-from initjax.sweeps.stats import deviation, finite_width, mean_se, sign_test
+from initjax.sweeps.stats import deviation, excuse_negligible, finite_width, mean_se, sign_check
 from initjax.sweeps.summary import Check, Verdict
 from initjax.theory import deep_linear as dl
 
@@ -54,8 +57,7 @@ INITS = {
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     c.compute = dict(
         root_seed=0,
         seeds=8,  # networks per (width, init, depth); SE of a mean rel. error ~0.1-0.7%
@@ -163,23 +165,12 @@ def pieces(compute):
     for init in compute.b_inits:
         if init not in INITS:
             raise ValueError(f"config key 'b_inits': unknown init {init!r}; use {list(INITS)}")
-    for nw in compute.b_depths:
-        if int(nw) < 2:
-            raise ValueError(f"config key 'b_depths': N_w must be >= 2 weight matrices, got {nw}")
-    if len(set(compute.a_widths)) != 2:
-        raise ValueError(f"config key 'a_widths': two different widths, got {compute.a_widths}")
-    out = [
-        Piece(
-            f"modes-hidden{int(h)}", lambda h=int(h): run_modes(compute, h), spec=["modes", int(h)]
-        )
-        for h in compute.a_widths
-    ]
-    return out + [
-        Piece(
-            f"depth-Nw{int(nw)}", lambda nw=int(nw): run_depth(compute, nw), spec=["depth", int(nw)]
-        )
-        for nw in compute.b_depths
-    ]
+    depths = config_ints(compute.b_depths, "b_depths", minimum=2, what="N_w weight matrices")
+    modes, depth = functools.partial(run_modes, compute), functools.partial(run_depth, compute)
+    out = [Piece(f"modes-hidden{h}", functools.partial(modes, h), spec=["modes", h])
+           for h in config_pair(compute.a_widths, "a_widths")]  # fmt: skip
+    return out + [Piece(f"depth-Nw{nw}", functools.partial(depth, nw), spec=["depth", nw])
+                  for nw in depths]  # fmt: skip
 
 
 def mode_stats(table) -> pd.DataFrame:
@@ -236,17 +227,11 @@ def evaluate(table, config) -> Verdict:
     z = float(a.z_max)
     if (table["part"] == "modes").any():
         for _, r in mode_table(table).iterrows():
-            chk = deviation(
-                f"(a) t_half / discrete theory - 1, s = {r['s']:g}, N -> inf",
-                r["rel_err_inf"],
-                0.0,
-                r["se_inf"],
-                z,
-                note=f"continuous-time theory: {r['continuous_rel_err']:+.2%}",
-            )
-            if not chk.passed and abs(r["rel_err_inf"]) < float(a.a_negligible):
-                partial, chk.note = True, chk.note + f"; below {float(a.a_negligible):.0%}: PARTIAL"
-                chk.passed = None
+            name = f"(a) t_half / discrete theory - 1, s = {r['s']:g}, N -> inf"
+            note = f"continuous-time theory: {r['continuous_rel_err']:+.2%}"
+            chk = deviation(name, r["rel_err_inf"], 0.0, r["se_inf"], z, note=note)
+            small = f"below {float(a.a_negligible):.0%}: PARTIAL"
+            partial |= excuse_negligible(chk, r["rel_err_inf"], float(a.a_negligible), small)
             checks.append(chk)
         worst = max(abs(ch.measured) for ch in checks)
         parts.append(f"(a) t_half at N -> inf within {worst:.2%} of the discrete decoupled theory")
@@ -265,21 +250,10 @@ def evaluate(table, config) -> Verdict:
             parts.append(f"{init} x{2**m:.2f}/doubling")
         deep = int(ds["n_weights"].max())
         p = ds[ds["n_weights"] == deep].pivot(index="seed", columns="init", values="learn_step")
-        k = (
-            int((p["gaussian"].fillna(np.inf) > p["orthogonal"]).sum())
-            if {"gaussian", "orthogonal"} <= set(p.columns)
-            else 0
-        )
-        pv = sign_test(k, len(p)) if len(p) else float("nan")
-        checks.append(
-            Check(
-                f"(b) sign test at N_w = {deep}: Gaussian slower than orthogonal",
-                f"{k} of {len(p)}",
-                tolerance=f"p <= {a.sign_alpha:g}",
-                passed=bool(pv <= float(a.sign_alpha)),
-                note=f"p = {pv:.3g}",
-            )
-        )
+        both = {"gaussian", "orthogonal"} <= set(p.columns)
+        k = int((p["gaussian"].fillna(np.inf) > p["orthogonal"]).sum()) if both else 0
+        name = f"(b) sign test at N_w = {deep}: Gaussian slower than orthogonal"
+        checks.append(sign_check(name, k, len(p), alpha=float(a.sign_alpha)))
     crit = (
         f"(a) per mode, the mean relative error of the measured half-rise time against the "
         f"decoupled discrete-time theory, extrapolated to infinite hidden width from two widths "

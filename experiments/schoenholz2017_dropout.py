@@ -21,8 +21,10 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
+from initjax.sweeps.config import config_pair, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.tables import lead_columns
 
 DESCRIPTION = "xi_c of tanh MLPs with dropout (keep prob 0.9-1) vs theory: no critical point"
 TITLE = "dropout removes the order-to-chaos critical point (correlation depth scale xi_c)"
@@ -43,8 +45,7 @@ PRESETS = {
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     c.compute = dict(
         root_seed=0,
         seeds=16,  # jackknife SE of xi_c over 16 networks
@@ -70,8 +71,7 @@ def _validate(compute) -> None:
     for rho in compute.keep_probs:
         if not 0.0 < float(rho) <= 1.0:
             raise ValueError(f"config key 'keep_probs': each must lie in (0, 1], got {rho!r}")
-    if len(compute.widths) != 2 or len(set(compute.widths)) != 2:
-        raise ValueError(f"config key 'widths': two different widths, got {compute.widths!r}")
+    config_pair(compute.widths, "widths")
     if not all(0.0 <= float(c) < 1.0 for c in compute.c0s) or not compute.c0s:
         raise ValueError(f"config key 'c0s': cosines in [0, 1), got {list(compute.c0s)!r}")
 
@@ -109,9 +109,7 @@ def measure(compute, rho: float, width: int):
         f["c0"] = float(c0s[g])
         frames.append(f)
     out = pd.concat(frames, ignore_index=True)
-    out.insert(0, "width", int(width))
-    out.insert(0, "keep_prob", float(rho))
-    return out
+    return lead_columns(out, keep_prob=float(rho), width=int(width))
 
 
 def pieces(compute):

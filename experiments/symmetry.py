@@ -30,8 +30,10 @@ import numpy as np
 import pandas as pd
 
 from initjax.sweeps import stats
+from initjax.sweeps.config import config_ints, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.tables import lead_columns
 
 DESCRIPTION = "zero/constant/small/large/He init: distinct units, and which inits train (seeds)"
 TITLE = "random init breaks the symmetry of hidden units; too small or too large weights stall"
@@ -53,8 +55,7 @@ METRICS = ("distinct_units", "weight_rank")
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     # fmt: off
     c.compute = dict(
         width=64, depths=[3, 10], activations=["relu", "tanh"],
@@ -113,8 +114,7 @@ def pieces(compute):
             raise ValueError(f"config key 'arms[{i}]': {err}") from None
     for a in compute.activations:
         activations.get(a)
-    if not list(compute.depths) or any(int(d) < 1 for d in compute.depths):
-        raise ValueError(f"config key 'depths' must be ints >= 1, got {list(compute.depths)}")
+    config_ints(compute.depths, "depths")
 
     @functools.cache
     def data():
@@ -156,10 +156,8 @@ def run_piece(activation: str, depth: int, arm, data, compute) -> pd.DataFrame:
     lay.insert(0, "record", "layer")
     frame = pd.concat([curves, lay], ignore_index=True)
     frame["diverged"] = diverged[frame["seed"].to_numpy()]
-    meta = dict(activation=activation, depth=depth, width=int(compute.width), arm=arm["name"])
-    for i, (k, v) in enumerate(meta.items()):
-        frame.insert(i, k, v)
-    return frame
+    return lead_columns(frame, activation=activation, depth=depth, width=int(compute.width),
+                        arm=arm["name"])  # fmt: skip
 
 
 def finals(table: pd.DataFrame) -> pd.DataFrame:
@@ -207,15 +205,14 @@ def _hurts_check(fin, act, depth, ref, arm, a, judged: bool) -> Check:
     r, o = r.loc[seeds], o.loc[seeds]
     worse = o["diverged"].astype(bool) | (o["train_loss"] >= r["train_loss"] + a.loss_margin)
     worse &= ~r["diverged"].astype(bool)
-    k, n = int(worse.sum()), len(seeds)
-    p = stats.sign_test(k, n) if n else float("nan")
-    fo = o.loc[~o["diverged"].astype(bool), "train_loss"]
-    return Check(f"(c) {act}, depth {depth}: {arm} worse than {ref} (paired seeds)", f"{k} of {n}",
-                 tolerance=f"loss +{a.loss_margin:g} nats or diverged; sign p <= {a.alpha:g}",
-                 passed=bool(n and p <= a.alpha) if judged else None,
-                 note=f"final train loss {ref} {r['train_loss'].mean():.3g}, {arm} "
-                 f"{fo.mean() if len(fo) else float('nan'):.3g} ({int(o['diverged'].sum())} "
-                 f"diverged); p = {p:.2g}")  # fmt: skip
+    fo = o.loc[~o["diverged"].astype(bool), "train_loss"].mean()  # NaN: every seed diverged
+    rule = f"loss +{a.loss_margin:g} nats or diverged; sign p <= {a.alpha:g}"
+    c = stats.sign_check(f"(c) {act}, depth {depth}: {arm} worse than {ref} (paired seeds)",
+                         int(worse.sum()), len(seeds), alpha=a.alpha, tolerance=rule,
+                         note=f"final train loss {ref} {r['train_loss'].mean():.3g}, {arm} "
+                         f"{fo:.3g} ({int(o['diverged'].sum())} diverged)")  # fmt: skip
+    c.passed = c.passed if judged else None
+    return c
 
 
 def evaluate(table, config) -> Verdict:

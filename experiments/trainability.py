@@ -20,7 +20,10 @@ import numpy as np
 import pandas as pd
 
 from initjax.sweeps import stats
+from initjax.sweeps.runner import grid_pieces
 from initjax.sweeps.summary import Check, Verdict
+
+pieces = grid_pieces  # the grid's groups (one compiled call each) are the pieces
 
 DESCRIPTION = "training accuracy over depth x sigma_w2 (tanh) vs the 6 xi_c boundary, MNIST-1D"
 TITLE = "trainability of deep tanh networks follows the correlation depth scale xi_c"
@@ -80,12 +83,6 @@ def get_config() -> ml_collections.ConfigDict:
         min_seeds=4,
     )
     return c
-
-
-def pieces(compute):
-    from initjax.sweeps.runner import grid_pieces
-
-    return grid_pieces(compute)
 
 
 def cells(table: pd.DataFrame, analysis) -> pd.DataFrame:

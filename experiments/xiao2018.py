@@ -25,14 +25,10 @@ import ml_collections
 import numpy as np
 import pandas as pd
 
-from initjax.sweeps.stats import (
-    deviation,
-    finite_width_fit,
-    mean_se,
-    variance_ratio_one_sided,
-    welch_one_sided,
-)
+from initjax.sweeps import stats
+from initjax.sweeps.config import config_ints, config_pair, experiment_config
 from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.tables import lead_columns
 
 DESCRIPTION = "delta-orthogonal vs Gaussian CNN kernels at q* = 1/depth: propagation and training"
 TITLE = "delta-orthogonal CNNs: signal propagation at depth 1,000 and trainability"
@@ -58,8 +54,7 @@ PRESETS = {
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     c.compute = dict(
         root_seed=0,
         # (a) propagation: the paper's depth 1,000 at two channel counts for the 1/C term
@@ -113,14 +108,9 @@ def propagation(c, init: str, channels: int, depth: int) -> pd.DataFrame:
         c0=float(c.prop_c0), q0=q_star / sw2, batch=int(c.prop_batch),
         input_shape=(*(int(s) for s in c.prop_spatial), channels), root_seed=int(c.root_seed),
     )  # fmt: skip
-    frame = theory.compare(res.to_frame(), "tanh")
-    return _label(frame, "propagation", init, depth, channels=channels, q_star=q_star)
-
-
-def _label(frame: pd.DataFrame, part: str, init: str, depth: int, **cols) -> pd.DataFrame:
-    for i, (k, v) in enumerate((("part", part), ("init", init), ("depth", depth))):
-        frame.insert(i, k, v)
-    return frame.assign(**cols)
+    frame = lead_columns(theory.compare(res.to_frame(), "tanh"), part="propagation", init=init,
+                         depth=depth)  # fmt: skip
+    return frame.assign(channels=channels, q_star=q_star)
 
 
 def training(c, part: str, init: str) -> pd.DataFrame:
@@ -143,18 +133,15 @@ def training(c, part: str, init: str) -> pd.DataFrame:
                 root_seed=int(c.root_seed))  # fmt: skip
     frame = res.curves_frame(diverged=True)
     frame["final"] = frame["step"] == frame["step"].max()
-    return _label(frame, part, init, depth, channels=channels, q_star=1.0 / depth,
-                  n_classes=n_classes)  # fmt: skip
+    lead_columns(frame, part=part, init=init, depth=depth)
+    return frame.assign(channels=channels, q_star=1.0 / depth, n_classes=n_classes)
 
 
 def pieces(c):
     from initjax.sweeps.runtime import Piece
 
-    for key in ("prop_depths", "prop_channels"):
-        if not c[key] or any(int(v) < 1 for v in c[key]):
-            raise ValueError(f"config key {key!r}: positive integers, got {list(c[key])}")
-    if len({int(v) for v in c.prop_channels}) != 2:
-        raise ValueError(f"config key 'prop_channels': two channel counts, got {c.prop_channels}")
+    config_ints(c.prop_depths, "prop_depths")
+    config_pair(c.prop_channels, "prop_channels", "channel counts")
     out = [Piece(f"prop-{i}-L{int(d)}-C{int(ch)}",
                  lambda i=i, ch=int(ch), d=int(d): propagation(c, i, ch, d), spec=[i, ch, d])
            for d in c.prop_depths for ch in c.prop_channels for i in INITS]  # fmt: skip
@@ -171,8 +158,8 @@ def drift(table) -> pd.DataFrame:
     for (init, depth, ch), g in p.groupby(["init", "depth", "channels"], sort=False):
         last = g[g["layer"] == depth].set_index("seed").sort_index()
         first = g[g["layer"] == 0].set_index("seed").sort_index()
-        dq, dq_se = mean_se(last["q"] / last["q_theory"] - 1)
-        dc, dc_se = mean_se(last["c"] - last["c_theory"])
+        dq, dq_se = stats.mean_se(last["q"] / last["q_theory"] - 1)
+        dc, dc_se = stats.mean_se(last["c"] - last["c_theory"])
         with np.errstate(divide="ignore", invalid="ignore"):
             lg = np.log(first["grad_sq"].to_numpy(float) / last["grad_sq"].to_numpy(float))
         rows.append(dict(init=init, depth=int(depth), channels=int(ch), dq=dq, dq_se=dq_se,
@@ -217,7 +204,7 @@ def evaluate(table, config) -> Verdict:
     cmp = res[res["part"] == "compare"].set_index("init")
     if {"delta_orthogonal", "gaussian"} <= set(cmp.index):
         d, g = cmp.loc["delta_orthogonal"], cmp.loc["gaussian"]
-        t, _, p = welch_one_sided(g["losses"], d["losses"])
+        t, _, p = stats.welch_one_sided(g["losses"], d["losses"])
         checks.append(Check(f"(C) depth {d.depth}: final train loss, delta-orthogonal < Gaussian",
                             float(d.train_loss), float(g.train_loss), float(d.train_loss_se),
                             float(t), f"Welch p < {a.p_train:g}, >= 5 seeds each",
@@ -228,9 +215,9 @@ def evaluate(table, config) -> Verdict:
         checks.append(Check("(C) delta-orthogonal vs Gaussian at depth", "not run", passed=False))
     delta = dr[dr["init"] == "delta_orthogonal"]
     for col, what in (("dq", "q^L / q^L_theory - 1"), ("dc", "c^L - c^L_theory")):
-        fit = finite_width_fit(delta, ["depth"], value=col, se=f"{col}_se", width="channels")
+        fit = stats.finite_width_fit(delta, ["depth"], value=col, se=f"{col}_se", width="channels")
         for r in fit.itertuples():
-            checks.append(deviation(
+            checks.append(stats.deviation(
                 f"(Q) delta-orthogonal depth {r.depth}: {what} at C -> inf", r.m_inf, 0.0,
                 r.se_inf, a.z_max, note=f"C = {r.n1}: {r.m1:+.3g}, C = {r.n2}: {r.m2:+.3g}; "
                 f"1/C term {r.term1:+.3g}, {r.term2:+.3g}"))  # fmt: skip
@@ -241,16 +228,14 @@ def evaluate(table, config) -> Verdict:
         g = g.set_index("init")
         if {"delta_orthogonal", "gaussian"} <= set(g.index):
             gs, do = g.loc["gaussian"], g.loc["delta_orthogonal"]
-            f, p = variance_ratio_one_sided(gs["ln_grad"], do["ln_grad"])
+            f, p = stats.variance_ratio_one_sided(gs["ln_grad"], do["ln_grad"])
             checks.append(Check(f"(G) depth {depth}, C = {g['channels'].iloc[0]}: sd ln grad "
                                 "ratio, Gaussian > delta-orthogonal", float(gs["sd_ln_grad"]),
                                 float(do["sd_ln_grad"]), tolerance=f"F test p < {a.p_grad:g}",
                                 passed=bool(p < a.p_grad), note=f"F = {f:.3g}, p = {p:.2g}",
                                 ))  # fmt: skip
-    others_ok = all(c.passed for c in checks[1:])
-    status = "PASS" if others_ok and checks[0].passed else ("PARTIAL" if others_ok else "FAIL")
     reason = "; ".join(_short(c) for c in checks)
-    if not checks[0].passed and others_ok:
+    if not checks[0].passed and all(c.passed for c in checks[1:]):
         reason = "demo not reproduced at this budget: " + reason
     criterion = (
         f"(D) delta-orthogonal at the demo setting reaches seed-mean final train accuracy >= "
@@ -261,19 +246,21 @@ def evaluate(table, config) -> Verdict:
         f"spread of ln(grad_sq^0 / grad_sq^L) exceeds delta-orthogonal's (F test p < "
         f"{a.p_grad:g}). PASS: all; PARTIAL: only (D) fails; FAIL otherwise."
     )
-    return Verdict(status, criterion, checks, reason, not_reproduced=[
+    not_reproduced = [
         "training at 1,000-10,000 layers (Fig. 5): CPU depths only (full preset: 256)",
         "2-D MNIST / CIFAR-10 training (Figs. 5-6): MNIST-1D with 1-D convolutions here",
         "the demo's 32 channels and 1000+ steps at the default preset (full preset only)",
         "test-accuracy generalization claims: train loss / accuracy are judged",
-    ])  # fmt: skip
+    ]
+    return Verdict.from_checks(criterion, checks, reason=reason, secondary=checks[:1],
+                               not_reproduced=not_reproduced)  # fmt: skip
 
 
 def report(table, config, ctx):
     """figure_propagation.png, figure_training.png and the drift / outcome tables."""
     import matplotlib.pyplot as plt
 
-    from initjax.plots import layer_summary, savefig
+    from initjax.plots import layer_summary, legends, savefig, seed_lines
 
     c = config.compute
     s = ctx.summary(
@@ -299,26 +286,20 @@ def report(table, config, ctx):
                 ax.plot(st["layer"], st["mean"], color=f"C{k}", lw=1.3, label=init)
                 th = gi.groupby("layer")[f"{m}_theory"].mean()
                 ax.plot(th.index, th.to_numpy(), color=f"C{k}", ls="--", lw=1)
-            for _, gs in gi.groupby("seed"):
-                gs = gs.sort_values("layer")
-                gsq = gs["grad_sq"].to_numpy(float)
-                row[2].plot(gs["layer"], gsq / gsq[-1], color=f"C{k}", lw=0.7, alpha=0.6)
+        seed_lines(row[2], g, "layer", "grad_sq", by="init", norm="last", lw=0.7, alpha=0.6)
         row[0].set(yscale="log", ylabel="q^l (-- theory)", title=f"depth {depth}, C = {ch}")
         row[1].set(ylabel="c^l (-- theory)")
         row[2].set(yscale="log", ylabel="grad_sq^l / grad_sq^L (per seed)")
-        row[0].legend(fontsize=7)
+        legends(row[0])
     s.figure(savefig(fig, ctx.path("figure_propagation.png")), "seed means; theory dashed.")
     t = table[table["part"].isin(["demo", "compare"])]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     for ax, (part, g) in zip(axes, t.groupby("part", sort=False), strict=False):
-        for k, (init, gi) in enumerate(g.groupby("init", sort=False)):
-            for seed, gs in gi.groupby("seed"):
-                ax.plot(gs["step"], gs["train_acc"], color=f"C{k}", lw=1,
-                        label=init if seed == gi["seed"].min() else None)  # fmt: skip
+        seed_lines(ax, g, "step", "train_acc", by="init", lw=1)
         ax.axhline(1.0 / int(g["n_classes"].max()), color="gray", ls=":", lw=1)
         title = f"{part}: depth {g['depth'].iloc[0]}, C = {g['channels'].iloc[0]}"
         ax.set(xlabel="step", ylabel="train accuracy", ylim=(0, 1), title=title)
-        ax.legend(fontsize=7)
+    legends(axes)
     s.figure(savefig(fig, ctx.path("figure_training.png")), "per seed; dotted: chance.")
     s.table(drift(table).drop(columns="ln_grad"), "Last layer vs mean field, per channel count "
             "(dq = q^L/q^L_theory - 1, dc = c^L - c^L_theory; SE over seeds):",

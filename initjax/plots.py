@@ -15,10 +15,13 @@ from initjax.measure.plot import mark_underflow, savefig  # noqa: E402
 
 __all__ = [
     "cell_edges",
+    "hist_lines",
     "layer_summary",
+    "legends",
     "mark_underflow",
     "plot_layers",
     "savefig",
+    "seed_lines",
     "underflow_onsets",
 ]
 
@@ -131,3 +134,45 @@ def cell_edges(centers: Sequence[float]) -> np.ndarray:
     first = v[0] - (mid[0] - v[0] if len(mid) else 0.5)
     last = v[-1] + (v[-1] - mid[-1] if len(mid) else 0.5)
     return np.concatenate([[first], mid, [last]])
+
+
+def seed_lines(
+    ax, frame: pd.DataFrame, x: str, y: str, *, by: str, norm: str | None = None, **kw
+) -> list:
+    """One line per seed of ``y`` against ``x``, coloured by group of ``by`` (``C0``, ``C1``, ...
+    in order of appearance), the group's name as label on its first seed only.
+
+    Args:
+      frame: long rows with columns ``by``, ``seed``, ``x``, ``y``.
+      norm: ``"last"`` divides each seed's curve by its value at the largest ``x`` (a per-seed
+        ratio such as grad_sq^l / grad_sq^L); None plots ``y`` as it is.
+      kw: passed to ``ax.plot`` (line width, alpha, ...).
+
+    Returns:
+      the group names, in colour order.
+    """
+    groups = list(dict.fromkeys(frame[by]))
+    for k, name in enumerate(groups):
+        g = frame[frame[by] == name]
+        for i, (_, gs) in enumerate(g.groupby("seed", sort=True)):
+            gs = gs.sort_values(x)
+            v = gs[y].to_numpy(float)
+            if norm == "last":
+                v = v / v[-1]
+            ax.plot(gs[x], v, color=f"C{k}", label=str(name) if i == 0 else None, **kw)
+    return groups
+
+
+def hist_lines(ax, frame: pd.DataFrame, *, density: bool = False, **kw):
+    """A histogram stored as rows (``bin_lo``, ``bin_hi``, ``count``) drawn as a line through
+    the bin centres: counts / total (probability per bin) or, with ``density``, counts /
+    (total x bin width) (probability density). ``kw`` goes to ``ax.plot``."""
+    width = (frame["bin_hi"] - frame["bin_lo"]) if density else 1.0
+    y = frame["count"] / (frame["count"].sum() * width)
+    return ax.plot((frame["bin_lo"] + frame["bin_hi"]) / 2, y, **kw)
+
+
+def legends(axes, fontsize: float = 7, **kw) -> None:
+    """``ax.legend(fontsize=...)`` on every axis of ``axes`` (one axis or an array of them)."""
+    for ax in np.ravel(axes):
+        ax.legend(fontsize=fontsize, **kw)

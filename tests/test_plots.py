@@ -16,3 +16,42 @@ def test_cell_edges_are_midpoints_with_mirrored_ends():
 
 def test_cell_edges_of_a_single_center_span_one_unit():
     assert cell_edges([4.0]) == pytest.approx([3.5, 4.5])
+
+
+def _lines(ax):
+    return [(ln.get_label(), ln.get_color(), list(ln.get_xdata()), list(ln.get_ydata()))
+            for ln in ax.get_lines()]  # fmt: skip
+
+
+def test_seed_lines_one_line_per_seed_one_label_per_group():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from initjax.plots import seed_lines
+
+    f = pd.DataFrame({"arm": ["b"] * 4 + ["a"] * 2, "seed": [1, 1, 0, 0, 0, 0],
+                      "step": [2, 1, 1, 2, 1, 2], "y": [8.0, 4.0, 1.0, 2.0, 3.0, 6.0]})  # fmt: skip
+    fig, ax = plt.subplots()
+    assert seed_lines(ax, f, "step", "y", by="arm", norm="last") == ["b", "a"]
+    got = _lines(ax)
+    plt.close(fig)
+    # groups in order of appearance (b: C0, a: C1); seeds sorted; x sorted; y / y at the last x
+    assert got == [("b", "C0", [1, 2], [0.5, 1.0]), ("_child1", "C0", [1, 2], [0.5, 1.0]),
+                   ("a", "C1", [1, 2], [0.5, 1.0])]  # fmt: skip
+
+
+def test_hist_lines_probability_per_bin_and_density():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from initjax.plots import hist_lines
+
+    h = pd.DataFrame({"bin_lo": [0.0, 0.5], "bin_hi": [0.5, 1.5], "count": [1, 3]})
+    fig, ax = plt.subplots()
+    hist_lines(ax, h)
+    hist_lines(ax, h, density=True)
+    (_, _, x, p), (_, _, _, d) = _lines(ax)
+    plt.close(fig)
+    assert x == [0.25, 1.0] and p == [0.25, 0.75]
+    # density: 1 / (4 * 0.5), 3 / (4 * 1.0); it integrates to 1 over the bins
+    assert d == [0.5, 0.75] and 0.5 * 0.5 + 0.75 * 1.0 == 1.0

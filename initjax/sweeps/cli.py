@@ -52,17 +52,7 @@ def _size(n: int | None) -> str:
 def _dry_run(exp, config, out: Path, shard) -> int:
     from initjax.sweeps.runtime import plan
 
-    if exp.protocol not in ("pieces", "grid"):
-        print(f"{exp.name} runs its own loop (no pieces(compute)): nothing to list")
-        return 1
-    if exp.protocol == "pieces":
-        pieces, compute, compare = exp.module.pieces(config.compute), config.compute, ("compute",)
-    else:
-        from initjax.sweeps.runner import grid_pieces
-
-        pieces = grid_pieces(config)
-        compute = {k: v for k, v in config.to_dict().items() if k != "preset"}
-        compare = None
+    pieces, compute, compare = exp.module.pieces(config.compute), config.compute, ("compute",)
     p = plan(
         exp.name, list(pieces), out, compute=compute, config=config, compare=compare, shard=shard
     )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib.util
+import numbers
 import os
 import sys
 import types
@@ -36,8 +37,12 @@ from typing import Any
 import ml_collections
 
 __all__ = [
+    "PROTOCOL",
     "Experiment",
+    "config_ints",
+    "config_pair",
     "describe",
+    "experiment_config",
     "experiment_dirs",
     "experiments_dir",
     "list_experiments",
@@ -118,6 +123,9 @@ def list_experiments(folder: Path | None = None) -> dict[str, Path]:
     return found
 
 
+PROTOCOL = ("get_config", "pieces", "evaluate", "report")  # the functions of an experiment
+
+
 class Experiment:
     """A loaded experiment module.
 
@@ -125,23 +133,25 @@ class Experiment:
       name: command-line name (``depth-sweep``).
       module: the imported module.
       path: its file.
-      protocol: ``"pieces"`` (the protocol of :mod:`initjax.sweeps.runtime`), or for experiments
-        in the earlier form ``"grid"`` (a flat grid config run by the sweep engine, optional
-        ``analyze``) or ``"run"`` (a flat config with its own ``run(config, out, progress=)``).
+
+    Raises:
+      ValueError: the module lacks a function of the protocol (:mod:`initjax.sweeps.runtime`):
+        ``get_config``, ``pieces``, ``evaluate`` or ``report``; the message names the missing
+        ones.
     """
 
     def __init__(self, name: str, module: types.ModuleType, path: Path):
         self.name = name
         self.module = module
         self.path = path
-        if not callable(getattr(module, "get_config", None)):
-            raise ValueError(f"experiment {name!r} ({path}) does not define get_config()")
-        if all(callable(getattr(module, f, None)) for f in ("pieces", "evaluate", "report")):
-            self.protocol = "pieces"
-        elif callable(getattr(module, "run", None)):
-            self.protocol = "run"
-        else:
-            self.protocol = "grid"
+        missing = [f for f in PROTOCOL if not callable(getattr(module, f, None))]
+        if missing:
+            raise ValueError(
+                f"experiment {name!r} ({path}) does not follow the experiment protocol: it lacks "
+                f"{', '.join(f + '()' for f in missing)}. An experiment defines get_config() "
+                "(with compute, analysis and preset), pieces(compute), evaluate(table, config) "
+                "and report(table, config, ctx); see `python -m pydoc initjax.sweeps.runtime`"
+            )
 
     @property
     def description(self) -> str:
@@ -162,20 +172,13 @@ class Experiment:
 
     def get_config(self) -> ml_collections.ConfigDict:
         config = self.module.get_config()
-        if self.protocol == "pieces":
-            missing = [k for k in ("compute", "analysis", "preset") if k not in config]
-            if missing:
-                raise ValueError(
-                    f"experiment {self.name}: get_config() must have top-level compute, "
-                    f"analysis and preset entries; missing {missing}"
-                )
+        missing = [k for k in ("compute", "analysis", "preset") if k not in config]
+        if missing:
+            raise ValueError(
+                f"experiment {self.name}: get_config() must have top-level compute, "
+                f"analysis and preset entries; missing {missing}"
+            )
         return config
-
-    def analyze(self, run_dir: Path, table, config) -> None:
-        """Earlier-form analysis hook (figures + summary.md); no-op when absent."""
-        fn = getattr(self.module, "analyze", None)
-        if fn is not None:
-            fn(Path(run_dir), table, config)
 
 
 def load_experiment(name_or_path: str) -> Experiment:
@@ -212,6 +215,51 @@ def load_experiment(name_or_path: str) -> Experiment:
         sys.modules.pop(mod_name, None)
         raise
     return Experiment(name, module, path)
+
+
+# --- building and checking an experiment's config ----------------------------------------------
+
+
+def experiment_config() -> ml_collections.ConfigDict:
+    """An empty experiment config at preset ``"default"``; ``get_config()`` adds ``compute``
+    and ``analysis`` (the protocol of :mod:`initjax.sweeps.runtime`)."""
+    c = ml_collections.ConfigDict()
+    c.preset = "default"
+    return c
+
+
+def config_ints(values: Any, key: str, *, minimum: int = 1, what: str = "") -> list[int]:
+    """``values`` as a non-empty list of integers >= ``minimum``.
+
+    Raises:
+      ValueError: naming ``key``, when the list is empty or a value is not an integer (a float
+        with a fraction, a string) or is below ``minimum``; ``what`` is added to the message.
+    """
+    vals = (
+        [] if isinstance(values, str | bytes) or not hasattr(values, "__iter__") else list(values)
+    )
+    ok = bool(vals) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and float(v).is_integer()
+        for v in vals
+    )
+    if not ok or any(int(v) < minimum for v in vals):
+        extra = f" ({what})" if what else ""
+        raise ValueError(
+            f"config key {key!r}: a non-empty list of integers >= {minimum}{extra}, got {values!r}"
+        )
+    return [int(v) for v in vals]
+
+
+def config_pair(values: Any, key: str, what: str = "widths") -> tuple[int, int]:
+    """Two different integers >= 1 (e.g. the two widths of a finite-width fit), in config order.
+
+    Raises:
+      ValueError: naming ``key``, unless ``values`` are exactly two different positive integers.
+    """
+    vals = config_ints(values, key, what=f"two different {what}")
+    if len(vals) != 2 or vals[0] == vals[1]:
+        raise ValueError(f"config key {key!r}: two different {what}, got {list(values)!r}")
+    return vals[0], vals[1]
 
 
 # --- overrides ---------------------------------------------------------------------------------

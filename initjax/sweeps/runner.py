@@ -24,7 +24,7 @@ from initjax import activations, initializers
 from initjax.sweeps import inputs as sweep_inputs
 from initjax.sweeps.config import Experiment
 from initjax.sweeps.grid import GRID_AXES, Group, expand, validate
-from initjax.sweeps.runtime import LoopResult, Piece, run_experiment, run_loop
+from initjax.sweeps.runtime import LoopResult, Piece, run_experiment
 from initjax.sweeps.summary import Verdict
 
 __all__ = [
@@ -57,7 +57,7 @@ class SweepResult:
       computed: ids computed by this call (the others were reused).
       wall_s: this call's wall time.
       loop: the run loop's full result.
-      verdict: the evaluated verdict (None for experiments of the earlier form).
+      verdict: the evaluated verdict (None until the table is complete, or without analysis).
     """
 
     table: pd.DataFrame | None
@@ -324,58 +324,27 @@ def run_sweep(
 ) -> SweepResult:
     """Run (or resume) a grid experiment into ``out`` and return its table and groups.
 
-    Works for experiments of the protocol (``config.compute`` is the grid; evaluate and report
-    run at the end when ``analyze``) and for earlier-form grid experiments (a flat config;
-    their ``analyze(run_dir, table, config)`` runs at the end).
+    ``config.compute`` is the grid (:mod:`initjax.sweeps.grid`); the experiment's evaluate and
+    report run at the end when ``analyze`` (:func:`~initjax.sweeps.runtime.run_experiment`).
 
     Raises:
       ValueError: an invalid config (before any computation), naming the key; a folder that
         belongs to another config (unless ``overwrite``).
       KeyboardInterrupt: re-raised after reporting how many groups are saved.
     """
-    if experiment.protocol == "pieces":
-        grid = config.compute
-        res = run_experiment(
-            experiment,
-            config,
-            out,
-            overwrite=overwrite,
-            progress=progress,
-            analyze=analyze,
-            log=log,
-            shard=shard,
-            assemble=assemble,
-        )
-        loop, verdict = res.loop, res.verdict
-    else:
-        grid = config
-        compute = {k: v for k, v in _plain_dict(config).items() if k != "preset"}
-        loop = run_loop(
-            experiment.name,
-            grid_pieces(config),
-            out,
-            compute=compute,
-            config=config,
-            compare=None,
-            experiment_path=str(experiment.path),
-            overwrite=overwrite,
-            progress=progress,
-            log=log,
-            shard=shard,
-            assemble=assemble,
-        )
-        verdict = None
-        if analyze and loop.complete:
-            experiment.analyze(Path(out), loop.table, config)
-            from initjax.sweeps.store import RunStore
-
-            loop.manifest.update(status="complete")
-            RunStore(out).write_manifest(loop.manifest)
+    res = run_experiment(
+        experiment,
+        config,
+        out,
+        overwrite=overwrite,
+        progress=progress,
+        analyze=analyze,
+        log=log,
+        shard=shard,
+        assemble=assemble,
+    )
+    loop, verdict, grid = res.loop, res.verdict, config.compute
     groups = expand(grid)
     return SweepResult(
         loop.table, Path(out), groups, loop.ids, loop.computed, loop.wall_s, loop, verdict
     )
-
-
-def _plain_dict(config: Any) -> dict[str, Any]:
-    return config.to_dict() if hasattr(config, "to_dict") else dict(config)

@@ -65,9 +65,9 @@ Run loop
   hold exactly the numbers it would compute) and deleting the rest. A change of ``analysis`` only
   is always accepted: nothing is recomputed, the verdict and summary are rebuilt.
 
-:func:`run_experiment` runs any experiment: the protocol above, and, until they are converted,
-experiments of the earlier form (a flat ``get_config()`` with ``analyze(run_dir, table,
-config)`` and optionally their own ``run(config, out, progress=...)``).
+:func:`run_experiment` runs an experiment of this protocol; a module that lacks one of its
+functions is refused when it is loaded (:class:`~initjax.sweeps.config.Experiment`), naming the
+missing ones.
 """
 
 from __future__ import annotations
@@ -667,12 +667,12 @@ def finish_run(
 
 @dataclasses.dataclass
 class RunResult:
-    """What :func:`run_experiment` returns (``verdict`` / ``summary`` None for earlier-form
-    experiments, which write their own summary.md)."""
+    """What :func:`run_experiment` returns (``table``, ``verdict`` and ``summary`` None until
+    every piece is in the folder, or with ``analyze=False`` for the latter two)."""
 
-    table: pd.DataFrame
+    table: pd.DataFrame | None
     out: Path
-    loop: LoopResult | None
+    loop: LoopResult
     verdict: Verdict | None
     summary: Summary | None
 
@@ -697,56 +697,28 @@ def run_experiment(
     process 0 evaluates and writes.
 
     Raises:
-      ValueError: invalid config (before any computation) or a folder of another config;
-        ``shard`` / ``assemble`` for an experiment that runs its own loop.
+      ValueError: invalid config (before any computation) or a folder of another config.
       KeyboardInterrupt: re-raised after the finished pieces are saved.
     """
     out = Path(out)
-    if exp.protocol == "pieces":
-        loop = run_loop(
-            exp.name,
-            list(exp.module.pieces(config.compute)),
-            out,
-            compute=config.compute,
-            config=config,
-            compare=("compute",),
-            experiment_path=str(exp.path),
-            overwrite=overwrite,
-            progress=progress,
-            log=log,
-            shard=shard,
-            assemble=assemble,
-        )
-        verdict = summary = None
-        if analyze and loop.complete:
-            verdict, summary, _ = finish_run(exp, config, out, loop.table, loop.manifest, log=log)
-        return RunResult(loop.table, out, loop, verdict, summary)
-    if exp.protocol == "grid":
-        from initjax.sweeps.runner import run_sweep
-
-        res = run_sweep(
-            exp,
-            config,
-            out,
-            progress=progress,
-            analyze=analyze,
-            log=log,
-            overwrite=overwrite,
-            shard=shard,
-            assemble=assemble,
-        )
-        return RunResult(res.table, out, res.loop, None, None)
-    if shard is not None or assemble or _processes()[1] > 1:
-        raise ValueError(
-            f"experiment {exp.name} runs its own loop (no pieces(compute)): --shard, "
-            "--assemble and multi-process runs need an experiment of the pieces protocol"
-        )
-    # Earlier form with its own run(): the folder check happens here, its loop does the rest.
-    old = claim_folder(out, owner=exp.name, config=config, overwrite=overwrite, compare=None)
-    if overwrite:
-        RunStore(out).clear(extra=(old or {}).get("outputs", []))
-    table = exp.module.run(config, out, progress=progress)
-    return RunResult(table, out, None, None, None)
+    loop = run_loop(
+        exp.name,
+        list(exp.module.pieces(config.compute)),
+        out,
+        compute=config.compute,
+        config=config,
+        compare=("compute",),
+        experiment_path=str(exp.path),
+        overwrite=overwrite,
+        progress=progress,
+        log=log,
+        shard=shard,
+        assemble=assemble,
+    )
+    verdict = summary = None
+    if analyze and loop.complete:
+        verdict, summary, _ = finish_run(exp, config, out, loop.table, loop.manifest, log=log)
+    return RunResult(loop.table, out, loop, verdict, summary)
 
 
 def redraw(run_dir: str | Path, *, log: Callable[[str], Any] = print) -> list[Path]:
@@ -774,16 +746,5 @@ def redraw(run_dir: str | Path, *, log: Callable[[str], Any] = print) -> list[Pa
     exp = load_experiment(where if where and Path(where).is_file() else manifest["experiment"])
     table = store.read_table()
     config = ml_collections.ConfigDict(manifest["config"])
-    if exp.protocol == "pieces":
-        _, _, written = finish_run(exp, config, run_dir, table, manifest, log=lambda *_: None)
-        return written
-    fn = getattr(exp.module, "analyze", None)
-    if fn is None:
-        raise ValueError(f"experiment {exp.name} has no analysis step: nothing to redraw")
-    before = {p: p.stat().st_mtime_ns for p in run_dir.iterdir() if p.is_file()}
-    fn(run_dir, table, config)
-    return sorted(
-        p
-        for p in run_dir.iterdir()
-        if p.is_file() and before.get(p) != p.stat().st_mtime_ns and not p.name.startswith(".")
-    )
+    _, _, written = finish_run(exp, config, run_dir, table, manifest, log=lambda *_: None)
+    return written

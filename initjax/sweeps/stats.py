@@ -6,17 +6,22 @@ experiment's config before the run. These helpers compute the numbers those crit
 
 - :func:`mean_se`: mean and standard error of the mean (sample sd / sqrt(n)).
 - :func:`jackknife`: mean estimate and standard error of any statistic of seeds (leave-one-out;
-  Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means (a root, a slope).
+  Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means (a root, a slope,
+  a ratio of means), scalar or one value per layer.
+- :func:`loglog_slopes`: per seed, the least-squares slope of log y on log x (a power law).
 - :func:`deviation`: a :class:`~initjax.sweeps.summary.Check` "|measured - expected| <= z_max SE".
 - :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t;
   :func:`welch_gain`: the Check "mean(a) - mean(b) >= min_gain with one-sided Welch p <= alpha".
 - :func:`variance_ratio_one_sided`: F test that var(a) > var(b) (normal samples).
-- :func:`sign_test`: exact one-sided binomial test of k successes in n trials.
+- :func:`sign_test`: exact one-sided binomial test of k successes in n trials; :func:`sign_check`:
+  the Check "k of n paired seeds went the claimed way, sign test p <= alpha".
+- :func:`excuse_negligible`: a failed deviation too small to matter is reported, not judged.
 - :func:`finite_width`: the 1/N term from one quantity measured at two widths:
   m(N) = m_inf + b / N, so m_inf and b follow from m(N1), m(N2) with propagated standard errors.
 - :func:`finite_width_fit`: :func:`finite_width` per group of a table of (group, width, mean, SE).
 - :func:`layer_deviation`: per-layer deviations of a measured column from its theory column in
-  SE units over seeds, summarized per cell; :func:`flag_counts`: the float32 flags per arm.
+  SE units over seeds, summarized per cell; :func:`flag_counts`: the float32 flags per arm
+  (:func:`flag_checks`: the same as reported Checks).
 - :func:`growth_per_layer`: geometric-mean growth of a per-layer signal before any underflow.
 - :func:`seed_means`: per group, seed means of columns, the SE of one, diverged seeds, seeds.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,14 +39,18 @@ from initjax.sweeps.summary import Check
 
 __all__ = [
     "deviation",
+    "excuse_negligible",
     "finite_width",
     "finite_width_fit",
+    "flag_checks",
     "flag_counts",
     "growth_per_layer",
     "layer_deviation",
     "jackknife",
+    "loglog_slopes",
     "mean_se",
     "seed_means",
+    "sign_check",
     "sign_test",
     "student_t_sf",
     "variance_ratio_one_sided",
@@ -60,27 +70,52 @@ def mean_se(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
 
 
 def jackknife(
-    statistic: Callable[[np.ndarray], float], samples: np.ndarray, axis: int = 0
-) -> tuple[float, float]:
+    statistic: Callable[[np.ndarray], Any], samples: np.ndarray, axis: int = 0
+) -> tuple[Any, Any]:
     """(statistic of all samples, leave-one-out jackknife standard error).
 
     Args:
       statistic: maps an array of samples (``samples`` with some entries of ``axis`` removed)
-        to a float.
+        to a float, or to an array of floats (e.g. one value per layer).
       samples: array whose ``axis`` indexes independent replicates (seeds).
       axis: the replicate axis.
 
     Returns:
       (theta, se) with se = sqrt((n-1)/n * sum_i (theta_(i) - mean theta_(.))^2); NaN with n < 2.
+      Floats for a scalar statistic; float64 arrays of the statistic's shape otherwise.
     """
     samples = np.asarray(samples)
     n = samples.shape[axis]
-    theta = float(statistic(samples))
+    theta = np.asarray(statistic(samples), np.float64)
     if n < 2:
-        return theta, float("nan")
-    loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
-    se = math.sqrt((n - 1) / n * float(np.sum((loo - loo.mean()) ** 2)))
+        se = np.full(theta.shape, np.nan)
+    else:
+        loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
+        se = np.sqrt((n - 1) / n * np.sum((loo - loo.mean(axis=0)) ** 2, axis=0))
+    if theta.ndim == 0:
+        return float(theta), float(se)
     return theta, se
+
+
+def loglog_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row (seed): least-squares slope of log y on log x over the columns where both are
+    finite and > 0 (NaN for a row with fewer than 2 such columns).
+
+    Args:
+      x, y: arrays ``(seeds, points)``.
+
+    Returns:
+      float64 ``(seeds,)``.
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if x.shape != y.shape or x.ndim != 2:
+        raise ValueError(f"x and y must be 2-D of the same shape, got {x.shape} and {y.shape}")
+    out = np.full(x.shape[0], np.nan)
+    for i, (a, b) in enumerate(zip(x, y, strict=True)):
+        ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+        if ok.sum() >= 2 and np.ptp(np.log(a[ok])) > 0:
+            out[i] = np.polyfit(np.log(a[ok]), np.log(b[ok]), 1)[0]
+    return out
 
 
 def deviation(
@@ -219,6 +254,36 @@ def sign_test(successes: int, n: int, p: float = 0.5) -> float:
     return float(sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(successes, n + 1)))
 
 
+def sign_check(
+    name: str, k: int, n: int, *, alpha: float, tolerance: str = "", note: str = ""
+) -> Check:
+    """The exact one-sided sign test of ``k`` successes in ``n`` paired seeds as a Check:
+    measured ``"k of n"``, passed when p = P(X >= k), X ~ Binomial(n, 1/2), is <= ``alpha``
+    (``n = 0``: p is NaN and the check fails); "p = ..." is appended to ``note``."""
+    p = sign_test(k, n) if n else float("nan")
+    return Check(
+        name,
+        f"{k} of {n}",
+        tolerance=tolerance or f"sign test p <= {alpha:g}",
+        passed=bool(n and p <= alpha),
+        note=f"{note}; p = {p:.2g}" if note else f"p = {p:.2g}",
+    )
+
+
+def excuse_negligible(check: Check, size: float, limit: float, note: str) -> bool:
+    """Turn a failed check whose ``|size|`` is below ``limit`` into a reported one.
+
+    A deviation resolved in standard errors can still be too small to matter for the claim (a
+    systematic far below the effect): then ``check.passed`` becomes None (shown, not judged) and
+    ``note`` is appended to its note. Returns whether it did; the caller's verdict is then
+    PARTIAL, never PASS (e.g. ``Verdict.from_checks(..., partial=True)``).
+    """
+    if check.passed is False and abs(size) < limit:
+        check.passed, check.note = None, f"{check.note}; {note}" if check.note else note
+        return True
+    return False
+
+
 def finite_width(
     m1: float, se1: float, n1: int, m2: float, se2: float, n2: int
 ) -> dict[str, float]:
@@ -336,6 +401,25 @@ def flag_counts(frame: pd.DataFrame, by: Sequence[str] = ("arm", "width")) -> pd
     )
     out["diverged_networks"] = out["diverged_networks"].fillna(0).astype(int)
     return out.reset_index()
+
+
+def flag_checks(frame: pd.DataFrame, by: Sequence[str] = ("arm", "width")) -> list[Check]:
+    """The float32 flags of :func:`flag_counts` as reported Checks (``passed`` None), one per
+    level of ``by`` (arm and width) that has any underflowed or non-finite row or a diverged
+    network; the note names the first underflowed layer (q^l below float32's smallest normal
+    1.18e-38). Levels without a flag give no row."""
+    out = []
+    for r in flag_counts(frame, by).to_dict("records"):
+        if r["underflow_rows"] or r["nonfinite_rows"] or r["diverged_networks"]:
+            level = str(r[by[0]]) + "".join(f" ({k} {r[k]})" for k in by[1:])
+            first = f"q < 1.18e-38 from layer {r['first_underflow_layer']:.0f}"
+            measured = (
+                f"{r['underflow_rows']} underflow rows, {r['nonfinite_rows']} non-finite, "
+                f"{r['diverged_networks']} diverged networks"
+            )
+            note = first if r["underflow_rows"] else ""
+            out.append(Check(f"float32 flags, {level}", measured, passed=None, note=note))
+    return out
 
 
 def seed_means(

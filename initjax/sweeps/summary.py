@@ -121,13 +121,20 @@ class Verdict:
         reason: str,
         not_reproduced: Sequence[str] = (),
         partial: bool = False,
+        secondary: Sequence[Check] = (),
     ) -> Verdict:
         """PASS when every judged check passed (and at least one was judged), else FAIL;
         ``partial=True`` turns a would-be PASS into PARTIAL (e.g. a claim that could not be
-        tested at this scale)."""
+        tested at this scale). ``secondary``: checks among ``checks`` (the same objects) whose
+        failure alone gives PARTIAL, not FAIL, provided at least one other judged check exists
+        and every other judged check passed (e.g. a claim only reachable at the paper's scale)."""
         judged = [c for c in checks if c.passed is not None]
-        ok = bool(judged) and all(c.passed for c in judged)
-        status = ("PARTIAL" if partial else "PASS") if ok else "FAIL"
+        minor = {id(c) for c in secondary}
+        core = [c for c in judged if id(c) not in minor]
+        if bool(judged) and all(c.passed for c in judged):
+            status = "PARTIAL" if partial else "PASS"
+        else:
+            status = "PARTIAL" if minor and core and all(c.passed for c in core) else "FAIL"
         return cls(status, criterion, list(checks), reason, list(not_reproduced))
 
     def line(self) -> str:

@@ -120,3 +120,20 @@ def test_one_width_is_partial(exp):
     cfg.compute.critical_widths = [512]
     v = exp.module.evaluate(_synthetic(widths=(512,)), cfg)
     assert v.status == "PARTIAL" and "one width" in v.reason
+
+
+def test_not_estimable_is_partial_never_fail_nor_pass(exp):
+    """chi_1 < 1 in every cell (the transition lies beyond the cells): no crossing, so the
+    critical sigma_w2 cannot be estimated; the verdict says so and is PARTIAL."""
+    v = exp.module.evaluate(_synthetic(chi_shift=0.5), _config(exp))
+    assert v.status == "PARTIAL", v.reason
+    assert v.reason.startswith("not estimable: at width 128 chi_1 does not cross 1 between")
+    assert "nan" not in v.reason
+    judged = [c for c in v.checks if c.passed is not None]
+    assert not judged and v.checks[0].note.startswith("not estimable")
+    # one width estimable and wrong (a wrong theory constant), the other not: still a FAIL
+    t = _synthetic(chi_shift=0.5)
+    t = pd.concat([t[t["width"] != 512], _synthetic(widths=(512,))[lambda f: f["width"] == 512]])
+    v = exp.module.evaluate(t, _config(exp, expected_critical=1.80))
+    assert v.status == "FAIL" and "not estimable: at width 128" in v.reason
+    assert "nan" not in v.reason

@@ -1,13 +1,11 @@
-"""hanin2018: the tiny preset end to end (slow), the Monte Carlo forward against numpy, and
-negative controls (a wrong init scale, run end to end (slow) and on a synthetic table; a wrong
-theory constant) that FAIL through evaluate."""
+"""hanin2018: the tiny preset end to end (slow) and negative controls (a wrong init scale, run
+end to end (slow) and on a synthetic table; a wrong theory constant) that FAIL through evaluate.
+The Monte Carlo forward itself is tested in tests/measure/test_length_ratios.py."""
 
-import jax
 import numpy as np
 import pandas as pd
 import pytest
 
-from initjax import keys
 from initjax.sweeps import load_experiment, resolve_config
 from initjax.sweeps.runtime import run_experiment
 from initjax.sweeps.summary import STATUSES, Summary
@@ -84,26 +82,7 @@ def test_wrong_init_scale_on_a_synthetic_table_fails(exp):
     assert exp.module.evaluate(t, exp.get_config()).status == "FAIL"
 
 
-def test_length_ratios_match_a_numpy_forward(exp):
-    """The jitted forward equals a plain numpy ReLU net on the same weight draws."""
-    m = exp.module
-    widths, n0, seeds = (5, 3), 4, 3
-    r = m.length_ratios(widths, n0, seeds, root_seed=7, seed_chunk=2)
-    sk = keys.seed_keys(seeds, 7)
-    x0 = np.asarray(jax.random.normal(keys.role(sk[0], keys.INPUTS), (n0,)), np.float64)
-    for s in range(seeds):
-        flat = np.asarray(jax.random.normal(keys.role(sk[s], keys.PARAMS), (4 * 5 + 5 * 3,)))
-        w1 = flat[:20].reshape(4, 5) * np.sqrt(2 / 4)
-        w2 = flat[20:].reshape(5, 3) * np.sqrt(2 / 5)
-        x1 = np.maximum(x0 @ w1, 0)
-        x2 = np.maximum(x1 @ w2, 0)
-        a0 = x0 @ x0 / 4
-        np.testing.assert_allclose(r[s], [x1 @ x1 / 5 / a0, x2 @ x2 / 3 / a0], rtol=1e-5)
-
-
 def test_bad_config_names_the_key(exp):
-    with pytest.raises(ValueError, match="arms"):
-        exp.module.length_ratios([4, 0], 3, 10)
     cfg = resolve_config(exp, ["preset=tiny", "arms=[{'name': 'x', 'widths': [3, -1]}]"])
     with pytest.raises(ValueError, match="arms"):
         exp.module.pieces(cfg.compute)

@@ -2,10 +2,13 @@ import textwrap
 
 import pytest
 
-# An earlier-form grid experiment: a flat config run by the sweep engine (no evaluate/report).
+# A grid sweep of the protocol without a paper claim: compute is a grid config, and the study's
+# pieces, evaluate and report (numerical health) do the rest.
 TINY = '''
 """Tiny test sweep."""
 import ml_collections
+
+from initjax.sweeps.study import default_analysis, evaluate, pieces, report  # noqa: F401
 
 DESCRIPTION = "tiny propagation sweep for tests"
 PRESETS = {"bigger": {"widths": [16, 32], "seeds": 3}}
@@ -13,24 +16,34 @@ PRESETS = {"bigger": {"widths": [16, 32], "seeds": 3}}
 
 def get_config():
     c = ml_collections.ConfigDict()
-    c.kind = "propagation"
     c.preset = "default"
-    c.model = "mlp"
-    c.widths = [8]
-    c.depths = [3, 5]
-    c.seeds = 4
-    c.root_seed = 0
-    c.inputs = "gaussian"
-    c.n_inputs = 2
-    c.input_dim = 12
-    c.c0 = 0.5
-    c.metrics = ["q", "c"]
-    c.theory = True
-    c.arms = [
-        dict(name="tanh", activation="tanh", init="variance_scaling",
-             init_hparams={"distribution": "normal"}, sigma_w2=[0.5, 1.0, 2.5], sigma_b2=[0.05]),
-    ]
+    c.compute = dict(
+        kind="propagation", model="mlp", widths=[8], depths=[3, 5], seeds=4, root_seed=0,
+        inputs="gaussian", n_inputs=2, input_dim=12, c0=0.5, metrics=["q", "c"], theory=True,
+        arms=[
+            dict(name="tanh", activation="tanh", init="variance_scaling",
+                 init_hparams={"distribution": "normal"}, sigma_w2=[0.5, 1.0, 2.5],
+                 sigma_b2=[0.05]),
+        ],
+    )
+    c.analysis = default_analysis()
     return c
+'''
+
+# An experiment of the earlier flat form (no pieces / evaluate / report): refused when loaded.
+FLAT = '''
+"""An experiment of the earlier flat form."""
+import ml_collections
+
+DESCRIPTION = "flat config, own analysis"
+
+
+def get_config():
+    return ml_collections.ConfigDict({"widths": [8], "seeds": 2})
+
+
+def analyze(run_dir, table, config):
+    pass
 '''
 
 # An experiment of the protocol whose pieces are cheap numpy draws (no jax): the run loop's

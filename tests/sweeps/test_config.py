@@ -23,13 +23,23 @@ def test_list_and_load(tiny_experiments):
     assert list(known)[:2] == ["tiny-sweep", "toy"] and "depth-sweep" in known
     assert list(list_experiments(tiny_experiments)) == ["tiny-sweep", "toy"]
     exp = load_experiment("tiny-sweep")
-    assert exp.description == "tiny propagation sweep for tests" and exp.protocol == "grid"
+    assert exp.description == "tiny propagation sweep for tests"
     assert load_experiment("tiny_sweep").name == "tiny-sweep"
     assert load_experiment(str(tiny_experiments / "tiny_sweep.py")).name == "tiny-sweep"
     toy = load_experiment("toy")
-    assert toy.protocol == "pieces" and toy.title == "toy" and toy.paper == "none"
+    assert toy.title == "toy" and toy.paper == "none"
     with pytest.raises(ValueError, match="does not exist"):
         load_experiment(str(tiny_experiments / "nope.py"))
+
+
+def test_an_experiment_of_the_earlier_flat_form_is_refused_naming_what_it_lacks(tmp_path):
+    from tests.sweeps.conftest import FLAT
+
+    f = tmp_path / "flat.py"
+    f.write_text(textwrap.dedent(FLAT))
+    with pytest.raises(ValueError, match="experiment protocol") as err:
+        load_experiment(str(f))
+    assert "lacks pieces(), evaluate(), report()." in str(err.value)
 
 
 def test_shipped_experiments_folder_is_the_repository_one():
@@ -96,10 +106,11 @@ def test_parse_override(item, expected):
 def test_resolve_overrides_and_presets(tiny_experiments):
     exp = load_experiment("tiny-sweep")
     c = resolve_config(exp, ["seeds=7", "widths=[32]", "depths=4"])
+    c = c.compute
     assert (c.seeds, list(c.widths), list(c.depths)) == (7, [32], [4])
     # preset first, then the other overrides, whatever their order on the command line
     c = resolve_config(exp, ["seeds=9", "preset=bigger"])
-    assert (list(c.widths), c.seeds, c.preset) == ([16, 32], 9, "bigger")
+    assert (list(c.compute.widths), c.compute.seeds, c.preset) == ([16, 32], 9, "bigger")
 
 
 def test_leaf_names_and_dotted_paths(tiny_experiments):
@@ -116,6 +127,7 @@ def test_leaf_names_and_dotted_paths(tiny_experiments):
 def test_ambiguous_leaf_is_an_error(tiny_experiments, tmp_path):
     (tmp_path / "amb.py").write_text(
         "import ml_collections\n"
+        "from initjax.sweeps.study import evaluate, pieces, report\n"
         "def get_config():\n"
         "    return ml_collections.ConfigDict(dict(preset='default', compute=dict(n=1),"
         " analysis=dict(n=2)))\n"
@@ -144,3 +156,22 @@ def test_bad_overrides_name_the_key(tiny_experiments, override, match):
 def test_group_key_cannot_be_set_to_a_leaf(tiny_experiments):
     with pytest.raises(ValueError, match="'analysis' is a group of keys"):
         resolve_config(load_experiment("toy"), ["analysis=3"])
+
+
+def test_experiment_config_and_config_key_checks():
+    import numpy as np
+
+    from initjax.sweeps.config import config_ints, config_pair, experiment_config
+
+    c = experiment_config()
+    assert c.to_dict() == {"preset": "default"}
+    assert config_ints([2, 4.0, np.int64(8)], "depths") == [2, 4, 8]
+    assert config_pair([1000, 250], "widths") == (1000, 250)  # config order kept
+    for bad in ([], [0, 2], [2.5], ["3"], [True], [float("nan")], "12", None):
+        with pytest.raises(ValueError, match="'depths'"):
+            config_ints(bad, "depths")
+    with pytest.raises(ValueError, match=">= 2"):
+        config_ints([1, 2], "b_depths", minimum=2)
+    for bad in ([64], [64, 64], [64, 128, 256], [0, 4]):
+        with pytest.raises(ValueError, match="'prop_channels': .*two different channel counts"):
+            config_pair(bad, "prop_channels", "channel counts")

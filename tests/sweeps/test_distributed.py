@@ -270,7 +270,7 @@ def test_three_concurrent_shards_one_killed_and_rerun(tiny_experiments, tmp_path
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
 
 
-def test_an_experiment_with_its_own_loop_refuses_shards(tmp_path, capsys):
+def test_an_experiment_of_the_earlier_form_is_refused_before_any_work(tmp_path, capsys):
     exp = tmp_path / "own_loop.py"
     exp.write_text(
         '"""Own loop."""\nimport ml_collections\n\nDESCRIPTION = "own loop"\n\n\n'
@@ -280,8 +280,8 @@ def test_an_experiment_with_its_own_loop_refuses_shards(tmp_path, capsys):
     )
     out = tmp_path / "r"
     assert main(["run", str(exp), "--out", str(out), "--shard", "0/2"]) == 2
-    assert "runs its own loop" in capsys.readouterr().err
-    assert main(["run", str(exp), "--out", str(out), "--assemble"]) == 2
+    assert "lacks pieces(), evaluate(), report()" in capsys.readouterr().err
+    assert main(["run", str(exp), "--out", str(out)]) == 2
     assert not out.exists()
 
 

@@ -8,7 +8,7 @@ from initjax.sweeps.grid import GRID_AXES, expand, validate
 
 @pytest.fixture
 def config(tiny_experiments):
-    return load_experiment("tiny-sweep").get_config().to_dict()
+    return load_experiment("tiny-sweep").get_config().to_dict()["compute"]
 
 
 def test_expand_groups_by_compiled_shape(config):

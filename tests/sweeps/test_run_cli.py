@@ -59,9 +59,9 @@ def test_run_then_plot_redraws_without_recomputing(tiny_experiments, tmp_path, c
         main(["run", "tiny-sweep", "--no-progress", "--set", "depths=[3]", "--out", str(out)]) == 0
     )
     table_mtime = (out / "results.parquet").stat().st_mtime_ns
-    # an earlier-form experiment without an analysis step: nothing is claimed
-    assert main(["plot", str(out)]) == 2
-    assert "has no analysis step: nothing to redraw" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["plot", str(out)]) == 0  # a grid study: its summary is rebuilt
+    assert "summary.md" in capsys.readouterr().out
     out2 = tmp_path / "toy"
     assert main(["run", "toy", "--no-progress", "--out", str(out2)]) == 0
     capsys.readouterr()

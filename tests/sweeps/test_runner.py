@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(out, overrides=(), **kw):
-    exp = load_experiment("tiny-sweep")  # an earlier-form grid experiment (flat config)
+    exp = load_experiment("tiny-sweep")  # a grid study of the protocol
     return run_sweep(
         exp, resolve_config(exp, list(overrides)), out, progress=False, log=lambda *_: None, **kw
     )
@@ -57,7 +57,7 @@ def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, t
     assert not t["diverged"].any()
     m = RunStore(tmp_path / "a").read_manifest()
     assert m["status"] == "complete" and m["experiment"] == "tiny-sweep"
-    assert m["config"]["widths"] == [9, 17] and len(m["pieces"]) == 4
+    assert m["config"]["compute"]["widths"] == [9, 17] and len(m["pieces"]) == 4
     assert all(p["compute_s"] > 0 for p in m["pieces"])
     # contract: float32 flags on every row
     assert not t["underflow"].any() and not t["nonfinite"].any()
@@ -67,7 +67,7 @@ def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, t
     before = measure.trace_count()
     exp = load_experiment("tiny-sweep")
     cfg = resolve_config(exp, widths)
-    cfg.arms[0]["sigma_w2"] = [0.7, 1.3, 3.1]
+    cfg.compute.arms[0]["sigma_w2"] = [0.7, 1.3, 3.1]
     run_sweep(exp, cfg, tmp_path / "b", progress=False, log=lambda *_: None)
     assert measure.trace_count() == before
 
@@ -128,7 +128,7 @@ def test_exploding_cell_is_a_value_with_diverged_flag(tiny_experiments, tmp_path
     exp = load_experiment("tiny-sweep")
     cfg = resolve_config(exp, ["widths=[8]", "depths=[6]"])
     # ReLU with sigma_w2 = 1e12: q^l grows by 5e11 per layer and overflows float32 (3.4e38).
-    cfg.arms = [
+    cfg.compute.arms = [
         dict(
             name="relu",
             activation="relu",
@@ -151,7 +151,7 @@ def test_vanishing_signal_is_underflow_not_divergence(tiny_experiments, tmp_path
     (1.18e-38) by layer 5; c^l is then undefined (NaN), and the network has not diverged."""
     exp = load_experiment("tiny-sweep")
     cfg = resolve_config(exp, ["widths=[8]", "depths=[8]"])
-    cfg.arms = [
+    cfg.compute.arms = [
         dict(
             name="relu",
             activation="relu",

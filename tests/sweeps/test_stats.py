@@ -125,6 +125,13 @@ def test_layer_deviation_and_flag_counts():
     out = stats.flag_counts(flags).set_index("arm")
     assert out.loc["a", "underflow_rows"] == 2 and out.loc["a", "first_underflow_layer"] == 1
     assert out.loc["b", "diverged_networks"] == 1 and out.loc["a", "diverged_networks"] == 0
+    checks = {c.name: c for c in stats.flag_checks(flags)}
+    a, b = checks["float32 flags, a (width 8)"], checks["float32 flags, b (width 8)"]
+    assert a.measured == "2 underflow rows, 2 non-finite, 0 diverged networks"
+    assert a.note == "q < 1.18e-38 from layer 1" and a.passed is None
+    assert b.measured == "0 underflow rows, 1 non-finite, 1 diverged networks" and b.note == ""
+    clean = flags.assign(underflow=False, nonfinite=False, diverged=False)
+    assert stats.flag_checks(clean) == []  # no flag, no row
 
 
 def test_seed_means_against_hand_computed_values():
@@ -183,3 +190,48 @@ def test_growth_per_layer_recovers_geometric_growth_and_stops_at_underflow():
     assert se == pytest.approx(0.0, abs=1e-12) and span == "1-4"
     one = pd.DataFrame(rows[:2]).assign(underflow=False)  # layers 0 and 1: no growth to measure
     assert math.isnan(stats.growth_per_layer(one)[0]) and stats.growth_per_layer(one)[3] == ""
+
+
+def test_sign_check_is_the_exact_binomial_tail():
+    from initjax.sweeps.stats import sign_check
+
+    c = sign_check("x", 6, 6, alpha=0.05)
+    # P(X >= 6), X ~ Bin(6, 1/2) = 1/64 = 0.0156
+    assert c.passed and c.measured == "6 of 6" and c.note == "p = 0.016"
+    c = sign_check("x", 5, 6, alpha=0.05, note="paired")
+    # 7/64 = 0.109 > 0.05
+    assert c.passed is False and c.note == "paired; p = 0.11"
+    assert sign_check("x", 0, 0, alpha=0.05).passed is False
+
+
+def test_excuse_negligible_only_for_a_small_failed_check():
+    from initjax.sweeps.stats import deviation, excuse_negligible
+
+    small = deviation("d", 0.004, 0.0, 0.001, 3.0, note="n")  # z = 4: resolved
+    assert excuse_negligible(small, 0.004, 0.01, "negligible") and small.passed is None
+    assert small.note == "n; negligible"
+    big = deviation("d", 0.02, 0.0, 0.001, 3.0)
+    assert not excuse_negligible(big, 0.02, 0.01, "negligible") and big.passed is False
+    ok = deviation("d", 0.001, 0.0, 0.001, 3.0)
+    assert not excuse_negligible(ok, 0.001, 0.01, "negligible") and ok.passed is True
+
+
+def test_jackknife_of_a_vector_statistic_is_the_per_column_jackknife():
+    x = np.random.default_rng(2).lognormal(size=(12, 4))
+    theta, se = stats.jackknife(lambda a: a.mean(0) / a[:, 0].mean(), x)
+    assert theta.shape == se.shape == (4,) and se[0] == pytest.approx(0.0, abs=1e-12)
+    for j in range(1, 4):
+        tj, sj = stats.jackknife(lambda a, j=j: a[:, j].mean() / a[:, 0].mean(), x)
+        assert theta[j] == pytest.approx(tj, rel=1e-12) and se[j] == pytest.approx(sj, rel=1e-12)
+
+
+def test_loglog_slopes_of_exact_power_laws():
+    x = np.tile(np.geomspace(1e-4, 0.5, 7), (3, 1))
+    y = np.array([2.0, 0.5, 7.0])[:, None] * x ** np.array([1.0, 1.5, -0.5])[:, None]
+    y[1, 2] = np.nan  # skipped point
+    np.testing.assert_allclose(stats.loglog_slopes(x, y), [1.0, 1.5, -0.5], rtol=1e-10)
+    x1 = x.copy()
+    x1[0, 1:] = np.nan  # fewer than 2 usable points -> NaN
+    assert np.isnan(stats.loglog_slopes(x1, y)[0])
+    with pytest.raises(ValueError, match="same shape"):
+        stats.loglog_slopes(x, y[:, :3])

@@ -34,6 +34,22 @@ def test_from_checks():
     assert Verdict.from_checks("c", [info], reason="r").status == "FAIL"
 
 
+def test_from_checks_secondary_failures_give_partial_only_when_the_rest_passes():
+    ok, bad, other_bad = (
+        Check(n, 1, passed=p) for n, p in (("a", True), ("b", False), ("c", False))
+    )
+
+    def status(checks, secondary):
+        return Verdict.from_checks("c", checks, reason="r", secondary=secondary).status
+
+    assert status([ok, bad], [bad]) == "PARTIAL"
+    assert status([ok, bad, other_bad], [bad]) == "FAIL"  # a core check fails too
+    assert status([bad], [bad]) == "FAIL"  # no core check judged: nothing was shown
+    assert status([ok, bad], [ok]) == "FAIL"  # a secondary pass does not rescue a core fail
+    # the same values in other objects are not secondary: identity, not equality, decides
+    assert status([ok, bad], [Check("b", 1, passed=False)]) == "FAIL"
+
+
 def test_markdown_order_and_json_roundtrip(tmp_path):
     s = Summary("exp", "Title", "Paper 2020", {"command": "initjax run exp", "wall_s": 3.0,
                 "compute_s": 2.0, "preset": "tiny"}, "setup words", _verdict())  # fmt: skip

@@ -1,0 +1,92 @@
+"""Monte Carlo of the squared activation length ratios of random ReLU networks.
+
+A fully connected ReLU network with layer widths n_1..n_D, one fixed input x^0 of dimension n_0,
+Gaussian weights W^j with Var = sigma_w2 / n_{j-1} (He: sigma_w2 = 2), zero biases. With
+A_j = |x^j|^2 / n_j, the ratio R_j = A_j / A_0 is sampled over independent networks (vmapped,
+jitted, in chunks of networks). Its exact moments at sigma_w2 = 2 are in
+:mod:`initjax.theory.length_moments` (E[R_j] = 1, E[R_j^2] = prod_{i<=j} (1 + 5 / n_i); Hanin &
+Rolnick 2018, arXiv:1803.01719, Theorem 5); at another sigma_w2, E[R_j] = (sigma_w2 / 2)^j.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+__all__ = ["length_ratios"]
+
+
+def _check_widths(widths, input_dim) -> tuple[int, ...]:
+    ws = tuple(int(w) for w in widths)
+    if not ws or any(w < 1 for w in ws) or any(w != v for w, v in zip(ws, widths, strict=True)):
+        raise ValueError(f"widths must be positive integers, got {widths!r}")
+    if int(input_dim) < 1:
+        raise ValueError(f"input_dim must be >= 1, got {input_dim!r}")
+    return ws
+
+
+@functools.lru_cache(maxsize=16)
+def _forward(widths: tuple[int, ...], input_dim: int, sigma_w2: float):
+    """Jitted ``(seed_keys (S,), x0 (n_0,)) -> A_j (S, D)`` for one architecture.
+
+    All of a network's weights come from one flat draw of sum_j n_{j-1} n_j numbers (key
+    ``role(seed_key, PARAMS)``), sliced per layer: exact shapes, one copy of the sampling code.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from initjax import keys
+
+    fans = (input_dim, *widths)
+    offsets = np.concatenate([[0], np.cumsum(np.multiply(fans[:-1], fans[1:]))]).astype(int)
+
+    def one(seed_key, x0):
+        flat = jax.random.normal(keys.role(seed_key, keys.PARAMS), (int(offsets[-1]),))
+        x, out = x0, []
+        for j in range(1, len(fans)):
+            w = flat[offsets[j - 1] : offsets[j]].reshape(fans[j - 1], fans[j])
+            x = jax.nn.relu(jnp.matmul(x, w, precision="highest") * np.sqrt(sigma_w2 / fans[j - 1]))
+            out.append(jnp.sum(x * x) / fans[j])
+        return jnp.stack(out)
+
+    return jax.jit(jax.vmap(one, in_axes=(0, None)))
+
+
+def length_ratios(
+    widths,
+    input_dim: int,
+    seeds: int,
+    *,
+    root_seed: int = 0,
+    seed_chunk: int = 4000,
+    sigma_w2: float = 2.0,
+) -> np.ndarray:
+    """R_j = A_j / A_0 for ``seeds`` ReLU nets with Gaussian weights of Var = sigma_w2 / fan_in
+    (He: 2); float64 ``(seeds, D)``.
+
+    x^0 is one fixed N(0, I) draw from the INPUTS role of the root seed (R does not depend on it
+    in distribution: Gaussian weights are rotation invariant).
+
+    Raises:
+      ValueError: non-positive widths, input_dim, seeds, seed_chunk or sigma_w2.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from initjax import keys
+
+    ws = _check_widths(widths, input_dim)
+    if int(seeds) < 2 or int(seed_chunk) < 1:
+        raise ValueError(f"seeds must be >= 2 and seed_chunk >= 1, got {seeds}, {seed_chunk}")
+    if not float(sigma_w2) > 0:
+        raise ValueError(f"sigma_w2 must be > 0, got {sigma_w2!r}")
+    f = _forward(ws, int(input_dim), float(sigma_w2))
+    all_keys = keys.seed_keys(int(seeds), int(root_seed))
+    x0 = jax.random.normal(keys.role(all_keys[0], keys.INPUTS), (int(input_dim),), jnp.float32)
+    a0 = float(np.sum(np.asarray(x0, np.float64) ** 2) / int(input_dim))
+    parts = [
+        np.asarray(f(all_keys[a : a + int(seed_chunk)], x0), np.float64)
+        for a in range(0, int(seeds), int(seed_chunk))
+    ]
+    return np.concatenate(parts) / a0

@@ -1,0 +1,75 @@
+"""The single-layer length and correlation maps, measured by Monte Carlo over random layers.
+
+Poole et al. 2016 (arXiv:1606.05340, Figs. 1A and 2A; Schoenholz et al. 2017, eqs. 3 and 5): a
+layer z = W u + b of width N with W ~ N(0, sigma_w2 / N), b ~ N(0, sigma_b2) maps an input whose
+N units are i.i.d. N(0, q) to outputs of mean square q_map(q) = sigma_w2 E[phi(sqrt(q) x)^2] +
+sigma_b2 over layers, and two inputs at length q* with cosine c to outputs of cosine c_map(c).
+Here u plays the role of phi(h^{l-1})'s pre-image: the inputs are drawn as pre-activations and
+the model's own ``layer_apply`` applies the activation and the random layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["single_layer_maps"]
+
+
+def single_layer_maps(
+    stack,
+    width: int,
+    sigma_w2: Sequence[float],
+    sigma_b2: float,
+    q_in: Sequence[float],
+    c_in: Sequence[float],
+    q_star: Sequence[float],
+    *,
+    seeds: int,
+    root_seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Measured q-map and c-map of one random layer, per (sigma_w2, seed).
+
+    Args:
+      stack: a model stack (``initjax.models.stack_of``) whose ``layer_init(key, sigma_w2,
+        sigma_b2)`` / ``layer_apply(p, u)`` give one layer of ``width`` units (its input also
+        ``width`` wide).
+      sigma_w2: (H,) weight variances; ``q_star``: (H,) the input length of each row's c-map
+        pairs (the fixed point q*); sigma_b2: the bias variance.
+      q_in: (K,) input lengths of the q-map; c_in: (M,) input cosines of the c-map.
+      seeds: independent layers per row (keys ``initjax.keys.seed_keys(seeds, root_seed)``;
+        weights from the PARAMS role of layer 1, inputs from the INPUTS role).
+
+    Returns:
+      ``(q_out (H, seeds, K), c_out (H, seeds, M))`` float64: the mean square of the output
+      units for each input length, and the cosine between the outputs of each pair (exact
+      cosine c between the pair's Gaussian inputs only in expectation over the units).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from initjax import keys
+
+    q_in = np.asarray(q_in, np.float32)
+    c_in = np.asarray(c_in, np.float32)
+    n, k, m = int(width), len(q_in), len(c_in)
+
+    def per_seed(seed_key, w2, qs):  # one network of width n, one layer
+        p = stack.layer_init(keys.layer(keys.role(seed_key, keys.PARAMS), 1), w2, sigma_b2)
+        g = jax.random.normal(keys.role(seed_key, keys.INPUTS), (k + 2 * m, n), jnp.float32)
+        u_q = jnp.sqrt(q_in)[:, None] * g[:k]
+        g1, g2 = g[k : k + m], g[k + m :]
+        u1 = jnp.sqrt(qs) * g1
+        u2 = jnp.sqrt(qs) * (c_in[:, None] * g1 + jnp.sqrt(1.0 - c_in[:, None] ** 2) * g2)
+        z = stack.layer_apply(p, jnp.concatenate([u_q, u1, u2]))
+        zq, a, b = z[:k], z[k : k + m], z[k + m :]
+        c_out = jnp.sum(a * b, 1) / jnp.sqrt(jnp.sum(a * a, 1) * jnp.sum(b * b, 1))
+        return jnp.mean(zq * zq, axis=1), c_out
+
+    seed_keys = keys.seed_keys(int(seeds), int(root_seed))
+    f = jax.jit(jax.vmap(jax.vmap(per_seed, (0, None, None)), (None, 0, 0)))
+    sw2 = np.asarray(sigma_w2, np.float64)
+    q_star = np.asarray(q_star, np.float32)
+    q_out, c_out = (np.asarray(a, np.float64) for a in f(seed_keys, sw2, q_star))
+    return q_out, c_out

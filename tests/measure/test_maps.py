@@ -1,0 +1,26 @@
+"""initjax.measure.maps: the Monte Carlo single-layer maps against their closed form for a linear
+layer (q_map(q) = sigma_w2 q + sigma_b2; c_map(c) = (sigma_w2 q c + sigma_b2) / (sigma_w2 q +
+sigma_b2)), with tolerances of ~5 standard errors of the seed means."""
+
+import numpy as np
+
+from initjax import initializers, models
+from initjax.measure.maps import single_layer_maps
+from initjax.models import stack_of
+
+
+def test_linear_layer_maps_match_the_closed_form():
+    n, seeds, sb2 = 256, 64, 0.1
+    sw2, q_in, c_in, q_star = [0.5, 2.0], [0.5, 2.0], [0.0, 0.8], [1.0, 1.5]
+    init = initializers.get("variance_scaling", distribution="normal")
+    stack = stack_of(models.MLP(width=n, depth=1, activation="linear", kernel_init=init))
+    q_out, c_out = single_layer_maps(stack, n, sw2, sb2, q_in, c_in, q_star, seeds=seeds)
+    assert q_out.shape == (2, seeds, 2) and c_out.shape == (2, seeds, 2)
+    w, q = np.array(sw2)[:, None], np.array(q_in)[None, :]
+    # mean of z^2 over N units and S layers: relative SE sqrt(2 / (N S)) ~ 1.1%
+    np.testing.assert_allclose(q_out.mean(1), w * q + sb2, rtol=0.06)
+    qs, c = np.array(q_star)[:, None], np.array(c_in)[None, :]
+    # cosine of N-unit outputs: SE ~ (1 - c^2) / sqrt(N S) < 0.008
+    np.testing.assert_allclose(c_out.mean(1), (w * qs * c + sb2) / (w * qs + sb2), atol=0.04)
+    # different seeds are different layers
+    assert np.std(q_out[0, :, 0]) > 0
