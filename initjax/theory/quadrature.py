@@ -50,11 +50,12 @@ moment's natural scale where the moment is ~0: see the tests), for every registe
 Measured worst 2-D errors against the closed forms (relu, leaky_relu, erf, linear; 17 q from
 1e-4 to 1e4, 11 c, q2 / q1 in {1, 3.7, 1/3.7, 1e3, 1e-3} and the corners 1e-4 / 1e4): 4.6e-8
 (E[erf' erf'] at q1 = 31.6, q2 = 117, c = -1); 2.7e-8 at equal variances (E[erf' erf'] at
-q = 100, c = -0.99). Against nested scipy at unequal variances (q2 / q1 from 1e-4 to 1e8, |c| up to
-0.9999) every other activation is within 1e-7 (tested); measured below 1.2e-9 for tanh, sigmoid,
-gelu, silu, softplus and selu (worst: E[tanh' tanh'] at q1 = 1e3, q2 = 3.7e3, c = 0.9999). ``sin`` by quadrature only
-for q <= 1 (4e-7 at q = 3.2, its oscillation is not resolved beyond; the theory uses sin's exact
-closed forms by default). In float32 the rounding of the sums dominates: ~2e-7 to 2e-6 relative.
+q = 100, c = -0.99). Against nested scipy at unequal variances (q2 / q1 from 1e-4 to 1e8, |c|
+up to 0.9999) every other activation is within 1e-7 (tested); measured below 1.2e-9 for tanh,
+sigmoid, gelu, silu, softplus and selu (worst: E[tanh' tanh'] at q1 = 1e3, q2 = 3.7e3,
+c = 0.9999). ``sin`` by quadrature only for q <= 1 (4e-7 at q = 3.2, its oscillation is not
+resolved beyond; the theory uses sin's exact closed forms by default). In float32 the rounding
+of the sums dominates: ~2e-7 to 2e-6 relative.
 
 All functions broadcast over the shapes of q, q1, q2, c (nodes live on trailing axes) and are
 ``jit``/``vmap`` friendly.
