@@ -1,11 +1,50 @@
 """Quantities fitted from measured per-layer statistics: depth scales (Schoenholz et al. 2017,
-Fig. 2), the per-layer gradient growth chi_1 and where it crosses 1 (the critical point)."""
+Fig. 2), the per-layer gradient growth chi_1 and where it crosses 1 (the critical point), and
+the leave-one-out jackknife that gives such estimators their standard error over seeds."""
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from collections.abc import Callable
 
-__all__ = ["fit_depth_scale", "fit_depth_scale_seeds", "gradient_growth", "unit_crossing"]
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "chi1_crossing",
+    "fit_depth_scale",
+    "fit_depth_scale_seeds",
+    "gradient_growth",
+    "jackknife",
+    "unit_crossing",
+]
+
+
+def jackknife(
+    statistic: Callable[[np.ndarray], float], samples: np.ndarray, axis: int = 0
+) -> tuple[float, float]:
+    """(statistic of all samples, leave-one-out jackknife standard error).
+
+    Efron & Tibshirani 1993, ch. 11: for any statistic of independent replicates (seeds) that is
+    not a plain mean (a root, a slope).
+
+    Args:
+      statistic: maps an array of samples (``samples`` with some entries of ``axis`` removed)
+        to a float.
+      samples: array whose ``axis`` indexes independent replicates (seeds).
+      axis: the replicate axis.
+
+    Returns:
+      (theta, se) with se = sqrt((n-1)/n * sum_i (theta_(i) - mean theta_(.))^2); NaN with n < 2.
+    """
+    samples = np.asarray(samples)
+    n = samples.shape[axis]
+    theta = float(statistic(samples))
+    if n < 2:
+        return theta, float("nan")
+    loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
+    se = math.sqrt((n - 1) / n * float(np.sum((loo - loo.mean()) ** 2)))
+    return theta, se
 
 
 def fit_depth_scale(
@@ -154,3 +193,42 @@ def unit_crossing(x: np.ndarray, log_y: np.ndarray) -> float:
     roots = roots[np.isreal(roots)].real + centre
     inside = roots[(roots >= x.min()) & (roots <= x.max())]
     return float(inside[np.argmin(np.abs(inside - centre))]) if inside.size else float("nan")
+
+
+def chi1_crossing(frame: pd.DataFrame, skip_first: int, skip_last: int) -> dict:
+    """The measured critical sigma_w2: where chi_1 crosses 1 over a few cells of sigma_w2.
+
+    Per cell, chi_1 is :func:`gradient_growth` (mean grad_sq^l / grad_sq^(l+1) over layers
+    [skip_first, L - skip_last)) averaged over seeds; the crossing is :func:`unit_crossing` of
+    log chi_1 over the cells (Schoenholz et al. 2017, eq. 9 and Fig. 1: chi_1 = 1 at the
+    order-chaos transition). Both get leave-one-seed-out :func:`jackknife` standard errors.
+
+    Args:
+      frame: per-layer rows with columns ``sigma_w2``, ``seed``, ``layer`` (0..L) and
+        ``grad_sq`` (``initjax.measure.propagate(..., metrics=("grad_sq",))``), every cell with
+        the same seeds and layers.
+      skip_first, skip_last: as in :func:`gradient_growth`.
+
+    Returns:
+      dict with ``value`` and ``se`` (the crossing and its SE; NaN when not estimable),
+      ``cells`` (sorted sigma_w2, float64), ``chi1`` (per cell, (mean, jackknife SE)), ``seeds``
+      and ``why``: "" when value and SE are finite, else why they are not.
+    """
+    g = frame.pivot_table(index=["sigma_w2", "seed"], columns="layer", values="grad_sq")
+    cells = np.array(sorted(g.index.get_level_values(0).unique()), np.float64)
+    arr = g.to_numpy(np.float64).reshape(len(cells), -1, g.shape[1])  # (cells, seeds, L + 1)
+    r = gradient_growth(arr, skip_first, skip_last).T  # (seeds, cells)
+    value, se = jackknife(lambda rr: unit_crossing(cells, np.log(rr.mean(axis=0))), r)
+    chi1 = [jackknife(lambda rr, h=h: rr[:, h].mean(), r) for h in range(len(cells))]
+    why = ""
+    if not np.isfinite(value):
+        why = (
+            f"chi_1 does not cross 1 between sigma_w2 = {cells.min():g} and {cells.max():g} "
+            f"(layers {skip_first}..L-{skip_last})"
+        )
+    elif not np.isfinite(se):
+        why = (
+            f"the jackknife over {r.shape[0]} seeds moves the crossing out of the cells for "
+            "some left-out seed"
+        )
+    return dict(value=value, se=se, cells=cells, chi1=chi1, seeds=r.shape[0], why=why)

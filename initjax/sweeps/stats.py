@@ -5,8 +5,8 @@ measurement's standard error over seeds (independent networks), with the toleran
 experiment's config before the run. These helpers compute the numbers those criteria need.
 
 - :func:`mean_se`: mean and standard error of the mean (sample sd / sqrt(n)).
-- :func:`jackknife`: mean estimate and standard error of any statistic of seeds (leave-one-out;
-  Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means (a root, a slope).
+- :func:`jackknife` (from :mod:`initjax.measure.fits`): standard error of any statistic of seeds
+  (leave-one-out; Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means.
 - :func:`deviation`: a :class:`~initjax.sweeps.summary.Check` "|measured - expected| <= z_max SE".
 - :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t;
   :func:`welch_gain`: the Check "mean(a) - mean(b) >= min_gain with one-sided Welch p <= alpha".
@@ -27,11 +27,12 @@ experiment's config before the run. These helpers compute the numbers those crit
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from initjax.measure.fits import jackknife
 from initjax.sweeps.summary import Check
 
 __all__ = [
@@ -63,30 +64,6 @@ def mean_se(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
         return float("nan"), float("nan")
     se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
     return float(v.mean()), se
-
-
-def jackknife(
-    statistic: Callable[[np.ndarray], float], samples: np.ndarray, axis: int = 0
-) -> tuple[float, float]:
-    """(statistic of all samples, leave-one-out jackknife standard error).
-
-    Args:
-      statistic: maps an array of samples (``samples`` with some entries of ``axis`` removed)
-        to a float.
-      samples: array whose ``axis`` indexes independent replicates (seeds).
-      axis: the replicate axis.
-
-    Returns:
-      (theta, se) with se = sqrt((n-1)/n * sum_i (theta_(i) - mean theta_(.))^2); NaN with n < 2.
-    """
-    samples = np.asarray(samples)
-    n = samples.shape[axis]
-    theta = float(statistic(samples))
-    if n < 2:
-        return theta, float("nan")
-    loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
-    se = math.sqrt((n - 1) / n * float(np.sum((loo - loo.mean()) ** 2)))
-    return theta, se
 
 
 def deviation(

@@ -1,9 +1,10 @@
 """Fits of measured per-layer statistics: gradient growth and where it crosses 1."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from initjax.measure.fits import gradient_growth, unit_crossing
+from initjax.measure.fits import chi1_crossing, gradient_growth, unit_crossing
 
 
 def test_gradient_growth_recovers_a_geometric_law():
@@ -51,3 +52,34 @@ def test_fit_depth_scale_seeds_se_matches_replicate_spread():
     assert np.mean(np.abs(xis - 8.0) <= 4 * ses) >= 0.95
     with pytest.raises(ValueError, match="seeds >= 2"):
         fit_depth_scale_seeds(np.ones((1, 5)))
+
+
+def _growth_frame(cells, gains, crit, slope=4.0, depth=12):
+    """grad_sq^l = chi^(L - l) with chi = gain_seed * exp(slope (sigma_w2 - crit)) per seed."""
+    rows = [
+        dict(sigma_w2=sw, seed=i, layer=layer, grad_sq=chi ** (depth - layer))
+        for sw in cells
+        for i, k in enumerate(gains)
+        for chi in [k * np.exp(slope * (sw - crit))]
+        for layer in range(depth + 1)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_chi1_crossing_root_and_jackknife_se_by_hand():
+    cells, gains, crit, slope = [1.7, 1.76, 1.85], np.array([0.99, 1.0, 1.02, 1.005]), 1.77, 4.0
+    est = chi1_crossing(_growth_frame(cells, gains, crit, slope), 2, 2)
+    # the seed-mean chi_1 is mean(gains) exp(slope (x - crit)): log-linear, root by hand
+    assert est["value"] == pytest.approx(crit - np.log(gains.mean()) / slope, rel=1e-9)
+    loo = np.array([crit - np.log(np.delete(gains, i).mean()) / slope for i in range(4)])
+    assert est["se"] == pytest.approx(np.sqrt(3 / 4 * np.sum((loo - loo.mean()) ** 2)), rel=1e-6)
+    np.testing.assert_allclose(est["cells"], cells)
+    chi_mid = gains.mean() * np.exp(slope * (1.76 - crit))
+    assert est["chi1"][1][0] == pytest.approx(chi_mid, rel=1e-9)
+    assert est["seeds"] == 4 and est["why"] == ""
+
+
+def test_chi1_crossing_outside_the_cells_says_why():
+    est = chi1_crossing(_growth_frame([1.7, 1.76, 1.85], [1.0, 1.01], crit=2.5), 2, 2)
+    assert np.isnan(est["value"])
+    assert est["why"] == "chi_1 does not cross 1 between sigma_w2 = 1.7 and 1.85 (layers 2..L-2)"
