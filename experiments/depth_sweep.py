@@ -196,32 +196,12 @@ def evaluate(table, config) -> Verdict:
 
 # fmt: on
 def xi_table(table, width: int):
-    """xi_c per tanh sigma_w2: fit of |c^l - c*| (measured), and theory, asymptotic and fitted
-    over the same layers (a 200-layer window sees the transient too)."""
-    import pandas as pd
-
-    from initjax import theory
-    from initjax.measure.fits import fit_depth_scale
-    from initjax.plots import layer_summary
+    """xi_c per tanh sigma_w2 (:func:`initjax.measure.fits.depth_scale_fits`): fit of
+    |c^l - c*| (measured), and theory, asymptotic and fitted over the same layers."""
+    from initjax.measure.fits import depth_scale_fits
 
     t = table[table["activation"].eq("tanh") & table["init"].ne("zeros")]
-    t = t[t["width"] == width]
-    if t.empty:
-        return pd.DataFrame()
-    sw_all = sorted(t["sigma_w2"].unique())
-    mf = theory.analyse("tanh", np.asarray(sw_all, np.float32), float(t["sigma_b2"].iloc[0]))
-    rows = []
-    for i, sw in enumerate(sw_all):
-        cell = t[t["sigma_w2"] == sw]
-        st = layer_summary(cell, "c")
-        c_star, layers = float(mf.c_star[i]), st["layer"].to_numpy()
-        xi, n, win = fit_depth_scale(st["mean"] - c_star, st["se"], layers=layers)
-        c_th = cell.groupby("layer")["c_theory"].mean().to_numpy()
-        xi_w = fit_depth_scale(c_th - c_star, layers=layers, window=win)[0]
-        rows.append({"sigma_w2": sw, "chi_1": float(mf.chi_1[i]), "c*": c_star,
-                     "xi_c theory": float(mf.xi_c[i]), "xi_c theory, same layers": xi_w,
-                     "xi_c measured": xi, "layers": f"{layers[win[0]]}+{n}"})  # fmt: skip
-    return pd.DataFrame(rows)
+    return depth_scale_fits(t[t["width"] == width])
 
 
 # fmt: off

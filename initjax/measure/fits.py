@@ -12,6 +12,7 @@ import pandas as pd
 
 __all__ = [
     "chi1_crossing",
+    "depth_scale_fits",
     "fit_depth_scale",
     "fit_depth_scale_seeds",
     "gradient_growth",
@@ -232,3 +233,45 @@ def chi1_crossing(frame: pd.DataFrame, skip_first: int, skip_last: int) -> dict:
             "some left-out seed"
         )
     return dict(value=value, se=se, cells=cells, chi1=chi1, seeds=r.shape[0], why=why)
+
+
+def depth_scale_fits(frame: pd.DataFrame, activation: str = "tanh") -> pd.DataFrame:
+    """Per sigma_w2: the correlation depth scale xi_c fitted to |c^l - c*| and its theory.
+
+    The seed mean of c^l (non-finite values left out) minus the mean-field c* is fitted by
+    :func:`fit_depth_scale` (floor: 3 SE of that mean); the theory's c^l curve (``c_theory``,
+    e.g. from ``initjax.theory.compare``) is fitted over the same layers, since near the critical
+    point a finite window also sees the transient; the asymptotic theory is xi_c = -1 / log chi_c
+    (Schoenholz et al. 2017, eq. 8; ``initjax.theory.analyse``).
+
+    Args:
+      frame: propagation rows of one width and one sigma_b2: columns ``sigma_w2``, ``sigma_b2``,
+        ``seed``, ``layer``, ``c`` and ``c_theory``.
+      activation: the networks' activation (for the theory).
+
+    Returns:
+      One row per sigma_w2 (ascending): ``sigma_w2``, ``chi_1``, ``c*``, ``xi_c theory``,
+      ``xi_c theory, same layers``, ``xi_c measured`` (layers; inf: no decay resolved) and
+      ``layers`` ("first+count" of the fitted window). Empty for an empty frame.
+    """
+    from initjax import theory
+
+    if frame.empty:
+        return pd.DataFrame()
+    sw_all = sorted(frame["sigma_w2"].unique())
+    sb2 = float(frame["sigma_b2"].iloc[0])
+    mf = theory.analyse(activation, np.asarray(sw_all, np.float32), sb2)
+    rows = []
+    for i, sw in enumerate(sw_all):
+        cell = frame[frame["sigma_w2"] == sw]
+        v = cell["c"].astype(float)
+        g = cell.assign(_v=v.where(np.isfinite(v))).groupby("layer", sort=True)["_v"]
+        mean, se = g.mean(), g.std() / np.sqrt(g.count().clip(lower=1))
+        c_star, layers = float(mf.c_star[i]), mean.index.to_numpy()
+        xi, n, win = fit_depth_scale(mean.to_numpy() - c_star, se.to_numpy(), layers=layers)
+        c_th = cell.groupby("layer")["c_theory"].mean().to_numpy()
+        xi_w = fit_depth_scale(c_th - c_star, layers=layers, window=win)[0]
+        rows.append({"sigma_w2": sw, "chi_1": float(mf.chi_1[i]), "c*": c_star,
+                     "xi_c theory": float(mf.xi_c[i]), "xi_c theory, same layers": xi_w,
+                     "xi_c measured": xi, "layers": f"{layers[win[0]]}+{n}"})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -4,7 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from initjax.measure.fits import chi1_crossing, gradient_growth, unit_crossing
+from initjax.measure.fits import (
+    chi1_crossing,
+    depth_scale_fits,
+    gradient_growth,
+    unit_crossing,
+)
 
 
 def test_gradient_growth_recovers_a_geometric_law():
@@ -83,3 +88,24 @@ def test_chi1_crossing_outside_the_cells_says_why():
     est = chi1_crossing(_growth_frame([1.7, 1.76, 1.85], [1.0, 1.01], crit=2.5), 2, 2)
     assert np.isnan(est["value"])
     assert est["why"] == "chi_1 does not cross 1 between sigma_w2 = 1.7 and 1.85 (layers 2..L-2)"
+
+
+def test_depth_scale_fits_recovers_an_exponential_approach():
+    from initjax import theory
+
+    sws, sb2, xi, layers = [1.5, 2.5], 0.05, 7.0, np.arange(40)
+    c_star = np.asarray(theory.analyse("tanh", np.float32(sws), sb2).c_star, np.float64)
+    rows = []
+    for sw, cs in zip(sws, c_star, strict=True):
+        c = cs + 0.4 * np.exp(-layers / xi)  # |c^l - c*| = 0.4 exp(-l / 7) exactly
+        for seed in range(3):
+            rows.append(pd.DataFrame(dict(sigma_w2=sw, sigma_b2=sb2, seed=seed, layer=layers,
+                                          c=c, c_theory=c)))  # fmt: skip
+    frame = pd.concat(rows, ignore_index=True)
+    frame.loc[0, "c"] = np.nan  # a non-finite value is left out, not propagated
+    out = depth_scale_fits(frame)
+    assert out["sigma_w2"].tolist() == sws
+    np.testing.assert_allclose(out["c*"], c_star)
+    np.testing.assert_allclose(out["xi_c measured"], xi, rtol=1e-6)
+    np.testing.assert_allclose(out["xi_c theory, same layers"], xi, rtol=1e-6)
+    assert depth_scale_fits(frame.iloc[:0]).empty
