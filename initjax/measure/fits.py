@@ -1,11 +1,12 @@
 """Quantities fitted from measured per-layer statistics: depth scales (Schoenholz et al. 2017,
 Fig. 2), the per-layer gradient growth chi_1 and where it crosses 1 (the critical point), and
-the leave-one-out jackknife that gives such estimators their standard error over seeds."""
+the standard errors over seeds of such estimators: the mean's, the leave-one-out jackknife's, and
+the 1/N finite-width term fitted at two widths."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -13,12 +14,24 @@ import pandas as pd
 __all__ = [
     "chi1_crossing",
     "depth_scale_fits",
+    "finite_width",
     "fit_depth_scale",
     "fit_depth_scale_seeds",
     "gradient_growth",
     "jackknife",
+    "mean_se",
     "unit_crossing",
 ]
+
+
+def mean_se(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    """(mean, standard error) of finite values; SE is NaN with fewer than 2 values."""
+    v = np.asarray(values, np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan")
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
+    return float(v.mean()), se
 
 
 def jackknife(
@@ -46,6 +59,30 @@ def jackknife(
     loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
     se = math.sqrt((n - 1) / n * float(np.sum((loo - loo.mean()) ** 2)))
     return theta, se
+
+
+def finite_width(
+    m1: float, se1: float, n1: int, m2: float, se2: float, n2: int
+) -> dict[str, float]:
+    """Fit m(N) = m_inf + b / N through two widths (independent measurements).
+
+    Returns:
+      dict with ``m_inf``, ``se_inf`` (propagated), ``b``, ``se_b``, and ``term1`` / ``term2``:
+      the finite-width term b / N at each width (the part of m(N) that 1/N scaling removes).
+
+    Raises:
+      ValueError: equal widths.
+    """
+    if n1 == n2:
+        raise ValueError(f"finite_width needs two different widths, got {n1} twice")
+    # m_inf = (n2 m2 - n1 m1) / (n2 - n1);  b = (m1 - m2) / (1/n1 - 1/n2)
+    w1, w2 = -n1 / (n2 - n1), n2 / (n2 - n1)
+    m_inf = w1 * m1 + w2 * m2
+    se_inf = math.sqrt((w1 * se1) ** 2 + (w2 * se2) ** 2)
+    d = 1.0 / n1 - 1.0 / n2
+    b = (m1 - m2) / d
+    se_b = math.sqrt(se1**2 + se2**2) / abs(d)
+    return dict(m_inf=m_inf, se_inf=se_inf, b=b, se_b=se_b, term1=b / n1, term2=b / n2)
 
 
 def fit_depth_scale(
