@@ -15,7 +15,7 @@ from initjax.measure import metrics
 from initjax.measure import sequence_metrics as _sequence_metrics  # noqa: F401  (registers)
 from initjax.measure.data_init import initial_params
 from initjax.measure.engine import JAC_MAX, Prepared, prepare, propagate, trace_count
-from initjax.measure.inputs import gaussian_inputs
+from initjax.measure.inputs import gaussian_inputs, token_inputs
 from initjax.measure.result import PropagationResult
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Prepared",
     "PropagationResult",
     "gaussian_inputs",
+    "token_inputs",
     "initial_params",
     "metrics",
     "prepare",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,29 +36,33 @@ def mean_se(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
 
 
 def jackknife(
-    statistic: Callable[[np.ndarray], float], samples: np.ndarray, axis: int = 0
-) -> tuple[float, float]:
+    statistic: Callable[[np.ndarray], Any], samples: np.ndarray, axis: int = 0
+) -> tuple[Any, Any]:
     """(statistic of all samples, leave-one-out jackknife standard error).
 
     Efron & Tibshirani 1993, ch. 11: for any statistic of independent replicates (seeds) that is
-    not a plain mean (a root, a slope).
+    not a plain mean (a root, a slope, a ratio of means), scalar or one value per layer.
 
     Args:
       statistic: maps an array of samples (``samples`` with some entries of ``axis`` removed)
-        to a float.
+        to a float, or to an array of floats (e.g. one value per layer).
       samples: array whose ``axis`` indexes independent replicates (seeds).
       axis: the replicate axis.
 
     Returns:
       (theta, se) with se = sqrt((n-1)/n * sum_i (theta_(i) - mean theta_(.))^2); NaN with n < 2.
+      Floats for a scalar statistic; float64 arrays of the statistic's shape otherwise.
     """
     samples = np.asarray(samples)
     n = samples.shape[axis]
-    theta = float(statistic(samples))
+    theta = np.asarray(statistic(samples), np.float64)
     if n < 2:
-        return theta, float("nan")
-    loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
-    se = math.sqrt((n - 1) / n * float(np.sum((loo - loo.mean()) ** 2)))
+        se = np.full(theta.shape, np.nan)
+    else:
+        loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
+        se = np.sqrt((n - 1) / n * np.sum((loo - loo.mean(axis=0)) ** 2, axis=0))
+    if theta.ndim == 0:
+        return float(theta), float(se)
     return theta, se
 
 

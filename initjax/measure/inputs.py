@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["gaussian_inputs", "check_c0"]
+__all__ = ["gaussian_inputs", "token_inputs", "check_c0"]
 
 
 def check_c0(c0: float | None, batch: int, dim: int) -> None:
@@ -82,3 +82,37 @@ def gaussian_inputs(
         u = jnp.asarray(_gram_sqrt(float(c0), batch), jnp.float32) @ q.T
     x = u * jnp.float32(math.sqrt(n * q0))
     return x.reshape((batch, *in_shape)).astype(dtype)
+
+
+def token_inputs(
+    key: jax.Array,
+    batch: int,
+    tokens: int,
+    width: int,
+    *,
+    q0: float = 1.0,
+    c0: float = 0.0,
+    dtype=jnp.float32,
+) -> jax.Array:
+    """``batch`` sequences of ``tokens`` tokens of ``width`` features, with exact token moments.
+
+    Within every sequence each token has mean square exactly ``q0`` (|x_t|^2 / width = q0) and
+    every pair of its tokens has cosine exactly ``c0``: the residual-stream moments
+    (q, p = c0 q0) of :mod:`initjax.theory.transformer` start without sampling noise. Each
+    sequence is :func:`gaussian_inputs` with ``tokens`` examples, from ``fold_in(key, b)``.
+
+    Returns:
+      Array ``(batch, tokens, width)`` of ``dtype``.
+
+    Raises:
+      ValueError: batch < 1, tokens < 2, tokens > width, or c0 outside [-1/(tokens-1), 1].
+    """
+    for name, v, lo in (("batch", batch, 1), ("tokens", tokens, 2), ("width", width, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    check_c0(c0, tokens, width)
+    seqs = [
+        gaussian_inputs(jax.random.fold_in(key, b), tokens, (width,), q0=q0, c0=c0, dtype=dtype)
+        for b in range(batch)
+    ]
+    return jnp.stack(seqs)

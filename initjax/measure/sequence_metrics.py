@@ -11,6 +11,11 @@ Definitions:
 - ``token_cos``: mean over examples of the mean over token pairs i < j of the (uncentred) cosine
   <z_i, z_j> / (|z_i| |z_j|). 1 = every token points the same way: rank collapse (Noci et al.
   2022, arXiv:2206.03126, §3; Dong et al. 2021, arXiv:2103.03404). NaN if T < 2 or a token is 0.
+- ``token_cross``: mean over examples of the mean over token pairs t != s of <z_t, z_s> / d,
+  the cross moment p of :mod:`initjax.theory.transformer` (with ``q`` = mean_t |z_t|^2 / d its
+  ratio p / q is the theory's rho). Unlike the cosine it is linear in the Gram matrix, so its
+  expectation over random weights is what the uniform-attention maps predict at any width.
+  NaN if T < 2.
 - ``erank``: mean over examples of the effective rank of the ``(T, d)`` token matrix (Roy &
   Vetterli 2007, "The effective rank: a measure of effective dimensionality", EUSIPCO, eq. 1-2):
   exp(-sum_k p_k log p_k) with p_k = s_k / sum_j s_j over its singular values s_k (uncentred).
@@ -26,11 +31,11 @@ Definitions:
   key and value kernels (Noci et al. 2022, Theorem 3.2: under rank collapse the query and key
   gradients vanish while the value gradients do not).
 
-Registered metrics (:mod:`initjax.measure.metrics`): ``token_cos``, ``erank`` (any model whose
-per-layer signal has positions, ``(B, *positions, d)``: Transformer tokens, or a ConvNet's
-spatial positions), ``attn`` (columns ``attn_entropy``,
-``attn_logit_std``: the block's attention recomputed from its input z^{l-1} and params, so it is
-what the forward pass used) and ``qkv_grad`` (columns ``grad_wq``, ``grad_wk``, ``grad_wv``, from
+Registered metrics (:mod:`initjax.measure.metrics`): ``token_cos``, ``token_cross``, ``erank``
+(any model whose per-layer signal has positions, ``(B, *positions, d)``: Transformer tokens, or
+a ConvNet's spatial positions), ``attn`` (columns ``attn_entropy``, ``attn_logit_std``: the
+block's attention recomputed from its input z^{l-1} and params, so it is what the forward pass
+used) and ``qkv_grad`` (columns ``grad_wq``, ``grad_wk``, ``grad_wv``, from
 the backward pass) for models with attention blocks (a stack with ``attention_input`` /
 ``attention_logits``). The last two are NaN at layer 0, which has no attention.
 """
@@ -47,6 +52,7 @@ from initjax.measure import metrics as M
 
 __all__ = [
     "token_cosine",
+    "token_cross_moment",
     "effective_rank",
     "attention_entropy",
     "attention_logit_std",
@@ -74,6 +80,17 @@ def token_cosine(z: jax.Array) -> jax.Array:
     cos = g / (n[:, :, None] * n[:, None, :])
     iu = jnp.triu_indices(t, k=1)
     return jnp.mean(cos[:, iu[0], iu[1]])
+
+
+def token_cross_moment(z: jax.Array) -> jax.Array:
+    """Mean over examples and token pairs t != s of <z_t, z_s> / d (float32 scalar)."""
+    zt = _tokens(z)
+    t, d = zt.shape[1], zt.shape[2]
+    if t < 2:
+        return jnp.float32(jnp.nan)
+    s = jnp.sum(zt, axis=1)  # sum over pairs t != s = |sum_t z_t|^2 - sum_t |z_t|^2
+    off = jnp.sum(s * s, axis=-1) - jnp.sum(zt * zt, axis=(1, 2))
+    return jnp.mean(off) / (t * (t - 1) * d)
 
 
 def effective_rank(z: jax.Array) -> jax.Array:
@@ -204,6 +221,14 @@ M.register(
     check=_token_sequences,
     description="mean pairwise cosine of the tokens of each example (rank collapse: 1)",
     reference="Noci et al. 2022, arXiv:2206.03126, §3",
+)
+M.register(
+    "token_cross",
+    lambda ctx: token_cross_moment(ctx.z),
+    supports=_sequence_stack,
+    check=_token_sequences,
+    description="mean cross moment <z_t, z_s> / d of two different tokens (theory's p)",
+    reference="Noci et al. 2022, arXiv:2206.03126, §4",
 )
 M.register(
     "erank",

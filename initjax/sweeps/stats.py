@@ -7,6 +7,7 @@ experiment's config before the run. These helpers compute the numbers those crit
 - :func:`mean_se` (from :mod:`initjax.measure.fits`): mean and standard error of the mean.
 - :func:`jackknife` (from :mod:`initjax.measure.fits`): standard error of any statistic of seeds
   (leave-one-out; Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means.
+- :func:`loglog_slopes`: per seed, the least-squares slope of log y on log x (a power law).
 - :func:`deviation`: a :class:`~initjax.sweeps.summary.Check` "|measured - expected| <= z_max SE".
 - :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t;
   :func:`welch_gain`: the Check "mean(a) - mean(b) >= min_gain with one-sided Welch p <= alpha".
@@ -46,6 +47,7 @@ __all__ = [
     "growth_per_layer",
     "layer_deviation",
     "jackknife",
+    "loglog_slopes",
     "mean_se",
     "seed_means",
     "sign_check",
@@ -55,6 +57,27 @@ __all__ = [
     "welch_gain",
     "welch_one_sided",
 ]
+
+
+def loglog_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row (seed): least-squares slope of log y on log x over the columns where both are
+    finite and > 0 (NaN for a row with fewer than 2 such columns).
+
+    Args:
+      x, y: arrays ``(seeds, points)``.
+
+    Returns:
+      float64 ``(seeds,)``.
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if x.shape != y.shape or x.ndim != 2:
+        raise ValueError(f"x and y must be 2-D of the same shape, got {x.shape} and {y.shape}")
+    out = np.full(x.shape[0], np.nan)
+    for i, (a, b) in enumerate(zip(x, y, strict=True)):
+        ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+        if ok.sum() >= 2 and np.ptp(np.log(a[ok])) > 0:
+            out[i] = np.polyfit(np.log(a[ok]), np.log(b[ok]), 1)[0]
+    return out
 
 
 def deviation(

@@ -33,6 +33,17 @@ def test_token_cosine_of_equicorrelated_tokens(c):
     np.testing.assert_allclose(SM.token_cosine(z), c, atol=2e-6)
 
 
+@pytest.mark.parametrize("c", [0.0, 0.3, 1.0])
+def test_token_cross_moment_of_equicorrelated_tokens(c):
+    # Unit tokens with pairwise cosine c: <x_i, x_j> = c; example 2 is 3 x example 1 (9 c).
+    t, d = 6, 32
+    q = _orthonormal(d, t + 1)
+    x = math.sqrt(c) * q[:, :1].T + math.sqrt(1 - c) * q[:, 1:].T  # (T, d), |x_i| = 1
+    z = jnp.asarray(np.stack([x, 3.0 * x]), jnp.float32)
+    np.testing.assert_allclose(SM.token_cross_moment(z), (c + 9 * c) / 2 / d, atol=2e-6)
+    assert np.isnan(SM.token_cross_moment(z[:, :1]))  # one token: no pairs
+
+
 def test_effective_rank_of_matrices_with_known_singular_values():
     t, d = 8, 24
     s = np.array([5.0, 3.0, 2.0, 1.0, 0.5, 0.25, 0.0, 0.0])

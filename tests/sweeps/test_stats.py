@@ -214,3 +214,24 @@ def test_excuse_negligible_only_for_a_small_failed_check():
     assert not excuse_negligible(big, 0.02, 0.01, "negligible") and big.passed is False
     ok = deviation("d", 0.001, 0.0, 0.001, 3.0)
     assert not excuse_negligible(ok, 0.001, 0.01, "negligible") and ok.passed is True
+
+
+def test_jackknife_of_a_vector_statistic_is_the_per_column_jackknife():
+    x = np.random.default_rng(2).lognormal(size=(12, 4))
+    theta, se = stats.jackknife(lambda a: a.mean(0) / a[:, 0].mean(), x)
+    assert theta.shape == se.shape == (4,) and se[0] == pytest.approx(0.0, abs=1e-12)
+    for j in range(1, 4):
+        tj, sj = stats.jackknife(lambda a, j=j: a[:, j].mean() / a[:, 0].mean(), x)
+        assert theta[j] == pytest.approx(tj, rel=1e-12) and se[j] == pytest.approx(sj, rel=1e-12)
+
+
+def test_loglog_slopes_of_exact_power_laws():
+    x = np.tile(np.geomspace(1e-4, 0.5, 7), (3, 1))
+    y = np.array([2.0, 0.5, 7.0])[:, None] * x ** np.array([1.0, 1.5, -0.5])[:, None]
+    y[1, 2] = np.nan  # skipped point
+    np.testing.assert_allclose(stats.loglog_slopes(x, y), [1.0, 1.5, -0.5], rtol=1e-10)
+    x1 = x.copy()
+    x1[0, 1:] = np.nan  # fewer than 2 usable points -> NaN
+    assert np.isnan(stats.loglog_slopes(x1, y)[0])
+    with pytest.raises(ValueError, match="same shape"):
+        stats.loglog_slopes(x, y[:, :3])
