@@ -5,9 +5,10 @@ Algorithm 1 of the paper, on one network and one batch of data:
 1. pre-initialize with orthonormal matrices (the ``base``, default ``"orthogonal"``, Saxe et al.
    2014);
 2. for each affine map in forward order (input projection, hidden layers 1..depth, readout; each
-   map of a residual branch in turn): while ``|Var(B) - target| >= tol`` and fewer than
-   ``max_iters`` rescalings were made, ``W <- W * sqrt(target / Var(B))``, where ``B`` is the
-   map's output on the batch.
+   map of a residual branch in turn; a Transformer block's query, key, value, output and MLP
+   projections in turn; a token embedding table is no affine map and is left as drawn): while
+   ``|Var(B) - target| >= tol`` and fewer than ``max_iters`` rescalings were made,
+   ``W <- W * sqrt(target / Var(B))``, where ``B`` is the map's output on the batch.
 
 **Which quantity.** ``B`` is the output of the convolution or fully connected map, ``x W + b``:
 the pre-activation z^l of the next nonlinearity (the paper's "output blob" of a conv / inner
@@ -137,6 +138,10 @@ def _layer(stack, group, p, z, **hp):
     for j, path in enumerate(N.affine_units(stack, group)):
         p, info = _normalize_map(stack, group, p, z, j, path, **hp)
         infos.append(info)
+    if not infos:  # a layer without affine maps (a token embedding table): nothing to rescale
+        f, i = jnp.zeros((0,), jnp.float32), jnp.zeros((0,), jnp.int32)
+        empty = {"var": f, "mean": f, "iters": i, "scale": f, "converged": i.astype(bool)}
+        return p, empty
     stacked = {k: jnp.stack([i[k] for i in infos]) for k in infos[0]}
     return p, stacked
 

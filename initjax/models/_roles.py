@@ -29,7 +29,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ROLES", "ParamRole", "dense_roles", "role_fans"]
+__all__ = ["ROLES", "ParamRole", "dense_paths", "dense_roles", "role_fans"]
 
 # role -> one line (printed by `initjax parametrizations`).
 ROLES: Mapping[str, str] = {
@@ -113,3 +113,22 @@ def dense_roles(
         "kernel": ParamRole(kernel_role, (-2,), (-1,), branch, branch_output),
         "bias": ParamRole("bias", (), (-1,), branch, branch_output),
     }
+
+
+def dense_paths(tree: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+    """Paths of the dense maps in a roles pytree (one layer group): every dict holding both a
+    ``"kernel"`` and a ``"bias"`` :class:`ParamRole`, in the dict's insertion order (a family
+    lists its maps in forward order). Used as a stack's ``affine_units``."""
+    out: list[tuple[str, ...]] = []
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if not isinstance(node, Mapping):
+            return
+        if isinstance(node.get("kernel"), ParamRole) and isinstance(node.get("bias"), ParamRole):
+            out.append(path)
+            return
+        for k, v in node.items():
+            walk(v, (*path, k))
+
+    walk(tree, ())
+    return tuple(out)

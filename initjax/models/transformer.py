@@ -52,7 +52,7 @@ from initjax import activations, initializers, keys
 from initjax.models import _params
 from initjax.models._core import Stack, StackModule, validate_common
 from initjax.models._registry import register
-from initjax.models._roles import ParamRole, dense_roles
+from initjax.models._roles import ParamRole, dense_paths, dense_roles
 from initjax.models._validate import choice, positive_int
 
 __all__ = [
@@ -211,6 +211,9 @@ class TransformerStack(Stack):
     seq_len: int
     inits: tuple[tuple[str, RoleInit], ...]
     precision: str | None = "highest"
+    # The model's kernel_init (resolved) or None: a data-dependent one (LSUV, ...) refines the
+    # drawn params on data (initjax.models.refine_params reads it from here).
+    kernel_init: Any = None
 
     # -- helpers -------------------------------------------------------------------------------
     def role_init(self, role: str) -> RoleInit:
@@ -393,15 +396,21 @@ class TransformerStack(Stack):
 
     def attention_logits(self, p, h) -> tuple[jax.Array, jax.Array]:
         """Scaled logits ``(B, heads, T, T)`` (masked entries -inf) and the mask (T, T) bool."""
-        b, t, _ = h.shape
         a = p["attn"]
-        q = self._linear(a["query"], h).reshape(b, t, self.heads, self.d_head)
-        k = self._linear(a["key"], h).reshape(b, t, self.heads, self.d_head)
+        return self._logits(p, self._linear(a["query"], h), self._linear(a["key"], h))
+
+    def _heads(self, u):
+        return u.reshape(*u.shape[:2], self.heads, self.d_head)
+
+    def _logits(self, p, q, k):
+        # q, k: the query / key projections (B, T, width), before the heads split.
+        q, k = self._heads(q), self._heads(k)
         if self.qk_norm:
-            q = layer_norm(q, self.norm_eps, a["query_norm"])
-            k = layer_norm(k, self.norm_eps, a["key_norm"])
+            q = layer_norm(q, self.norm_eps, p["attn"]["query_norm"])
+            k = layer_norm(k, self.norm_eps, p["attn"]["key_norm"])
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k, precision=self.precision)
         logits = logits * jnp.asarray(self.logit_scale, logits.dtype)
+        t = logits.shape[-1]
         mask = jnp.tril(jnp.ones((t, t), bool)) if self.causal else jnp.ones((t, t), bool)
         return jnp.where(mask, logits, -jnp.inf), mask
 
@@ -410,16 +419,27 @@ class TransformerStack(Stack):
         logits, _ = self.attention_logits(p, h)
         return jax.nn.softmax(logits, axis=-1)
 
-    def attention(self, p, h) -> jax.Array:
-        """Multi-head self-attention output ``(B, T, width)`` (before residual scaling)."""
-        b, t, _ = h.shape
-        w = self.attention_probs(p, h)
-        v = self._linear(p["attn"]["value"], h).reshape(b, t, self.heads, self.d_head)
-        o = jnp.einsum("bhqk,bkhd->bqhd", w, v, precision=self.precision).reshape(b, t, -1)
-        return self._linear(p["attn"]["out"], o)
+    def attention(self, p, h, taps: list | None = None) -> jax.Array:
+        """Multi-head self-attention output ``(B, T, width)`` (before residual scaling).
 
-    def mlp(self, p, h) -> jax.Array:
-        return self._linear(p["mlp"]["out"], self.activation(self._linear(p["mlp"]["in"], h)))
+        ``taps``: a list that receives the outputs of the query, key, value and output
+        projections ``(B, T, width)`` in that order (for :meth:`affine_outputs`), or None."""
+        a = p["attn"]
+        q, k, v = (self._linear(a[r], h) for r in ("query", "key", "value"))
+        w = jax.nn.softmax(self._logits(p, q, k)[0], axis=-1)
+        o = jnp.einsum("bhqk,bkhd->bqhd", w, self._heads(v), precision=self.precision)
+        y = self._linear(a["out"], o.reshape(*o.shape[:2], -1))
+        if taps is not None:
+            taps.extend((q, k, v, y))
+        return y
+
+    def mlp(self, p, h, taps: list | None = None) -> jax.Array:
+        """``W_out phi(W_in h + b_in) + b_out``; ``taps`` receives both maps' outputs."""
+        u = self._linear(p["mlp"]["in"], h)
+        y = self._linear(p["mlp"]["out"], self.activation(u))
+        if taps is not None:
+            taps.extend((u, y))
+        return y
 
     def _branch(self, p, y):
         if self.branch_multiplier != 1.0:
@@ -431,17 +451,42 @@ class TransformerStack(Stack):
     def _skip(self, z):
         return z if self.skip_scale == 1.0 else z * jnp.asarray(self.skip_scale, z.dtype)
 
-    def layer_apply(self, p, z):
+    def layer_apply(self, p, z, taps: list | None = None):
         eps = self.norm_eps
         subs = [("ln1", self.attention)] + ([("ln2", self.mlp)] if self.mlp_width > 0 else [])
         for ln, f in subs:
             if self.norm == "pre":
-                z = self._skip(z) + self._branch(p, f(p, layer_norm(z, eps, p[ln])))
+                z = self._skip(z) + self._branch(p, f(p, layer_norm(z, eps, p[ln]), taps))
             elif self.norm == "post":
-                z = layer_norm(self._skip(z) + self._branch(p, f(p, z)), eps, p[ln])
+                z = layer_norm(self._skip(z) + self._branch(p, f(p, z, taps)), eps, p[ln])
             else:
-                z = self._skip(z) + self._branch(p, f(p, z))
+                z = self._skip(z) + self._branch(p, f(p, z, taps))
         return z
+
+    # -- data-dependent initialization (LSUV) ----------------------------------------------------
+    def affine_units(self, group: str) -> tuple[tuple[str, ...], ...]:
+        """Paths of the dense maps ``{kernel, bias}`` of one ``group`` layer, from
+        :meth:`roles` in forward order: input: the patch projection (none for a token table);
+        hidden: query, key, value, out, then mlp in, mlp out; readout: the dense readout."""
+        return dense_paths(self.roles()[group])
+
+    def affine_outputs(self, group: str, p, z) -> tuple[jax.Array, ...]:
+        """Outputs of the maps of :meth:`affine_units` for the layer input ``z``: the patch
+        projection before positions are added; each projection of a block, computed inside the
+        block's forward pass (so a map sees the earlier maps' current weights); the readout's
+        logits."""
+        if group == "input":
+            if self.vocab is not None:
+                return ()
+            h = z.astype(self.dtype)
+            if self.patch is not None:
+                h = h.reshape(h.shape[0], -1, self.patch)
+            return (self._linear(p["patch"], h),)
+        if group == "readout":
+            return (self.readout_apply(p, z),)
+        taps: list = []
+        self.layer_apply(p, z, taps)
+        return tuple(taps)
 
     # -- readout -------------------------------------------------------------------------------
     def readout_init(self, key, sigma_w2, sigma_b2):
@@ -718,7 +763,13 @@ class Transformer(StackModule):
                     )
                 if k.endswith("_bias") and base not in DENSE_ROLES:
                     raise ValueError(f"inits: {base!r} has no bias")
-                _params.resolve_initializer(v, arg=f"inits[{k!r}]")
+                if initializers.is_data_dependent(
+                    _params.resolve_initializer(v, arg=f"inits[{k!r}]")
+                ):
+                    raise ValueError(
+                        f"inits[{k!r}]: {v!r} is a data-dependent initializer; it refines the "
+                        "whole network, so give it as kernel_init"
+                    )
         _params.resolve_initializer(self.kernel_init, arg="kernel_init", allow_none=True)
         validate_common(self)
         super().__post_init__()
@@ -774,4 +825,7 @@ class Transformer(StackModule):
             seq_len=self.seq_len,
             inits=self._inits(rec),
             precision=self.precision,
+            kernel_init=_params.resolve_initializer(
+                self.kernel_init, arg="kernel_init", allow_none=True
+            ),
         )

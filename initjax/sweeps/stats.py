@@ -24,6 +24,8 @@ experiment's config before the run. These helpers compute the numbers those crit
   (:func:`flag_checks`: the same as reported Checks).
 - :func:`growth_per_layer`: geometric-mean growth of a per-layer signal before any underflow.
 - :func:`seed_means`: per group, seed means of columns, the SE of one, diverged seeds, seeds.
+- :func:`paired_reduction`: the Check "paired over seeds, before - after >= z_min SE";
+  :func:`welch_not_worse`: the Check "mean(ref) - mean(other) < max_gap and < z_min SE".
 """
 
 from __future__ import annotations
@@ -49,12 +51,14 @@ __all__ = [
     "jackknife",
     "loglog_slopes",
     "mean_se",
+    "paired_reduction",
     "seed_means",
     "sign_check",
     "sign_test",
     "student_t_sf",
     "variance_ratio_one_sided",
     "welch_gain",
+    "welch_not_worse",
     "welch_one_sided",
 ]
 
@@ -403,3 +407,67 @@ def growth_per_layer(
     m, se = jackknife(lambda a: (a[:, -1].mean() / a[:, 0].mean()) ** (1 / n), q)
     th = kept.groupby("layer")[theory].mean().to_numpy()
     return m, se, (th[-1] / th[0]) ** (1 / n), f"1-{last}"
+
+
+def paired_reduction(
+    name: str, before: Sequence[float], after: Sequence[float], *, z_min: float, log: bool = False
+) -> Check:
+    """Check "paired over seeds, ``before`` exceeds ``after`` by >= z_min SE".
+
+    The differences d_s = before_s - after_s (``log``: log before_s - log after_s, for positive
+    quantities that vary over decades, e.g. a gradient quotient) are averaged over the seeds with
+    finite d_s; ``se`` = sd(d) / sqrt(n), ``z`` = mean / se. Passes when n >= 2 and z >= z_min
+    (all d_s equal and > 0: z = +inf). The note gives n, both means and the exact one-sided sign
+    test p of "d_s > 0" (:func:`sign_test`).
+    """
+    b, a = np.asarray(before, np.float64), np.asarray(after, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.log(b) - np.log(a) if log else b - a
+    d = d[np.isfinite(d)]
+    m = float(np.mean(d)) if d.size else float("nan")
+    se = float(np.std(d, ddof=1) / math.sqrt(d.size)) if d.size > 1 else None
+    z = m / se if se else (math.inf if d.size > 1 and m > 0 else float("nan"))
+    p = sign_test(int(np.sum(d > 0)), int(d.size)) if d.size else float("nan")
+    return Check(
+        name,
+        m,
+        0.0,
+        se,
+        z,
+        tolerance=f"> 0 by >= {z_min:g} SE (paired seeds)",
+        passed=bool(d.size > 1 and z >= z_min),
+        note=f"{d.size} seeds; mean before {np.nanmean(b):.4g}, after {np.nanmean(a):.4g}; "
+        f"sign test p {p:.2g}",
+    )
+
+
+def welch_not_worse(
+    name: str,
+    ref: pd.Series,
+    other: pd.Series,
+    *,
+    max_gap: float,
+    z_min: float,
+    labels: tuple[str, str] = ("ref", "other"),
+) -> Check:
+    """Check "mean(ref) - mean(other) < max_gap and < z_min SE" (one-sided Welch t < z_min).
+
+    ``measured`` is the gap mean(ref) - mean(other), ``se`` sqrt(SE_ref^2 + SE_other^2), ``z`` the
+    Welch t. Fails when Welch's test refuses the samples (< 2 finite values in one).
+    """
+    gap = float(ref.mean() - other.mean()) if len(ref) and len(other) else float("nan")
+    try:
+        t, _, p = welch_one_sided(ref, other)
+    except ValueError:
+        t, p = float("nan"), float("nan")
+    se = float(np.hypot(ref.sem(), other.sem())) if len(ref) > 1 and len(other) > 1 else None
+    return Check(
+        name,
+        gap,
+        0.0,
+        se,
+        t,
+        tolerance=f"< {max_gap:g} and < {z_min:g} SE (one-sided Welch)",
+        passed=bool(np.isfinite(t) and gap < max_gap and t < z_min),
+        note=f"{labels[0]} {ref.mean():.3f}, {labels[1]} {other.mean():.3f}, p {p:.2g}",
+    )

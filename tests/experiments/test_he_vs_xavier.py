@@ -16,6 +16,7 @@ def exp():
     return load_experiment("he-vs-xavier")
 
 
+@pytest.mark.slow  # end to end; evaluate() is tested on synthetic tables in the default run
 def test_he_vs_xavier_tiny(exp, tmp_path):
     cfg = resolve_config(exp, ["preset=tiny"])
     res = run_sweep(exp, cfg, tmp_path, progress=False, log=lambda *_: None)

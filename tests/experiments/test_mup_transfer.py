@@ -74,6 +74,7 @@ def test_depth_arms_are_judged_when_run(exp):
     assert not any("depth transfer" in line for line in v.not_reproduced)
 
 
+@pytest.mark.slow  # end to end; evaluate() is tested on synthetic tables in the default run
 def test_tiny_preset(exp, tmp_path):
     cfg = resolve_config(exp, ["preset=tiny"])
     res = run_experiment(exp, cfg, tmp_path, progress=False, log=lambda *_: None)

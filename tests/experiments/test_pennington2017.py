@@ -23,6 +23,7 @@ def tiny_run(exp, tmp_path_factory):
     return cfg, out, run_experiment(exp, cfg, out, progress=False, log=lambda *_: None)
 
 
+@pytest.mark.slow  # end to end; evaluate() is tested on synthetic tables in the default run
 def test_pennington2017_tiny(exp, tiny_run):
     cfg, out, res = tiny_run
     s = Summary.read(out)

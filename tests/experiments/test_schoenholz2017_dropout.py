@@ -17,6 +17,7 @@ def exp():
     return load_experiment("schoenholz2017-dropout")
 
 
+@pytest.mark.slow  # end to end; evaluate() is tested on synthetic tables in the default run
 def test_tiny_run(exp, tmp_path):
     cfg = resolve_config(exp, ["preset=tiny"])
     res = run_experiment(exp, cfg, tmp_path, progress=False, log=lambda *_: None)

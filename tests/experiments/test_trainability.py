@@ -18,6 +18,7 @@ def exp():
     return load_experiment("trainability")
 
 
+@pytest.mark.slow  # end to end; evaluate() is tested on synthetic tables in the default run
 def test_trainability_tiny(exp, tmp_path):
     cfg = resolve_config(exp, ["preset=tiny"])
     res = run_sweep(exp, cfg, tmp_path, progress=False, log=lambda *_: None)

@@ -192,6 +192,36 @@ def test_growth_per_layer_recovers_geometric_growth_and_stops_at_underflow():
     assert math.isnan(stats.growth_per_layer(one)[0]) and stats.growth_per_layer(one)[3] == ""
 
 
+def test_paired_reduction_matches_scipy_paired_t():
+    before = np.array([3.0, 2.5, 4.0, 3.2, 2.9])
+    after = np.array([1.0, 1.4, 2.1, 0.9, 1.5])
+    c = stats.paired_reduction("gq", before, after, z_min=3.0)
+    t = sps.ttest_rel(before, after).statistic  # paired t = mean(d) / (sd(d) / sqrt(n))
+    assert c.z == pytest.approx(t, rel=1e-12) and c.passed
+    assert c.measured == pytest.approx(np.mean(before - after))
+    # log differences of a quantity that dropped 10x on every seed
+    lg = stats.paired_reduction(
+        "gq", before, before / 10 * [1, 1.1, 0.9, 1, 1.05], z_min=3, log=True
+    )
+    assert lg.measured == pytest.approx(np.log(10) - np.mean(np.log([1, 1.1, 0.9, 1, 1.05])))
+    # negative control: no reduction (after = before plus noise), or an increase, fails
+    noise = np.array([0.1, -0.1, 0.05, -0.05, 0.0])
+    assert not stats.paired_reduction("gq", before, before + noise, z_min=3.0).passed
+    assert not stats.paired_reduction("gq", after, before, z_min=3.0).passed
+    assert not stats.paired_reduction("gq", [1.0], [0.5], z_min=3.0).passed  # one seed
+
+
+def test_welch_not_worse():
+    ref = pd.Series([0.80, 0.82, 0.81, 0.79])
+    same = pd.Series([0.80, 0.81, 0.80, 0.82])
+    c = stats.welch_not_worse("acc", ref, same, max_gap=0.05, z_min=3.0)
+    assert c.passed and c.z == pytest.approx(stats.welch_one_sided(ref, same)[0])
+    # clearly worse (by 0.3, many SE) fails; a gap above max_gap fails even when noisy
+    assert not stats.welch_not_worse("acc", ref, ref - 0.3, max_gap=0.05, z_min=3.0).passed
+    noisy = pd.Series([0.95, 0.40, 0.90, 0.45])
+    assert not stats.welch_not_worse("acc", ref, noisy, max_gap=0.05, z_min=3.0).passed
+
+
 def test_sign_check_is_the_exact_binomial_tail():
     from initjax.sweeps.stats import sign_check
 
