@@ -1,9 +1,13 @@
-"""Fits of measured per-layer statistics: gradient growth and where it crosses 1."""
+"""Fits of measured per-layer statistics and their standard errors over seeds: gradient growth
+and where it crosses 1, depth scales, mean, jackknife and finite-width SEs."""
+
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from initjax.measure import fits
 from initjax.measure.fits import (
     chi1_crossing,
     depth_scale_fits,
@@ -109,3 +113,39 @@ def test_depth_scale_fits_recovers_an_exponential_approach():
     np.testing.assert_allclose(out["xi_c measured"], xi, rtol=1e-6)
     np.testing.assert_allclose(out["xi_c theory, same layers"], xi, rtol=1e-6)
     assert depth_scale_fits(frame.iloc[:0]).empty
+
+
+def test_mean_se_and_jackknife_of_the_mean_agree():
+    x = np.random.default_rng(0).standard_normal(20)
+    m, se = fits.mean_se(x)
+    assert m == pytest.approx(x.mean()) and se == pytest.approx(x.std(ddof=1) / math.sqrt(20))
+    # the jackknife SE of a mean is exactly the usual SE of the mean
+    theta, jse = fits.jackknife(lambda a: a.mean(), x)
+    assert theta == pytest.approx(m) and jse == pytest.approx(se, rel=1e-12)
+    assert math.isnan(fits.mean_se([1.0])[1]) and math.isnan(fits.jackknife(np.mean, x[:1])[1])
+
+
+def test_jackknife_along_an_axis():
+    x = np.random.default_rng(1).standard_normal((10, 3))
+    theta, se = fits.jackknife(lambda a: a[:, 1].mean(), x, axis=0)
+    assert se == pytest.approx(x[:, 1].std(ddof=1) / math.sqrt(10), rel=1e-12)
+
+
+def test_finite_width_recovers_an_exact_one_over_n_law():
+    m_inf, b = 1.76, 2.5
+    fw = fits.finite_width(m_inf + b / 128, 0.01, 128, m_inf + b / 512, 0.003, 512)
+    assert fw["m_inf"] == pytest.approx(m_inf) and fw["b"] == pytest.approx(b)
+    assert fw["term2"] == pytest.approx(b / 512) and fw["term1"] == pytest.approx(b / 128)
+    # m_inf = (4 m2 - m1) / 3: its SE from the two SEs
+    assert fw["se_inf"] == pytest.approx(math.sqrt((0.01 / 3) ** 2 + (4 * 0.003 / 3) ** 2))
+    with pytest.raises(ValueError, match="two different widths"):
+        fits.finite_width(1, 1, 64, 1, 1, 64)
+
+
+def test_jackknife_of_a_vector_statistic_is_the_per_column_jackknife():
+    x = np.random.default_rng(2).lognormal(size=(12, 4))
+    theta, se = fits.jackknife(lambda a: a.mean(0) / a[:, 0].mean(), x)
+    assert theta.shape == se.shape == (4,) and se[0] == pytest.approx(0.0, abs=1e-12)
+    for j in range(1, 4):
+        tj, sj = fits.jackknife(lambda a, j=j: a[:, j].mean() / a[:, 0].mean(), x)
+        assert theta[j] == pytest.approx(tj, rel=1e-12) and se[j] == pytest.approx(sj, rel=1e-12)
