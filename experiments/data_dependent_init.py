@@ -117,37 +117,11 @@ def pieces(compute):
             if kind == "q" or a in compute.train_archs]  # fmt: skip
 
 
-def _scores(model, method, variables, compute, test):
-    """Per seed: GQ on a Gaussian batch with random labels (metainit) or the one-step loss on
-    held-out examples (gradinit); NaN for lsuv."""
-    import jax
-    import optax
-
-    from initjax import models
-    from initjax.initializers import gradinit, metainit
-
-    st, p, n = models.stack_of(model), variables["params"], int(compute.score_batch)
-    ce = lambda q, x, y: optax.softmax_cross_entropy_with_integer_labels(  # noqa: E731
-        models.apply_stack(st, q, x), y).mean()  # fmt: skip
-    if method == "metainit":
-        kx, ky = jax.random.split(jax.random.key(int(compute.root_seed) + 7))
-        x = jax.random.normal(kx, (n, *test[0].shape[1:]))
-        y = jax.random.randint(ky, (n,), 0, 10)
-        f = lambda q: metainit.gradient_quotient(lambda r: ce(r, x, y), q, 1e-5)  # noqa: E731
-    elif method == "gradinit":
-        x, y = test[0][: n + n // 2], test[1][: n + n // 2]
-        xs, ys, xt, yt = x[:n], y[:n], x[n // 2 :], y[n // 2 :]  # S~: half of S + a fresh half
-        f = lambda q: gradinit.one_step_loss(ce, q, xs, ys, xt, yt, eta=0.1, alg="sgd",  # noqa: E731
-                                             normalize_grad=True)  # fmt: skip
-    else:
-        return np.full(int(compute.seeds), np.nan)
-    return np.asarray(jax.jit(jax.vmap(f))(p), np.float64)
-
-
 def q_piece(arch, method, data, compute) -> pd.DataFrame:
     """Per sigma_w2 arm: per-layer z statistics and the method's score, base vs refined."""
     from initjax import initializers
     from initjax.measure import initial_params, propagate
+    from initjax.measure.init_objectives import objective_scores
 
     xtr, ytr, xte, yte = data()[arch.split("-")[0]]
     xb, yb = xtr[: int(compute.probe_batch)], ytr[: int(compute.probe_batch)]
@@ -161,7 +135,8 @@ def q_piece(arch, method, data, compute) -> pd.DataFrame:
                                   root_seed=int(compute.root_seed))  # fmt: skip
             lay = propagate(model, xb, params=v, metrics="q,z_moments").to_frame()
             lay = lay[["seed", "layer", "q", "z_var", "z_mean", "nonfinite"]].copy()
-            score = _scores(model, method, v, compute, (xte, yte))
+            score = objective_scores(model, method, v, (xte, yte), batch=int(compute.score_batch),
+                                     root_seed=int(compute.root_seed))  # fmt: skip
             lay["score"] = score[lay["seed"].to_numpy()]
             frames.append(lay.assign(**row, stage=stage))
     return pd.concat(frames, ignore_index=True)
