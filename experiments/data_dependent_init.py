@@ -24,6 +24,7 @@ import pandas as pd
 from initjax.sweeps import stats
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.tables import last_step
 
 DESCRIPTION = "LSUV / MetaInit / GradInit from x0.1 and x10 He scales: per-layer q, GQ, training"
 TITLE = "data-dependent initialization repairs badly scaled inits"
@@ -168,8 +169,7 @@ def curves(table: pd.DataFrame) -> pd.DataFrame:
 
 def finals(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (arch, method, sigma_w2, seed): the last curve point."""
-    cur = curves(table)
-    return cur[cur["step"] == cur.groupby(["arch", "method", "sigma_w2"])["step"].transform("max")]
+    return last_step(curves(table), ["arch", "method", "sigma_w2"])
 
 
 def evaluate(table, config) -> Verdict:

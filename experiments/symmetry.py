@@ -33,7 +33,7 @@ from initjax.sweeps import stats
 from initjax.sweeps.config import config_ints, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
-from initjax.sweeps.tables import lead_columns
+from initjax.sweeps.tables import last_step, lead_columns
 
 DESCRIPTION = "zero/constant/small/large/He init: distinct units, and which inits train (seeds)"
 TITLE = "random init breaks the symmetry of hidden units; too small or too large weights stall"
@@ -164,8 +164,7 @@ def finals(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (activation, depth, arm, seed): final train loss / accuracy, diverged."""
     cur = table[table["record"] == "curve"]
     keys = ["activation", "depth", "arm"]
-    last = cur[cur["step"] == cur.groupby(keys)["step"].transform("max")]
-    return last[[*keys, "seed", "train_loss", "train_acc", "test_acc", "diverged"]]
+    return last_step(cur, keys)[[*keys, "seed", "train_loss", "train_acc", "test_acc", "diverged"]]
 
 
 def outcomes(table: pd.DataFrame) -> pd.DataFrame:
