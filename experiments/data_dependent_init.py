@@ -23,7 +23,7 @@ import pandas as pd
 
 from initjax.sweeps import stats
 from initjax.sweeps.runtime import Piece
-from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.summary import Check, Verdict, failed_reason
 from initjax.sweeps.tables import last_step
 
 DESCRIPTION = "LSUV / MetaInit / GradInit from x0.1 and x10 He scales: per-layer q, GQ, training"
@@ -205,7 +205,6 @@ def evaluate(table, config) -> Verdict:
                                       labels=("He", m))  # fmt: skip
             c.note += f"; {int(o['diverged'].sum())} of {len(o)} {m} seeds diverged"
             checks.append(c)
-    bad = [c.name for c in checks if c.passed is False]
     criterion = (
         f"(A) after LSUV every affine map's output variance on LSUV's batch is within "
         f"{a.lsuv_tol:g} of 1, every layer, seed, arch and base scale (measured by propagate's "
@@ -217,7 +216,7 @@ def evaluate(table, config) -> Verdict:
     )
     return Verdict.from_checks(
         criterion, checks,
-        reason=f"{len(bad)} failed: {'; '.join(bad[:5])}" if bad else "all judged checks pass",
+        reason=failed_reason(checks),
         not_reproduced=[
             "LSUV's ImageNet / CIFAR results (maxout, residual and Inception networks)",
             "MetaInit's recovery of deep residual networks without normalization (CIFAR, ImageNet)",
