@@ -21,6 +21,7 @@ import pandas as pd
 
 from initjax import initializers, keys, measure, models, theory
 from initjax.measure.inputs import gaussian_inputs
+from initjax.measure.maps import cmap_phase
 from initjax.measure.maps import single_layer_maps as measure_maps
 from initjax.measure.theory_gaps import map_point_gaps
 from initjax.models import stack_of
@@ -172,9 +173,8 @@ def points(table, config):
 
 
 def phases(table, config):
-    """Per sigma_w: theory q*, c*, chi_1 and phase; measured phase from the single-layer c-map at
-    its largest c^{l-1} < 1 (ordered: c = 1 is the only, attracting fixed point, so the map lies
-    above the diagonal; chaotic: it crosses at c* < 1 and lies below beyond it)."""
+    """Per sigma_w: theory q*, c*, chi_1 and phase; the measured phase from the single-layer
+    c-map (``measure.maps.cmap_phase``: above or below the diagonal at its largest c < 1)."""
     sw2, _ = variances(config.compute)
     _, _, pd_, idx = phase(config)
     cell = tuple(idx.T)
@@ -182,13 +182,11 @@ def phases(table, config):
     cmap = table[table["kind"] == "cmap"]
     rows = []
     for h, w in enumerate(config.compute.sigma_w):
-        g = cmap[np.isclose(cmap["sigma_w"], w) & (cmap["x"] < 1)]
-        top = g[g["x"] == g["x"].max()]
-        above = len(top) > 0 and top["measured"].mean() > top["x"].iloc[0]
+        g = cmap[np.isclose(cmap["sigma_w"], w)]
         rows.append(dict(sigma_w=float(w), sigma_w2=float(sw2[h]), q_star=mf["q_star"][h],
                          c_star=mf["c_star"][h], chi_1=mf["chi_1"][h],
                          phase_theory="ordered" if mf["chi_1"][h] < 1 else "chaotic",
-                         phase_measured="ordered" if above else "chaotic",
+                         phase_measured=cmap_phase(g["x"], g["measured"]),
                          published=PUBLISHED_PHASE.get(round(float(w), 2), "n/a")))  # fmt: skip
     return pd.DataFrame(rows)
 
