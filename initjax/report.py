@@ -47,6 +47,7 @@ REPRODUCTIONS = (
     "pennington2017",
     "xiao2018",
     "hanin2018",
+    "noci2022",
 )
 VERDICTS = ("PASS", "PARTIAL", "FAIL")
 MAX_PNG_BYTES = 200_000
