@@ -51,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from initjax import keys, models
-from initjax.measure import _memory, preact, sharding
+from initjax.measure import device_memory, preact, sharding
 from initjax.measure import jacobian as _J
 from initjax.measure import metrics as M
 from initjax.measure._args import metrics_arg, seed_keys_arg, sigma_grid
@@ -449,7 +449,7 @@ _CPU_STEP_BYTES = 16 * 2**20
 _MIN_AUTO_CHUNK = 8
 # On an accelerator a call holds at most this fraction of the device memory free now (its
 # memory_stats bytes_limit - bytes_in_use) by the per-network estimate of _device_words: the
-# estimate counts live arrays, not XLA's temporaries (a factor of up to ~2, _memory.py).
+# estimate counts live arrays, not XLA's temporaries (a factor of up to ~2, device_memory.py).
 ACCEL_MEMORY_FRACTION = 0.5
 
 
@@ -462,7 +462,7 @@ def _auto_chunk(n_seeds: int, n_cells: int, per_seed_bytes: int, net_bytes: floa
     that does (1 at least: a single network that does not fit is refused by _check_memory).
     """
     if jax.default_backend() != "cpu":
-        free = _memory.available()[0] * jax.device_count()
+        free = device_memory.available()[0] * jax.device_count()
         fit = int(ACCEL_MEMORY_FRACTION * free // max(1.0, n_cells * net_bytes))
         return n_seeds if n_seeds <= fit else _largest_divisor(n_seeds, max(1, fit))
     if jax.device_count() > 1:
@@ -528,12 +528,12 @@ def _check_memory(st, ms, path, in_shape, feat, layer_params, batch, seeds, cell
     """
     item = jnp.dtype(st.dtype).itemsize
     dev, host = _device_words(st, ms, path, in_shape, feat, layer_params, batch)
-    _memory.check(
+    device_memory.check(
         "propagate",
         dev * item * chunk * cells,
         host * seeds * cells,
-        f"{chunk * cells} network(s) at once of {_memory.gib(dev * item)} each, results "
-        f"{_memory.gib(host * seeds * cells)} for {seeds} seed(s) x {cells} cell(s)",
+        f"{chunk * cells} network(s) at once of {device_memory.gib(dev * item)} each, results "
+        f"{device_memory.gib(host * seeds * cells)} for {seeds} seed(s) x {cells} cell(s)",
         "lower seeds, width, batch or depth (or seed_chunk)",
     )
 

@@ -42,7 +42,7 @@ import optax
 import pandas as pd
 
 from initjax import keys
-from initjax.measure import _memory, sharding
+from initjax.measure import device_memory, sharding
 from initjax.models import (
     Stack,
     apply_stack,
@@ -318,12 +318,13 @@ def _check_memory(stack: Stack, spec: TrainSpec, data, cells: int, seeds: int) -
     nets = cells * seeds
     data_bytes = (x_tr.size + x_te.size) * item
     host = nets * (spec.n_evals * 7 * 4 + (2 * n_params * item if spec.keep_params else 0))
-    _memory.check(
+    device_memory.check(
         "train",
         nets * per_net * item + data_bytes,
         host,
-        f"{nets} network(s) at once of {_memory.gib(per_net * item)} each ({n_params} params), "
-        f"data {_memory.gib(data_bytes)}, results {_memory.gib(host)}",
+        f"{nets} network(s) at once of {device_memory.gib(per_net * item)} each "
+        f"({n_params} params), "
+        f"data {device_memory.gib(data_bytes)}, results {device_memory.gib(host)}",
         "lower seeds, the grid, width, depth, batch_size or the evaluation set",
     )
 

@@ -531,7 +531,7 @@ def plan(
     """
     import jax
 
-    from initjax.measure import _memory
+    from initjax.measure import device_memory
     from initjax.sweeps.distributed import shard_owners
 
     pieces = list(pieces)
@@ -560,7 +560,7 @@ def plan(
             }
         )
     devs = jax.devices()
-    free, _, source = _memory.available()
+    free, _, source = device_memory.available()
     devices = {
         "memory_free": free,
         "memory_source": source,

@@ -216,7 +216,9 @@ def claim_folder(
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise FolderConflictError(f"--out {root} is an existing file, not a folder")
-    if not root.is_dir() or not any(root.iterdir()):
+    # In-progress atomic writes (".<name>.*.tmp", e.g. another shard's owner.json being
+    # claimed at this moment) do not make a folder non-empty.
+    if not root.is_dir() or not any(not _in_progress(p) for p in root.iterdir()):
         return None
     mpath = root / "manifest.json"
     if not mpath.is_file() and (root / OWNER_FILE).is_file():
@@ -263,6 +265,11 @@ def claim_folder(
 
 
 OWNER_FILE = "owner.json"
+
+
+def _in_progress(path: Path) -> bool:
+    """Whether ``path`` is the temp file of an atomic write (see :func:`atomic_write_bytes`)."""
+    return path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file()
 
 
 def lock_folder(

@@ -2,14 +2,14 @@
 
 import jax
 
-from initjax.measure import _memory, engine
+from initjax.measure import device_memory, engine
 
 
 def _accelerator(monkeypatch, free_bytes, devices=1):
     # A backend that reports `free_bytes` of free device memory (bytes_limit - bytes_in_use).
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     monkeypatch.setattr(jax, "device_count", lambda: devices)
-    monkeypatch.setattr(_memory, "available", lambda: (free_bytes, 2**40, "test GPU memory"))
+    monkeypatch.setattr(device_memory, "available", lambda: (free_bytes, 2**40, "test GPU memory"))
 
 
 def test_accelerator_chunk_comes_from_device_memory(monkeypatch):
@@ -30,7 +30,7 @@ def test_cpu_chunk_keeps_the_cache_rule(monkeypatch):
     monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
     monkeypatch.setattr(jax, "device_count", lambda: 1)
     # 16 MiB / (1 cell x 64 KiB per seed) = 256 seeds per call whatever the device memory says.
-    monkeypatch.setattr(_memory, "available", lambda: (2**20, 2**20, "tiny"))
+    monkeypatch.setattr(device_memory, "available", lambda: (2**20, 2**20, "tiny"))
     assert engine._auto_chunk(1024, 1, 2**16, 2**30) == 256
     monkeypatch.setattr(jax, "device_count", lambda: 8)
     assert engine._auto_chunk(1024, 1, 2**16, 2**30) == 1024

@@ -257,7 +257,7 @@ def test_three_concurrent_shards_one_killed_and_rerun(tiny_experiments, tmp_path
     victim.wait(timeout=60)
     for p in others:
         assert p.wait(timeout=300) == 0
-    assert victim.returncode == -signal.SIGKILL
+    assert victim.returncode == -signal.SIGKILL, victim.stderr.read().decode()[-3000:]
     assert not (out / "results.parquet").exists()  # shard 1's second piece is missing
     done = len(list((out / "pieces").glob("*.parquet")))
     assert done == 5, done
@@ -286,10 +286,11 @@ def test_an_experiment_of_the_earlier_form_is_refused_before_any_work(tmp_path, 
 
 
 def test_plan_assigns_costed_pieces_by_lpt_and_states_device_memory(tmp_path, monkeypatch):
-    from initjax.measure import _memory
+    from initjax.measure import device_memory
     from initjax.sweeps.runtime import Piece, plan
 
-    monkeypatch.setattr(_memory, "available", lambda: (3 * 2**30, 2**34, "test device memory"))
+    free = (3 * 2**30, 2**34, "test device memory")
+    monkeypatch.setattr(device_memory, "available", lambda: free)
     costs = [100.0, 1, 1, 1, 1, 1, 1, 1, 1]
     pieces = [
         Piece(f"p{k}", lambda: pd.DataFrame({"x": [1]}), {"k": k}, cost=c, memory_bytes=2**20)

@@ -130,6 +130,14 @@ def test_claim_folder(tmp_path):
     (stuff / "notes.txt").write_text("mine")
     with pytest.raises(FolderConflictError, match="no manifest.json"):
         claim_folder(stuff, owner="exp", config=cfg)
+    # another shard's owner.json being written at this moment: still an empty folder
+    racing = tmp_path / "racing"
+    racing.mkdir()
+    (racing / ".owner.json.k3j2.tmp").write_text("{")
+    assert claim_folder(racing, owner="exp", config=cfg) is None
+    (racing / ".hidden").write_text("x")  # a hidden file that is not a temp file counts
+    with pytest.raises(FolderConflictError, match="no manifest.json"):
+        claim_folder(racing, owner="exp", config=cfg)
 
 
 def test_claim_folder_for_another_command(tmp_path):
