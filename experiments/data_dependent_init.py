@@ -23,7 +23,8 @@ import pandas as pd
 
 from initjax.sweeps import stats
 from initjax.sweeps.runtime import Piece
-from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.summary import Check, Verdict, failed_reason
+from initjax.sweeps.tables import last_step
 
 DESCRIPTION = "LSUV / MetaInit / GradInit from x0.1 and x10 He scales: per-layer q, GQ, training"
 TITLE = "data-dependent initialization repairs badly scaled inits"
@@ -117,37 +118,11 @@ def pieces(compute):
             if kind == "q" or a in compute.train_archs]  # fmt: skip
 
 
-def _scores(model, method, variables, compute, test):
-    """Per seed: GQ on a Gaussian batch with random labels (metainit) or the one-step loss on
-    held-out examples (gradinit); NaN for lsuv."""
-    import jax
-    import optax
-
-    from initjax import models
-    from initjax.initializers import gradinit, metainit
-
-    st, p, n = models.stack_of(model), variables["params"], int(compute.score_batch)
-    ce = lambda q, x, y: optax.softmax_cross_entropy_with_integer_labels(  # noqa: E731
-        models.apply_stack(st, q, x), y).mean()  # fmt: skip
-    if method == "metainit":
-        kx, ky = jax.random.split(jax.random.key(int(compute.root_seed) + 7))
-        x = jax.random.normal(kx, (n, *test[0].shape[1:]))
-        y = jax.random.randint(ky, (n,), 0, 10)
-        f = lambda q: metainit.gradient_quotient(lambda r: ce(r, x, y), q, 1e-5)  # noqa: E731
-    elif method == "gradinit":
-        x, y = test[0][: n + n // 2], test[1][: n + n // 2]
-        xs, ys, xt, yt = x[:n], y[:n], x[n // 2 :], y[n // 2 :]  # S~: half of S + a fresh half
-        f = lambda q: gradinit.one_step_loss(ce, q, xs, ys, xt, yt, eta=0.1, alg="sgd",  # noqa: E731
-                                             normalize_grad=True)  # fmt: skip
-    else:
-        return np.full(int(compute.seeds), np.nan)
-    return np.asarray(jax.jit(jax.vmap(f))(p), np.float64)
-
-
 def q_piece(arch, method, data, compute) -> pd.DataFrame:
     """Per sigma_w2 arm: per-layer z statistics and the method's score, base vs refined."""
     from initjax import initializers
     from initjax.measure import initial_params, propagate
+    from initjax.measure.init_objectives import objective_scores
 
     xtr, ytr, xte, yte = data()[arch.split("-")[0]]
     xb, yb = xtr[: int(compute.probe_batch)], ytr[: int(compute.probe_batch)]
@@ -161,7 +136,8 @@ def q_piece(arch, method, data, compute) -> pd.DataFrame:
                                   root_seed=int(compute.root_seed))  # fmt: skip
             lay = propagate(model, xb, params=v, metrics="q,z_moments").to_frame()
             lay = lay[["seed", "layer", "q", "z_var", "z_mean", "nonfinite"]].copy()
-            score = _scores(model, method, v, compute, (xte, yte))
+            score = objective_scores(model, method, v, (xte, yte), batch=int(compute.score_batch),
+                                     root_seed=int(compute.root_seed))  # fmt: skip
             lay["score"] = score[lay["seed"].to_numpy()]
             frames.append(lay.assign(**row, stage=stage))
     return pd.concat(frames, ignore_index=True)
@@ -193,8 +169,7 @@ def curves(table: pd.DataFrame) -> pd.DataFrame:
 
 def finals(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (arch, method, sigma_w2, seed): the last curve point."""
-    cur = curves(table)
-    return cur[cur["step"] == cur.groupby(["arch", "method", "sigma_w2"])["step"].transform("max")]
+    return last_step(curves(table), ["arch", "method", "sigma_w2"])
 
 
 def evaluate(table, config) -> Verdict:
@@ -230,7 +205,6 @@ def evaluate(table, config) -> Verdict:
                                       labels=("He", m))  # fmt: skip
             c.note += f"; {int(o['diverged'].sum())} of {len(o)} {m} seeds diverged"
             checks.append(c)
-    bad = [c.name for c in checks if c.passed is False]
     criterion = (
         f"(A) after LSUV every affine map's output variance on LSUV's batch is within "
         f"{a.lsuv_tol:g} of 1, every layer, seed, arch and base scale (measured by propagate's "
@@ -242,7 +216,7 @@ def evaluate(table, config) -> Verdict:
     )
     return Verdict.from_checks(
         criterion, checks,
-        reason=f"{len(bad)} failed: {'; '.join(bad[:5])}" if bad else "all judged checks pass",
+        reason=failed_reason(checks),
         not_reproduced=[
             "LSUV's ImageNet / CIFAR results (maxout, residual and Inception networks)",
             "MetaInit's recovery of deep residual networks without normalization (CIFAR, ImageNet)",

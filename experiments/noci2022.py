@@ -175,9 +175,8 @@ def report(table, config, ctx):
     for i, ((norm, e), g) in enumerate(deep.groupby(["norm", "branch_exponent"], sort=False)):
         for ax, attn in zip(axes, ATTENTION, strict=True):
             h = g[g.attention == attn]
-            ax.semilogy(
-                h.layer, h.one_minus_rho, "o", ms=3, color=f"C{i}", label=f"{norm}, b = L^-{e:g}"
-            )
+            label = f"{norm}, b = L^-{e:g}"
+            ax.semilogy(h.layer, h.one_minus_rho, "o", ms=3, color=f"C{i}", label=label)
             ax.semilogy(h.layer, h.theory, "--", color=f"C{i}", lw=1)  # fmt: skip
     for ax, attn in zip(axes, ATTENTION, strict=True):
         ax.set(xlabel="layer", ylabel="1 - rho (mean p / mean q)", title=f"{attn} attention")
@@ -194,21 +193,12 @@ def report(table, config, ctx):
     fig, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
     soft = deep[(deep.attention == "softmax")]
     for i, ((norm, e), g) in enumerate(soft.groupby(["norm", "branch_exponent"], sort=False)):
-        ax.loglog(
-            1 - g.token_cos.shift(1),
-            g.qk_v_ratio,
-            "o-",
-            ms=3,
-            color=f"C{i}",
-            label=f"{norm}, b = L^-{e:g}",
-        )
+        label = f"{norm}, b = L^-{e:g}"
+        ax.loglog(1 - g.token_cos.shift(1), g.qk_v_ratio, "o-", ms=3, color=f"C{i}", label=label)
     ax.set(xlabel="1 - token cosine of the block input", ylabel="|dW_QK| / |dW_V|")
     ax.legend(fontsize=7)
-    s.figure(
-        savefig(fig, ctx.path("qk_grad.png")),
-        "Softmax arms, deepest L: Q/K vs V "
-        "gradient ratio against the input's 1 - cosine (slope 1 expected with LN).",
-    )
+    note = "Softmax arms, deepest L: Q/K vs V gradient ratio against the input's 1 - cosine"
+    s.figure(savefig(fig, ctx.path("qk_grad.png")), f"{note} (slope 1 expected with LN).")
     last = tr[tr.layer == tr.depth][["norm", "branch_exponent", "attention", "depth",
                                       "one_minus_rho", "theory", "rho_limit", "token_cos",
                                       "erank", "qk_v_ratio"]]  # fmt: skip

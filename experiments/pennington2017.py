@@ -272,7 +272,7 @@ def report(table, config, ctx):
     """figure_spectra.png, figure_variance.png, figure_training.png; moment and fit tables."""
     import matplotlib.pyplot as plt
 
-    from initjax.plots import savefig
+    from initjax.plots import log_hist, savefig
 
     c = config.compute
     mom, sp = moments(table), table[table["kind"] == "spectrum"]
@@ -291,11 +291,9 @@ def report(table, config, ctx):
     for ax, arm in zip(axes[0], arms, strict=True):
         for i, d in enumerate(depths):
             lam = sp[(sp["arm"] == arm) & (sp["depth"] == d) & (sp["width"] == widest)]["lam"]
-            lam = lam[np.isfinite(lam) & (lam > 0)]
             color = plt.get_cmap("viridis")(i / max(len(depths) - 1, 1))
-            ax.hist(lam, bins=np.logspace(-4, 3, 71), density=True, histtype="step", lw=1.3,
-                    color=color, label=f"L = {d}")  # fmt: skip
-        ax.set(xscale="log", yscale="log", xlabel="squared singular value", title=arm)
+            log_hist(ax, lam, lo=1e-4, hi=1e3, bins=70, lw=1.3, color=color, label=f"L = {d}")
+        ax.set(yscale="log", xlabel="squared singular value", title=arm)
         ax.legend(fontsize=7)
     s.figure(savefig(fig, ctx.path("figure_spectra.png")), f"lambda histograms, width {widest}.")
     fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)

@@ -21,7 +21,9 @@ import pandas as pd
 
 from initjax import initializers, keys, measure, models, theory
 from initjax.measure.inputs import gaussian_inputs
+from initjax.measure.maps import cmap_phase
 from initjax.measure.maps import single_layer_maps as measure_maps
+from initjax.measure.theory_gaps import map_point_gaps
 from initjax.models import stack_of
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
@@ -161,37 +163,18 @@ def phase(config):
 
 
 def points(table, config):
-    """One row per compared point: panel, sigma_w, x, layer, measured mean, theory, SE, z, ok."""
-    a, out = config.analysis, []
-
-    def stat(g, m, th):  # seed means and the SE of the per-network difference
-        d = g[m] - g[th]
-        return dict(measured=g[m].mean(), theory=g[th].mean(), se=d.std(ddof=1) / np.sqrt(len(d)))
-
-    maps = table[table["kind"].isin(["qmap", "cmap"])]
-    for (kind, sw, x), g in maps.groupby(["kind", "sigma_w", "x"]):
-        metric = "q" if kind == "qmap" else "c"
-        out.append(dict(panel=kind, sigma_w=sw, x=f"{x:g}", layer=1,
-                        **stat(g, "measured", "theory"), metric=metric))  # fmt: skip
-    dyn = table[(table["kind"] == "dyn") & (table["layer"] >= 1)]
-    for (piece, sw, layer), g in dyn.groupby(["piece", "sigma_w", "layer"]):
-        out += [dict(panel=f"{m}-dynamics", sigma_w=sw, x=piece, layer=int(layer),
-                     **stat(g, m, f"{m}_theory"), metric=m) for m in ("q", "c")]  # fmt: skip
-    pts = pd.DataFrame(out)
-    err = (pts["measured"] - pts["theory"]).abs()
-    scale = np.where(pts["metric"] == "q", pts["theory"].abs(), 1.0)
-    atol = np.where(pts["metric"] == "q", a.atol_q, a.atol_c)
-    pts["tol"] = (atol + a.finite_width / int(config.compute.width)) * scale
-    pts["abs_err"] = err
-    pts["z"] = err / pts["se"].clip(lower=1e-30)
-    pts["ok"] = err <= a.z_max * pts["se"] + pts["tol"]
-    return pts
+    """One row per compared point (``measure.theory_gaps.map_point_gaps``): panel, sigma_w, x,
+    layer, measured mean, theory, SE, z, tolerance, ok."""
+    a = config.analysis
+    return map_point_gaps(
+        table, width=int(config.compute.width), z_max=a.z_max, atol_q=a.atol_q,
+        atol_c=a.atol_c, finite_width=a.finite_width,
+    )  # fmt: skip
 
 
 def phases(table, config):
-    """Per sigma_w: theory q*, c*, chi_1 and phase; measured phase from the single-layer c-map at
-    its largest c^{l-1} < 1 (ordered: c = 1 is the only, attracting fixed point, so the map lies
-    above the diagonal; chaotic: it crosses at c* < 1 and lies below beyond it)."""
+    """Per sigma_w: theory q*, c*, chi_1 and phase; the measured phase from the single-layer
+    c-map (``measure.maps.cmap_phase``: above or below the diagonal at its largest c < 1)."""
     sw2, _ = variances(config.compute)
     _, _, pd_, idx = phase(config)
     cell = tuple(idx.T)
@@ -199,13 +182,11 @@ def phases(table, config):
     cmap = table[table["kind"] == "cmap"]
     rows = []
     for h, w in enumerate(config.compute.sigma_w):
-        g = cmap[np.isclose(cmap["sigma_w"], w) & (cmap["x"] < 1)]
-        top = g[g["x"] == g["x"].max()]
-        above = len(top) > 0 and top["measured"].mean() > top["x"].iloc[0]
+        g = cmap[np.isclose(cmap["sigma_w"], w)]
         rows.append(dict(sigma_w=float(w), sigma_w2=float(sw2[h]), q_star=mf["q_star"][h],
                          c_star=mf["c_star"][h], chi_1=mf["chi_1"][h],
                          phase_theory="ordered" if mf["chi_1"][h] < 1 else "chaotic",
-                         phase_measured="ordered" if above else "chaotic",
+                         phase_measured=cmap_phase(g["x"], g["measured"]),
                          published=PUBLISHED_PHASE.get(round(float(w), 2), "n/a")))  # fmt: skip
     return pd.DataFrame(rows)
 

@@ -29,9 +29,10 @@ import ml_collections
 import numpy as np
 import pandas as pd
 
+from initjax.sweeps import stats
 from initjax.sweeps.config import config_ints, config_pair, experiment_config
 from initjax.sweeps.runtime import Piece
-from initjax.sweeps.stats import deviation, excuse_negligible, finite_width, mean_se, sign_check
+from initjax.sweeps.stats import deviation, excuse_negligible, mean_se, sign_check
 from initjax.sweeps.summary import Check, Verdict
 from initjax.theory import deep_linear as dl
 
@@ -173,19 +174,18 @@ def pieces(compute):
 
 
 def mode_table(table) -> pd.DataFrame:
-    """Per mode: mean (SE) relative error at each width and the 1/N extrapolation."""
+    """Per mode s: seed-mean relative error of t_half vs the discrete theory at the two widths
+    (m1, m2) and its 1/N extrapolation (rel_err_inf, se_inf, b, term1, term2:
+    ``finite_width_fit``), and the continuous-time theory's relative error at the wider net."""
     from initjax.measure.deep_linear import half_rise_times
 
-    ms, rows = half_rise_times(table[table["part"] == "modes"]), []
-    n1, n2 = sorted(ms["hidden"].unique())[:2]
-    for s, g in ms.groupby("s", sort=False):
-        (m1, e1), (m2, e2) = (mean_se(g[g["hidden"] == n]["rel_err"]) for n in (n1, n2))
-        fw = finite_width(m1, e1, int(n1), m2, e2, int(n2))
-        cont = mean_se(g[g["hidden"] == n2]["rel_err_continuous"])[0]
-        rows.append({"s": s, f"rel_err N={n1}": m1, f"SE N={n1}": e1, f"rel_err N={n2}": m2})
-        rows[-1] |= {f"SE N={n2}": e2, "rel_err_inf": fw["m_inf"], "se_inf": fw["se_inf"]}
-        rows[-1]["continuous_rel_err"] = cont
-    return pd.DataFrame(rows)
+    ms = half_rise_times(table[table["part"] == "modes"])
+    cols, keys = ["rel_err", "rel_err_continuous"], ["s", "hidden"]
+    per = stats.seed_means(ms, keys, cols, se_of="rel_err", se_name="se", sort=False)
+    fit = stats.finite_width_fit(per, ["s"], value="rel_err", width="hidden")
+    wide = per[per["hidden"] == per["hidden"].max()].set_index("s")["rel_err_continuous"]
+    fit["continuous_rel_err"] = fit["s"].map(wide)
+    return fit.rename(columns={"m_inf": "rel_err_inf"})
 
 
 def depth_stats(table) -> pd.DataFrame:

@@ -32,8 +32,8 @@ import pandas as pd
 from initjax.sweeps import stats
 from initjax.sweeps.config import config_ints, experiment_config
 from initjax.sweeps.runtime import Piece
-from initjax.sweeps.summary import Check, Verdict
-from initjax.sweeps.tables import lead_columns
+from initjax.sweeps.summary import Check, Verdict, failed_reason
+from initjax.sweeps.tables import last_step, lead_columns
 
 DESCRIPTION = "zero/constant/small/large/He init: distinct units, and which inits train (seeds)"
 TITLE = "random init breaks the symmetry of hidden units; too small or too large weights stall"
@@ -164,8 +164,7 @@ def finals(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (activation, depth, arm, seed): final train loss / accuracy, diverged."""
     cur = table[table["record"] == "curve"]
     keys = ["activation", "depth", "arm"]
-    last = cur[cur["step"] == cur.groupby(keys)["step"].transform("max")]
-    return last[[*keys, "seed", "train_loss", "train_acc", "test_acc", "diverged"]]
+    return last_step(cur, keys)[[*keys, "seed", "train_loss", "train_acc", "test_acc", "diverged"]]
 
 
 def outcomes(table: pd.DataFrame) -> pd.DataFrame:
@@ -232,7 +231,6 @@ def evaluate(table, config) -> Verdict:
         for depth in sorted(set(fin["depth"])):
             for arm in (a.small_arm, a.large_arm):
                 checks.append(_hurts_check(fin, act, depth, a.reference_arm, arm, a, depth == deep))
-    bad = [c.name for c in checks if c.passed is False]
     criterion = (
         f"(a) {', '.join(a.symmetric_arms)} init keep exactly one distinct unit (relative "
         f"tolerance 1e-4) and weight rank <= 1 in every layer, no network diverged. (b) At the "
@@ -245,7 +243,7 @@ def evaluate(table, config) -> Verdict:
     )
     return Verdict.from_checks(
         criterion, checks,
-        reason="all judged checks pass" if not bad else f"failed: {'; '.join(bad)}",
+        reason=failed_reason(checks),
         not_reproduced=[
             "convolutional and residual networks; optimizers other than momentum SGD",
             "the claim at widths and depths beyond 64 units and 10 layers (the full preset)",

@@ -18,6 +18,7 @@ __all__ = [
     "hist_lines",
     "layer_summary",
     "legends",
+    "log_hist",
     "mark_underflow",
     "plot_layers",
     "savefig",
@@ -170,6 +171,24 @@ def hist_lines(ax, frame: pd.DataFrame, *, density: bool = False, **kw):
     width = (frame["bin_hi"] - frame["bin_lo"]) if density else 1.0
     y = frame["count"] / (frame["count"].sum() * width)
     return ax.plot((frame["bin_lo"] + frame["bin_hi"]) / 2, y, **kw)
+
+
+def log_hist(ax, values, *, lo: float, hi: float, bins: int, **kw) -> tuple[np.ndarray, int]:
+    """A step histogram (probability density) of the positive, finite ``values`` on ``bins``
+    log-spaced bins from ``lo`` to ``hi`` (> 0), on a log x axis (e.g. squared singular values of
+    a Jacobian, Pennington et al. 2017, Fig. 2). ``kw`` goes to ``ax.hist``.
+
+    Returns:
+      ``(density (bins,), left_out)``: the density per bin (count / (total x bin width), the
+      total counting only the values inside [lo, hi]) and how many values were non-positive or
+      non-finite (left out; a log axis cannot show them).
+    """
+    v = np.asarray(values, np.float64).ravel()
+    keep = np.isfinite(v) & (v > 0)
+    dens, _, _ = ax.hist(v[keep], bins=np.logspace(np.log10(lo), np.log10(hi), bins + 1),
+                         density=True, histtype="step", **kw)  # fmt: skip
+    ax.set_xscale("log")
+    return np.asarray(dens), int((~keep).sum())
 
 
 def legends(axes, fontsize: float = 7, **kw) -> None:

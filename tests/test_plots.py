@@ -55,3 +55,20 @@ def test_hist_lines_probability_per_bin_and_density():
     assert x == [0.25, 1.0] and p == [0.25, 0.75]
     # density: 1 / (4 * 0.5), 3 / (4 * 1.0); it integrates to 1 over the bins
     assert d == [0.5, 0.75] and 0.5 * 0.5 + 0.75 * 1.0 == 1.0
+
+
+def test_log_hist_density_on_decades_and_left_out_values():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from initjax.plots import log_hist
+
+    fig, ax = plt.subplots()
+    v = [2e-3, 5e-3, 0.5, 0.0, np.nan, -1.0]
+    dens, left_out = log_hist(ax, v, lo=1e-4, hi=1.0, bins=4)
+    plt.close(fig)
+    assert left_out == 3  # 0, NaN and -1
+    # decades [1e-4, 1e-3), [1e-3, 1e-2), [1e-2, 1e-1), [1e-1, 1]: counts 0, 2, 0, 1 of 3
+    want = np.array([0, 2 / (3 * 9e-3), 0, 1 / (3 * 0.9)])
+    np.testing.assert_allclose(dens, want, rtol=1e-12)
+    assert ax.get_xscale() == "log"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["single_layer_maps"]
+__all__ = ["cmap_phase", "single_layer_maps"]
 
 
 def single_layer_maps(
@@ -73,3 +73,24 @@ def single_layer_maps(
     q_star = np.asarray(q_star, np.float32)
     q_out, c_out = (np.asarray(a, np.float64) for a in f(seed_keys, sw2, q_star))
     return q_out, c_out
+
+
+def cmap_phase(c_in: Sequence[float], c_out: Sequence[float]) -> str:
+    """The phase read off a measured single-layer c-map (Poole et al. 2016, Fig. 2A; Schoenholz
+    et al. 2017, Sec. 3): "ordered" when the mean c_out at the largest c_in < 1 lies above the
+    diagonal (c = 1 is then the only, attracting, fixed point), else "chaotic" (the map crosses
+    the diagonal at c* < 1 and lies below it beyond).
+
+    Args:
+      c_in: (P,) input cosines, repeated per network; values >= 1 are ignored.
+      c_out: (P,) the measured output cosines, aligned with ``c_in``.
+
+    Returns:
+      "ordered" or "chaotic" ("chaotic" when no c_in < 1 is given).
+    """
+    x, y = np.asarray(c_in, np.float64), np.asarray(c_out, np.float64)
+    below = x < 1
+    if not below.any():
+        return "chaotic"
+    top = x == x[below].max()
+    return "ordered" if y[top].mean() > x[top][0] else "chaotic"

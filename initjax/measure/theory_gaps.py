@@ -4,6 +4,8 @@ At the end of a deep stack the mean-field maps (``initjax.theory.compare``: q^l,
 from each network's own layer 0) predict q^L and c^L; finite width makes each network deviate,
 and the back-propagated gradient's growth ln(grad_sq^0 / grad_sq^L) spreads over networks
 (Xiao et al. 2018, Sec. 2-3: the spread is what dynamical isometry keeps small).
+``map_point_gaps`` compares every point of the single-layer maps and the layer-by-layer dynamics
+with the mean field, in standard errors over networks (Poole et al. 2016, Figs. 1-2).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pandas as pd
 
 from initjax.measure.fits import mean_se
 
-__all__ = ["last_layer_gaps"]
+__all__ = ["last_layer_gaps", "map_point_gaps"]
 
 
 def last_layer_gaps(
@@ -56,3 +58,60 @@ def last_layer_gaps(
                                  sd_ln_grad=float(np.std(lg, ddof=1)), ln_grad=lg.tolist(),
                                  diverged=diverged, seeds=len(last)))  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _paired(g: pd.DataFrame, measured: str, theory: str) -> dict:
+    """Seed means of ``measured`` and ``theory`` and the SE of the per-network difference."""
+    d = g[measured] - g[theory]
+    return dict(measured=g[measured].mean(), theory=g[theory].mean(),
+                se=d.std(ddof=1) / np.sqrt(len(d)))  # fmt: skip
+
+
+def map_point_gaps(
+    table: pd.DataFrame,
+    *,
+    width: int,
+    z_max: float,
+    atol_q: float,
+    atol_c: float,
+    finite_width: float,
+) -> pd.DataFrame:
+    """Every measured point of the q/c maps and of q^l/c^l against the mean field, in SE units.
+
+    Args:
+      table: rows of two kinds. ``kind`` "qmap" / "cmap" (single-layer maps): ``sigma_w``, ``x``
+        (the input q^{l-1} or c^{l-1}), one row per network with ``measured`` and ``theory``.
+        ``kind`` "dyn" (deep dynamics): ``piece`` (the input setting), ``sigma_w``, ``layer``,
+        one row per network (and input) with ``q``, ``q_theory``, ``c``, ``c_theory``; layer 0
+        is left out (theory starts from it).
+      width: N, the layer width; the O(1/N) finite-width allowance is ``finite_width / N``.
+      z_max: standard errors allowed.
+      atol_q, atol_c: float32 / quadrature tolerance, relative for q and absolute for c.
+      finite_width: coefficient of the 1/N allowance (relative for q, absolute for c).
+
+    Returns:
+      One row per point: ``panel`` (qmap, cmap, q-dynamics, c-dynamics), ``sigma_w``, ``x``
+      (the input as text, or the dynamics piece), ``layer`` (1 for the maps), ``measured`` and
+      ``theory`` (means over networks), ``se`` (SE over networks of measured - theory),
+      ``metric`` (q or c), ``tol`` = (atol + finite_width / N) x (|theory| for q, 1 for c),
+      ``abs_err``, ``z`` = abs_err / se and ``ok`` = abs_err <= z_max se + tol.
+    """
+    out = []
+    maps = table[table["kind"].isin(["qmap", "cmap"])]
+    for (kind, sw, x), g in maps.groupby(["kind", "sigma_w", "x"]):
+        metric = "q" if kind == "qmap" else "c"
+        out.append(dict(panel=kind, sigma_w=sw, x=f"{x:g}", layer=1,
+                        **_paired(g, "measured", "theory"), metric=metric))  # fmt: skip
+    dyn = table[(table["kind"] == "dyn") & (table["layer"] >= 1)]
+    for (piece, sw, layer), g in dyn.groupby(["piece", "sigma_w", "layer"]):
+        out += [dict(panel=f"{m}-dynamics", sigma_w=sw, x=piece, layer=int(layer),
+                     **_paired(g, m, f"{m}_theory"), metric=m) for m in ("q", "c")]  # fmt: skip
+    pts = pd.DataFrame(out)
+    err = (pts["measured"] - pts["theory"]).abs()
+    is_q = pts["metric"] == "q"
+    scale = np.where(is_q, pts["theory"].abs(), 1.0)
+    pts["tol"] = (np.where(is_q, atol_q, atol_c) + finite_width / int(width)) * scale
+    pts["abs_err"] = err
+    pts["z"] = err / pts["se"].clip(lower=1e-30)
+    pts["ok"] = err <= z_max * pts["se"] + pts["tol"]
+    return pts

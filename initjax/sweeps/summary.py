@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STATUSES", "Check", "Summary", "Verdict", "provenance_line"]
+__all__ = ["STATUSES", "Check", "Summary", "Verdict", "failed_reason", "provenance_line"]
 
 STATUSES = ("PASS", "PARTIAL", "FAIL")
 SCHEMA = 1
@@ -158,6 +158,14 @@ class Verdict:
             d.get("reason", "") or "no reason recorded",
             list(d.get("not_reproduced", [])),
         )
+
+
+def failed_reason(checks: Sequence[Check], shown: int = 5) -> str:
+    """A verdict reason naming the failed checks: "all judged checks pass" when none failed
+    (``passed`` False; unjudged checks do not count), else "<n> failed: " and the first
+    ``shown`` names joined by "; "."""
+    bad = [c.name for c in checks if c.passed is False]
+    return f"{len(bad)} failed: {'; '.join(bad[:shown])}" if bad else "all judged checks pass"
 
 
 def provenance_line(p: Mapping[str, Any]) -> str:

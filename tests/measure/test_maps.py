@@ -5,7 +5,7 @@ sigma_b2)), with tolerances of ~5 standard errors of the seed means."""
 import numpy as np
 
 from initjax import initializers, models
-from initjax.measure.maps import single_layer_maps
+from initjax.measure.maps import cmap_phase, single_layer_maps
 from initjax.models import stack_of
 
 
@@ -24,3 +24,10 @@ def test_linear_layer_maps_match_the_closed_form():
     np.testing.assert_allclose(c_out.mean(1), (w * qs * c + sb2) / (w * qs + sb2), atol=0.04)
     # different seeds are different layers
     assert np.std(q_out[0, :, 0]) > 0
+
+
+def test_cmap_phase_reads_the_side_of_the_diagonal_at_the_largest_input():
+    x = [0.2, 0.2, 0.9, 0.9, 1.0]  # c_in = 1 is ignored (every map maps it to 1)
+    assert cmap_phase(x, [0.5, 0.5, 0.95, 0.93, 0.0]) == "ordered"  # mean 0.94 > 0.9
+    assert cmap_phase(x, [0.5, 0.5, 0.91, 0.87, 2.0]) == "chaotic"  # mean 0.89 < 0.9
+    assert cmap_phase([1.0], [1.0]) == "chaotic"

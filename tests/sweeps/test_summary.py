@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from initjax.sweeps.summary import Check, Summary, Verdict
+from initjax.sweeps.summary import Check, Summary, Verdict, failed_reason
 
 
 def _verdict(status="PASS"):
@@ -75,3 +75,11 @@ def test_markdown_order_and_json_roundtrip(tmp_path):
     assert back.to_markdown() == md and back.figures == ["f.png"]
     data = json.loads((tmp_path / "summary.json").read_text())
     assert data["verdict"]["checks"][0]["z"] == 2.0 and data["blocks"][2]["rows"][1][1] is None
+
+
+def test_failed_reason_counts_and_names_the_failed_checks():
+    ok, unjudged = Check("a", 1, passed=True), Check("b", 2, passed=None)
+    assert failed_reason([ok, unjudged]) == "all judged checks pass"
+    bad = [Check(f"c{i}", i, passed=False) for i in range(7)]
+    assert failed_reason([ok, *bad, unjudged]) == "7 failed: c0; c1; c2; c3; c4"
+    assert failed_reason(bad, shown=2) == "7 failed: c0; c1"
