@@ -99,7 +99,8 @@ def test_build_report(tmp_path):
     assert "## 4. schoenholz2017-dropout: Dropout title" in text
     # Its manifest has no command line and a config that no preset rebuilds: said so, no guess.
     assert "Command: none recorded (the run was started from Python" in text
-    assert "## 8. my-extra: Extra reproduction" in text and "**PARTIAL**" in text
+    extra = len(report.REPRODUCTIONS) + 1  # numbered after the paper reproductions
+    assert f"## {extra}. my-extra: Extra reproduction" in text and "**PARTIAL**" in text
     # The summary body is nested one heading level down; its verdict line is kept.
     assert "### Table" in text and "**Verdict: FAIL** —" in text
     # The 1800-px noise image (~6 MB) is downscaled below 200 KB and linked relative to out.
