@@ -287,8 +287,9 @@ def report(table, config, ctx):
     s.figure(savefig(fig, ctx.path("data_dependent_q.png")),
              "per-layer Var(z): dotted before, solid after refinement.")  # fmt: skip
     cur = curves(table)
-    fig, axes = plt.subplots(1, len(archs), squeeze=False, figsize=(4.5 * len(archs), 3.3))
-    for ax, arch in zip(axes[0], archs, strict=True):
+    trained = list(dict.fromkeys(cur["arch"]))
+    fig, axes = plt.subplots(1, len(trained), squeeze=False, figsize=(4.5 * len(trained), 3.3))
+    for ax, arch in zip(axes[0], trained, strict=True):
         for (m, sw2), g in cur[cur["arch"] == arch].groupby(["method", "sigma_w2"]):
             c = g.groupby("step")["test_acc"].mean()
             ax.plot(c.index, c.to_numpy(), label=f"{m} {sw2:g}", lw=2.5 if sw2 == 2.0 else 1)

@@ -105,34 +105,16 @@ def pieces(compute):
 
 
 def critical_estimate(table, width: int, analysis) -> dict:
-    """Measured critical sigma_w2 at one width: where chi_1 (mean grad_sq^l / grad_sq^(l+1) over
-    the window's layers and the seeds) crosses 1; jackknife SE over seeds; per-cell chi_1;
-    ``why``: "" when value and SE are finite, else why they cannot be estimated."""
-    from initjax.measure.fits import gradient_growth, unit_crossing
+    """Measured critical sigma_w2 at one width (:func:`initjax.measure.fits.chi1_crossing` of
+    the tanh-critical cells); ``why``: "" when value and SE are finite, else why not."""
+    from initjax.measure.fits import chi1_crossing
 
     t = table[(table["arm"] == "tanh-critical") & (table["width"] == width)]
     if t.empty or "grad_sq" not in t:
         return dict(width=width, value=np.nan, se=np.nan, cells=np.array([]), chi1=[], seeds=0,
                     why=f"no tanh-critical cells with grad_sq at width {width}")  # fmt: skip
-    g = t.pivot_table(index=["sigma_w2", "seed"], columns="layer", values="grad_sq")
-    cells = np.array(sorted(g.index.get_level_values(0).unique()), np.float64)
-    arr = g.to_numpy(np.float64).reshape(len(cells), -1, g.shape[1])  # (cells, seeds, L + 1)
-    r = gradient_growth(arr, analysis.chi1_skip_first, analysis.chi1_skip_last).T  # (seeds, H)
-    value, se = stats.jackknife(lambda rr: unit_crossing(cells, np.log(rr.mean(axis=0))), r)
-    chi1 = [stats.jackknife(lambda rr, h=h: rr[:, h].mean(), r) for h in range(len(cells))]
-    why = ""
-    if not np.isfinite(value):
-        why = (
-            f"at width {width} chi_1 does not cross 1 between sigma_w2 = {cells.min():g} and "
-            f"{cells.max():g} (layers {analysis.chi1_skip_first}..L-{analysis.chi1_skip_last})"
-        )
-    elif not np.isfinite(se):
-        why = (
-            f"at width {width} the jackknife over {r.shape[0]} seeds moves the crossing out of "
-            "the cells for some left-out seed"
-        )
-    return dict(width=width, value=value, se=se, cells=cells, chi1=chi1, seeds=r.shape[0],
-                why=why)  # fmt: skip
+    est = chi1_crossing(t, analysis.chi1_skip_first, analysis.chi1_skip_last)
+    return est | dict(width=width, why=est["why"] and f"at width {width} {est['why']}")
 
 
 # fmt: off
@@ -214,32 +196,12 @@ def evaluate(table, config) -> Verdict:
 
 # fmt: on
 def xi_table(table, width: int):
-    """xi_c per tanh sigma_w2: fit of |c^l - c*| (measured), and theory, asymptotic and fitted
-    over the same layers (a 200-layer window sees the transient too)."""
-    import pandas as pd
-
-    from initjax import theory
-    from initjax.measure.fits import fit_depth_scale
-    from initjax.plots import layer_summary
+    """xi_c per tanh sigma_w2 (:func:`initjax.measure.fits.depth_scale_fits`): fit of
+    |c^l - c*| (measured), and theory, asymptotic and fitted over the same layers."""
+    from initjax.measure.fits import depth_scale_fits
 
     t = table[table["activation"].eq("tanh") & table["init"].ne("zeros")]
-    t = t[t["width"] == width]
-    if t.empty:
-        return pd.DataFrame()
-    sw_all = sorted(t["sigma_w2"].unique())
-    mf = theory.analyse("tanh", np.asarray(sw_all, np.float32), float(t["sigma_b2"].iloc[0]))
-    rows = []
-    for i, sw in enumerate(sw_all):
-        cell = t[t["sigma_w2"] == sw]
-        st = layer_summary(cell, "c")
-        c_star, layers = float(mf.c_star[i]), st["layer"].to_numpy()
-        xi, n, win = fit_depth_scale(st["mean"] - c_star, st["se"], layers=layers)
-        c_th = cell.groupby("layer")["c_theory"].mean().to_numpy()
-        xi_w = fit_depth_scale(c_th - c_star, layers=layers, window=win)[0]
-        rows.append({"sigma_w2": sw, "chi_1": float(mf.chi_1[i]), "c*": c_star,
-                     "xi_c theory": float(mf.xi_c[i]), "xi_c theory, same layers": xi_w,
-                     "xi_c measured": xi, "layers": f"{layers[win[0]]}+{n}"})  # fmt: skip
-    return pd.DataFrame(rows)
+    return depth_scale_fits(t[t["width"] == width])
 
 
 # fmt: off

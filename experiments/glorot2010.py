@@ -35,6 +35,7 @@ from initjax.sweeps import stats as st
 from initjax.sweeps.config import config_pair, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.tables import lead_columns
 
 DESCRIPTION = (
     "Glorot & Bengio 2010: per-layer activation / gradient histograms and layer-Jacobian "
@@ -133,16 +134,9 @@ def measure_arm(config, width: int, activation: str, init: str):
     f = ls.layer_signals(stack_of(model), x.shape[1])
     out = [f(k, xj, yj) for k in keys.seed_keys(seeds, int(config.root_seed))]
     acts, grads = (np.stack([np.asarray(o[i]) for o in out], 1) for i in (0, 1))  # (K, S, B, N)
-    g_range = 4.0 * float(max(grads[k].std() for k in range(grads.shape[0])))
-    for quantity, vals, lim in (("activation", acts, 1.0), ("gradient", grads, g_range)):
-        for k in range(vals.shape[0]):
-            h = ls.histogram(vals[k], int(config.bins), lim)
-            rows.append(pd.DataFrame(dict(kind="hist", quantity=quantity, layer=k + 1, **h)))
-    for s in range(min(int(config.jac_seeds), seeds)):
-        sv = ls.singular_values(out[s][2])  # (K - 1, N)
-        rows.append(pd.DataFrame(dict(kind="jac", seed=s, layer=np.arange(1, sv.shape[0] + 1),
-                                      mean_sv=sv.mean(1), mean_sv2=(sv**2).mean(1),
-                                      min_sv=sv.min(1), max_sv=sv.max(1))))  # fmt: skip
+    jac = ls.jacobian_sv_frame([o[2] for o in out[: int(config.jac_seeds)]])
+    rows += [lead_columns(ls.signal_histograms(acts, grads, int(config.bins)), kind="hist")]
+    rows += [lead_columns(jac, kind="jac")] if len(jac) else []
     t = pd.concat(rows, ignore_index=True)
     t.insert(1, "width", n)
     t.insert(1, "activation", activation)

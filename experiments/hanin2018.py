@@ -20,12 +20,12 @@ import ml_collections
 import numpy as np
 import pandas as pd
 
-from initjax.measure.length_ratios import length_ratios
+from initjax.measure.length_ratios import length_ratio_moments, length_ratios
 from initjax.sweeps.config import config_ints, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.stats import deviation
 from initjax.sweeps.summary import Check, Verdict
-from initjax.theory.length_moments import relu_length_second_moment
+from initjax.sweeps.tables import lead_columns
 
 DESCRIPTION = (
     "Hanin & Rolnick 2018: He-init ReLU nets keep E[length] but Var grows with sum 1/n_j, "
@@ -87,25 +87,9 @@ def get_config() -> ml_collections.ConfigDict:
 
 
 def moments(name: str, widths, r: np.ndarray, bins: int) -> pd.DataFrame:
-    """Per-layer rows (E[R], E[R^2] with SEs, theory) and a histogram of log R_D."""
-    s = r.shape[0]
-    m2, m4 = (r**2).mean(0), (r**4).mean(0)
-    layer_rows = pd.DataFrame(
-        {
-            "kind": "layer",
-            "arm": name,
-            "layer": np.arange(1, r.shape[1] + 1),
-            "width": np.asarray(widths),
-            "n": s,
-            "mean_r": r.mean(0),
-            "se_mean_r": r.std(0, ddof=1) / np.sqrt(s),
-            "mean_r2": m2,
-            "se_mean_r2": np.sqrt(np.maximum(m4 - m2**2, 0.0) / s),
-            "theory_r2": relu_length_second_moment(widths),
-            "inv_width_sum": np.cumsum(1.0 / np.asarray(widths, np.float64)),
-            "nonfinite": (~np.isfinite(r)).sum(0),
-        }
-    )
+    """Per-layer rows (``length_ratio_moments``: E[R], E[R^2] with SEs, theory) and a histogram
+    of log R_D."""
+    layer_rows = lead_columns(length_ratio_moments(widths, r), kind="layer", arm=name)
     counts, edges = np.histogram(np.log(r[:, -1][r[:, -1] > 0]), bins=bins, range=(-4.0, 2.5))
     hist = pd.DataFrame(
         {"kind": "hist", "arm": name, "bin_lo": edges[:-1], "bin_hi": edges[1:], "count": counts}

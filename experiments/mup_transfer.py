@@ -14,7 +14,7 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
-from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.summary import Verdict
 
 DESCRIPTION = "optimal learning rate vs width under SP and muP (MLP, MNIST-1D, Adam)"
 TITLE = "muP learning-rate transfer: the optimal learning rate stays put across width"
@@ -143,8 +143,9 @@ def slopes(table, config):
 
 
 def evaluate(table, config) -> Verdict:
-    """Each arm's slope against its expectation (``transfer_verdict``), in SE units."""
+    """Each arm's slope against its expectation (``transfer_verdict``, ``transfer_checks``)."""
     from initjax.measure.transfer import transfer_verdict
+    from initjax.sweeps.transfer_checks import transfer_checks
 
     a, comp = config.analysis, config.compute
     _, sl = slopes(table, config)
@@ -155,36 +156,9 @@ def evaluate(table, config) -> Verdict:
             continue
         v = transfer_verdict(sl[sl["over"] == over].rename(columns={"arm": "parametrization"}),
                              expect, stay_bound=a.stay_bound, shift_min=a.shift_min)  # fmt: skip
-        for _, r in v.iterrows():
-            se, slope = r.get("se", np.nan), r.get("slope", np.nan)
-            bound = a.stay_bound if r["expect"] == "stays" else a.shift_min
-            tol = (f"{a.level:.0%} interval inside +-{bound:g}" if r["expect"] == "stays"
-                   else f"{a.level:.0%} interval beyond +-{bound:g}")  # fmt: skip
-            lo, hi = r.get("ci_lo", np.nan), r.get("ci_hi", np.nan)
-            note = (
-                f"interval [{lo:.2f}, {hi:.2f}]; "
-                + ("contains 0" if lo <= 0 <= hi else "excludes 0")
-                if np.isfinite(lo)
-                else "no interval (< 2 seeds)"
-            )
-            note += f"; {r['note']}" if r.get("note") else ""
-            checks.append(Check(
-                f"slope of log2 lr* vs log2 {over}, {r['parametrization']} ({r['expect']})",
-                float(slope), 0.0 if r["expect"] == "stays" else None,
-                se=float(se) if np.isfinite(se) else None,
-                z=float(slope / se) if np.isfinite(se) and se > 0 else None,
-                tolerance=tol, passed=bool(r["passed"]), note=note,
-            ))  # fmt: skip
-            parts.append(f"{r['parametrization']} {slope:+.2f} +- {se:.2f} per doubling of {over}")
-            if r["expect"] == "stays":
-                z = slope / se if np.isfinite(se) and se > 0 else np.nan
-                drift.append(Check(
-                    f"slope of log2 lr* vs log2 {over}, {r['parametrization']}: zero within SE",
-                    float(slope), 0.0, se=float(se) if np.isfinite(se) else None,
-                    z=float(z) if np.isfinite(z) else None, tolerance=f"|z| <= {a.stay_z_max:g}",
-                    passed=bool(abs(z) <= a.stay_z_max),
-                    note="a resolved finite-size drift: PARTIAL" if abs(z) > a.stay_z_max else "",
-                ))  # fmt: skip
+        c, d, p = transfer_checks(v, over=over, level=a.level, stay_bound=a.stay_bound,
+                                  shift_min=a.shift_min, stay_z_max=a.stay_z_max)  # fmt: skip
+        checks, drift, parts = checks + c, drift + d, parts + p
     not_rep = [
         "the Transformer rows of TP5 Fig. 1 (an MLP on MNIST-1D here)",
         "transfer of other hyper-parameters (initialization scale, output multiplier; TP5 Fig. 4)",

@@ -189,21 +189,16 @@ def pieces(c):
 
 
 def moments(table) -> pd.DataFrame:
-    """Per (arm, width, depth): normalized Var[lambda] (each network's spectrum over its own mean)
-    with its SE over networks, the raw variance, max lambda, q^L and the theory."""
-    sp = table[table["kind"] == "spectrum"]
-    net = sp.groupby(["arm", "width", "depth", "seed"], sort=False).agg(
-        m=("lam", "mean"), v=("lam", "var"), top=("lam", "max"), q_last=("q_last", "first"),
-        var_theory=("var_theory", "first"), diverged=("diverged", "any"),
-    )  # fmt: skip
-    net["nv"] = net["v"] / net["m"] ** 2
-    g = net.groupby(level=["arm", "width", "depth"], sort=False)
-    out = g.agg(var=("nv", "mean"), raw_var=("v", "mean"), mean=("m", "mean"),
-                lam_max=("top", "max"), q_last=("q_last", "mean"),
-                var_theory=("var_theory", "first"), diverged=("diverged", "sum"),
-                networks=("nv", "size"))  # fmt: skip
-    out["var_se"] = g["nv"].std(ddof=1) / np.sqrt(out["networks"])
-    out = out.reset_index()
+    """Per (arm, width, depth): :func:`initjax.measure.spectrum_moments.spectrum_moments` (the
+    normalized Var[lambda] with its SE over networks), q^L, diverged networks and the theory."""
+    from initjax.measure.spectrum_moments import spectrum_moments
+
+    sp, keys = table[table["kind"] == "spectrum"], ["arm", "width", "depth"]
+    net = sp.groupby([*keys, "seed"], sort=False).agg(q_last=("q_last", "first"),
+        var_theory=("var_theory", "first"), diverged=("diverged", "any"))  # fmt: skip
+    extra = net.groupby(level=keys, sort=False).agg(q_last=("q_last", "mean"),
+        var_theory=("var_theory", "first"), diverged=("diverged", "sum"))  # fmt: skip
+    out = spectrum_moments(sp, keys).merge(extra.reset_index(), on=keys)
     out["z"] = (out["var"] - out["var_theory"]) / out["var_se"]
     return out
 
@@ -217,10 +212,11 @@ def extrapolate(mom: pd.DataFrame) -> pd.DataFrame:
 def _isometry_checks(table, p_max: float) -> list[Check]:
     """At the deepest depth and widest width: Var[lambda] of every other arm > orthogonal tanh's
     (one-sided Welch over networks)."""
+    from initjax.measure.spectrum_moments import network_moments
+
     sp = table[table["kind"] == "spectrum"]
     last = sp[(sp["depth"] == sp["depth"].max()) & (sp["width"] == sp["width"].max())]
-    nv = last.groupby(["arm", "seed"])["lam"].agg(lambda v: v.var() / v.mean() ** 2)
-    arms = list(dict.fromkeys(last["arm"]))
+    nv, arms = network_moments(last, ["arm"])["normalized_var"], list(dict.fromkeys(last["arm"]))
     out = []
     for other in [x for x in arms if x != "tanh-orthogonal"] if "tanh-orthogonal" in arms else []:
         t, _, p = welch_one_sided(nv[other].to_numpy(), nv["tanh-orthogonal"].to_numpy())

@@ -49,7 +49,6 @@ PRESETS = {
     | dict(a_learning_rate=0.02, a_steps=300, b_width=16, b_out=4, b_depths=[2, 8])
     | dict(b_singular_values=[3.0, 1.7, 1.0, 0.5], b_steps=300, b_flat_from=2),
 }
-CROSSINGS = {"t_half": "u", "t_half_discrete": "u_discrete"}  # half-rise time: column
 INITS = {
     "orthogonal": ("orthogonal", {}),
     "gaussian": ("variance_scaling", {"distribution": "normal"}),
@@ -173,25 +172,11 @@ def pieces(compute):
                   for nw in depths]  # fmt: skip
 
 
-def mode_stats(table) -> pd.DataFrame:
-    """Per (hidden, seed, mode): measured and theory half-rise times and relative errors."""
-    rows = []
-    for (h, seed, mode), g in table[table["part"] == "modes"].groupby(["hidden", "seed", "mode"]):
-        g = g.sort_values("step")
-        s, t, r = float(g["s"].iloc[0]), g["step"].to_numpy(float), g.iloc[0]
-        cross = {k: dl.first_crossing(t, g[c] / s, 0.5) for k, c in CROSSINGS.items()}
-        th = float(dl.half_time(s, r["u0_eff"], r["learning_rate"]))
-        rows.append(dict(hidden=int(h), seed=int(seed), mode=int(mode), s=s) | cross)
-        rows[-1]["t_half_continuous"] = th
-    st = pd.DataFrame(rows)
-    st["rel_err"] = st["t_half"] / st["t_half_discrete"] - 1.0
-    st["rel_err_continuous"] = st["t_half"] / st["t_half_continuous"] - 1.0
-    return st
-
-
 def mode_table(table) -> pd.DataFrame:
     """Per mode: mean (SE) relative error at each width and the 1/N extrapolation."""
-    ms, rows = mode_stats(table), []
+    from initjax.measure.deep_linear import half_rise_times
+
+    ms, rows = half_rise_times(table[table["part"] == "modes"]), []
     n1, n2 = sorted(ms["hidden"].unique())[:2]
     for s, g in ms.groupby("s", sort=False):
         (m1, e1), (m2, e2) = (mean_se(g[g["hidden"] == n]["rel_err"]) for n in (n1, n2))

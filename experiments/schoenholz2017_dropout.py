@@ -123,54 +123,14 @@ def pieces(compute):
 
 # ----------------------------------------------------------------------------------- analysis
 def fit_cells(table, config):
-    """Per (keep_prob, sigma_w2): theory c*, chi_c, xi_c; measured xi_c +- jackknife SE at the
-    first width (the batch farther from c*) and the theory curve fitted over the same layers;
-    c^L - c^L_theory per width and its 1/N extrapolation."""
-    import pandas as pd
-
-    from initjax import theory
-    from initjax.measure.fits import fit_depth_scale, fit_depth_scale_seeds
-    from initjax.sweeps.stats import finite_width, mean_se
+    """Per (keep_prob, sigma_w2): :func:`initjax.measure.depth_scales.xi_c_cells` (measured
+    xi_c +- jackknife SE at the first width vs theory over the same layers; c^L - c^L_theory
+    per width and its 1/N extrapolation)."""
+    from initjax.measure.depth_scales import xi_c_cells
 
     a, comp = config.analysis, config.compute
-    (n1, n2), sb2 = (int(w) for w in comp.widths), float(comp.sigma_b2)
-    rows = []
-    for rho, tr in table.groupby("keep_prob", sort=False):
-        tr = theory.compare(tr, "tanh", keep_prob=float(rho), by=("width", "c0"))
-        sws = np.sort(tr["sigma_w2"].unique())
-        mf = theory.analyse("tanh", sws, sb2, keep_prob=float(rho))
-        for i, sw in enumerate(sws):
-            c_star = float(mf.c_star[i])
-            cell = tr[tr["sigma_w2"] == sw]
-
-            def curves(w, c0, col, cell=cell):
-                sel = cell[(cell["width"] == w) & (cell["c0"] == c0)]
-                return sel.pivot(index="seed", columns="layer", values=col)
-
-            first = {c0: curves(n1, c0, "c")[0].mean() for c0 in cell["c0"].unique()}
-            c0 = max(first, key=lambda k: abs(first[k] - c_star))  # one batch per cell
-            c_meas = curves(n1, c0, "c")
-            layers = c_meas.columns.to_numpy()
-            xi, se, _, win = fit_depth_scale_seeds(c_meas.to_numpy() - c_star, layers=layers,
-                                                   n_sigma=float(a.n_sigma))  # fmt: skip
-            c_th = curves(n1, c0, "c_theory").mean().to_numpy()
-            xi_th = fit_depth_scale(c_th - c_star, layers=layers, window=win)[0]
-            tail = {}
-            for w in (n1, n2):  # c^L - theory, mean of the last `tail` layers, per seed
-                d = curves(w, c0, "c") - curves(w, c0, "c_theory")
-                tail[w] = mean_se(d.iloc[:, -int(a.tail) :].mean(axis=1))
-            fw = finite_width(*tail[n1], n1, *tail[n2], n2)  # NaN without the second width
-            end = mean_se(c_meas.iloc[:, -int(a.tail) :].mean(axis=1))
-            rows.append(dict(
-                keep_prob=float(rho), sigma_w2=float(sw), c0=float(c0), c_star=c_star,
-                c_end=end[0], c_end_se=end[1], chi_c=float(mf.chi_c[i]),
-                xi_c_theory=float(mf.xi_c[i]), xi_c_theory_window=float(xi_th),
-                xi_c_measured=float(xi), xi_c_se=se, z_xi=(xi - xi_th) / se if se > 0 else np.nan,
-                window=f"{layers[win[0]]}-{layers[win[0]] + max(win[1] - 1, 0)}",
-                dc_inf=fw["m_inf"], dc_inf_se=fw["se_inf"], dc_n1=tail[n1][0],
-                dc_n2=tail[n2][0], diverged=int(cell["diverged"].sum()),
-            ))  # fmt: skip
-    return pd.DataFrame(rows)
+    kw = dict(sigma_b2=float(comp.sigma_b2), n_sigma=float(a.n_sigma), tail=int(a.tail))
+    return xi_c_cells(table, activation="tanh", widths=tuple(comp.widths), **kw)
 
 
 def evaluate(table, config) -> Verdict:

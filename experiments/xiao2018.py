@@ -152,21 +152,11 @@ def pieces(c):
 
 def drift(table) -> pd.DataFrame:
     """Per (init, depth, channels) at the last layer, over seeds: q^L / q^L_theory - 1 and
-    c^L - c^L_theory (mean, SE) and the seed sd of ln(grad_sq^0 / grad_sq^L) (ln units)."""
-    p = table[table["part"] == "propagation"]
-    rows = []
-    for (init, depth, ch), g in p.groupby(["init", "depth", "channels"], sort=False):
-        last = g[g["layer"] == depth].set_index("seed").sort_index()
-        first = g[g["layer"] == 0].set_index("seed").sort_index()
-        dq, dq_se = stats.mean_se(last["q"] / last["q_theory"] - 1)
-        dc, dc_se = stats.mean_se(last["c"] - last["c_theory"])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lg = np.log(first["grad_sq"].to_numpy(float) / last["grad_sq"].to_numpy(float))
-        rows.append(dict(init=init, depth=int(depth), channels=int(ch), dq=dq, dq_se=dq_se,
-                         dc=dc, dc_se=dc_se, c_theory=float(last["c_theory"].mean()),
-                         sd_ln_grad=float(np.std(lg, ddof=1)), ln_grad=lg.tolist(),
-                         diverged=int(last["diverged"].sum()), seeds=len(last)))  # fmt: skip
-    return pd.DataFrame(rows)
+    c^L - c^L_theory (mean, SE) and the seed sd of ln(grad_sq^0 / grad_sq^L)
+    (:func:`initjax.measure.theory_gaps.last_layer_gaps`)."""
+    from initjax.measure.theory_gaps import last_layer_gaps
+
+    return last_layer_gaps(table[table["part"] == "propagation"])
 
 
 def outcomes(table) -> pd.DataFrame:

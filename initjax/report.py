@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shlex
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -46,6 +47,7 @@ REPRODUCTIONS = (
     "pennington2017",
     "xiao2018",
     "hanin2018",
+    "noci2022",
 )
 VERDICTS = ("PASS", "PARTIAL", "FAIL")
 MAX_PNG_BYTES = 200_000
@@ -237,16 +239,64 @@ def _compute_time(m: dict[str, Any]) -> str:
     return f"{w / 60:.1f} min" if isinstance(w, int | float) else "?"
 
 
+def _leaves(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted path -> value of every leaf of a nested dict."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _overrides_from_config(name: str, config: dict[str, Any]) -> list[str] | None:
+    """``key=value`` overrides that turn the experiment's preset config into ``config``.
+
+    The preset is the one recorded in ``config``; every leaf of ``config.compute`` and
+    ``config.analysis`` that differs from the preset's value becomes one override (values as
+    Python literals, as ``--set`` parses them). None when the experiment cannot be loaded or
+    has a leaf the recorded config lacks.
+    """
+    from initjax.sweeps.config import load_experiment, resolve_config
+
+    try:
+        exp = load_experiment(name)
+        preset = str(config.get("preset", "default"))
+        base = resolve_config(exp, [("preset", preset)]).to_dict()
+    except Exception:  # noqa: BLE001 - the experiment changed or is gone: say so instead
+        return None
+    got, want = _leaves(config), _leaves(base)
+    if set(want) - set(got) - {"preset"}:
+        return None
+    sets = [] if preset == "default" else [f"preset={preset}"]
+    for key in sorted(got):
+        if key == "preset" or not key.startswith(("compute.", "analysis.")):
+            continue
+        if key not in want or json.dumps(got[key], default=str) != json.dumps(
+            want[key], default=str
+        ):
+            sets.append(f"{key}={got[key]!r}")
+    return sets
+
+
 def _command(r: ReproRun) -> str:
-    """The command recorded in the run's manifest, or what reproduces its config."""
+    """The command recorded in the run's manifest, or one that reproduces its recorded config."""
     cmd = r.manifest.get("command")
     if cmd:
         return f"`{cmd}`"
-    preset = (r.manifest.get("config") or {}).get("preset", "default")
-    extra = f" --set preset={preset}" if preset != "default" else ""
+    config = r.manifest.get("config") or {}
+    sets = _overrides_from_config(r.name, config) if isinstance(config, dict) else None
+    if sets is None:
+        return (
+            "none recorded (the run was started from Python, and its config in manifest.json "
+            f"cannot be rebuilt from `initjax run {cli_name(r.name)}`'s current presets)"
+        )
+    parts = ["initjax", "run", cli_name(r.name)]
+    for s in sets:
+        parts += ["--set", s]
     return (
-        f"`initjax run {cli_name(r.name)}{extra}` (the run was started from Python; its "
-        "manifest records no command line)"
+        f"`{shlex.join(parts)}` (rebuilt from the recorded config: the run was started from "
+        "Python and its manifest records no command line)"
     )
 
 

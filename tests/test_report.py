@@ -97,7 +97,8 @@ def test_build_report(tmp_path):
     assert "| **PASS** | x = 1.00 vs 1 | 0.2 min |" in text
     assert "[glorot2010](#1-glorot2010-glorot-title)" in text
     assert "## 4. schoenholz2017-dropout: Dropout title" in text
-    assert "Command: `initjax run schoenholz2017-dropout`" in text
+    # Its manifest has no command line and a config that no preset rebuilds: said so, no guess.
+    assert "Command: none recorded (the run was started from Python" in text
     assert "## 8. my-extra: Extra reproduction" in text and "**PARTIAL**" in text
     # The summary body is nested one heading level down; its verdict line is kept.
     assert "### Table" in text and "**Verdict: FAIL** —" in text
@@ -201,3 +202,33 @@ def test_figures_follow_the_summary_and_run_line_is_not_repeated(tmp_path):
     md = out.read_text()
     assert md.count("Run: ") == 1
     assert md.index("poole2016_figure_c.png") < md.index("poole2016_figure_a.png")
+
+
+def test_command_of_a_python_run_is_rebuilt_from_its_config(tmp_path):
+    # A run started from Python records no command line: the page shows the --set overrides that
+    # turn the preset's config into the recorded one, and they resolve back to it.
+    from initjax.sweeps import config as cfg
+
+    exp = cfg.load_experiment("he-vs-xavier")
+    recorded = cfg.resolve_config(exp, [("preset", "tiny"), ("seeds", 3), ("widths", (16, 32))])
+    runs = tmp_path / "runs"
+    d = _run_folder(runs, "he_vs_xavier", "Title")
+    manifest = json.loads((d / "manifest.json").read_text())
+    manifest["config"] = json.loads(json.dumps(recorded.to_dict()))  # as written to disk
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "R.md"
+    report.build_report(runs, out, names=["he-vs-xavier"])
+    text = out.read_text()
+    want = (
+        "`initjax run he-vs-xavier --set preset=tiny --set compute.seeds=3 "
+        "--set 'compute.widths=[16, 32]'`"
+    )
+    assert want in text, text
+    sets = ["preset=tiny", "compute.seeds=3", "compute.widths=[16, 32]"]
+    rebuilt = cfg.resolve_config(exp, sets)
+    assert json.dumps(rebuilt.to_dict(), default=str) == json.dumps(recorded.to_dict(), default=str)
+    # A recorded config the current experiment cannot rebuild (a leaf missing) is said so.
+    manifest["config"] = {"preset": "default"}
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    report.build_report(runs, out, names=["he-vs-xavier"])
+    assert "none recorded (the run was started from Python" in out.read_text()

@@ -102,11 +102,19 @@ def _read(file: Path) -> dict[str, np.ndarray] | None:
 
 
 def _write(file: Path, data: dict[str, np.ndarray]) -> None:
-    """Atomic write (temp file + rename), so parallel test workers never read half a file."""
+    """Atomic write (temp file + rename), so parallel test workers never read half a file.
+
+    The file gets the mode ``open(file, "w")`` would give it (``0o666`` minus the umask), not
+    ``tempfile.mkstemp``'s ``0o600``: a shared cache stays readable by the group when the umask
+    says so.
+    """
     tmp = None
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".npz.tmp")
+        mask = os.umask(0o022)  # reading the umask means setting it; restored at once
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **data)
         os.replace(tmp, file)

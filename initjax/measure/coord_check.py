@@ -57,6 +57,7 @@ __all__ = [
     "coord_run",
     "coord_slopes",
     "coord_verdict",
+    "seed_bytes",
     "default_expectation",
     "default_in_shape",
     "spectral_norm",
@@ -269,6 +270,35 @@ def _param_bytes(pz: P.Parametrized) -> int:
     return 4 * n
 
 
+# Copies of the params one seed's step holds at once besides the optimizer state: params, the
+# initial params, effective weights now and at init, gradient, update, new params (the spectral
+# view's W - W0 reuses the update's buffer after XLA's liveness analysis, measured).
+PARAM_COPIES = 7
+
+
+def seed_bytes(pz: P.Parametrized, optimizer: str, batch: int) -> int:
+    """Device bytes one seed of :func:`coord_run` needs: an upper bound on XLA's buffers.
+
+    ``PARAM_COPIES`` x the params, the optimizer state (its real size, from ``optax``'s init
+    on the params' shapes: 0 for sgd, 2 copies for adam), and 4 float32 activations per
+    example, unit and layer (forward pass kept for the backward, the recorded outputs, those at
+    init). Measured against XLA's own peak (``compiled.memory_analysis()``: temporaries +
+    arguments + outputs of the compiled check) for MLPs of width 64 to 2048, depth 2 to 8,
+    1 to 8 seeds at once, sgd, momentum and adam: XLA's peak is 0.6 to 0.85 of this estimate
+    (tests/measure/test_coord_check.py). The process adds JAX's runtime (a few hundred MiB),
+    the compilation, and the results on the host.
+    """
+    params = jax.eval_shape(pz.init, jax.random.key(0))
+    state = jax.eval_shape(pz.optimizer(optimizer, 1e-2).init, params)
+    state_bytes = sum(
+        math.prod(a.shape) * np.dtype(a.dtype).itemsize
+        for a in jax.tree.leaves(state)
+        if hasattr(a, "shape") and jnp.issubdtype(a.dtype, jnp.floating)
+    )
+    acts = 16 * batch * max(pz.width, 1) * (pz.depth + 2)
+    return int(PARAM_COPIES * _param_bytes(pz) + state_bytes + acts)
+
+
 def _layer_names(depth: int, attention: bool = False) -> tuple[list[str], list[int]]:
     """Names and layer indices of the recorded activations (the order of :func:`_abs_means`)."""
     hidden = range(1, depth + 1)
@@ -330,13 +360,13 @@ def coord_run(
             f"(B,), got {tuple(x.shape)} and {tuple(y.shape)}"
         )
     seed_keys = keys.seed_keys(seeds, root_seed)
-    per_seed = 5 * _param_bytes(pz) + 16 * x.shape[0] * max(pz.width, 1) * (pz.depth + 2)
+    per_seed = seed_bytes(pz, optimizer, x.shape[0])
     budget = memory_gb * 2**30
     if per_seed > budget:
         raise ValueError(
             f"memory_gb: one seed of width {pz.width}, depth {pz.depth} needs about "
-            f"{per_seed / 2**30:.2f} GiB (params, init, gradient, optimizer moments); raise "
-            f"memory_gb or use a smaller model"
+            f"{per_seed / 2**30:.2f} GiB (params, their init, effective weights, gradient, "
+            f"update, optimizer state, activations); raise memory_gb or use a smaller model"
         )
     group = int(max(1, min(len(seed_keys), budget // per_seed)))
     spec = _Spec(pz, optimizer, steps, bool(spectral), int(power_iters), group)

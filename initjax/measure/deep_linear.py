@@ -10,8 +10,16 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["linear_stack", "init_seeds", "train_mode_strengths", "learning_steps", "loglog_slopes"]
+__all__ = [
+    "half_rise_times",
+    "init_seeds",
+    "learning_steps",
+    "linear_stack",
+    "loglog_slopes",
+    "train_mode_strengths",
+]
 
 
 def linear_stack(kernel_init: Any, width: int, n_weights: int, n_out: int):
@@ -92,3 +100,40 @@ def loglog_slopes(times, depths) -> np.ndarray:
     x = np.log2(np.asarray(depths, np.float64))
     t = np.log2(np.maximum(np.asarray(times, np.float64), 1.0))
     return np.polyfit(x, t.T, 1)[0] if len(x) > 1 else np.array([])
+
+
+def half_rise_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """Half-rise times t_half (u = s / 2) of recorded mode strengths, measured and in theory.
+
+    The paper's sigmoid u(t) (Saxe et al. 2014, eq. 7) reaches s / 2 at t_half = tau / (2 s)
+    log(s / u0 - 1) (:func:`initjax.theory.deep_linear.half_time`); the measured and the
+    discrete-recursion curves are read off by linear interpolation of their first crossing
+    (:func:`initjax.theory.deep_linear.first_crossing`).
+
+    Args:
+      frame: one row per (hidden, seed, mode, step) with the columns ``s`` (the mode's singular
+        value), ``u`` (measured strength), ``u_discrete`` (decoupled discrete-time theory),
+        ``u0_eff`` (effective initial strength) and ``learning_rate`` (1 / tau, per step).
+
+    Returns:
+      One row per (hidden, seed, mode), sorted: ``hidden``, ``seed``, ``mode``, ``s``,
+      ``t_half``, ``t_half_discrete``, ``t_half_continuous`` (steps; inf: never crossed) and
+      ``rel_err`` = t_half / t_half_discrete - 1, ``rel_err_continuous`` = t_half /
+      t_half_continuous - 1.
+    """
+    from initjax.theory.deep_linear import first_crossing, half_time
+
+    rows = []
+    for (h, seed, mode), g in frame.groupby(["hidden", "seed", "mode"]):
+        g = g.sort_values("step")
+        s, t, r = float(g["s"].iloc[0]), g["step"].to_numpy(float), g.iloc[0]
+        cross = {k: first_crossing(t, g[c] / s, 0.5) for k, c in _CROSSINGS.items()}
+        rows.append(dict(hidden=int(h), seed=int(seed), mode=int(mode), s=s) | cross)
+        rows[-1]["t_half_continuous"] = float(half_time(s, r["u0_eff"], r["learning_rate"]))
+    st = pd.DataFrame(rows)
+    st["rel_err"] = st["t_half"] / st["t_half_discrete"] - 1.0
+    st["rel_err_continuous"] = st["t_half"] / st["t_half_continuous"] - 1.0
+    return st
+
+
+_CROSSINGS = {"t_half": "u", "t_half_discrete": "u_discrete"}  # half-rise time: column

@@ -443,14 +443,29 @@ def _static_info(st: Stack, in_shape: tuple[int, ...]) -> tuple[tuple[int, ...],
 # throughput per network drops. Measured on 2 cores (tanh MLPs, batch 128, interleaved medians,
 # chunked vs all at once): width 128, depth 20, 256 seeds in chunks of 64: 0.367 vs 0.478 s;
 # width 64, depth 10, 1024 seeds, chunks of 128: 0.244 vs 0.327 s; width 512, depth 100,
-# 32 seeds, chunks of 8: 2.51 vs 2.92 s. Accelerators and sharded runs take all seeds at once;
+# 32 seeds, chunks of 8: 2.51 vs 2.92 s. Several CPU devices (sharded) take all seeds at once;
 # seed_chunk= overrides.
 _CPU_STEP_BYTES = 16 * 2**20
 _MIN_AUTO_CHUNK = 8
+# On an accelerator a call holds at most this fraction of the device memory free now (its
+# memory_stats bytes_limit - bytes_in_use) by the per-network estimate of _device_words: the
+# estimate counts live arrays, not XLA's temporaries (a factor of up to ~2, _memory.py).
+ACCEL_MEMORY_FRACTION = 0.5
 
 
-def _auto_chunk(n_seeds: int, n_cells: int, per_seed_bytes: int) -> int:
-    if jax.default_backend() != "cpu" or jax.device_count() > 1:
+def _auto_chunk(n_seeds: int, n_cells: int, per_seed_bytes: int, net_bytes: float) -> int:
+    """Seeds per compiled call when ``seed_chunk`` is not given.
+
+    CPU: the cache rule above (one device), all seeds (several devices). Accelerators: all
+    seeds if ``n_cells`` x seeds networks of ``net_bytes`` each fit in ACCEL_MEMORY_FRACTION of
+    the free device memory summed over the devices, else the largest divisor of ``n_seeds``
+    that does (1 at least: a single network that does not fit is refused by _check_memory).
+    """
+    if jax.default_backend() != "cpu":
+        free = _memory.available()[0] * jax.device_count()
+        fit = int(ACCEL_MEMORY_FRACTION * free // max(1.0, n_cells * net_bytes))
+        return n_seeds if n_seeds <= fit else _largest_divisor(n_seeds, max(1, fit))
+    if jax.device_count() > 1:
         return n_seeds
     limit = max(_MIN_AUTO_CHUNK, _CPU_STEP_BYTES // max(1, n_cells * per_seed_bytes))
     if n_seeds <= limit:
@@ -481,17 +496,8 @@ def _n_seeds(seeds) -> int:
     return int(seeds)
 
 
-def _check_memory(st, ms, path, in_shape, feat, layer_params, batch, seeds, cells, chunk):
-    """Refuse (ValueError with the estimate) a call whose arrays cannot fit, before compiling.
-
-    Per network on the device: two layers' params (the scan carries one, fetches the next), the
-    input projection's (~ layer_params * n_in / N), four batches of pre-activations; plus all
-    layers' params (materialized path), the stored pre-activations (backward pass), the
-    Jacobian's tangents and factor (Jacobian pass), Gram matrices (metrics reading params).
-    ``chunk`` x ``cells`` networks at once. On the host: every result value (float32 per layer
-    and column, two flag inputs, the Jacobian factor per network).
-    """
-    item = jnp.dtype(st.dtype).itemsize
+def _device_words(st, ms, path, in_shape, feat, layer_params, batch) -> tuple[float, int]:
+    """(device words per network, host words per seed and cell): see :func:`_check_memory`."""
     n_f, n_in = math.prod(feat), math.prod(in_shape)
     k = min(n_in, n_f)
     specs = [M.get(m) for m in ms]
@@ -507,6 +513,21 @@ def _check_memory(st, ms, path, in_shape, feat, layer_params, batch, seeds, cell
     if any(m.engine_pass == "jacobian" for m in specs):
         dev += 3 * k * n_f + 3 * k * n_in
         host += (k * n_in + k) * 4
+    return dev, host
+
+
+def _check_memory(st, ms, path, in_shape, feat, layer_params, batch, seeds, cells, chunk):
+    """Refuse (ValueError with the estimate) a call whose arrays cannot fit, before compiling.
+
+    Per network on the device: two layers' params (the scan carries one, fetches the next), the
+    input projection's (~ layer_params * n_in / N), four batches of pre-activations; plus all
+    layers' params (materialized path), the stored pre-activations (backward pass), the
+    Jacobian's tangents and factor (Jacobian pass), Gram matrices (metrics reading params).
+    ``chunk`` x ``cells`` networks at once. On the host: every result value (float32 per layer
+    and column, two flag inputs, the Jacobian factor per network).
+    """
+    item = jnp.dtype(st.dtype).itemsize
+    dev, host = _device_words(st, ms, path, in_shape, feat, layer_params, batch)
     _memory.check(
         "propagate",
         dev * item * chunk * cells,
@@ -674,7 +695,8 @@ def prepare(
     if seed_chunk is None:
         item = jnp.dtype(st.dtype).itemsize
         per_seed = item * (layer_params + 2 * n_batch * math.prod(feat))
-        chunk = _auto_chunk(n_seeds, int(np.size(sb2)), per_seed)
+        words, _ = _device_words(st, ms, path, in_shape, feat, layer_params, n_batch)
+        chunk = _auto_chunk(n_seeds, int(np.size(sb2)), per_seed, words * item)
     else:
         if isinstance(seed_chunk, bool) or not isinstance(seed_chunk, int) or seed_chunk < 1:
             raise ValueError(f"seed_chunk must be a positive integer, got {seed_chunk!r}")
@@ -781,9 +803,12 @@ def propagate(
       jac_input: which example of the batch the Jacobian is taken at.
       shard: shard the seed axis over all devices (None: when more than one is visible).
       seed_chunk: run seeds in chunks of (at most) this size, e.g. for a progress bar or memory.
-        None: all at once, except on a single CPU device, where chunks keep one layer step's
-        weights and activations within ~16 MiB of cache (faster per network; same values up to
-        float32 rounding of the input projection's matmul).
+        None: on a single CPU device, chunks that keep one layer step's weights and
+        activations within ~16 MiB of cache (faster per network; same values up to float32
+        rounding of the input projection's matmul); on several CPU devices all at once; on an
+        accelerator all at once if the networks fit in half of the free device memory
+        (``memory_stats()`` bytes_limit - bytes_in_use, summed over devices), else the largest
+        equal chunk that does.
       keep_prob: dropout keep probability rho in (0, 1] on the activations feeding every hidden
         layer (and the readout), overriding the model's ``keep_prob`` field; None: the model's
         (1 = no dropout, the default). Inverted dropout, masks from the dropout key role

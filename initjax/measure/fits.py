@@ -1,11 +1,93 @@
 """Quantities fitted from measured per-layer statistics: depth scales (Schoenholz et al. 2017,
-Fig. 2), the per-layer gradient growth chi_1 and where it crosses 1 (the critical point)."""
+Fig. 2), the per-layer gradient growth chi_1 and where it crosses 1 (the critical point), and
+the standard errors over seeds of such estimators: the mean's, the leave-one-out jackknife's, and
+the 1/N finite-width term fitted at two widths."""
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
-__all__ = ["fit_depth_scale", "fit_depth_scale_seeds", "gradient_growth", "unit_crossing"]
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "chi1_crossing",
+    "depth_scale_fits",
+    "finite_width",
+    "fit_depth_scale",
+    "fit_depth_scale_seeds",
+    "gradient_growth",
+    "jackknife",
+    "mean_se",
+    "unit_crossing",
+]
+
+
+def mean_se(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    """(mean, standard error) of finite values; SE is NaN with fewer than 2 values."""
+    v = np.asarray(values, np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan")
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
+    return float(v.mean()), se
+
+
+def jackknife(
+    statistic: Callable[[np.ndarray], Any], samples: np.ndarray, axis: int = 0
+) -> tuple[Any, Any]:
+    """(statistic of all samples, leave-one-out jackknife standard error).
+
+    Efron & Tibshirani 1993, ch. 11: for any statistic of independent replicates (seeds) that is
+    not a plain mean (a root, a slope, a ratio of means), scalar or one value per layer.
+
+    Args:
+      statistic: maps an array of samples (``samples`` with some entries of ``axis`` removed)
+        to a float, or to an array of floats (e.g. one value per layer).
+      samples: array whose ``axis`` indexes independent replicates (seeds).
+      axis: the replicate axis.
+
+    Returns:
+      (theta, se) with se = sqrt((n-1)/n * sum_i (theta_(i) - mean theta_(.))^2); NaN with n < 2.
+      Floats for a scalar statistic; float64 arrays of the statistic's shape otherwise.
+    """
+    samples = np.asarray(samples)
+    n = samples.shape[axis]
+    theta = np.asarray(statistic(samples), np.float64)
+    if n < 2:
+        se = np.full(theta.shape, np.nan)
+    else:
+        loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
+        se = np.sqrt((n - 1) / n * np.sum((loo - loo.mean(axis=0)) ** 2, axis=0))
+    if theta.ndim == 0:
+        return float(theta), float(se)
+    return theta, se
+
+
+def finite_width(
+    m1: float, se1: float, n1: int, m2: float, se2: float, n2: int
+) -> dict[str, float]:
+    """Fit m(N) = m_inf + b / N through two widths (independent measurements).
+
+    Returns:
+      dict with ``m_inf``, ``se_inf`` (propagated), ``b``, ``se_b``, and ``term1`` / ``term2``:
+      the finite-width term b / N at each width (the part of m(N) that 1/N scaling removes).
+
+    Raises:
+      ValueError: equal widths.
+    """
+    if n1 == n2:
+        raise ValueError(f"finite_width needs two different widths, got {n1} twice")
+    # m_inf = (n2 m2 - n1 m1) / (n2 - n1);  b = (m1 - m2) / (1/n1 - 1/n2)
+    w1, w2 = -n1 / (n2 - n1), n2 / (n2 - n1)
+    m_inf = w1 * m1 + w2 * m2
+    se_inf = math.sqrt((w1 * se1) ** 2 + (w2 * se2) ** 2)
+    d = 1.0 / n1 - 1.0 / n2
+    b = (m1 - m2) / d
+    se_b = math.sqrt(se1**2 + se2**2) / abs(d)
+    return dict(m_inf=m_inf, se_inf=se_inf, b=b, se_b=se_b, term1=b / n1, term2=b / n2)
 
 
 def fit_depth_scale(
@@ -154,3 +236,84 @@ def unit_crossing(x: np.ndarray, log_y: np.ndarray) -> float:
     roots = roots[np.isreal(roots)].real + centre
     inside = roots[(roots >= x.min()) & (roots <= x.max())]
     return float(inside[np.argmin(np.abs(inside - centre))]) if inside.size else float("nan")
+
+
+def chi1_crossing(frame: pd.DataFrame, skip_first: int, skip_last: int) -> dict:
+    """The measured critical sigma_w2: where chi_1 crosses 1 over a few cells of sigma_w2.
+
+    Per cell, chi_1 is :func:`gradient_growth` (mean grad_sq^l / grad_sq^(l+1) over layers
+    [skip_first, L - skip_last)) averaged over seeds; the crossing is :func:`unit_crossing` of
+    log chi_1 over the cells (Schoenholz et al. 2017, eq. 9 and Fig. 1: chi_1 = 1 at the
+    order-chaos transition). Both get leave-one-seed-out :func:`jackknife` standard errors.
+
+    Args:
+      frame: per-layer rows with columns ``sigma_w2``, ``seed``, ``layer`` (0..L) and
+        ``grad_sq`` (``initjax.measure.propagate(..., metrics=("grad_sq",))``), every cell with
+        the same seeds and layers.
+      skip_first, skip_last: as in :func:`gradient_growth`.
+
+    Returns:
+      dict with ``value`` and ``se`` (the crossing and its SE; NaN when not estimable),
+      ``cells`` (sorted sigma_w2, float64), ``chi1`` (per cell, (mean, jackknife SE)), ``seeds``
+      and ``why``: "" when value and SE are finite, else why they are not.
+    """
+    g = frame.pivot_table(index=["sigma_w2", "seed"], columns="layer", values="grad_sq")
+    cells = np.array(sorted(g.index.get_level_values(0).unique()), np.float64)
+    arr = g.to_numpy(np.float64).reshape(len(cells), -1, g.shape[1])  # (cells, seeds, L + 1)
+    r = gradient_growth(arr, skip_first, skip_last).T  # (seeds, cells)
+    value, se = jackknife(lambda rr: unit_crossing(cells, np.log(rr.mean(axis=0))), r)
+    chi1 = [jackknife(lambda rr, h=h: rr[:, h].mean(), r) for h in range(len(cells))]
+    why = ""
+    if not np.isfinite(value):
+        why = (
+            f"chi_1 does not cross 1 between sigma_w2 = {cells.min():g} and {cells.max():g} "
+            f"(layers {skip_first}..L-{skip_last})"
+        )
+    elif not np.isfinite(se):
+        why = (
+            f"the jackknife over {r.shape[0]} seeds moves the crossing out of the cells for "
+            "some left-out seed"
+        )
+    return dict(value=value, se=se, cells=cells, chi1=chi1, seeds=r.shape[0], why=why)
+
+
+def depth_scale_fits(frame: pd.DataFrame, activation: str = "tanh") -> pd.DataFrame:
+    """Per sigma_w2: the correlation depth scale xi_c fitted to |c^l - c*| and its theory.
+
+    The seed mean of c^l (non-finite values left out) minus the mean-field c* is fitted by
+    :func:`fit_depth_scale` (floor: 3 SE of that mean); the theory's c^l curve (``c_theory``,
+    e.g. from ``initjax.theory.compare``) is fitted over the same layers, since near the critical
+    point a finite window also sees the transient; the asymptotic theory is xi_c = -1 / log chi_c
+    (Schoenholz et al. 2017, eq. 8; ``initjax.theory.analyse``).
+
+    Args:
+      frame: propagation rows of one width and one sigma_b2: columns ``sigma_w2``, ``sigma_b2``,
+        ``seed``, ``layer``, ``c`` and ``c_theory``.
+      activation: the networks' activation (for the theory).
+
+    Returns:
+      One row per sigma_w2 (ascending): ``sigma_w2``, ``chi_1``, ``c*``, ``xi_c theory``,
+      ``xi_c theory, same layers``, ``xi_c measured`` (layers; inf: no decay resolved) and
+      ``layers`` ("first+count" of the fitted window). Empty for an empty frame.
+    """
+    from initjax import theory
+
+    if frame.empty:
+        return pd.DataFrame()
+    sw_all = sorted(frame["sigma_w2"].unique())
+    sb2 = float(frame["sigma_b2"].iloc[0])
+    mf = theory.analyse(activation, np.asarray(sw_all, np.float32), sb2)
+    rows = []
+    for i, sw in enumerate(sw_all):
+        cell = frame[frame["sigma_w2"] == sw]
+        v = cell["c"].astype(float)
+        g = cell.assign(_v=v.where(np.isfinite(v))).groupby("layer", sort=True)["_v"]
+        mean, se = g.mean(), g.std() / np.sqrt(g.count().clip(lower=1))
+        c_star, layers = float(mf.c_star[i]), mean.index.to_numpy()
+        xi, n, win = fit_depth_scale(mean.to_numpy() - c_star, se.to_numpy(), layers=layers)
+        c_th = cell.groupby("layer")["c_theory"].mean().to_numpy()
+        xi_w = fit_depth_scale(c_th - c_star, layers=layers, window=win)[0]
+        rows.append({"sigma_w2": sw, "chi_1": float(mf.chi_1[i]), "c*": c_star,
+                     "xi_c theory": float(mf.xi_c[i]), "xi_c theory, same layers": xi_w,
+                     "xi_c measured": xi, "layers": f"{layers[win[0]]}+{n}"})  # fmt: skip
+    return pd.DataFrame(rows)

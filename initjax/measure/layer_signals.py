@@ -15,8 +15,16 @@ import functools
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["softmax_xent_sum", "layer_signals", "singular_values", "histogram"]
+__all__ = [
+    "histogram",
+    "jacobian_sv_frame",
+    "layer_signals",
+    "signal_histograms",
+    "singular_values",
+    "softmax_xent_sum",
+]
 
 
 def softmax_xent_sum(labels) -> Callable:
@@ -95,3 +103,49 @@ def histogram(values, bins: int, lim: float) -> dict:
         count=counts,
         outside=int(np.sum(np.abs(v) > lim)),
     )
+
+
+def signal_histograms(acts, grads, bins: int) -> pd.DataFrame:
+    """Per hidden layer k = 1..K: :func:`histogram` of the activations on [-1, 1] (a bounded,
+    tanh-like unit) and of the back-propagated gradients on +-4 times the largest per-layer
+    gradient sd (Glorot & Bengio 2010, Figs. 6-7: one common range, so the layers compare).
+
+    Args:
+      acts, grads: ``(K, ...)`` per-layer values (e.g. ``(K, S, B, N)`` stacked over seeds).
+      bins: bins per histogram.
+
+    Returns:
+      Rows ``quantity`` ("activation" | "gradient"), ``layer``, ``bin_lo``, ``bin_hi``,
+      ``count``, ``outside``: activations first, layers in order.
+    """
+    grads = np.asarray(grads)
+    g_range = 4.0 * float(max(grads[k].std() for k in range(grads.shape[0])))
+    rows = [
+        pd.DataFrame(dict(quantity=quantity, layer=k + 1, **histogram(vals[k], int(bins), lim)))
+        for quantity, vals, lim in (
+            ("activation", np.asarray(acts), 1.0),
+            ("gradient", grads, g_range),
+        )
+        for k in range(vals.shape[0])
+    ]
+    return pd.concat(rows, ignore_index=True)
+
+
+def jacobian_sv_frame(jacs) -> pd.DataFrame:
+    """Per network and layer, summaries of the exact singular values of the layer Jacobians.
+
+    Args:
+      jacs: one ``(K - 1, N, N)`` stack of layer Jacobians per network (the ``jac`` output of
+        :func:`layer_signals`), in seed order.
+
+    Returns:
+      Rows ``seed`` (0..), ``layer`` (1..K-1), ``mean_sv``, ``mean_sv2`` (mean squared singular
+      value), ``min_sv``, ``max_sv`` (float64).
+    """
+    rows = []
+    for s, jac in enumerate(jacs):
+        sv = singular_values(jac)  # (K - 1, N)
+        rows.append(pd.DataFrame(dict(seed=s, layer=np.arange(1, sv.shape[0] + 1),
+                                      mean_sv=sv.mean(1), mean_sv2=(sv**2).mean(1),
+                                      min_sv=sv.min(1), max_sv=sv.max(1))))  # fmt: skip
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()

@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["length_ratios"]
+__all__ = ["length_ratio_moments", "length_ratios"]
 
 
 def _check_widths(widths, input_dim) -> tuple[int, ...]:
@@ -90,3 +91,42 @@ def length_ratios(
         for a in range(0, int(seeds), int(seed_chunk))
     ]
     return np.concatenate(parts) / a0
+
+
+def length_ratio_moments(widths, r: np.ndarray) -> pd.DataFrame:
+    """Per layer: Monte Carlo E[R_j] and E[R_j^2] with their standard errors, and the theory.
+
+    Args:
+      widths: the layer widths n_1..n_D (positive integers).
+      r: ``(seeds, D)`` sampled ratios R_j (:func:`length_ratios`).
+
+    Returns:
+      One row per layer: ``layer`` (1..D), ``width``, ``n`` (seeds), ``mean_r``, ``se_mean_r``
+      (sd / sqrt(n)), ``mean_r2``, ``se_mean_r2`` = sqrt((mean R^4 - (mean R^2)^2) / n),
+      ``theory_r2`` = prod_{i<=j} (1 + 5 / n_i) (Hanin & Rolnick 2018, Theorem 5; He init),
+      ``inv_width_sum`` = sum_{i<=j} 1 / n_i and ``nonfinite`` (count of non-finite R_j).
+
+    Raises:
+      ValueError: ``r`` not ``(seeds, len(widths))``, or widths not positive integers.
+    """
+    from initjax.theory.length_moments import relu_length_second_moment
+
+    r = np.asarray(r, np.float64)
+    if r.ndim != 2 or r.shape[1] != len(widths):
+        raise ValueError(f"r must be (seeds, {len(widths)} layers), got shape {r.shape}")
+    ws, s = np.asarray(_check_widths(widths, 1), np.float64), r.shape[0]
+    m2, m4 = (r**2).mean(0), (r**4).mean(0)
+    return pd.DataFrame(
+        {
+            "layer": np.arange(1, r.shape[1] + 1),
+            "width": np.asarray(widths),
+            "n": s,
+            "mean_r": r.mean(0),
+            "se_mean_r": r.std(0, ddof=1) / np.sqrt(s),
+            "mean_r2": m2,
+            "se_mean_r2": np.sqrt(np.maximum(m4 - m2**2, 0.0) / s),
+            "theory_r2": relu_length_second_moment(widths),
+            "inv_width_sum": np.cumsum(1.0 / ws),
+            "nonfinite": (~np.isfinite(r)).sum(0),
+        }
+    )

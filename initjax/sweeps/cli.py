@@ -68,8 +68,15 @@ def _dry_run(exp, config, out: Path, shard) -> int:
     if p["conflict"]:
         print(f"refused: {p['conflict']}")
     mems = [r["memory_bytes"] for r in rows if r["memory_bytes"] is not None]
+    free = dev["memory_free"]
     if mems:
-        print(f"largest piece: ~{_size(max(mems))} of device memory (estimate)")
+        verdict = "fits" if max(mems) <= free else "does NOT fit"
+        print(
+            f"largest piece: ~{_size(max(mems))} of device memory (estimate); "
+            f"{_size(free)} free per device ({dev['memory_source']}): {verdict}"
+        )
+    else:
+        print(f"device memory: {_size(free)} free per device ({dev['memory_source']})")
     width = max([len(r["label"]) for r in rows] + [5])
     head = f"{'#':>4}  {'label'.ljust(width)}  {'state':<10}  {'shard':>5}  {'runs':<4}  memory"
     print(head)

@@ -10,9 +10,10 @@ pieces are missing and broadcasts the list, so the other processes need no share
 and writes each piece once, after the results are all-gathered. On SLURM, Open MPI and Cloud TPU
 the coordinator, process count and index are auto-detected; elsewhere pass them explicitly.
 
-**Job-array shards.** ``--shard i/n`` runs the pieces ``k`` with ``k % n == i`` (piece order is
-the experiment's, so the split is deterministic and the n shards together cover every piece
-once) into a shared run folder. Piece writes are atomic (temp file, fsync, rename) and a
+**Job-array shards.** ``--shard i/n`` runs a deterministic 1/n of the pieces: balanced by the
+pieces' cost estimates when every piece has one (greedy LPT, :func:`shard_indices`), else the
+pieces ``k`` with ``k % n == i`` (the n shards together cover every piece once), into a shared
+run folder. Piece writes are atomic (temp file, fsync, rename) and a
 piece's identity is its content hash, so concurrent shards never lose or corrupt one another's
 pieces; the folder's config is claimed atomically (:func:`initjax.sweeps.store.lock_folder`), so
 a shard with a different config is refused even when both start at the same moment. The shard
@@ -22,6 +23,7 @@ it by hand.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -34,6 +36,7 @@ __all__ = [
     "parse_shard",
     "shard_from_env",
     "shard_indices",
+    "shard_owners",
 ]
 
 # The process that reads and writes the run folder in a multi-process run.
@@ -103,15 +106,45 @@ def shard_from_env(env: Mapping[str, str]) -> tuple[int, int]:
     return parse_shard(f"{task - lo}/{count}")
 
 
-def shard_indices(n_pieces: int, shard: tuple[int, int] | None) -> list[int]:
-    """Indices (in piece order) of the pieces shard ``(i, n)`` runs: ``k % n == i``.
+def shard_owners(n_pieces: int, n: int, costs: Sequence[float | None] | None = None) -> list[int]:
+    """The shard (0..n-1) that runs each piece, in piece order.
+
+    With a cost estimate for every piece (``costs``, finite and >= 0): a cost-balanced partition
+    by greedy longest-processing-time (Graham 1969): pieces in order of decreasing cost (ties:
+    piece order) go one by one to the shard with the least cost so far (ties: the lowest shard
+    index). It depends only on the costs and their order, so concurrent shards compute the
+    same partition; its largest shard cost is at most (4/3 - 1/(3n)) x the optimum and at most
+    the mean shard cost plus the largest piece cost. Without costs (any None): piece k goes to
+    shard ``k % n``.
+
+    Raises:
+      ValueError: a cost that is negative or not finite.
+    """
+    if costs is None or len(costs) != n_pieces or any(c is None for c in costs):
+        return [k % n for k in range(n_pieces)]
+    vals = [float(c) for c in costs]  # type: ignore[arg-type]
+    if not all(math.isfinite(c) and c >= 0 for c in vals):
+        raise ValueError(f"piece costs must be finite and >= 0, got {vals}")
+    loads = [0.0] * n
+    owner = [0] * n_pieces
+    for k in sorted(range(n_pieces), key=lambda k: (-vals[k], k)):
+        j = min(range(n), key=lambda j: (loads[j], j))
+        loads[j] += vals[k]
+        owner[k] = j
+    return owner
+
+
+def shard_indices(
+    n_pieces: int, shard: tuple[int, int] | None, costs: Sequence[float | None] | None = None
+) -> list[int]:
+    """Indices (in piece order) of the pieces shard ``(i, n)`` runs (:func:`shard_owners`).
 
     None: every piece. The n shards of an experiment partition its pieces.
     """
     if shard is None:
         return list(range(n_pieces))
     i, n = shard
-    return [k for k in range(n_pieces) if k % n == i]
+    return [k for k, o in enumerate(shard_owners(n_pieces, n, costs)) if o == i]
 
 
 def is_writer(process_index: int | None = None) -> bool:

@@ -33,6 +33,7 @@ __all__ = [
     "build_model",
     "effective_sigma_w2",
     "estimate_bytes",
+    "estimate_cost",
     "grid_pieces",
     "grid_training_data",
     "run_group",
@@ -236,6 +237,16 @@ def _call(fn: Callable, group: Group, data: Callable[[], Any], config) -> pd.Dat
     return fn(group, data(), config)
 
 
+def estimate_cost(group: Group, compute: Mapping[str, Any]) -> float:
+    """A group's compute in units of one width^2 matmul row: cells x seeds x depth x width^2
+    (times ``steps`` when training). Relative between the groups of one grid (``--shard``
+    balances by it); not a time."""
+    cost = float(group.n_cells) * int(compute["seeds"]) * group.depth * float(group.width) ** 2
+    if compute.get("kind", "propagation") == "training":
+        cost *= int(compute.get("steps", 1))
+    return cost
+
+
 def estimate_bytes(group: Group, compute: Mapping[str, Any]) -> int | None:
     """An estimate of one group's device working set in bytes (float32), for ``--dry-run``.
 
@@ -293,6 +304,7 @@ def grid_pieces(compute: Mapping[str, Any]) -> list[Piece]:
             g.spec(),
             GRID_AXES,
             memory_bytes=estimate_bytes(g, compute),
+            cost=estimate_cost(g, compute),
         )
         for g in groups
     ]

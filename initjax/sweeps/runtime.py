@@ -125,6 +125,9 @@ class Piece:
         hash); set by grid builders, which put the piece's own slice of those keys in ``spec``.
       memory_bytes: an estimate of the device memory the piece needs (shown by ``--dry-run``;
         None: unknown). Not part of its identity.
+      cost: an estimate of the piece's compute in arbitrary units, comparable between the
+        pieces of one experiment (e.g. cells x seeds x depth x width^2); ``--shard`` balances
+        shards by it when every piece has one. Not part of its identity.
     """
 
     label: str
@@ -132,6 +135,7 @@ class Piece:
     spec: Any = None
     axes: tuple[str, ...] = ()
     memory_bytes: int | None = None
+    cost: float | None = None
 
 
 def _slug(label: str) -> str:
@@ -284,7 +288,7 @@ def run_loop(
     out = Path(out)
     rank, n_proc = _processes()
     writer = rank == WRITER
-    mine = [] if assemble else shard_indices(len(pieces), shard)
+    mine = [] if assemble else shard_indices(len(pieces), shard, [p.cost for p in pieces])
     t0 = time.perf_counter()
 
     store = RunStore(out)
@@ -519,12 +523,16 @@ def plan(
     Returns:
       ``{"pieces": [{"index", "label", "id", "state" (ok | missing | incomplete | corrupt),
       "shard" (the shard index that owns it, or None), "runs" (whether this call would compute
-      it), "memory_bytes" (the piece's estimate, or None)}], "conflict": message or None (the
-      folder belongs to another config), "devices": {...}}``.
+      it), "memory_bytes" (the piece's estimate, or None), "cost" (its compute estimate, or
+      None)}], "conflict": message or None (the folder belongs to another config), "devices":
+      {backend, kind, count, local_count, processes, memory_free (bytes free on one device:
+      ``memory_stats()`` bytes_limit - bytes_in_use on GPU/TPU, available host RAM on CPU),
+      memory_source}}``.
     """
     import jax
 
-    from initjax.sweeps.distributed import shard_indices
+    from initjax.measure import _memory
+    from initjax.sweeps.distributed import shard_owners
 
     pieces = list(pieces)
     ids = _check_ids(name, pieces, compute)
@@ -535,7 +543,7 @@ def plan(
     except FolderConflictError as err:
         conflict = str(err)
     store = RunStore(out)
-    mine = set(shard_indices(len(pieces), shard))
+    owners = shard_owners(len(pieces), shard[1], [p.cost for p in pieces]) if shard else None
     rows = []
     for k, (pid, p) in enumerate(zip(ids, pieces, strict=True)):
         state = store.check_piece(pid)[0] if conflict is None else PieceState.MISSING
@@ -545,13 +553,17 @@ def plan(
                 "label": p.label,
                 "id": pid,
                 "state": state,
-                "shard": None if shard is None else k % shard[1],
-                "runs": k in mine and state != PieceState.OK,
+                "shard": None if owners is None else owners[k],
+                "runs": (owners is None or owners[k] == shard[0]) and state != PieceState.OK,
                 "memory_bytes": p.memory_bytes,
+                "cost": p.cost,
             }
         )
     devs = jax.devices()
+    free, _, source = _memory.available()
     devices = {
+        "memory_free": free,
+        "memory_source": source,
         "backend": jax.default_backend(),
         "kind": devs[0].device_kind if devs else None,
         "count": len(devs),

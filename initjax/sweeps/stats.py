@@ -4,10 +4,9 @@ Every verdict of the suite compares a measurement with an expected value in unit
 measurement's standard error over seeds (independent networks), with the tolerance fixed in the
 experiment's config before the run. These helpers compute the numbers those criteria need.
 
-- :func:`mean_se`: mean and standard error of the mean (sample sd / sqrt(n)).
-- :func:`jackknife`: mean estimate and standard error of any statistic of seeds (leave-one-out;
-  Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means (a root, a slope,
-  a ratio of means), scalar or one value per layer.
+- :func:`mean_se` (from :mod:`initjax.measure.fits`): mean and standard error of the mean.
+- :func:`jackknife` (from :mod:`initjax.measure.fits`): standard error of any statistic of seeds
+  (leave-one-out; Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means.
 - :func:`loglog_slopes`: per seed, the least-squares slope of log y on log x (a power law).
 - :func:`deviation`: a :class:`~initjax.sweeps.summary.Check` "|measured - expected| <= z_max SE".
 - :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t;
@@ -16,7 +15,8 @@ experiment's config before the run. These helpers compute the numbers those crit
 - :func:`sign_test`: exact one-sided binomial test of k successes in n trials; :func:`sign_check`:
   the Check "k of n paired seeds went the claimed way, sign test p <= alpha".
 - :func:`excuse_negligible`: a failed deviation too small to matter is reported, not judged.
-- :func:`finite_width`: the 1/N term from one quantity measured at two widths:
+- :func:`finite_width` (from :mod:`initjax.measure.fits`): the 1/N term from one quantity
+  measured at two widths:
   m(N) = m_inf + b / N, so m_inf and b follow from m(N1), m(N2) with propagated standard errors.
 - :func:`finite_width_fit`: :func:`finite_width` per group of a table of (group, width, mean, SE).
 - :func:`layer_deviation`: per-layer deviations of a measured column from its theory column in
@@ -31,12 +31,12 @@ experiment's config before the run. These helpers compute the numbers those crit
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from initjax.measure.fits import finite_width, jackknife, mean_se
 from initjax.sweeps.summary import Check
 
 __all__ = [
@@ -61,44 +61,6 @@ __all__ = [
     "welch_not_worse",
     "welch_one_sided",
 ]
-
-
-def mean_se(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
-    """(mean, standard error) of finite values; SE is NaN with fewer than 2 values."""
-    v = np.asarray(values, np.float64).ravel()
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return float("nan"), float("nan")
-    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
-    return float(v.mean()), se
-
-
-def jackknife(
-    statistic: Callable[[np.ndarray], Any], samples: np.ndarray, axis: int = 0
-) -> tuple[Any, Any]:
-    """(statistic of all samples, leave-one-out jackknife standard error).
-
-    Args:
-      statistic: maps an array of samples (``samples`` with some entries of ``axis`` removed)
-        to a float, or to an array of floats (e.g. one value per layer).
-      samples: array whose ``axis`` indexes independent replicates (seeds).
-      axis: the replicate axis.
-
-    Returns:
-      (theta, se) with se = sqrt((n-1)/n * sum_i (theta_(i) - mean theta_(.))^2); NaN with n < 2.
-      Floats for a scalar statistic; float64 arrays of the statistic's shape otherwise.
-    """
-    samples = np.asarray(samples)
-    n = samples.shape[axis]
-    theta = np.asarray(statistic(samples), np.float64)
-    if n < 2:
-        se = np.full(theta.shape, np.nan)
-    else:
-        loo = np.array([statistic(np.delete(samples, i, axis=axis)) for i in range(n)], np.float64)
-        se = np.sqrt((n - 1) / n * np.sum((loo - loo.mean(axis=0)) ** 2, axis=0))
-    if theta.ndim == 0:
-        return float(theta), float(se)
-    return theta, se
 
 
 def loglog_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -286,30 +248,6 @@ def excuse_negligible(check: Check, size: float, limit: float, note: str) -> boo
         check.passed, check.note = None, f"{check.note}; {note}" if check.note else note
         return True
     return False
-
-
-def finite_width(
-    m1: float, se1: float, n1: int, m2: float, se2: float, n2: int
-) -> dict[str, float]:
-    """Fit m(N) = m_inf + b / N through two widths (independent measurements).
-
-    Returns:
-      dict with ``m_inf``, ``se_inf`` (propagated), ``b``, ``se_b``, and ``term1`` / ``term2``:
-      the finite-width term b / N at each width (the part of m(N) that 1/N scaling removes).
-
-    Raises:
-      ValueError: equal widths.
-    """
-    if n1 == n2:
-        raise ValueError(f"finite_width needs two different widths, got {n1} twice")
-    # m_inf = (n2 m2 - n1 m1) / (n2 - n1);  b = (m1 - m2) / (1/n1 - 1/n2)
-    w1, w2 = -n1 / (n2 - n1), n2 / (n2 - n1)
-    m_inf = w1 * m1 + w2 * m2
-    se_inf = math.sqrt((w1 * se1) ** 2 + (w2 * se2) ** 2)
-    d = 1.0 / n1 - 1.0 / n2
-    b = (m1 - m2) / d
-    se_b = math.sqrt(se1**2 + se2**2) / abs(d)
-    return dict(m_inf=m_inf, se_inf=se_inf, b=b, se_b=se_b, term1=b / n1, term2=b / n2)
 
 
 def finite_width_fit(

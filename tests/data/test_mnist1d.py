@@ -93,3 +93,16 @@ def test_cache_dir_env(monkeypatch, tmp_path):
     monkeypatch.delenv("INITJAX_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert _mnist1d.cache_dir() == tmp_path / "xdg" / "initjax"
+
+
+def test_cache_file_mode_follows_the_umask(tmp_path):
+    # 0o666 minus the umask, as open(path, "w") gives, not mkstemp's 0o600.
+    import os
+
+    old = os.umask(0o002)
+    try:
+        data.load("mnist1d", cache_dir=tmp_path, num_samples=200)
+    finally:
+        os.umask(old)
+    (f,) = (tmp_path / "mnist1d").glob("*.npz")
+    assert f.stat().st_mode & 0o777 == 0o664

@@ -40,3 +40,22 @@ def test_learning_steps_and_loglog_slopes():
     times = np.stack([5.0 * depths**0.5, 3.0 * depths**2])
     np.testing.assert_allclose(sim.loglog_slopes(times, depths), [0.5, 2.0])
     assert sim.loglog_slopes(times[:, :1], depths[:1]).size == 0
+
+
+def test_half_rise_times_by_hand():
+    import pandas as pd
+
+    s, u0, lr = 2.0, 0.02, 0.01
+    t = np.arange(0.0, 201.0, 10.0)
+    frame = pd.DataFrame(
+        dict(hidden=8, seed=0, mode=0, step=t, s=s, u0_eff=u0, learning_rate=lr)
+        | dict(u=s * t / 100.0, u_discrete=s * t / 200.0)  # linear: s / 2 at t = 50 and 100
+    )
+    row = sim.half_rise_times(frame.iloc[::-1]).iloc[0]  # rows in any order
+    assert row["t_half"] == pytest.approx(50.0) and row["t_half_discrete"] == pytest.approx(100.0)
+    assert row["rel_err"] == pytest.approx(-0.5)
+    # tau / (2 s) log(s / u0 - 1) = 100 / 4 * log(99)
+    assert row["t_half_continuous"] == pytest.approx(25.0 * np.log(99.0))
+    assert row["rel_err_continuous"] == pytest.approx(50.0 / (25.0 * np.log(99.0)) - 1.0)
+    never = sim.half_rise_times(frame.assign(u=0.1))  # never reaches s / 2
+    assert np.isinf(never["t_half"].iloc[0])

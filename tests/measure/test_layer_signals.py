@@ -50,3 +50,27 @@ def test_histogram_counts_and_outside():
     assert list(h["count"]) == [1, 3] and h["outside"] == 2
     with pytest.raises(ValueError, match="bins"):
         ls.histogram([0.0], bins=0, lim=1.0)
+
+
+def test_signal_histograms_ranges_and_counts():
+    acts = np.array([[0.5, -0.5, 2.0], [0.1, 0.2, 0.3]])  # K = 2 layers
+    grads = np.array([[1.0, -1.0, 1.0, -1.0], [0.0, 0.0, 0.0, 0.0]])  # sd 1 and 0
+    h = ls.signal_histograms(acts, grads, bins=2)
+    a1 = h[(h["quantity"] == "activation") & (h["layer"] == 1)]
+    assert a1["bin_lo"].tolist() == [-1.0, 0.0] and a1["count"].tolist() == [1, 1]
+    assert a1["outside"].iloc[0] == 1  # 2.0 > 1
+    g = h[h["quantity"] == "gradient"]
+    assert g["bin_lo"].min() == -4.0 and g["bin_hi"].max() == 4.0  # 4 x the largest sd (1)
+    assert g[g["layer"] == 2]["count"].tolist() == [0, 4]  # zeros fall in [0, 4)
+    assert h["quantity"].tolist()[:4] == ["activation"] * 4
+
+
+def test_jacobian_sv_frame_on_known_spectra():
+    jacs = [np.stack([np.diag([3.0, 4.0]), 2.0 * np.eye(2)]), np.stack([np.eye(2), np.eye(2)])]
+    f = ls.jacobian_sv_frame(jacs)
+    assert f["seed"].tolist() == [0, 0, 1, 1] and f["layer"].tolist() == [1, 2, 1, 2]
+    np.testing.assert_allclose(f["mean_sv"], [3.5, 2.0, 1.0, 1.0])
+    np.testing.assert_allclose(f["mean_sv2"], [12.5, 4.0, 1.0, 1.0])
+    np.testing.assert_allclose(f["min_sv"], [3.0, 2.0, 1.0, 1.0])
+    np.testing.assert_allclose(f["max_sv"], [4.0, 2.0, 1.0, 1.0])
+    assert ls.jacobian_sv_frame([]).empty

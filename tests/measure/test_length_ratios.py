@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from initjax import keys
-from initjax.measure.length_ratios import length_ratios
+from initjax.measure.length_ratios import length_ratio_moments, length_ratios
 
 
 def test_length_ratios_match_a_numpy_forward():
@@ -35,3 +35,19 @@ def test_bad_sizes_are_refused(args, match):
         length_ratios(*args)
     with pytest.raises(ValueError, match="sigma_w2"):
         length_ratios([4], 3, 10, sigma_w2=0.0)
+
+
+def test_length_ratio_moments_by_hand():
+    r = np.array([[1.0, 0.0], [3.0, 2.0]])  # 2 networks, 2 layers of widths 5 and 10
+    m = length_ratio_moments([5, 10], r)
+    np.testing.assert_allclose(m["mean_r"], [2.0, 1.0])
+    np.testing.assert_allclose(m["se_mean_r"], [1.0, 1.0])  # sd sqrt(2) / sqrt(2)
+    np.testing.assert_allclose(m["mean_r2"], [5.0, 2.0])
+    # sqrt((mean R^4 - (mean R^2)^2) / n): (41 - 25) / 2 and (8 - 4) / 2
+    np.testing.assert_allclose(m["se_mean_r2"], [np.sqrt(8.0), np.sqrt(2.0)])
+    np.testing.assert_allclose(m["theory_r2"], [1.0 + 5 / 5, 2.0 * (1.0 + 5 / 10)])
+    np.testing.assert_allclose(m["inv_width_sum"], [0.2, 0.3])
+    assert m["layer"].tolist() == [1, 2] and m["n"].tolist() == [2, 2]
+    assert m["nonfinite"].tolist() == [0, 0]
+    with pytest.raises(ValueError, match="r must be"):
+        length_ratio_moments([5, 10, 20], r)

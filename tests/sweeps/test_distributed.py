@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -11,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -88,6 +91,44 @@ def test_shards_partition_the_pieces(n_pieces, n):
     assert flat == list(range(n_pieces))  # every piece once
     assert max(map(len, parts)) - min(map(len, parts)) <= 1  # balanced in count
     assert shard_indices(n_pieces, None) == list(range(n_pieces))
+
+
+def _optimum(costs, n):
+    """The smallest possible largest shard cost (brute force over every assignment)."""
+    best = math.inf
+    for assign in itertools.product(range(n), repeat=len(costs)):
+        loads = [0.0] * n
+        for c, j in zip(costs, assign, strict=True):
+            loads[j] += c
+        best = min(best, max(loads))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("n", [2, 3])
+def test_cost_balanced_shards_are_a_partition_within_the_lpt_bound(seed, n):
+    rng = np.random.default_rng(seed)
+    # Grid-like costs: cells x seeds x depth x width^2 over a few widths and depths.
+    widths, depths = rng.choice([16, 64, 256], 8), rng.choice([3, 30], 8)
+    costs = [float(d * w * w) for w, d in zip(widths, depths, strict=True)]
+    parts = [shard_indices(len(costs), (i, n), costs) for i in range(n)]
+    assert sorted(k for p in parts for k in p) == list(range(len(costs)))  # every piece once
+    loads = [sum(costs[k] for k in p) for p in parts]
+    # Graham's bound for greedy LPT: max load <= (4/3 - 1/(3n)) OPT; and <= mean + largest.
+    assert max(loads) <= (4 / 3 - 1 / (3 * n)) * _optimum(costs, n) + 1e-9
+    assert max(loads) <= sum(costs) / n + max(costs)
+    # Deterministic: the same partition from every process (no hash seeds, no clocks).
+    assert parts == [shard_indices(len(costs), (i, n), list(costs)) for i in range(n)]
+
+
+def test_cost_balance_beats_round_robin_and_falls_back_without_costs():
+    # One big piece then small ones: round robin puts the big one with half the small ones.
+    costs = [100.0, 1, 1, 1, 1, 1, 1, 1, 1]
+    lpt = [shard_indices(9, (i, 2), costs) for i in range(2)]
+    assert lpt == [[0], list(range(1, 9))]
+    assert shard_indices(9, (0, 2), [None, *costs[1:]]) == [0, 2, 4, 6, 8]  # k % n
+    with pytest.raises(ValueError, match="costs"):
+        shard_indices(2, (0, 2), [1.0, float("nan")])
 
 
 def test_only_process_zero_writes():
@@ -242,3 +283,27 @@ def test_an_experiment_of_the_earlier_form_is_refused_before_any_work(tmp_path, 
     assert "lacks pieces(), evaluate(), report()" in capsys.readouterr().err
     assert main(["run", str(exp), "--out", str(out)]) == 2
     assert not out.exists()
+
+
+def test_plan_assigns_costed_pieces_by_lpt_and_states_device_memory(tmp_path, monkeypatch):
+    from initjax.measure import _memory
+    from initjax.sweeps.runtime import Piece, plan
+
+    monkeypatch.setattr(_memory, "available", lambda: (3 * 2**30, 2**34, "test device memory"))
+    costs = [100.0, 1, 1, 1, 1, 1, 1, 1, 1]
+    pieces = [
+        Piece(f"p{k}", lambda: pd.DataFrame({"x": [1]}), {"k": k}, cost=c, memory_bytes=2**20)
+        for k, c in enumerate(costs)
+    ]
+    p = plan(
+        "toy-lpt",
+        pieces,
+        tmp_path / "run",
+        compute={"a": 1},
+        config={"compute": {"a": 1}},
+        shard=(0, 2),
+    )
+    assert [r["shard"] for r in p["pieces"]] == [0, 1, 1, 1, 1, 1, 1, 1, 1]
+    assert [r["runs"] for r in p["pieces"]] == [True] + [False] * 8
+    assert p["devices"]["memory_free"] == 3 * 2**30
+    assert p["devices"]["memory_source"] == "test device memory"

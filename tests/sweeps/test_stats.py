@@ -10,22 +10,6 @@ from scipy import stats as sps
 from initjax.sweeps import stats
 
 
-def test_mean_se_and_jackknife_of_the_mean_agree():
-    x = np.random.default_rng(0).standard_normal(20)
-    m, se = stats.mean_se(x)
-    assert m == pytest.approx(x.mean()) and se == pytest.approx(x.std(ddof=1) / math.sqrt(20))
-    # the jackknife SE of a mean is exactly the usual SE of the mean
-    theta, jse = stats.jackknife(lambda a: a.mean(), x)
-    assert theta == pytest.approx(m) and jse == pytest.approx(se, rel=1e-12)
-    assert math.isnan(stats.mean_se([1.0])[1]) and math.isnan(stats.jackknife(np.mean, x[:1])[1])
-
-
-def test_jackknife_along_an_axis():
-    x = np.random.default_rng(1).standard_normal((10, 3))
-    theta, se = stats.jackknife(lambda a: a[:, 1].mean(), x, axis=0)
-    assert se == pytest.approx(x[:, 1].std(ddof=1) / math.sqrt(10), rel=1e-12)
-
-
 def test_deviation_check():
     c = stats.deviation("x", 1.029, 1.0, 0.01, 3.0)
     assert c.z == pytest.approx(2.9) and c.passed and c.tolerance == "|z| <= 3"
@@ -70,17 +54,6 @@ def test_variance_ratio_one_sided_matches_scipy():
     assert f2 == pytest.approx(1 / f) and p2 == pytest.approx(1 - p, abs=1e-6)
     with pytest.raises(ValueError, match=">= 2 values"):
         stats.variance_ratio_one_sided([1.0], b)
-
-
-def test_finite_width_recovers_an_exact_one_over_n_law():
-    m_inf, b = 1.76, 2.5
-    fw = stats.finite_width(m_inf + b / 128, 0.01, 128, m_inf + b / 512, 0.003, 512)
-    assert fw["m_inf"] == pytest.approx(m_inf) and fw["b"] == pytest.approx(b)
-    assert fw["term2"] == pytest.approx(b / 512) and fw["term1"] == pytest.approx(b / 128)
-    # m_inf = (4 m2 - m1) / 3: its SE from the two SEs
-    assert fw["se_inf"] == pytest.approx(math.sqrt((0.01 / 3) ** 2 + (4 * 0.003 / 3) ** 2))
-    with pytest.raises(ValueError, match="two different widths"):
-        stats.finite_width(1, 1, 64, 1, 1, 64)
 
 
 def test_finite_width_fit_per_group_recovers_each_law():
@@ -244,15 +217,6 @@ def test_excuse_negligible_only_for_a_small_failed_check():
     assert not excuse_negligible(big, 0.02, 0.01, "negligible") and big.passed is False
     ok = deviation("d", 0.001, 0.0, 0.001, 3.0)
     assert not excuse_negligible(ok, 0.001, 0.01, "negligible") and ok.passed is True
-
-
-def test_jackknife_of_a_vector_statistic_is_the_per_column_jackknife():
-    x = np.random.default_rng(2).lognormal(size=(12, 4))
-    theta, se = stats.jackknife(lambda a: a.mean(0) / a[:, 0].mean(), x)
-    assert theta.shape == se.shape == (4,) and se[0] == pytest.approx(0.0, abs=1e-12)
-    for j in range(1, 4):
-        tj, sj = stats.jackknife(lambda a, j=j: a[:, j].mean() / a[:, 0].mean(), x)
-        assert theta[j] == pytest.approx(tj, rel=1e-12) and se[j] == pytest.approx(sj, rel=1e-12)
 
 
 def test_loglog_slopes_of_exact_power_laws():

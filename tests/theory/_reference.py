@@ -145,8 +145,12 @@ def gauss_2d(f, g, q1: float, q2: float, c: float, kinks=()) -> float:
     def outer(z1):
         return f(s1 * z1) * inner(z1) * math.exp(-0.5 * z1 * z1) / SQRT_2PI
 
-    br = [b for b in z_breaks(q1, kinks) if abs(b) <= 12.0]
-    br = sorted({-12.0, *br, 12.0})
+    # The inner integral, as a function of z1, varies on g's scale seen through u2 = s2 c z1 + ...:
+    # break at the activation ladder and kinks mapped through s2 c too (q2 >> q1, |c| ~ 1).
+    br = set(z_breaks(q1, kinks))
+    if c != 0.0:
+        br |= set(z_breaks(q2 * c * c, kinks))  # symmetric in z
+    br = sorted({-12.0, *(b for b in br if abs(b) <= 12.0), 12.0})
     return math.fsum(
         integrate.quad(outer, a, b, epsabs=1e-300, epsrel=1e-12, limit=100)[0]
         for a, b in zip(br[:-1], br[1:], strict=True)

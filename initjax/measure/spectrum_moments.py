@@ -1,0 +1,67 @@
+"""First two moments of measured Jacobian spectra, per network and over networks.
+
+Free probability (Pennington, Schoenholz & Ganguli 2017, eqs. 12-14;
+``initjax.theory.jacobian_spectrum_moments``) predicts the mean and variance of the squared
+singular values lambda of J in the N -> infinity limit, where the random overall gain of a
+finite network (which multiplies every lambda alike) is 1. The normalized variance
+Var[lambda] / mean[lambda]^2 of each network's own spectrum removes that gain; the spread of
+this per-network number over independent networks gives the standard error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["network_moments", "spectrum_moments"]
+
+
+def network_moments(
+    frame: pd.DataFrame, by: Sequence[str], *, value: str = "lam", seed: str = "seed"
+) -> pd.DataFrame:
+    """Moments of each network's spectrum.
+
+    Args:
+      frame: one row per eigenvalue: the columns ``by``..., ``seed`` (one network per level of
+        (by..., seed)) and ``value`` (a squared singular value lambda).
+      by: grouping columns (e.g. ``("arm", "width", "depth")``).
+      value, seed: column names.
+
+    Returns:
+      Indexed by (by..., seed), in order of appearance: ``mean``, ``var`` (sample variance,
+      ddof 1), ``max`` of lambda, and ``normalized_var`` = var / mean^2.
+
+    Raises:
+      KeyError: a named column is missing.
+    """
+    missing = [c for c in (*by, seed, value) if c not in frame.columns]
+    if missing:
+        raise KeyError(f"network_moments: columns {missing} not in the table")
+    g = frame.groupby([*by, seed], sort=False)[value]
+    net = g.agg(mean="mean", var="var", max="max")
+    net["normalized_var"] = net["var"] / net["mean"] ** 2
+    return net
+
+
+def spectrum_moments(
+    frame: pd.DataFrame, by: Sequence[str], *, value: str = "lam", seed: str = "seed"
+) -> pd.DataFrame:
+    """Per level of ``by``: the normalized Var[lambda] averaged over networks, with its SE.
+
+    Args:
+      frame, by, value, seed: as in :func:`network_moments`.
+
+    Returns:
+      One row per level (order of appearance): ``by``..., ``var`` (mean normalized variance),
+      ``raw_var`` (mean variance without the gain normalization), ``mean`` (mean of the
+      networks' mean lambda), ``lam_max`` (largest lambda of any network), ``networks`` and
+      ``var_se`` = sd(normalized variances, ddof 1) / sqrt(networks) (NaN for one network).
+    """
+    net = network_moments(frame, by, value=value, seed=seed)
+    g = net.groupby(level=list(by), sort=False)
+    out = g.agg(var=("normalized_var", "mean"), raw_var=("var", "mean"), mean=("mean", "mean"),
+                lam_max=("max", "max"), networks=("normalized_var", "size"))  # fmt: skip
+    out["var_se"] = g["normalized_var"].std(ddof=1) / np.sqrt(out["networks"])
+    return out.reset_index()
