@@ -44,3 +44,14 @@ def _release_executables():
     compiler, "Failed to materialize symbols") in workers holding many of them."""
     yield
     jax.clear_caches()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``-n N`` send each test module to one xdist worker (``--dist loadfile``) unless
+    ``--dist`` is given. Module-scoped fixtures (an experiment's tiny run, a compiled model
+    family) are then computed once; xdist's default ``load`` splits a module's tests across
+    workers and each worker recomputed the fixtures its tests use."""
+    args = config.invocation_params.args
+    explicit = any(str(a) == "-d" or str(a).startswith("--dist") for a in args)
+    if getattr(config.option, "dist", "no") == "load" and not explicit:
+        config.option.dist = "loadfile"
