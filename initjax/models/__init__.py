@@ -27,6 +27,7 @@ from typing import Any
 from initjax.models._core import (
     Stack,
     StackModule,
+    UnsupportedCapability,
     apply_stack,
     check_rescale,
     data_method,
@@ -88,6 +89,7 @@ __all__ = [
     "ResMLPStack",
     "Stack",
     "StackModule",
+    "UnsupportedCapability",
     "Transformer",
     "TransformerStack",
     "apply_stack",

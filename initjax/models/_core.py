@@ -72,6 +72,12 @@ __all__ = [
 Params = Any
 
 
+class UnsupportedCapability(TypeError):
+    """A model family lacks an optional capability: unit-level access (``unit_weights``,
+    ``units_matrix``: the unit-symmetry metrics) or parameter roles (``roles``: the
+    parametrizations). The message names the family and the method it would need."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Stack(abc.ABC):
     """Pure description of a depth-scanned network (hashable: it is a static jit argument).
@@ -139,12 +145,19 @@ class Stack(abc.ABC):
 
         ``layer`` is 0 for the input projection's params, 1 for a hidden layer's. A stack that
         does not define it does not support the ``unit_symmetry`` metric.
+
+        Raises:
+          UnsupportedCapability: the family does not define it.
         """
-        raise NotImplementedError(f"{type(self).__name__} does not define unit_weights")
+        raise UnsupportedCapability(f"{type(self).__name__} does not define unit_weights")
 
     def units_matrix(self, a: jax.Array) -> jax.Array:
-        """Activations ``(B, *feature_shape)`` as a ``(rows, units)`` matrix (units = columns)."""
-        raise NotImplementedError(f"{type(self).__name__} does not define units_matrix")
+        """Activations ``(B, *feature_shape)`` as a ``(rows, units)`` matrix (units = columns).
+
+        Raises:
+          UnsupportedCapability: the family does not define it.
+        """
+        raise UnsupportedCapability(f"{type(self).__name__} does not define units_matrix")
 
     # -- hook for data-dependent initialization (LSUV) ---------------------------------------------
     def affine_units(self, group: str) -> tuple[tuple[str, ...], ...]:
@@ -169,8 +182,11 @@ class Stack(abc.ABC):
         ``{"input": ..., "hidden": ..., ["readout": ...]}``.
 
         A family that does not define it cannot be reparametrized (SP/NTK/muP need the roles).
+
+        Raises:
+          UnsupportedCapability: the family declares no roles.
         """
-        raise NotImplementedError(
+        raise UnsupportedCapability(
             f"{type(self).__name__} does not declare parameter roles (Stack.roles)"
         )
 

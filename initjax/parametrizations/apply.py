@@ -29,7 +29,14 @@ import numpy as np
 import pandas as pd
 
 from initjax import keys, models
-from initjax.models import ParamRole, Stack, apply_stack, init_stack, stack_of
+from initjax.models import (
+    ParamRole,
+    Stack,
+    UnsupportedCapability,
+    apply_stack,
+    init_stack,
+    stack_of,
+)
 from initjax.parametrizations._table import OPTIMIZER_FAMILIES, Parametrization, get, role_class
 
 __all__ = ["LeafRule", "Parametrized", "parametrize"]
@@ -225,7 +232,7 @@ def _leaves_of(model, stack: Stack, in_shape) -> list[tuple[tuple[str, ...], Par
     """(path, role, per-layer shape) per parameter, checking roles against the params."""
     try:
         roles = stack.roles()
-    except NotImplementedError:
+    except UnsupportedCapability:
         raise ValueError(
             f"model: {type(model).__name__} declares no parameter roles (Stack.roles), so it "
             "cannot be reparametrized"
@@ -421,5 +428,5 @@ def _with_logits(model, P: Parametrization):
 def _safe_roles(model) -> Mapping[str, Any]:
     try:
         return stack_of(model).roles()
-    except NotImplementedError:
+    except UnsupportedCapability:
         return {}

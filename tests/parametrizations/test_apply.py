@@ -126,3 +126,15 @@ def test_sp_init_equals_the_model_init():
     want = init_stack(models.stack_of(m), keys.role(KEY, keys.PARAMS), (12,), 2.0, 0.0)
     got = pz.init(KEY)
     assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), got, want))
+
+
+def test_a_family_without_roles_is_refused_by_name(monkeypatch):
+    # The base Stack's optional capabilities raise UnsupportedCapability (a TypeError), which
+    # parametrize turns into a ValueError naming the model and the missing method.
+    stack = _mlp(64).stack()
+    for method, args in (("roles", ()), ("unit_weights", ({}, 0)), ("units_matrix", (None,))):
+        with pytest.raises(models.UnsupportedCapability, match=method):
+            getattr(models.Stack, method)(stack, *args)
+    monkeypatch.setattr(models.MLPStack, "roles", models.Stack.roles)
+    with pytest.raises(ValueError, match=r"MLP declares no parameter roles \(Stack.roles\)"):
+        P.parametrize(_mlp(64), "sp", in_shape=(12,))
