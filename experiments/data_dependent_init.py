@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from initjax.sweeps import stats
+from initjax.sweeps.checks import seeds_check
+from initjax.sweeps.config import experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict, failed_reason
 from initjax.sweeps.tables import last_step
@@ -42,11 +44,11 @@ PRESETS = {
 }  # fmt: skip
 
 METHODS = ("lsuv", "metainit", "gradinit")
+CELL = ["arch", "method", "sigma_w2"]  # one training arm
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     # fmt: off
     c.compute = dict(
         archs=["mlp-tanh", "mlp-relu", "conv-relu"], methods=list(METHODS), width=64, depth=20,
@@ -102,29 +104,29 @@ def pieces(compute):
     # a bad name is refused before any piece runs
     [_arch(compute, a) for a in (*compute.archs, *compute.train_archs)]
 
-    @functools.cache
-    def data():
-        from initjax.data.training import training_data
-
-        kw = dict(name=str(compute.dataset), n_train=compute.n_train)
-        return {"mlp": training_data(**kw, flatten=True),  # the ConvNet reads (n, 40, 1)
-                "conv": training_data(**kw, channel_axis=True)}  # fmt: skip
-
     kinds = (("q", q_piece, compute.methods),
              ("train", train_piece, ("he_normal", "orthogonal", *compute.methods)))  # fmt: skip
-    return [Piece(f"{kind} {a} {m}", functools.partial(fn, a, m, data, compute),
+    return [Piece(f"{kind} {a} {m}", functools.partial(fn, a, m, compute),
                   {"kind": kind, "arch": a, "method": m})
             for a in compute.archs for kind, fn, ms in kinds for m in ms
             if kind == "q" or a in compute.train_archs]  # fmt: skip
 
 
-def q_piece(arch, method, data, compute) -> pd.DataFrame:
+def _data(compute, arch: str):
+    """The training data as ``arch`` reads it: flat (n, 40) for MLPs, (n, 40, 1) for the ConvNet."""
+    from initjax.data.training import training_data
+
+    kw = {"channel_axis": True} if arch.startswith("conv") else {"flatten": True}
+    return training_data(str(compute.dataset), n_train=compute.n_train, **kw)
+
+
+def q_piece(arch, method, compute) -> pd.DataFrame:
     """Per sigma_w2 arm: per-layer z statistics and the method's score, base vs refined."""
     from initjax import initializers
     from initjax.measure import initial_params, propagate
     from initjax.measure.init_objectives import objective_scores
 
-    xtr, ytr, xte, yte = data()[arch.split("-")[0]]
+    xtr, ytr, xte, yte = _data(compute, arch)
     xb, yb = xtr[: int(compute.probe_batch)], ytr[: int(compute.probe_batch)]
     frames = []
     for sw2 in compute.sigma_w2s:
@@ -143,7 +145,7 @@ def q_piece(arch, method, data, compute) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def train_piece(arch, method, data, compute) -> pd.DataFrame:
+def train_piece(arch, method, compute) -> pd.DataFrame:
     """Curves: He at the three scales (x1: reference), orthogonal, a method at x0.1 and x10."""
     from initjax.measure.train import TrainSpec, train
 
@@ -152,12 +154,12 @@ def train_piece(arch, method, data, compute) -> pd.DataFrame:
     model = _arch(compute, arch)(kernel_init=_init(compute, method))
     frames = []
     for sw2 in cells:  # one train call per cell: orthogonal's None is not an array value
-        res = train(model.clone(sigma_w2=sw2), data()[arch.split("-")[0]], seeds=int(compute.seeds),
+        res = train(model.clone(sigma_w2=sw2), _data(compute, arch), seeds=int(compute.seeds),
                     learning_rate=float(compute.learning_rate),
                     spec=TrainSpec.from_config(compute),
                     root_seed=int(compute.root_seed))  # fmt: skip
-        cur = res.curves_frame().drop(columns=["cell", "sigma_w2", "sigma_b2", "learning_rate"])
-        cur["diverged"] = res.arrays["diverged"][0][cur["seed"].to_numpy()]
+        cur = res.curves_frame(diverged=True)
+        cur = cur.drop(columns=["cell", "sigma_w2", "sigma_b2", "learning_rate"])
         frames.append(cur.assign(sigma_w2=np.nan if sw2 is None else float(sw2)))
     return pd.concat(frames, ignore_index=True).assign(record="curve", arch=arch, method=method)
 
@@ -169,7 +171,7 @@ def curves(table: pd.DataFrame) -> pd.DataFrame:
 
 def finals(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (arch, method, sigma_w2, seed): the last curve point."""
-    return last_step(curves(table), ["arch", "method", "sigma_w2"])
+    return last_step(curves(table), CELL)
 
 
 def evaluate(table, config) -> Verdict:
@@ -193,10 +195,7 @@ def evaluate(table, config) -> Verdict:
             name = f"{tag} ({'log ' if log else ''}before - after), {arch}, sigma_w2 {sw2:g}"
             checks.append(stats.paired_reduction(name, b, r, z_min=a.z_min, log=log))
     fin = finals(table)
-    n = fin.groupby(["arch", "method", "sigma_w2"])["seed"].nunique()
-    seeds = int(n.min()) if len(n) else 0
-    checks.insert(0, Check("seeds per arm (min)", seeds, a.min_seeds, tolerance=f">= {a.min_seeds}",
-                           passed=seeds >= a.min_seeds))  # fmt: skip
+    checks.insert(0, seeds_check(fin.groupby(CELL)["seed"].nunique(), a.min_seeds))
     for arch, g in fin.groupby("arch"):
         he = g[(g["method"] == "he_normal") & (g["sigma_w2"] == 2.0)]["test_acc"]
         for (m, sw2), o in g[g["method"].isin(METHODS)].groupby(["method", "sigma_w2"]):
@@ -230,23 +229,16 @@ def evaluate(table, config) -> Verdict:
 
 def report(table, config, ctx):
     """per-layer Var(z) figure, training curves, and the tables behind the checks."""
-    import matplotlib.pyplot as plt
-
     from initjax.plots import savefig
+    from initjax.sweeps.panels import facets, mean_curves
 
     comp = config.compute
     lay = table[table["record"] == "layer"]
-    archs = list(dict.fromkeys(lay["arch"]))
-    ms = list(dict.fromkeys(lay["method"]))
-    fig, axes = plt.subplots(len(archs), len(ms), squeeze=False, constrained_layout=True,
-                             figsize=(4 * len(ms), 3 * len(archs)))  # fmt: skip
-    for (i, arch), (j, m) in ((x, y) for x in enumerate(archs) for y in enumerate(ms)):
-        ax, sel = axes[i, j], lay[(lay["arch"] == arch) & (lay["method"] == m)]
-        for (sw2, stage), g in sel.groupby(["sigma_w2", "stage"]):
-            v, k = g.groupby("layer")["z_var"].mean(), list(comp.sigma_w2s).index(sw2)
-            ax.plot(
-                v.index, v.to_numpy(), ":-"[stage != "base"], c=f"C{k}", label=f"{stage} {sw2:g}"
-            )
+    fig, panels = facets(lay, "arch", "method", size=(4, 3))
+    sw2s, by = list(comp.sigma_w2s), ["sigma_w2", "stage"]
+    style = lambda i, lv: dict(color=f"C{sw2s.index(lv[0])}", ls=":-"[lv[1] != "base"])
+    for ax, (arch, m), sel in panels:
+        mean_curves(ax, sel, "layer", "z_var", by, label="{1} {0:g}", style=style)
         ax.set(yscale="log", xlabel="layer", ylabel="Var(z) (seed mean)", title=f"{arch}, {m}")
         ax.legend(fontsize=6)
     s = ctx.summary(
@@ -260,13 +252,10 @@ def report(table, config, ctx):
     )
     s.figure(savefig(fig, ctx.path("data_dependent_q.png")),
              "per-layer Var(z): dotted before, solid after refinement.")  # fmt: skip
-    cur = curves(table)
-    trained = list(dict.fromkeys(cur["arch"]))
-    fig, axes = plt.subplots(1, len(trained), squeeze=False, figsize=(4.5 * len(trained), 3.3))
-    for ax, arch in zip(axes[0], trained, strict=True):
-        for (m, sw2), g in cur[cur["arch"] == arch].groupby(["method", "sigma_w2"]):
-            c = g.groupby("step")["test_acc"].mean()
-            ax.plot(c.index, c.to_numpy(), label=f"{m} {sw2:g}", lw=2.5 if sw2 == 2.0 else 1)
+    fig, panels = facets(curves(table), cols="arch", size=(4.5, 3.3))
+    style, by = lambda i, lv: dict(lw=2.5 if lv[1] == 2.0 else 1), ["method", "sigma_w2"]
+    for ax, (arch,), sel in panels:
+        mean_curves(ax, sel, "step", "test_acc", by, label="{} {:g}", style=style)
         ax.set(xlabel="step", ylabel="test accuracy (seed mean)", title=arch)
         ax.legend(fontsize=6)
     s.figure(savefig(fig, ctx.path("data_dependent_train.png")),
@@ -274,9 +263,7 @@ def report(table, config, ctx):
     sc = lay[lay["layer"] == 0].groupby(["arch", "method", "sigma_w2", "stage"])["score"]
     s.table(sc.mean().unstack("stage").reset_index().dropna(),
             "Seed-mean GQ (metainit) / one-step loss (gradinit), before and after:")  # fmt: skip
-    res = stats.seed_means(
-        finals(table), ["arch", "method", "sigma_w2"], ["test_acc", "train_loss"]
-    )
+    res = stats.seed_means(finals(table), CELL, ["test_acc", "train_loss"])
     s.table(res, "Final training outcomes (sigma_w2 -1: orthogonal as drawn):",
             formats={"test_acc": ".3f", "train_loss": ".3g"})  # fmt: skip
     return s

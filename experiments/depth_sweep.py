@@ -16,6 +16,8 @@ import ml_collections
 import numpy as np
 
 from initjax.sweeps import stats
+from initjax.sweeps.checks import finite_width_checks
+from initjax.sweeps.config import experiment_config
 from initjax.sweeps.summary import Check, Verdict
 
 DESCRIPTION = (
@@ -44,8 +46,7 @@ PRESETS = {
 
 def get_config() -> ml_collections.ConfigDict:
     gaussian = {"distribution": "normal"}  # mean-field theory assumes Gaussian weights
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     # fmt: off
     c.compute = dict(
         kind="propagation", model="mlp", widths=[512], depths=[200], seeds=16, root_seed=0,
@@ -101,18 +102,12 @@ def pieces(compute):
     return grid_pieces(grid)
 
 
-# --- measurements: pure functions of the results table -----------------------------------------
-
-
 def critical_estimate(table, width: int, analysis) -> dict:
     """Measured critical sigma_w2 at one width (:func:`initjax.measure.fits.chi1_crossing` of
     the tanh-critical cells); ``why``: "" when value and SE are finite, else why not."""
     from initjax.measure.fits import chi1_crossing
 
     t = table[(table["arm"] == "tanh-critical") & (table["width"] == width)]
-    if t.empty or "grad_sq" not in t:
-        return dict(width=width, value=np.nan, se=np.nan, cells=np.array([]), chi1=[], seeds=0,
-                    why=f"no tanh-critical cells with grad_sq at width {width}")  # fmt: skip
     est = chi1_crossing(t, analysis.chi1_skip_first, analysis.chi1_skip_last)
     return est | dict(width=width, why=est["why"] and f"at width {width} {est['why']}")
 
@@ -138,16 +133,10 @@ def evaluate(table, config) -> Verdict:
     ]
     fw = None
     if len(widths) >= 2:
-        small = est[widths[0]]
-        fw = stats.finite_width(small["value"], small["se"], widths[0], big["value"],
-                                big["se"], widths[-1])
-        checks += [
-            stats.deviation(f"width -> infinity (1/N fit, widths {widths[0]}, {widths[-1]})",
-                            fw["m_inf"], expected, fw["se_inf"], a.z_max),
-            Check(f"finite-width term b/N at width {widths[-1]}", fw["term2"], 0.0,
-                  se=fw["se_b"] / widths[-1], passed=None,
-                  note=f"at width {widths[0]}: {fw['term1']:.4f}"),
-        ]
+        small = tuple(est[widths[0]][k] for k in ("value", "se", "width"))
+        fw_checks, fw = finite_width_checks(small, (big["value"], big["se"], widths[-1]),
+                                            expected, z_max=a.z_max)
+        checks += fw_checks
     checks.append(
         Check("published critical sigma_w2", big["value"], PUBLISHED_CRITICAL, se=big["se"],
               passed=None, note="Schoenholz et al. 2017, Fig. 1 (read from a figure)")
@@ -195,15 +184,6 @@ def evaluate(table, config) -> Verdict:
 
 
 # fmt: on
-def xi_table(table, width: int):
-    """xi_c per tanh sigma_w2 (:func:`initjax.measure.fits.depth_scale_fits`): fit of
-    |c^l - c*| (measured), and theory, asymptotic and fitted over the same layers."""
-    from initjax.measure.fits import depth_scale_fits
-
-    t = table[table["activation"].eq("tanh") & table["init"].ne("zeros")]
-    return depth_scale_fits(t[t["width"] == width])
-
-
 # fmt: off
 def report(table, config, ctx):
     """figure_q, figure_c (curves; underflow marked), figure_chi1, figure_xi and the tables."""
@@ -211,6 +191,7 @@ def report(table, config, ctx):
     import pandas as pd
 
     from initjax import theory
+    from initjax.measure.fits import depth_scale_fits
     from initjax.plots import plot_layers, savefig
 
     a, comp = config.analysis, config.compute
@@ -248,8 +229,7 @@ def report(table, config, ctx):
     rows = []
     for i, w in enumerate(sorted(int(v) for v in comp.critical_widths)):
         est = critical_estimate(table, w, a)
-        m = np.array([c[0] for c in est["chi1"]])
-        e = np.array([c[1] for c in est["chi1"]])
+        m, e = np.reshape(est["chi1"], (-1, 2)).T
         ax.errorbar(est["cells"] + 0.004 * i, m, 2 * e, fmt="o", ms=4, label=f"width {w}")
         rows += [{"width": w, "sigma_w2": x, "chi_1 measured": c, "SE": se,
                   "chi_1 theory": float(theory.chi_1("tanh", x, sb2))}
@@ -262,7 +242,7 @@ def report(table, config, ctx):
     s.table(pd.DataFrame(rows), "chi_1 per cell (SE: jackknife over seeds):",
             formats={"chi_1 measured": ".5f", "SE": ".2g", "chi_1 theory": ".5f"})
 
-    xi = xi_table(table, width)
+    xi = depth_scale_fits(tanh)  # xi_c per tanh sigma_w2, measured and theory
     if len(xi):
         fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
         dense = np.linspace(xi["sigma_w2"].min(), xi["sigma_w2"].max(), 400)

@@ -20,6 +20,7 @@ import ml_collections
 import numpy as np
 
 from initjax.sweeps import stats
+from initjax.sweeps.config import experiment_config
 from initjax.sweeps.runner import grid_pieces
 from initjax.sweeps.summary import Check, Verdict
 
@@ -45,8 +46,7 @@ PRESETS = {
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     # fmt: off
     c.compute = dict(
         kind="training", model="mlp", widths=[64], depths=[10, 20, 30, 50], seeds=2, root_seed=0,
@@ -74,16 +74,12 @@ def get_config() -> ml_collections.ConfigDict:
 
 
 def signal_ratio(sigma_w2: float, depth: int) -> float:
-    """Mean-field q^depth / q^0 of a bias-free ReLU MLP with ``depth`` square hidden layers.
-
-    The ReLU q-map is q' = sigma_w2 q / 2 (``initjax.theory.q_map``, closed form: Cho & Saul 2009),
-    so the ratio is (sigma_w2 / 2)^depth; the back-propagated squared gradient shrinks by the
-    same factor chi_1 = sigma_w2 / 2 per layer. He: sigma_w2 = 2 -> 1; Glorot: 1 -> 2^-depth.
-    """
+    """Mean-field q^depth / q^0 of a bias-free ReLU MLP with ``depth`` square hidden layers:
+    (sigma_w2 / 2)^depth, by the ReLU q-map q' = sigma_w2 q / 2 (``initjax.theory.q_map``, closed
+    form: Cho & Saul 2009). He: sigma_w2 = 2 -> 1; Glorot: 1 -> 2^-depth."""
     from initjax import theory
 
-    per_layer = float(theory.q_map("relu", sigma_w2, 0.0, 1.0))
-    return per_layer ** int(depth)
+    return float(theory.q_map("relu", sigma_w2, 0.0, 1.0)) ** int(depth)
 
 
 def outcomes(table):
@@ -138,32 +134,23 @@ def evaluate(table, config) -> Verdict:
 
 def report(table, config, ctx):
     """curves.png (accuracy curves per depth, both inits) and the outcome table."""
-    import matplotlib.pyplot as plt
-
     from initjax.plots import savefig
+    from initjax.sweeps.panels import facets, mean_curves
 
     a, comp = config.analysis, config.compute
     res = outcomes(table)
     pairs = zip(res["sigma_w2"], res["depth"], strict=True)
     res["theory q^L / q^0"] = [signal_ratio(float(w), int(d)) for w, d in pairs]
-    depths = sorted(int(d) for d in res["depth"].unique())
-    arms = list(dict.fromkeys(table["arm"]))
-    colors = {arm: plt.get_cmap("tab10")(i) for i, arm in enumerate(arms)}
-    fig, axes = plt.subplots(1, len(depths), figsize=(3.6 * len(depths), 3.4), squeeze=False,
-                             constrained_layout=True)  # fmt: skip
-    for ax, depth in zip(axes[0], depths, strict=True):
-        for arm in arms:
-            s = table[(table["depth"] == depth) & (table["arm"] == arm)]
-            for _, g in s.groupby("seed"):
-                ax.plot(g["step"], g["train_acc"], color=colors[arm], lw=0.6, alpha=0.4)
-            m = s.groupby("step")[["train_acc", "test_acc"]].mean()
-            ax.plot(m.index, m["train_acc"], color=colors[arm], lw=1.8, label=f"{arm} train")
-            ax.plot(m.index, m["test_acc"], color=colors[arm], lw=1.2, ls="--", label=f"{arm} test")
+    fig, panels = facets(table, cols="depth", size=(3.6, 3.4), sort=True)
+    for ax, (depth,), sel in panels:
+        thin = dict(lw=0.6, alpha=0.4)
+        mean_curves(ax, sel, "step", "train_acc", "arm", label="{} train", seeds=thin, lw=1.8)
+        mean_curves(ax, sel, "step", "test_acc", "arm", label="{} test", lw=1.2, ls="--")
         ax.axhline(float(a.stall_threshold), color="gray", ls=":", lw=1)
         ax.axhline(float(a.train_threshold), color="gray", ls="-.", lw=1)
         ax.set(ylim=(0, 1), xlabel="step", title=f"ReLU MLP, depth {depth}")
         ax.legend(fontsize=7, loc="upper left")
-    axes[0, 0].set_ylabel("accuracy (thin: seeds)")
+    panels[0][0].set_ylabel("accuracy (thin: seeds)")
     s = ctx.summary(
         f"ReLU MLP, width {list(comp.widths)}, depths {list(comp.depths)}, biases 0, "
         f"{comp.dataset}, {comp.optimizer} (momentum {comp.momentum:g}) lr "

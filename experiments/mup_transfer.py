@@ -14,6 +14,7 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
+from initjax.sweeps.config import experiment_config
 from initjax.sweeps.summary import Verdict
 
 DESCRIPTION = "optimal learning rate vs width under SP and muP (MLP, MNIST-1D, Adam)"
@@ -53,8 +54,7 @@ PRESETS = {
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     c.compute = dict(
         dataset="mnist1d",
         n_train=None,  # the whole training split (4000 examples)
@@ -113,7 +113,6 @@ def _piece(compute, arm, over, size):
 def pieces(compute):
     from initjax.sweeps.runtime import Piece
 
-    out = []
     for over, arms, sizes in (
         ("width", compute.width_arms, compute.widths),
         ("depth", compute.depth_arms, compute.depths),
@@ -121,8 +120,7 @@ def pieces(compute):
         for size in sizes:
             for arm in arms:
                 fn = lambda a=dict(arm), o=over, s=int(size): _piece(compute, a, o, s)
-                out.append(Piece(f"{arm['name']}-{over}{size}", fn, spec=[dict(arm), over, size]))
-    return out
+                yield Piece(f"{arm['name']}-{over}{size}", fn, spec=[dict(arm), over, size])
 
 
 def slopes(table, config):
@@ -189,29 +187,22 @@ def evaluate(table, config) -> Verdict:
 
 def report(table, config, ctx):
     """loss_vs_lr.png (loss against lr per size and arm), optimum.png (lr* against size)."""
-    import matplotlib.pyplot as plt
-
     from initjax.plots import savefig
+    from initjax.sweeps.panels import facets, mean_curves
 
     comp = config.compute
     opts, sl = slopes(table, config)
-    panels = list(table.groupby(["over", "arm"], sort=False).groups)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), squeeze=False,
-                             constrained_layout=True)  # fmt: skip
-    for ax, (over, arm) in zip(axes[0], panels, strict=True):
-        g = table[(table["over"] == over) & (table["arm"] == arm)]
-        sizes = sorted(g[over].unique())
-        cmap = plt.get_cmap("viridis")
-        for i, size in enumerate(sizes):
-            m = g[g[over] == size].groupby("log2_lr")["train_loss"].mean()
-            c = cmap(i / max(1, len(sizes) - 1))
-            ax.plot(m.index, m.to_numpy(), "o-", ms=3, color=c, label=f"{over} {size}")
+    fig, panels = facets(table, cols=["over", "arm"], size=(3.6, 3.2))
+    for ax, (over, arm), g in panels:
+        kw = dict(label=f"{over} {{}}", cmap="viridis", sort=True, marker="o", ms=3)
+        lines = mean_curves(ax, g, "log2_lr", "train_loss", over, **kw)
+        for size, line in lines.items():
             o = opts[(opts["arm"] == arm) & (opts[over] == size)]["log2_lr_opt"].mean()
             if np.isfinite(o):
-                ax.axvline(o, color=c, lw=0.8, ls=":")
+                ax.axvline(o, color=line.get_color(), lw=0.8, ls=":")
         ax.set(yscale="log", xlabel="log2 learning rate", title=f"{arm} ({over})")
         ax.legend(fontsize=7)
-    axes[0, 0].set_ylabel("final train loss (seed mean)")
+    panels[0][0].set_ylabel("final train loss (seed mean)")
     s = ctx.summary(
         f"ReLU MLP (depth {comp.depth}, He init, biases 0) at widths {list(comp.widths)} (base "
         f"{comp.base_width}) on {comp.dataset}; {comp.optimizer}, {comp.steps} steps, batch "
@@ -224,11 +215,10 @@ def report(table, config, ctx):
     )  # fmt: skip
     s.figure(savefig(fig, ctx.path("loss_vs_lr.png")), "seed-mean final training loss against "
              "the base learning rate; dotted: the seed-mean fitted optimum per size.")  # fmt: skip
-    fig, axes = plt.subplots(1, len(set(table["over"])), figsize=(4.2, 3.4), squeeze=False,
-                             constrained_layout=True)  # fmt: skip
-    for ax, over in zip(axes[0], list(dict.fromkeys(table["over"])), strict=True):
-        for arm, g in opts[opts["over"] == over].groupby("arm", sort=False):
-            m = g.groupby(over)["log2_lr_opt"]
+    fig, panels = facets(opts, cols="over", size=(4.2, 3.4))
+    for ax, (over,), g in panels:
+        for arm, h in g.groupby("arm", sort=False):
+            m = h.groupby(over)["log2_lr_opt"]
             se = m.std(ddof=1) / np.sqrt(m.count())
             ax.errorbar(np.log2(m.mean().index), m.mean().to_numpy(), yerr=se.to_numpy(),
                         marker="o", capsize=2, label=arm)  # fmt: skip

@@ -5,21 +5,19 @@ Gaussian kernels Var = 1/fan_in, zero biases, no positions, T tokens with exact 
 c0 (:func:`initjax.measure.token_inputs`) shared by all seeds. Two attention arms: "uniform"
 (query / key kernels zero: A = 11^T / T exactly, the assumption of the theory) and "softmax"
 (standard init: the assumption holds only while logits are small). Per layer: q, the token cross
-moment p (``token_cross``), the mean token cosine, the effective rank, and the q / k / v kernel
-gradient norms of a random-cotangent loss (softmax arms).
+moment p, the mean token cosine, the effective rank, and the q / k / v kernel gradient norms of a
+random-cotangent loss (softmax arms).
 
-Theory (:mod:`initjax.theory.transformer`): rho = p / q; measured rho = mean p / mean q over
-seeds, whose expectation is exact at any width for unnormalised uniform attention (the moment
-maps are linear), and the large-width limit with LayerNorm. Rank collapse: 1 - rho^L -> 0
-exponentially without scaling; with b = 1/sqrt(L), rho^L stays below ``cosine_depth_limit``.
-Q/K gradients (Noci et al., Thm 3.2): the gradient of a query / key kernel carries two token
-differences (value and key differences around their attention means), each O(sqrt(1 - rho)) for
-normalised tokens, so ||dW_Q|| / ||dW_V|| ~ (1 - rho): slope 1 on log-log axes (LN arms). Without
-LN the token differences do not shrink (q - p is preserved), so no such law is judged there.
-Unscaled blocks do not depend on L, so an unscaled stack's first 8 blocks are the L = 8 stack
-(same keys): its checks at L = 8 repeat those layers. With LayerNorm the theory is a
-large-width limit; its allowance (finite_width / width) is wide against the small 1 - rho of
-deep post-LN layers, whose measured-vs-theory gap the checks' notes print.
+Theory (:mod:`initjax.theory.transformer`; measured rho = mean p / mean q over seeds, exact in
+expectation for unnormalised uniform attention, a large-width limit with LayerNorm:
+:mod:`initjax.sweeps.rank_collapse`). Rank collapse: 1 - rho^L -> 0 exponentially without
+scaling; with b = 1/sqrt(L), rho^L stays below ``cosine_depth_limit``. Q/K gradients (Thm 3.2):
+the gradient of a query / key kernel carries two token differences, each O(sqrt(1 - rho)) for
+normalised tokens, so ||dW_Q|| / ||dW_V|| ~ (1 - rho): slope 1 on log-log axes (LN arms; without
+LN the token differences do not shrink). Unscaled blocks do not depend on L, so an unscaled
+stack's first 8 blocks are the L = 8 stack (same keys): its checks at L = 8 repeat those layers.
+The LayerNorm allowance (finite_width / width) is wide against the small 1 - rho of deep post-LN
+layers, whose measured-vs-theory gap the checks' notes print.
 """
 
 from __future__ import annotations
@@ -28,9 +26,10 @@ import ml_collections
 import numpy as np
 
 from initjax.sweeps import rank_collapse as RC
-from initjax.sweeps import stats
+from initjax.sweeps import rank_collapse_checks as RCC
+from initjax.sweeps.config import experiment_config
 from initjax.sweeps.runtime import Piece
-from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.summary import Verdict
 
 DESCRIPTION = "Noci et al. 2022: rank collapse vs depth by norm placement and 1/sqrt(L) scaling"
 TITLE = "Rank collapse and vanishing Q/K gradients in Transformers at initialization"
@@ -52,8 +51,7 @@ PRESETS = {
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     c.compute = dict(
         width=128, heads=4, tokens=16,  # T = 16 tokens of width 128: ~4 min on 2 CPU cores
         depths=[8, 32],  # the depth limit is judged at every L; trajectories at the deepest
@@ -87,54 +85,17 @@ def pieces(comp):
         yield Piece(f"{n}-b{e:g}-{a}-L{d}", fn, spec)
 
 
-# --- analysis ---------------------------------------------------------------------------------
-def _arm(table, norm, e, attn, depth):
-    return table[(table.norm == norm) & (table.branch_exponent == e) & (table.attention == attn)
-                 & (table.depth == depth)]  # fmt: skip
-
-
 def evaluate(table, config) -> Verdict:
     """Uniform arms vs theory (closed form, LN recursion, depth limit); softmax arms: scaling
     keeps tokens apart (Welch), and the Q/K-to-V gradient ratio follows (1 - rho)^1 (LN arms)."""
     a, width = config.analysis, int(config.compute.width)
-    tr, checks = RC.trajectories(table, int(config.compute.tokens)), []
-    sel = tr[(tr.layer >= 1) & (tr.theory >= a.floor)]  # softmax arms: reported, not judged
-    for (norm, e, attn, depth), g in sel.groupby(list(RC.KEYS), sort=False):
-        tol = a.atol_rho + (0.0 if norm == "none" else a.finite_width / width)
-        ok = g.dev.abs() <= a.z_max * g.se + tol
-        w = g.loc[(g.dev.abs() / g.se.clip(lower=1e-30)).idxmax()]
-        z = float(w.dev / w.se) if w.se > 0 else float("nan")
-        what = "closed form" if norm == "none" else "LN recursion (large width)"
-        checks.append(Check(
-            f"1 - rho vs {what}, {attn}, {norm}, b = L^-{e:g}, L = {depth}",
-            f"{int(ok.sum())}/{len(g)}", f"{len(g)}/{len(g)}", float(w.se), z, f"|dev| <= "
-            f"{a.z_max:g} SE + {tol:.2g}", bool(ok.all()) if attn == "uniform" else None,
-            f"worst layer {int(w.layer)}: {w.one_minus_rho:.4g} vs {w.theory:.4g}; layers with "
-            f"theory < {a.floor:g} not judged"))  # fmt: skip
-    last = tr[(tr.layer == tr.depth) & (tr.attention == "uniform") & (tr.norm == "none")]
-    for _, r in last[last.branch_exponent == 0.5].iterrows():
-        rho, se = 1.0 - r.one_minus_rho, float(r.se)
-        checks.append(Check(f"rho^L below its depth limit, none, b = 1/sqrt(L), L = {r.depth}",
-                            rho, float(r.rho_limit), se, (rho - r.rho_limit) / se,
-                            f"<= limit + {a.z_max:g} SE", bool(rho <= r.rho_limit + a.z_max * se),
-                            "cosine_depth_limit from the seed-mean layer-0 moments"))  # fmt: skip
-    deep = int(table.depth.max())
-    for norm in NORMS:
-        s, u = (1 - RC.layer_grid(_arm(table, norm, e, "softmax", deep), "token_cos")[:, -1]
-                for e in SCALES[::-1])  # fmt: skip
-        ok = np.isfinite(s).sum() > 1 and np.isfinite(u).sum() > 1
-        t, _, p = stats.welch_one_sided(s, u) if ok else (float("nan"),) * 3  # non-finite: fail
-        checks.append(Check(f"softmax, {norm}, L = {deep}: 1 - token_cos^L, 1/sqrt(L) > unscaled",
-                            float(s.mean()), float(u.mean()), None, t, f"Welch t >= {a.t_min:g}",
-                            bool(t >= a.t_min), f"one-sided p = {p:.2g}"))  # fmt: skip
-    for norm in ("post", "pre"):
-        arm = _arm(table, norm, 0.0, "softmax", deep)
-        m, se = stats.mean_se(RC.qk_gradient_slopes(arm, a.floor, a.collapse_max))
-        checks.append(Check(f"softmax, {norm}, unscaled, L = {deep}: slope of log |dW_QK|/|dW_V| "
-                            "on log(1 - cos)", m, 1.0, se, (m - 1) / se, f"|slope - 1| <= "
-                            f"{a.z_max:g} SE + {a.slope_tol:g}",
-                            bool(abs(m - 1) <= a.z_max * se + a.slope_tol),
-                            f"blocks: {a.floor:g} <= 1 - cos <= {a.collapse_max:g}"))  # fmt: skip
+    tr, deep = RC.trajectories(table, int(config.compute.tokens)), int(table.depth.max())
+    fw = dict(width=width, atol_rho=a.atol_rho, finite_width=a.finite_width)
+    checks = RCC.theory_checks(tr, floor=a.floor, z_max=a.z_max, **fw)
+    checks += RCC.depth_limit_checks(tr, z_max=a.z_max)
+    checks += RCC.scaling_checks(table, depth=deep, norms=NORMS, t_min=a.t_min)
+    slope = dict(collapse_max=a.collapse_max, slope_tol=a.slope_tol)
+    checks += RCC.qk_slope_checks(table, depth=deep, floor=a.floor, z_max=a.z_max, **slope)
     judged = [c.passed for c in checks if c.passed is not None]
     share = float(np.mean(judged)) if judged else 0.0
     criterion = (
@@ -165,38 +126,21 @@ def evaluate(table, config) -> Verdict:
 
 def report(table, config, ctx):
     """rank_collapse.png (1 - rho vs layer, theory dashed), qk_grad.png (ratio vs 1 - cos)."""
-    import matplotlib.pyplot as plt
-
     from initjax.plots import savefig
+    from initjax.sweeps.rank_collapse_plots import collapse_figure, qk_figure
 
     comp, tr = config.compute, RC.trajectories(table, int(config.compute.tokens))
     deep = tr[(tr.depth == tr.depth.max()) & (tr.layer >= 1)]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    for i, ((norm, e), g) in enumerate(deep.groupby(["norm", "branch_exponent"], sort=False)):
-        for ax, attn in zip(axes, ATTENTION, strict=True):
-            h = g[g.attention == attn]
-            label = f"{norm}, b = L^-{e:g}"
-            ax.semilogy(h.layer, h.one_minus_rho, "o", ms=3, color=f"C{i}", label=label)
-            ax.semilogy(h.layer, h.theory, "--", color=f"C{i}", lw=1)  # fmt: skip
-    for ax, attn in zip(axes, ATTENTION, strict=True):
-        ax.set(xlabel="layer", ylabel="1 - rho (mean p / mean q)", title=f"{attn} attention")
-        ax.axhline(config.analysis.floor, color="gray", ls=":", lw=1)
-    axes[0].legend(fontsize=7)
     s = ctx.summary(
         f"Attention-only stacks, width {comp.width}, {comp.heads} heads, T = {comp.tokens} tokens "
         f"(input cosine {comp.c0:g}), {comp.batch} sequences, depths {list(comp.depths)}, "
         f"{comp.seeds} seeds per cell; norms {list(NORMS)} x branch 1 or 1/sqrt(L) x attention "
         "uniform (query/key 0) or softmax (standard init)."
     )
+    fig = collapse_figure(deep, floor=config.analysis.floor)
     s.figure(savefig(fig, ctx.path("rank_collapse.png")), "Deepest L: measured (o) and the "
              "uniform-attention theory (--); dotted: the float32 judging floor.")  # fmt: skip
-    fig, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
-    soft = deep[(deep.attention == "softmax")]
-    for i, ((norm, e), g) in enumerate(soft.groupby(["norm", "branch_exponent"], sort=False)):
-        label = f"{norm}, b = L^-{e:g}"
-        ax.loglog(1 - g.token_cos.shift(1), g.qk_v_ratio, "o-", ms=3, color=f"C{i}", label=label)
-    ax.set(xlabel="1 - token cosine of the block input", ylabel="|dW_QK| / |dW_V|")
-    ax.legend(fontsize=7)
+    fig = qk_figure(deep[deep.attention == "softmax"])
     note = "Softmax arms, deepest L: Q/K vs V gradient ratio against the input's 1 - cosine"
     s.figure(savefig(fig, ctx.path("qk_grad.png")), f"{note} (slope 1 expected with LN).")
     last = tr[tr.layer == tr.depth][["norm", "branch_exponent", "attention", "depth",

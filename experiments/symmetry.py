@@ -8,16 +8,15 @@ breaks the symmetry, so a randomly initialized network learns what the symmetric
 (c) too small random weights make the signal and its gradient vanish, too large ones make it
 explode (ReLU) or saturate (tanh), so deep networks train slowly or not at all.
 
-For each activation (ReLU, tanh), depth (a shallow and a deeper MLP) and init arm, ``seeds``
-networks are trained with ``initjax.measure.train`` (SGD with momentum, MNIST-1D), and their final
-params are measured by ``initjax.measure.propagate`` with the registered metrics
+Per activation (ReLU, tanh), depth (a shallow and a deeper MLP) and init arm, ``seeds`` networks
+train with ``initjax.measure.train`` (SGD with momentum, MNIST-1D); ``initjax.measure.propagate``
+measures their final params per layer (0 = input projection) with the registered metrics
 ``distinct_units`` (incoming vectors (weights, bias) within 1e-4 x their RMS norm are one unit;
-``initjax.measure.units``) and ``weight_rank`` per layer (layer 0 = input projection, 1..depth).
-Biases start at 0 (``sigma_b2 = 0``): random biases alone would break the symmetry. The arm's
-initializer is also the readout's. The constant arm's value is 1 / width by default, so each
-unit (which sums ``width`` identical inputs) passes the symmetric signal on at unchanged scale.
-Symmetric units of a vmapped ``train`` are currently equal to float32 rounding (a drift of up to
-~1e-8 absolute is possible), not necessarily bit-identical; the tolerance is 1e-4 relative.
+``initjax.measure.units``) and ``weight_rank``. Biases start at 0 (random biases alone would
+break the symmetry); the arm's initializer is also the readout's; the constant arm's value is
+1 / width, so each unit (summing ``width`` identical inputs) passes the symmetric signal on at
+unchanged scale. Symmetric units of a vmapped ``train`` are equal to float32 rounding (a drift of
+up to ~1e-8 absolute is possible), not necessarily bit-identical: the tolerance is 1e-4 relative.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from initjax.sweeps import stats
+from initjax.sweeps.checks import paired_worse_check, seeds_check
 from initjax.sweeps.config import config_ints, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict, failed_reason
@@ -52,6 +52,7 @@ PRESETS = {
 }  # fmt: skip
 
 METRICS = ("distinct_units", "weight_rank")
+KEYS = ["activation", "depth", "arm"]  # one trained arm
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -115,35 +116,30 @@ def pieces(compute):
     for a in compute.activations:
         activations.get(a)
     config_ints(compute.depths, "depths")
-
-    @functools.cache
-    def data():
-        from initjax.data.training import training_data
-
-        return training_data(str(compute.dataset), n_train=compute.n_train, flatten=True)
-
     return [
         Piece(f"{act} L={depth} {arm['name']}",
-              functools.partial(run_piece, act, int(depth), arm, data, compute),
+              functools.partial(run_piece, act, int(depth), arm, compute),
               {"activation": act, "depth": int(depth), "arm": dict(arm)})
         for act in compute.activations for depth in compute.depths for arm in compute.arms
     ]  # fmt: skip
 
 
-def run_piece(activation: str, depth: int, arm, data, compute) -> pd.DataFrame:
+def run_piece(activation: str, depth: int, arm, compute) -> pd.DataFrame:
     """Train ``seeds`` networks of one (activation, depth, arm); curves + per-layer records."""
     import jax
 
     from initjax import initializers, models
+    from initjax.data.training import training_data
     from initjax.measure import propagate
     from initjax.measure.train import TrainSpec, train
 
-    x, y = data()[:2]
+    data = training_data(str(compute.dataset), n_train=compute.n_train, flatten=True)
+    x, y = data[:2]
     hp = _hparams(arm, int(compute.width))
     model = models.MLP(width=int(compute.width), depth=depth, activation=activation,
                        kernel_init=initializers.get(arm["init"], **hp),
                        sigma_b2=float(compute.sigma_b2), readout=int(np.max(y)) + 1)  # fmt: skip
-    res = train(model, data(), seeds=int(compute.seeds),
+    res = train(model, data, seeds=int(compute.seeds),
                 learning_rate=float(compute.learning_rate),
                 spec=TrainSpec.from_config(compute, keep_params=True),
                 root_seed=int(compute.root_seed))  # fmt: skip
@@ -163,20 +159,18 @@ def run_piece(activation: str, depth: int, arm, data, compute) -> pd.DataFrame:
 def finals(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (activation, depth, arm, seed): final train loss / accuracy, diverged."""
     cur = table[table["record"] == "curve"]
-    keys = ["activation", "depth", "arm"]
-    return last_step(cur, keys)[[*keys, "seed", "train_loss", "train_acc", "test_acc", "diverged"]]
+    return last_step(cur, KEYS)[[*KEYS, "seed", "train_loss", "train_acc", "test_acc", "diverged"]]
 
 
 def outcomes(table: pd.DataFrame) -> pd.DataFrame:
     """Per (activation, depth, arm): distinct units / rank ranges and seed-mean final values."""
-    keys = ["activation", "depth", "arm"]
-    g = table[table["record"] == "layer"].groupby(keys, sort=False)
+    g = table[table["record"] == "layer"].groupby(KEYS, sort=False)
     out = g.agg(distinct_min=("distinct_units", "min"), distinct_max=("distinct_units", "max"),
                 rank_min=("weight_rank", "min"), rank_max=("weight_rank", "max"),
                 rel_dist_min=("unit_rel_dist_min", "min"),
                 rel_dist_max=("unit_rel_dist_max", "max"))  # fmt: skip
-    fin = stats.seed_means(finals(table), keys, ["train_acc", "test_acc", "train_loss"], sort=False)
-    return out.join(fin.set_index(keys)).reset_index()
+    fin = stats.seed_means(finals(table), KEYS, ["train_acc", "test_acc", "train_loss"], sort=False)
+    return out.join(fin.set_index(KEYS)).reset_index()
 
 
 def _symmetric_check(lay: pd.DataFrame, fin: pd.DataFrame, act: str, arm: str) -> Check:
@@ -198,18 +192,9 @@ def _learns_check(fin, act, depth, ref, arm, a) -> Check:
 
 def _hurts_check(fin, act, depth, ref, arm, a, judged: bool) -> Check:
     sel = fin[(fin["activation"] == act) & (fin["depth"] == depth)]
-    r = sel[sel["arm"] == ref].set_index("seed")
-    o = sel[sel["arm"] == arm].set_index("seed")
-    seeds = r.index.intersection(o.index)
-    r, o = r.loc[seeds], o.loc[seeds]
-    worse = o["diverged"].astype(bool) | (o["train_loss"] >= r["train_loss"] + a.loss_margin)
-    worse &= ~r["diverged"].astype(bool)
-    fo = o.loc[~o["diverged"].astype(bool), "train_loss"].mean()  # NaN: every seed diverged
-    rule = f"loss +{a.loss_margin:g} nats or diverged; sign p <= {a.alpha:g}"
-    c = stats.sign_check(f"(c) {act}, depth {depth}: {arm} worse than {ref} (paired seeds)",
-                         int(worse.sum()), len(seeds), alpha=a.alpha, tolerance=rule,
-                         note=f"final train loss {ref} {r['train_loss'].mean():.3g}, {arm} "
-                         f"{fo:.3g} ({int(o['diverged'].sum())} diverged)")  # fmt: skip
+    name = f"(c) {act}, depth {depth}: {arm} worse than {ref} (paired seeds)"
+    kw = dict(margin=a.loss_margin, alpha=a.alpha, labels=(ref, arm))
+    c = paired_worse_check(name, sel[sel["arm"] == ref], sel[sel["arm"] == arm], **kw)
     c.passed = c.passed if judged else None
     return c
 
@@ -221,9 +206,7 @@ def evaluate(table, config) -> Verdict:
     lay, fin = table[table["record"] == "layer"], finals(table)
     acts = list(dict.fromkeys(fin["activation"]))
     shallow, deep = int(fin["depth"].min()), int(fin["depth"].max())
-    seeds = int(fin.groupby(["activation", "depth", "arm"])["seed"].nunique().min())
-    checks = [Check("seeds per arm (min)", seeds, a.min_seeds, tolerance=f">= {a.min_seeds}",
-                    passed=seeds >= a.min_seeds)]  # fmt: skip
+    checks = [seeds_check(fin.groupby(KEYS)["seed"].nunique(), a.min_seeds)]
     for act in acts:
         for arm in a.symmetric_arms:
             checks.append(_symmetric_check(lay, fin, act, arm))
@@ -253,29 +236,23 @@ def evaluate(table, config) -> Verdict:
 
 def report(table, config, ctx):
     """symmetry.png (train-loss curves per activation and depth) and the outcome table."""
-    import matplotlib.pyplot as plt
-
     from initjax.plots import savefig
+    from initjax.sweeps.panels import facets, mean_curves
 
     comp = config.compute
     res = outcomes(table)
-    cur = table[table["record"] == "curve"]
-    acts, depths = list(dict.fromkeys(res["activation"])), sorted(set(res["depth"]))
-    arms = list(dict.fromkeys(res["arm"]))
-    fig, axes = plt.subplots(len(acts), len(depths), squeeze=False, constrained_layout=True,
-                             figsize=(4.2 * len(depths), 3.3 * len(acts)))  # fmt: skip
+    fig, panels = facets(table[table["record"] == "curve"], "activation", "depth", size=(4.2, 3.3))
     dashes = ["--", "-", ":", "-", "-."]  # zero and small random both sit at log 10
-    for (i, act), (j, depth) in ((x, y) for x in enumerate(acts) for y in enumerate(depths)):
-        ax = axes[i, j]
-        sel = cur[(cur["activation"] == act) & (cur["depth"] == depth)]
-        for k, arm in enumerate(arms):
-            s = sel[sel["arm"] == arm]
-            m = s.groupby("step")["train_loss"].mean()
-            ndiv = s.groupby("seed")["diverged"].first().sum()
-            ax.plot(m.index, m.to_numpy(), ls=dashes[k % 5], color=f"C{k}",
-                    label=arm + (f" ({ndiv} diverged)" if ndiv else ""))  # fmt: skip
-        ax.set(yscale="log", xlabel="step", ylabel="train loss (seed mean)",
-               title=f"{act}, depth {depth}, width {comp.width}")  # fmt: skip
+    style = lambda k, _: {"ls": dashes[k % 5]}
+
+    def label(arm, rows):
+        ndiv = rows.groupby("seed")["diverged"].first().sum()
+        return arm + (f" ({ndiv} diverged)" if ndiv else "")
+
+    for ax, (act, depth), sel in panels:
+        mean_curves(ax, sel, "step", "train_loss", "arm", label=label, style=style)
+        title = f"{act}, depth {depth}, width {comp.width}"
+        ax.set(yscale="log", xlabel="step", ylabel="train loss (seed mean)", title=title)
         ax.legend(fontsize=7)
     s = ctx.summary(
         f"MLP width {comp.width}, depths {list(comp.depths)} (hidden layers after the input "

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from initjax.sweeps import stats
+from initjax.sweeps.checks import agreement_gain, seeds_check
+from initjax.sweeps.config import experiment_config
 from initjax.sweeps.runner import grid_pieces
 from initjax.sweeps.summary import Check, Verdict
 
@@ -48,8 +50,7 @@ SIGMA_W2 = [1.0, 1.3, 1.5, 1.76, 2.0, 2.5, 3.0, 4.0]
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     # fmt: off
     c.compute = dict(
         kind="training", model="mlp", widths=[64],
@@ -106,38 +107,23 @@ def cells(table: pd.DataFrame, analysis) -> pd.DataFrame:
     return out
 
 
-def _rival_checks(judged: pd.DataFrame, right: np.ndarray, a) -> tuple[list[Check], float]:
+def _rival_checks(judged: pd.DataFrame, right: np.ndarray, a) -> list[Check]:
     """Theory against "every cell trains" and the best depth-only cut (McNemar, margin)."""
     trains = (judged["measured"] == "trainable").to_numpy()
     chance = (judged["measured"] == "chance").to_numpy()
     depth = judged["depth"].to_numpy()
-
-    def agrees(pred_trainable):
-        return np.where(pred_trainable, trains, chance)
-
     cuts = sorted({*depth.tolist(), np.inf})  # "trainable iff depth < D"
-    depth_ok = {d: agrees(depth < d) for d in cuts}
+    depth_ok = {d: np.where(depth < d, trains, chance) for d in cuts}
     best_d = max(cuts, key=lambda d: (depth_ok[d].mean(), -d))
-    # (name, judged by the McNemar test too): the cut is chosen on these very cells, so its p
-    # is printed, not judged (with the default grid a table that follows theory exactly has at
-    # most 4 cells discordant with the best cut: p = 0.0625 can never reach 0.05).
-    rivals = {
-        "every cell trains": (agrees(np.ones_like(trains)), True),
-        f"best depth-only cut (trainable iff L < {best_d:g})": (depth_ok[best_d], False),
-    }
-    checks, worst = [], np.inf
-    for name, (ok, tested) in rivals.items():
-        gain = float(right.mean() - ok.mean())
-        b, c = int(np.sum(right & ~ok)), int(np.sum(~right & ok))
-        p = stats.sign_test(b, b + c) if b + c else 1.0
-        worst = min(worst, gain)
-        rule = f">= {a.margin:g}" + (f" and McNemar p <= {a.alpha:g}" if tested else "")
-        note = (f"rival agrees on {ok.mean():.0%}; discordant cells: theory right {b}, rival "
-                f"right {c}; exact one-sided McNemar p = {p:.3g}")  # fmt: skip
-        checks.append(Check(f"theory vs {name}: agreement gain", gain, None, tolerance=rule,
-                            passed=bool(gain >= a.margin and (p <= a.alpha or not tested)),
-                            note=note))  # fmt: skip
-    return checks, worst
+    # The cut is chosen on these very cells, so its McNemar p is printed, not judged (with the
+    # default grid a table that follows theory exactly has at most 4 cells discordant with the
+    # best cut: p = 0.0625 can never reach 0.05).
+    kw = dict(right=right, margin=a.margin, alpha=a.alpha)
+    cut = f"theory vs best depth-only cut (trainable iff L < {best_d:g}): agreement gain"
+    return [
+        agreement_gain("theory vs every cell trains: agreement gain", rival=trains, **kw),
+        agreement_gain(cut, rival=depth_ok[best_d], tested=False, **kw),
+    ]
 
 
 def evaluate(table, config) -> Verdict:
@@ -149,10 +135,8 @@ def evaluate(table, config) -> Verdict:
     right = np.where(judged["theory"] == "trainable", m == "trainable", m == "chance").astype(bool)
     n_t = int(np.sum(judged["theory"] == "trainable"))
     n_u = int(np.sum(judged["theory"] == "untrainable"))
-    seeds = int(res["seeds"].min()) if len(res) else 0
     checks = [
-        Check("seeds per cell (min)", seeds, a.min_seeds, tolerance=f">= {a.min_seeds}",
-              passed=seeds >= a.min_seeds),
+        seeds_check(res["seeds"], a.min_seeds, what="cell"),
         Check("judged cells: predicted trainable / untrainable", f"{n_t} / {n_u}",
               tolerance=">= 1 each", passed=n_t >= 1 and n_u >= 1,
               note=f"{len(res) - len(judged)} cells in the band {a.trainable_xi:g}-"
@@ -160,10 +144,9 @@ def evaluate(table, config) -> Verdict:
         Check("theory agreement on judged cells", float(right.mean()) if len(right) else 0.0,
               note=f"{int(right.sum())} of {len(right)}"),
     ]  # fmt: skip
-    gain = float("nan")
-    if len(judged):
-        rival, gain = _rival_checks(judged, right, a)
-        checks += rival
+    rival = _rival_checks(judged, right, a) if len(judged) else []
+    gain = min((c.measured for c in rival), default=float("nan"))
+    checks += rival
     criterion = (
         f"Cells with L < {a.trainable_xi:g} xi_c are predicted trainable (seed-mean final train "
         f"accuracy >= {a.train_threshold:g}), cells with L > {a.untrainable_xi:g} xi_c untrainable "

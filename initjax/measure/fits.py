@@ -255,8 +255,13 @@ def chi1_crossing(frame: pd.DataFrame, skip_first: int, skip_last: int) -> dict:
     Returns:
       dict with ``value`` and ``se`` (the crossing and its SE; NaN when not estimable),
       ``cells`` (sorted sigma_w2, float64), ``chi1`` (per cell, (mean, jackknife SE)), ``seeds``
-      and ``why``: "" when value and SE are finite, else why they are not.
+      and ``why``: "" when value and SE are finite, else why they are not (also for a frame
+      without rows or without ``grad_sq``: no cells, 0 seeds).
     """
+    if frame.empty or "grad_sq" not in frame:
+        nan = float("nan")
+        why = "no cells with grad_sq"
+        return dict(value=nan, se=nan, cells=np.array([]), chi1=[], seeds=0, why=why)
     g = frame.pivot_table(index=["sigma_w2", "seed"], columns="layer", values="grad_sq")
     cells = np.array(sorted(g.index.get_level_values(0).unique()), np.float64)
     arr = g.to_numpy(np.float64).reshape(len(cells), -1, g.shape[1])  # (cells, seeds, L + 1)

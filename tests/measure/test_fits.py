@@ -94,6 +94,15 @@ def test_chi1_crossing_outside_the_cells_says_why():
     assert est["why"] == "chi_1 does not cross 1 between sigma_w2 = 1.7 and 1.85 (layers 2..L-2)"
 
 
+def test_chi1_crossing_without_cells_says_why():
+    frame = _growth_frame([1.7, 1.76, 1.85], [1.0, 1.01], crit=1.76)
+    for empty in (frame.iloc[:0], frame.drop(columns="grad_sq")):
+        est = chi1_crossing(empty, 2, 2)
+        assert np.isnan(est["value"]) and np.isnan(est["se"]) and est["seeds"] == 0
+        assert est["cells"].size == 0 and est["chi1"] == []
+        assert est["why"] == "no cells with grad_sq"
+
+
 def test_depth_scale_fits_recovers_an_exponential_approach():
     from initjax import theory
 
