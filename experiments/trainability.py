@@ -6,9 +6,8 @@ budget; all sigma_w2 values and seeds of one depth train in one vmapped, compile
 experiment: its pieces are the grid's groups). xi_c is the correlation depth scale of mean-field
 theory (``initjax.theory.analyse``), which diverges at the critical sigma_w2 (1.761).
 
-The verdict judges the cells theory calls clearly: L < 4 xi_c (trainable: seed-mean final train
-accuracy >= ``train_threshold``) and L > 8 xi_c (at chance: <= ``chance_threshold``); the band
-between is shown, not judged. Theory's agreement must beat "every cell trains" and the best
+The verdict judges the cells theory calls clearly (L < 4 xi_c: trainable; L > 8 xi_c: at chance;
+the band between is shown): theory's agreement must beat "every cell trains" and the best
 depth-only cut ("trainable iff L < D", D fitted to the data) by ``margin``, with an exact McNemar
 p <= ``alpha`` against "every cell trains" (against the cut, chosen on the same cells, printed).
 """

@@ -94,4 +94,8 @@ def test_tiny_preset_with_depth_arms(exp, tmp_path):
     run_experiment(exp, cfg, tmp_path, progress=False, log=lambda *_: None)
     t = pd.read_parquet(tmp_path / "results.parquet")
     assert sorted(t.loc[t.over == "depth", "depth"].unique()) == [1, 2]
-    assert len(Summary.read(tmp_path).verdict.checks) == 3
+    names = [c.name for c in Summary.read(tmp_path).verdict.checks]
+    # a slope check per arm (sp, mup over width; depth_mup over depth), a drift check per "stays"
+    assert len([n for n in names if "zero within SE" not in n]) == 3
+    drift = [n.split(", ")[-1] for n in names if "zero within SE" in n]
+    assert drift == ["mup: zero within SE", "depth_mup: zero within SE"]
