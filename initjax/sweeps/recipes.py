@@ -166,22 +166,20 @@ def measure_arm(arm: str, x: np.ndarray, *, width: int, heads: int, depth: int, 
 
 
 def train_arm(arm: str, data: Sequence[np.ndarray], *, width: int, heads: int, depth: int,
-              seeds: int, learning_rates: Sequence[float], spec: Any,
+              vocab: int, classes: int, seeds: int, learning_rates: Sequence[float], spec: Any,
               root_seed: int = 0) -> pd.DataFrame:  # fmt: skip
     """Train ``seeds`` networks of an arm per learning rate, in one compiled call.
 
-    ``data``: ``(x_train, y_train, x_test, y_test)`` with token ids; the vocabulary is
-    1 + the largest id, the classes 1 + the largest label. Returns
+    ``data``: ``(x_train, y_train, x_test, y_test)``, token ids in 0..vocab - 1 ``(n, T)`` and
+    labels in 0..classes - 1 (``spec``: :class:`~initjax.measure.train.TrainSpec`). Returns
     :meth:`~initjax.measure.train.TrainResult.curves_frame` rows (with ``diverged``), ``final``
     marking the last recorded step, and the :data:`ARM_COLUMNS`.
     """
     from initjax.measure.train import train
 
     recipe, norm = parse_arm(arm)
-    x, y, xt, _ = data
-    vocab = int(max(np.max(x), np.max(xt))) + 1
     model = recipe_model(arm, width=width, depth=depth, heads=heads, vocab=vocab,
-                         seq_len=int(x.shape[1]), readout=int(np.max(y)) + 1)  # fmt: skip
+                         seq_len=int(data[0].shape[1]), readout=classes)  # fmt: skip
     res = train(model, data, seeds=seeds, learning_rate=np.asarray(learning_rates, np.float32),
                 spec=spec, root_seed=root_seed)  # fmt: skip
     f = res.curves_frame(diverged=True)
@@ -238,7 +236,10 @@ def init_outcomes(table: pd.DataFrame, *, width: int) -> pd.DataFrame:
             "logit_std": float(lstd.mean()), "logit_std_se": float(lstd.sem()),
             "diverged": int(g.groupby("seed").diverged.any().sum()),
         })  # fmt: skip
-    return pd.DataFrame(rows)
+    cols = ["arm", "recipe", "norm", "depth", "seeds", "q0", "growth", "growth_se", "growth_lo",
+            "growth_hi", "token_cos", "erank", "entropy_min", "entropy_min_se", "logit_std",
+            "logit_std_se", "diverged"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
 
 
 def final_accuracy(table: pd.DataFrame, arm: str, depth: int) -> tuple[np.ndarray, float, int]:

@@ -141,3 +141,13 @@ def test_tiny_end_to_end(exp, tmp_path):
     s = Summary.read(tmp_path)
     assert s.verdict.status in ("PASS", "PARTIAL", "FAIL")
     assert s.figures == ["init.png", "train.png"]
+
+
+def test_positive_control_at_chance_leaves_trainability_unjudged(exp, config):
+    # The training budget is too small when flax pre-LN (the control) does not learn at the
+    # shallowest depth: trainability is reported, not judged, and the verdict is PARTIAL.
+    v = exp.module.evaluate(synthetic(config, acc={"flax": 0.12, "deepnorm": 0.12}), config)
+    assert v.status == "PARTIAL"
+    trains = {c.name: c for c in v.checks if "trains at" in c.name}
+    assert trains["deepnorm trains at L = 16: final test accuracy"].passed is None
+    assert trains["positive control: flax trains at L = 4: final test accuracy"].passed is None
