@@ -123,13 +123,12 @@ def evaluate(table, config) -> Verdict:
     kw = dict(chance=chance, acc_min=a.acc_trained, t_min=t)
     ctrl = RX.trains_check(train, a.control, int(min(comp.train_depths)), **kw)
     trains = [RX.trains_check(train, x, deep, **kw) for x in a.trainable]
-    for c in trains if not ctrl.passed else []:  # the budget cannot judge trainability
-        c.passed, c.note = None, f"{c.note}; not judged: the positive control did not train"
-    checks += [Check(**{**vars(ctrl), "name": f"positive control: {ctrl.name}", "passed": None}),
-               *trains]  # fmt: skip
     bad, *refs = a.post_ln_issue
     minor, contra = RX.worse_checks(train, bad, refs, deep, t_min=t, tag="flax#4027")
-    checks += minor + contra
+    for c in trains + minor + contra if not ctrl.passed else []:  # budget too small to judge
+        c.passed, c.note = None, f"{c.note}; not judged: the positive control did not train"
+    checks += [Check(**{**vars(ctrl), "name": f"positive control: {ctrl.name}", "passed": None}),
+               *trains, *minor, *contra]  # fmt: skip
     criterion = (
         f"Decided at {t:g} SE over seeds (one-sided; Welch for two arms). Pre-LN arms "
         f"{list(a.growth_theory)}: seed-mean q^L / q^0 within the bounds of pre_ln_q_bounds "
@@ -139,7 +138,8 @@ def evaluate(table, config) -> Verdict:
         f"attention entropy exceeds {a.entropy_min:g} log T; {list(a.large_logits)} have a "
         f"larger block-1 logit std. {list(a.trainable)} reach final test accuracy >= "
         f"{a.acc_trained:g} (above chance) at the deepest trained depth, none diverged, judged "
-        f"only if {a.control} does so at the shallowest (else PARTIAL: budget too small). "
+        f"(training checks judged only if {a.control} does so at the shallowest trained depth; "
+        "else PARTIAL: budget too small). "
         f"flax#4027: {bad} below {refs} (failure alone: PARTIAL; {bad} significantly better: "
         "FAIL). Learning rate per arm: the lowest mean final train loss."
     )
@@ -153,7 +153,8 @@ NOT_REPRODUCED = [
     "BLEU / language-modelling / ImageNet results of GPT-2, BERT, ViT, T-Fixup, DeepNorm",
     "flax#4027's setting (DETR's post-LN decoder fed all-zero targets, COCO): an encoder on "
     "associative recall here",
-    "the uniform-attention token-cosine theory for softmax attention: reported, not judged",
+    "rank collapse with depth (token cosine, effective rank): reported, not judged (the "
+    "uniform-attention theory, judged in noci2022, covers attention-only stacks)",
 ]
 
 
