@@ -1,24 +1,20 @@
 """Named Transformer init recipes side by side (initjax.models.transformer_recipes: flax, torch,
-gpt2, bert, vit, tfixup, deepnorm, each at its own norm placement, plus flax at post-LN).
+gpt2, bert, vit, tfixup, deepnorm at their own norm placements, plus flax at post-LN).
 
-Token-id inputs of the associative-recall task (initjax.data.sequence), learned positions,
-attention + MLP blocks (MLP width 4d), last-token readout. At initialization, per recipe x depth
-over seeds: the residual stream's second moment q^l and its growth q^L / q^0 (beside the pre-LN
-bounds of initjax.theory.transformer.pre_ln_q_bounds, which hold for any attention pattern: a
+Associative-recall token ids (initjax.data.sequence), learned positions, attention + MLP blocks,
+last-token readout. At init, per recipe x depth over seeds: residual second moment q^l and its
+growth q^L / q^0 beside initjax.theory.transformer.pre_ln_q_bounds (valid for any attention: a
 LayerNormed token's attention output lies between the orthogonal- and collapsed-token values),
-token cosine and effective rank (rank collapse), attention entropy / log T and the logit std.
-Training: each recipe on the recall task (chance 1 / n_values), seeds x learning rates in one
-compile per recipe x depth. Claims judged (pre-registered in config.analysis, SE over seeds):
-GPT-2's 1/sqrt(2L) residual projections keep q^L / q^0 bounded in L, unscaled pre-LN (flax)
-grows linearly (Radford et al. 2019 §2.3; Xiong et al. 2020 §3); std-0.02 q/k (gpt2, bert) give
-near-uniform attention, xavier/lecun q/k larger logits; T-Fixup (Huang et al. 2020) and DeepNorm
-(Wang et al. 2022) stacks train; flax's default q/k/v init trains worse post-LN than pre-LN and
-than PyTorch's (github.com/google/flax/issues/4027: no convergence for DETR's post-LN decoder).
+token cosine, effective rank, attention entropy / log T, logit std. Training on the recall task
+(chance 1 / n_values), seeds x learning rates in one compile per recipe x depth. Claims (config
+.analysis, SE over seeds): GPT-2's 1/sqrt(2L) residual projections keep q^L / q^0 bounded in L
+while unscaled pre-LN (flax) grows linearly (Radford et al. 2019 §2.3; Xiong et al. 2020 §3);
+std-0.02 q/k (gpt2, bert) give near-uniform attention, xavier/lecun q/k larger logits; T-Fixup
+(Huang et al. 2020) and DeepNorm (Wang et al. 2022) train; flax's default q/k/v init trains
+worse post-LN than pre-LN and than PyTorch's (github.com/google/flax/issues/4027, DETR).
 """
 
 from __future__ import annotations
-
-import functools
 
 import ml_collections
 
@@ -38,10 +34,11 @@ ARMS = ["flax", "gpt2", "vit", "torch", "bert", "deepnorm", "tfixup", "flax-post
 PRESETS = {
     # Accelerator: wider, more seeds, training at every depth 4..64. Not yet run.
     "full": {"width": 256, "heads": 8, "depths": [4, 16, 32, 64], "seeds": 32,
-             "train_depths": [4, 16, 64], "train_seeds": 8, "learning_rate": [3e-4, 1e-3],
-             "steps": 6000, "n_train": 16000},
+             "train_depths": [4, 16, 64], "train_width": 256, "train_seeds": 8, "steps": 6000,
+             "learning_rate": [3e-4, 1e-3], "batch_size": 64, "n_train": 16000},
     # Seconds, for the test suite (three arms, two depths, a few steps).
-    "tiny": {"arms": ["flax", "gpt2", "flax-post"], "width": 8, "heads": 2, "depths": [2, 3],
+    "tiny": {"arms": ["flax", "gpt2", "flax-post"], "width": 8, "train_width": 8, "heads": 2,
+             "depths": [2, 3],
              "seeds": 3, "train_depths": [2], "train_seeds": 2, "steps": 4, "eval_every": 2,
              "n_train": 64, "n_test": 32, "eval_size": 32, "batch_size": 8},
 }  # fmt: skip
@@ -53,8 +50,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.compute = dict(
         arms=list(ARMS), width=64, heads=4, depths=[4, 16, 64], seeds=8, batch=4,  # init arms
         n_pairs=4, n_keys=16, n_values=8, n_train=4000, n_test=1000,  # recall task, chance 1/8
-        train_depths=[4, 16], train_seeds=4, learning_rate=[1e-3], optimizer="adam",
-        steps=1500, batch_size=64, eval_every=250, eval_size=1000, root_seed=0,
+        # Training at depth 4, width 32 only (CPU time: ~40 s compile per arm); 'full': 4..64.
+        train_depths=[4], train_width=32, train_seeds=4, learning_rate=[1e-3], optimizer="adam",
+        steps=1000, batch_size=32, eval_every=250, eval_size=1000, root_seed=0,
     )  # fmt: skip
     # Fixed before the default run. t_min: claims are decided by one-sided t (Welch for two
     # arms) >= 3 SE over seeds. finite_width: relative allowance finite_width / width on the
@@ -77,32 +75,32 @@ def _data(comp, n_train, n_test):
 
     kw = dict(n_pairs=int(comp.n_pairs), n_keys=int(comp.n_keys), n_values=int(comp.n_values),
               seed=int(comp.root_seed))  # fmt: skip
-    return (*associative_recall("train", n_train=n_train, **kw),
-            *associative_recall("test", n_test=n_test, **kw))  # fmt: skip
+    return (*associative_recall("train", n_train=n_train, **kw), *associative_recall(
+        "test", n_test=n_test, **kw))  # fmt: skip
 
 
 def _run(comp, part, arm, depth):
     from initjax.measure.train import TrainSpec
 
-    vocab = int(comp.n_keys) + int(comp.n_values)
-    kw = dict(depth=depth, width=int(comp.width), heads=int(comp.heads), vocab=vocab,
+    kw = dict(depth=depth, heads=int(comp.heads), vocab=int(comp.n_keys) + int(comp.n_values),
               root_seed=int(comp.root_seed))  # fmt: skip
     if part == "init":  # the task's first test sequences, shared by all seeds
         x = _data(comp, 1, int(comp.batch))[2]
-        return RX.measure_arm(arm, x, seeds=int(comp.seeds), **kw).assign(part=part)
+        return RX.measure_arm(arm, x, width=int(comp.width), seeds=int(comp.seeds),
+                              **kw).assign(part=part)  # fmt: skip
     data = _data(comp, int(comp.n_train), int(comp.n_test))
     spec, lrs = TrainSpec.from_config(comp), list(comp.learning_rate)
-    return RX.train_arm(arm, data, seeds=int(comp.train_seeds), spec=spec, learning_rates=lrs,
-                        classes=int(comp.n_values), **kw).assign(part=part)  # fmt: skip
+    return RX.train_arm(arm, data, width=int(comp.train_width), seeds=int(comp.train_seeds),
+                        spec=spec, learning_rates=lrs, classes=int(comp.n_values),
+                        **kw).assign(part=part)  # fmt: skip
 
 
 def pieces(comp):
-    for arm in comp.arms:
-        RX.parse_arm(arm)  # a bad arm fails here, before any computation
+    list(map(RX.parse_arm, comp.arms))  # a bad arm fails here, before any computation
     for part, depths in (("init", comp.depths), ("train", comp.train_depths)):
         for arm, d in ((arm, int(d)) for arm in comp.arms for d in depths):
             spec = {"part": part, "arm": arm, "depth": d}
-            yield Piece(f"{part}-{arm}-L{d}", functools.partial(_run, comp, part, arm, d), spec)
+            yield Piece(f"{part}-{arm}-L{d}", lambda p=part, a=arm, d=d: _run(comp, p, a, d), spec)
 
 
 def evaluate(table, config) -> Verdict:
@@ -178,7 +176,8 @@ def report(table, config, ctx):
         f"Arms {list(comp.arms)}; width {comp.width}, {comp.heads} heads, MLP 4 x width; recall "
         f"task {comp.n_pairs} pairs / {comp.n_keys} keys / {comp.n_values} values (chance "
         f"{1 / int(comp.n_values):.3g}). Init: L in {list(comp.depths)}, {comp.seeds} seeds, "
-        f"{comp.batch} sequences. Training: L in {list(comp.train_depths)} ('full': 4..64), "
+        f"{comp.batch} sequences. Training: L in {list(comp.train_depths)}, width "
+        f"{comp.train_width}, "
         f"{comp.train_seeds} seeds x lr {list(comp.learning_rate)}, {comp.optimizer}, "
         f"{comp.steps} steps of {comp.batch_size}, {comp.n_train} examples.")  # fmt: skip
     s.figure(savefig(fig, ctx.path("init.png")), "Seed mean (band +-1 sd) per layer, deepest L: "
