@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from initjax.sweeps import load_experiment, resolve_config
 from initjax.sweeps.runtime import run_experiment
@@ -15,6 +16,7 @@ from initjax.sweeps.summary import Summary
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+@pytest.mark.slow  # 8 compilations; tests/sweeps/test_runner.py runs one model_args group fast
 def test_transformer_sweep_crosses_norm_depth_and_recipe(tmp_path):
     exp = load_experiment(str(EXAMPLES / "transformer_sweep.py"))
     full = exp.get_config().compute
