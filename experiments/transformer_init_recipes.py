@@ -5,13 +5,12 @@ Associative-recall token ids (initjax.data.sequence), learned positions, attenti
 last-token readout. At init, per recipe x depth over seeds: residual second moment q^l and its
 growth q^L / q^0 beside initjax.theory.transformer.pre_ln_q_bounds (valid for any attention: a
 LayerNormed token's attention output lies between the orthogonal- and collapsed-token values),
-token cosine, effective rank, attention entropy / log T, logit std. Training on the recall task
-(chance 1 / n_values), seeds x learning rates in one compile per recipe x depth. Claims (config
-.analysis, SE over seeds): GPT-2's 1/sqrt(2L) residual projections keep q^L / q^0 bounded in L
-while unscaled pre-LN (flax) grows linearly (Radford et al. 2019 §2.3; Xiong et al. 2020 §3);
-std-0.02 q/k (gpt2, bert) give near-uniform attention, xavier/lecun q/k larger logits; T-Fixup
-(Huang et al. 2020) and DeepNorm (Wang et al. 2022) train; flax's default q/k/v init trains
-worse post-LN than pre-LN and than PyTorch's (github.com/google/flax/issues/4027, DETR).
+token cosine, effective rank, attention entropy / log T, logit std; training on the recall task.
+Claims (config.analysis, SE over seeds): GPT-2's 1/sqrt(2L) residual projections keep q^L / q^0
+bounded in L, unscaled pre-LN (flax) grows linearly (Radford et al. 2019 §2.3; Xiong et al. 2020
+§3); std-0.02 q/k (gpt2, bert) give near-uniform attention, xavier/lecun q/k larger logits; T-Fixup
+(Huang et al. 2020) and DeepNorm (Wang et al. 2022) train; Flax's default q/k/v init trains worse
+post-LN than pre-LN and than PyTorch's (github.com/google/flax/issues/4027, DETR).
 """
 
 from __future__ import annotations
@@ -141,7 +140,9 @@ def evaluate(table, config) -> Verdict:
         f"flax#4027: {bad} below {refs} (failure alone: PARTIAL; {bad} significantly better: "
         "FAIL). Learning rate per arm: the lowest mean final train loss."
     )
-    return Verdict.from_checks(criterion, checks, reason=failed_reason(checks), secondary=minor,
+    why = f"; training not judged: {a.control} at {ctrl.measured:.3g}, budget too small"
+    reason = failed_reason(checks) + (why if not ctrl.passed else "")
+    return Verdict.from_checks(criterion, checks, reason=reason, secondary=minor,
                                partial=not ctrl.passed, not_reproduced=NOT_REPRODUCED)  # fmt: skip
 
 
