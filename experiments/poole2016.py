@@ -21,12 +21,13 @@ import pandas as pd
 
 from initjax import initializers, keys, measure, models, theory
 from initjax.measure.inputs import gaussian_inputs
-from initjax.measure.maps import cmap_phase
-from initjax.measure.maps import single_layer_maps as measure_maps
+from initjax.measure.maps import cmap_phase, map_table
 from initjax.measure.theory_gaps import map_point_gaps
 from initjax.models import stack_of
+from initjax.sweeps.config import experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.tables import lead_columns
 
 DESCRIPTION = "Poole et al. 2016: q-map, c-map, q^l/c^l dynamics at width 1000 vs theory; phases"
 TITLE = "q-map and c-map of random tanh nets at width 1000 vs mean-field theory"
@@ -51,8 +52,7 @@ PUBLISHED_PHASE = {1.3: "ordered", 2.5: "chaotic", 4.0: "chaotic"}  # Poole et a
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     c.compute = dict(
         width=1000,  # the paper's width
         sigma_b=0.3, sigma_w=[1.3, 2.5, 4.0],  # standard deviations, as in the paper
@@ -92,27 +92,12 @@ def _gaussian_mlp(width: int, depth: int):
 def single_layer_maps(compute):
     """Panels A and C: one row per (sigma_w, seed, input) with measured and theory values."""
     sw2, sb2 = variances(compute)
-    q_in = np.asarray(compute.q_in, np.float32)
-    c_in = np.asarray(compute.c_in, np.float32)
-    stack = stack_of(_gaussian_mlp(int(compute.width), 1))
-    q_star = np.asarray(theory.q_star("tanh", sw2, sb2).value, np.float32)
-    seeds, root = int(compute.map_seeds), int(compute.root_seed)
-    q_out, c_out = measure_maps(stack, int(compute.width), sw2, sb2, q_in, c_in, q_star,
-                                seeds=seeds, root_seed=root)  # fmt: skip
-    q_th = np.asarray(theory.q_map("tanh", sw2[:, None], sb2, q_in[None, :]), np.float64)
-    qs = q_star[:, None]
-    c_th = np.asarray(theory.c_map("tanh", sw2[:, None], sb2, qs, qs, c_in[None, :]), np.float64)
-    rows, s = [], q_out.shape[1]
-    for h, w in enumerate(compute.sigma_w):
-        for kind, x, meas, th in (("qmap", q_in, q_out, q_th), ("cmap", c_in, c_out, c_th)):
-            rows.append(pd.DataFrame({
-                "piece": "maps", "kind": kind, "sigma_w": float(w), "sigma_w2": sw2[h],
-                "sigma_b2": sb2, "q_star": float(q_star[h]),
-                "seed": np.repeat(np.arange(s), len(x)),
-                "x": np.tile(np.asarray(x, np.float64), s),
-                "measured": meas[h].reshape(-1), "theory": np.tile(th[h], s),
-            }))  # fmt: skip
-    return pd.concat(rows, ignore_index=True)
+    stack, width = stack_of(_gaussian_mlp(int(compute.width), 1)), int(compute.width)
+    t = map_table(stack, "tanh", width, sw2, sb2, compute.q_in, compute.c_in,
+                  seeds=int(compute.map_seeds), root_seed=int(compute.root_seed))  # fmt: skip
+    sigma_w = dict(zip(sw2, map(float, compute.sigma_w), strict=True))  # the paper's std
+    t.insert(1, "sigma_w", t["sigma_w2"].map(sigma_w))
+    return lead_columns(t, piece="maps")
 
 
 def deep_dynamics(compute, i: int, q_x: float, c_x: float):
@@ -126,12 +111,9 @@ def deep_dynamics(compute, i: int, q_x: float, c_x: float):
                             seeds=int(compute.dyn_seeds), sigma_w2=np.asarray(sw2, np.float32),
                             sigma_b2=np.full(len(sw2), sb2, np.float32),
                             root_seed=int(compute.root_seed))  # fmt: skip
-    frame = theory.compare(res.to_frame(), "tanh")
-    frame.insert(0, "kind", "dyn")
-    frame.insert(0, "piece", f"dyn{i}")
-    frame["q_x"], frame["c_x"] = float(q_x), float(c_x)
-    frame["sigma_w"] = np.sqrt(frame["sigma_w2"].to_numpy()).round(6)
-    return frame
+    frame = lead_columns(theory.compare(res.to_frame(), "tanh"), piece=f"dyn{i}", kind="dyn")
+    sigma_w = np.sqrt(frame["sigma_w2"].to_numpy()).round(6)
+    return frame.assign(q_x=float(q_x), c_x=float(c_x), sigma_w=sigma_w)
 
 
 def pieces(compute):
@@ -148,7 +130,6 @@ def pieces(compute):
         yield Piece(f"dyn{i}", fn, spec)
 
 
-# --- analysis ---------------------------------------------------------------------------------
 def phase(config):
     """``theory.phase_diagram`` on sigma_w in [1, 5] x sigma_b in [0, 4] (standard deviations, as
     Poole et al. plot it) with the config's points on the grid: (sigma_w grid, sigma_b grid,
@@ -163,32 +144,22 @@ def phase(config):
 
 
 def points(table, config):
-    """One row per compared point (``measure.theory_gaps.map_point_gaps``): panel, sigma_w, x,
-    layer, measured mean, theory, SE, z, tolerance, ok."""
-    a = config.analysis
-    return map_point_gaps(
-        table, width=int(config.compute.width), z_max=a.z_max, atol_q=a.atol_q,
-        atol_c=a.atol_c, finite_width=a.finite_width,
-    )  # fmt: skip
+    """One row per compared point (``measure.theory_gaps.map_point_gaps``)."""
+    kw = {k: config.analysis[k] for k in ("z_max", "atol_q", "atol_c", "finite_width")}
+    return map_point_gaps(table, width=int(config.compute.width), **kw)
 
 
 def phases(table, config):
     """Per sigma_w: theory q*, c*, chi_1 and phase; the measured phase from the single-layer
     c-map (``measure.maps.cmap_phase``: above or below the diagonal at its largest c < 1)."""
-    sw2, _ = variances(config.compute)
-    _, _, pd_, idx = phase(config)
-    cell = tuple(idx.T)
-    mf = {k: np.asarray(getattr(pd_, k), np.float64)[cell] for k in ("q_star", "c_star", "chi_1")}
-    cmap = table[table["kind"] == "cmap"]
-    rows = []
-    for h, w in enumerate(config.compute.sigma_w):
-        g = cmap[np.isclose(cmap["sigma_w"], w)]
-        rows.append(dict(sigma_w=float(w), sigma_w2=float(sw2[h]), q_star=mf["q_star"][h],
-                         c_star=mf["c_star"][h], chi_1=mf["chi_1"][h],
-                         phase_theory="ordered" if mf["chi_1"][h] < 1 else "chaotic",
-                         phase_measured=cmap_phase(g["x"], g["measured"]),
-                         published=PUBLISHED_PHASE.get(round(float(w), 2), "n/a")))  # fmt: skip
-    return pd.DataFrame(rows)
+    (sw2, _), (_, _, pd_, idx) = variances(config.compute), phase(config)
+    mf = {k: np.asarray(getattr(pd_, k), np.float64)[tuple(idx.T)] for k in ("q_star", "c_star")}
+    chi_1, sw = np.asarray(pd_.chi_1, np.float64)[tuple(idx.T)], list(config.compute.sigma_w)
+    cmap = [table[(table["kind"] == "cmap") & np.isclose(table["sigma_w"], w)] for w in sw]
+    return pd.DataFrame(dict(sigma_w=[float(w) for w in sw], sigma_w2=sw2, **mf, chi_1=chi_1,
+        phase_theory=["ordered" if x < 1 else "chaotic" for x in chi_1],
+        phase_measured=[cmap_phase(g["x"], g["measured"]) for g in cmap],
+        published=[PUBLISHED_PHASE.get(round(float(w), 2), "n/a") for w in sw]))  # fmt: skip
 
 
 def evaluate(table, config) -> Verdict:
@@ -212,7 +183,6 @@ def evaluate(table, config) -> Verdict:
             p["phase_measured"], p["phase_theory"], tolerance="equal",
             passed=p["phase_measured"] == p["phase_theory"], note=f"published: {p['published']}",
         ))  # fmt: skip
-    share = float(pts["ok"].mean())
     reason = (
         f"{int(pts['ok'].sum())}/{len(pts)} points within {a.z_max:g} SE + tol. of theory (max "
         f"{pts['z'].max():.2f} SE); phases "
@@ -228,7 +198,7 @@ def evaluate(table, config) -> Verdict:
     )
     not_rep = ["the expressivity results (Figs. 3-6: trajectory length and curvature growth)"]
     v = Verdict.from_checks(criterion, checks, reason=reason, not_reproduced=not_rep)
-    if v.status == "FAIL" and share > a.partial_share:
+    if v.status == "FAIL" and float(pts["ok"].mean()) > a.partial_share:
         v.status = "PARTIAL"
     return v
 
@@ -239,8 +209,7 @@ def report(table, config, ctx):
 
     from initjax.plots import savefig
 
-    comp = config.compute
-    sw2, sb2 = variances(comp)
+    comp, (sw2, sb2) = config.compute, variances(config.compute)
     pts, ph = points(table, config), phases(table, config)
     col = {float(w): f"C{i}" for i, w in enumerate(comp.sigma_w)}
     fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), constrained_layout=True)
@@ -290,9 +259,8 @@ def report(table, config, ctx):
     ax.legend(fontsize=7, loc="upper left")
     s.figure(savefig(fig, ctx.path("figure_phase.png")), "Panel E: o ordered, s chaotic.")
     crit = float(np.sqrt(theory.critical_sigma_w2("tanh", sb2)))
-    s.table(ph, f"Fixed points and phases (critical sigma_w at sigma_b = {comp.sigma_b:g}: "
-            f"{crit:.4f}):", formats=dict.fromkeys(("q_star", "c_star", "chi_1"), ".4f"),
-            )  # fmt: skip
+    cap = f"Fixed points and phases (critical sigma_w at sigma_b = {comp.sigma_b:g}: {crit:.4f}):"
+    s.table(ph, cap, formats=dict.fromkeys(("q_star", "c_star", "chi_1"), ".4f"))
     cols = ["panel", "sigma_w", "x", "layer", "measured", "theory", "se", "z", "tol"]
     s.table(pts.sort_values("z", ascending=False).head(8)[cols], "Largest deviations (in SE):",
             formats={"measured": ".5f", "theory": ".5f", "se": ".1e", "tol": ".1e"})  # fmt: skip
