@@ -10,12 +10,10 @@ Per hidden layer k: activations phi(s^k) (Fig. 6: histograms, std, saturation |p
 back-propagated gradients d Cost / d s^k (Fig. 7) from ``initjax.measure.propagate``; the layer
 Jacobian J^k = d z^{k+1} / d z^k = W diag(phi'(s^{k+1})) at one input, exact SVD.
 
-Verdict: every per-layer factor is compared with the mean-field theory
-(:mod:`initjax.theory.layer_factors`: the q-map iterated from each input's q^1_x = Var[W^1] |x|^2,
-moments averaged over inputs afterwards; chi_1 gives the gradient factor and J^k's mean squared
-singular value) in standard errors over seeds at two widths, the 1/N term removed by
-m(N) = m_inf + b / N (:func:`initjax.sweeps.stats.finite_width`). The mean singular value has no
-closed form here: the published values (one decimal) are compared at their printed precision.
+Verdict: each per-layer factor vs the mean field (:mod:`initjax.theory.layer_factors`: the q-map
+iterated per input from q^1_x = Var[W^1] |x|^2) in SEs over seeds at two widths, the 1/N term
+removed (m(N) = m_inf + b / N); the mean singular value (no closed form) vs the published values
+at their printed precision (one decimal).
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from initjax.sweeps import stats as st
-from initjax.sweeps.config import config_pair, experiment_config
+from initjax.sweeps.config import config_ints, config_pair, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
 from initjax.sweeps.tables import lead_columns
@@ -80,8 +78,7 @@ def get_config() -> ml_collections.ConfigDict:
 def _model(config, width: int, activation: str, init: str):
     from initjax import models
 
-    if int(config.hidden_layers) < 2:
-        raise ValueError(f"config key 'hidden_layers' must be >= 2, got {config.hidden_layers}")
+    config_ints([config.hidden_layers], "hidden_layers", minimum=2)
     depth = int(config.hidden_layers) - 1
     return models.MLP(width=int(width), depth=depth, activation=activation, kernel_init=INITS[init],
                       sigma_b2=0.0, readout=10)  # fmt: skip
@@ -162,8 +159,7 @@ def per_seed(table, config) -> pd.DataFrame:
 
 
 def evaluate(table, config) -> Verdict:
-    """Factors and sv^2 = theory within z_max SE at N -> inf; sv ~ published; normalized >
-    standard (Welch)."""
+    """Factors vs theory at N -> inf, sv vs published, normalized > standard (criterion)."""
     a, ps = config.analysis, per_seed(table, config)
     z, checks, partial, parts = float(a.z_max), [], False, []
     for (act, init), g in ps.groupby(["activation", "init"], sort=False):

@@ -24,7 +24,7 @@ from initjax.measure.inputs import gaussian_inputs
 from initjax.measure.maps import cmap_phase, map_table
 from initjax.measure.theory_gaps import map_point_gaps
 from initjax.models import stack_of
-from initjax.sweeps.config import experiment_config
+from initjax.sweeps.config import config_floats, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
 from initjax.sweeps.tables import lead_columns
@@ -76,12 +76,9 @@ def get_config() -> ml_collections.ConfigDict:
 
 
 def variances(compute) -> tuple[np.ndarray, float]:
-    """(sigma_w2 (H,), sigma_b2): the paper's standard deviations squared."""
-    sw = np.asarray(compute.sigma_w, np.float64)
-    if sw.ndim != 1 or sw.size == 0 or np.any(sw < 0) or float(compute.sigma_b) < 0:
-        msg = "config keys 'sigma_w' (a non-empty list) and 'sigma_b' must be standard deviations"
-        raise ValueError(f"{msg} >= 0, got {compute.sigma_w!r}, {compute.sigma_b!r}")
-    return sw**2, float(compute.sigma_b) ** 2
+    """(sigma_w2 (H,), sigma_b2): the paper's standard deviations (>= 0) squared."""
+    sw = np.asarray(config_floats(compute.sigma_w, "sigma_w", low=0.0), np.float64)
+    return sw**2, config_floats(compute.sigma_b, "sigma_b", low=0.0)[0] ** 2
 
 
 def _gaussian_mlp(width: int, depth: int):
@@ -102,8 +99,7 @@ def single_layer_maps(compute):
 
 def deep_dynamics(compute, i: int, q_x: float, c_x: float):
     """Panels B and D for one input setting: propagate rows with q_theory / c_theory."""
-    sw2, sb2 = variances(compute)
-    n = int(compute.width)
+    (sw2, sb2), n = variances(compute), int(compute.width)
     # Exact mean square q_x per input and cosine c_x per pair (no input sampling noise).
     key = keys.role(keys.seed_keys(1, int(compute.root_seed))[0], keys.INPUTS)
     x = gaussian_inputs(key, int(compute.batch), (n,), q0=float(q_x), c0=float(c_x))
@@ -118,8 +114,8 @@ def deep_dynamics(compute, i: int, q_x: float, c_x: float):
 
 def pieces(compute):
     variances(compute)
-    if any(float(q) <= 0 for q in compute.q_in) or any(abs(float(c)) > 1 for c in compute.c_in):
-        raise ValueError("config keys 'q_in' must be > 0 and 'c_in' within [-1, 1]")
+    config_floats(compute.q_in, "q_in", low=0.0, low_open=True)
+    config_floats(compute.c_in, "c_in", low=-1.0, high=1.0)
     bad = [p for p in compute.dyn_inputs if len(p) != 2 or not (p[0] > 0 and 0 <= p[1] < 1)]
     if bad:
         raise ValueError(f"config key 'dyn_inputs': entries are [q_x > 0, 0 <= c_x < 1]: {bad}")
@@ -132,8 +128,7 @@ def pieces(compute):
 
 def phase(config):
     """``theory.phase_diagram`` on sigma_w in [1, 5] x sigma_b in [0, 4] (standard deviations, as
-    Poole et al. plot it) with the config's points on the grid: (sigma_w grid, sigma_b grid,
-    PhaseDiagram, indices of the config's points (H, 2))."""
+    Poole et al. plot it) with the config's points on it: (grids, PhaseDiagram, their indices)."""
     comp, n = config.compute, int(config.analysis.phase_grid)
     sw = np.unique(np.concatenate([np.linspace(1.0, 5.0, n), np.asarray(comp.sigma_w, float)]))
     sb = np.unique(np.concatenate([np.linspace(0.0, 4.0, n), [float(comp.sigma_b)]]))

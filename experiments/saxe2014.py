@@ -29,7 +29,6 @@ import pandas as pd
 from initjax.sweeps import stats
 from initjax.sweeps.config import config_ints, config_pair, experiment_config
 from initjax.sweeps.runtime import Piece
-from initjax.sweeps.stats import deviation, excuse_negligible, per_doubling_check, sign_check
 from initjax.sweeps.summary import Verdict
 from initjax.sweeps.tables import lead_columns
 from initjax.theory import deep_linear as dl
@@ -158,9 +157,8 @@ def pieces(compute):
 
 
 def mode_table(table) -> pd.DataFrame:
-    """Per mode s: seed-mean relative error of t_half vs the discrete theory at the two widths
-    (m1, m2) and its 1/N extrapolation (rel_err_inf, se_inf, b, term1, term2:
-    ``finite_width_fit``), and the continuous-time theory's relative error at the wider net."""
+    """Per mode s: seed-mean relative error of t_half vs the discrete theory at the two widths and
+    its 1/N extrapolation (``finite_width_fit``), and the continuous-time error at the wider net."""
     from initjax.measure.deep_linear import half_rise_times
 
     ms = half_rise_times(table[table["part"] == "modes"])
@@ -179,8 +177,7 @@ def depth_stats(table) -> pd.DataFrame:
 
 
 def evaluate(table, config) -> Verdict:
-    """(a) t_half extrapolated to infinite width equals the decoupled discrete theory within
-    z_max SE per mode; (b) orthogonal flat, Gaussian growing with depth, and a sign test."""
+    """(a) t_half at infinite width vs the discrete theory, (b) learning time vs depth."""
     from initjax.measure.deep_linear import loglog_slopes
 
     a, c, checks, parts, partial = config.analysis, config.compute, [], [], False
@@ -189,9 +186,9 @@ def evaluate(table, config) -> Verdict:
         for _, r in mode_table(table).iterrows():
             name = f"(a) t_half / discrete theory - 1, s = {r['s']:g}, N -> inf"
             note = f"continuous-time theory: {r['continuous_rel_err']:+.2%}"
-            chk = deviation(name, r["rel_err_inf"], 0.0, r["se_inf"], z, note=note)
+            chk = stats.deviation(name, r["rel_err_inf"], 0.0, r["se_inf"], z, note=note)
             small = f"below {float(a.a_negligible):.0%}: PARTIAL"
-            partial |= excuse_negligible(chk, r["rel_err_inf"], float(a.a_negligible), small)
+            partial |= stats.excuse_negligible(chk, r["rel_err_inf"], float(a.a_negligible), small)
             checks.append(chk)
         worst = max(abs(ch.measured) for ch in checks)
         parts.append(f"(a) t_half at N -> inf within {worst:.2%} of the discrete decoupled theory")
@@ -204,14 +201,14 @@ def evaluate(table, config) -> Verdict:
             m = d.pivot(index="seed", columns="n_weights", values="learn_step").clip(upper=budget)
             slopes = loglog_slopes(m.to_numpy(float), m.columns.to_numpy(float))
             name = f"(b) {init}: learning time x per doubling of N_w >= {c.b_flat_from}"
-            checks.append(per_doubling_check(name, slopes, lim, z, upper=up))
+            checks.append(stats.per_doubling_check(name, slopes, lim, z, upper=up))
             parts.append(f"{init} x{checks[-1].measured:.2f}/doubling")
         deep = int(ds["n_weights"].max())
         p = ds[ds["n_weights"] == deep].pivot(index="seed", columns="init", values="learn_step")
         both = {"gaussian", "orthogonal"} <= set(p.columns)
         k = int((p["gaussian"].fillna(np.inf) > p["orthogonal"]).sum()) if both else 0
         name = f"(b) sign test at N_w = {deep}: Gaussian slower than orthogonal"
-        checks.append(sign_check(name, k, len(p), alpha=float(a.sign_alpha)))
+        checks.append(stats.sign_check(name, k, len(p), alpha=float(a.sign_alpha)))
     crit = (
         f"(a) per mode, the mean relative error of the measured half-rise time against the "
         f"decoupled discrete-time theory, extrapolated to infinite hidden width from two widths "
@@ -242,10 +239,9 @@ def report(table, config, ctx):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
     m = table[(table["part"] == "modes") & (table["hidden"] == max(c.a_widths))]
     for i, (s, g) in enumerate(m.groupby("s", sort=False)):
-        for seed, h in g.groupby("seed"):
-            first = seed == 0
-            axes[0].plot(h["step"], h["u"], c=f"C{i}", alpha=0.6, label=f"s={s:g}" * first)
-            axes[0].plot(h["step"], h["u_theory"], "k--", lw=0.8, label="u(t), eq. 7" * first)
+        for seed, h in g.groupby("seed"):  # one label per mode
+            axes[0].plot(h["step"], h["u"], c=f"C{i}", alpha=0.6, label=f"s={s:g}" * (seed == 0))
+            axes[0].plot(h["step"], h["u_theory"], "k--", lw=0.8, label="u(t), eq. 7" * (seed == 0))
     axes[0].set(xlabel="step", ylabel="mode strength u", title=f"hidden {max(c.a_widths)}")
     ds, budget = depth_stats(table), float(c.b_steps)
     lt = ds.assign(t=ds["learn_step"].clip(upper=budget)).groupby(["init", "n_weights"])["t"]

@@ -20,7 +20,7 @@ import ml_collections
 import numpy as np
 import pandas as pd
 
-from initjax.sweeps.config import config_pair, experiment_config
+from initjax.sweeps.config import config_floats, config_pair, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
 from initjax.sweeps.tables import lead_columns
@@ -97,12 +97,9 @@ def measure(compute, rho: float, width: int):
 
 
 def pieces(compute):
-    for rho in compute.keep_probs:
-        if not 0.0 < float(rho) <= 1.0:
-            raise ValueError(f"config key 'keep_probs': each must lie in (0, 1], got {rho!r}")
+    config_floats(compute.keep_probs, "keep_probs", low=0.0, high=1.0, low_open=True)
     config_pair(compute.widths, "widths")
-    if not all(0.0 <= float(c) < 1.0 for c in compute.c0s) or not compute.c0s:
-        raise ValueError(f"config key 'c0s': cosines in [0, 1), got {list(compute.c0s)!r}")
+    config_floats(compute.c0s, "c0s", low=0.0, high=1.0, high_open=True)  # input cosines
     for rho in compute.keep_probs:
         for w in compute.widths[: 1 if float(rho) == 1.0 else 2]:
             spec = {"keep_prob": float(rho), "width": int(w)}
@@ -111,9 +108,8 @@ def pieces(compute):
 
 
 def fit_cells(table, config):
-    """Per (keep_prob, sigma_w2): :func:`initjax.measure.depth_scales.xi_c_cells` (measured
-    xi_c +- jackknife SE at the first width vs theory over the same layers; c^L - c^L_theory
-    per width and its 1/N extrapolation)."""
+    """Per (keep_prob, sigma_w2): xi_c measured vs theory, c^L vs mean field at N -> infinity
+    (:func:`initjax.measure.depth_scales.xi_c_cells`)."""
     from initjax.measure.depth_scales import xi_c_cells
 
     a, comp = config.analysis, config.compute
@@ -122,13 +118,10 @@ def fit_cells(table, config):
 
 
 def evaluate(table, config) -> Verdict:
-    """Pre-registered checks (config.analysis): xi_c tracks theory per rho; with dropout c^L
-    equals the mean-field c^L at N = inf and stays below 1; without dropout xi_c at the
-    critical point exceeds every dropout xi_c."""
+    """The pre-registered checks (1)-(4) of the criterion (config.analysis)."""
     from initjax import theory
 
-    a, comp = config.analysis, config.compute
-    cells = fit_cells(table, config)
+    a, comp, cells = config.analysis, config.compute, fit_cells(table, config)
     checks, parts = [], []
     for rho, g in cells.groupby("keep_prob", sort=False):
         ok = g["z_xi"].abs()[np.isfinite(g["z_xi"])]
@@ -142,17 +135,16 @@ def evaluate(table, config) -> Verdict:
         if rho >= 1.0:
             continue
         zf = (g["dc_inf"] / g["dc_inf_se"]).abs()
-        j = int(np.nanargmax(zf.to_numpy())) if np.isfinite(zf).any() else 0
-        worst = g.iloc[j]
+        worst = g.loc[zf.idxmax()] if np.isfinite(zf).any() else g.iloc[0]
         checks.append(Check(
             f"c^L - mean-field c^L at N = inf, rho={rho:g}, worst sigma_w2 = {worst['sigma_w2']:g}",
-            float(worst["dc_inf"]), 0.0, se=float(worst["dc_inf_se"]), z=float(zf.iloc[j]),
+            float(worst["dc_inf"]), 0.0, se=float(worst["dc_inf_se"]), z=float(zf[worst.name]),
             tolerance=f"|z| <= {a.fixed_z:g} at every sigma_w2",
             passed=bool(np.isfinite(zf).all() and zf.max() <= a.fixed_z),
             note=f"widths {list(comp.widths)}; 1/N term at width {comp.widths[0]}: "
             f"{worst['dc_n1'] - worst['dc_inf']:.2g}",
         ))  # fmt: skip
-        low = g.iloc[int(np.argmin(g["sigma_w2"].to_numpy()))]
+        low = g.loc[g["sigma_w2"].idxmin()]
         gap = (1.0 - low["c_end"]) / low["c_end_se"] if low["c_end_se"] > 0 else np.nan
         checks.append(Check(
             f"1 - c^L at sigma_w2 = {low['sigma_w2']:g}, rho={rho:g} (c* < 1)",

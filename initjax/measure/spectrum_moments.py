@@ -15,7 +15,34 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["network_moments", "spectrum_moments"]
+__all__ = ["network_moments", "spectrum_moments", "spectrum_rows"]
+
+
+def spectrum_rows(result) -> pd.DataFrame:
+    """Each network's squared Jacobian singular values lambda as long rows.
+
+    Args:
+      result: an :class:`initjax.measure.PropagationResult` of one cell measured with the
+        metrics ``q`` and ``jac_sv`` (``arrays["jac_sv"]`` (seeds, K), ``arrays["q"]`` (seeds,
+        layers), ``diverged`` (seeds,)).
+
+    Returns:
+      One row per (network, singular value), networks in seed order: ``seed``, ``index`` (0..K-1),
+      ``lam`` = jac_sv^2 (float64), ``q_last`` (the network's q at its last layer) and
+      ``diverged`` (its flag): the rows :func:`spectrum_moments` reads.
+    """
+    lam = np.asarray(result.arrays["jac_sv"], np.float64) ** 2
+    s, k = lam.shape
+    q_last = np.asarray(result.arrays["q"], np.float64)[:, -1]
+    return pd.DataFrame(
+        dict(
+            seed=np.repeat(np.arange(s), k),
+            index=np.tile(np.arange(k), s),
+            lam=lam.reshape(-1),
+            q_last=np.repeat(q_last, k),
+            diverged=np.repeat(np.asarray(result.diverged), k),
+        )
+    )
 
 
 def network_moments(

@@ -12,7 +12,8 @@ experiment's config before the run. These helpers compute the numbers those crit
 - :func:`deviation`: a :class:`~initjax.sweeps.summary.Check` "|measured - expected| <= z_max SE".
 - :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t;
   :func:`welch_gain`: the Check "mean(a) - mean(b) >= min_gain with one-sided Welch p <= alpha".
-- :func:`variance_ratio_one_sided`: F test that var(a) > var(b) (normal samples).
+- :func:`variance_ratio_one_sided`: F test that var(a) > var(b) (normal samples);
+  :func:`variance_ratio_check`: the Check "var(a) > var(b), F test p < alpha".
 - :func:`sign_test`: exact one-sided binomial test of k successes in n trials; :func:`sign_check`:
   the Check "k of n paired seeds went the claimed way, sign test p <= alpha".
 - :func:`excuse_negligible`: a failed deviation too small to matter is reported, not judged.
@@ -58,6 +59,7 @@ __all__ = [
     "sign_check",
     "sign_test",
     "student_t_sf",
+    "variance_ratio_check",
     "variance_ratio_one_sided",
     "welch_gain",
     "welch_not_worse",
@@ -234,6 +236,32 @@ def variance_ratio_one_sided(a: Sequence[float], b: Sequence[float]) -> tuple[fl
     f = float(va / vb)
     d1, d2 = a.size - 1, b.size - 1
     return f, float(betainc(d2 / 2.0, d1 / 2.0, d2 / (d2 + d1 * f)))
+
+
+def variance_ratio_check(
+    name: str, a: Sequence[float], b: Sequence[float], *, alpha: float
+) -> Check:
+    """Check "var(a) > var(b)" by the one-sided F test (:func:`variance_ratio_one_sided`).
+
+    ``measured`` and ``expected`` are the sample standard deviations (ddof 1) of the finite
+    values of ``a`` and ``b``; passed when p < ``alpha``; the note gives F and p. Fails when the
+    test refuses the samples (fewer than 2 finite values in one: F and p NaN).
+    """
+    fa, fb = (np.asarray(v, np.float64) for v in (a, b))
+    fa, fb = fa[np.isfinite(fa)], fb[np.isfinite(fb)]
+    try:
+        f, p = variance_ratio_one_sided(fa, fb)
+    except ValueError:
+        f, p = float("nan"), float("nan")
+    sd_a, sd_b = (float(np.std(v, ddof=1)) if v.size > 1 else float("nan") for v in (fa, fb))
+    return Check(
+        name,
+        sd_a,
+        sd_b,
+        tolerance=f"F test p < {alpha:g}",
+        passed=bool(p < alpha),
+        note=f"F = {f:.3g}, p = {p:.2g}",
+    )
 
 
 def sign_test(successes: int, n: int, p: float = 0.5) -> float:
