@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from initjax.sweeps.config import config_floats, config_ints, config_pair, experiment_config
+from initjax.sweeps.runtime import Piece
 from initjax.sweeps.stats import deviation, finite_width_fit, welch_gain
 from initjax.sweeps.summary import Check, Verdict
 from initjax.sweeps.tables import lead_columns
@@ -147,8 +148,6 @@ def training(c, arm) -> pd.DataFrame:
 
 
 def pieces(c):
-    from initjax.sweeps.runtime import Piece
-
     config_floats(c.q_star, "q_star", low=0.0, high=10.0, low_open=True, high_open=True)
     config_pair(c.widths, "widths")
     config_ints(c.depths, "depths", minimum=2, what="depths L")
@@ -165,8 +164,7 @@ def pieces(c):
 
 
 def moments(table) -> pd.DataFrame:
-    """Per (arm, width, depth): :func:`initjax.measure.spectrum_moments.spectrum_moments` (the
-    normalized Var[lambda] with its SE over networks), q^L, diverged networks and the theory."""
+    """Per (arm, width, depth): ``spectrum_moments`` with q^L, diverged networks, theory and z."""
     from initjax.measure.spectrum_moments import spectrum_moments
 
     per_network = {"q_last": "mean", "var_theory": "first", "diverged": "sum"}
@@ -199,8 +197,7 @@ def _isometry_checks(table, p_max: float) -> list[Check]:
 
 def evaluate(table, config) -> Verdict:
     """(T) Var[lambda] at N -> infinity vs free probability, (I) the isometry test (criterion)."""
-    a = config.analysis
-    ext = extrapolate(moments(table))
+    a, ext = config.analysis, extrapolate(moments(table))
     rows = [deviation(f"Var[lambda] at N -> inf, {r.arm}, L = {r.depth}", r.m_inf, r.var_theory,
                       r.se_inf, a.z_max, note=f"finite-width term b/N: {r.term1:.3g} (N = "
                       f"{r.n1}), {r.term2:.3g} (N = {r.n2})")
@@ -220,7 +217,7 @@ def evaluate(table, config) -> Verdict:
         f"(T) For every arm and every depth, Var[lambda] (each network's spectrum over its own "
         f"mean) extrapolated to N -> infinity from the two widths (v(N) = v_inf + b/N) is within "
         f"{a.z_max:g} SE of free probability; (I) at the deepest depth and widest width, "
-        f"orthogonal tanh's Var[lambda] is below every other arm's (one-sided Welch p < "
+        f"orthogonal tanh's Var[lambda] is below every other arm's (one-sided Welch p <= "
         f"{a.p_max:g}). PASS: all; PARTIAL: (I) and orthogonal tanh's (T) rows pass, another "
         "arm's (T) row fails; FAIL otherwise."
     )
@@ -241,8 +238,7 @@ def report(table, config, ctx):
 
     from initjax.plots import errorbar_groups, legends, log_hist, savefig
 
-    c = config.compute
-    mom, sp = moments(table), table[table["kind"] == "spectrum"]
+    c, mom, sp = config.compute, moments(table), table[table["kind"] == "spectrum"]
     s = ctx.summary(
         f"Squared singular values lambda of the input-output Jacobian of square MLPs, widths "
         f"{list(c.widths)}, depths {list(c.depths)}, jac_sv (QR-accumulated); networks per point: "

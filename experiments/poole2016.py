@@ -36,18 +36,15 @@ PAPER = (
     "neural networks through transient chaos (arXiv:1606.05340), Figs. 1-2"
 )
 
-# fmt: off
 PRESETS = {
     # Accelerator: more networks per point, deeper dynamics, a finer map grid.
-    "full": {"map_seeds": 1024, "dyn_seeds": 256, "depth": 30, "phase_grid": 200,
-             "q_in": [float(v) for v in np.round(np.linspace(0.1, 15.0, 31), 3)],
-             "c_in": [float(v) for v in np.round(np.linspace(0.0, 0.99, 34), 3)]},
+    "full": dict(map_seeds=1024, dyn_seeds=256, depth=30, phase_grid=200)
+    | dict(q_in=[float(v) for v in np.round(np.linspace(0.1, 15.0, 31), 3)])
+    | dict(c_in=[float(v) for v in np.round(np.linspace(0.0, 0.99, 34), 3)]),
     # Seconds, for the test suite (width 256 is still large enough for 4-SE agreement).
-    "tiny": {"width": 256, "map_seeds": 16, "dyn_seeds": 8, "depth": 5, "batch": 3,
-             "q_in": [0.5, 4.0, 12.0], "c_in": [0.2, 0.8], "dyn_inputs": [[0.2, 0.5]],
-             "phase_grid": 12},
+    "tiny": dict(width=256, map_seeds=16, dyn_seeds=8, depth=5, batch=3, phase_grid=12)
+    | dict(q_in=[0.5, 4.0, 12.0], c_in=[0.2, 0.8], dyn_inputs=[[0.2, 0.5]]),
 }
-# fmt: on
 PUBLISHED_PHASE = {1.3: "ordered", 2.5: "chaotic", 4.0: "chaotic"}  # Poole et al., Fig. 2
 
 
@@ -159,8 +156,7 @@ def phases(table, config):
 
 def evaluate(table, config) -> Verdict:
     """Every point within z_max SE + tolerance of theory, and the measured phases match chi_1."""
-    a = config.analysis
-    pts, ph = points(table, config), phases(table, config)
+    a, pts, ph = config.analysis, points(table, config), phases(table, config)
     checks = []
     for panel, g in pts.groupby("panel", sort=False):
         worst = g.loc[g["z"].idxmax()]

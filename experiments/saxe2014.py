@@ -13,9 +13,7 @@ measured at two hidden widths and extrapolated as m(N) = m_inf + b / N; the crit
 (weight matrices) for random orthogonal vs scaled Gaussian (Var = 1 / fan_in) weights, biases 0,
 learning rate eta0 / N_w (the deep dynamics tau du/dt = N_w u^{2 - 2/N_w} (s - u) speed up by N_w).
 Orthogonal (dynamically isometric) nets learn in a depth-independent time; Gaussian ones slow.
-
-Networks: linear MLP stacks (:mod:`initjax.measure.deep_linear`) with the registry's
-``orthogonal`` / ``variance_scaling`` initializers, trained by ``measure.regression.full_batch_gd``.
+Simulations: :mod:`initjax.measure.deep_linear` (registry initializers, full-batch GD).
 """
 
 from __future__ import annotations

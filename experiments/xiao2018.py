@@ -25,6 +25,7 @@ import pandas as pd
 from initjax.measure.theory_gaps import last_layer_gaps
 from initjax.sweeps import stats
 from initjax.sweeps.config import config_ints, config_pair, experiment_config
+from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
 from initjax.sweeps.tables import lead_columns
 
@@ -130,8 +131,6 @@ def training(c, part: str, init: str) -> pd.DataFrame:
 
 
 def pieces(c):
-    from initjax.sweeps.runtime import Piece
-
     config_ints(c.prop_depths, "prop_depths")
     config_pair(c.prop_channels, "prop_channels", "channel counts")
     out = [Piece(f"prop-{i}-L{int(d)}-C{int(ch)}",

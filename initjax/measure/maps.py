@@ -11,8 +11,12 @@ the model's own ``layer_apply`` applies the activation and the random layer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["cmap_phase", "map_table", "single_layer_maps"]
 
@@ -86,7 +90,7 @@ def map_table(
     *,
     seeds: int,
     root_seed: int = 0,
-):
+) -> pd.DataFrame:
     """The measured single-layer maps beside the mean field, one row per network and input.
 
     :func:`single_layer_maps` with the c-map pairs at each row's fixed point q*
