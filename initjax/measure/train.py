@@ -288,7 +288,7 @@ def _train_all(stack, spec, seed_keys, sw2, sb2, lr, data, pz):
 
 
 # Optimizer state arrays per parameter (momentum: one trace; adam/adamw: two moments).
-_OPT_SLOTS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "rmsprop": 1}
+OPT_SLOTS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "rmsprop": 1}
 
 
 def _check_memory(stack: Stack, spec: TrainSpec, data, cells: int, seeds: int) -> None:
@@ -311,7 +311,7 @@ def _check_memory(stack: Stack, spec: TrainSpec, data, cells: int, seeds: int) -
     ).shape[1:]
     n_f = math.prod(feat)
     item = jnp.dtype(stack.dtype).itemsize
-    per_net = n_params * (3 + _OPT_SLOTS.get(spec.optimizer, 2)) + 3 * spec.batch_size * n_f * (
+    per_net = n_params * (3 + OPT_SLOTS.get(spec.optimizer, 2)) + 3 * spec.batch_size * n_f * (
         stack.depth + 1
     )
     per_net += 2 * max(len(x_te), min(spec.eval_size, len(x_tr))) * n_f
