@@ -49,3 +49,32 @@ def test_estimate_only_reports_the_number_a_refusal_would_give(monkeypatch):
         train(model, data, spec=spec, seeds=2)
     total = info.value.device_bytes + info.value.host_bytes  # CPU: both in host RAM
     assert device_memory.gib(total) in str(refused.value)
+
+
+def test_train_estimate_is_per_accelerator_when_sharded(monkeypatch):
+    from types import SimpleNamespace
+
+    import jax
+
+    from initjax.data import synthetic
+    from initjax.measure import sharding
+    from initjax.measure.train import TrainSpec, train
+
+    kw = {"n_train": 64, "n_test": 32, "dim": 10, "num_classes": 3}
+    data = (*synthetic.gaussian_mixture("train", **kw), *synthetic.gaussian_mixture("test", **kw))
+    args = dict(spec=TrainSpec(steps=2, batch_size=8, eval_every=2), seeds=4)
+    model = models.MLP(width=16, depth=2, activation="tanh", readout=3)
+
+    def estimate():
+        with device_memory.estimate_only(), pytest.raises(device_memory.Estimated) as info:
+            train(model, data, **args)
+        return info.value
+
+    one = estimate()
+    monkeypatch.setattr(sharding, "devices_per_call", lambda cells, seeds, shard: 4)
+    assert estimate().device_bytes == one.device_bytes  # CPU devices share the host's RAM
+    monkeypatch.setattr(jax, "devices", lambda: [SimpleNamespace(platform="gpu")])
+    four = estimate()
+    data_bytes = 4 * (64 + 32) * 10
+    assert four.device_bytes - data_bytes == pytest.approx((one.device_bytes - data_bytes) / 4)
+    assert "1 network(s) at once per device (4 over 4 device(s))" in four.detail
