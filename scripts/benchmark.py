@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-ALL_CASES = ("prng", "1", "1b", "2", "3", "4", "5", "6", "7", "8")
-GPU_CASES = ("prng", "1", "2", "3", "4")
+ALL_CASES = ("prng", "1", "1b", "2", "3", "4", "5", "6", "7", "8", "main")
+GPU_CASES = ("prng", "1", "2", "3", "4", "main")
 
 
 def parse_cases(text: str | None, default: tuple[str, ...]) -> list[str]:
@@ -157,6 +157,8 @@ def plan(sizes, cases: list[str]) -> list[str]:
                     f"8: {s.tt_cells * s.tt_seeds} networks, width {w}, depth {d}, {steps} SGD "
                     f"steps of batch {s.tt_batch}, vs PyTorch"
                 )
+        elif c == "main":
+            lines.append(f"main: initjax run depth-sweep --set preset={s.main_preset}")
     return lines
 
 

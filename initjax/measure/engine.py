@@ -790,7 +790,7 @@ def propagate(
         given the layer input instead of drawing weights (:mod:`initjax.measure.preact`): the
         same law, not the same values as ``model.init``; only for float32 MLPs with i.i.d.
         Gaussian kernels and the metrics q, c, act_std, act_saturation. "auto" (default):
-        "preact" where it applies and is faster (width >= max(2 x batch, 256)), else "fused";
+        "preact" where it applies and is faster (width >= max(4 x batch, 256)), else "fused";
         ``result.meta["path"]`` says which ran.
         A data-dependent ``kernel_init`` (LSUV, MetaInit; :mod:`initjax.initializers.
         data_dependent`) always takes the materialized path: its base initializer draws each

@@ -6,7 +6,7 @@ pre-activations Z = A W + 1 b^T are, given A, exactly Gaussian: the columns of A
 independent with covariance s^2 A A^T (each column is A times an independent N(0, s^2 I_n)
 vector). So with any L such that L L^T = A A^T (B x B) and G a B x N matrix of N(0, s^2)
 numbers, L G has exactly the law of A W given A. Drawing B N numbers instead of n N and
-multiplying B x B by B x N instead of B x n by n x N wins when N > ~2B (BENCHMARKS.md, case 1).
+multiplying B x B by B x N instead of B x n by n x N wins from N ~ 3-4 B on (BENCHMARKS.md, case 1).
 Forward-only statistics that are functions of the pre-activations (q, c, act_std,
 act_saturation) then have exactly the law of the weight path's, layer after layer, since each
 layer's Z is drawn from its exact conditional law given the previous one. This is the
@@ -66,9 +66,12 @@ __all__ = [
 METRICS = ("q", "c", "act_std", "act_saturation")
 PIVOT_TOL = 1e-2
 GAUSSIAN_ENTRIES = ("normal", "torch_kaiming_normal", "torch_xavier_normal")
-# Measured on this project's 2-core CPU (BENCHMARKS.md, case 1 and the notes beside it): the
-# pre-activation path is faster than the fused weight path from width >= 2 x batch, and by a
-# margin worth the switch from width 256 on (below it both take well under a second).
+# Measured on this project's 2-core CPU (tanh MLP, depth 100, 32 seeds, median of 3; fused time /
+# pre-activation time): batch 128: 0.71 at width 256 (2 B), 0.79 at 320, 1.01 at 384 (3 B), 1.06
+# at 448, 1.05-1.25 at 512 (4 B); batch 64: 0.78 at 128 (2 B), 0.90 at 192, 1.08 at 256 (4 B). So
+# the switch pays from width >= 4 x batch, and only from width 256 on (below it both take well
+# under a second). BENCHMARKS.md, case 1, shows the two paths side by side.
+AUTO_MIN_RATIO = 4
 AUTO_MIN_WIDTH = 256
 
 
@@ -105,8 +108,8 @@ def reason_not_applicable(stack: Any, metrics: tuple[str, ...], uses_params: boo
 
 
 def is_faster(width: int, batch: int) -> bool:
-    """The automatic rule: width >= max(2 x batch, AUTO_MIN_WIDTH)."""
-    return width >= max(2 * batch, AUTO_MIN_WIDTH)
+    """The automatic rule: width >= max(AUTO_MIN_RATIO x batch, AUTO_MIN_WIDTH)."""
+    return width >= max(AUTO_MIN_RATIO * batch, AUTO_MIN_WIDTH)
 
 
 def _kernel_std(stack: MLPStack, fan_in: int, fan_out: int, sw2: jax.Array | None) -> jax.Array:

@@ -16,7 +16,9 @@ import numpy as np
 
 from initjax import initializers, keys, measure, models, theory
 from initjax.initializers import sampling as _sampling
+from initjax.measure import preact
 from scripts._bench import subproc, torch_ref
+from scripts._bench.main_job import case_main
 from scripts._bench.report import Section, Target
 from scripts._bench.sizes import Sizes
 from scripts._bench.theory_ref import rel_diff, tanh_cell
@@ -322,8 +324,8 @@ def case_propagation(sz: Sizes) -> Section:
                 )
                 if auto_path == "fused":
                     why += (
-                        " (the pre-activation path does not pay at width < 2 x batch: "
-                        "initjax/measure/preact.py)"
+                        " (the pre-activation path does not pay at width < "
+                        f"{preact.AUTO_MIN_RATIO} x batch: initjax/measure/preact.py)"
                     )
             targets.append(
                 Target(
@@ -444,7 +446,7 @@ def case_small(sz: Sizes) -> Section:
                     f"width {width}: torch {best_name} beats initjax ({ij / best:.2f}x faster): "
                     f"initjax spends {100 * draw / ij:.0f}% of its time drawing {width}x{width} "
                     "weights (threefry, bit-identical to jax.random); the pre-activation path "
-                    f"does not apply at width {width} < 2 x batch {b}."
+                    f"is not chosen at width {width} < {preact.AUTO_MIN_RATIO} x batch {b}."
                 )
         else:
             rows.append([str(width), "torch loop", NA, NA, NA, NA, NA, NA, NA])
@@ -1159,4 +1161,5 @@ CASES: dict[str, Callable[[Sizes], Section]] = {
     "6": case_sharding,
     "7": case_training,
     "8": case_train_torch,
+    "main": case_main,
 }

@@ -77,6 +77,8 @@ class Sizes:
     draws_only: bool = True  # case 1/2: also time the weight draws alone (the PRNG's share)
     torch_compile: bool = True  # include the torch.compile variants (20-60 s to compile each)
     torch_cpu: bool = True  # run the CPU PyTorch references (off at accelerator sizes)
+    # main: the README's main job (depth-sweep) at this experiment preset
+    main_preset: str = "default"
 
 
 FULL = Sizes("full")
@@ -128,6 +130,7 @@ QUICK = Sizes(
     tt_batch=64,
     tt_eval_every=50,
     tt_repeats=2,
+    main_preset="tiny",
 )
 
 TINY = dataclasses.replace(
@@ -183,6 +186,7 @@ TINY = dataclasses.replace(
     tt_repeats=1,
     tt_dataset="gaussian_mixture",
     torch_compile=False,
+    main_preset="tiny",
 )
 
 # One H200: about 5 minutes for cases 1-4 (estimates printed by --dry-run). Widths 1024-4096,
@@ -219,6 +223,7 @@ GPU = Sizes(
     seed_chunk=64,
     draws_only=False,
     torch_cpu=False,
+    main_preset="full",
 )
 
 PRESETS = {s.name: s for s in (FULL, QUICK, TINY, GPU)}

@@ -177,7 +177,7 @@ def test_explicit_preact_refuses_what_it_cannot_measure(model, metrics, match):
 def test_auto_picks_preact_only_where_it_applies_and_is_faster():
     wide = _mlp(width=256, depth=2)
     assert prepare(wide, seeds=2, batch=64, metrics="q,c").meta["path"] == "preact"
-    assert prepare(wide, seeds=2, batch=129, metrics="q,c").meta["path"] == "fused"  # N < 2B
+    assert prepare(wide, seeds=2, batch=65, metrics="q,c").meta["path"] == "fused"  # N < 4B
     assert prepare(_mlp(width=64), seeds=2, batch=8, metrics="q").meta["path"] == "fused"
     assert prepare(wide, seeds=2, batch=8, metrics="q,grad_sq").meta["path"] == "fused"
     trunc = _mlp(width=256, init=initializers.get("he_normal"))

@@ -4,6 +4,7 @@ computes, and the fast sampler keeps jax.random's values bit for bit with the ri
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -127,11 +128,31 @@ def test_gpu_script_dry_run_on_cpu():
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "preset gpu; cases prng, 1, 2, 3, 4" in out
+    assert "preset gpu; cases prng, 1, 2, 3, 4, main" in out
+    assert "main: initjax run depth-sweep --set preset=full" in out
     widths = {int(w) for w in re.findall(r"^1: width (\d+), depth 1000", out, re.M)}
     assert min(widths) >= 1024 and max(widths) == 4096
     assert all(int(s) >= 256 for s in re.findall(r"^1: .*?, (\d+) seeds", out, re.M))
     assert re.search(r"^3: depth 10000,", out, re.M) and re.search(r"^4: 256 seeds", out, re.M)
+
+
+@pytest.mark.slow
+def test_main_job_case_runs_the_readme_job_and_reads_its_verdict(tmp_path):
+    from scripts._bench.main_job import run_main_job
+
+    res = run_main_job("tiny", tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert res["rc"] == 0 and res["status"] == summary["verdict"]["status"]
+    assert res["status"] in {"PASS", "PARTIAL", "FAIL"} and res["verdict"]
+    assert res["wall_s"] > 0 and res["peak_rss_mib"] > 100  # jax alone takes > 100 MiB
+    assert res["device_peak_mib"] is None and "(cpu)" in res["device"]
+
+
+def test_main_job_case_raises_with_the_cli_error_when_the_run_fails(tmp_path):
+    from scripts._bench.main_job import run_main_job
+
+    with pytest.raises(RuntimeError, match="preset"):
+        run_main_job("no-such-preset", tmp_path / "run")
 
 
 def test_gpu_script_refuses_to_run_without_an_accelerator():
