@@ -3,6 +3,7 @@
 import itertools
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -15,6 +16,13 @@ from initjax.theory._common import Rule
 
 AUTO = Rule("auto", 32)
 QUAD = Rule("quadrature", 32)
+# The moment functions under one jit per (function, activation, rule), shared by the cases below:
+# called eagerly, every call traces the quadrature's lax.cond afresh and compiles it again
+# (about 0.5 s a call on CPU); traced once, the values are the same computation.
+_cross = jax.jit(moments.cross_moment, static_argnums=(0, 4))
+_dcross = jax.jit(moments.deriv_cross_moment, static_argnums=(0, 4))
+_second = jax.jit(moments.second_moment, static_argnums=(0, 2))
+_dpower = jax.jit(moments.deriv_power_moment, static_argnums=(0, 2, 3))
 GRID = list(itertools.product([0.1, 1.0, 3.0], [0.4, 2.0], [-0.95, -0.5, 0.0, 0.5, 0.95, 1.0]))
 
 
@@ -54,14 +62,12 @@ def test_erf_closed_form_matches_quadrature(q1, q2, c):
     # Williams (1997) vs the split rule on a smooth activation: agree to 1e-6.
     act = activations.get("erf")
     args = (jnp.float64(q1), jnp.float64(q2), jnp.float64(c))
-    for fn in (moments.cross_moment, moments.deriv_cross_moment):
+    for fn in (_cross, _dcross):
         closed = float(fn(act, *args, AUTO))
         quad = float(fn(act, *args, QUAD))
         assert closed == pytest.approx(quad, rel=1e-6, abs=1e-12)
-    closed = float(moments.second_moment(act, jnp.float64(q1), AUTO))
-    assert closed == pytest.approx(
-        float(moments.second_moment(act, jnp.float64(q1), QUAD)), rel=1e-6
-    )
+    closed = float(_second(act, jnp.float64(q1), AUTO))
+    assert closed == pytest.approx(float(_second(act, jnp.float64(q1), QUAD)), rel=1e-6)
     a = c_map("erf", 1.7, 0.1, q1, q2, c)
     b = c_map("erf", 1.7, 0.1, q1, q2, c, method="quadrature")
     assert float(a) == pytest.approx(float(b), rel=1e-6)
@@ -71,9 +77,9 @@ def test_erf_closed_form_matches_quadrature(q1, q2, c):
 @pytest.mark.parametrize("q1, q2, c", GRID + [(1.0, 1.0, 0.9999), (2.0, 0.5, -0.9999)])
 def test_relu_closed_form_matches_independent_reference(q1, q2, c):
     act = activations.get("relu")
-    got = float(moments.cross_moment(act, jnp.float64(q1), jnp.float64(q2), jnp.float64(c), AUTO))
+    got = float(_cross(act, jnp.float64(q1), jnp.float64(q2), jnp.float64(c), AUTO))
     assert got == pytest.approx(_relu_pair_ref(q1, q2, c), rel=1e-9, abs=1e-13)
-    dcross = float(moments.deriv_cross_moment(act, q1, q2, jnp.float64(c), AUTO))
+    dcross = float(_dcross(act, q1, q2, jnp.float64(c), AUTO))
     assert dcross == pytest.approx(_orthant_ref(c), rel=1e-9, abs=1e-13)
 
 
@@ -89,16 +95,14 @@ def test_leaky_relu_closed_form(c):
         + a * a * _relu_pair_ref(q1, q2, c, -1.0, -1.0)
     )
     act = activations.get("leaky_relu", negative_slope=a)
-    got = float(moments.cross_moment(act, jnp.float64(q1), jnp.float64(q2), jnp.float64(c), AUTO))
+    got = float(_cross(act, jnp.float64(q1), jnp.float64(q2), jnp.float64(c), AUTO))
     assert got == pytest.approx(ref, rel=1e-9)
     dref = (
         _orthant_ref(c)
         + a * (_orthant_ref(c, 1.0, -1.0) + _orthant_ref(c, -1.0, 1.0))
         + a * a * _orthant_ref(c, -1.0, -1.0)
     )
-    assert float(moments.deriv_cross_moment(act, q1, q2, jnp.float64(c), AUTO)) == pytest.approx(
-        dref, rel=1e-9
-    )
+    assert float(_dcross(act, q1, q2, jnp.float64(c), AUTO)) == pytest.approx(dref, rel=1e-9)
 
 
 @pytest.mark.usefixtures("x64")
@@ -119,11 +123,11 @@ def test_relu_maps_use_the_closed_form_automatically():
 def test_sin_closed_form_matches_quadrature(q1, q2, c):
     act = activations.get("sin")
     args = (jnp.float64(q1), jnp.float64(q2), jnp.float64(c))
-    for fn in (moments.cross_moment, moments.deriv_cross_moment):
+    for fn in (_cross, _dcross):
         assert float(fn(act, *args, AUTO)) == pytest.approx(float(fn(act, *args, QUAD)), rel=1e-9)
     for k in (1, 2):
-        a = moments.deriv_power_moment(act, jnp.float64(q1), k, AUTO)
-        b = moments.deriv_power_moment(act, jnp.float64(q1), k, QUAD)
+        a = _dpower(act, jnp.float64(q1), k, AUTO)
+        b = _dpower(act, jnp.float64(q1), k, QUAD)
         assert float(a) == pytest.approx(float(b), rel=1e-9)
 
 
@@ -132,8 +136,8 @@ def test_erf_power_moments():
     # mu_k = E[(2/sqrt(pi))^(2k) exp(-2k u^2)] = (4/pi)^k / sqrt(1 + 4 k q).
     act = activations.get("erf")
     for k in (1, 2):
-        a = moments.deriv_power_moment(act, jnp.float64(0.8), k, AUTO)
-        b = moments.deriv_power_moment(act, jnp.float64(0.8), k, QUAD)
+        a = _dpower(act, jnp.float64(0.8), k, AUTO)
+        b = _dpower(act, jnp.float64(0.8), k, QUAD)
         assert float(a) == pytest.approx(float(b), rel=1e-10)
         assert float(a) == pytest.approx((4 / np.pi) ** k / np.sqrt(1 + 3.2 * k), rel=1e-14)
 
@@ -150,8 +154,6 @@ def test_c_map_gradient_at_c_one_is_the_closed_form_slope(name):
     # d c^l / d c = sigma_w2 sqrt(q1 q2) E[phi' phi'] / sqrt(q1^l q2^l) (Price's theorem): at
     # c = 1 and q = 1, ReLU (2, 0): 2 * 1/2 / 1 = 1. Autodiff through arccos / sqrt(1 - c^2)
     # would give nan there; jax.grad must give the closed-form slope, finite, at every c.
-    import jax
-
     from initjax.theory import c_map_slope
 
     for c in (1.0, 0.999999, 0.5, -1.0):
@@ -165,8 +167,6 @@ def test_c_map_gradient_at_c_one_is_the_closed_form_slope(name):
 def test_erf_slope_is_finite_in_float32_at_large_q():
     # The determinant (1 + 2 q1)(1 + 2 q2) - 4 q1 q2 c^2 overflowed to inf - inf = nan in float32
     # near q = 1e19; the scale-invariant form stays finite and matches float64.
-    import jax
-
     from initjax.theory import c_map_slope
 
     qs = np.array([1e10, 1e19, 1e25, 1e30], np.float32)
