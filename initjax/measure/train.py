@@ -196,10 +196,11 @@ class TrainSpec:
         return self.unroll_layers
 
 
-# Deepest network whose hidden layers TrainSpec(unroll_layers=None) unrolls: the compile time of
-# the unrolled forward + backward grows with depth (tanh MLP, 64 networks: TODO s at depth 30,
-# TODO s at depth 64 on a 2-core CPU).
-UNROLL_MAX_DEPTH = 64
+# Deepest network whose hidden layers TrainSpec(unroll_layers=None) unrolls. The compile time of
+# the unrolled forward + backward grows with depth: 64 tanh MLPs of width 64, SGD, compile CPU
+# time (XLA:CPU, jaxlib 0.10.2) 8.7 s unrolled vs 5.1 s looped at depth 30, 14.4 vs 5.2 s at 64,
+# 22.8 vs 5.7 s at 100 (about 0.15 s per layer); unrolled steps were 1.24-1.28x faster.
+UNROLL_MAX_DEPTH = 32
 
 
 def loss_and_accuracy(

@@ -6,10 +6,13 @@ layout ``train`` uses), run for ``steps`` steps inside a ``lax.scan`` so that di
 nothing, timed interleaved (A B C A B C, medians):
 
 - ``step``: ``measure.train.train_step`` (forward, backward, SGD update) on a fixed minibatch per
-  network, the layers a ``lax.scan`` over the stacked hidden params, as in ``train``;
-- ``step, layers unrolled``: the same step with the hidden params held as ``depth`` separate
-  arrays and the layers a Python loop (no dynamic-slice of the stacked params and no
-  dynamic-update-slice of their gradients); ``step`` minus this = the layer scan's bookkeeping;
+  network, the hidden layers run as ``train`` runs them (``TrainSpec.layer_unroll``: an unrolled
+  ``lax.scan`` over the stacked hidden params, or a loop for deep networks);
+- ``step, layer loop``: the same step with the layers a ``lax.scan`` loop (dynamic-slice of the
+  stacked params, dynamic-update-slice of their gradients, the loop's carry);
+- ``step, separate layer arrays``: the hidden params held as ``depth`` separate arrays and the
+  layers a Python loop (no stacked params at all); ``step, layer loop`` minus this = the layer
+  loop's bookkeeping;
 - ``sgd update``: only ``p - lr g`` over every parameter (a fixed g);
 - ``batch sampling``: the minibatch indices (``randint`` from ``fold_in(batch key, step)``) and
   the gather of the examples;
@@ -19,8 +22,7 @@ nothing, timed interleaved (A B C A B C, medians):
   jitted ``einsum`` (a roofline for this shape on this XLA: the step cannot run its matmuls faster
   than this), times ``depth``.
 
-Compile time is that of ``train``'s own jitted computation (``lower`` + ``compile``), and XLA's
-``cost_analysis`` FLOPs of one step are shown beside the count by formula.
+XLA's ``cost_analysis`` FLOPs of one ``step`` are shown beside the count by formula.
 """
 
 from __future__ import annotations
@@ -51,13 +53,14 @@ class Profile:
     formula_flops_per_step: float
     eval_s: float  # one evaluation (test + evaluation set), seconds
     options: str
+    unrolled: bool
 
     def note(self, label: str, step_s: float, steps: int, n_evals: int) -> str:
         """One paragraph: each part's share of ``train``'s measured time per step ``step_s``."""
         p = self.per_step
         share = lambda t: f"{100 * t / step_s:.0f}%"
-        book = p["step"] - p["step, layers unrolled"]
-        rest = p["step, layers unrolled"] - p["hidden matmuls"] - p["sgd update"]
+        book = p["step, layer loop"] - p["step, separate layer arrays"]
+        rest = p["step"] - p["hidden matmuls"] - p["sgd update"]
         evals = self.eval_s * n_evals / steps
         mm = self.gflops
         return (
@@ -67,18 +70,23 @@ class Profile:
             f"({share(p['hidden matmuls'])}; forward {mm['fwd']:.0f}, backward {mm['bwd']:.0f}, "
             f"weight gradient {mm['wgrad']:.0f} GFLOP/s alone, cores busy "
             f"{self.busy['hidden matmuls']:.2f}); "
-            f"layer-scan bookkeeping (step with the layers scanned minus unrolled) "
-            f"{fmt_s(book * 1e3)} ms ({share(book)}); SGD update {fmt_s(p['sgd update'] * 1e3)} ms "
-            f"({share(p['sgd update'])}); tanh, bias, loss and the rest of the unrolled step "
-            f"{fmt_s(rest * 1e3)} ms ({share(rest)}); minibatch sampling and gather "
+            f"SGD update {fmt_s(p['sgd update'] * 1e3)} ms ({share(p['sgd update'])}); tanh, "
+            f"bias, loss, copies and the rest of the step {fmt_s(rest * 1e3)} ms ({share(rest)}); "
+            f"minibatch sampling and gather "
             f"{fmt_s(p['batch sampling'] * 1e3)} ms ({share(p['batch sampling'])}); "
             f"evaluation {fmt_s(evals * 1e3)} ms per step amortized ({share(evals)}; "
-            f"{fmt_s(self.eval_s)} s per evaluation). The step alone: "
+            f"{fmt_s(self.eval_s)} s per evaluation). The step alone "
+            f"({'layers unrolled' if self.unrolled else 'layer loop'}, as train runs it): "
             f"{fmt_s(p['step'] * 1e3)} ms ({share(p['step'])}, cores busy "
-            f"{self.busy['step']:.2f}); unrolled {fmt_s(p['step, layers unrolled'] * 1e3)} ms. "
-            f"Compile {fmt_s(self.compile_s)} s; XLA cost_analysis counts "
-            f"{self.xla_flops_per_step / 1e9:.2f} GFLOP per step vs "
-            f"{self.formula_flops_per_step / 1e9:.2f} by formula."
+            f"{self.busy['step']:.2f}); with the layers a lax.scan loop "
+            f"{fmt_s(p['step, layer loop'] * 1e3)} ms, as separate arrays in a Python loop "
+            f"{fmt_s(p['step, separate layer arrays'] * 1e3)} ms: the loop's bookkeeping "
+            f"(dynamic slices of the stacked params and of their gradients) "
+            f"{fmt_s(book * 1e3)} ms ({share(book)}). Compile (first call minus a timed call) "
+            f"{fmt_s(self.compile_s)} s; XLA cost_analysis counts "
+            f"{self.xla_flops_per_step / 1e9:.2f} GFLOP per step"
+            + ("" if self.unrolled else " (a loop's body once)")
+            + f" vs {self.formula_flops_per_step / 1e9:.2f} by formula (matmuls only)."
         )
 
 
@@ -126,13 +134,10 @@ def profile_step(
     options: str,
     steps: int,
     repeats: int = 2,
-    train_call: Any = None,
+    compile_s: float = float("nan"),
 ) -> Profile:
-    """Time the parts of ``train``'s step (module docstring) for ``len(lr_n)`` networks.
-
-    ``train_call``: ``(stack, spec, seed_keys, sw, sb, lr, data, pz)`` arguments of
-    ``measure.train._train_jit(options)`` for its compile time and cost analysis.
-    """
+    """Time the parts of ``train``'s step (module docstring) for ``len(lr_n)`` networks, each
+    over ``steps`` steps, ``repeats`` times interleaved; ``compile_s`` is shown as given."""
     import optax
 
     copts = T.XLA_OPTIONS[options]
@@ -158,7 +163,9 @@ def profile_step(
         f = jax.jit(jax.vmap(one), compiler_options=copts)
         return f
 
-    scan_loss = lambda p, x, y: T.loss_and_accuracy(stack, p, x, y)[0]
+    unrolled = spec.layer_unroll(depth)
+    scan_loss = lambda p, x, y: T.loss_and_accuracy(stack, p, x, y, unroll=unrolled)[0]
+    loop_loss = lambda p, x, y: T.loss_and_accuracy(stack, p, x, y, unroll=1)[0]
 
     def unrolled_loss(p, x, y):
         import optax as _o
@@ -167,6 +174,7 @@ def profile_step(
         return _o.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
     f_step = steps_of(scan_loss)
+    f_loop = steps_of(loop_loss)
     f_unrolled = steps_of(unrolled_loss)
     p_un = _unstack(params)
 
@@ -236,7 +244,8 @@ def profile_step(
     block = lambda t: jax.block_until_ready(t)
     contenders = {
         "step": lambda: block(f_step(params, lr, xb, yb)),
-        "step, layers unrolled": lambda: block(f_unrolled(p_un, lr, xb, yb)),
+        "step, layer loop": lambda: block(f_loop(params, lr, xb, yb)),
+        "step, separate layer arrays": lambda: block(f_unrolled(p_un, lr, xb, yb)),
         "sgd update": lambda: block(f_upd(params, g_fixed, lr)),
         "batch sampling": lambda: block(f_sample(ks)),
         "evaluation": lambda: block(f_eval(params)),
@@ -251,17 +260,14 @@ def profile_step(
     per_step["hidden matmuls"] = depth * sum(mm_times.values())
     busy = {k: res.stats[k].busy for k in contenders}
 
-    compile_s = float("nan")
-    if train_call is not None:
-        t0 = time.perf_counter()
-        T._train_jit(options).lower(*train_call).compile()
-        compile_s = time.perf_counter() - t0
     # XLA counts a while loop's body once: the isolated step's scan body is one step.
     ca = f_step.lower(params, lr, xb, yb).compile().cost_analysis()
     ca = ca[0] if isinstance(ca, list | tuple) else ca
     xla_flops = float((ca or {}).get("flops", float("nan")))
     d_in = x_tr.shape[1]
-    formula = 3.0 * 2.0 * b * (d_in * width + depth * width * width + width * 10) * nets
+    # forward, then backward twice that less the input layer's input gradient (not needed)
+    fwd = 2.0 * b * (d_in * width + depth * width * width + width * 10)
+    formula = (3.0 * fwd - 2.0 * b * d_in * width) * nets
     return Profile(
         per_step=per_step,
         busy=busy,
@@ -271,4 +277,5 @@ def profile_step(
         formula_flops_per_step=formula,
         eval_s=per_step.pop("evaluation"),
         options=options,
+        unrolled=unrolled,
     )
