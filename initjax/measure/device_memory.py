@@ -7,12 +7,43 @@ certainly does not fit; an accepted one can still be tight within a factor of ab
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
+from collections.abc import Iterator
 
 import jax
 
-__all__ = ["available", "check", "gib"]
+__all__ = ["Estimated", "available", "check", "estimate_only", "gib"]
+
+_ESTIMATE_ONLY = contextvars.ContextVar("initjax_estimate_only", default=False)
+
+
+class Estimated(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by :func:`check` inside :func:`estimate_only`, before anything compiles.
+
+    Attributes: ``what`` (the computation), ``device_bytes`` and ``host_bytes`` (its estimate,
+    bytes), ``detail`` (the breakdown).
+    """
+
+    def __init__(self, what: str, device_bytes: float, host_bytes: float, detail: str) -> None:
+        super().__init__(f"{what}: ~{gib(device_bytes)} device, {gib(host_bytes)} host ({detail})")
+        self.what, self.detail = what, detail
+        self.device_bytes, self.host_bytes = float(device_bytes), float(host_bytes)
+
+
+@contextlib.contextmanager
+def estimate_only() -> Iterator[None]:
+    """Inside this context :func:`check` raises :class:`Estimated` with its estimate instead of
+    comparing it with the free memory, so a computation (``propagate``, ``train``) stops at its
+    memory check, before compiling or allocating anything: how a preset's memory is estimated
+    without running it (``scripts/preset_memory.py``)."""
+    token = _ESTIMATE_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _ESTIMATE_ONLY.reset(token)
 
 
 def gib(n: float) -> str:
@@ -69,7 +100,13 @@ def check(what: str, device_bytes: float, host_bytes: float, detail: str, hint: 
 
     On CPU both live in host RAM and are added. The message gives the estimate, its breakdown
     (``detail``), what is available, and ``hint`` (which arguments to lower).
+
+    Raises:
+      ValueError: it does not fit (or the estimate is not finite).
+      Estimated: always, inside :func:`estimate_only` (nothing is compared).
     """
+    if _ESTIMATE_ONLY.get():
+        raise Estimated(what, device_bytes, host_bytes, detail)
     dev_free, host_free, where = available()
     cpu = jax.devices()[0].platform == "cpu"
     if cpu:

@@ -51,6 +51,21 @@ def mesh_shape(n_cells: int, n_seeds: int, n_devices: int) -> tuple[int, int]:
     return best
 
 
+def devices_per_call(n_cells: int, n_seeds: int, shard: bool | None) -> int:
+    """How many devices :func:`place` splits a (cells x seeds) call's networks over (1: none):
+    each device then holds ``n_cells * n_seeds / devices_per_call`` networks. For memory checks
+    made before placing anything."""
+    devs = jax.devices()
+    if shard is False or len(devs) < 2:
+        return 1
+    dc, ds = mesh_shape(int(n_cells), int(n_seeds), len(devs))
+    if jax.process_count() > 1 and {d.process_index for d in devs[: dc * ds]} != set(
+        range(jax.process_count())
+    ):
+        dc, ds = mesh_shape(int(n_cells), int(n_seeds), len(jax.local_devices()))
+    return dc * ds
+
+
 def place(
     seed_keys: Any,
     cell_args: tuple[Any, ...],

@@ -326,15 +326,18 @@ def _train_all(stack, spec, seed_keys, sw2, sb2, lr, data, pz):
 
 
 # Optimizer state arrays per parameter (momentum: one trace; adam/adamw: two moments).
-_OPT_SLOTS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "rmsprop": 1}
+OPT_SLOTS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "rmsprop": 1}
 
 
-def _check_memory(stack: Stack, spec: TrainSpec, data, cells: int, seeds: int) -> None:
+def _check_memory(
+    stack: Stack, spec: TrainSpec, data, cells: int, seeds: int, shard: bool | None = None
+) -> None:
     """Refuse (ValueError with the estimate) a training run whose arrays cannot fit.
 
     Per network: params, gradients, updates and optimizer slots (momentum 1, adam 2), the
     pre-activations of a minibatch kept for backprop (3 per layer), the activations of the test
-    or evaluation set's forward pass (2 at a time); the data once; H x S networks at once. Host:
+    or evaluation set's forward pass (2 at a time); the data once; H x S networks at once, split
+    over the accelerators the call is sharded across (:func:`sharding.devices_per_call`). Host:
     the curves, and the initial and final params with ``keep_params``.
     """
     x_tr, x_te = data
@@ -349,18 +352,24 @@ def _check_memory(stack: Stack, spec: TrainSpec, data, cells: int, seeds: int) -
     ).shape[1:]
     n_f = math.prod(feat)
     item = jnp.dtype(stack.dtype).itemsize
-    per_net = n_params * (3 + _OPT_SLOTS.get(spec.optimizer, 2)) + 3 * spec.batch_size * n_f * (
+    per_net = n_params * (3 + OPT_SLOTS.get(spec.optimizer, 2)) + 3 * spec.batch_size * n_f * (
         stack.depth + 1
     )
     per_net += 2 * max(len(x_te), min(spec.eval_size, len(x_tr))) * n_f
     nets = cells * seeds
+    # XLA:CPU devices of one process share its RAM: only accelerators split the networks.
+    split = (
+        1 if jax.devices()[0].platform == "cpu" else sharding.devices_per_call(cells, seeds, shard)
+    )
+    per_device = -(-nets // split)
     data_bytes = (x_tr.size + x_te.size) * item
     host = nets * (spec.n_evals * 7 * 4 + (2 * n_params * item if spec.keep_params else 0))
     device_memory.check(
         "train",
-        nets * per_net * item + data_bytes,
+        per_device * per_net * item + data_bytes,
         host,
-        f"{nets} network(s) at once of {device_memory.gib(per_net * item)} each "
+        f"{per_device} network(s) at once per device ({nets} over {split} device(s)) of "
+        f"{device_memory.gib(per_net * item)} each "
         f"({n_params} params), "
         f"data {device_memory.gib(data_bytes)}, results {device_memory.gib(host)}",
         "lower seeds, the grid, width, depth, batch_size or the evaluation set",
@@ -622,7 +631,7 @@ def train(
     sw, sb, lr = _broadcast_cells(0.0 if own_init else sw2, sb2, learning_rate)
     n_seeds = seeds.shape[0] if isinstance(seeds, jax.Array) else seeds
     if isinstance(n_seeds, int) and not isinstance(n_seeds, bool) and n_seeds >= 1:
-        _check_memory(stack, spec, (x_tr, x_te), len(sw), n_seeds)
+        _check_memory(stack, spec, (x_tr, x_te), len(sw), n_seeds, shard)
     seed_keys = keys.seed_keys(seeds, root_seed)
     data_j = tuple(
         jnp.asarray(a, jnp.int32 if i % 2 else stack.dtype)

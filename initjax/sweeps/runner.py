@@ -250,17 +250,20 @@ def estimate_cost(group: Group, compute: Mapping[str, Any]) -> float:
 def estimate_bytes(group: Group, compute: Mapping[str, Any]) -> int | None:
     """An estimate of one group's device working set in bytes (float32), for ``--dry-run``.
 
-    Networks ``N = cells x seeds`` run at once. Propagation (fused path: one layer's weights
-    live at a time): ``4 N (2 P_layer + 4 B W)`` with ``P_layer`` one hidden layer's parameter
-    count, ``B = n_inputs`` and ``W`` the width. Training (params, gradients and two optimizer
-    moments of every layer; activations of every layer kept for the backward pass):
-    ``4 N (4 P_layer depth + 2 batch_size W depth)``. Activations count ``W`` features per
+    Networks ``N = cells x seeds`` run at once; ``P`` = one hidden layer's parameter count,
+    ``W`` the width, ``L`` the depth. Propagation (fused path: one layer's weights live at a
+    time): ``4 N (2 P + 4 B W)`` with ``B = n_inputs``. Training, as
+    :func:`initjax.measure.train.train` counts before it runs: params, gradients, updates and
+    the optimizer's slots (``OPT_SLOTS``: sgd 0, momentum 1, adam 2) of every layer, and three
+    pre-activation arrays of a minibatch per layer kept for the backward pass:
+    ``4 N ((3 + slots) P L + 3 batch_size W (L + 1))``. Activations count ``W`` features per
     example (exact for MLPs; a convolution's spatial positions are not counted), so this is an
-    order of magnitude, not a bound; XLA's buffers and the input data come on top. None when the
-    model cannot be built abstractly.
+    order of magnitude, not a bound; XLA's buffers, the input and readout layers and the data
+    come on top. None when the model cannot be built abstractly.
     """
     import jax
 
+    from initjax.measure.train import OPT_SLOTS
     from initjax.models import stack_of
 
     try:
@@ -270,9 +273,10 @@ def estimate_bytes(group: Group, compute: Mapping[str, Any]) -> int | None:
     except Exception:  # noqa: BLE001 - an estimate only; the run itself reports real errors
         return None
     n = group.n_cells * int(compute["seeds"])
-    w = int(group.width)
+    w, depth = int(group.width), int(group.depth)
     if compute.get("kind", "propagation") == "training":
-        per = 4 * p_layer * group.depth + 2 * int(compute["batch_size"]) * w * group.depth
+        slots = OPT_SLOTS.get(str(compute.get("optimizer", "sgd")), 2)
+        per = (3 + slots) * p_layer * depth + 3 * int(compute["batch_size"]) * w * (depth + 1)
     else:
         per = 2 * p_layer + 4 * int(compute.get("n_inputs", 2)) * w
     return 4 * n * per

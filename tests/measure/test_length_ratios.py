@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from initjax import keys
-from initjax.measure.length_ratios import length_ratio_moments, length_ratios
+from initjax.measure.length_ratios import bytes_per_network, length_ratio_moments, length_ratios
 
 
 def test_length_ratios_match_a_numpy_forward():
@@ -35,6 +35,27 @@ def test_bad_sizes_are_refused(args, match):
         length_ratios(*args)
     with pytest.raises(ValueError, match="sigma_w2"):
         length_ratios([4], 3, 10, sigma_w2=0.0)
+
+
+def test_chunking_does_not_change_values_and_none_fits_memory():
+    r = length_ratios((6, 4), 3, 9, root_seed=1, seed_chunk=4)
+    np.testing.assert_array_equal(r, length_ratios((6, 4), 3, 9, root_seed=1, seed_chunk=None))
+
+
+def test_bytes_per_network_holds_at_least_the_weights():
+    widths, n0 = (40, 30, 20), 10
+    weights = 4 * (10 * 40 + 40 * 30 + 30 * 20)  # float32, one flat draw per network
+    assert bytes_per_network(widths, n0) >= weights
+
+
+def test_a_chunk_that_cannot_fit_is_refused_before_compiling(monkeypatch):
+    from initjax.measure import device_memory
+
+    per_net = bytes_per_network((8, 8), 4)
+    monkeypatch.setattr(device_memory, "available", lambda: (10 * per_net, 10 * per_net, "test"))
+    with pytest.raises(ValueError, match="length_ratios needs at least .* lower seed_chunk"):
+        length_ratios((8, 8), 4, 1000, seed_chunk=20)
+    assert length_ratios((8, 8), 4, 40, seed_chunk=None).shape == (40, 2)  # 5 per chunk: fits
 
 
 def test_length_ratio_moments_by_hand():

@@ -105,3 +105,13 @@ def test_mesh_shape(cells, seeds, devices, want):
 def test_mesh_shape_refuses_bad_counts():
     with pytest.raises(ValueError, match="n_seeds"):
         mesh_shape(1, 0, 8)
+
+
+def test_devices_per_call_follows_the_mesh_place_builds(monkeypatch):
+    from initjax.measure import sharding
+
+    assert sharding.devices_per_call(8, 4, shard=None) == 1  # one visible device
+    monkeypatch.setattr(sharding.jax, "devices", lambda: list(range(8)))
+    assert sharding.devices_per_call(8, 4, shard=None) == 8
+    assert sharding.devices_per_call(3, 5, shard=True) == 5  # seeds 5 on 5 devices, cells 3 left
+    assert sharding.devices_per_call(8, 4, shard=False) == 1

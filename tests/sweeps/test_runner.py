@@ -199,3 +199,22 @@ def test_data_dependent_arm_has_no_single_sigma_w2():
         sigma_w2=(None,), sigma_b2=(0.0,), learning_rate=(),
     )  # fmt: skip
     assert math.isnan(effective_sigma_w2(g))
+
+
+@pytest.mark.parametrize("optimizer,slots", [("sgd", 0), ("momentum", 1), ("adam", 2)])
+def test_training_memory_estimate_counts_what_train_keeps(optimizer, slots):
+    from initjax.sweeps.grid import expand
+    from initjax.sweeps.runner import estimate_bytes
+
+    compute = {
+        "kind": "training", "model": "mlp", "widths": [32], "depths": [5], "seeds": 3,
+        "dataset": "gaussian_mixture", "optimizer": optimizer, "learning_rate": [0.1, 0.01],
+        "steps": 4, "batch_size": 16,
+        "arms": [{"name": "tanh", "activation": "tanh", "init": "variance_scaling",
+                  "sigma_w2": [1.0, 2.0, 3.0], "sigma_b2": [0.0]}],
+    }  # fmt: skip
+    (group,) = expand(compute)
+    n = 3 * 2 * 3  # sigma_w2 x learning_rate cells x seeds, all at once
+    p_layer = 32 * 32 + 32  # one hidden layer: kernel and bias
+    per_net = (3 + slots) * p_layer * 5 + 3 * 16 * 32 * 6  # (params, grads, updates, slots) + z
+    assert estimate_bytes(group, compute) == 4 * n * per_net
