@@ -101,11 +101,11 @@ class TrainSpec:
       unroll_layers: run the hidden layers as straight-line code instead of a loop over the
         stacked params (``apply_stack(..., unroll=True)``); None (default): when depth <=
         :data:`UNROLL_MAX_DEPTH`. Unrolled, a step spares the loop's dynamic slicing of the
-        stacked params and dynamic-update-slicing of their gradients (measured 1.24-1.28x faster
-        SGD steps for 64 tanh MLPs of width 64 / depth 10 and width 128 / depth 30 on a 2-core
-        CPU, scripts/benchmark.py case 8) and compiles in a time growing with depth. Same
-        operations either way; XLA may fuse them differently, so curves can differ in float32
-        rounding (tests/measure/test_train.py bounds the difference).
+        stacked params and dynamic-update-slicing of their gradients (the SGD step of 64 tanh MLPs
+        alone, 2-core CPU: 1.28x faster at width 64 / depth 10, 1.24x at width 128 / depth 30;
+        scripts/benchmark.py case 8 prints this profile) and compiles in a time growing with
+        depth. Same operations either way; XLA may fuse them differently, so curves can differ
+        in float32 rounding (tests/measure/test_train.py bounds the difference).
     """
 
     optimizer: str = "sgd"
