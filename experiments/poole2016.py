@@ -21,12 +21,13 @@ import pandas as pd
 
 from initjax import initializers, keys, measure, models, theory
 from initjax.measure.inputs import gaussian_inputs
-from initjax.measure.maps import cmap_phase
-from initjax.measure.maps import single_layer_maps as measure_maps
+from initjax.measure.maps import cmap_phase, map_table
 from initjax.measure.theory_gaps import map_point_gaps
 from initjax.models import stack_of
+from initjax.sweeps.config import config_floats, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.tables import lead_columns
 
 DESCRIPTION = "Poole et al. 2016: q-map, c-map, q^l/c^l dynamics at width 1000 vs theory; phases"
 TITLE = "q-map and c-map of random tanh nets at width 1000 vs mean-field theory"
@@ -35,24 +36,20 @@ PAPER = (
     "neural networks through transient chaos (arXiv:1606.05340), Figs. 1-2"
 )
 
-# fmt: off
 PRESETS = {
     # Accelerator: more networks per point, deeper dynamics, a finer map grid.
-    "full": {"map_seeds": 1024, "dyn_seeds": 256, "depth": 30, "phase_grid": 200,
-             "q_in": [float(v) for v in np.round(np.linspace(0.1, 15.0, 31), 3)],
-             "c_in": [float(v) for v in np.round(np.linspace(0.0, 0.99, 34), 3)]},
+    "full": dict(map_seeds=1024, dyn_seeds=256, depth=30, phase_grid=200)
+    | dict(q_in=[float(v) for v in np.round(np.linspace(0.1, 15.0, 31), 3)])
+    | dict(c_in=[float(v) for v in np.round(np.linspace(0.0, 0.99, 34), 3)]),
     # Seconds, for the test suite (width 256 is still large enough for 4-SE agreement).
-    "tiny": {"width": 256, "map_seeds": 16, "dyn_seeds": 8, "depth": 5, "batch": 3,
-             "q_in": [0.5, 4.0, 12.0], "c_in": [0.2, 0.8], "dyn_inputs": [[0.2, 0.5]],
-             "phase_grid": 12},
+    "tiny": dict(width=256, map_seeds=16, dyn_seeds=8, depth=5, batch=3, phase_grid=12)
+    | dict(q_in=[0.5, 4.0, 12.0], c_in=[0.2, 0.8], dyn_inputs=[[0.2, 0.5]]),
 }
-# fmt: on
 PUBLISHED_PHASE = {1.3: "ordered", 2.5: "chaotic", 4.0: "chaotic"}  # Poole et al., Fig. 2
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.preset = "default"
+    c = experiment_config()
     c.compute = dict(
         width=1000,  # the paper's width
         sigma_b=0.3, sigma_w=[1.3, 2.5, 4.0],  # standard deviations, as in the paper
@@ -76,12 +73,9 @@ def get_config() -> ml_collections.ConfigDict:
 
 
 def variances(compute) -> tuple[np.ndarray, float]:
-    """(sigma_w2 (H,), sigma_b2): the paper's standard deviations squared."""
-    sw = np.asarray(compute.sigma_w, np.float64)
-    if sw.ndim != 1 or sw.size == 0 or np.any(sw < 0) or float(compute.sigma_b) < 0:
-        msg = "config keys 'sigma_w' (a non-empty list) and 'sigma_b' must be standard deviations"
-        raise ValueError(f"{msg} >= 0, got {compute.sigma_w!r}, {compute.sigma_b!r}")
-    return sw**2, float(compute.sigma_b) ** 2
+    """(sigma_w2 (H,), sigma_b2): the paper's standard deviations (>= 0) squared."""
+    sw = np.asarray(config_floats(compute.sigma_w, "sigma_w", low=0.0), np.float64)
+    return sw**2, config_floats(compute.sigma_b, "sigma_b", low=0.0)[0] ** 2
 
 
 def _gaussian_mlp(width: int, depth: int):
@@ -92,33 +86,17 @@ def _gaussian_mlp(width: int, depth: int):
 def single_layer_maps(compute):
     """Panels A and C: one row per (sigma_w, seed, input) with measured and theory values."""
     sw2, sb2 = variances(compute)
-    q_in = np.asarray(compute.q_in, np.float32)
-    c_in = np.asarray(compute.c_in, np.float32)
-    stack = stack_of(_gaussian_mlp(int(compute.width), 1))
-    q_star = np.asarray(theory.q_star("tanh", sw2, sb2).value, np.float32)
-    seeds, root = int(compute.map_seeds), int(compute.root_seed)
-    q_out, c_out = measure_maps(stack, int(compute.width), sw2, sb2, q_in, c_in, q_star,
-                                seeds=seeds, root_seed=root)  # fmt: skip
-    q_th = np.asarray(theory.q_map("tanh", sw2[:, None], sb2, q_in[None, :]), np.float64)
-    qs = q_star[:, None]
-    c_th = np.asarray(theory.c_map("tanh", sw2[:, None], sb2, qs, qs, c_in[None, :]), np.float64)
-    rows, s = [], q_out.shape[1]
-    for h, w in enumerate(compute.sigma_w):
-        for kind, x, meas, th in (("qmap", q_in, q_out, q_th), ("cmap", c_in, c_out, c_th)):
-            rows.append(pd.DataFrame({
-                "piece": "maps", "kind": kind, "sigma_w": float(w), "sigma_w2": sw2[h],
-                "sigma_b2": sb2, "q_star": float(q_star[h]),
-                "seed": np.repeat(np.arange(s), len(x)),
-                "x": np.tile(np.asarray(x, np.float64), s),
-                "measured": meas[h].reshape(-1), "theory": np.tile(th[h], s),
-            }))  # fmt: skip
-    return pd.concat(rows, ignore_index=True)
+    stack, width = stack_of(_gaussian_mlp(int(compute.width), 1)), int(compute.width)
+    t = map_table(stack, "tanh", width, sw2, sb2, compute.q_in, compute.c_in,
+                  seeds=int(compute.map_seeds), root_seed=int(compute.root_seed))  # fmt: skip
+    sigma_w = dict(zip(sw2, map(float, compute.sigma_w), strict=True))  # the paper's std
+    t.insert(1, "sigma_w", t["sigma_w2"].map(sigma_w))
+    return lead_columns(t, piece="maps")
 
 
 def deep_dynamics(compute, i: int, q_x: float, c_x: float):
     """Panels B and D for one input setting: propagate rows with q_theory / c_theory."""
-    sw2, sb2 = variances(compute)
-    n = int(compute.width)
+    (sw2, sb2), n = variances(compute), int(compute.width)
     # Exact mean square q_x per input and cosine c_x per pair (no input sampling noise).
     key = keys.role(keys.seed_keys(1, int(compute.root_seed))[0], keys.INPUTS)
     x = gaussian_inputs(key, int(compute.batch), (n,), q0=float(q_x), c0=float(c_x))
@@ -126,18 +104,15 @@ def deep_dynamics(compute, i: int, q_x: float, c_x: float):
                             seeds=int(compute.dyn_seeds), sigma_w2=np.asarray(sw2, np.float32),
                             sigma_b2=np.full(len(sw2), sb2, np.float32),
                             root_seed=int(compute.root_seed))  # fmt: skip
-    frame = theory.compare(res.to_frame(), "tanh")
-    frame.insert(0, "kind", "dyn")
-    frame.insert(0, "piece", f"dyn{i}")
-    frame["q_x"], frame["c_x"] = float(q_x), float(c_x)
-    frame["sigma_w"] = np.sqrt(frame["sigma_w2"].to_numpy()).round(6)
-    return frame
+    frame = lead_columns(theory.compare(res.to_frame(), "tanh"), piece=f"dyn{i}", kind="dyn")
+    sigma_w = np.sqrt(frame["sigma_w2"].to_numpy()).round(6)
+    return frame.assign(q_x=float(q_x), c_x=float(c_x), sigma_w=sigma_w)
 
 
 def pieces(compute):
     variances(compute)
-    if any(float(q) <= 0 for q in compute.q_in) or any(abs(float(c)) > 1 for c in compute.c_in):
-        raise ValueError("config keys 'q_in' must be > 0 and 'c_in' within [-1, 1]")
+    config_floats(compute.q_in, "q_in", low=0.0, low_open=True)
+    config_floats(compute.c_in, "c_in", low=-1.0, high=1.0)
     bad = [p for p in compute.dyn_inputs if len(p) != 2 or not (p[0] > 0 and 0 <= p[1] < 1)]
     if bad:
         raise ValueError(f"config key 'dyn_inputs': entries are [q_x > 0, 0 <= c_x < 1]: {bad}")
@@ -148,11 +123,9 @@ def pieces(compute):
         yield Piece(f"dyn{i}", fn, spec)
 
 
-# --- analysis ---------------------------------------------------------------------------------
 def phase(config):
     """``theory.phase_diagram`` on sigma_w in [1, 5] x sigma_b in [0, 4] (standard deviations, as
-    Poole et al. plot it) with the config's points on the grid: (sigma_w grid, sigma_b grid,
-    PhaseDiagram, indices of the config's points (H, 2))."""
+    Poole et al. plot it) with the config's points on it: (grids, PhaseDiagram, their indices)."""
     comp, n = config.compute, int(config.analysis.phase_grid)
     sw = np.unique(np.concatenate([np.linspace(1.0, 5.0, n), np.asarray(comp.sigma_w, float)]))
     sb = np.unique(np.concatenate([np.linspace(0.0, 4.0, n), [float(comp.sigma_b)]]))
@@ -163,38 +136,27 @@ def phase(config):
 
 
 def points(table, config):
-    """One row per compared point (``measure.theory_gaps.map_point_gaps``): panel, sigma_w, x,
-    layer, measured mean, theory, SE, z, tolerance, ok."""
-    a = config.analysis
-    return map_point_gaps(
-        table, width=int(config.compute.width), z_max=a.z_max, atol_q=a.atol_q,
-        atol_c=a.atol_c, finite_width=a.finite_width,
-    )  # fmt: skip
+    """One row per compared point (``measure.theory_gaps.map_point_gaps``)."""
+    kw = {k: config.analysis[k] for k in ("z_max", "atol_q", "atol_c", "finite_width")}
+    return map_point_gaps(table, width=int(config.compute.width), **kw)
 
 
 def phases(table, config):
     """Per sigma_w: theory q*, c*, chi_1 and phase; the measured phase from the single-layer
     c-map (``measure.maps.cmap_phase``: above or below the diagonal at its largest c < 1)."""
-    sw2, _ = variances(config.compute)
-    _, _, pd_, idx = phase(config)
-    cell = tuple(idx.T)
-    mf = {k: np.asarray(getattr(pd_, k), np.float64)[cell] for k in ("q_star", "c_star", "chi_1")}
-    cmap = table[table["kind"] == "cmap"]
-    rows = []
-    for h, w in enumerate(config.compute.sigma_w):
-        g = cmap[np.isclose(cmap["sigma_w"], w)]
-        rows.append(dict(sigma_w=float(w), sigma_w2=float(sw2[h]), q_star=mf["q_star"][h],
-                         c_star=mf["c_star"][h], chi_1=mf["chi_1"][h],
-                         phase_theory="ordered" if mf["chi_1"][h] < 1 else "chaotic",
-                         phase_measured=cmap_phase(g["x"], g["measured"]),
-                         published=PUBLISHED_PHASE.get(round(float(w), 2), "n/a")))  # fmt: skip
-    return pd.DataFrame(rows)
+    (sw2, _), (_, _, pd_, idx) = variances(config.compute), phase(config)
+    mf = {k: np.asarray(getattr(pd_, k), np.float64)[tuple(idx.T)] for k in ("q_star", "c_star")}
+    chi_1, sw = np.asarray(pd_.chi_1, np.float64)[tuple(idx.T)], list(config.compute.sigma_w)
+    cmap = [table[(table["kind"] == "cmap") & np.isclose(table["sigma_w"], w)] for w in sw]
+    return pd.DataFrame(dict(sigma_w=[float(w) for w in sw], sigma_w2=sw2, **mf, chi_1=chi_1,
+        phase_theory=["ordered" if x < 1 else "chaotic" for x in chi_1],
+        phase_measured=[cmap_phase(g["x"], g["measured"]) for g in cmap],
+        published=[PUBLISHED_PHASE.get(round(float(w), 2), "n/a") for w in sw]))  # fmt: skip
 
 
 def evaluate(table, config) -> Verdict:
     """Every point within z_max SE + tolerance of theory, and the measured phases match chi_1."""
-    a = config.analysis
-    pts, ph = points(table, config), phases(table, config)
+    a, pts, ph = config.analysis, points(table, config), phases(table, config)
     checks = []
     for panel, g in pts.groupby("panel", sort=False):
         worst = g.loc[g["z"].idxmax()]
@@ -212,7 +174,6 @@ def evaluate(table, config) -> Verdict:
             p["phase_measured"], p["phase_theory"], tolerance="equal",
             passed=p["phase_measured"] == p["phase_theory"], note=f"published: {p['published']}",
         ))  # fmt: skip
-    share = float(pts["ok"].mean())
     reason = (
         f"{int(pts['ok'].sum())}/{len(pts)} points within {a.z_max:g} SE + tol. of theory (max "
         f"{pts['z'].max():.2f} SE); phases "
@@ -228,7 +189,7 @@ def evaluate(table, config) -> Verdict:
     )
     not_rep = ["the expressivity results (Figs. 3-6: trajectory length and curvature growth)"]
     v = Verdict.from_checks(criterion, checks, reason=reason, not_reproduced=not_rep)
-    if v.status == "FAIL" and share > a.partial_share:
+    if v.status == "FAIL" and float(pts["ok"].mean()) > a.partial_share:
         v.status = "PARTIAL"
     return v
 
@@ -239,8 +200,7 @@ def report(table, config, ctx):
 
     from initjax.plots import savefig
 
-    comp = config.compute
-    sw2, sb2 = variances(comp)
+    comp, (sw2, sb2) = config.compute, variances(config.compute)
     pts, ph = points(table, config), phases(table, config)
     col = {float(w): f"C{i}" for i, w in enumerate(comp.sigma_w)}
     fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), constrained_layout=True)
@@ -290,9 +250,8 @@ def report(table, config, ctx):
     ax.legend(fontsize=7, loc="upper left")
     s.figure(savefig(fig, ctx.path("figure_phase.png")), "Panel E: o ordered, s chaotic.")
     crit = float(np.sqrt(theory.critical_sigma_w2("tanh", sb2)))
-    s.table(ph, f"Fixed points and phases (critical sigma_w at sigma_b = {comp.sigma_b:g}: "
-            f"{crit:.4f}):", formats=dict.fromkeys(("q_star", "c_star", "chi_1"), ".4f"),
-            )  # fmt: skip
+    cap = f"Fixed points and phases (critical sigma_w at sigma_b = {comp.sigma_b:g}: {crit:.4f}):"
+    s.table(ph, cap, formats=dict.fromkeys(("q_star", "c_star", "chi_1"), ".4f"))
     cols = ["panel", "sigma_w", "x", "layer", "measured", "theory", "se", "z", "tol"]
     s.table(pts.sort_values("z", ascending=False).head(8)[cols], "Largest deviations (in SE):",
             formats={"measured": ".5f", "theory": ".5f", "se": ".1e", "tol": ".1e"})  # fmt: skip

@@ -1,24 +1,19 @@
 """Saxe, McClelland & Ganguli 2014 (arXiv:1312.6120): learning dynamics of deep linear networks.
 
 (a) A three-layer linear network (two weight matrices, no biases) trained by full-batch gradient
-descent on whitened synthetic data (:func:`initjax.theory.deep_linear.whitened_task`): each
-singular mode's strength u_alpha follows the paper's sigmoid u(t) (eq. 7) from u0 = |a + b|^2 / 4
-(:mod:`initjax.theory.deep_linear`). Two systematic, one-sided deviations separate a simulation
-from that continuous-time, decoupled solution: (i) discrete steps grow u by (1 + eta s)^2 per
-step instead of e^{2 eta s}, so the fastest mode arrives ~eta s / 2 later (0.8% at s = 4); the
-decoupled *discrete* recursion removes this exactly and is the theory judged here; (ii) modes
-are coupled through the hidden layer: learning a strong mode removes the part of the weaker
-modes' (a + b) lying along its direction, delaying them by a fraction ~k / N_hidden. That term is
+descent on whitened synthetic data: each singular mode's strength u_alpha follows the paper's
+sigmoid u(t) (eq. 7) from u0 = |a + b|^2 / 4 (:mod:`initjax.theory.deep_linear`). Two one-sided
+deviations separate a simulation from that continuous-time, decoupled solution: (i) discrete
+steps grow u by (1 + eta s)^2 per step instead of e^{2 eta s} (the fastest mode arrives ~eta s / 2
+later, 0.8% at s = 4), removed exactly by the decoupled *discrete* recursion judged here; (ii) the
+hidden layer couples the modes (a strong mode's learning delays the weaker ones by ~k / N_hidden),
 measured at two hidden widths and extrapolated as m(N) = m_inf + b / N; the criterion is on m_inf.
 
 (b) Learning time (steps until the loss < ``threshold`` x the zero map's) against depth N_w
 (weight matrices) for random orthogonal vs scaled Gaussian (Var = 1 / fan_in) weights, biases 0,
 learning rate eta0 / N_w (the deep dynamics tau du/dt = N_w u^{2 - 2/N_w} (s - u) speed up by N_w).
 Orthogonal (dynamically isometric) nets learn in a depth-independent time; Gaussian ones slow.
-
-Networks are ``initjax.models.MLP(activation="linear")`` stacks drawn by ``init_stack`` with the
-registry's ``orthogonal`` / ``variance_scaling`` initializers; a two-matrix net is the stack with
-no hidden layer. Training: :func:`initjax.measure.regression.full_batch_gd`.
+Simulations: :mod:`initjax.measure.deep_linear` (registry initializers, full-batch GD).
 """
 
 from __future__ import annotations
@@ -32,8 +27,8 @@ import pandas as pd
 from initjax.sweeps import stats
 from initjax.sweeps.config import config_ints, config_pair, experiment_config
 from initjax.sweeps.runtime import Piece
-from initjax.sweeps.stats import deviation, excuse_negligible, mean_se, sign_check
-from initjax.sweeps.summary import Check, Verdict
+from initjax.sweeps.summary import Verdict
+from initjax.sweeps.tables import lead_columns
 from initjax.theory import deep_linear as dl
 
 DESCRIPTION = "deep linear nets: mode-strength sigmoids vs analytic u(t); learning time vs depth"
@@ -50,9 +45,9 @@ PRESETS = {
     | dict(a_learning_rate=0.02, a_steps=300, b_width=16, b_out=4, b_depths=[2, 8])
     | dict(b_singular_values=[3.0, 1.7, 1.0, 0.5], b_steps=300, b_flat_from=2),
 }
-INITS = {
-    "orthogonal": ("orthogonal", {}),
-    "gaussian": ("variance_scaling", {"distribution": "normal"}),
+INITS = {  # arguments of initjax.initializers.get
+    "orthogonal": dict(name="orthogonal"),
+    "gaussian": dict(name="variance_scaling", distribution="normal"),
 }
 
 
@@ -103,8 +98,7 @@ def _stack(init: str, width: int, n_weights: int, n_out: int):
     from initjax import initializers
     from initjax.measure.deep_linear import linear_stack
 
-    name, hp = INITS[init]
-    return linear_stack(initializers.get(name, **hp), width, n_weights, n_out)
+    return linear_stack(initializers.get(**INITS[init]), width, n_weights, n_out)
 
 
 def run_modes(c, hidden: int) -> pd.DataFrame:
@@ -117,18 +111,8 @@ def run_modes(c, hidden: int) -> pd.DataFrame:
     x, y, u, s, v = dl.whitened_task(n_in, int(c.a_out), c.a_singular_values, p, int(c.root_seed))
     st = _stack("gaussian", hidden, 2, int(c.a_out))
     params = sim.init_seeds(st, n, int(c.root_seed), n_in, float(c.a_sigma_w2))
-    us, a, b = sim.train_mode_strengths(st, params, x, y, u, v, lr, int(c.a_steps), every)
-    t = np.arange(us.shape[1]) * every
-    disc = dl.discrete_mode_strength(a, b, s[None], lr, int(c.a_steps))[..., ::every]
-    u0 = dl.effective_u0(a, b)
-    cont = dl.mode_strength(t[None, None], s[None, :, None], u0[..., None], lr)
-    i = np.indices(disc.shape).reshape(3, -1)  # (seed, mode, record)
-    cols = dict(u=us.transpose(0, 2, 1), u_discrete=disc, u_theory=cont)
-    return pd.DataFrame(
-        dict(part="modes", hidden=hidden, seed=i[0], mode=i[1], s=s[i[1]], step=t[i[2]])
-        | {k: val.reshape(-1) for k, val in cols.items()}
-        | dict(u0_eff=u0[i[0], i[1]], learning_rate=lr)
-    )
+    modes = sim.mode_strength_table(st, params, x, y, u, s, v, lr, int(c.a_steps), every)
+    return lead_columns(modes, part="modes", hidden=hidden)
 
 
 def run_depth(c, n_weights: int) -> pd.DataFrame:
@@ -137,7 +121,6 @@ def run_depth(c, n_weights: int) -> pd.DataFrame:
     import jax.numpy as jnp
 
     from initjax.measure import deep_linear as sim
-    from initjax.measure.regression import full_batch_gd
 
     width, n_out, steps, every = int(c.b_width), int(c.b_out), int(c.b_steps), int(c.b_record_every)
     p, seed = int(c.b_examples_per_dim) * width, int(c.root_seed)
@@ -146,9 +129,7 @@ def run_depth(c, n_weights: int) -> pd.DataFrame:
     stacks = [_stack(init, width, n_weights, n_out) for init in inits]
     drawn = [sim.init_seeds(st, seeds, seed, width) for st in stacks]
     params = jax.tree.map(lambda *a: jnp.concatenate(a), *drawn)  # the inits differ only in params
-    xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
-    run = jax.jit(jax.vmap(lambda p: full_batch_gd(stacks[0], p, xj, yj, lr, steps)[0]))
-    losses = np.asarray(run(params), np.float64) / (0.5 * np.mean(np.sum(y**2, axis=-1)))
+    losses = sim.relative_loss_curves(stacks[0], params, x, y, lr, steps)
     learn = sim.learning_steps(losses, float(c.b_threshold))
     rec, n = np.arange(0, steps, every), losses.shape[0]
     per_run = dict(learn_step=learn, diverged=~np.all(np.isfinite(losses), axis=1))
@@ -174,9 +155,8 @@ def pieces(compute):
 
 
 def mode_table(table) -> pd.DataFrame:
-    """Per mode s: seed-mean relative error of t_half vs the discrete theory at the two widths
-    (m1, m2) and its 1/N extrapolation (rel_err_inf, se_inf, b, term1, term2:
-    ``finite_width_fit``), and the continuous-time theory's relative error at the wider net."""
+    """Per mode s: seed-mean relative error of t_half vs the discrete theory at the two widths and
+    its 1/N extrapolation (``finite_width_fit``), and the continuous-time error at the wider net."""
     from initjax.measure.deep_linear import half_rise_times
 
     ms = half_rise_times(table[table["part"] == "modes"])
@@ -190,55 +170,43 @@ def mode_table(table) -> pd.DataFrame:
 
 def depth_stats(table) -> pd.DataFrame:
     """Per (init, N_w, seed): the learning time (inf: not reached in the budget)."""
-    b = table[table["part"] == "depth"]
-    return b.groupby(["init", "n_weights", "seed"], as_index=False)[
-        ["learn_step", "diverged"]
-    ].first()
-
-
-def _slopes(ds, init, c, budget) -> np.ndarray:
-    """Per seed: least-squares slope of log2(learning time) on log2(N_w), N_w >= b_flat_from."""
-    from initjax.measure.deep_linear import loglog_slopes
-
-    d = ds[(ds["init"] == init) & (ds["n_weights"] >= int(c.b_flat_from))]
-    m = d.pivot(index="seed", columns="n_weights", values="learn_step").clip(upper=budget)
-    return loglog_slopes(m.to_numpy(float), m.columns.to_numpy(float))
+    b = table[table["part"] == "depth"].groupby(["init", "n_weights", "seed"], as_index=False)
+    return b[["learn_step", "diverged"]].first()
 
 
 def evaluate(table, config) -> Verdict:
-    """(a) t_half extrapolated to infinite width equals the decoupled discrete theory within
-    z_max SE per mode; (b) orthogonal flat, Gaussian growing with depth, and a sign test."""
+    """(a) t_half at infinite width vs the discrete theory, (b) learning time vs depth."""
+    from initjax.measure.deep_linear import loglog_slopes
+
     a, c, checks, parts, partial = config.analysis, config.compute, [], [], False
     z = float(a.z_max)
     if (table["part"] == "modes").any():
         for _, r in mode_table(table).iterrows():
             name = f"(a) t_half / discrete theory - 1, s = {r['s']:g}, N -> inf"
             note = f"continuous-time theory: {r['continuous_rel_err']:+.2%}"
-            chk = deviation(name, r["rel_err_inf"], 0.0, r["se_inf"], z, note=note)
+            chk = stats.deviation(name, r["rel_err_inf"], 0.0, r["se_inf"], z, note=note)
             small = f"below {float(a.a_negligible):.0%}: PARTIAL"
-            partial |= excuse_negligible(chk, r["rel_err_inf"], float(a.a_negligible), small)
+            partial |= stats.excuse_negligible(chk, r["rel_err_inf"], float(a.a_negligible), small)
             checks.append(chk)
         worst = max(abs(ch.measured) for ch in checks)
         parts.append(f"(a) t_half at N -> inf within {worst:.2%} of the discrete decoupled theory")
     if (table["part"] == "depth").any():
         ds, budget = depth_stats(table), float(c.b_steps)
-        for init, lim, up in (("orthogonal", a.flat_ratio, 1), ("gaussian", a.growth_ratio, -1)):
-            m, se = mean_se(_slopes(ds, init, c, budget))
-            bound = m + up * z * se  # upper bound for orthogonal (flat), lower for Gaussian
-            ok = bool(np.isfinite(bound) and up * (np.log2(lim) - bound) >= 0)
-            side, rule = ("upper", "<=") if up > 0 else ("lower", ">=")
+        bounds = (("orthogonal", a.flat_ratio, True), ("gaussian", a.growth_ratio, False))
+        for init, lim, up in bounds:  # orthogonal flat: upper bound; Gaussian growing: lower
+            # per seed: the slope of log2(learning time) on log2(N_w) over N_w >= b_flat_from
+            d = ds[(ds["init"] == init) & (ds["n_weights"] >= int(c.b_flat_from))]
+            m = d.pivot(index="seed", columns="n_weights", values="learn_step").clip(upper=budget)
+            slopes = loglog_slopes(m.to_numpy(float), m.columns.to_numpy(float))
             name = f"(b) {init}: learning time x per doubling of N_w >= {c.b_flat_from}"
-            tol, note = f"{side} {z:g}-SE bound {rule} {lim:g}", f"bound x{2**bound:.2f}"
-            checks.append(
-                Check(name, float(2**m), float(lim), se=se, tolerance=tol, passed=ok, note=note)
-            )
-            parts.append(f"{init} x{2**m:.2f}/doubling")
+            checks.append(stats.per_doubling_check(name, slopes, lim, z, upper=up))
+            parts.append(f"{init} x{checks[-1].measured:.2f}/doubling")
         deep = int(ds["n_weights"].max())
         p = ds[ds["n_weights"] == deep].pivot(index="seed", columns="init", values="learn_step")
         both = {"gaussian", "orthogonal"} <= set(p.columns)
         k = int((p["gaussian"].fillna(np.inf) > p["orthogonal"]).sum()) if both else 0
         name = f"(b) sign test at N_w = {deep}: Gaussian slower than orthogonal"
-        checks.append(sign_check(name, k, len(p), alpha=float(a.sign_alpha)))
+        checks.append(stats.sign_check(name, k, len(p), alpha=float(a.sign_alpha)))
     crit = (
         f"(a) per mode, the mean relative error of the measured half-rise time against the "
         f"decoupled discrete-time theory, extrapolated to infinite hidden width from two widths "
@@ -249,43 +217,36 @@ def evaluate(table, config) -> Verdict:
         f"x{a.growth_ratio:g} (lower bound); at the deepest N_w a sign test over seeds finds "
         f"Gaussian slower with p <= {a.sign_alpha:g}."
     )
-    return Verdict.from_checks(
-        crit,
-        checks,
-        reason="; ".join(parts) or "no results",
-        partial=partial,
-        not_reproduced=[
-            "the paper's datasets (MNIST pretraining, the hierarchical tree data of "
-            "Figs. 3-4): synthetic whitened data only",
-            "greedy unsupervised pretraining and the nonlinear (tanh) deep network "
-            "learning-time comparisons (Sec. 4-5)",
-        ],
-    )
+    not_rep = [
+        "the paper's datasets (MNIST pretraining, the hierarchical tree data of "
+        "Figs. 3-4): synthetic whitened data only",
+        "greedy unsupervised pretraining and the nonlinear (tanh) deep network "
+        "learning-time comparisons (Sec. 4-5)",
+    ]
+    reason = "; ".join(parts) or "no results"
+    return Verdict.from_checks(crit, checks, reason=reason, partial=partial, not_reproduced=not_rep)
 
 
 def report(table, config, ctx):
     """figure_modes.png, figure_depth.png, the mode and learning-time tables."""
     import matplotlib.pyplot as plt
 
-    from initjax.plots import savefig
+    from initjax.plots import legends, savefig
 
     c = config.compute
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
     m = table[(table["part"] == "modes") & (table["hidden"] == max(c.a_widths))]
     for i, (s, g) in enumerate(m.groupby("s", sort=False)):
-        for seed, h in g.groupby("seed"):
-            first = seed == 0
-            axes[0].plot(h["step"], h["u"], c=f"C{i}", alpha=0.6, label=f"s={s:g}" * first)
-            axes[0].plot(h["step"], h["u_theory"], "k--", lw=0.8, label="u(t), eq. 7" * first)
+        for seed, h in g.groupby("seed"):  # one label per mode
+            axes[0].plot(h["step"], h["u"], c=f"C{i}", alpha=0.6, label=f"s={s:g}" * (seed == 0))
+            axes[0].plot(h["step"], h["u_theory"], "k--", lw=0.8, label="u(t), eq. 7" * (seed == 0))
     axes[0].set(xlabel="step", ylabel="mode strength u", title=f"hidden {max(c.a_widths)}")
     ds, budget = depth_stats(table), float(c.b_steps)
     lt = ds.assign(t=ds["learn_step"].clip(upper=budget)).groupby(["init", "n_weights"])["t"]
     med = lt.median().unstack(0)
-    for i, init in enumerate(med.columns):
-        axes[1].plot(med.index, med[init], "o-", c=f"C{i}", label=f"{init} (median)")
+    med.add_suffix(" (median)").plot(ax=axes[1], style="o-")
     axes[1].set(xscale="log", yscale="log", xlabel="depth N_w", ylabel="learning time (steps)")
-    for ax in axes:
-        ax.legend(fontsize=7)
+    legends(axes)
     fig_path = savefig(fig, ctx.path("figure_saxe.png"))
     s = ctx.summary(
         f"Synthetic whitened data with a prescribed input-output spectrum (not the paper's "

@@ -2,26 +2,25 @@
 the order-to-chaos critical point, so the correlation depth scale xi_c stays finite.
 
 A tanh MLP with dropout (keep probability rho) on every hidden layer's input activations,
-z^l = (phi(z^{l-1}) m^l / rho) W^l + b^l (``MLP(keep_prob=rho)`` through ``initjax.measure.
-propagate``; W ~ N(0, sigma_w2 / N), b ~ N(0, sigma_b2)), has the mean-field maps of
+z^l = (phi(z^{l-1}) m^l / rho) W^l + b^l (``MLP(keep_prob=rho)``), has the mean-field maps of
 ``initjax.theory`` with ``keep_prob=rho``: the q-map carries sigma_w2 / rho, the cross term does
-not (the two inputs' masks are independent), so c^l(1) < 1, the fixed point c* < 1 for every
-sigma_w2 and chi_c at c* < 1: xi_c = -1 / log chi_c is finite everywhere.
+not (the two inputs' masks are independent), so c* < 1 for every sigma_w2 and xi_c = -1 / log chi_c
+is finite everywhere.
 
-Measured per (rho, width): q^l and c^l of ``seeds`` networks for every sigma_w2, from a batch of
-inputs with exact cosine c0: per cell the c0 of ``c0s`` farthest from the theory's c* (the longest
-decay to fit); the second width only for rho < 1 (the finite-width term of c^L). xi_c is
-fitted from the seed mean of c^l - c* (``fit_depth_scale_seeds``: floor of ``n_sigma`` SE, the
-jackknife SE over seeds), beside the mean-field c^l iterated from each seed's own layer 0 fitted
-over the same layers. Dropout masks are shared across rho and sigma_w2 (common random numbers).
+Measured per (rho, width) with ``initjax.measure.propagate``: q^l, c^l of ``seeds`` networks per
+sigma_w2 from inputs of exact cosine c0 (per cell the c0 of ``c0s`` farthest from c*); the second
+width only for rho < 1 (the 1/N term of c^L). xi_c and its jackknife SE over seeds come from
+:func:`initjax.measure.depth_scales.xi_c_cells`, beside the mean-field c^l fitted over the same
+layers. Dropout masks are shared across rho and sigma_w2 (common random numbers).
 """
 
 from __future__ import annotations
 
 import ml_collections
 import numpy as np
+import pandas as pd
 
-from initjax.sweeps.config import config_pair, experiment_config
+from initjax.sweeps.config import config_floats, config_pair, experiment_config
 from initjax.sweeps.runtime import Piece
 from initjax.sweeps.summary import Check, Verdict
 from initjax.sweeps.tables import lead_columns
@@ -67,25 +66,12 @@ def get_config() -> ml_collections.ConfigDict:
     return c
 
 
-def _validate(compute) -> None:
-    for rho in compute.keep_probs:
-        if not 0.0 < float(rho) <= 1.0:
-            raise ValueError(f"config key 'keep_probs': each must lie in (0, 1], got {rho!r}")
-    config_pair(compute.widths, "widths")
-    if not all(0.0 <= float(c) < 1.0 for c in compute.c0s) or not compute.c0s:
-        raise ValueError(f"config key 'c0s': cosines in [0, 1), got {list(compute.c0s)!r}")
-
-
 def measure(compute, rho: float, width: int):
     """One (keep probability, width): propagate rows (seed, layer, q, c, flags) for every
-    sigma_w2, each from its input batch, with columns keep_prob, width, c0.
-
-    One propagate call per sigma_w2 (one compilation per piece): the pre-activation path falls
-    back to drawing weights for every network of a call once one network's inputs become
-    collinear (c -> 1 without dropout), so ordered cells must not slow the others down.
-    """
+    sigma_w2 with columns keep_prob, width, c0; one propagate call per sigma_w2, since once one
+    network's inputs become collinear (c -> 1 without dropout) the call falls back to drawing
+    weights for all its networks, and ordered cells must not slow the others down."""
     import jax
-    import pandas as pd
 
     from initjax import initializers, keys, models, theory
     from initjax.measure import gaussian_inputs, propagate
@@ -93,8 +79,7 @@ def measure(compute, rho: float, width: int):
     model = models.MLP(width=int(width), depth=int(compute.depth), activation="tanh",
                        kernel_init=initializers.get("variance_scaling", distribution="normal"),
                        keep_prob=float(rho))  # fmt: skip
-    sw2 = np.asarray(compute.sigma_w2, np.float32)
-    c0s = np.asarray(compute.c0s, np.float64)
+    sw2, c0s = np.asarray(compute.sigma_w2, np.float32), np.asarray(compute.c0s, np.float64)
     c_star = np.asarray(theory.analyse("tanh", sw2, compute.sigma_b2, keep_prob=rho).c_star)
     base = keys.role(keys.seed_keys(1, int(compute.root_seed))[0], keys.INPUTS)
     frames = []
@@ -106,14 +91,15 @@ def measure(compute, rho: float, width: int):
         f = propagate(model, x, seeds=int(compute.seeds), sigma_w2=np.array([sw]),
                       sigma_b2=np.array([compute.sigma_b2], np.float32),
                       root_seed=int(compute.root_seed)).to_frame()  # fmt: skip
-        f["c0"] = float(c0s[g])
-        frames.append(f)
+        frames.append(f.assign(c0=float(c0s[g])))
     out = pd.concat(frames, ignore_index=True)
     return lead_columns(out, keep_prob=float(rho), width=int(width))
 
 
 def pieces(compute):
-    _validate(compute)
+    config_floats(compute.keep_probs, "keep_probs", low=0.0, high=1.0, low_open=True)
+    config_pair(compute.widths, "widths")
+    config_floats(compute.c0s, "c0s", low=0.0, high=1.0, high_open=True)  # input cosines
     for rho in compute.keep_probs:
         for w in compute.widths[: 1 if float(rho) == 1.0 else 2]:
             spec = {"keep_prob": float(rho), "width": int(w)}
@@ -121,11 +107,9 @@ def pieces(compute):
             yield Piece(f"rho={float(rho):g} width={int(w)}", fn, spec)
 
 
-# ----------------------------------------------------------------------------------- analysis
 def fit_cells(table, config):
-    """Per (keep_prob, sigma_w2): :func:`initjax.measure.depth_scales.xi_c_cells` (measured
-    xi_c +- jackknife SE at the first width vs theory over the same layers; c^L - c^L_theory
-    per width and its 1/N extrapolation)."""
+    """Per (keep_prob, sigma_w2): xi_c measured vs theory, c^L vs mean field at N -> infinity
+    (:func:`initjax.measure.depth_scales.xi_c_cells`)."""
     from initjax.measure.depth_scales import xi_c_cells
 
     a, comp = config.analysis, config.compute
@@ -134,38 +118,33 @@ def fit_cells(table, config):
 
 
 def evaluate(table, config) -> Verdict:
-    """Pre-registered checks (config.analysis): xi_c tracks theory per rho; with dropout c^L
-    equals the mean-field c^L at N = inf and stays below 1; without dropout xi_c at the
-    critical point exceeds every dropout xi_c."""
+    """The pre-registered checks (1)-(4) of the criterion (config.analysis)."""
     from initjax import theory
 
-    a, comp = config.analysis, config.compute
-    cells = fit_cells(table, config)
+    a, comp, cells = config.analysis, config.compute, fit_cells(table, config)
     checks, parts = [], []
     for rho, g in cells.groupby("keep_prob", sort=False):
-        z = g["z_xi"].abs()
-        ok = z[np.isfinite(z)]
+        ok = g["z_xi"].abs()[np.isfinite(g["z_xi"])]
         med = float(ok.median()) if len(ok) else float("nan")
-        passed = len(ok) >= len(g) / 2 and med <= a.track_z
         checks.append(Check(
             f"xi_c vs theory (same layers), rho={rho:g}: median |z| over cells", med, 0.0,
-            tolerance=f"<= {a.track_z:g}, >= half the cells fitted", passed=bool(passed),
+            tolerance=f"<= {a.track_z:g}, >= half the cells fitted",
+            passed=bool(len(ok) >= len(g) / 2 and med <= a.track_z),
             note=f"{len(ok)} of {len(g)} cells fitted; max |z| {ok.max() if len(ok) else 0:.2f}",
         ))  # fmt: skip
         if rho >= 1.0:
             continue
         zf = (g["dc_inf"] / g["dc_inf_se"]).abs()
-        j = int(np.nanargmax(zf.to_numpy())) if np.isfinite(zf).any() else 0
-        worst = g.iloc[j]
+        worst = g.loc[zf.idxmax()] if np.isfinite(zf).any() else g.iloc[0]
         checks.append(Check(
             f"c^L - mean-field c^L at N = inf, rho={rho:g}, worst sigma_w2 = {worst['sigma_w2']:g}",
-            float(worst["dc_inf"]), 0.0, se=float(worst["dc_inf_se"]), z=float(zf.iloc[j]),
+            float(worst["dc_inf"]), 0.0, se=float(worst["dc_inf_se"]), z=float(zf[worst.name]),
             tolerance=f"|z| <= {a.fixed_z:g} at every sigma_w2",
             passed=bool(np.isfinite(zf).all() and zf.max() <= a.fixed_z),
             note=f"widths {list(comp.widths)}; 1/N term at width {comp.widths[0]}: "
             f"{worst['dc_n1'] - worst['dc_inf']:.2g}",
         ))  # fmt: skip
-        low = g.iloc[int(np.argmin(g["sigma_w2"].to_numpy()))]
+        low = g.loc[g["sigma_w2"].idxmin()]
         gap = (1.0 - low["c_end"]) / low["c_end_se"] if low["c_end_se"] > 0 else np.nan
         checks.append(Check(
             f"1 - c^L at sigma_w2 = {low['sigma_w2']:g}, rho={rho:g} (c* < 1)",
@@ -174,24 +153,21 @@ def evaluate(table, config) -> Verdict:
             passed=bool(np.isfinite(gap) and gap >= a.below_one_z),
         ))  # fmt: skip
         parts.append(f"rho={rho:g}: xi_c max {g['xi_c_measured'].max():.1f}")
-    drop = cells[cells["keep_prob"] < 1.0]
-    full = cells[cells["keep_prob"] == 1.0]
+    drop, full = cells[cells["keep_prob"] < 1.0], cells[cells["keep_prob"] == 1.0]
     if len(drop) and len(full):
         crit = float(theory.critical_sigma_w2("tanh", float(comp.sigma_b2)))
-        c1 = full.iloc[int(np.argmin(np.abs(full["sigma_w2"].to_numpy() - crit)))]
-        fd = drop[np.isfinite(drop["xi_c_measured"])]
-        top = fd.iloc[int(np.argmax(fd["xi_c_measured"].to_numpy()))] if len(fd) else None
-        se = np.nan if top is None else float(np.hypot(c1["xi_c_se"], top["xi_c_se"]))
-        zc = np.nan  # also when xi_c at rho = 1 is not finite (no fit over the depth)
-        if top is not None and np.isfinite(c1["xi_c_measured"]):
-            zc = (c1["xi_c_measured"] - top["xi_c_measured"]) / se
+        c1 = full.loc[(full["sigma_w2"] - crit).abs().idxmin()]
+        fd = drop[np.isfinite(drop["xi_c_measured"])]  # none finite: a row of NaN, the check fails
+        top = fd.loc[fd["xi_c_measured"].idxmax()] if len(fd) else pd.Series(np.nan, drop.columns)
+        se = float(np.hypot(c1["xi_c_se"], top["xi_c_se"]))
+        # NaN (fails) also when xi_c at rho = 1 is not finite (no fit over the depth)
+        fin = np.isfinite(c1["xi_c_measured"])
+        zc = (c1["xi_c_measured"] - top["xi_c_measured"]) / se if fin else np.nan
         checks.append(Check(
             f"xi_c, rho=1 at sigma_w2 = {c1['sigma_w2']:g} (critical {crit:.3f}) minus the "
-            "largest dropout xi_c", float(c1["xi_c_measured"]),
-            None if top is None else float(top["xi_c_measured"]), se=se, z=zc,
-            tolerance=f"z >= {a.critical_z:g} (one-sided)",
-            passed=bool(zc >= a.critical_z),
-            note="" if top is None else f"dropout maximum at rho={top['keep_prob']:g}, "
+            "largest dropout xi_c", float(c1["xi_c_measured"]), float(top["xi_c_measured"]),
+            se=se, z=zc, tolerance=f"z >= {a.critical_z:g} (one-sided)",
+            passed=bool(zc >= a.critical_z), note=f"dropout maximum at rho={top['keep_prob']:g}, "
             f"sigma_w2 = {top['sigma_w2']:g}",
         ))  # fmt: skip
         parts.append(f"rho=1 at the critical point: {c1['xi_c_measured']:.1f}")
@@ -219,13 +195,10 @@ def report(table, config, ctx):
     from initjax import theory
     from initjax.plots import savefig
 
-    comp = config.compute
-    cells = fit_cells(table, config)
-    rhos = sorted(cells["keep_prob"].unique(), reverse=True)
-    cmap = plt.get_cmap("plasma")
+    comp, cells = config.compute, fit_cells(table, config)
+    rhos, cmap = sorted(cells["keep_prob"].unique(), reverse=True), plt.get_cmap("plasma")
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-    sws = np.sort(cells["sigma_w2"].unique())
-    grid = np.linspace(sws.min(), sws.max(), 400)
+    grid = np.linspace(cells["sigma_w2"].min(), cells["sigma_w2"].max(), 400)
     for i, rho in enumerate(rhos):
         col = "k" if rho == 1.0 else cmap(0.15 + 0.7 * i / max(len(rhos) - 1, 1))
         xi = np.asarray(theory.analyse("tanh", grid, float(comp.sigma_b2), keep_prob=rho).xi_c)

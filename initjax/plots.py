@@ -15,6 +15,7 @@ from initjax.measure.plot import mark_underflow, savefig  # noqa: E402
 
 __all__ = [
     "cell_edges",
+    "errorbar_groups",
     "hist_lines",
     "layer_summary",
     "legends",
@@ -125,6 +126,57 @@ def plot_layers(
                 color=color,
             )
     ax.set_xlabel("layer l")
+
+
+def errorbar_groups(
+    ax,
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    se: str,
+    *,
+    by: str,
+    theory: str | None = None,
+    k: float = 2.0,
+    colors: Sequence | None = None,
+    fmt: str = "o",
+    label_fmt: str = "{}",
+    **kw,
+) -> list:
+    """Per level of ``by`` (order of appearance): ``y`` against ``x`` with error bars of ``k``
+    times the column ``se`` (a NaN SE draws no bar) and, with ``theory``, that column as a
+    dashed line in the same colour; rows sorted by ``x`` within a level.
+
+    Args:
+      ax: a matplotlib axis.
+      frame: one row per (level, x) with the columns ``by``, ``x``, ``y``, ``se`` (and
+        ``theory``).
+      k: error bars of +-k SE (2: a ~95% interval for a mean of many seeds).
+      colors: one colour per level, in order (default ``C0``, ``C1``, ...).
+      fmt, kw: passed to ``ax.errorbar`` (marker, line style, marker size, ...).
+      label_fmt: the legend label of a level, ``label_fmt.format(level)``.
+
+    Returns:
+      The levels, in colour order.
+
+    Raises:
+      KeyError: a named column is missing.
+      ValueError: fewer ``colors`` than levels.
+    """
+    missing = [c for c in (by, x, y, se, theory) if c is not None and c not in frame.columns]
+    if missing:
+        raise KeyError(f"errorbar_groups: columns {missing} not in the table")
+    levels = list(dict.fromkeys(frame[by]))
+    if colors is not None and len(colors) < len(levels):
+        raise ValueError(f"errorbar_groups: {len(colors)} colors for {len(levels)} levels")
+    for i, level in enumerate(levels):
+        g = frame[frame[by] == level].sort_values(x)
+        color = colors[i] if colors is not None else f"C{i}"
+        err = np.nan_to_num(k * g[se].to_numpy(np.float64), nan=0.0)
+        ax.errorbar(g[x], g[y], yerr=err, fmt=fmt, color=color, label=label_fmt.format(level), **kw)
+        if theory is not None:
+            ax.plot(g[x], g[theory], "--", color=color, lw=1)
+    return levels
 
 
 def cell_edges(centers: Sequence[float]) -> np.ndarray:

@@ -48,6 +48,7 @@ REPRODUCTIONS = (
     "xiao2018",
     "hanin2018",
     "noci2022",
+    "transformer_init_recipes",
 )
 VERDICTS = ("PASS", "PARTIAL", "FAIL")
 MAX_PNG_BYTES = 200_000

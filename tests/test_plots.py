@@ -72,3 +72,33 @@ def test_log_hist_density_on_decades_and_left_out_values():
     want = np.array([0, 2 / (3 * 9e-3), 0, 1 / (3 * 0.9)])
     np.testing.assert_allclose(dens, want, rtol=1e-12)
     assert ax.get_xscale() == "log"
+
+
+def test_errorbar_groups_one_series_per_level_with_k_se_bars_and_theory():
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from initjax.plots import errorbar_groups
+
+    f = pd.DataFrame({"arm": ["b", "b", "a", "a"], "x": [2, 1, 1, 2], "y": [4.0, 3.0, 1.0, 2.0],
+                      "se": [0.5, 0.25, np.nan, 0.1], "th": [4.5, 3.0, 1.0, 2.0]})  # fmt: skip
+    fig, ax = plt.subplots()
+    levels = errorbar_groups(ax, f, "x", "y", "se", by="arm", theory="th", label_fmt="arm {}")
+    assert levels == ["b", "a"]
+    bars = list(ax.containers)  # one ErrorbarContainer per level, in order of appearance
+    assert [b.get_label() for b in bars] == ["arm b", "arm a"]
+    (b_line, _, (b_cols,)), (a_line, _, (a_cols,)) = (b.lines for b in bars)
+    # rows sorted by x; bars of +-2 SE (a NaN SE: no bar, i.e. zero length)
+    assert list(b_line.get_xdata()) == [1, 2] and list(b_line.get_ydata()) == [3.0, 4.0]
+    np.testing.assert_allclose([s[:, 1] for s in b_cols.get_segments()], [[2.5, 3.5], [3.0, 5.0]])
+    np.testing.assert_allclose([s[:, 1] for s in a_cols.get_segments()], [[1.0, 1.0], [1.8, 2.2]])
+    # theory: dashed, in the level's colour
+    th = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert [list(ln.get_ydata()) for ln in th] == [[3.0, 4.5], [1.0, 2.0]]
+    assert [ln.get_color() for ln in th] == ["C0", "C1"]
+    plt.close(fig)
+    with pytest.raises(KeyError, match="zz"):
+        errorbar_groups(ax, f, "x", "zz", "se", by="arm")
+    with pytest.raises(ValueError, match="1 colors for 2 levels"):
+        errorbar_groups(ax, f, "x", "y", "se", by="arm", colors=["k"])

@@ -18,6 +18,8 @@ __all__ = [
     "learning_steps",
     "linear_stack",
     "loglog_slopes",
+    "mode_strength_table",
+    "relative_loss_curves",
     "train_mode_strengths",
 ]
 
@@ -84,6 +86,51 @@ def train_mode_strengths(stack, params, x, y, u, v, learning_rate: float, steps:
     a = np.einsum("ik,sih->skh", v, np.asarray(params["input"]["kernel"], np.float64))
     b = np.einsum("shj,jk->skh", np.asarray(params["readout"]["kernel"], np.float64), u)
     return us, a, b
+
+
+def mode_strength_table(
+    stack, params, x, y, u, s, v, learning_rate: float, steps: int, every: int
+) -> pd.DataFrame:
+    """:func:`train_mode_strengths` beside the theory of each seed's own initial modes.
+
+    Args:
+      stack, params, x, y, u, v, learning_rate, steps, every: as in :func:`train_mode_strengths`.
+      s: (K,) the task's singular values (the modes' targets).
+
+    Returns:
+      One row per (seed, mode, record): ``seed``, ``mode``, ``s``, ``step``, ``u`` (measured
+      u_alpha), ``u_discrete`` (the decoupled discrete-time recursion from the seed's a, b:
+      :func:`initjax.theory.deep_linear.discrete_mode_strength`), ``u_theory`` (the paper's
+      sigmoid, eq. 7, from the effective u0 = |a + b|^2 / 4), ``u0_eff`` and ``learning_rate``.
+    """
+    from initjax.theory import deep_linear as dl
+
+    us, a, b = train_mode_strengths(stack, params, x, y, u, v, learning_rate, steps, every)
+    t = np.arange(us.shape[1]) * every
+    disc = dl.discrete_mode_strength(a, b, s[None], learning_rate, steps)[..., ::every]
+    u0 = dl.effective_u0(a, b)
+    cont = dl.mode_strength(t[None, None], s[None, :, None], u0[..., None], learning_rate)
+    i = np.indices(disc.shape).reshape(3, -1)  # (seed, mode, record)
+    cols = dict(u=us.transpose(0, 2, 1), u_discrete=disc, u_theory=cont)
+    return pd.DataFrame(
+        dict(seed=i[0], mode=i[1], s=s[i[1]], step=t[i[2]])
+        | {k: val.reshape(-1) for k, val in cols.items()}
+        | dict(u0_eff=u0[i[0], i[1]], learning_rate=learning_rate)
+    )
+
+
+def relative_loss_curves(stack, params, x, y, learning_rate: float, steps: int) -> np.ndarray:
+    """Loss of each seed's net (``params`` with a leading seed axis) at every step of full-batch
+    GD (:func:`initjax.measure.regression.full_batch_gd`) on (x (P, n_in), y (P, n_out)),
+    divided by the zero map's loss 0.5 mean |y|^2: float64 ``(S, steps)``."""
+    import jax
+    import jax.numpy as jnp
+
+    from initjax.measure.regression import full_batch_gd
+
+    xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+    run = jax.jit(jax.vmap(lambda p: full_batch_gd(stack, p, xj, yj, learning_rate, steps)[0]))
+    return np.asarray(run(params), np.float64) / (0.5 * np.mean(np.sum(y**2, axis=-1)))
 
 
 def learning_steps(losses, threshold: float) -> np.ndarray:

@@ -11,10 +11,14 @@ the model's own ``layer_apply`` applies the activation and the random layer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["cmap_phase", "single_layer_maps"]
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["cmap_phase", "map_table", "single_layer_maps"]
 
 
 def single_layer_maps(
@@ -73,6 +77,66 @@ def single_layer_maps(
     q_star = np.asarray(q_star, np.float32)
     q_out, c_out = (np.asarray(a, np.float64) for a in f(seed_keys, sw2, q_star))
     return q_out, c_out
+
+
+def map_table(
+    stack,
+    activation: str,
+    width: int,
+    sigma_w2: Sequence[float],
+    sigma_b2: float,
+    q_in: Sequence[float],
+    c_in: Sequence[float],
+    *,
+    seeds: int,
+    root_seed: int = 0,
+) -> pd.DataFrame:
+    """The measured single-layer maps beside the mean field, one row per network and input.
+
+    :func:`single_layer_maps` with the c-map pairs at each row's fixed point q*
+    (``initjax.theory.q_star``), and ``initjax.theory.q_map`` / ``c_map`` as the theory: the
+    "qmap" / "cmap" rows that :func:`initjax.measure.theory_gaps.map_point_gaps` compares.
+
+    Args:
+      stack, width, seeds, root_seed: as in :func:`single_layer_maps`.
+      activation: the stack's activation (the theory's phi), e.g. "tanh".
+      sigma_w2: (H,) weight variances; sigma_b2: the bias variance.
+      q_in: (K,) input lengths; c_in: (M,) input cosines (both measured in float32).
+
+    Returns:
+      A pandas DataFrame: per sigma_w2 (in order) the q-map rows, then the c-map rows, with
+      ``kind`` ("qmap" / "cmap"), ``sigma_w2``, ``sigma_b2``, ``q_star``, ``seed``, ``x`` (the
+      input length or cosine, float32 values), ``measured`` and ``theory`` (float64).
+    """
+    import pandas as pd
+
+    from initjax import theory
+
+    sw2 = np.asarray(sigma_w2, np.float64)
+    q_in, c_in = (np.asarray(v, np.float32) for v in (q_in, c_in))
+    q_star = np.asarray(theory.q_star(activation, sw2, sigma_b2).value, np.float32)
+    q_out, c_out = single_layer_maps(
+        stack, width, sw2, sigma_b2, q_in, c_in, q_star, seeds=seeds, root_seed=root_seed
+    )
+    q_th = np.asarray(theory.q_map(activation, sw2[:, None], sigma_b2, q_in[None, :]), np.float64)
+    qs = q_star[:, None]
+    c_th = theory.c_map(activation, sw2[:, None], sigma_b2, qs, qs, c_in[None, :])
+    c_th = np.asarray(c_th, np.float64)
+    rows, s = [], q_out.shape[1]
+    for h in range(len(sw2)):
+        for kind, x, meas, th in (("qmap", q_in, q_out, q_th), ("cmap", c_in, c_out, c_th)):
+            frame = {
+                "kind": kind,
+                "sigma_w2": sw2[h],
+                "sigma_b2": sigma_b2,
+                "q_star": float(q_star[h]),
+                "seed": np.repeat(np.arange(s), len(x)),
+                "x": np.tile(np.asarray(x, np.float64), s),
+                "measured": meas[h].reshape(-1),
+                "theory": np.tile(th[h], s),
+            }
+            rows.append(pd.DataFrame(frame))
+    return pd.concat(rows, ignore_index=True)
 
 
 def cmap_phase(c_in: Sequence[float], c_out: Sequence[float]) -> str:

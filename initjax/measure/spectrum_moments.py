@@ -10,12 +10,39 @@ this per-network number over independent networks gives the standard error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["network_moments", "spectrum_moments"]
+__all__ = ["network_moments", "spectrum_moments", "spectrum_rows"]
+
+
+def spectrum_rows(result) -> pd.DataFrame:
+    """Each network's squared Jacobian singular values lambda as long rows.
+
+    Args:
+      result: an :class:`initjax.measure.PropagationResult` of one cell measured with the
+        metrics ``q`` and ``jac_sv`` (``arrays["jac_sv"]`` (seeds, K), ``arrays["q"]`` (seeds,
+        layers), ``diverged`` (seeds,)).
+
+    Returns:
+      One row per (network, singular value), networks in seed order: ``seed``, ``index`` (0..K-1),
+      ``lam`` = jac_sv^2 (float64), ``q_last`` (the network's q at its last layer) and
+      ``diverged`` (its flag): the rows :func:`spectrum_moments` reads.
+    """
+    lam = np.asarray(result.arrays["jac_sv"], np.float64) ** 2
+    s, k = lam.shape
+    q_last = np.asarray(result.arrays["q"], np.float64)[:, -1]
+    return pd.DataFrame(
+        dict(
+            seed=np.repeat(np.arange(s), k),
+            index=np.tile(np.arange(k), s),
+            lam=lam.reshape(-1),
+            q_last=np.repeat(q_last, k),
+            diverged=np.repeat(np.asarray(result.diverged), k),
+        )
+    )
 
 
 def network_moments(
@@ -46,22 +73,40 @@ def network_moments(
 
 
 def spectrum_moments(
-    frame: pd.DataFrame, by: Sequence[str], *, value: str = "lam", seed: str = "seed"
+    frame: pd.DataFrame,
+    by: Sequence[str],
+    *,
+    value: str = "lam",
+    seed: str = "seed",
+    per_network: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Per level of ``by``: the normalized Var[lambda] averaged over networks, with its SE.
 
     Args:
       frame, by, value, seed: as in :func:`network_moments`.
+      per_network: column -> pandas aggregation ("mean", "sum", "first", ...) for columns that
+        hold one value per network (repeated on its rows, e.g. the network's last-layer q or a
+        diverged flag): each network's first value, aggregated over the level's networks.
 
     Returns:
       One row per level (order of appearance): ``by``..., ``var`` (mean normalized variance),
       ``raw_var`` (mean variance without the gain normalization), ``mean`` (mean of the
-      networks' mean lambda), ``lam_max`` (largest lambda of any network), ``networks`` and
-      ``var_se`` = sd(normalized variances, ddof 1) / sqrt(networks) (NaN for one network).
+      networks' mean lambda), ``lam_max`` (largest lambda of any network), ``networks``,
+      ``var_se`` = sd(normalized variances, ddof 1) / sqrt(networks) (NaN for one network), and
+      the ``per_network`` columns.
+
+    Raises:
+      KeyError: a named column is missing.
     """
     net = network_moments(frame, by, value=value, seed=seed)
     g = net.groupby(level=list(by), sort=False)
     out = g.agg(var=("normalized_var", "mean"), raw_var=("var", "mean"), mean=("mean", "mean"),
                 lam_max=("max", "max"), networks=("normalized_var", "size"))  # fmt: skip
     out["var_se"] = g["normalized_var"].std(ddof=1) / np.sqrt(out["networks"])
+    if per_network:
+        missing = [c for c in per_network if c not in frame.columns]
+        if missing:
+            raise KeyError(f"spectrum_moments: columns {missing} not in the table")
+        first = frame.groupby([*by, seed], sort=False)[list(per_network)].first()
+        out = out.join(first.groupby(level=list(by), sort=False).agg(dict(per_network)))
     return out.reset_index()

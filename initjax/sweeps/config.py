@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib.util
+import math
 import numbers
 import os
 import sys
@@ -39,6 +40,7 @@ import ml_collections
 __all__ = [
     "PROTOCOL",
     "Experiment",
+    "config_floats",
     "config_ints",
     "config_pair",
     "describe",
@@ -260,6 +262,41 @@ def config_pair(values: Any, key: str, what: str = "widths") -> tuple[int, int]:
     if len(vals) != 2 or vals[0] == vals[1]:
         raise ValueError(f"config key {key!r}: two different {what}, got {list(values)!r}")
     return vals[0], vals[1]
+
+
+def config_floats(
+    values: Any,
+    key: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> list[float]:
+    """``values`` (one number or a non-empty list of numbers) as floats within the bounds.
+
+    A value must be a finite real number (not a bool or a string) with ``low <= v`` (``low < v``
+    when ``low_open``) and ``v <= high`` (``v < high`` when ``high_open``); None: no bound.
+
+    Raises:
+      ValueError: naming ``key`` and the allowed interval, when the list is empty or a value is
+        not allowed.
+    """
+    one = isinstance(values, numbers.Real) and not isinstance(values, bool)
+    ok_list = isinstance(values, Iterable) and not isinstance(values, str | bytes)
+    vals = [values] if one else (list(values) if ok_list else [])
+
+    def inside(v: Any) -> bool:
+        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v):
+            return False
+        above = low is None or (v > low if low_open else v >= low)
+        return above and (high is None or (v < high if high_open else v <= high))
+
+    if not vals or not all(inside(v) for v in vals):
+        lo = "(-inf" if low is None else f"{'(' if low_open else '['}{low:g}"
+        hi = "inf)" if high is None else f"{high:g}{')' if high_open else ']'}"
+        raise ValueError(f"config key {key!r}: numbers in {lo}, {hi}, got {values!r}")
+    return [float(v) for v in vals]
 
 
 # --- overrides ---------------------------------------------------------------------------------

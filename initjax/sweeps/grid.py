@@ -13,7 +13,8 @@ Config keys (``kind = "propagation"``, the default)::
     inputs     "gaussian" | dataset name   n_inputs int >= 2        input_dim int (gaussian)
     c0         float in (-1, 1) (gaussian inputs: correlation of each pair)
     arms       [ {name, activation, init, init_hparams, sigma_w2: [..] | None, sigma_b2: [..],
-                  widths / depths / metrics: optional, replace the sweep's for this arm} ]
+                  widths / depths / metrics: optional, replace the sweep's for this arm,
+                  model_args: optional {field: value}, static fields of the model family} ]
 
 ``kind = "training"`` replaces inputs / metrics by::
 
@@ -22,6 +23,14 @@ Config keys (``kind = "propagation"``, the default)::
     steps, batch_size, eval_every  int > 0     n_train  int > 0 or None (all)
 
 ``sigma_w2 = None`` uses the initializer exactly as registered (e.g. He: Var = 2 / fan_in).
+``activation`` / ``init`` absent (or None): the model's own (e.g. a Transformer recipe's
+per-role initializers and activation); such an arm gets no single sigma_w2 (NaN) and no
+mean-field theory columns. ``model_args``: other static fields of the model family (e.g. a
+Transformer's ``norm``, ``recipe``, ``branch_exponent``, ``patch``; ``initjax.models.build``),
+checked against the family's fields (its width field, ``depth``, ``activation``,
+``kernel_init``, ``readout``, ``sigma_w2`` and ``sigma_b2`` are set by the grid and refused
+here) and by building the model; each key becomes a column of the results table. Values are
+numbers, strings, bools or None.
 
 A group's :meth:`Group.spec` holds its slice of the grid axes (:data:`GRID_AXES`: widths, depths,
 arms) in full; every other config key is shared by all groups and identifies them through the
@@ -49,7 +58,10 @@ ARM_KEYS = {
     "widths",
     "depths",
     "metrics",
+    "model_args",
 }
+# Model fields the grid sets itself (plus the family's width field), refused in model_args.
+GRID_FIELDS = ("depth", "activation", "kernel_init", "readout", "sigma_w2", "sigma_b2")
 # Config keys whose values reach a group only through Group.spec() (its own slice of them).
 GRID_AXES = ("widths", "depths", "arms")
 KINDS = ("propagation", "training")
@@ -69,14 +81,15 @@ class Group:
     width: int
     depth: int
     arm: str
-    activation: str
+    activation: str | None  # None: the model's own
     activation_hparams: tuple[tuple[str, Any], ...]
-    init: str
+    init: str | None  # None: the model's own initializers
     init_hparams: tuple[tuple[str, Any], ...]
     sigma_w2: tuple[float | None, ...]
     sigma_b2: tuple[float, ...]
     learning_rate: tuple[float, ...]  # empty for propagation sweeps
     metrics: tuple[str, ...] = ()  # the arm's own metrics; empty: the sweep's
+    model_args: tuple[tuple[str, Any], ...] = ()  # static model fields, sorted by name
 
     @property
     def n_cells(self) -> int:
@@ -88,6 +101,10 @@ class Group:
         d.pop("index")
         d["activation_hparams"] = dict(self.activation_hparams)
         d["init_hparams"] = dict(self.init_hparams)
+        if self.model_args:
+            d["model_args"] = dict(self.model_args)
+        else:  # absent, so sweeps without model_args keep their piece identities
+            d.pop("model_args")
         return d
 
     @property
@@ -178,20 +195,22 @@ def validate(config: Mapping, *, metric_names: tuple[str, ...] | None = None) ->
         unknown = set(arm) - ARM_KEYS
         if unknown:
             raise _err(where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(ARM_KEYS)}")
-        for k in ("name", "activation", "init"):
-            if k not in arm:
-                raise _err(f"{where}.{k}", "is required")
+        if "name" not in arm:
+            raise _err(f"{where}.name", "is required")
         if arm["name"] in seen:
             raise _err(f"{where}.name", f"duplicate arm name {arm['name']!r}")
         seen.add(arm["name"])
-        try:
-            activations.get(arm["activation"], **dict(arm.get("activation_hparams") or {}))
-        except (ValueError, TypeError) as err:
-            raise _err(f"{where}.activation", str(err)) from None
-        try:
-            initializers.get(arm["init"], **dict(arm.get("init_hparams") or {}))
-        except (ValueError, TypeError) as err:
-            raise _err(f"{where}.init", str(err)) from None
+        if arm.get("activation") is not None:
+            try:
+                activations.get(arm["activation"], **dict(arm.get("activation_hparams") or {}))
+            except (ValueError, TypeError) as err:
+                raise _err(f"{where}.activation", str(err)) from None
+        if arm.get("init") is not None:
+            try:
+                initializers.get(arm["init"], **dict(arm.get("init_hparams") or {}))
+            except (ValueError, TypeError) as err:
+                raise _err(f"{where}.init", str(err)) from None
+        _model_args(config, arm, f"{where}.model_args")
         _floats(f"{where}.sigma_w2", arm.get("sigma_w2"), allow_none=True)
         _floats(f"{where}.sigma_b2", arm.get("sigma_b2", [0.0]), allow_none=False)
         for k in ("widths", "depths"):
@@ -199,6 +218,32 @@ def validate(config: Mapping, *, metric_names: tuple[str, ...] | None = None) ->
                 _pos_ints(arm, k, where=f"{where}.{k}")
         if arm.get("metrics") is not None:
             _metrics(arm["metrics"], f"{where}.metrics", metric_names)
+
+
+def _model_args(config: Mapping, arm: Mapping, key: str) -> None:
+    """Check an arm's model_args against the model family's fields, then build the model once
+    (at the arm's first width and depth) so a bad value fails here, naming the key."""
+    args = arm.get("model_args")
+    if args is None:
+        return
+    if not isinstance(args, Mapping):
+        raise _err(key, f"must be a dict of model fields, got {args!r}")
+    name = config["model"]
+    width_field = models.metadata(name)["width_field"]
+    allowed = [f for f in models.field_names(models.get(name))
+               if f not in (width_field, *GRID_FIELDS)]  # fmt: skip
+    for k, v in args.items():
+        if k not in allowed:
+            raise _err(key, f"unknown or grid-set field {k!r} of model {name!r}; allowed: "
+                       f"{', '.join(allowed)}")  # fmt: skip
+        if not (v is None or isinstance(v, bool | int | float | str)):
+            raise _err(f"{key}.{k}", f"must be a number, string, bool or None, got {v!r}")
+    width = (arm.get("widths") or config["widths"])[0]
+    depth = (arm.get("depths") or config["depths"])[0]
+    try:
+        models.build(name, **{width_field: width, "depth": depth, **dict(args)})
+    except (ValueError, TypeError) as err:
+        raise _err(key, str(err)) from None
 
 
 def expand(config: Mapping) -> list[Group]:
@@ -238,17 +283,22 @@ def expand(config: Mapping) -> list[Group]:
                         width=width,
                         depth=depth,
                         arm=str(arm["name"]),
-                        activation=str(arm["activation"]),
+                        activation=_name(arm.get("activation")),
                         activation_hparams=_items(arm.get("activation_hparams")),
-                        init=str(arm["init"]),
+                        init=_name(arm.get("init")),
                         init_hparams=_items(arm.get("init_hparams")),
                         sigma_w2=tuple(c[0] for c in cells),
                         sigma_b2=tuple(c[1] for c in cells),
                         learning_rate=tuple(c[2] for c in cells) if training else (),
                         metrics=tuple(arm.get("metrics") or ()),
+                        model_args=_items(arm.get("model_args")),
                     )
                 )
     return groups
+
+
+def _name(v) -> str | None:
+    return None if v is None else str(v)
 
 
 def _items(d) -> tuple[tuple[str, Any], ...]:

@@ -79,17 +79,19 @@ def _metric_names() -> tuple[str, ...]:
 
 def build_model(group: Group, readout: int | None = None):
     """The Flax model of a group, from the model registry (sigma_w2 / sigma_b2 are passed to
-    propagate as arrays). ``group.width`` sets the family's width field."""
+    propagate as arrays). ``group.width`` sets the family's width field; ``group.model_args``
+    sets other fields; an activation or init of None leaves the model's own."""
     from initjax import models
 
-    act = activations.get(group.activation, **dict(group.activation_hparams))
-    init = initializers.get(group.init, **dict(group.init_hparams))
     fields = {
         models.metadata(group.model)["width_field"]: group.width,
         "depth": group.depth,
-        "activation": act,
-        "kernel_init": init,
+        **dict(group.model_args),
     }
+    if group.activation is not None:
+        fields["activation"] = activations.get(group.activation, **dict(group.activation_hparams))
+    if group.init is not None:
+        fields["kernel_init"] = initializers.get(group.init, **dict(group.init_hparams))
     if readout is not None:
         fields["readout"] = readout
     return models.build(group.model, **fields)
@@ -97,7 +99,10 @@ def build_model(group: Group, readout: int | None = None):
 
 def effective_sigma_w2(group: Group) -> float:
     """sigma_w2 of a hidden (width x width) layer when the initializer is used as registered
-    (NaN for a data-dependent initializer: its weights are rescaled on data, layer by layer)."""
+    (NaN for a data-dependent initializer: its weights are rescaled on data, layer by layer; NaN
+    for the model's own initializers, e.g. a Transformer recipe's per-role draws)."""
+    if group.init is None:
+        return float("nan")
     init = initializers.get(group.init, **dict(group.init_hparams))
     if initializers.is_data_dependent(init):
         return float("nan")
@@ -129,9 +134,10 @@ def add_float32_flags(frame: pd.DataFrame, metric_columns) -> pd.DataFrame:
 def run_group(group: Group, x: np.ndarray, config: Mapping[str, Any]) -> pd.DataFrame:
     """Evaluate every cell and seed of one group in one compiled call; tidy frame with theory.
 
-    Columns: model, width, depth, arm, activation, init, sigma_w2, sigma_b2, seed, layer, the
-    metric columns, diverged, underflow, nonfinite, and ``q_theory`` / ``c_theory`` (mean-field
-    maps iterated from each seed's measured layer 0) when ``config.theory``.
+    Columns: model, width, depth, arm, activation, init, the arm's model_args keys, sigma_w2,
+    sigma_b2, seed, layer, the metric columns, diverged, underflow, nonfinite, and ``q_theory`` /
+    ``c_theory`` (mean-field maps iterated from each seed's measured layer 0) when
+    ``config.theory`` and the arm names its activation and init.
     """
     import jax.numpy as jnp
 
@@ -155,9 +161,12 @@ def run_group(group: Group, x: np.ndarray, config: Mapping[str, Any]) -> pd.Data
         frame["sigma_w2"] = np.full(len(frame), effective_sigma_w2(group), np.float32)
     frame = add_float32_flags(frame, result.columns)
     frame = _meta_columns(frame, group)
-    # No mean-field theory for data-dependent inits: their weights are rescaled on data layer by
-    # layer, so no single (sigma_w2, sigma_b2) describes the network.
-    dd = initializers.is_data_dependent(initializers.get(group.init, **dict(group.init_hparams)))
+    # No mean-field theory for data-dependent inits (their weights are rescaled on data layer by
+    # layer) or the model's own per-role inits: no single (sigma_w2, sigma_b2) describes them.
+    own = group.init is None or group.activation is None
+    dd = own or initializers.is_data_dependent(
+        initializers.get(group.init, **dict(group.init_hparams))
+    )
     if config.get("theory", True) and not dd:
         frame = _with_theory(frame, group)
     return frame
@@ -171,6 +180,7 @@ def _meta_columns(frame: pd.DataFrame, group: Group) -> pd.DataFrame:
         "arm": group.arm,
         "activation": group.activation,
         "init": group.init,
+        **dict(group.model_args),
     }
     for i, (k, v) in enumerate(meta.items()):
         frame.insert(i, k, v)

@@ -7,11 +7,13 @@ experiment's config before the run. These helpers compute the numbers those crit
 - :func:`mean_se` (from :mod:`initjax.measure.fits`): mean and standard error of the mean.
 - :func:`jackknife` (from :mod:`initjax.measure.fits`): standard error of any statistic of seeds
   (leave-one-out; Efron & Tibshirani 1993, ch. 11), for estimators that are not plain means.
-- :func:`loglog_slopes`: per seed, the least-squares slope of log y on log x (a power law).
+- :func:`loglog_slopes`: per seed, the least-squares slope of log y on log x (a power law);
+  :func:`per_doubling_check`: the Check "growth per doubling below / above a limit" of such slopes.
 - :func:`deviation`: a :class:`~initjax.sweeps.summary.Check` "|measured - expected| <= z_max SE".
 - :func:`welch_one_sided`: Welch's t test that mean(a) > mean(b) (Welch 1947), p from Student's t;
   :func:`welch_gain`: the Check "mean(a) - mean(b) >= min_gain with one-sided Welch p <= alpha".
-- :func:`variance_ratio_one_sided`: F test that var(a) > var(b) (normal samples).
+- :func:`variance_ratio_one_sided`: F test that var(a) > var(b) (normal samples);
+  :func:`variance_ratio_check`: the Check "var(a) > var(b), F test p < alpha".
 - :func:`sign_test`: exact one-sided binomial test of k successes in n trials; :func:`sign_check`:
   the Check "k of n paired seeds went the claimed way, sign test p <= alpha".
 - :func:`excuse_negligible`: a failed deviation too small to matter is reported, not judged.
@@ -52,10 +54,12 @@ __all__ = [
     "loglog_slopes",
     "mean_se",
     "paired_reduction",
+    "per_doubling_check",
     "seed_means",
     "sign_check",
     "sign_test",
     "student_t_sf",
+    "variance_ratio_check",
     "variance_ratio_one_sided",
     "welch_gain",
     "welch_not_worse",
@@ -82,6 +86,33 @@ def loglog_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         if ok.sum() >= 2 and np.ptp(np.log(a[ok])) > 0:
             out[i] = np.polyfit(np.log(a[ok]), np.log(b[ok]), 1)[0]
     return out
+
+
+def per_doubling_check(
+    name: str, slopes: Sequence[float], limit: float, z_max: float, *, upper: bool
+) -> Check:
+    """A growth factor per doubling, judged by a one-sided bound over seeds.
+
+    ``slopes`` are per-seed slopes of log2 y on log2 x (y ~ x^slope grows by 2**slope per
+    doubling of x, e.g. a learning time against depth). With m, SE the mean and standard error
+    of the finite slopes, the bound m + z_max SE (``upper``: y grows by less than ``limit`` per
+    doubling) or m - z_max SE (lower: by more than ``limit``) is compared with log2(limit).
+    ``measured`` is 2**m, ``expected`` ``limit``, the note the bound as a factor; a non-finite
+    bound (fewer than 2 finite slopes) fails.
+    """
+    m, se = mean_se(slopes)
+    bound = m + (z_max if upper else -z_max) * se
+    ok = bound <= np.log2(limit) if upper else bound >= np.log2(limit)
+    side, rule = ("upper", "<=") if upper else ("lower", ">=")
+    return Check(
+        name,
+        float(2**m),
+        float(limit),
+        se=se,
+        tolerance=f"{side} {z_max:g}-SE bound {rule} {limit:g}",
+        passed=bool(np.isfinite(bound) and ok),
+        note=f"bound x{2**bound:.2f}",
+    )
 
 
 def deviation(
@@ -205,6 +236,32 @@ def variance_ratio_one_sided(a: Sequence[float], b: Sequence[float]) -> tuple[fl
     f = float(va / vb)
     d1, d2 = a.size - 1, b.size - 1
     return f, float(betainc(d2 / 2.0, d1 / 2.0, d2 / (d2 + d1 * f)))
+
+
+def variance_ratio_check(
+    name: str, a: Sequence[float], b: Sequence[float], *, alpha: float
+) -> Check:
+    """Check "var(a) > var(b)" by the one-sided F test (:func:`variance_ratio_one_sided`).
+
+    ``measured`` and ``expected`` are the sample standard deviations (ddof 1) of the finite
+    values of ``a`` and ``b``; passed when p < ``alpha``; the note gives F and p. Fails when the
+    test refuses the samples (fewer than 2 finite values in one: F and p NaN).
+    """
+    fa, fb = (np.asarray(v, np.float64) for v in (a, b))
+    fa, fb = fa[np.isfinite(fa)], fb[np.isfinite(fb)]
+    try:
+        f, p = variance_ratio_one_sided(fa, fb)
+    except ValueError:
+        f, p = float("nan"), float("nan")
+    sd_a, sd_b = (float(np.std(v, ddof=1)) if v.size > 1 else float("nan") for v in (fa, fb))
+    return Check(
+        name,
+        sd_a,
+        sd_b,
+        tolerance=f"F test p < {alpha:g}",
+        passed=bool(p < alpha),
+        note=f"F = {f:.3g}, p = {p:.2g}",
+    )
 
 
 def sign_test(successes: int, n: int, p: float = 0.5) -> float:

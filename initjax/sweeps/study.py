@@ -91,10 +91,11 @@ def evaluate(table: pd.DataFrame, config: Any) -> Verdict:
     )
 
 
-def _columns(table: pd.DataFrame) -> list[str]:
+def _columns(table: pd.DataFrame, config: Any) -> list[str]:
     if "step" in table.columns:
         return [c for c in _TRAIN_CURVES if c in table.columns]
-    return [c for c in table.columns if c not in _META and not c.endswith("_theory")
+    fields = {k for arm in config.compute.arms for k in dict(arm.get("model_args") or {})}
+    return [c for c in table.columns if c not in _META | fields and not c.endswith("_theory")
             and pd.api.types.is_numeric_dtype(table[c])]  # fmt: skip
 
 
@@ -121,7 +122,7 @@ def report(table: pd.DataFrame, config: Any, ctx: Any) -> Summary:
         f"{comp.seeds} seeds, arms {[a['name'] for a in comp.arms]}; figures at width "
         f"{int(t['width'].max())}, depth {int(t['depth'].max())}."
     )
-    for col in _columns(t):
+    for col in _columns(t, config):
         fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
         if training:
             m = t.groupby(["curve", "step"])[col].mean().reset_index()

@@ -59,3 +59,43 @@ def test_half_rise_times_by_hand():
     assert row["rel_err_continuous"] == pytest.approx(50.0 / (25.0 * np.log(99.0)) - 1.0)
     never = sim.half_rise_times(frame.assign(u=0.1))  # never reaches s / 2
     assert np.isinf(never["t_half"].iloc[0])
+
+
+def test_mode_strength_table_starts_at_the_seeds_own_modes():
+    """Step 0 of every curve, by hand from the drawn weights: u = sum_h a b (measured and the
+    discrete recursion), u_theory = u0_eff = |a + b|^2 / 4 (Saxe et al. 2014, eq. 7 at t = 0)."""
+    x, y, u, s, v = whitened_task(4, 3, [2.0, 1.0], 16, 0)
+    st = sim.linear_stack("glorot_normal", 8, 2, 3)
+    p = sim.init_seeds(st, 2, 0, 4, 0.5)
+    t = sim.mode_strength_table(st, p, x, y, u, s, v, 0.01, 20, 5)
+    assert len(t) == 2 * 2 * 4  # seeds x modes x records
+    cols = ["seed", "mode", "s", "step", "u", "u_discrete", "u_theory", "u0_eff", "learning_rate"]
+    assert list(t.columns) == cols
+    a = np.einsum("ik,sih->skh", v, np.asarray(p["input"]["kernel"], np.float64))
+    b = np.einsum("shj,jk->skh", np.asarray(p["readout"]["kernel"], np.float64), u)
+    first = t[t["step"] == 0].set_index(["seed", "mode"]).sort_index()
+    np.testing.assert_allclose(first["u"], (a * b).sum(-1).ravel(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(first["u_discrete"], (a * b).sum(-1).ravel(), rtol=1e-12)
+    u0 = (((a + b) ** 2).sum(-1) / 4).ravel()
+    np.testing.assert_allclose(first["u0_eff"], u0, rtol=1e-12)
+    np.testing.assert_allclose(first["u_theory"], u0, rtol=1e-12)
+    assert sorted(t["step"].unique()) == [0, 5, 10, 15] and set(t["s"]) == {2.0, 1.0}
+
+
+def test_relative_loss_curves_by_hand():
+    """Zero weights: the net is the zero map, its gradient vanishes, the ratio stays exactly 1;
+    other weights: the first loss is 0.5 mean |x W1 W2 - y|^2 over the zero map's loss."""
+    x, y, _, _, _ = whitened_task(4, 3, [2.0, 1.0], 16, 0)
+    st = sim.linear_stack("glorot_normal", 8, 2, 3)
+    p = sim.init_seeds(st, 2, 0, 4)
+    zero = jax.tree.map(np.zeros_like, p)
+    flat = sim.relative_loss_curves(st, zero, x, y, 0.1, 6)
+    np.testing.assert_allclose(flat, 1.0, rtol=1e-6)  # the loss is summed in float32
+    assert np.all(flat == flat[0, 0])  # no gradient: every step has the same loss
+    curves = sim.relative_loss_curves(st, p, x, y, 0.01, 6)
+    assert curves.shape == (2, 6) and curves.dtype == np.float64
+    w1, w2 = (np.asarray(p[k]["kernel"], np.float64) for k in ("input", "readout"))
+    for k in range(2):
+        loss = 0.5 * np.mean(np.sum((x @ w1[k] @ w2[k] - y) ** 2, -1))
+        assert curves[k, 0] == pytest.approx(loss / (0.5 * np.mean(np.sum(y**2, -1))), rel=1e-4)
+    assert np.all(np.diff(curves, axis=1) < 0)  # small steps descend

@@ -33,3 +33,34 @@ def test_spectrum_moments_by_hand():
     assert out.loc["a", "mean"] == pytest.approx(2.5)
     assert out.loc["a", "lam_max"] == 6.0 and out.loc["a", "networks"] == 2
     assert out.loc["b", "networks"] == 1 and np.isnan(out.loc["b", "var_se"])
+
+
+def test_per_network_columns_are_aggregated_over_networks():
+    # q_last and diverged hold one value per network (repeated on its rows)
+    f = _frame().assign(q_last=[1.0, 1.0, 3.0, 3.0, 3.0, 3.0, 5.0, 5.0])
+    f["diverged"] = [False, False, True, True, True, True, False, False]
+    out = spectrum_moments(f, ["arm"], per_network={"q_last": "mean", "diverged": "sum"})
+    out = out.set_index("arm")
+    assert out.loc["a", "q_last"] == 2.0 and out.loc["b", "q_last"] == 5.0
+    assert out.loc["a", "diverged"] == 1 and out.loc["b", "diverged"] == 0
+    assert out.loc["a", "var"] == pytest.approx((0.5 + 4.0 / 9.0) / 2)  # the moments unchanged
+    with pytest.raises(KeyError, match="q_first"):
+        spectrum_moments(f, ["arm"], per_network={"q_first": "mean"})
+
+
+def test_spectrum_rows_unroll_each_network():
+    from types import SimpleNamespace
+
+    from initjax.measure.spectrum_moments import spectrum_rows
+
+    sv = np.array([[1.0, 2.0, 0.5], [3.0, 1.0, 1.0]])  # 2 networks, 3 singular values
+    q = np.array([[1.0, 0.7, 0.4], [1.0, 0.9, 0.8]])  # q per layer; the last one is kept
+    res = SimpleNamespace(arrays={"jac_sv": sv, "q": q}, diverged=np.array([False, True]))
+    rows = spectrum_rows(res)
+    assert list(rows.columns) == ["seed", "index", "lam", "q_last", "diverged"]
+    assert rows["seed"].tolist() == [0, 0, 0, 1, 1, 1] and rows["index"].tolist() == [0, 1, 2] * 2
+    assert rows["lam"].tolist() == [1.0, 4.0, 0.25, 9.0, 1.0, 1.0]
+    assert rows["q_last"].tolist() == [0.4] * 3 + [0.8] * 3
+    assert rows["diverged"].tolist() == [False] * 3 + [True] * 3
+    mom = spectrum_moments(rows.assign(arm="x"), ["arm"]).iloc[0]
+    assert mom["networks"] == 2 and mom["lam_max"] == 9.0

@@ -175,3 +175,23 @@ def test_experiment_config_and_config_key_checks():
     for bad in ([64], [64, 64], [64, 128, 256], [0, 4]):
         with pytest.raises(ValueError, match="'prop_channels': .*two different channel counts"):
             config_pair(bad, "prop_channels", "channel counts")
+
+
+def test_config_floats_checks_each_value_against_its_interval():
+    import numpy as np
+
+    from initjax.sweeps.config import config_floats
+
+    assert config_floats(0.5, "q_star", low=0.0, high=10.0, low_open=True) == [0.5]
+    vals = config_floats([1, 0.9, np.float32(0.5)], "keep_probs", low=0.0, high=1.0)
+    assert vals == [1.0, 0.9, 0.5] and all(type(v) is float for v in vals)
+    assert config_floats([-3.0], "c", high=0.0) == [-3.0]  # low None: unbounded below
+    bounds = dict(low=0.0, high=1.0, low_open=True)  # (0, 1]
+    for bad in ([0.0], [1.5], [], [True], ["0.5"], [float("nan")], "0.5", None, [0.5, 2.0]):
+        with pytest.raises(ValueError, match=r"'keep_probs': numbers in \(0, 1\]"):
+            config_floats(bad, "keep_probs", **bounds)
+    assert config_floats([1.0], "keep_probs", **bounds) == [1.0]  # closed at 1
+    with pytest.raises(ValueError, match=r"'c0s': numbers in \[0, 1\)"):
+        config_floats([1.0], "c0s", low=0.0, high=1.0, high_open=True)
+    with pytest.raises(ValueError, match=r"numbers in \(-inf, inf\)"):
+        config_floats([float("inf")], "x")

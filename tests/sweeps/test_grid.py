@@ -1,5 +1,6 @@
 import copy
 
+import numpy as np
 import pytest
 
 from initjax.sweeps.config import load_experiment
@@ -81,3 +82,50 @@ def test_bad_config_names_the_key(config, mutate, match):
     mutate(config)
     with pytest.raises(ValueError, match=match):
         validate(config, metric_names=("q", "c"))
+
+
+def _transformer(**arm):
+    return dict(kind="propagation", model="transformer", widths=[8], depths=[2], seeds=2,
+                inputs="gaussian", n_inputs=2, input_dim=8, metrics=["q"],
+                arms=[dict(name="a", model_args=dict(patch=4, heads=2), **arm)])  # fmt: skip
+
+
+def test_model_args_reach_the_group_spec_and_the_model():
+    from initjax.sweeps.runner import build_model, effective_sigma_w2
+
+    c = _transformer()
+    c["arms"][0]["model_args"].update(recipe="gpt2", norm="post")
+    validate(c, metric_names=("q",))
+    (g,) = expand(c)
+    assert g.spec()["model_args"] == {"heads": 2, "norm": "post", "patch": 4, "recipe": "gpt2"}
+    assert (g.activation, g.init) == (None, None)  # the recipe's own
+    st = build_model(g).stack()
+    assert st.norm == "post" and st.heads == 2 and st.patch == 4
+    assert dict(st.inits)["out"].multiplier == pytest.approx((2 * 2) ** -0.5)  # gpt2, L = 2
+    assert np.isnan(effective_sigma_w2(g))  # per-role inits: no single sigma_w2
+
+
+def test_arms_without_model_args_keep_their_spec(config):
+    # A sweep written before model_args existed keeps its piece identities (no new spec key).
+    assert "model_args" not in expand(config)[0].spec()
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ({"nrom": "post"}, r"'arms\[0\].model_args'.*unknown or grid-set field 'nrom'.*norm"),
+        ({"depth": 3}, r"'arms\[0\].model_args'.*grid-set field 'depth'"),
+        ({"kernel_init": "zeros"}, r"grid-set field 'kernel_init'"),
+        ({"norm": "middle"}, r"'arms\[0\].model_args'.*norm"),
+        ({"recipe": "gtp2"}, r"'arms\[0\].model_args'.*gpt2"),
+        ({"norm": ["pre"]}, r"'arms\[0\].model_args.norm'.*number, string"),
+    ],
+)
+def test_bad_model_args_name_the_key_and_the_allowed_fields(args, match):
+    c = _transformer()
+    c["arms"][0]["model_args"].update(args)
+    with pytest.raises(ValueError, match=match):
+        validate(c, metric_names=("q",))
+    c["arms"][0]["model_args"] = ["norm"]
+    with pytest.raises(ValueError, match=r"'arms\[0\].model_args'.*dict"):
+        validate(c, metric_names=("q",))

@@ -218,3 +218,27 @@ def test_training_memory_estimate_counts_what_train_keeps(optimizer, slots):
     p_layer = 32 * 32 + 32  # one hidden layer: kernel and bias
     per_net = (3 + slots) * p_layer * 5 + 3 * 16 * 32 * 6  # (params, grads, updates, slots) + z
     assert estimate_bytes(group, compute) == 4 * n * per_net
+
+
+def test_model_args_arm_runs_with_the_recipe_inits_and_becomes_columns():
+    # A Transformer arm without activation / init: the recipe's own per-role inits. GPT-2's
+    # token and position tables are N(0, 0.02^2) each, so E[q^0] = 2 x 0.02^2 = 8e-4.
+    from initjax.sweeps.grid import expand
+    from initjax.sweeps.runner import run_group
+
+    c = dict(kind="propagation", model="transformer", widths=[16], depths=[2], seeds=32,
+             inputs="gaussian", n_inputs=2, input_dim=16, c0=0.2, metrics=["q", "token_cos"],
+             arms=[dict(name="gpt2-post", model_args=dict(recipe="gpt2", norm="post", patch=4,
+                                                          heads=2, positions="none"))])  # fmt: skip
+    (g,) = expand(c)
+    x = np.ones((2, 16), np.float32)
+    f = run_group(g, x, c)
+    assert {"recipe", "norm", "patch", "heads"} <= set(f.columns)
+    assert set(f.recipe) == {"gpt2"} and set(f.norm) == {"post"}
+    assert f.init.isna().all() and f.sigma_w2.isna().all() and "q_theory" not in f.columns
+    # Layer 0: the patch embedding of an all-ones input, 4 x 0.02^2 chi^2_16 / 16 per seed; the
+    # mean of 32 seeds has relative SE sqrt(2 / 512) = 0.0625: 5 SE.
+    q0 = f[f.layer == 0].q.mean()
+    assert q0 == pytest.approx(4 * 0.02**2, rel=5 * 0.0625)
+    # Post-LN: unit second moment up to LayerNorm's eps (1e-5 against a variance ~1e-3).
+    assert np.allclose(f[f.layer >= 1].q, 1.0, atol=0.05)

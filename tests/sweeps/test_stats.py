@@ -229,3 +229,35 @@ def test_loglog_slopes_of_exact_power_laws():
     assert np.isnan(stats.loglog_slopes(x1, y)[0])
     with pytest.raises(ValueError, match="same shape"):
         stats.loglog_slopes(x, y[:, :3])
+
+
+def test_per_doubling_check_bounds_the_mean_slope():
+    """Slopes 0.1 +- 0.02 (SE 0.0115 over 4 seeds): growth 2**0.1 per doubling; the 3-SE bounds
+    0.135 (x1.098) and 0.065 (x1.046) are each judged against log2(limit)."""
+    slopes = [0.08, 0.12, 0.08, 0.12]  # mean 0.1, sd 0.0231, SE 0.01155
+    se = np.std(slopes, ddof=1) / 2
+    up = stats.per_doubling_check("orthogonal", slopes, 1.25, 3.0, upper=True)
+    assert up.passed and up.measured == pytest.approx(2**0.1) and up.expected == 1.25
+    assert up.se == pytest.approx(se) and up.note == f"bound x{2 ** (0.1 + 3 * se):.2f}"
+    assert up.tolerance == "upper 3-SE bound <= 1.25"
+    # the same slopes do not show growth beyond x1.05 per doubling (lower bound 2**0.065 < 1.05)
+    low = stats.per_doubling_check("gaussian", slopes, 1.05, 3.0, upper=False)
+    assert not low.passed and low.tolerance == "lower 3-SE bound >= 1.05"
+    assert stats.per_doubling_check("g", slopes, 1.04, 3.0, upper=False).passed  # 1.046 >= 1.04
+    assert not stats.per_doubling_check("o", slopes, 1.08, 3.0, upper=True).passed  # 1.098 > 1.08
+    # one finite slope: no SE, the bound is NaN and the check fails
+    assert not stats.per_doubling_check("o", [0.0, np.nan], 2.0, 3.0, upper=True).passed
+
+
+def test_variance_ratio_check_is_the_f_test():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(0, 3.0, 8), rng.normal(0, 1.0, 6)
+    c = stats.variance_ratio_check("spread", np.append(a, np.inf), b, alpha=0.01)
+    f, p = a.var(ddof=1) / b.var(ddof=1), sps.f.sf(a.var(ddof=1) / b.var(ddof=1), 7, 5)
+    assert c.measured == pytest.approx(a.std(ddof=1)) and c.expected == pytest.approx(b.std(ddof=1))
+    assert c.passed == (p < 0.01) and c.note.startswith(f"F = {f:.3g}, p = ")
+    assert float(c.note.split("p = ")[1]) == pytest.approx(p, rel=0.05)  # printed to 2 digits
+    assert c.tolerance == "F test p < 0.01"
+    assert not stats.variance_ratio_check("s", b, a, alpha=0.01).passed  # the other direction
+    lone = stats.variance_ratio_check("s", a[:1], b, alpha=0.01)  # the test refuses: fails
+    assert lone.passed is False and "nan" in lone.note

@@ -1,0 +1,372 @@
+"""Named Transformer init recipes side by side: arms, their block variances, measurements.
+
+An *arm* is a recipe of :mod:`initjax.models.transformer_recipes` at a norm placement, written
+``"<recipe>"`` (the recipe's own placement) or ``"<recipe>-<norm>"`` (e.g. ``"flax-post"``:
+Flax's default initializers in a post-LN stack, github.com/google/flax/issues/4027).
+
+:func:`block_variances` turns a recipe's per-role draws into the per-block variances of
+:mod:`initjax.theory.transformer` (kernel Var = sigma2 / fan_in, so sigma2 = fan_in x the
+initializer's promised variance x the recipe's multiplier squared; bias variances as drawn).
+:func:`measure_arm` measures the residual stream at initialization (per layer: q, token_cross,
+token_cos, erank, attn_entropy, attn_logit_std) and :func:`train_arm` trains the arm on
+token-id inputs (e.g. the associative-recall task), seeds x learning rates in one compile.
+:func:`growth` and :func:`growth_slopes` give the residual-stream growth q^L / q^0 and its
+log-log slope in the depth L per seed (0: bounded in L; 1: linear, as unscaled pre-LN stacks
+grow, Xiong et al. 2020, arXiv:2002.04745, §3; :func:`initjax.theory.transformer.pre_ln_q_bounds`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from initjax.sweeps import stats
+from initjax.sweeps.summary import Check
+
+__all__ = [
+    "ARM_COLUMNS",
+    "BlockVariances",
+    "block_variances",
+    "growth",
+    "growth_slopes",
+    "init_outcomes",
+    "train_outcomes",
+    "final_accuracy",
+    "measure_arm",
+    "parse_arm",
+    "pre_ln_growth_bounds",
+    "recipe_model",
+    "train_arm",
+]
+
+ARM_COLUMNS = ("arm", "recipe", "norm", "depth")
+
+
+def parse_arm(arm: str) -> tuple[str, str]:
+    """``"flax-post"`` -> ("flax", "post"); ``"gpt2"`` -> ("gpt2", the recipe's norm).
+
+    Raises:
+      ValueError: an unknown recipe or norm placement (listing the allowed ones).
+    """
+    from initjax.models import transformer_recipes as R
+    from initjax.models.transformer import NORMS
+
+    if not isinstance(arm, str):
+        raise TypeError(f"arm must be a string '<recipe>[-<norm>]', got {arm!r}")
+    name, _, norm = arm.partition("-")
+    rec = R.get(name)
+    norm = norm or rec.norm
+    if norm not in NORMS:
+        raise ValueError(f"arm {arm!r}: norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    return rec.name, norm
+
+
+def recipe_model(arm: str, *, width: int, depth: int, heads: int, vocab: int, seq_len: int,
+                 readout: int | None = None):  # fmt: skip
+    """The :class:`~initjax.models.Transformer` of an arm: token ids ``(B, seq_len)`` over
+    ``vocab``, learned positions, MLP width 4 x width, bidirectional attention, last-token
+    readout (``readout`` classes, or None for the features only)."""
+    from initjax.models import Transformer
+
+    recipe, norm = parse_arm(arm)
+    return Transformer(width=width, depth=depth, heads=heads, recipe=recipe, norm=norm,
+                       vocab=vocab, seq_len=seq_len, pool="last", readout=readout)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockVariances:
+    """Per-block variances of a recipe (attributes are floats unless stated).
+
+    Attributes:
+      attention: :class:`~initjax.theory.transformer.AttentionVariances` (value / out).
+      mlp: :class:`~initjax.theory.transformer.MLPVariances` (activation name, in / out).
+      sigma_q2, sigma_k2: query / key kernel variances times fan_in.
+      skip: the skip-path multiplier (DeepNorm's alpha; 1 otherwise).
+      q0: E[q^0] of the embedding (token table + position table variances).
+    """
+
+    attention: Any
+    mlp: Any
+    sigma_q2: float
+    sigma_k2: float
+    skip: float
+    q0: float
+
+
+def block_variances(recipe: str, *, depth: int, width: int, mlp_width: int,
+                    vocab: int = 16) -> BlockVariances:  # fmt: skip
+    """A recipe's block variances for a model of this size (see the module docstring).
+
+    Raises:
+      ValueError: an unknown recipe, or an initializer that promises no variance.
+    """
+    from initjax.models import transformer_recipes as R
+    from initjax.theory.transformer import AttentionVariances, MLPVariances
+
+    rec = R.get(recipe)
+    inits = rec.role_inits(depth=depth, width=width, mlp_width=mlp_width)
+    fans = {"query": (width, width), "key": (width, width), "value": (width, width),
+            "out": (width, width), "mlp_in": (width, mlp_width), "mlp_out": (mlp_width, width),
+            "embed": (vocab, width), "pos": (vocab, width)}  # fmt: skip
+
+    def var(role: str) -> float:
+        ri = inits[role]
+        v = ri.init.promised_variance(*fans[role])
+        if v is None:
+            raise ValueError(f"recipe {recipe!r}: the {role} initializer promises no variance")
+        return float(v) * (1.0 if ri.multiplier is None else float(ri.multiplier) ** 2)
+
+    def s2(role: str) -> float:  # variance times fan_in
+        return var(role) * fans[role][0]
+
+    def b2(role: str) -> float:
+        init = inits[role].bias_for(fans[role][0])
+        return 0.0 if init is None else float(init.promised_variance_for((fans[role][1],)))
+
+    att = AttentionVariances(s2("value"), s2("out"), b2("value"), b2("out"))
+    mlp = MLPVariances(rec.activation, s2("mlp_in"), s2("mlp_out"), b2("mlp_in"), b2("mlp_out"))
+    return BlockVariances(att, mlp, s2("query"), s2("key"), rec.skip_scale(depth),
+                          var("embed") + var("pos"))  # fmt: skip
+
+
+def pre_ln_growth_bounds(recipe: str, *, depth: int, width: int, tokens: int,
+                         q0: float) -> tuple[float, float]:  # fmt: skip
+    """Bounds on q^L / q^0 of a pre-LN stack of this recipe (attention + MLP blocks, skip 1):
+    :func:`~initjax.theory.transformer.pre_ln_q_bounds` at its last layer, divided by ``q0``.
+    Orthogonal LayerNorm outputs give the lower bound, collapsed ones the upper."""
+    from initjax.theory.transformer import pre_ln_q_bounds
+
+    v = block_variances(recipe, depth=depth, width=width, mlp_width=4 * width)
+    lo, hi = pre_ln_q_bounds(depth, tokens=tokens, q0=q0, attention=v.attention, mlp=v.mlp)
+    return float(lo[-1] / q0), float(hi[-1] / q0)
+
+
+def measure_arm(arm: str, x: np.ndarray, *, width: int, heads: int, depth: int, vocab: int,
+                seeds: int, root_seed: int = 0) -> pd.DataFrame:  # fmt: skip
+    """Per-layer rows of ``seeds`` initializations of an arm on token ids ``x`` ``(B, T)``.
+
+    Metrics q, token_cross, token_cos, erank and attn (attn_entropy, attn_logit_std: NaN at
+    layer 0); plus ``entropy_frac`` = attn_entropy / log T, ``tokens`` (T) and the
+    :data:`ARM_COLUMNS`.
+    """
+    from initjax.measure import propagate
+
+    recipe, norm = parse_arm(arm)
+    t = int(x.shape[1])
+    model = recipe_model(arm, width=width, depth=depth, heads=heads, vocab=vocab, seq_len=t)
+    res = propagate(model, np.asarray(x, np.float32), seeds=seeds, root_seed=root_seed,
+                    metrics="q,token_cross,token_cos,erank,attn")  # fmt: skip
+    f = res.to_frame()
+    f["entropy_frac"] = f["attn_entropy"] / np.log(t)
+    return f.assign(arm=arm, recipe=recipe, norm=norm, depth=depth, tokens=t)
+
+
+def train_arm(arm: str, data: Sequence[np.ndarray], *, width: int, heads: int, depth: int,
+              vocab: int, classes: int, seeds: int, learning_rates: Sequence[float], spec: Any,
+              root_seed: int = 0) -> pd.DataFrame:  # fmt: skip
+    """Train ``seeds`` networks of an arm per learning rate, in one compiled call.
+
+    ``data``: ``(x_train, y_train, x_test, y_test)``, token ids in 0..vocab - 1 ``(n, T)`` and
+    labels in 0..classes - 1 (``spec``: :class:`~initjax.measure.train.TrainSpec`). Returns
+    :meth:`~initjax.measure.train.TrainResult.curves_frame` rows (with ``diverged``), ``final``
+    marking the last recorded step, and the :data:`ARM_COLUMNS`.
+    """
+    from initjax.measure.train import train
+
+    recipe, norm = parse_arm(arm)
+    model = recipe_model(arm, width=width, depth=depth, heads=heads, vocab=vocab,
+                         seq_len=int(data[0].shape[1]), readout=classes)  # fmt: skip
+    res = train(model, data, seeds=seeds, learning_rate=np.asarray(learning_rates, np.float32),
+                spec=spec, root_seed=root_seed)  # fmt: skip
+    f = res.curves_frame(diverged=True)
+    f["final"] = f["step"] == f["step"].max()
+    return f.assign(arm=arm, recipe=recipe, norm=norm, depth=depth)
+
+
+def growth(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (arm, depth, seed) of per-layer rows: ``growth`` = q at the last layer / q at layer
+    0, with ``q0`` and ``qL``."""
+    keys = [*[c for c in ("arm", "depth") if c in frame.columns], "seed"]
+    g = frame.sort_values("layer").groupby(keys, sort=False)["q"]
+    out = pd.DataFrame({"q0": g.first(), "qL": g.last()}).reset_index()
+    out["growth"] = out["qL"] / out["q0"]
+    return out
+
+
+def growth_slopes(frame: pd.DataFrame) -> np.ndarray:
+    """Per seed of one arm (rows at several depths): least-squares slope of log(q^L / q^0) on
+    log L over the depths. Returns float64 ``(seeds,)`` (NaN for fewer than two depths)."""
+    from initjax.sweeps.stats import loglog_slopes
+
+    g = growth(frame).pivot_table(index="seed", columns="depth", values="growth")
+    depths = np.broadcast_to(g.columns.to_numpy(np.float64), g.shape)
+    return loglog_slopes(depths, g.to_numpy(np.float64))
+
+
+def init_outcomes(table: pd.DataFrame, *, width: int) -> pd.DataFrame:
+    """Per (arm, depth) of per-layer init rows (:func:`measure_arm`): seed means and SEs.
+
+    Columns: ``arm``, ``recipe``, ``norm``, ``depth``, ``seeds``, ``q0``, ``growth`` and
+    ``growth_se`` (q^L / q^0), ``growth_lo`` / ``growth_hi`` (:func:`pre_ln_growth_bounds` from
+    the seed-mean q^0; NaN unless pre-LN), ``token_cos`` and ``erank`` at the last layer,
+    ``entropy_min`` and its SE (per seed the lowest block's attn_entropy / log T), ``logit_std``
+    and its SE (block 1), ``diverged`` (networks).
+    """
+    rows = []
+    for (arm, depth), g in table.groupby(["arm", "depth"], sort=False):
+        gr = growth(g)
+        last, blocks = g[g.layer == g.layer.max()], g[g.layer >= 1]
+        ent = blocks.groupby("seed")["entropy_frac"].min()
+        lstd = g[g.layer == 1].groupby("seed")["attn_logit_std"].mean()
+        norm, recipe, q0 = str(g.norm.iloc[0]), str(g.recipe.iloc[0]), float(gr.q0.mean())
+        lo = hi = float("nan")
+        if norm == "pre":
+            lo, hi = pre_ln_growth_bounds(recipe, depth=int(depth), width=width,
+                                          tokens=int(g.tokens.iloc[0]), q0=q0)  # fmt: skip
+        rows.append({
+            "arm": arm, "recipe": recipe, "norm": norm, "depth": int(depth),
+            "seeds": int(g.seed.nunique()), "q0": q0, "growth": float(gr.growth.mean()),
+            "growth_se": float(gr.growth.sem()), "growth_lo": lo, "growth_hi": hi,
+            "token_cos": float(last.token_cos.mean()), "erank": float(last.erank.mean()),
+            "entropy_min": float(ent.mean()), "entropy_min_se": float(ent.sem()),
+            "logit_std": float(lstd.mean()), "logit_std_se": float(lstd.sem()),
+            "diverged": int(g.groupby("seed").diverged.any().sum()),
+        })  # fmt: skip
+    cols = ["arm", "recipe", "norm", "depth", "seeds", "q0", "growth", "growth_se", "growth_lo",
+            "growth_hi", "token_cos", "erank", "entropy_min", "entropy_min_se", "logit_std",
+            "logit_std_se", "diverged"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+def final_accuracy(table: pd.DataFrame, arm: str, depth: int) -> tuple[np.ndarray, float, int]:
+    """Per seed, the final test accuracy of one arm and depth at its selected learning rate:
+    the one with the lowest seed-mean final *training* loss (non-finite losses count as +inf).
+    Returns ``(accuracies (seeds,), learning rate, diverged networks at it)``; an empty array
+    and NaN when the arm and depth are not in the table."""
+    f = table[(table.arm == arm) & (table.depth == depth) & table.final.astype(bool)]
+    if f.empty:
+        return np.zeros(0), float("nan"), 0
+    loss = f.train_loss.where(np.isfinite(f.train_loss), np.inf).groupby(f.learning_rate).mean()
+    lr = float(loss.idxmin())
+    g = f[f.learning_rate == lr]
+    return g.test_acc.to_numpy(np.float64), lr, int(g.diverged.astype(bool).sum())
+
+
+def train_outcomes(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (arm, depth) of training rows: the selected learning rate (:func:`final_accuracy`),
+    seed mean and SE of the final test accuracy, final train loss, diverged networks."""
+    rows = []
+    for (arm, depth), g in table.groupby(["arm", "depth"], sort=False):
+        acc, lr, div = final_accuracy(g, arm, depth)
+        fin = g[g.final.astype(bool) & (g.learning_rate == lr)]
+        rows.append({"arm": arm, "depth": int(depth), "learning_rate": lr,
+                     "test_acc": float(acc.mean()), "test_acc_se": float(stats.mean_se(acc)[1]),
+                     "train_loss": float(fin.train_loss.mean()), "diverged": div,
+                     "seeds": int(acc.size)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# --- checks (each decided in standard errors over seeds, thresholds from the caller) ----------
+def _t(m: float, se: float) -> float:
+    if np.isfinite(se) and se > 0:
+        return float(m / se)
+    return float("inf") if m > 0 else float("nan")
+
+
+def welch_check(name: str, a: np.ndarray, b: np.ndarray, t_min: float, note: str = "") -> Check:
+    """Check "mean(a) > mean(b) by one-sided Welch t >= t_min" (fails with < 2 values in a
+    sample); measured mean(a), expected mean(b), the p-value in the note."""
+    ok = min(np.isfinite(a).sum(), np.isfinite(b).sum()) > 1
+    t, _, p = stats.welch_one_sided(a, b) if ok else (float("nan"),) * 3
+    note = f"one-sided p = {p:.2g}" + (f"; {note}" if note else "")
+    return Check(name, float(np.mean(a)) if a.size else float("nan"),
+                 float(np.mean(b)) if b.size else None, None, t, f"Welch t >= {t_min:g}",
+                 bool(t >= t_min), note)  # fmt: skip
+
+
+def growth_checks(out: pd.DataFrame, arms: Sequence[str], *, t_min: float,
+                  tol: float) -> list[Check]:  # fmt: skip
+    """Per (arm in ``arms``, depth) of :func:`init_outcomes`: q^L / q^0 within
+    [lo (1 - tol) - t_min SE, hi (1 + tol) + t_min SE] of the pre-LN bounds."""
+    checks = []
+    for r in out[out.arm.isin(list(arms))].itertuples():
+        lo, hi = r.growth_lo * (1 - tol), r.growth_hi * (1 + tol)
+        ok = lo - t_min * r.growth_se <= r.growth <= hi + t_min * r.growth_se
+        checks.append(Check(f"q^L / q^0 within the pre-LN bounds, {r.arm}, L = {r.depth}",
+                            r.growth, f"[{r.growth_lo:.4g}, {r.growth_hi:.4g}]", r.growth_se,
+                            None, f"within -+ {tol:.2g} relative -+ {t_min:g} SE", bool(ok),
+                            f"q^0 = {r.q0:.3g}"))  # fmt: skip
+    return checks
+
+
+def slope_check(init: pd.DataFrame, arm: str, *, split: float, bounded: bool,
+                t_min: float) -> Check:  # fmt: skip
+    """The log-log slope of q^L / q^0 on L (:func:`growth_slopes`, mean and SE over seeds) is
+    below ``split`` (``bounded``) or above it by >= t_min SE; fails with fewer than 2 depths."""
+    g = init[init.arm == arm]
+    m, se = stats.mean_se(growth_slopes(g)) if g.depth.nunique() > 1 else (np.nan, np.nan)
+    t = _t((split - m) if bounded else (m - split), se)
+    what = "bounded" if bounded else "linear"
+    return Check(f"{what} growth in L, {arm}: slope of log(q^L / q^0) on log L", m, split, se,
+                 t, f"{'<' if bounded else '>'} {split:g} by >= {t_min:g} SE",
+                 bool(t >= t_min), f"depths {sorted(g.depth.unique().tolist())}")  # fmt: skip
+
+
+def entropy_checks(out: pd.DataFrame, arms: Sequence[str], *, entropy_min: float,
+                   t_min: float) -> list[Check]:  # fmt: skip
+    """Per (arm in ``arms``, depth): the lowest block's entropy / log T exceeds ``entropy_min``
+    by >= t_min SE (near-uniform attention)."""
+    checks = []
+    for r in out[out.arm.isin(list(arms))].itertuples():
+        t = _t(r.entropy_min - entropy_min, r.entropy_min_se)
+        checks.append(Check(f"near-uniform attention, {r.arm}, L = {r.depth}: lowest block's "
+                            "entropy / log T", r.entropy_min, entropy_min, r.entropy_min_se, t,
+                            f"> {entropy_min:g} by >= {t_min:g} SE", bool(t >= t_min),
+                            f"block-1 logit std {r.logit_std:.3g}"))  # fmt: skip
+    return checks
+
+
+def logit_checks(init: pd.DataFrame, large: Sequence[str], small: Sequence[str], *,
+                 t_min: float) -> list[Check]:  # fmt: skip
+    """Per arm in ``large``: its block-1 attention-logit std (per seed) exceeds that of the
+    ``small`` arms (pooled seeds) by Welch t >= t_min, at the smallest depth."""
+    d = int(init.depth.min())
+    first = init[(init.layer == 1) & (init.depth == d)]
+    lo = first[first.arm.isin(list(small))].attn_logit_std.to_numpy(np.float64)
+    return [welch_check(f"block-1 logit std, {arm} > {list(small)}, L = {d}",
+                        first[first.arm == arm].attn_logit_std.to_numpy(np.float64), lo, t_min)
+            for arm in large]  # fmt: skip
+
+
+def trains_check(train: pd.DataFrame, arm: str, depth: int, *, chance: float, acc_min: float,
+                 t_min: float) -> Check:  # fmt: skip
+    """The arm trains at ``depth``: seed-mean final test accuracy (:func:`final_accuracy`) is
+    >= ``acc_min`` and above ``chance`` by >= t_min SE, with no diverged network."""
+    acc, lr, div = final_accuracy(train, arm, depth)
+    m, se = stats.mean_se(acc) if acc.size > 1 else (np.nan, np.nan)
+    t = _t(m - chance, se)
+    return Check(f"{arm} trains at L = {depth}: final test accuracy", m, acc_min, se, t,
+                 f">= {acc_min:g}, > chance {chance:.3g} by >= {t_min:g} SE, none diverged",
+                 bool(m >= acc_min and t >= t_min and div == 0),
+                 f"lr {lr:g}, {div} diverged")  # fmt: skip
+
+
+def worse_checks(train: pd.DataFrame, bad: str, refs: Sequence[str], depth: int, *,
+                 t_min: float, tag: str) -> tuple[list[Check], list[Check]]:  # fmt: skip
+    """The claim "``bad`` trains worse than each of ``refs``" at ``depth`` (final test accuracy):
+    ``(support, contradiction)``. support: ref > bad by Welch t >= t_min; contradiction (passes
+    unless bad > ref by Welch t >= t_min): a result opposite to the claim."""
+    a = final_accuracy(train, bad, depth)[0]
+    support, contra = [], []
+    for ref in refs:
+        b = final_accuracy(train, ref, depth)[0]
+        support.append(welch_check(f"{ref} trains better than {bad}, L = {depth} ({tag})", b, a,
+                                   t_min, "final test accuracy"))  # fmt: skip
+        c = welch_check(f"{bad} not better than {ref}, L = {depth} ({tag})", a, b, t_min)
+        c.passed, c.tolerance = bool(not c.passed), f"Welch t < {t_min:g} (else contradicted)"
+        contra.append(c)
+    return support, contra
