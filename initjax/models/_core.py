@@ -322,23 +322,37 @@ _refine_jit = jax.jit(refine_params, static_argnums=0)
 
 
 def apply_stack(
-    stack: Stack, params: dict[str, Params], x: jax.Array, dropout_key: jax.Array | None = None
+    stack: Stack,
+    params: dict[str, Params],
+    x: jax.Array,
+    dropout_key: jax.Array | None = None,
+    *,
+    unroll: int | bool = 1,
 ) -> jax.Array:
     """The network's output for a batch ``x`` (``(B, *in_shape)``): readout logits or phi(z^L).
 
     ``dropout_key``: the dropout root ``keys.role(seed_key, keys.DROPOUT)`` to drop units with
     the stack's ``keep_prob`` (training mode); None (default) or keep_prob = 1: no dropout
     (inverted dropout needs no rescaling at evaluation).
+
+    ``unroll``: ``jax.lax.scan``'s unroll of the hidden layers (1: a loop; True: straight-line
+    code, which spares the loop's dynamic slicing of the stacked params and, under ``grad``, the
+    dynamic-update-slicing of their gradients, at the cost of a compile time growing with depth).
+    The same operations either way; XLA may fuse them differently, so results can differ in
+    float32 rounding.
     """
     z = stack.input_apply(params["input"], x)
     drop = dropout_key if stack.keep_prob < 1.0 else None
     if drop is None:
-        z, _ = jax.lax.scan(lambda h, p: (stack.layer_apply(p, h), None), z, params["hidden"])
+        z, _ = jax.lax.scan(
+            lambda h, p: (stack.layer_apply(p, h), None), z, params["hidden"], unroll=unroll
+        )
     else:
         z, _ = jax.lax.scan(
             lambda h, pi: (hidden_apply(stack, pi[0], h, drop, pi[1]), None),
             z,
             (params["hidden"], _arange_layers(stack.depth)),
+            unroll=unroll,
         )
     return stack.output(params.get("readout"), z, drop)
 

@@ -190,9 +190,10 @@ class Parametrized:
         """The params the network computes with: ``multiplier * param`` for every param."""
         return self._scale(params, "multiplier")
 
-    def apply(self, params, x: jax.Array) -> jax.Array:
-        """The network's output (logits or features) for a batch ``x`` ``(B, *in_shape)``."""
-        return apply_stack(self.stack, self.effective(params), x)
+    def apply(self, params, x: jax.Array, *, unroll: int | bool = 1) -> jax.Array:
+        """The network's output (logits or features) for a batch ``x`` ``(B, *in_shape)``
+        (``unroll``: of the hidden layers' scan, as in :func:`initjax.models.apply_stack`)."""
+        return apply_stack(self.stack, self.effective(params), x, unroll=unroll)
 
     def optimizer(self, name: str, learning_rate: Any, **kwargs: Any):
         """The optax transformation of ``name`` with this parametrization's per-parameter

@@ -72,6 +72,7 @@ class Sizes:
     tt_batch: int = 128
     tt_eval_every: int = 100
     tt_repeats: int = 2
+    tt_profile_steps: int = 20  # steps per timed part of case 8's step profile
     tt_dataset: str = "mnist1d"
     seed_chunk: int | None = None  # propagate's seed_chunk for case 1 (memory on accelerators)
     draws_only: bool = True  # case 1/2: also time the weight draws alone (the PRNG's share)

@@ -45,6 +45,29 @@ def test_vmapped_training_equals_separate_runs(separable):
                 )
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_unrolled_layers_train_like_the_layer_scan(separable, optimizer):
+    # The same operations in another program: XLA may fuse (and so round) them differently,
+    # hence the float32 tolerance of the batched-vs-separate test above, on every curve and on
+    # every final parameter (a wrong layer order, a skipped layer or a stale gradient would move
+    # them by O(1)).
+    m = models.MLP(width=8, depth=4, activation="tanh", kernel_init="lecun_normal", readout=2)
+    runs = {}
+    for unroll in (False, True):
+        spec = TrainSpec(
+            optimizer=optimizer, steps=30, batch_size=16, eval_every=10, keep_params=True,
+            unroll_layers=unroll,
+        )  # fmt: skip
+        runs[unroll] = train(m, separable, seeds=2, learning_rate=[0.05, 0.2], spec=spec)
+    a, b = runs[False], runs[True]
+    for k in a.arrays:
+        np.testing.assert_allclose(a.arrays[k], b.arrays[k], rtol=2e-5, atol=1e-6, err_msg=k)
+    for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+        np.testing.assert_allclose(x, y, rtol=2e-5, atol=1e-6)
+    assert TrainSpec().layer_unroll(10) and not TrainSpec().layer_unroll(10_000)
+    assert not TrainSpec(unroll_layers=False).layer_unroll(1)
+
+
 def test_zero_init_hidden_units_stay_identical():
     x, y = data.gaussian_mixture("train", n_train=256, n_test=64, dim=8, num_classes=3, seed=1)
     xt, yt = data.gaussian_mixture("test", n_train=256, n_test=64, dim=8, num_classes=3, seed=1)
@@ -121,6 +144,7 @@ def test_divergence_is_recorded_per_network(separable):
         ({}, TrainSpec(batch_size=100000), "larger than the training set"),
         ({}, TrainSpec(steps=0), "steps"),
         ({"sigma_w2": -1.0}, TrainSpec(), "sigma_w2"),
+        ({}, TrainSpec(unroll_layers=1), "unroll_layers must be None, True or False"),
     ],
 )
 def test_bad_input(separable, kwargs, spec, match):

@@ -404,3 +404,35 @@ def test_ks_normal_vmapped_rows_are_independent_normals():
     # Different keys give uncorrelated rows: |corr| of 64 x 64 row pairs ~ N(0, 1/2048).
     c = np.corrcoef(z)[np.triu_indices(64, 1)]
     assert np.max(np.abs(c)) < 5.0 / np.sqrt(2048)
+
+
+def test_train_step_profile_counts_every_layer_and_reports_each_part():
+    # The profile's step runs the hidden layers as train does (unrolled at this depth), so XLA's
+    # cost analysis sees every layer: at least the matmul FLOPs by formula (3 x forward, less the
+    # input layer's input gradient, which nothing needs), and at
+    # most 1.5x that (the rest is elementwise: tanh, its derivative, bias, softmax, update, about
+    # 20 flops per unit and example vs 6 x 16 per unit for the hidden matmuls).
+    from initjax import data
+    from initjax.measure.train import TrainSpec
+    from scripts._bench.cases import SIGMA_B2, mlp
+    from scripts._bench.train_profile import profile_step
+
+    x, y = data.load("gaussian_mixture", "train", limit=256)
+    xt, yt = data.load("gaussian_mixture", "test", limit=64)
+    spec = TrainSpec(steps=4, batch_size=16, eval_every=2, eval_size=64)
+    nets = 4
+    prof = profile_step(
+        mlp(16, 3, readout=10), (x, y, xt, yt), spec, np.full(nets, 1.5), SIGMA_B2,
+        np.full(nets, 0.05), options="default", steps=2, repeats=1,
+    )  # fmt: skip
+    d_in = x.shape[1]
+    formula = (3 * 2 * 16 * (d_in * 16 + 3 * 16 * 16 + 16 * 10) - 2 * 16 * d_in * 16) * nets
+    assert prof.formula_flops_per_step == formula
+    assert prof.unrolled
+    assert formula <= prof.xla_flops_per_step <= 1.5 * formula, prof.xla_flops_per_step
+    parts = ("step", "step, layer loop", "step, separate layer arrays", "sgd update")
+    assert all(prof.per_step[k] > 0 for k in (*parts, "batch sampling", "hidden matmuls"))
+    note = prof.note("w16:", 0.01, 4, 2)
+    for words in ("hidden-layer matmuls", "SGD update", "minibatch sampling", "evaluation",
+                  "bookkeeping", "cores busy", "cost_analysis"):  # fmt: skip
+        assert words in note, words
