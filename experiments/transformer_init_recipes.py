@@ -15,6 +15,8 @@ post-LN than pre-LN and than PyTorch's (github.com/google/flax/issues/4027, DETR
 
 from __future__ import annotations
 
+from functools import partial
+
 import ml_collections
 
 from initjax.sweeps import recipes as RX
@@ -69,37 +71,12 @@ def get_config() -> ml_collections.ConfigDict:
     return c
 
 
-def _data(comp, n_train, n_test):
-    from initjax.data.sequence import associative_recall
-
-    kw = dict(n_pairs=int(comp.n_pairs), n_keys=int(comp.n_keys), n_values=int(comp.n_values),
-              seed=int(comp.root_seed))  # fmt: skip
-    return (*associative_recall("train", n_train=n_train, **kw), *associative_recall(
-        "test", n_test=n_test, **kw))  # fmt: skip
-
-
-def _run(comp, part, arm, depth):
-    from initjax.measure.train import TrainSpec
-
-    kw = dict(depth=depth, heads=int(comp.heads), vocab=int(comp.n_keys) + int(comp.n_values),
-              root_seed=int(comp.root_seed))  # fmt: skip
-    if part == "init":  # the task's first test sequences, shared by all seeds
-        x = _data(comp, 1, int(comp.batch))[2]
-        return RX.measure_arm(arm, x, width=int(comp.width), seeds=int(comp.seeds),
-                              **kw).assign(part=part)  # fmt: skip
-    data = _data(comp, int(comp.n_train), int(comp.n_test))
-    spec, lrs = TrainSpec.from_config(comp), list(comp.learning_rate)
-    return RX.train_arm(arm, data, width=int(comp.train_width), seeds=int(comp.train_seeds),
-                        spec=spec, learning_rates=lrs, classes=int(comp.n_values),
-                        **kw).assign(part=part)  # fmt: skip
-
-
 def pieces(comp):
     list(map(RX.parse_arm, comp.arms))  # a bad arm fails here, before any computation
     for part, depths in (("init", comp.depths), ("train", comp.train_depths)):
         for arm, d in ((arm, int(d)) for arm in comp.arms for d in depths):
             spec = {"part": part, "arm": arm, "depth": d}
-            yield Piece(f"{part}-{arm}-L{d}", lambda p=part, a=arm, d=d: _run(comp, p, a, d), spec)
+            yield Piece(f"{part}-{arm}-L{d}", partial(RX.run_piece, comp, part, arm, d), spec)
 
 
 def evaluate(table, config) -> Verdict:

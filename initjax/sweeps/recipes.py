@@ -40,6 +40,8 @@ __all__ = [
     "parse_arm",
     "pre_ln_growth_bounds",
     "recipe_model",
+    "recall_data",
+    "run_piece",
     "train_arm",
 ]
 
@@ -185,6 +187,38 @@ def train_arm(arm: str, data: Sequence[np.ndarray], *, width: int, heads: int, d
     f = res.curves_frame(diverged=True)
     f["final"] = f["step"] == f["step"].max()
     return f.assign(arm=arm, recipe=recipe, norm=norm, depth=depth)
+
+
+def recall_data(compute: Any, n_train: int, n_test: int) -> tuple[np.ndarray, ...]:
+    """``(x_train, y_train, x_test, y_test)`` of the associative-recall task
+    (:func:`initjax.data.sequence.associative_recall`) set by ``compute``'s n_pairs, n_keys,
+    n_values and root_seed."""
+    from initjax.data.sequence import associative_recall
+
+    kw = dict(n_pairs=int(compute.n_pairs), n_keys=int(compute.n_keys),
+              n_values=int(compute.n_values), seed=int(compute.root_seed))  # fmt: skip
+    train = associative_recall("train", n_train=n_train, **kw)
+    return (*train, *associative_recall("test", n_test=n_test, **kw))
+
+
+def run_piece(compute: Any, part: str, arm: str, depth: int) -> pd.DataFrame:
+    """One piece of the recipes comparison: ``part`` "init" (:func:`measure_arm` on the task's
+    first ``batch`` test sequences, shared by all seeds) or "train" (:func:`train_arm` on the
+    task), with a ``part`` column. ``compute``: the experiment's compute config (width, heads,
+    seeds, batch; train_width, train_seeds, learning_rate and the TrainSpec keys)."""
+    from initjax.measure.train import TrainSpec
+
+    kw = dict(depth=depth, heads=int(compute.heads), root_seed=int(compute.root_seed),
+              vocab=int(compute.n_keys) + int(compute.n_values))  # fmt: skip
+    if part == "init":
+        x = recall_data(compute, 1, int(compute.batch))[2]
+        f = measure_arm(arm, x, width=int(compute.width), seeds=int(compute.seeds), **kw)
+        return f.assign(part=part)
+    data = recall_data(compute, int(compute.n_train), int(compute.n_test))
+    f = train_arm(arm, data, width=int(compute.train_width), seeds=int(compute.train_seeds),
+                  spec=TrainSpec.from_config(compute), learning_rates=list(compute.learning_rate),
+                  classes=int(compute.n_values), **kw)  # fmt: skip
+    return f.assign(part=part)
 
 
 def growth(frame: pd.DataFrame) -> pd.DataFrame:

@@ -125,3 +125,16 @@ def test_welch_and_worse_checks():
     assert not support[0].passed and not contra[0].passed  # the reverse: contradicted
     assert RX.trains_check(t, "good", 4, chance=0.125, acc_min=0.5, t_min=3).passed
     assert not RX.trains_check(t, "bad", 4, chance=0.125, acc_min=0.5, t_min=3).passed
+
+
+def test_recall_data_follows_the_config_and_is_deterministic():
+    import ml_collections
+
+    from initjax.data.sequence import associative_recall
+
+    comp = ml_collections.ConfigDict(dict(n_pairs=3, n_keys=10, n_values=5, root_seed=2))
+    x_tr, y_tr, x_te, y_te = RX.recall_data(comp, 40, 12)
+    assert x_tr.shape[0] == y_tr.shape[0] == 40 and x_te.shape[0] == y_te.shape[0] == 12
+    assert int(y_tr.max()) < 5 and int(x_tr.max()) < 10 + 5  # keys, then values, as token ids
+    kw = dict(n_pairs=3, n_keys=10, n_values=5, seed=2)
+    np.testing.assert_array_equal(x_te, associative_recall("test", n_test=12, **kw)[0])
