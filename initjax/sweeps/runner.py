@@ -146,7 +146,7 @@ def run_group(group: Group, x: np.ndarray, config: Mapping[str, Any]) -> pd.Data
     model = build_model(group)
     own_init = all(s is None for s in group.sigma_w2)
     sigma_w2 = None if own_init else jnp.asarray(group.sigma_w2, jnp.float32)
-    sigma_b2 = jnp.asarray(group.sigma_b2, jnp.float32)
+    sigma_b2 = _sigma_b2_arg(model, group)
     result = measure.propagate(
         model,
         jnp.asarray(x),
@@ -159,6 +159,8 @@ def run_group(group: Group, x: np.ndarray, config: Mapping[str, Any]) -> pd.Data
     frame = result.to_frame()
     if own_init:
         frame["sigma_w2"] = np.full(len(frame), effective_sigma_w2(group), np.float32)
+    if sigma_b2 is None:
+        frame["sigma_b2"] = np.float32(np.nan)  # the model's own bias initializers
     frame = add_float32_flags(frame, result.columns)
     frame = _meta_columns(frame, group)
     # No mean-field theory for data-dependent inits (their weights are rescaled on data layer by
@@ -204,6 +206,19 @@ def grid_training_data(config: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
         raise ValueError(f"config key {key!r}: {err}") from None
 
 
+def _sigma_b2_arg(model: Any, group: Group) -> np.ndarray | None:
+    """The group's sigma_b2 values, or None for a model with its own bias initializers (e.g. a
+    Transformer recipe's ``bias_init``) when the arm left sigma_b2 at its default [0.0]: the
+    model's biases then follow the recipe. An explicit nonzero sigma_b2 is passed on (and
+    refused by ``propagate`` with the reason)."""
+    from initjax.models import stack_of
+
+    explicit_bias = getattr(stack_of(model), "bias_init", None) is not None
+    if explicit_bias and all(v == 0.0 for v in group.sigma_b2):
+        return None
+    return np.asarray(group.sigma_b2, np.float32)
+
+
 def run_train_group(
     group: Group, data: tuple[np.ndarray, ...], config: Mapping[str, Any]
 ) -> pd.DataFrame:
@@ -222,7 +237,7 @@ def run_train_group(
         data,
         seeds=int(config["seeds"]),
         sigma_w2=None if own_init else np.asarray(group.sigma_w2, np.float32),
-        sigma_b2=np.asarray(group.sigma_b2, np.float32),
+        sigma_b2=_sigma_b2_arg(model, group),
         learning_rate=np.asarray(group.learning_rate, np.float32),
         spec=TrainSpec.from_config(config),
         root_seed=int(config.get("root_seed", 0)),
@@ -231,6 +246,8 @@ def run_train_group(
     frame["final"] = frame["step"] == frame["step"].max()
     if own_init:
         frame["sigma_w2"] = np.float32(effective_sigma_w2(group))
+    if _sigma_b2_arg(model, group) is None:
+        frame["sigma_b2"] = np.float32(np.nan)
     return _meta_columns(frame, group)
 
 

@@ -242,3 +242,22 @@ def test_model_args_arm_runs_with_the_recipe_inits_and_becomes_columns():
     assert q0 == pytest.approx(4 * 0.02**2, rel=5 * 0.0625)
     # Post-LN: unit second moment up to LayerNorm's eps (1e-5 against a variance ~1e-3).
     assert np.allclose(f[f.layer >= 1].q, 1.0, atol=0.05)
+
+
+def test_recipe_with_its_own_bias_init_runs_at_the_default_sigma_b2_and_refuses_another():
+    # PyTorch's recipe draws biases U(+-1/sqrt(fan_in)) (its own bias_init): an arm that leaves
+    # sigma_b2 at its default runs with those biases (sigma_b2 NaN in the table); an explicit
+    # nonzero sigma_b2 cannot apply and is refused with the reason.
+    from initjax.sweeps.grid import expand
+    from initjax.sweeps.runner import run_group
+
+    arm = dict(name="torch-pre", model_args=dict(recipe="torch", norm="pre", patch=4, heads=2))
+    c = dict(kind="propagation", model="transformer", widths=[8], depths=[2], seeds=2,
+             inputs="gaussian", n_inputs=2, input_dim=16, c0=0.2, metrics=["q"],
+             arms=[arm])  # fmt: skip
+    x = np.ones((2, 16), np.float32)
+    f = run_group(expand(c)[0], x, c)
+    assert f.sigma_b2.isna().all() and np.isfinite(f.q).all()
+    c["arms"] = [dict(arm, sigma_b2=[0.1])]
+    with pytest.raises(ValueError, match="sigma_b2 has no effect"):
+        run_group(expand(c)[0], x, c)
