@@ -36,6 +36,7 @@ PAPER = (
 )
 
 PRESETS = {
+    # One accelerator (~0.5 GiB, scripts/preset_memory.py).
     "full": {"width": 256, "depth": 50, "conv_depth": 20, "seeds": 8, "steps": 5000,
              "eval_every": 250, "train_archs": ["mlp-tanh", "mlp-relu", "conv-relu"]},
     "tiny": {"width": 16, "depth": 4, "conv_depth": 3, "channels": 4, "seeds": 4, "steps": 20,

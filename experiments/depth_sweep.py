@@ -35,7 +35,7 @@ CRITICAL_SIGMA_W2 = [1.7, 1.76, 1.85]  # bracket theory's 1.761; these cells als
 PUBLISHED_CRITICAL = 1.76  # Schoenholz et al. 2017, Fig. 1 (tanh, sigma_b2 = 0.05)
 
 PRESETS = {
-    # One accelerator: wider, deeper, more seeds.
+    # One accelerator (~6.2 GiB, scripts/preset_memory.py): wider, deeper, more seeds.
     "full": {"widths": [1024], "depths": [1000], "seeds": 128, "n_inputs": 16,
              "critical_widths": [256, 1024]},
     # Seconds, for the test suite (the chi_1 window shrinks with the depth).

@@ -38,7 +38,7 @@ INITS = {"standard": "torch_default_linear", "normalized": "glorot_uniform"}
 PUBLISHED_SV = {"standard": 0.5, "normalized": 0.8}  # Glorot & Bengio 2010, section 4.2.1
 
 PRESETS = {
-    # Accelerator: more networks and inputs, Jacobians of every network.
+    # Accelerator (~0.4 GiB, scripts/preset_memory.py): more networks, inputs, all Jacobians.
     "full": dict(seeds=32, batch=1024, jac_seeds=16, activations=["tanh", "softsign"]),
     # Seconds, for the test suite: narrow layers (the Jacobian SVD is 1000^3 at full width).
     "tiny": dict(widths=[32, 64], activations=["tanh"], seeds=4, batch=32, jac_seeds=4, bins=21),

@@ -34,8 +34,8 @@ PAPER = (
 
 # fmt: off
 PRESETS = {
-    # One accelerator: wider, the published depths and beyond, longer, more seeds. Not yet run on
-    # an accelerator; lr 0.001 because a 400-step CPU probe of He at depth 100, width 256 was
+    # One accelerator (~1.1 GiB): wider, the published depths and beyond, longer, more seeds. Not
+    # yet run on one; lr 0.001 because a 400-step CPU probe of He at depth 100, width 256 was
     # finite at 0.003 and 0.001 but noisier at 0.003.
     "full": {"learning_rate": [0.001], "widths": [256], "depths": [10, 22, 30, 50, 100],
              "seeds": 8, "steps": 20000, "eval_every": 500, "batch_size": 128},

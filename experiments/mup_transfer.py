@@ -26,7 +26,7 @@ _DEPTH_ARMS = [
     dict(name="completep", parametrization="completep", expect="stays"),
 ]
 PRESETS = {
-    # One accelerator: the paper's width range, a finer grid, more seeds, and depth transfer.
+    # One accelerator (~41 GiB): the paper's width range, a finer grid, more seeds, depth transfer.
     "full": {
         "widths": [64, 128, 256, 512, 1024, 2048],
         "log2_lrs": [x / 2 for x in range(-28, -5)],

@@ -41,7 +41,7 @@ NORMS, SCALES, ATTENTION = ("none", "post", "pre"), (0.0, 0.5), RC.ATTENTION
 
 # fmt: off
 PRESETS = {
-    # Accelerator: wider, deeper, more seeds; not yet run. Depth <= 64: an unscaled
+    # Accelerator (~0.2 GiB): wider, deeper, more seeds; not yet run. Depth <= 64: an unscaled
     # unnormalised stack's q doubles per block and would overflow float32 (3.4e38) near 128.
     "full": {"width": 512, "tokens": 32, "depths": [8, 32, 64], "seeds": 64},
     # Seconds, for the test suite.

@@ -45,7 +45,8 @@ _ARMS = [  # tanh-orthogonal, tanh-gaussian, relu-orthogonal, relu-gaussian
     dict(name=f"{a}-{w}", activation=a, weights=w) for a in ("tanh", "relu") for w in WEIGHTS
 ]
 PRESETS = {
-    # Accelerator: the paper's width, more networks, deeper and longer training.
+    # Accelerator (~1.9 GiB, scripts/preset_memory.py): the paper's width, more networks,
+    # deeper and longer training.
     "full": dict(widths=[512, 1024], depths=[2, 8, 32, 128, 256], seeds=32, arms=_ARMS,
                  train_arms=[a["name"] for a in _ARMS], train_width=256, train_depth=200,
                  train_steps=5000, train_seeds=4),

@@ -37,7 +37,7 @@ PAPER = (
 )
 
 PRESETS = {
-    # Accelerator: more networks per point, deeper dynamics, a finer map grid.
+    # Accelerator (~0.3 GiB): more networks per point, deeper dynamics, a finer map grid.
     "full": dict(map_seeds=1024, dyn_seeds=256, depth=30, phase_grid=200)
     | dict(q_in=[float(v) for v in np.round(np.linspace(0.1, 15.0, 31), 3)])
     | dict(c_in=[float(v) for v in np.round(np.linspace(0.0, 0.99, 34), 3)]),

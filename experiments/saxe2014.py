@@ -36,7 +36,8 @@ TITLE = "deep linear networks: analytic learning dynamics and depth-independent 
 PAPER = "Saxe, McClelland & Ganguli 2014, Exact solutions to the nonlinear dynamics of learning in deep linear neural networks (arXiv:1312.6120)"  # noqa: E501
 
 PRESETS = {
-    # Accelerator: wider nets, depths to 128, more seeds, longer budget (still synthetic data).
+    # Accelerator (~2 GiB, a hand count: deep_linear has no memory check): wider nets, depths to
+    # 128, more seeds, longer budget (still synthetic data).
     "full": dict(a_widths=[64, 256], seeds=16, b_width=256, b_out=32, b_steps=20000)
     | dict(b_singular_values=[float(v) for v in np.geomspace(3.0, 0.5, 32).round(4)])
     | dict(b_depths=[2, 4, 8, 16, 32, 64, 128]),

@@ -33,7 +33,7 @@ PAPER = (
 )
 
 PRESETS = {
-    # Accelerator: the paper's width, deeper, many seeds, a fine sigma_w2 grid.
+    # Accelerator (~64 MiB): the paper's width, deeper, many seeds, a fine sigma_w2 grid.
     "full": {"widths": [1000, 250], "depth": 300, "seeds": 64, "n_inputs": 8,
              "sigma_w2": [float(v) for v in np.round(np.linspace(1.0, 4.0, 31), 3)],
              "keep_probs": [1.0, 0.999, 0.99, 0.98, 0.95, 0.9]},

@@ -43,7 +43,7 @@ PAPER = (
 )
 
 PRESETS = {
-    # One accelerator: wider, deeper, longer, more seeds.
+    # One accelerator (~0.24 GiB, scripts/preset_memory.py): wider, deeper, longer, more seeds.
     "full": {"width": 256, "depths": [3, 20], "seeds": 8, "steps": 10000, "eval_every": 250,
              "batch_size": 128},
     # Seconds, for the test suite.

@@ -33,7 +33,7 @@ PAPER = (
 ARMS = ["flax", "gpt2", "vit", "torch", "bert", "deepnorm", "tfixup", "flax-post"]
 
 PRESETS = {
-    # Accelerator: wider, more seeds, training at every depth 4..64. Not yet run.
+    # Accelerator (~17 GiB): wider, more seeds, training at every depth 4..64. Not yet run.
     "full": {"width": 256, "heads": 8, "depths": [4, 16, 32, 64], "seeds": 32,
              "train_depths": [4, 16, 64], "train_width": 256, "train_seeds": 8, "steps": 6000,
              "learning_rate": [3e-4, 1e-3], "batch_size": 64, "n_train": 16000},

@@ -40,7 +40,7 @@ INITS = {  # arguments of initjax.initializers.get
     "gaussian": dict(name="variance_scaling", distribution="normal"),
 }
 PRESETS = {
-    # Accelerator: the paper's propagation depths, the demo at its 32 channels and length.
+    # Accelerator (~39 GiB): the paper's propagation depths, the demo at its 32 channels, length.
     "full": dict(prop_depths=[1000, 10000], prop_channels=[64, 128], prop_spatial=[16, 16],
                  prop_seeds=32, demo_channels=32, demo_steps=3000, demo_seeds=4,
                  compare_depth=256, compare_channels=16, compare_seeds=8, compare_steps=3000),
