@@ -38,15 +38,17 @@ def test_train_program_is_flat_in_depth():
     x = np.zeros((16, 8), np.float32)
     y = np.zeros((16,), np.int32)
     data = tuple(jnp.asarray(a) for a in (x, y, x, y))
-    spec = T.TrainSpec(optimizer="adam", steps=2, batch_size=4, eval_every=1, eval_size=4)
+    kw = dict(optimizer="adam", steps=2, batch_size=4, eval_every=1, eval_size=4)
+    looped = T.TrainSpec(**kw, unroll_layers=False)
+    auto = T.TrainSpec(**kw)  # unrolls only up to UNROLL_MAX_DEPTH layers, loops beyond
     lines = {}
-    for depth in (4, 256):
+    for depth, spec in ((4, looped), (T.UNROLL_MAX_DEPTH + 1, auto), (256, auto)):
         st = stack_of(_model(depth, readout=3, norm="pre"))
         lowered = T._train_jit("default").lower(
             st, spec, keys.seed_keys(2), None, jnp.zeros(1), jnp.full((1,), 0.1), data, None
         )
         lines[depth] = lowered.as_text().count("\n")
-    assert lines[4] == lines[256], lines
+    assert lines[4] == lines[T.UNROLL_MAX_DEPTH + 1] == lines[256], lines
 
 
 def test_negative_control_an_unrolled_stack_grows_with_depth():
