@@ -74,6 +74,8 @@ def estimate(name: str, preset: str, timeout: float) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Print a markdown table: per experiment, its pieces, how many have an estimate, the
+    largest one and how it was obtained."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("experiments", nargs="*", help="names (default: all)")
     p.add_argument("--preset", default="full")

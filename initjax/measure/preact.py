@@ -70,7 +70,8 @@ GAUSSIAN_ENTRIES = ("normal", "torch_kaiming_normal", "torch_xavier_normal")
 # pre-activation time): batch 128: 0.71 at width 256 (2 B), 0.79 at 320, 1.01 at 384 (3 B), 1.06
 # at 448, 1.05-1.25 at 512 (4 B); batch 64: 0.78 at 128 (2 B), 0.90 at 192, 1.08 at 256 (4 B). So
 # the switch pays from width >= 4 x batch, and only from width 256 on (below it both take well
-# under a second). BENCHMARKS.md, case 1, shows the two paths side by side.
+# under a second). Command: python scripts/preact_crossover.py (its defaults). BENCHMARKS.md,
+# case 1, shows the two paths side by side.
 AUTO_MIN_RATIO = 4
 AUTO_MIN_WIDTH = 256
 

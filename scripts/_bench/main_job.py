@@ -71,6 +71,7 @@ def _env_without_pythonpath() -> dict:
 
 
 def case_main(sz: Sizes) -> Section:
+    """The main job at ``sz.main_preset``, timed in a fresh process (one row; no target)."""
     t_start = time.perf_counter()
     load0 = load_avg()
     with tempfile.TemporaryDirectory(prefix="initjax-main-job-") as tmp:
