@@ -200,24 +200,27 @@ def test_table3_and_table8_forms_train_the_same_function(name):
 )
 def test_seeds_by_learning_rates_train_in_one_compile(mixture, name):
     """A parametrized model under ``train``: H learning rates x S seeds are one compiled program
-    (new rate values reuse it), and each network equals the same network trained alone."""
+    (new rate values reuse it), and each network's run depends on its own seed and rate only: in
+    another slot beside other networks it trains the same (truly separate runs of a parametrized
+    model: test_vmapped_parametrized_training_equals_separate_runs, slow)."""
     from initjax.measure import train as train_mod
 
     m = models.MLP(width=16, depth=1, readout=2, activation="relu", kernel_init="he_normal")
     pz = P.parametrize(m, "mup", base_width=4, in_shape=(8,))
     wd = 1e-3 if name == "adamw" else 0.0
     spec = TrainSpec(optimizer=name, steps=6, batch_size=16, eval_every=3, weight_decay=wd)
-    ks = keys.seed_keys(2)
+    ks = keys.seed_keys(3)
     fn = train_mod._train_jit("default")
     before = fn._cache_size()
-    kw = dict(seeds=ks, spec=spec, xla_options="default")
-    together = train(pz, mixture, learning_rate=[0.003, 0.03], **kw)
+    kw = dict(spec=spec, xla_options="default")
+    together = train(pz, mixture, seeds=ks[:2], learning_rate=[0.003, 0.03], **kw)
     after = fn._cache_size()
     assert after <= before + 1
-    train(pz, mixture, learning_rate=[0.001, 0.01], **kw)  # other values, same program
+    # Other values, same program: network (rate 0.03, seed 1) at slot (0, 0) beside a new
+    # rate and a new seed.
+    other = train(pz, mixture, seeds=ks[np.array([1, 2])], learning_rate=[0.03, 0.001], **kw)
     assert fn._cache_size() == after
     loss = together.arrays["train_loss"]
     assert loss.shape == (2, 2, 2) and np.all(np.isfinite(loss))
     assert not np.allclose(loss[0], loss[1], rtol=1e-3)  # the rate reaches every group
-    alone = train(pz, mixture, seeds=ks[1:], learning_rate=0.03, spec=spec, xla_options="default")
-    np.testing.assert_allclose(loss[1, 1], alone.arrays["train_loss"][0, 0], rtol=2e-5)
+    np.testing.assert_allclose(loss[1, 1], other.arrays["train_loss"][0, 0], rtol=2e-5)
