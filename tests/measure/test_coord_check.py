@@ -127,7 +127,10 @@ def test_a_wrong_readout_multiplier_fails_the_check():
     """muP with SP's readout rule (multiplier 1, init and lr unscaled) lets the logits' update
     grow with width after one Adam step: the pre-registered verdict FAILs on the output, while
     muP itself passes."""
-    slopes = C.coord_slopes(_table(("mup", WRONG), (32, 64, 128)))
+    # Widths 32 and 128 only: with three log-equally spaced widths (32, 64, 128) the middle one
+    # has weight 0 in each seed's least-squares slope, so the slopes (and the verdicts) are the
+    # ones the three widths give, for 4 compiled programs instead of 6.
+    slopes = C.coord_slopes(_table(("mup", WRONG), (32, 128)))
     good = C.coord_verdict(slopes[slopes.parametrization == "mup"])
     assert good.status == "PASS", good.checks
     bad = C.coord_verdict(slopes, expect={"mup": "flat", WRONG.name: "flat"})
