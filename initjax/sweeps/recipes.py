@@ -42,6 +42,7 @@ __all__ = [
     "growth_slopes",
     "init_outcomes",
     "train_outcomes",
+    "value_guess",
     "final_accuracy",
     "measure_arm",
     "parse_arm",
@@ -482,17 +483,29 @@ def worse_checks(train: pd.DataFrame, bad: str, refs: Sequence[str], depth: int,
     return support, contra
 
 
-def plot_training(ax, train: pd.DataFrame, depth: int, *, chance: float) -> None:
+def plot_training(ax, train: pd.DataFrame, depth: int, *, chance: float,
+                  guess: float | None = None) -> None:  # fmt: skip
     """Seed-mean test accuracy vs step of every arm at ``depth``, each at its selected learning
-    rate (:func:`final_accuracy`); ``chance`` dotted."""
+    rate (:func:`final_accuracy`); ``chance`` dotted, ``guess`` (:func:`value_guess`) dashed."""
     for i, arm in enumerate(dict.fromkeys(train.arm)):
         lr = final_accuracy(train, arm, depth)[1]
         g = train[(train.arm == arm) & (train.depth == depth) & (train.learning_rate == lr)]
         m = g.groupby("step").test_acc.mean()
         ax.plot(m.index, m.to_numpy(), color=f"C{i}", label=f"{arm} (lr {lr:g})")
     ax.axhline(chance, color="gray", ls=":", lw=1)
+    if guess is not None:
+        ax.axhline(guess, color="gray", ls="--", lw=1)
     ax.set(xlabel="step", ylabel="test accuracy (seed mean)", title=f"L = {depth}")
     ax.legend(fontsize=7)
+
+
+def value_guess(compute: Any) -> float:
+    """:func:`initjax.data.sequence.recall_value_guess_accuracy` of the training task
+    (``compute``'s train_pairs, else n_pairs, and n_values)."""
+    from initjax.data.sequence import recall_value_guess_accuracy
+
+    pairs = compute.get("train_pairs", None) if hasattr(compute, "get") else None
+    return recall_value_guess_accuracy(int(pairs or compute.n_pairs), int(compute.n_values))
 
 
 def claim_checks(table: pd.DataFrame, compute: Any,
@@ -526,6 +539,9 @@ def claim_checks(table: pd.DataFrame, compute: Any,
     kw = dict(chance=chance, acc_min=a.acc_trained, t_min=t)
     ctrl = trains_check(train, a.control, int(min(comp.train_depths)), **kw)
     trains = [trains_check(train, x, deep, **kw) for x in a.trainable]
+    guess = value_guess(comp)
+    for c in (ctrl, *trains):  # a recipe stuck on the no-key-matching plateau scores this
+        c.note += f"; value guess without key matching {guess:.3g}"
     bad, *refs = a.post_ln_issue
     minor, contra = worse_checks(train, bad, refs, deep, t_min=t, tag="flax#4027")
     for c in trains + minor + contra if not ctrl.passed else []:  # budget too small to judge

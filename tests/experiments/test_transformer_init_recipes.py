@@ -90,6 +90,9 @@ def test_synthetic_table_following_the_claims_passes(exp, config):
                  "flax#4027", "uniform-attention theory, bert, L = 64"):  # fmt: skip
         assert what in names
     assert any("flax#4027" in s for s in v.not_reproduced)
+    # The 2-pair task's no-key-matching plateau, 1/2 + 1/16, printed beside every "trains".
+    assert all("value guess without key matching 0.562" in c.note
+               for c in v.checks if "trains at" in c.name)  # fmt: skip
 
 
 def test_negative_control_gpt2_growing_linearly_fails(exp, config):
