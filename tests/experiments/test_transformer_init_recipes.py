@@ -90,8 +90,8 @@ def test_synthetic_table_following_the_claims_passes(exp, config):
                  "flax#4027", "uniform-attention theory, bert, L = 64"):  # fmt: skip
         assert what in names
     assert any("flax#4027" in s for s in v.not_reproduced)
-    # The 2-pair task's no-key-matching plateau, 1/2 + 1/16, printed beside every "trains".
-    assert all("value guess without key matching 0.562" in c.note
+    # "trains": half the way from the 2-pair task's no-key-matching guess, 1/2 + 1/16, to 1.
+    assert all(c.expected == pytest.approx(0.78125) and "baseline 0.562" in c.tolerance
                for c in v.checks if "trains at" in c.name)  # fmt: skip
 
 
@@ -116,6 +116,13 @@ def test_negative_control_recipe_at_chance_fails(exp, config):
     v = exp.module.evaluate(synthetic(config, acc={"deepnorm": 0.12}), config)
     assert v.status == "FAIL"
     assert _failed(v) == ["deepnorm trains at L = 4: final test accuracy"]
+
+
+def test_negative_control_recipe_on_the_value_guess_plateau_fails(exp, config):
+    # Far above chance, and above the guess without key matching, but recall not learned.
+    v = exp.module.evaluate(synthetic(config, acc={"tfixup": 0.575}), config)
+    assert v.status == "FAIL"
+    assert _failed(v) == ["tfixup trains at L = 4: final test accuracy"]
 
 
 def test_negative_control_non_uniform_small_std_attention_fails(exp, config):

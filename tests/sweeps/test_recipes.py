@@ -123,8 +123,13 @@ def test_welch_and_worse_checks():
     assert support[0].passed and contra[0].passed
     support, contra = RX.worse_checks(t, "good", ["bad"], 4, t_min=3.0, tag="x")
     assert not support[0].passed and not contra[0].passed  # the reverse: contradicted
-    assert RX.trains_check(t, "good", 4, chance=0.125, acc_min=0.5, t_min=3).passed
-    assert not RX.trains_check(t, "bad", 4, chance=0.125, acc_min=0.5, t_min=3).passed
+    assert RX.trains_check(t, "good", 4, baseline=0.125, gap=0.5, t_min=3).passed
+    assert not RX.trains_check(t, "bad", 4, baseline=0.125, gap=0.5, t_min=3).passed
+    # On the 2-pair no-key-matching plateau (guess 1/2 + 1/16): above the guess by many SE, yet
+    # short of half the way to 1 (0.5625 + 0.5 * 0.4375 = 0.78125), so it has not learned recall.
+    plateau = t.assign(test_acc=0.575 + 0.001 * t.seed)
+    c = RX.trains_check(plateau, "good", 4, baseline=0.5625, gap=0.5, t_min=3)
+    assert c.expected == pytest.approx(0.78125) and c.z > 3 and not c.passed
 
 
 def test_recall_data_follows_the_config_and_is_deterministic():
