@@ -73,11 +73,10 @@ def test_shapes_tables_and_reference_values():
         out = jnp.tanh(zs[-1]) @ p["readout"]["kernel"] + p["readout"]["bias"]
         return out, zs
 
-    # The reference computations are jitted: one compilation each instead of one per operation.
     zero = jnp.zeros((4, 4, 6))
-    out, zs = jax.jit(forward)(X, zero)
+    out, zs = forward(X, zero)
     ct = jax.random.normal(keys.role(k, keys.COTANGENT), out.shape)
-    g = jax.jit(jax.grad(lambda pr: jnp.sum(ct * forward(X, pr)[0])))(zero)
+    g = jax.grad(lambda pr: jnp.sum(ct * forward(X, pr)[0]))(zero)
     z = np.stack([np.asarray(v, np.float64) for v in zs])  # (layer, batch, unit)
     gram = np.einsum("lbi,lci->lbc", z, z)
     d = np.sqrt(np.einsum("lbb->lb", gram))
@@ -96,7 +95,7 @@ def test_shapes_tables_and_reference_values():
     def feats(v):  # phi(z^depth) at one input, without the readout
         return jnp.tanh(forward(v[None], jnp.zeros((4, 1, 6)))[1][-1])[0]
 
-    jac = np.asarray(jax.jit(jax.jacfwd(feats))(X[0]), np.float64)
+    jac = np.asarray(jax.jacfwd(feats)(X[0]), np.float64)
     sv = np.linalg.svd(jac, compute_uv=False)
     np.testing.assert_allclose(r.arrays["jac_sv"][1], sv, rtol=1e-4, atol=1e-6)
 
