@@ -113,6 +113,9 @@ def evaluate(table, config) -> Verdict:
 NOT_REPRODUCED = [
     "large-scale training stability (DeepNorm's 1,000-layer runs, T-Fixup without warmup): CPU "
     "depths and a toy task only",
+    "tfixup / deepnorm learning within the control's budget (750 steps, lr 1e-3): both stay on "
+    "the no-key-matching plateau; longer runs outside this experiment learn, i.e. slower at L = "
+    "4, which the papers' claim (stability at depth, not speed) leaves open",
     "BLEU / language-modelling / ImageNet results of GPT-2, BERT, ViT, T-Fixup, DeepNorm",
     "flax#4027's setting (DETR's post-LN decoder fed all-zero targets, COCO): an encoder on "
     "associative recall here",

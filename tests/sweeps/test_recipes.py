@@ -42,11 +42,12 @@ def test_parse_arm_defaults_to_the_recipe_norm_and_refuses_bad_names():
                           m1=(8 * L) ** -0.5 * 2 * D / (D + F),
                           m2=(8 * L) ** -0.5 * 2 * F / (D + F), b1=0.0, q0=2 / D,
                           skip=(2 * L) ** 0.25)),
-        # T-Fixup: xavier_uniform x 0.67 L^(-1/4); embeddings (9L)^(-1/4) N(0, 1/d), pos N(0, 1/d).
+        # T-Fixup: xavier_uniform x 0.67 L^(-1/4); tokens (9L)^(-1/4) x N(0, 1/d) x sqrt(d)
+        # (fairseq's embed_scale), pos N(0, 1/d).
         ("tfixup", dict(v=0.67**2 / L**0.5, o=0.67**2 / L**0.5,
                         m1=0.67**2 / L**0.5 * 2 * D / (D + F),
                         m2=0.67**2 / L**0.5 * 2 * F / (D + F),
-                        b1=0.0, q0=(1 / D) / (9 * L) ** 0.5 + 1 / D, skip=1.0)),
+                        b1=0.0, q0=1 / (9 * L) ** 0.5 + 1 / D, skip=1.0)),
     ],
 )  # fmt: skip
 def test_block_variances_follow_the_recipe_formulas(recipe, expected):
