@@ -12,7 +12,9 @@ subprocesses that tests start (the CLI, experiment runs) share the cache.
 
 from __future__ import annotations
 
+import json
 import os
+from collections import defaultdict
 from pathlib import Path
 
 import jax
@@ -55,3 +57,43 @@ def pytest_configure(config: pytest.Config) -> None:
     explicit = any(str(a) == "-d" or str(a).startswith("--dist") for a in args)
     if getattr(config.option, "dist", "no") == "load" and not explicit:
         config.option.dist = "loadfile"
+        # Heaviest modules first (longest-processing-time order, from the measured seconds in
+        # _WEIGHTS): xdist's own reordering sorts modules by test count, so a module with few,
+        # long tests started last and one worker idled while the other finished it.
+        config.option.loadscopereorder = False
+
+
+_WEIGHTS = Path(__file__).with_name("module_seconds.json")
+_WEIGHTS_OUT = "INITJAX_TEST_WEIGHTS_OUT"
+_seconds: defaultdict[str, float] = defaultdict(float)
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order test modules by their measured seconds, heaviest first (stable within a module;
+    modules without a measurement keep their collection order, after the measured ones).
+
+    The seconds are per module, summed over its tests' setup + call + teardown, in
+    ``tests/module_seconds.json``; ``INITJAX_TEST_WEIGHTS_OUT=<path> pytest -q -n 2`` rewrites
+    them from a whole run. A stale file only costs balance between workers, never correctness.
+    """
+    try:
+        weights = json.loads(_WEIGHTS.read_text())
+    except (OSError, ValueError):
+        return
+    items.sort(key=lambda item: -float(weights.get(_module(item.nodeid), 0.0)))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if os.environ.get(_WEIGHTS_OUT):
+        _seconds[_module(report.nodeid)] += report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    out = os.environ.get(_WEIGHTS_OUT)
+    if out and _seconds and not hasattr(session.config, "workerinput"):  # the controller only
+        rounded = {m: round(t, 1) for m, t in sorted(_seconds.items(), key=lambda kv: -kv[1])}
+        Path(out).write_text(json.dumps(rounded, indent=1) + "\n")

@@ -23,13 +23,15 @@ from ``fold_in(data, s)``; train and test are independent samples.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from initjax import keys
 
-__all__ = ["associative_recall", "recall_chance_accuracy"]
+__all__ = ["associative_recall", "recall_chance_accuracy", "recall_value_guess_accuracy"]
 
 _SPLIT_IDS = {"train": 1, "test": 2}
 
@@ -37,6 +39,40 @@ _SPLIT_IDS = {"train": 1, "test": 2}
 def recall_chance_accuracy(n_values: int) -> float:
     """Expected accuracy of any predictor that sees only the query (no attention): 1/n_values."""
     return 1.0 / n_values
+
+
+def recall_value_guess_accuracy(n_pairs: int, n_values: int) -> float:
+    """Expected accuracy of the best predictor that sees the context's values but not which key
+    each belongs to (attention to values without key matching): it answers the most frequent
+    value, right with probability max_v count(v) / n_pairs. Exact: E[max count] / n_pairs over
+    ``n_pairs`` values i.i.d. uniform on ``n_values``, summed over the count patterns (integer
+    partitions of n_pairs). E.g. 2 pairs: 1/2 + 1/(2 n_values).
+
+    Raises:
+      ValueError: n_pairs < 1 or n_values < 1.
+    """
+    if n_pairs < 1 or n_values < 1:
+        raise ValueError(f"n_pairs and n_values must be >= 1, got {n_pairs}, {n_values}")
+
+    def patterns(rest: int, largest: int):  # partitions of rest, parts <= largest
+        if rest == 0:
+            yield ()
+        for part in range(min(rest, largest), 0, -1):
+            for tail in patterns(rest - part, part):
+                yield (part, *tail)
+
+    total = 0.0
+    for lam in patterns(n_pairs, n_pairs):
+        if len(lam) > n_values:
+            continue
+        values = math.perm(n_values, len(lam))  # ordered choice of the distinct values
+        for m in (lam.count(c) for c in set(lam)):
+            values //= math.factorial(m)  # equal counts: unordered among themselves
+        orders = math.factorial(n_pairs)
+        for c in lam:
+            orders //= math.factorial(c)
+        total += values * orders * max(lam)
+    return total / n_values**n_pairs / n_pairs
 
 
 def associative_recall(

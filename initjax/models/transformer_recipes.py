@@ -37,9 +37,14 @@ vit        ViT (Dosovitskiy et al. 2021; google-research/vision_transformer ``mo
            tables (not part of ViT) N(0, 0.02^2) like its positions.
 tfixup     T-Fixup (Huang, Perez, Ba, Volkovs 2020, ICML, §3.3; layer6ai-labs/T-Fixup):
            no LayerNorm; every kernel xavier_uniform (gain 1); value, out, mlp_in, mlp_out
-           further scaled by 0.67 L^(-1/4); token embeddings N(0, 1/d) scaled by (9L)^(-1/4) (the
-           patch kernel likewise: xavier_uniform times (9L)^(-1/4)); learned positions N(0, 1/d);
-           readout N(0, 1/d) (fairseq's output embedding); biases 0; ReLU (fairseq default).
+           further scaled by 0.67 L^(-1/4); token embeddings N(0, 1) scaled by (9L)^(-1/4),
+           Var = (9L)^(-1/2): the paper's N(0, 1/d) table times the sqrt(d) by which its
+           fairseq Transformer multiplies embeddings in the forward pass (``embed_scale``,
+           Vaswani et al. 2017, §3.4), folded into the draw because this model has no
+           embedding multiplier (the stream the blocks see is the reference code's); the patch
+           kernel xavier_uniform times (9L)^(-1/4); learned positions N(0, 1/d) (fairseq's
+           learned positions, not multiplied by embed_scale); readout N(0, 1/d) (fairseq's
+           output embedding); biases 0; ReLU (fairseq default).
 deepnorm   DeepNorm (Wang et al. 2022, arXiv:2203.00555, Fig. 2 pseudocode and Table 1, encoder-
            or decoder-only with L blocks): post-LN with the skip path scaled by alpha = (2L)^(1/4);
            q, k xavier_normal (gain 1), Var = 2/(2d) = 1/d; value, out, mlp_in, mlp_out
@@ -295,13 +300,14 @@ def _tfixup(depth: int, width: int, mlp_width: int) -> dict[str, RoleInit]:
     block = 0.67 * depth ** (-0.25)
     emb = (9.0 * depth) ** (-0.25)
     table = I.get("normal", stddev=width**-0.5)
+    # Token table: N(0, 1/d) times fairseq's forward embed_scale sqrt(d) = N(0, 1).
     return _all(
         RoleInit(xu),
         value=RoleInit(xu, block),
         out=RoleInit(xu, block),
         mlp_in=RoleInit(xu, block),
         mlp_out=RoleInit(xu, block),
-        embed=RoleInit(table, emb),
+        embed=RoleInit(I.get("normal", stddev=1.0), emb),
         patch=RoleInit(xu, emb),
         pos=RoleInit(table),
         readout=RoleInit(table),
@@ -312,7 +318,7 @@ register(
     Recipe(
         name="tfixup",
         description="T-Fixup: no LayerNorm, xavier_uniform, v/out/MLP x 0.67 L^(-1/4), "
-        "embeddings x (9L)^(-1/4)",
+        "token embeddings N(0, 1) x (9L)^(-1/4)",
         reference="Huang, Perez, Ba, Volkovs 2020, 'Improving Transformer Optimization Through "
         "Better Initialization', ICML, §3.3; layer6ai-labs/T-Fixup",
         norm="none",
@@ -323,7 +329,7 @@ register(
             ("query, key", "2/(2d) = 1/d"),
             ("value, out", "0.67^2 L^(-1/2) / d"),
             ("mlp_in, mlp_out", "0.67^2 L^(-1/2) * 2/(d + f)"),
-            ("embed", "(9L)^(-1/2) / d"),
+            ("embed", "(9L)^(-1/2) (N(0, 1/d) x fairseq's embed_scale sqrt(d))"),
             ("pos, readout", "1/d"),
         ),
     )

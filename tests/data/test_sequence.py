@@ -61,3 +61,18 @@ def test_query_alone_predicts_at_chance():
 def test_bad_options(kw, match):
     with pytest.raises(ValueError, match=match):
         associative_recall("train", **kw)
+
+
+@pytest.mark.parametrize("n_pairs,n_values", [(1, 8), (2, 8), (3, 8), (4, 8), (4, 3), (5, 2)])
+def test_value_guess_accuracy_against_enumeration(n_pairs, n_values):
+    # Brute force over every tuple of context values: the most frequent value's share.
+    import itertools
+    from collections import Counter
+
+    from initjax.data.sequence import recall_value_guess_accuracy
+
+    tuples = list(itertools.product(range(n_values), repeat=n_pairs))
+    want = sum(max(Counter(t).values()) for t in tuples) / len(tuples) / n_pairs
+    assert recall_value_guess_accuracy(n_pairs, n_values) == pytest.approx(want, rel=1e-12)
+    if n_pairs == 2:
+        assert want == pytest.approx(0.5 + 0.5 / n_values)

@@ -109,6 +109,8 @@ def _expected(name: str) -> dict[str, float]:
             "query.bias": 0.0,
         }
     if name == "tfixup":  # xavier; v, w, MLP x 0.67 N^-1/4; embeddings N(0, d^-1) x (9N)^-1/4
+        # x sqrt(d): layer6ai-labs/T-Fixup (fairseq) multiplies the embedding lookup by
+        # embed_scale = sqrt(d) in the forward pass; this model folds it into the draw.
         s = 0.67**2 / math.sqrt(L)
         e = 1 / math.sqrt(9 * L)
         return {
@@ -118,7 +120,7 @@ def _expected(name: str) -> dict[str, float]:
             "out": s / D,
             "mlp_in": s * 2 / (D + F),
             "mlp_out": s * 2 / (D + F),
-            "embed": e / D,
+            "embed": e / D * D,
             "patch": e * 2 / (P + D),
             "pos": 1 / D,
             "readout": 1 / D,
@@ -213,6 +215,15 @@ def test_the_variance_check_rejects_a_wrong_formula():
     assert _within(s["out"], 0.02**2 / (2 * L)) and not _within(s["out"], 0.02**2)
     t = _samples("torch")
     assert not _within(t["query"], 1 / D)
+
+
+def test_tfixup_token_table_carries_fairseq_embed_scale():
+    # The reference code draws N(0, 1/d) and multiplies the lookup by sqrt(d) before the first
+    # block, so the stream sees tokens of variance (9L)^(-1/2); the paper's table without that
+    # forward multiplier ((9L)^(-1/2) / d, d = 64 times smaller) must be rejected.
+    e = _samples("tfixup")["embed"]
+    assert _within(e, 1 / math.sqrt(9 * L))
+    assert not _within(e, 1 / math.sqrt(9 * L) / D)
 
 
 @pytest.mark.parametrize(

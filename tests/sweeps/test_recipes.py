@@ -42,11 +42,12 @@ def test_parse_arm_defaults_to_the_recipe_norm_and_refuses_bad_names():
                           m1=(8 * L) ** -0.5 * 2 * D / (D + F),
                           m2=(8 * L) ** -0.5 * 2 * F / (D + F), b1=0.0, q0=2 / D,
                           skip=(2 * L) ** 0.25)),
-        # T-Fixup: xavier_uniform x 0.67 L^(-1/4); embeddings (9L)^(-1/4) N(0, 1/d), pos N(0, 1/d).
+        # T-Fixup: xavier_uniform x 0.67 L^(-1/4); tokens (9L)^(-1/4) x N(0, 1/d) x sqrt(d)
+        # (fairseq's embed_scale), pos N(0, 1/d).
         ("tfixup", dict(v=0.67**2 / L**0.5, o=0.67**2 / L**0.5,
                         m1=0.67**2 / L**0.5 * 2 * D / (D + F),
                         m2=0.67**2 / L**0.5 * 2 * F / (D + F),
-                        b1=0.0, q0=(1 / D) / (9 * L) ** 0.5 + 1 / D, skip=1.0)),
+                        b1=0.0, q0=1 / (9 * L) ** 0.5 + 1 / D, skip=1.0)),
     ],
 )  # fmt: skip
 def test_block_variances_follow_the_recipe_formulas(recipe, expected):
@@ -123,8 +124,13 @@ def test_welch_and_worse_checks():
     assert support[0].passed and contra[0].passed
     support, contra = RX.worse_checks(t, "good", ["bad"], 4, t_min=3.0, tag="x")
     assert not support[0].passed and not contra[0].passed  # the reverse: contradicted
-    assert RX.trains_check(t, "good", 4, chance=0.125, acc_min=0.5, t_min=3).passed
-    assert not RX.trains_check(t, "bad", 4, chance=0.125, acc_min=0.5, t_min=3).passed
+    assert RX.trains_check(t, "good", 4, baseline=0.125, gap=0.5, t_min=3).passed
+    assert not RX.trains_check(t, "bad", 4, baseline=0.125, gap=0.5, t_min=3).passed
+    # On the 2-pair no-key-matching plateau (guess 1/2 + 1/16): above the guess by many SE, yet
+    # short of half the way to 1 (0.5625 + 0.5 * 0.4375 = 0.78125), so it has not learned recall.
+    plateau = t.assign(test_acc=0.575 + 0.001 * t.seed)
+    c = RX.trains_check(plateau, "good", 4, baseline=0.5625, gap=0.5, t_min=3)
+    assert c.expected == pytest.approx(0.78125) and c.z > 3 and not c.passed
 
 
 def test_recall_data_follows_the_config_and_is_deterministic():
@@ -138,3 +144,62 @@ def test_recall_data_follows_the_config_and_is_deterministic():
     assert int(y_tr.max()) < 5 and int(x_tr.max()) < 10 + 5  # keys, then values, as token ids
     kw = dict(n_pairs=3, n_keys=10, n_values=5, seed=2)
     np.testing.assert_array_equal(x_te, associative_recall("test", n_test=12, **kw)[0])
+
+
+def test_uniform_cosine_by_hand_for_tfixup_one_block():
+    # T-Fixup at L = 1 (no LayerNorm, ReLU, zero biases, skip 1): uniform attention adds
+    # x m to q and p alike, x = sigma_v2 sigma_o2 = (0.67^2)^2, m = (q0 + (T-1) p0) / T; the
+    # ReLU MLP adds sigma_22 Q / 2 to q and that times the arc-cosine kernel
+    # (sqrt(1 - c^2) + (pi - arccos c) c) / pi to p (Cho & Saul 2009), Q = sigma_12 q1.
+    t, q0, p0, g = 9, 0.02, 0.005, 0.67**2
+    q1 = q0 + g * g * (q0 + (t - 1) * p0) / t
+    p1 = p0 + (q1 - q0)
+    c = p1 / q1
+    dq = g * 2 * F / (D + F) * g * 2 * D / (D + F) * q1 / 2
+    kernel = (math.sqrt(1 - c * c) + (math.pi - math.acos(c)) * c) / math.pi
+    want = (p1 + dq * kernel) / (q1 + dq)
+    rho = RX.uniform_cosine("tfixup", "none", depth=1, width=D, tokens=t, q0=q0, p0=p0)
+    assert rho.shape == (2,) and rho[0] == pytest.approx(p0 / q0, rel=1e-12)
+    assert rho[1] == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize("recipe,norm", [("gpt2", "pre"), ("bert", "post")])
+def test_uniform_cosine_keeps_collapsed_tokens_collapsed(recipe, norm):
+    # Uniform attention gives every token the same output and identical tokens the same MLP
+    # output: tokens that start equal stay equal, at any depth and norm placement.
+    rho = RX.uniform_cosine(recipe, norm, depth=6, width=D, tokens=9, q0=0.3, p0=0.3)
+    np.testing.assert_allclose(rho, 1.0, rtol=1e-9)
+    with pytest.raises(ValueError, match="p0"):
+        RX.uniform_cosine(recipe, norm, depth=2, width=D, tokens=9, q0=0.3, p0=0.5)
+
+
+def _cos_rows(arm, depth, cos_last, seeds=4, q0=0.01, p0=0.001):
+    """Per-layer rows of one arm whose last-layer token cosine is ``cos_last`` (+ 0.002 s)."""
+    recipe, norm = RX.parse_arm(arm)
+    rows = []
+    for s in range(seeds):
+        cos = np.r_[np.full(depth, p0 / q0), cos_last + 0.002 * s]
+        rows.append(pd.DataFrame({"arm": arm, "recipe": recipe, "norm": norm, "depth": depth,
+                                  "tokens": 9, "seed": s, "layer": np.arange(depth + 1),
+                                  "q": q0, "token_cross": p0, "token_cos": cos, "erank": 5.0,
+                                  "entropy_frac": 1.0, "attn_logit_std": 0.01,
+                                  "diverged": False}))  # fmt: skip
+    return rows
+
+
+def test_cosine_checks_pass_at_the_theory_and_fail_far_from_it():
+    depth = 4
+    want = RX.uniform_cosine("gpt2", "pre", depth=depth, width=D, tokens=9, q0=0.01, p0=0.001)
+    near = _cos_rows("gpt2", depth, want[-1] - 0.003)
+    far = _cos_rows("bert", depth, 0.9)  # negative control: collapsed where theory is not
+    t = pd.concat(near + far, ignore_index=True)
+    out = RX.init_outcomes(t, width=D, cosine_arms=["gpt2", "bert"])
+    assert out.set_index("arm").token_cos_theory["gpt2"] == pytest.approx(want[-1], rel=1e-9)
+    ok, bad = RX.cosine_checks(out, ["gpt2", "bert"], tol=5 / D, t_min=3)
+    assert ok.passed and ok.expected == pytest.approx(want[-1])
+    assert not bad.passed and bad.measured == pytest.approx(0.903)
+    # Within the finite-width allowance but beyond it by more than t_min SE: fails.
+    shifted = _cos_rows("gpt2", depth, want[-1] + 5 / D + 0.02)
+    out = RX.init_outcomes(pd.concat(shifted, ignore_index=True), width=D, cosine_arms=["gpt2"])
+    assert not RX.cosine_checks(out, ["gpt2"], tol=5 / D, t_min=3)[0].passed
+    assert np.isnan(RX.init_outcomes(t, width=D).token_cos_theory).all()  # no arms named
