@@ -223,7 +223,7 @@ def report(table, config, ctx):
 
     sb2 = float(comp.critical_sigma_b2)
     crit = float(theory.critical_sigma_w2("tanh", sb2))
-    grid = np.linspace(1.5, 2.1, 200)
+    grid = np.linspace(1.5, 2.1, 400)  # the size of the xi_c curve below: one compilation
     fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
     ax.plot(grid, np.asarray(theory.chi_1("tanh", grid, sb2)), "k-", lw=1, label="theory")
     rows = []

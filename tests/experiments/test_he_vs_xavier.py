@@ -1,6 +1,8 @@
 """He vs Xavier at its tiny preset: the sweep writes curves + summary, and Glorot's gradient at
 step 0 vanishes with depth exactly as the layer scales predict."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -95,7 +97,11 @@ def test_glorot_gradient_vanishes_at_depth(exp):
     cfg = resolve_config(exp, ["preset=tiny"]).compute
     data = grid_training_data(cfg)
     groups = {(g.depth, g.arm): g for g in expand(cfg)}
-    spec = TrainSpec.from_config(cfg, steps=1, eval_every=1)
+    # The layer loop: the same gradients as the unrolled layers train uses at this depth by
+    # default (tests/measure/test_train.py), at about half the compile time.
+    spec = dataclasses.replace(
+        TrainSpec.from_config(cfg, steps=1, eval_every=1), unroll_layers=False
+    )
     w = cfg.widths[0]
     for depth in [max(cfg.depths)]:  # one depth: each (depth, init) costs a compilation
         g0 = {}

@@ -51,15 +51,14 @@ def _tables(text: str) -> list[list[list[str]]]:
 # --- the smoke run ------------------------------------------------------------------------------
 
 
-def test_quick_smoke_run_writes_benchmarks_markdown(tmp_path):
+def test_quick_smoke_run_writes_benchmarks_markdown(tmp_path, capsys):
+    # benchmark.main in this process (case 3 still starts its fresh subprocesses); the script
+    # runs as a program in test_gpu_script_dry_run_on_cpu.
     out = tmp_path / "BENCH.md"
     out.write_text("# Benchmarks\n\n<!-- BEGIN gpu -->\nkept\n<!-- END gpu -->\n")
-    cmd = [sys.executable, "scripts/benchmark.py", "--tiny", "--cases", "1,3", "--retries", "0"]
-    proc = subprocess.run(
-        [*cmd, "--out", str(out)], cwd=ROOT, env=_env(), capture_output=True, text=True,
-        timeout=900,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    rc = benchmark.main(["--tiny", "--cases", "1,3", "--retries", "0", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err[-4000:]
+    assert capsys.readouterr().out.startswith("<!-- BEGIN cpu -->")
     text = out.read_text()
     assert text.startswith("# Benchmarks\n")
     assert "<!-- BEGIN gpu -->\nkept\n<!-- END gpu -->" in text  # another run's block is kept

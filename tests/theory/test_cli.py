@@ -21,12 +21,13 @@ def _run(capsys, *argv):
 
 
 def test_table_for_schoenholz_setting(capsys):
+    # 11 cells: the shape test_critical_line analyses too (one compilation for both).
     rc, out, _ = _run(
-        capsys, "--activation", "tanh", "--sigma-b2", "0.05", "--sigma-w2", "1.0:4.0:31"
+        capsys, "--activation", "tanh", "--sigma-b2", "0.05", "--sigma-w2", "1.0:4.0:11"
     )
     assert rc == 0
     lines = [ln for ln in out.splitlines() if ln and not ln.startswith(("#", "-", "sigma"))]
-    assert len(lines) == 31
+    assert len(lines) == 11
     header = next(ln for ln in out.splitlines() if "sigma_w2" in ln and "xi_c" in ln)
     assert header.split() == [
         "sigma_w2",
@@ -204,7 +205,8 @@ def test_critical_at_the_scanned_end_is_inside(capsys):
 
 
 def test_critical_outside_the_scan_is_still_flagged(capsys):
-    rc, out, _ = _run(capsys, "--sigma-w2", "1:1.5:2", "--sigma-b2", "0.05", "--nodes", "8")
+    # Default nodes and 2 cells: the programs the tests above compiled serve.
+    rc, out, _ = _run(capsys, "--sigma-w2", "1:1.5:2", "--sigma-b2", "0.05")
     assert rc == 0 and "(outside the scanned sigma_w2 range)" in out
 
 

@@ -44,16 +44,19 @@ def test_factors_match_quadrature_per_input():
 def test_batch_mean_start_differs_by_jensen():
     """Concave q-map: pooled moments iterated per input lie below those iterated from the
     batch-mean q^1 (Jensen, strict for unequal lengths); equal lengths agree exactly."""
+    # Batches of 3 inputs and 4 layers, the shapes of the tests above (their compiled programs
+    # serve); the batch-mean start is 3 equal inputs, which equal one input (checked last).
     q1 = np.array([0.02, 0.2, 2.0])
-    per = layer_factors("tanh", 1.0 / 3.0, q1, 5)["act_std"]
-    mean = layer_factors("tanh", 1.0 / 3.0, [q1.mean()], 5)["act_std"]
+    mean_start = np.full(3, q1.mean())
+    per = layer_factors("tanh", 1.0 / 3.0, q1, 4)["act_std"]
+    mean = layer_factors("tanh", 1.0 / 3.0, mean_start, 4)["act_std"]
     assert np.all(per < mean * 0.99)
     assert (
-        per_input_q("tanh", 1.0 / 3.0, q1, 2)[1].mean()
-        < per_input_q("tanh", 1.0 / 3.0, [q1.mean()], 2)[1, 0]
+        per_input_q("tanh", 1.0 / 3.0, q1, 4)[1].mean()
+        < per_input_q("tanh", 1.0 / 3.0, mean_start, 4)[1, 0]
     )
-    same = layer_factors("tanh", 1.0 / 3.0, [0.5, 0.5], 5)["act_std"]
-    np.testing.assert_allclose(same, layer_factors("tanh", 1.0 / 3.0, [0.5], 5)["act_std"])
+    same = layer_factors("tanh", 1.0 / 3.0, [0.5, 0.5, 0.5], 4)["act_std"]
+    np.testing.assert_allclose(same, layer_factors("tanh", 1.0 / 3.0, [0.5], 4)["act_std"])
 
 
 def test_geometric_factor():

@@ -63,8 +63,9 @@ def test_non_numbers_name_the_argument(call, match):
 
 
 def test_numpy_integer_max_iter_is_accepted():
-    a = theory.analyse("tanh", 1.5, 0.05, max_iter=np.int64(200))
-    b = theory.analyse("tanh", 1.5, 0.05)
+    # erf: closed-form maps (q* still iterated), a fraction of tanh's quadrature compile time
+    a = theory.analyse("erf", 1.5, 0.05, max_iter=np.int64(200))
+    b = theory.analyse("erf", 1.5, 0.05)
     assert float(a.xi_c) == float(b.xi_c)
 
 
