@@ -1,5 +1,5 @@
-"""Vmapped training of Transformers: a network's run does not depend on its slot or its
-neighbours in the batch; the recall task needs attention; MNIST-1D as a sequence of patches."""
+"""Vmapped training of Transformers: batched == separate runs; the recall task needs attention;
+MNIST-1D as a sequence of patches."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _recall(n_train=2000, n_test=1000, **kw):
             *associative_recall("test", n_test=n_test, **kw))  # fmt: skip
 
 
-def test_vmapped_training_is_independent_of_slot_and_neighbours():
+def test_vmapped_training_equals_separate_runs():
     kw = dict(n_pairs=2, n_keys=4, n_values=3)
     d = _recall(n_train=64, n_test=32, **kw)
     # Attention-only post-LN blocks (mlp_width=0) keep the compilation small.
