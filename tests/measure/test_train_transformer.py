@@ -22,25 +22,19 @@ def _recall(n_train=2000, n_test=1000, **kw):
 def test_vmapped_training_equals_separate_runs():
     kw = dict(n_pairs=2, n_keys=4, n_values=3)
     d = _recall(n_train=64, n_test=32, **kw)
-    # Attention-only post-LN blocks (mlp_width=0) keep the compilation small.
+    # Attention-only post-LN blocks (mlp_width=0) keep the two compilations small.
     m = Transformer(width=8, depth=2, heads=2, vocab=7, pool="last", readout=3, norm="post",
                     mlp_width=0)  # fmt: skip
     spec = TrainSpec(optimizer="adam", steps=6, batch_size=8, eval_every=3, eval_size=32)
-    ks = keys.seed_keys(4)
+    ks = keys.seed_keys(2)
     lrs = [1e-3, 1e-2]
-    together = train(m, d, seeds=ks[:2], learning_rate=lrs, spec=spec)
-    # Each network of the 2 x 2 batch trained again in another slot beside other networks (other
-    # seeds, another rate), by the same compiled program: a network's run depends on its own
-    # seed and rate only, as a separate run would (the MLP's batched == truly separate runs are
-    # in tests/measure/test_train.py, through the same vmapped train step). A statistic pooled
-    # over networks, or a seed / rate read from the wrong slot, would move these curves.
+    together = train(m, d, seeds=ks, learning_rate=lrs, spec=spec)
     for h, s in ((0, 1), (1, 0)):
-        others = train(m, d, seeds=ks[np.array([s, 2 + s])], learning_rate=[lrs[h], 3e-3],
-                       spec=spec)  # fmt: skip
+        alone = train(m, d, seeds=ks[s : s + 1], learning_rate=lrs[h], spec=spec)
         for k in ("train_loss", "test_loss", "grad_norm0"):
-            # Another slot of the same batched program: float32 rounding at most.
+            # Batched and unbatched matmuls may sum in a different order: float32 rounding.
             np.testing.assert_allclose(
-                together.arrays[k][h, s], others.arrays[k][0, 0], rtol=1e-4, atol=1e-6, err_msg=k
+                together.arrays[k][h, s], alone.arrays[k][0, 0], rtol=1e-4, atol=1e-6, err_msg=k
             )
     assert together.arrays["grad_norm0"].shape == (2, 2, 2 + 2)  # input, 2 blocks, readout
 
