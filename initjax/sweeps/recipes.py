@@ -267,8 +267,7 @@ def run_piece(compute: Any, part: str, arm: str, depth: int) -> pd.DataFrame:
         x = recall_data(compute, 1, int(compute.batch))[2]
         f = measure_arm(arm, x, width=int(compute.width), seeds=int(compute.seeds), **kw)
         return f.assign(part=part)
-    pairs = compute.get("train_pairs", None) if hasattr(compute, "get") else None
-    data = recall_data(compute, int(compute.n_train), int(compute.n_test), pairs)
+    data = recall_data(compute, int(compute.n_train), int(compute.n_test), _train_pairs(compute))
     f = train_arm(arm, data, width=int(compute.train_width), seeds=int(compute.train_seeds),
                   spec=TrainSpec.from_config(compute), learning_rates=list(compute.learning_rate),
                   classes=int(compute.n_values), **kw)  # fmt: skip
@@ -506,8 +505,13 @@ def value_guess(compute: Any) -> float:
     (``compute``'s train_pairs, else n_pairs, and n_values)."""
     from initjax.data.sequence import recall_value_guess_accuracy
 
+    return recall_value_guess_accuracy(_train_pairs(compute), int(compute.n_values))
+
+
+def _train_pairs(compute: Any) -> int:
+    """The training task's n_pairs: ``compute.train_pairs`` where set, else ``n_pairs``."""
     pairs = compute.get("train_pairs", None) if hasattr(compute, "get") else None
-    return recall_value_guess_accuracy(int(pairs or compute.n_pairs), int(compute.n_values))
+    return int(compute.n_pairs if pairs is None else pairs)
 
 
 def claim_checks(table: pd.DataFrame, compute: Any,
