@@ -10,7 +10,11 @@ import pytest
 from initjax import data
 from initjax.data import _mnist1d
 
-mnist1d = pytest.importorskip("mnist1d")
+
+@pytest.fixture(autouse=True, scope="module")
+def _mnist1d_package():
+    """Every test here needs the mnist1d package (imported here, not while collecting: ~1 s)."""
+    pytest.importorskip("mnist1d")
 
 
 def test_shapes_dtypes_classes(mnist1d_cache):

@@ -11,9 +11,15 @@ import pytest
 from initjax import data
 from initjax.data import _tfds
 
-tfds = pytest.importorskip("tensorflow_datasets")
-
 N_MOCK = 24
+tfds = None  # imported by _tfds_package (not while collecting)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tfds_package():
+    """Every test here needs tensorflow_datasets."""
+    global tfds
+    tfds = pytest.importorskip("tensorflow_datasets")
 
 
 @pytest.fixture

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import pytest
 
 from initjax import initializers
 
-KEY = jax.random.key(0)
+
+@functools.cache
+def _key():
+    """The key for every draw (made on first use: collecting the tests compiles nothing)."""
+    return jax.random.key(0)
 
 
 def test_unknown_name_suggests_closest():
@@ -86,17 +92,17 @@ def test_bad_hyper_parameters(name, hp, err, match):
 )
 def test_bad_shapes(name, shape, hp, err, match):
     with pytest.raises(err, match=match):
-        initializers.get(name, **hp)(KEY, shape)
+        initializers.get(name, **hp)(_key(), shape)
 
 
 @pytest.mark.parametrize("dtype,err,match", [(jnp.int32, TypeError, "floating dtype"),
                                              ("not-a-dtype", TypeError, "dtype")])  # fmt: skip
 def test_bad_dtype(dtype, err, match):
     with pytest.raises(err, match=match):
-        initializers.get("normal")(KEY, (3, 3), dtype)
+        initializers.get("normal")(_key(), (3, 3), dtype)
 
 
 def test_traced_hparams_skip_eager_checks():
     # Validation of concrete values is eager; traced values cannot be checked and pass through.
-    out = jax.vmap(lambda s: initializers.get("normal", stddev=s)(KEY, (3,)))(jnp.array([-1.0]))
+    out = jax.vmap(lambda s: initializers.get("normal", stddev=s)(_key(), (3,)))(jnp.array([-1.0]))
     assert out.shape == (1, 3)

@@ -11,6 +11,7 @@ uniform vs normal); test_ks_detects_a_wrong_law checks this.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -22,12 +23,19 @@ from scipy import stats
 from initjax import initializers
 
 ALPHA = 1e-5
-KEY = jax.random.key(42)
+
+
+@functools.cache
+def _key():
+    """The key of every sample (made on first use: collecting compiles nothing)."""
+    return jax.random.key(42)
+
+
 TRUNC2_STD = stats.truncnorm(-2, 2).std()  # std of N(0, 1) truncated to [-2, 2]
 
 
 def _sample(name, shape, **hp):
-    return np.asarray(initializers.get(name, **hp)(KEY, shape), np.float64).ravel()
+    return np.asarray(initializers.get(name, **hp)(_key(), shape), np.float64).ravel()
 
 
 def _ks(x, dist):
@@ -103,7 +111,7 @@ def test_ks_detects_a_wrong_law():
 def test_truncation_bounds_never_reached(name, hp, lo, hi, dtype):
     # Narrow bounds put many float32 draws within one bf16/f16 ulp of a bound: the rounded
     # samples must still lie strictly inside the open interval (DESIGN.md "Truncation bounds").
-    w = np.asarray(initializers.get(name, **hp)(KEY, (64, 256), dtype), np.float64)
+    w = np.asarray(initializers.get(name, **hp)(_key(), (64, 256), dtype), np.float64)
     assert w.min() > lo and w.max() < hi, (w.min(), w.max())
 
 
@@ -123,6 +131,6 @@ def test_truncated_normal_bounds_are_in_stddev_units():
 def test_uniform_is_jax_uniform():
     # Delegation: the same draw as jax.nn.initializers.uniform, in every dtype.
     for dt in (jnp.float32, jnp.bfloat16):
-        ours = initializers.get("uniform", scale=3.0)(KEY, (5, 7), dt)
-        ref = jax.nn.initializers.uniform(3.0)(KEY, (5, 7), dt)
+        ours = initializers.get("uniform", scale=3.0)(_key(), (5, 7), dt)
+        ref = jax.nn.initializers.uniform(3.0)(_key(), (5, 7), dt)
         np.testing.assert_array_equal(np.asarray(ours, np.float32), np.asarray(ref, np.float32))

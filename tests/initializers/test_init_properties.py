@@ -5,6 +5,7 @@ Example counts are small because every new shape compiles (compilation dominates
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -15,7 +16,13 @@ from hypothesis import strategies as st
 from initjax import initializers
 from initjax.initializers import fans
 
-KEY = jax.random.key(5)
+
+@functools.cache
+def _key():
+    """The key for every draw (made on first use: collecting the tests compiles nothing)."""
+    return jax.random.key(5)
+
+
 dims = st.integers(1, 12)
 FAST = settings(max_examples=25, deadline=None)
 SLOWER = settings(max_examples=6, deadline=None)  # each example compiles a new program
@@ -52,7 +59,7 @@ def test_fans_multi_axis_and_batch(d_model, heads, head_dim, layers):
 @SLOWER
 @given(shape=st.lists(st.integers(1, 9), min_size=2, max_size=4).map(tuple))
 def test_orthogonal_gram_random_shapes(shape):
-    w = np.asarray(initializers.get("orthogonal")(KEY, shape), np.float64)
+    w = np.asarray(initializers.get("orthogonal")(_key(), shape), np.float64)
     m = w.reshape(-1, shape[-1])
     g = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
     np.testing.assert_allclose(g, np.eye(min(m.shape)), atol=1e-5)
@@ -61,12 +68,12 @@ def test_orthogonal_gram_random_shapes(shape):
 @SLOWER
 @given(fan_in=st.integers(1, 40), units=st.integers(1, 12), k=st.integers(1, 20))
 def test_sparse_count_random_shapes(fan_in, units, k):
-    w = np.asarray(initializers.get("sparse", k=k)(KEY, (fan_in, units)))
+    w = np.asarray(initializers.get("sparse", k=k)(_key(), (fan_in, units)))
     assert np.all(np.count_nonzero(w, axis=0) == min(k, fan_in))
 
 
 @SLOWER
 @given(n_in=st.integers(1, 40), n_out=st.integers(1, 40))
 def test_zero_init_full_rank(n_in, n_out):
-    w = np.asarray(initializers.get("zero_init_hadamard")(KEY, (n_in, n_out)), np.float64)
+    w = np.asarray(initializers.get("zero_init_hadamard")(_key(), (n_in, n_out)), np.float64)
     assert np.linalg.matrix_rank(w) == min(n_in, n_out)

@@ -6,6 +6,7 @@ Which shapes an entry gets comes from its metadata (``Entry.shapes``, ``fan_base
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -21,17 +22,29 @@ ALL = initializers.names()
 # refine a whole network on data and refuse (key, shape); test_data_dependent.py holds their
 # contract.
 NAMES = [n for n in ALL if initializers.entry(n).family != "data_dependent"]
-KEY = jax.random.key(0)
+
+
+@functools.cache
+def _key():
+    """The key for single draws (made on first use: collecting the tests compiles nothing)."""
+    return jax.random.key(0)
+
+
 # Moment tests pool N_KEYS independent draws of the small shapes (>= 18k elements for every
 # kernel kind but "vector"); the determinism test vmaps over the same keys, so both tests share
 # the compiled batched samplers.
 N_KEYS = 64
-KEYS = jax.random.split(jax.random.key(3), N_KEYS)
+
+
+@functools.cache
+def _keys():
+    """N_KEYS independent keys (made on first use: collecting the tests compiles nothing)."""
+    return jax.random.split(jax.random.key(3), N_KEYS)
 
 
 def _draws(init, shape) -> jax.Array:
-    """(N_KEYS, *shape): init vmapped over KEYS."""
-    return jax.vmap(lambda k: init(k, shape))(KEYS)
+    """(N_KEYS, *shape): init vmapped over _keys()."""
+    return jax.vmap(lambda k: init(k, shape))(_keys())
 
 
 SCALAR_HPARAMS = ("scale", "stddev", "gain", "std", "limit", "value")
@@ -73,14 +86,14 @@ def test_shape_and_exact_dtype(name):
     # float32 for every kernel kind the entry supports; the dtype is handled once at the end of
     # each sampler whatever the shape, so bfloat16 / float16 are checked on one shape.
     for kind, shape, hp in cases(name):
-        w = initializers.get(name, **hp)(KEY, shape, jnp.float32)
+        w = initializers.get(name, **hp)(_key(), shape, jnp.float32)
         assert w.shape == shape and w.dtype == jnp.float32, (name, kind, shape)
         assert bool(jnp.all(jnp.isfinite(w))), (name, shape)
     shape, hp = representative(name)
     init = initializers.get(name, **hp)
-    w32 = np.asarray(init(KEY, shape, jnp.float32))
+    w32 = np.asarray(init(_key(), shape, jnp.float32))
     for dt in (jnp.bfloat16, jnp.float16):
-        w = init(KEY, shape, dt)
+        w = init(_key(), shape, dt)
         assert w.shape == shape and w.dtype == jnp.dtype(dt), (name, shape, dt)
         assert bool(jnp.all(jnp.isfinite(w))), (name, shape, dt)
         if name == "uniform":
@@ -99,31 +112,31 @@ def test_shape_and_exact_dtype(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_float64_under_x64(name, x64):
     shape, hp = representative(name)
-    w = initializers.get(name, **hp)(KEY, shape, jnp.float64)
+    w = initializers.get(name, **hp)(_key(), shape, jnp.float64)
     assert w.dtype == jnp.float64 and w.shape == shape, name
     assert bool(jnp.all(jnp.isfinite(w)))
 
 
 def test_float64_without_x64_is_refused():
     with pytest.raises(ValueError, match="x64"):
-        initializers.get("he_normal")(KEY, (4, 4), jnp.float64)
+        initializers.get("he_normal")(_key(), (4, 4), jnp.float64)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_determinism_jit_and_vmap(name):
     shape, hp = representative(name)
     init = initializers.get(name, **hp)
-    a = np.asarray(init(KEY, shape))
-    np.testing.assert_array_equal(a, np.asarray(init(KEY, shape)))  # same key: bit-identical
+    a = np.asarray(init(_key(), shape))
+    np.testing.assert_array_equal(a, np.asarray(init(_key(), shape)))  # same key: bit-identical
     # Under jit, XLA fuses the scale multiply into the sampler's arithmetic (FMA, different
     # evaluation order), so values may differ from op-by-op eager execution in the last bits:
     # allow 4 float32 ulp of the array's scale. (vmap below is checked bit for bit.)
-    jitted = np.asarray(jax.jit(init, static_argnums=(1, 2))(KEY, shape, jnp.float32))
+    jitted = np.asarray(jax.jit(init, static_argnums=(1, 2))(_key(), shape, jnp.float32))
     ulp = float(np.finfo(np.float32).eps) * float(np.abs(a).max(initial=0.0))
     np.testing.assert_allclose(jitted, a, rtol=0, atol=4 * ulp)
     batched = np.asarray(_draws(init, shape))
     for i in (0, 1, N_KEYS - 1):  # vmap over keys == per-key calls, bit for bit
-        np.testing.assert_array_equal(batched[i], np.asarray(init(KEYS[i], shape)))
+        np.testing.assert_array_equal(batched[i], np.asarray(init(_keys()[i], shape)))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -205,7 +218,7 @@ def test_zero_size_shapes_give_empty_arrays(name):
         shapes.append((0,))
     for shape in shapes:
         for dt in (jnp.float32, jnp.bfloat16):
-            w = initializers.get(name)(KEY, shape, dt)
+            w = initializers.get(name)(_key(), shape, dt)
             assert w.shape == shape and w.dtype == jnp.dtype(dt) and w.size == 0, (name, shape)
 
 
@@ -216,9 +229,9 @@ def test_rank_below_two(name):
     for shape in ((5,), ()):
         if e.fan_based:
             with pytest.raises(ValueError, match=r"shape \(.*\) of rank [01].*in_axis"):
-                init(KEY, shape)
+                init(_key(), shape)
         else:
-            w = init(KEY, shape)
+            w = init(_key(), shape)
             assert w.shape == shape and w.dtype == jnp.float32
 
 
@@ -233,11 +246,11 @@ def test_scalar_hparams_can_be_traced(name):
     for k in traced:
         d = e.defaults[k]
         values = np.array([d * 0.5, d * 2.0] if d else [0.5, 1.5], np.float32)
-        batched = jax.vmap(lambda v, k=k: initializers.get(name, **hp, **{k: v})(KEY, shape))(
+        batched = jax.vmap(lambda v, k=k: initializers.get(name, **hp, **{k: v})(_key(), shape))(
             jnp.asarray(values)
         )
         for i, v in enumerate(values):
-            single = initializers.get(name, **hp, **{k: float(v)})(KEY, shape)
+            single = initializers.get(name, **hp, **{k: float(v)})(_key(), shape)
             np.testing.assert_allclose(
                 np.asarray(batched[i]), np.asarray(single), rtol=1e-6, atol=1e-7,
                 err_msg=f"{name} {k}={v}",
@@ -249,7 +262,7 @@ def test_non_integer_shapes_raise_type_error(name):
     init = initializers.get(name)
     for shape in ((4.0, 4), ("a", 3), (None, 2), 2.5):
         with pytest.raises(TypeError, match="shape"):
-            init(KEY, shape)
+            init(_key(), shape)
 
 
 ODD_SHAPES = [(), (0,), (1,), (1, 1), (0, 0), (2, 3, 4)]
@@ -261,7 +274,7 @@ def test_never_an_index_or_zero_division_error(name):
     init = initializers.get(name)
     for shape in ODD_SHAPES:
         try:
-            w = init(KEY, shape)
+            w = init(_key(), shape)
         except (ValueError, TypeError) as err:
             assert str(err), name
         else:

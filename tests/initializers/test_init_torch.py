@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -10,11 +11,15 @@ import pytest
 
 from initjax import initializers
 
-KEY = jax.random.key(11)
+
+@functools.cache
+def _key():
+    """The key of every draw (made on first use: collecting compiles nothing)."""
+    return jax.random.key(11)
 
 
 def _max_abs(name, shape, **hp):
-    return float(np.abs(np.asarray(initializers.get(name, **hp)(KEY, shape))).max())
+    return float(np.abs(np.asarray(initializers.get(name, **hp)(_key(), shape))).max())
 
 
 def _assert_uniform_bound(name, shape, bound, **hp):
@@ -48,7 +53,7 @@ def test_torch_kaiming_normal_std():
     init = initializers.get("torch_kaiming_normal", nonlinearity="selu", mode="fan_out")
     assert init.promised_variance_for((64, 32)) == pytest.approx((3 / 4) ** 2 / 32)
     # n = 65536 normal draws: relative std of the sample variance sqrt(2/n) = 0.55%; 6 sigma.
-    w = np.asarray(initializers.get("torch_kaiming_normal")(KEY, (256, 256)), np.float64)
+    w = np.asarray(initializers.get("torch_kaiming_normal")(_key(), (256, 256)), np.float64)
     assert w.var() == pytest.approx(2.0 / 256, rel=6 * math.sqrt(2 / w.size))
 
 
@@ -56,8 +61,10 @@ def test_torch_default_linear():
     # nn.Linear(in=100, out=30).weight ~ U(+-1/sqrt(100)); equals kaiming_uniform_(a=sqrt(5)).
     _assert_uniform_bound("torch_default_linear", (100, 30), 0.1)
     _assert_uniform_bound("torch_default_linear", (30, 100, 1, 1), 0.1, layout="OIHW")
-    ours = np.asarray(initializers.get("torch_default_linear")(KEY, (100, 30)))
-    kaiming = np.asarray(initializers.get("torch_kaiming_uniform", a=math.sqrt(5))(KEY, (100, 30)))
+    ours = np.asarray(initializers.get("torch_default_linear")(_key(), (100, 30)))
+    kaiming = np.asarray(
+        initializers.get("torch_kaiming_uniform", a=math.sqrt(5))(_key(), (100, 30))
+    )
     np.testing.assert_allclose(ours, kaiming, rtol=1e-6)
     assert initializers.get("torch_default_linear").promised_variance(100, 30) == pytest.approx(
         1 / 300
@@ -94,9 +101,11 @@ def test_torch_grouped_fans_follow_torch():
 def test_torch_kaiming_traced_negative_slope():
     shape = (64, 32)
     slopes = np.array([0.0, 0.5], np.float32)
-    batched = jax.vmap(lambda a: initializers.get("torch_kaiming_uniform", a=a)(KEY, shape))(slopes)
+    batched = jax.vmap(lambda a: initializers.get("torch_kaiming_uniform", a=a)(_key(), shape))(
+        slopes
+    )
     for i, a in enumerate(slopes):
-        single = initializers.get("torch_kaiming_uniform", a=float(a))(KEY, shape)
+        single = initializers.get("torch_kaiming_uniform", a=float(a))(_key(), shape)
         np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(single), rtol=1e-6)
 
 

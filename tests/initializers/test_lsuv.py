@@ -139,7 +139,7 @@ def test_centring_after_the_rescale_keeps_mean_and_variance():
         readout=10,
     )
     st = models.stack_of(model)
-    x = 1.0 + jax.random.normal(jax.random.key(3), (64, 20))
+    x = 1.0 + np.random.default_rng(3).standard_normal((64, 20), np.float32)
     roots = jax.vmap(lambda k: keys.role(k, keys.PARAMS))(keys.seed_keys(3))
 
     @jax.jit
@@ -171,7 +171,7 @@ def test_resmlp_every_branch_map_and_unconverged_maps_reported():
     # nn.Linear), so the residual stream itself grows with depth. A zero-initialized last
     # branch layer (Fixup) has no variance to rescale: left unchanged, reported unconverged.
     width, depth, m = 32, 4, 3
-    x = jax.random.normal(jax.random.key(4), (32, width))
+    x = np.random.default_rng(4).standard_normal((32, width), np.float32)
     relu = lambda v: np.maximum(v, 0.0)
     init = initializers.get("lsuv", base="he_normal")
     model = models.ResMLP(
@@ -180,7 +180,7 @@ def test_resmlp_every_branch_map_and_unconverged_maps_reported():
     )  # fmt: skip
     st = models.stack_of(model)
     root = keys.role(keys.seed_keys(1)[0], keys.PARAMS)
-    base = models.init_stack(st, root, (width,), None, 0.0)
+    base = jax.jit(lambda r: models.init_stack(st, r, (width,), None, 0.0))(root)
     p, info = jax.jit(models.refine_params, static_argnums=0)(st, base, x, None, root)
     p = jax.tree.map(lambda a: np.asarray(a, np.float64), p)
     z = np.asarray(x, np.float64) @ p["input"]["kernel"] + p["input"]["bias"]
@@ -225,7 +225,7 @@ def test_propagate_given_batch_refines_on_it():
     # propagate(model, x) refines each seed on x itself and measures on x: q equals what the
     # params refined outside propagate (measure.initial_params) give through params=.
     model = models.MLP(width=16, depth=4, activation="tanh", kernel_init="lsuv")
-    x = jax.random.normal(jax.random.key(5), (12, 16))
+    x = np.random.default_rng(5).standard_normal((12, 16), np.float32)
     res = measure.propagate(model, x, seeds=3, metrics="q")
     params, info = measure.initial_params(model, x, seeds=3)
     ref = measure.propagate(model, x, params=params, metrics="q")
@@ -287,14 +287,15 @@ def test_transformer_every_projection_on_target(center):
         ("attn", "query"), ("attn", "key"), ("attn", "value"), ("attn", "out"),
         ("mlp", "in"), ("mlp", "out"),
     )  # fmt: skip
-    x = 0.5 + jax.random.normal(jax.random.key(6), (32, 40))
+    x = 0.5 + np.random.default_rng(6).standard_normal((32, 40), np.float32)
     roots = jax.vmap(lambda k: keys.role(k, keys.PARAMS))(keys.seed_keys(seeds))
-    base = jax.vmap(lambda r: models.init_stack(st, r, (40,), None, 0.05))(roots)
+    base = jax.jit(jax.vmap(lambda r: models.init_stack(st, r, (40,), None, 0.05)))(roots)
     refine = jax.jit(
         jax.vmap(models.refine_params, in_axes=(None, 0, None, None, 0)), static_argnums=0
     )
     refined = refine(st, base, x, None, roots)[0]
     x64 = np.asarray(x, np.float64)
+    apply = jax.jit(lambda p: models.apply_stack(st, p, x))
     for s in range(seeds):
         p = jax.tree.map(lambda a, s=s: a[s], refined)
         maps, z = _transformer_maps(p, x64, heads, patch)
@@ -304,7 +305,7 @@ def test_transformer_every_projection_on_target(center):
         if center:
             assert np.all(np.abs(mean) < 1e-4), mean
         # The independent forward is the model's: same logits.
-        logits = np.asarray(models.apply_stack(st, p, x), np.float64)
+        logits = np.asarray(apply(p), np.float64)
         np.testing.assert_allclose(logits, maps[-1], rtol=1e-3, atol=1e-4)
         # Negative control: the base draw itself is off target on some map.
         b_maps, _ = _transformer_maps(jax.tree.map(lambda a, s=s: a[s], base), x64, heads, patch)

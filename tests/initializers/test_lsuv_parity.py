@@ -25,15 +25,21 @@ import pytest
 
 from initjax import keys, models
 
-torch = pytest.importorskip(
-    "torch", reason="parity with the lsuv package needs torch: pip install -e '.[compare]'"
-)
-lsuv_pkg = pytest.importorskip(
-    "lsuv", reason="parity with the lsuv package needs it: pip install --no-deps lsuv"
-)
-
 D_IN, WIDTH, DEPTH, OUT, BATCH, SEEDS = 40, 64, 6, 10, 128, 8
-X = 2.0 * np.asarray(jax.random.normal(jax.random.key(7), (BATCH, D_IN)), np.float32)
+# The same inputs for both implementations (their law does not enter the comparison).
+X = 2.0 * np.random.default_rng(7).standard_normal((BATCH, D_IN)).astype(np.float32)
+torch = lsuv_pkg = None  # imported by _packages (torch costs seconds: not at collection)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _packages():
+    global torch, lsuv_pkg
+    torch = pytest.importorskip(
+        "torch", reason="parity with the lsuv package needs torch: pip install -e '.[compare]'"
+    )
+    lsuv_pkg = pytest.importorskip(
+        "lsuv", reason="parity with the lsuv package needs it: pip install --no-deps lsuv"
+    )
 
 
 def _torch_mlp():

@@ -15,7 +15,7 @@ from initjax.models import init_stack, stack_of
 def net():
     model = models.MLP(width=16, depth=2, activation="tanh", kernel_init="glorot_uniform",
                        sigma_b2=0.0, readout=3)  # fmt: skip
-    x = jax.random.normal(jax.random.PRNGKey(1), (5, 7))
+    x = np.random.default_rng(1).standard_normal((5, 7), np.float32)
     y = jnp.array([0, 1, 2, 1, 0])
     return model, stack_of(model), x, y
 

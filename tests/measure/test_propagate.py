@@ -26,7 +26,7 @@ def _same(a: dict, b: dict) -> None:
 # One small network measured with every metric, shared by several tests (one compilation per
 # path).
 REF = MLP(width=6, depth=3, activation="tanh", sigma_w2=1.5, sigma_b2=0.2, readout=2)
-X = jax.random.normal(jax.random.key(7), (4, 5))
+X = np.random.default_rng(7).standard_normal((4, 5), np.float32)
 
 
 @functools.cache
@@ -35,15 +35,9 @@ def _ref(path: str):
 
 
 def test_fused_equals_materialized_bit_for_bit():
-    # Every registered family is held to this in tests/models/test_model_registry.py; here a
-    # conv net on given-shape inputs with a fixed input correlation.
+    # Every registered family is held to this in tests/models/test_model_registry.py; a conv
+    # net on given-shape inputs with a fixed input correlation in the dropout test below.
     fused, mat = _ref("fused"), _ref("materialized")
-    _same(fused.arrays, mat.arrays)
-    assert np.array_equal(fused.diverged, mat.diverged)
-    assert not fused.diverged.any()
-    conv = ConvNet(channels=4, depth=3, ndim=1, activation="relu", kernel_init="he_normal")
-    kw = {"input_shape": (6, 2), "c0": 0.4, "metrics": ("q", "c"), "seeds": 3}
-    fused, mat = propagate(conv, **kw), propagate(conv, path="materialized", **kw)
     _same(fused.arrays, mat.arrays)
     assert np.array_equal(fused.diverged, mat.diverged)
     assert not fused.diverged.any()
@@ -73,10 +67,11 @@ def test_shapes_tables_and_reference_values():
         out = jnp.tanh(zs[-1]) @ p["readout"]["kernel"] + p["readout"]["bias"]
         return out, zs
 
-    zero = jnp.zeros((4, 4, 6))
-    out, zs = forward(X, zero)
+    # The reference computations are compiled (one program each, not one per operation).
+    zero = np.zeros((4, 4, 6), np.float32)
+    out, zs = jax.jit(forward)(X, zero)
     ct = jax.random.normal(keys.role(k, keys.COTANGENT), out.shape)
-    g = jax.grad(lambda pr: jnp.sum(ct * forward(X, pr)[0]))(zero)
+    g = jax.jit(jax.grad(lambda pr: jnp.sum(ct * forward(X, pr)[0])))(zero)
     z = np.stack([np.asarray(v, np.float64) for v in zs])  # (layer, batch, unit)
     gram = np.einsum("lbi,lci->lbc", z, z)
     d = np.sqrt(np.einsum("lbb->lb", gram))
@@ -95,7 +90,7 @@ def test_shapes_tables_and_reference_values():
     def feats(v):  # phi(z^depth) at one input, without the readout
         return jnp.tanh(forward(v[None], jnp.zeros((4, 1, 6)))[1][-1])[0]
 
-    jac = np.asarray(jax.jacfwd(feats)(X[0]), np.float64)
+    jac = np.asarray(jax.jit(jax.jacfwd(feats))(X[0]), np.float64)
     sv = np.linalg.svd(jac, compute_uv=False)
     np.testing.assert_allclose(r.arrays["jac_sv"][1], sv, rtol=1e-4, atol=1e-6)
 
@@ -233,12 +228,13 @@ def test_keep_prob_one_is_bit_identical_to_no_dropout():
 def test_dropout_fused_and_materialized_are_bit_identical(model):
     metrics = ("q", "c") if isinstance(model, ConvNet) else ("q", "c", "grad_sq")
     kw = dict(seeds=3, batch=4, metrics=metrics, keep_prob=0.8)
-    if isinstance(model, ConvNet):
-        kw["input_shape"] = (6, 3)
+    if isinstance(model, ConvNet):  # given-shape inputs with a fixed input correlation
+        kw.update(input_shape=(6, 3), c0=0.4)
     a = propagate(model, path="fused", **kw)
     b = propagate(model, path="materialized", **kw)
     for k in metrics:
         np.testing.assert_array_equal(a.arrays[k], b.arrays[k])
+    assert np.array_equal(a.diverged, b.diverged) and not a.diverged.any()
     assert a.meta["keep_prob"] == 0.8
 
 

@@ -128,18 +128,24 @@ def test_propagate_attention_and_qkv_gradients_against_independent_computations(
     x = gaussian_inputs(keys.role(seeds[0], keys.INPUTS), 3, (8,))
     s = 1
     v = init_params(m, seeds[s], x)["params"]
-    # Attention of block 1 on its input z^0 with Flax's weights function.
-    z0 = st.input_apply(v["input"], x)
-    p1 = jax.tree.map(lambda a: a[0], v["hidden"])
-    h = nn.LayerNorm(epsilon=st.norm_eps).apply({"params": p1["ln1"]}, z0)
-    q = (h @ p1["attn"]["query"]["kernel"] + p1["attn"]["query"]["bias"]).reshape(3, 4, 2, 4)
-    k = (h @ p1["attn"]["key"]["kernel"] + p1["attn"]["key"]["bias"]).reshape(3, 4, 2, 4)
-    w = np.asarray(nn.dot_product_attention_weights(q, k, precision="highest"), np.float64)
+
+    # Attention of block 1 on its input z^0 with Flax's weights function (one compiled program,
+    # not one per operation).
+    @jax.jit
+    def attention_weights(v):
+        z0 = st.input_apply(v["input"], x)
+        p1 = jax.tree.map(lambda a: a[0], v["hidden"])
+        h = nn.LayerNorm(epsilon=st.norm_eps).apply({"params": p1["ln1"]}, z0)
+        q = (h @ p1["attn"]["query"]["kernel"] + p1["attn"]["query"]["bias"]).reshape(3, 4, 2, 4)
+        k = (h @ p1["attn"]["key"]["kernel"] + p1["attn"]["key"]["bias"]).reshape(3, 4, 2, 4)
+        return nn.dot_product_attention_weights(q, k, precision="highest")
+
+    w = np.asarray(attention_weights(v), np.float64)
     ent = np.mean(-np.sum(w * np.log(w), axis=-1))
     np.testing.assert_allclose(r.arrays["attn_entropy"][s, 1], ent, rtol=1e-5)
     # q/k/v kernel gradient norms of the loss <ct, logits> with propagate's cotangent key.
     ct = jax.random.normal(keys.role(seeds[s], keys.COTANGENT), (3, 3), jnp.float32)
-    g = jax.grad(lambda p: jnp.sum(ct * apply_stack(st, p, x)))(v)["hidden"]["attn"]
+    g = jax.jit(jax.grad(lambda p: jnp.sum(ct * apply_stack(st, p, x))))(v)["hidden"]["attn"]
     for col, role in (("grad_wq", "query"), ("grad_wk", "key"), ("grad_wv", "value")):
         want = np.sqrt(np.sum(np.square(np.asarray(g[role]["kernel"], np.float64)), (1, 2)))
         np.testing.assert_allclose(r.arrays[col][s, 1:], want, rtol=1e-4, err_msg=col)

@@ -18,10 +18,28 @@ def separable():
     return x, y, xt, yt
 
 
+# One small network trained by the layer scan and by unrolled layers, per optimizer, shared by
+# the tests below (each training program compiles once per module).
+UNROLL_NET = models.MLP(width=8, depth=4, activation="tanh", kernel_init="lecun_normal", readout=2)
+LRS = [0.05, 0.2]
+_RUNS: dict = {}
+
+
+def _runs(separable, optimizer: str, unroll: bool):
+    """2 learning rates x 2 seeds, 30 steps of batch 16 (the final params kept)."""
+    if (optimizer, unroll) not in _RUNS:
+        spec = TrainSpec(
+            optimizer=optimizer, steps=30, batch_size=16, eval_every=10, keep_params=True,
+            unroll_layers=unroll,
+        )  # fmt: skip
+        _RUNS[optimizer, unroll] = train(
+            UNROLL_NET, separable, seeds=keys.seed_keys(2), learning_rate=LRS, spec=spec
+        )
+    return _RUNS[optimizer, unroll]
+
+
 def test_tiny_mlp_learns_separable_problem(separable):
-    m = models.MLP(width=16, depth=2, activation="tanh", kernel_init="lecun_normal", readout=2)
-    spec = TrainSpec(optimizer="sgd", steps=200, batch_size=32, eval_every=50)
-    r = train(m, separable, seeds=2, learning_rate=0.1, spec=spec)
+    r = _runs(separable, "sgd", False)
     acc = r.arrays["test_acc"][..., -1]
     # 256 test points: at true accuracy 0.99 the binomial sd is 0.006; 0.95 is > 6 sd below.
     assert acc.min() > 0.95, acc
@@ -31,13 +49,16 @@ def test_tiny_mlp_learns_separable_problem(separable):
 
 
 def test_vmapped_training_equals_separate_runs(separable):
-    m = models.MLP(width=8, depth=3, activation="tanh", kernel_init="lecun_normal", readout=2)
-    spec = TrainSpec(optimizer="momentum", steps=40, batch_size=16, eval_every=20)
-    ks = keys.seed_keys(3)
-    together = train(m, separable, seeds=ks, learning_rate=[0.05, 0.2], spec=spec)
-    for h, lr in enumerate([0.05, 0.2]):
-        for s in range(3):
-            alone = train(m, separable, seeds=ks[s : s + 1], learning_rate=lr, spec=spec)
+    # Adam: the optimizer state is vmapped too. Unrolled layers (the default at this depth).
+    together = _runs(separable, "adam", True)
+    ks = keys.seed_keys(2)
+    spec = TrainSpec(
+        optimizer="adam", steps=30, batch_size=16, eval_every=10, keep_params=True,
+        unroll_layers=True,
+    )  # fmt: skip
+    for h, lr in enumerate(LRS):
+        for s in range(2):
+            alone = train(UNROLL_NET, separable, seeds=ks[s : s + 1], learning_rate=lr, spec=spec)
             for k in ("test_acc", "train_loss", "grad_norm0"):
                 # Batched and unbatched matmuls may sum in a different order: float32 rounding.
                 np.testing.assert_allclose(
@@ -51,15 +72,7 @@ def test_unrolled_layers_train_like_the_layer_scan(separable, optimizer):
     # hence the float32 tolerance of the batched-vs-separate test above, on every curve and on
     # every final parameter (a wrong layer order, a skipped layer or a stale gradient would move
     # them by O(1)).
-    m = models.MLP(width=8, depth=4, activation="tanh", kernel_init="lecun_normal", readout=2)
-    runs = {}
-    for unroll in (False, True):
-        spec = TrainSpec(
-            optimizer=optimizer, steps=30, batch_size=16, eval_every=10, keep_params=True,
-            unroll_layers=unroll,
-        )  # fmt: skip
-        runs[unroll] = train(m, separable, seeds=2, learning_rate=[0.05, 0.2], spec=spec)
-    a, b = runs[False], runs[True]
+    a, b = _runs(separable, optimizer, False), _runs(separable, optimizer, True)
     for k in a.arrays:
         np.testing.assert_allclose(a.arrays[k], b.arrays[k], rtol=2e-5, atol=1e-6, err_msg=k)
     for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):

@@ -49,23 +49,25 @@ def test_distinct_units_components_on_a_line():
 
 def test_distinct_units_symmetric_random_and_degenerate():
     rng = np.random.default_rng(0)
+    # Compiled once per shape (as the engine runs it), not one program per operation.
+    du = jax.jit(units.distinct_units, static_argnums=1)
     centres = rng.standard_normal((3, 20))
     # 3 clusters of 4 near-copies (offsets 1e-7 of the norm) stay below the 1e-4 tolerance;
     # independent Gaussian centres are ~sqrt(2) norms apart.
     v = np.repeat(centres, 4, axis=0) * (1 + 1e-7 * rng.standard_normal((12, 1)))
-    assert float(units.distinct_units(v)) == 3
-    assert float(units.distinct_units(np.tile(centres[:1], (7, 1)), 0.0)) == 1
-    assert float(units.distinct_units(rng.standard_normal((16, 20)))) == 16
-    assert float(units.distinct_units(np.zeros((5, 3)))) == 1  # zero init: one silent unit
-    assert float(units.distinct_units(np.ones((1, 3)))) == 1
+    assert float(du(v)) == 3
+    assert float(du(np.tile(centres[:1], (7, 1)), 0.0)) == 1
+    assert float(du(rng.standard_normal((16, 20)))) == 16
+    assert float(du(np.zeros((5, 3)))) == 1  # zero init: one silent unit
+    assert float(du(np.ones((1, 3)))) == 1
     bad = np.ones((4, 3))
     bad[0, 0] = np.nan
-    assert np.isnan(float(units.distinct_units(bad)))
+    assert np.isnan(float(du(bad)))
     with pytest.raises(ValueError, match="rel_tol"):
         units.distinct_units(v, -1.0)
     # vmappable (the engine vmaps over seeds)
-    batch = jnp.stack([jnp.asarray(v, jnp.float32), jnp.asarray(rng.standard_normal((12, 20)))])
-    np.testing.assert_array_equal(jax.vmap(units.distinct_units)(batch), [3, 12])
+    batch = np.stack([v, rng.standard_normal((12, 20))]).astype(np.float32)
+    np.testing.assert_array_equal(jax.jit(jax.vmap(units.distinct_units))(batch), [3, 12])
 
 
 def test_relative_distance_range_closed_form():

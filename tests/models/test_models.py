@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +21,12 @@ from initjax.models import (
     stack_of,
 )
 
-SEEDS = keys.seed_keys(3)
+
+@functools.cache
+def _seeds():
+    """Seeds 0..2 of the key scheme (made on first use: collecting the tests compiles nothing)."""
+    return keys.seed_keys(3)
+
 
 CASES = [
     (MLP(width=8, depth=4, activation="relu", kernel_init="he_normal", sigma_w2=2.0,
@@ -40,8 +47,8 @@ def _equal(a, b) -> bool:
 @pytest.mark.parametrize("model,xshape", CASES)
 def test_linen_init_equals_init_params(model, xshape):
     x = jnp.ones(xshape)
-    linen = model.init({"params": keys.role(SEEDS[1], keys.PARAMS)}, x)
-    assert _equal(linen, init_params(model, SEEDS[1], x))
+    linen = model.init({"params": keys.role(_seeds()[1], keys.PARAMS)}, x)
+    assert _equal(linen, init_params(model, _seeds()[1], x))
     out = model.apply(linen, x)
     assert out.shape[0] == xshape[0] and bool(jnp.all(jnp.isfinite(out)))
 
@@ -49,8 +56,8 @@ def test_linen_init_equals_init_params(model, xshape):
 def test_vmapped_init_params_over_seeds():
     model, xshape = CASES[0]
     x = jnp.ones(xshape)
-    batched = jax.vmap(lambda k: init_params(model, k, x))(SEEDS)
-    assert _equal(init_params(model, SEEDS[2], x), jax.tree.map(lambda v: v[2], batched))
+    batched = jax.vmap(lambda k: init_params(model, k, x))(_seeds())
+    assert _equal(init_params(model, _seeds()[2], x), jax.tree.map(lambda v: v[2], batched))
     k = batched["params"]["input"]["kernel"]
     assert not np.array_equal(k[0], k[1])  # seeds differ
 
@@ -58,8 +65,8 @@ def test_vmapped_init_params_over_seeds():
 def test_key_scheme_recomputed_by_hand():
     # Layer l's kernel is draw_kernel(init, fold_in(fold_in(role(seed, PARAMS), l), KERNEL)).
     m = MLP(width=8, depth=3, kernel_init="he_normal", sigma_w2=1.5, sigma_b2=0.3)
-    v = init_params(m, SEEDS[2], in_shape=(5,))["params"]
-    root = keys.role(SEEDS[2], keys.PARAMS)
+    v = init_params(m, _seeds()[2], in_shape=(5,))["params"]
+    root = keys.role(_seeds()[2], keys.PARAMS)
     init = initializers.get("he_normal")
     for layer in (1, 2, 3):
         lk = jax.random.fold_in(root, layer)
@@ -74,8 +81,8 @@ def test_key_scheme_recomputed_by_hand():
 
 def test_mlp_forward_matches_unrolled_loop():
     m = CASES[0][0]  # relu, readout 3
-    x = jax.random.normal(jax.random.key(5), (3, 5))
-    v = init_params(m, SEEDS[0], x)["params"]
+    x = np.random.default_rng(5).standard_normal((3, 5), np.float32)
+    v = init_params(m, _seeds()[0], x)["params"]
     h = x @ v["input"]["kernel"] + v["input"]["bias"]
     for i in range(4):
         h = jax.nn.relu(h) @ v["hidden"]["kernel"][i] + v["hidden"]["bias"][i]
@@ -85,8 +92,8 @@ def test_mlp_forward_matches_unrolled_loop():
 
 def test_conv_circular_padding_is_translation_equivariant():
     m = ConvNet(channels=4, depth=3, ndim=1, kernel_size=3, activation="tanh", sigma_b2=0.1)
-    x = jax.random.normal(jax.random.key(1), (2, 12, 1))
-    v = init_params(m, SEEDS[0], x)
+    x = np.random.default_rng(1).standard_normal((2, 12, 1), np.float32)
+    v = init_params(m, _seeds()[0], x)
     y = m.apply(v, x)
     y_shift = m.apply(v, jnp.roll(x, 5, axis=1))
     np.testing.assert_allclose(jnp.roll(y, 5, axis=1), y_shift, rtol=1e-5, atol=1e-6)
@@ -97,12 +104,12 @@ def test_conv_circular_padding_is_translation_equivariant():
 
 
 def test_resmlp_disabled_branches_keep_the_input_projection():
-    x = jax.random.normal(jax.random.key(2), (3, 5))
+    x = np.random.default_rng(2).standard_normal((3, 5), np.float32)
     for m in (
         ResMLP(width=6, depth=5, alpha=0.0),  # SkipInit / ReZero
         ResMLP(width=6, depth=5, last_init="zeros", branch_scale=fixup_branch_scale(5, 2)),
     ):
-        v = init_params(m, SEEDS[0], x)["params"]
+        v = init_params(m, _seeds()[0], x)["params"]
         z0 = x @ v["input"]["kernel"] + v["input"]["bias"]
         np.testing.assert_array_equal(m.apply({"params": v}, x), jax.nn.relu(z0))
 
@@ -111,7 +118,7 @@ def test_resmlp_block_formula_with_pre_norm():
     m = ResMLP(width=6, depth=1, pre_norm=True, activation="tanh", alpha=0.7, sigma_b2=0.1)
     st = stack_of(m)
     p = st.layer_init(jax.random.key(3), None, 0.1)
-    z = jax.random.normal(jax.random.key(4), (2, 6)) * 3 + 1
+    z = np.random.default_rng(4).standard_normal((2, 6), np.float32) * 3 + 1
     n = (z - z.mean(-1, keepdims=True)) / jnp.sqrt(z.var(-1, keepdims=True) + 1e-6)
     a = jnp.tanh(jnp.tanh(n) @ p["dense_0"]["kernel"] + p["dense_0"]["bias"])
     ref = z + 0.7 * (a @ p["dense_1"]["kernel"] + p["dense_1"]["bias"])
@@ -162,13 +169,13 @@ def test_incompatible_initializers_fail_before_compiling():
     with pytest.raises(ValueError, match="kernel_init.*input kernel"):
         init_params(
             MLP(width=4, depth=2, kernel_init=jax.nn.initializers.delta_orthogonal()),
-            SEEDS[0],
+            _seeds()[0],
             in_shape=(4,),
         )
     with pytest.raises(ValueError, match="bias_init.*bias"):
-        init_params(MLP(width=4, depth=2, bias_init="he_normal"), SEEDS[0], in_shape=(4,))
+        init_params(MLP(width=4, depth=2, bias_init="he_normal"), _seeds()[0], in_shape=(4,))
     with pytest.raises(ValueError, match="x: an MLP"):
-        MLP(width=4, depth=2).init({"params": SEEDS[0]}, jnp.ones((2, 3, 3)))
+        MLP(width=4, depth=2).init({"params": _seeds()[0]}, jnp.ones((2, 3, 3)))
 
 
 # --- dropout (inverted; masks from the dropout key role) ---------------------------------------
@@ -205,7 +212,7 @@ def test_mlp_dropout_follows_the_key_scheme():
     keys.layer(root, l) (hidden l = 1..depth, readout depth + 1); no key: no dropout."""
     rho, depth = 0.6, 3
     mk = models.MLP(width=16, depth=depth, sigma_w2=1.5, sigma_b2=0.1, keep_prob=rho, readout=5)
-    x = jax.random.normal(jax.random.key(1), (4, 8))
+    x = np.random.default_rng(1).standard_normal((4, 8), np.float32)
     seed = keys.seed_keys(1)[0]
     v = models.init_params(mk, seed, x)
     root = keys.role(seed, keys.DROPOUT)
@@ -215,14 +222,17 @@ def test_mlp_dropout_follows_the_key_scheme():
         u = jax.random.uniform(keys.layer(root, layer), h.shape, jnp.float32)
         return jnp.where(u < rho, h / np.float32(rho), 0.0)
 
-    hi = "highest"
-    z = jnp.matmul(x, p["input"]["kernel"], precision=hi) + p["input"]["bias"]
-    for layer in range(1, depth + 1):
-        k, b = p["hidden"]["kernel"][layer - 1], p["hidden"]["bias"][layer - 1]
-        z = jnp.matmul(masked(jnp.tanh(z), layer), k, precision=hi) + b
-    y = jnp.matmul(masked(jnp.tanh(z), depth + 1), p["readout"]["kernel"], precision=hi)
-    y = y + p["readout"]["bias"]
-    np.testing.assert_allclose(mk.apply(v, x, root), y, rtol=1e-5, atol=1e-6)
+    @jax.jit  # the reference as one compiled program (not one per operation)
+    def reference(p):
+        hi = "highest"
+        z = jnp.matmul(x, p["input"]["kernel"], precision=hi) + p["input"]["bias"]
+        for layer in range(1, depth + 1):
+            k, b = p["hidden"]["kernel"][layer - 1], p["hidden"]["bias"][layer - 1]
+            z = jnp.matmul(masked(jnp.tanh(z), layer), k, precision=hi) + b
+        y = jnp.matmul(masked(jnp.tanh(z), depth + 1), p["readout"]["kernel"], precision=hi)
+        return y + p["readout"]["bias"]
+
+    np.testing.assert_allclose(mk.apply(v, x, root), reference(p), rtol=1e-5, atol=1e-6)
     # Evaluation (no key) is the network without dropout; keep_prob = 1 ignores the key.
     plain = models.MLP(width=16, depth=depth, sigma_w2=1.5, sigma_b2=0.1, readout=5)
     np.testing.assert_array_equal(mk.apply(v, x), plain.apply(v, x))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,7 +12,11 @@ import pytest
 from initjax import initializers
 from initjax.models import MLP, _params
 
-KEY = jax.random.key(0)
+
+@functools.cache
+def _key():
+    """The key of every draw (made on first use: collecting compiles nothing)."""
+    return jax.random.key(0)
 
 
 def _var_tol(n: int) -> float:
@@ -28,7 +34,7 @@ def _var_tol(n: int) -> float:
 def test_kernel_variance_is_sigma_w2_over_fan_in(name, shape, sigma_w2):
     init = initializers.get(name)
     fan_in, fan_out = shape
-    w = _params.draw_kernel(init, KEY, shape, fan_in, fan_out, sigma_w2)
+    w = _params.draw_kernel(init, _key(), shape, fan_in, fan_out, sigma_w2)
     got = float(jnp.var(w)) * fan_in
     assert abs(got / sigma_w2 - 1) < _var_tol(w.size)
 
@@ -36,22 +42,22 @@ def test_kernel_variance_is_sigma_w2_over_fan_in(name, shape, sigma_w2):
 def test_kernel_rescale_is_a_multiple_of_the_raw_draw():
     # w = sqrt(sigma_w2 / (fan_in * v)) * init(key, shape) with v = 2 / fan_in for he_normal.
     init = initializers.get("he_normal")
-    raw = init(KEY, (32, 16))
-    w = _params.draw_kernel(init, KEY, (32, 16), 32, 16, 0.5)
+    raw = init(_key(), (32, 16))
+    w = _params.draw_kernel(init, _key(), (32, 16), 32, 16, 0.5)
     np.testing.assert_allclose(np.asarray(w), np.asarray(raw) * np.sqrt(0.5 / 2.0), rtol=1e-6)
 
 
 def test_sigma_w2_none_uses_the_initializer_as_given():
     init = initializers.get("glorot_normal")
-    w = _params.draw_kernel(init, KEY, (8, 8), 8, 8, None)
-    assert np.array_equal(np.asarray(w), np.asarray(init(KEY, (8, 8))))
+    w = _params.draw_kernel(init, _key(), (8, 8), 8, 8, None)
+    assert np.array_equal(np.asarray(w), np.asarray(init(_key(), (8, 8))))
 
 
 def test_callable_without_promise_and_sigma_w2_is_an_error():
     # No silent unit-gain guess: a He-scaled callable would get Var 2 sigma_w2 / fan_in.
     he = jax.nn.initializers.he_normal()
     with pytest.raises(ValueError, match="kernel initializer: sigma_w2 rescales.*with_variance"):
-        _params.draw_kernel(he, KEY, (16, 16), 16, 16, 1.0)
+        _params.draw_kernel(he, _key(), (16, 16), 16, 16, 1.0)
     with pytest.raises(ValueError, match="kernel_init: sigma_w2.*no known variance"):
         MLP(width=8, depth=2, kernel_init=he, sigma_w2=1.0)
     with pytest.raises(ValueError, match="registry entry 'identity' promises no variance"):
@@ -66,11 +72,11 @@ def test_declared_variance_rescales_exactly():
     # Orthogonal square W has W^T W = I, i.e. Var = 1/fan_in: declared as such and rescaled by
     # sqrt(sigma_w2 / (fan_in * 1/fan_in)), the Gram matrix is sigma_w2 * I (float32 rounding).
     ortho = initializers.with_variance(jax.nn.initializers.orthogonal(), lambda fi, fo: 1 / fi)
-    w = _params.draw_kernel(ortho, KEY, (16, 16), 16, 16, 3.0)
+    w = _params.draw_kernel(ortho, _key(), (16, 16), 16, 16, 3.0)
     np.testing.assert_allclose(np.asarray(w.T @ w), 3.0 * np.eye(16), atol=1e-5)
     # A declared He callable gets Var = sigma_w2 / fan_in, not 2 sigma_w2 / fan_in.
     he = initializers.with_variance(jax.nn.initializers.he_normal(), lambda fi, fo: 2 / fi)
-    w = _params.draw_kernel(he, KEY, (512, 512), 512, 512, 1.0)
+    w = _params.draw_kernel(he, _key(), (512, 512), 512, 512, 1.0)
     # 512^2 Gaussian draws: relative SE of the sample variance sqrt(2 / 512^2) = 0.28 %.
     assert abs(float(np.var(np.asarray(w))) * 512 - 1.0) < 5 * np.sqrt(2 / 512**2)
     MLP(width=8, depth=2, kernel_init=he, sigma_w2=1.0)
@@ -101,22 +107,22 @@ def test_with_variance_rejects_bad_declarations(init, variance, exc):
 @pytest.mark.parametrize("name", ["zeros", "ones"])
 def test_zero_promise_is_not_rescaled(name):
     init = initializers.get(name)
-    w = _params.draw_kernel(init, KEY, (4, 5), 4, 5, 2.0)
-    assert np.array_equal(np.asarray(w), np.asarray(init(KEY, (4, 5))))
+    w = _params.draw_kernel(init, _key(), (4, 5), 4, 5, 2.0)
+    assert np.array_equal(np.asarray(w), np.asarray(init(_key(), (4, 5))))
 
 
 def test_bias_draws():
-    assert not np.any(np.asarray(_params.draw_bias(None, KEY, (64,), 0.0)))
-    b = _params.draw_bias(None, KEY, (4096,), 0.25)
+    assert not np.any(np.asarray(_params.draw_bias(None, _key(), (64,), 0.0)))
+    b = _params.draw_bias(None, _key(), (4096,), 0.25)
     assert abs(float(jnp.var(b)) / 0.25 - 1) < _var_tol(b.size)
-    c = _params.draw_bias(initializers.get("constant", value=0.3), KEY, (3,), 5.0)
+    c = _params.draw_bias(initializers.get("constant", value=0.3), _key(), (3,), 5.0)
     np.testing.assert_allclose(np.asarray(c), 0.3)
 
 
 def test_traced_sigma_gives_common_random_numbers():
     init = initializers.get("he_normal")
     s = jnp.array([0.5, 1.0, 4.0])
-    ws = jax.vmap(lambda v: _params.draw_kernel(init, KEY, (8, 8), 8, 8, v))(s)
+    ws = jax.vmap(lambda v: _params.draw_kernel(init, _key(), (8, 8), 8, 8, v))(s)
     # Same draw, different multipliers: w(4) / w(1) = 2 and w(0.5) / w(1) = sqrt(0.5) exactly
     # up to one rounding of the multiplier.
     np.testing.assert_allclose(np.asarray(ws[2]), 2 * np.asarray(ws[1]), rtol=1e-6)

@@ -3,6 +3,8 @@ attention and LayerNorm, causality, residual schemes, roles, bad input."""
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -13,7 +15,11 @@ from initjax import initializers, keys
 from initjax.models import Transformer, build, draw_kernel, init_params, stack_of
 from initjax.models.transformer import ROLES, param_roles, sinusoidal_positions
 
-SEED = keys.seed_keys(2)[1]
+
+@functools.cache
+def _seed() -> jax.Array:
+    """Seed 1 of the key scheme (drawn on first use: no compiling while tests are collected)."""
+    return keys.seed_keys(2)[1]
 
 
 def _equal(a, b) -> bool:
@@ -24,31 +30,31 @@ def _equal(a, b) -> bool:
 # Shared models (compiled once per test session): a pre-LN GPT-2-initialised patch model and a
 # post-LN, causal, QK-normed DeepNorm token model read out at the last token.
 PRE = Transformer(width=16, depth=2, heads=2, norm="pre", recipe="gpt2", patch=4, readout=3)
-X_PRE = jax.random.normal(jax.random.key(0), (3, 12))
+X_PRE = np.random.default_rng(0).standard_normal((3, 12), np.float32)
 POST = Transformer(width=16, depth=2, heads=4, vocab=11, causal=True, readout=5, pool="last",
                    recipe="deepnorm", qk_norm=True)  # fmt: skip
-X_POST = jnp.array([[1, 2, 3, 4, 5], [10, 0, 0, 7, 2]], jnp.float32)
+X_POST = np.array([[1, 2, 3, 4, 5], [10, 0, 0, 7, 2]], np.float32)
 
 
 @pytest.fixture(scope="module")
 def pre_params():
-    return init_params(PRE, SEED, X_PRE)
+    return init_params(PRE, _seed(), X_PRE)
 
 
 @pytest.fixture(scope="module")
 def post_params():
-    return init_params(POST, SEED, X_POST)
+    return init_params(POST, _seed(), X_POST)
 
 
 def test_linen_init_equals_init_params(pre_params, post_params):
     for model, x, v in ((PRE, X_PRE, pre_params), (POST, X_POST, post_params)):
-        linen = model.init({"params": keys.role(SEED, keys.PARAMS)}, x)
+        linen = model.init({"params": keys.role(_seed(), keys.PARAMS)}, x)
         assert _equal(linen, v)
 
 
 def test_role_keys_recomputed_by_hand(pre_params):
     v = pre_params["params"]
-    root = keys.role(SEED, keys.PARAMS)
+    root = keys.role(_seed(), keys.PARAMS)
     n = initializers.get("normal", stddev=0.02)
     for layer in (1, 2):
         lk = keys.layer(root, layer)
@@ -116,15 +122,19 @@ def _reference(st, params, x):
 def test_forward_matches_flax_attention_and_layernorm(pre_params, post_params):
     for model, x, v in ((PRE, X_PRE, pre_params), (POST, X_POST, post_params)):
         st = stack_of(model)
-        ref = _reference(st, v["params"], x)
-        np.testing.assert_allclose(model.apply(v, x), ref, rtol=2e-5, atol=2e-5)
+        # Both sides compiled (one program each instead of one per operation).
+        ref = jax.jit(lambda p, st=st, x=x: _reference(st, p, x))(v["params"])
+        out = jax.jit(model.apply)(v, x)
+        np.testing.assert_allclose(out, ref, rtol=2e-5, atol=2e-5)
     assert stack_of(POST).skip_scale == pytest.approx(4.0**0.25)  # DeepNorm (2L)^(1/4)
 
 
 def test_causal_outputs_ignore_later_tokens(post_params):
     m = POST.clone(readout=None)  # features (B, T, width)
     v = {"params": {k: post_params["params"][k] for k in ("input", "hidden")}}
-    x = jnp.concatenate([X_POST[:1], X_POST[:1].at[0, 3:].set(9.0)])  # later tokens changed
+    x = jnp.concatenate(
+        [X_POST[:1], jnp.asarray(X_POST[:1]).at[0, 3:].set(9.0)]
+    )  # later tokens changed
     y = m.apply(v, x)
     np.testing.assert_array_equal(y[0, :3], y[1, :3])
     assert not np.allclose(y[0, 3:], y[1, 3:])
@@ -136,9 +146,9 @@ def test_zero_branch_gain_makes_blocks_identities():
     # ReZero / SkipInit (alpha = 0) without norm: z^L = z^0; also Linen init == init_params.
     m = Transformer(width=8, depth=3, heads=2, norm="none", alpha=0.0, positions="sinusoidal",
                     recipe="torch", mlp_width=0, branch_exponent=0.5)  # fmt: skip
-    x = jax.random.normal(jax.random.key(1), (2, 6, 5))
-    v = init_params(m, SEED, x)
-    assert _equal(m.init({"params": keys.role(SEED, keys.PARAMS)}, x), v)
+    x = np.random.default_rng(1).standard_normal((2, 6, 5), np.float32)
+    v = init_params(m, _seed(), x)
+    assert _equal(m.init({"params": keys.role(_seed(), keys.PARAMS)}, x), v)
     p = v["params"]
     z0 = x @ p["input"]["patch"]["kernel"] + p["input"]["patch"]["bias"]
     z0 = z0 + sinusoidal_positions(6, 8)
@@ -225,14 +235,14 @@ def test_bad_arguments_raise_clear_errors(kw, match):
 
 def test_bad_input_shapes_raise_before_compiling():
     with pytest.raises(ValueError, match="multiple of 3"):
-        init_params(Transformer(width=8, depth=1, heads=2, patch=3), SEED, in_shape=(10,))
+        init_params(Transformer(width=8, depth=1, heads=2, patch=3), _seed(), in_shape=(10,))
     with pytest.raises(ValueError, match="token ids"):
-        init_params(Transformer(width=8, depth=1, heads=2, vocab=3), SEED, in_shape=(4, 2))
+        init_params(Transformer(width=8, depth=1, heads=2, vocab=3), _seed(), in_shape=(4, 2))
     with pytest.raises(ValueError, match="features"):
-        init_params(Transformer(width=8, depth=1, heads=2), SEED, in_shape=(10,))
+        init_params(Transformer(width=8, depth=1, heads=2), _seed(), in_shape=(10,))
     with pytest.raises(ValueError, match="delta_orthogonal"):
         init_params(
             Transformer(width=8, depth=1, heads=2, kernel_init="delta_orthogonal"),
-            SEED,
+            _seed(),
             in_shape=(4, 3),
         )

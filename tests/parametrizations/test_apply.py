@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,7 +13,11 @@ from initjax import keys, models
 from initjax import parametrizations as P
 from initjax.models import apply_stack, init_stack
 
-KEY = keys.seed_keys(1)[0]
+
+@functools.cache
+def _key():
+    """Seed 0 of the key scheme (made on first use: collecting the tests compiles nothing)."""
+    return keys.seed_keys(1)[0]
 
 
 def _mlp(width, **kw):
@@ -43,7 +49,7 @@ def test_init_is_the_sp_draw_rescaled_and_has_the_promised_variance():
     sp = P.parametrize(m, "sp", in_shape=(12,))
     mup = P.parametrize(m, "mup", base_width=base, in_shape=(12,))
     ntk = P.parametrize(m, "ntk", base_width=base, in_shape=(12,))
-    p_sp, p_mup, p_ntk = sp.init(KEY), mup.init(KEY), ntk.init(KEY)
+    p_sp, p_mup, p_ntk = sp.init(_key()), mup.init(_key()), ntk.init(_key())
     # Same keys: each parameter is the SP draw times sqrt(init_var), exactly.
     np.testing.assert_array_equal(p_sp["hidden"]["kernel"], p_mup["hidden"]["kernel"])
     np.testing.assert_allclose(
@@ -64,8 +70,8 @@ def test_init_is_the_sp_draw_rescaled_and_has_the_promised_variance():
 def test_forward_uses_the_multipliers():
     m = _mlp(64)
     pz = P.parametrize(m, "mup", base_width=16, in_shape=(12,))
-    params = pz.init(KEY)
-    x = jax.random.normal(jax.random.key(1), (3, 12))
+    params = pz.init(_key())
+    x = np.random.default_rng(1).standard_normal((3, 12), np.float32)
     # By hand: the readout computes relu(z^L) @ (W_r / 4) + b_r; everything else as SP.
     z = x @ params["input"]["kernel"] + params["input"]["bias"]
     for i in range(2):
@@ -81,8 +87,8 @@ def test_branch_multiplier_acts_on_the_branch_output():
     dividing each block's learnable gain by m_L^alpha (z + alpha (W a + b))."""
     r = models.ResMLP(width=32, depth=8, readout=3, pre_norm=True, sigma_b2=0.1)
     pz = P.parametrize(r, "completep", base_width=32, base_depth=2, in_shape=(6,))
-    x = jax.random.normal(jax.random.key(2), (4, 6))
-    params = pz.init(KEY)
+    x = np.random.default_rng(2).standard_normal((4, 6), np.float32)
+    params = pz.init(_key())
     gains = {**params, "hidden": {**params["hidden"], "alpha": params["hidden"]["alpha"] / 4}}
     np.testing.assert_allclose(
         pz.apply(params, x), apply_stack(models.stack_of(r), gains, x), rtol=1e-5, atol=1e-6
@@ -123,8 +129,8 @@ def test_base_model_instead_of_base_width():
 def test_sp_init_equals_the_model_init():
     m = _mlp(16)
     pz = P.parametrize(m, "sp", in_shape=(12,))
-    want = init_stack(models.stack_of(m), keys.role(KEY, keys.PARAMS), (12,), 2.0, 0.0)
-    got = pz.init(KEY)
+    want = init_stack(models.stack_of(m), keys.role(_key(), keys.PARAMS), (12,), 2.0, 0.0)
+    got = pz.init(_key())
     assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), got, want))
 
 

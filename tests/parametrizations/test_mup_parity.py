@@ -29,33 +29,39 @@ import numpy as np
 import optax
 import pytest
 
-torch = pytest.importorskip(
-    "torch", reason="torch not installed (CPU build: pip install torch; or the compare extra)"
-)
-mup = pytest.importorskip("mup", reason="mup not installed: pip install --no-deps mup")
-
-from initjax import keys, models  # noqa: E402
-from initjax import parametrizations as P  # noqa: E402
+from initjax import keys, models
+from initjax import parametrizations as P
 
 D_IN, N_OUT, DEPTH, BASE, WIDTH = 12, 10, 2, 64, 256
 REPLICAS = 48
+# torch, mup and the torch model class are set by _packages (importing torch takes seconds: not
+# while collecting).
+torch = mup = TorchMLP = None
 
 
-class TorchMLP(torch.nn.Module):
-    def __init__(self, width: int):
-        super().__init__()
-        self.input = torch.nn.Linear(D_IN, width)
-        self.hidden = torch.nn.ModuleList([torch.nn.Linear(width, width) for _ in range(DEPTH)])
-        self.readout = mup.MuReadout(width, N_OUT)
+@pytest.fixture(autouse=True, scope="module")
+def _packages():
+    global torch, mup, TorchMLP
+    torch = pytest.importorskip(
+        "torch", reason="torch not installed (CPU build: pip install torch; or the compare extra)"
+    )
+    mup = pytest.importorskip("mup", reason="mup not installed: pip install --no-deps mup")
 
-    def forward(self, x):
-        z = self.input(x)
-        for layer in self.hidden:
-            z = layer(torch.relu(z))
-        return self.readout(torch.relu(z))
+    class TorchMLP(torch.nn.Module):  # noqa: F811 (module global, defined once torch is here)
+        def __init__(self, width: int):
+            super().__init__()
+            self.input = torch.nn.Linear(D_IN, width)
+            self.hidden = torch.nn.ModuleList([torch.nn.Linear(width, width) for _ in range(DEPTH)])
+            self.readout = mup.MuReadout(width, N_OUT)
+
+        def forward(self, x):
+            z = self.input(x)
+            for layer in self.hidden:
+                z = layer(torch.relu(z))
+            return self.readout(torch.relu(z))
 
 
-def _torch_model(width: int, seed: int) -> TorchMLP:
+def _torch_model(width: int, seed: int):
     torch.manual_seed(seed)
     model = TorchMLP(width)
     mup.set_base_shapes(model, TorchMLP(BASE))
@@ -141,7 +147,7 @@ def test_init_variance_scaling_equals_mup():
     )
 
 
-def _copy_into_torch(model: TorchMLP, params) -> None:
+def _copy_into_torch(model, params) -> None:
     with torch.no_grad():
         for name, p in model.named_parameters():
             path, layer = _path(name)
@@ -163,7 +169,7 @@ def test_forward_and_one_step_equal_mup(pz, opt_name):
     y = rng.integers(0, N_OUT, size=16)
     # Forward: MuReadout's W (x / width_mult) + b == initjax's x (W * multiplier) + b.
     out_t = model(torch.from_numpy(x)).detach().numpy()
-    np.testing.assert_allclose(out_t, pz.apply(params, x), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out_t, jax.jit(pz.apply)(params, x), rtol=1e-4, atol=1e-5)
     lr = 0.1 if opt_name == "sgd" else 1e-3
     # One step on the cross-entropy of the batch.
     opt = (mup.MuSGD if opt_name == "sgd" else mup.MuAdam)(model.parameters(), lr=lr)
@@ -172,11 +178,16 @@ def test_forward_and_one_step_equal_mup(pz, opt_name):
     loss.backward()
     opt.step()
     tx = pz.optimizer(opt_name, lr)
-    grads = jax.grad(
-        lambda q: optax.softmax_cross_entropy_with_integer_labels(pz.apply(q, x), y).mean()
-    )(params)
-    upd, _ = tx.update(grads, tx.init(params), params)
-    new = optax.apply_updates(params, upd)
+
+    @jax.jit  # one compiled program (not one per operation)
+    def step(params):
+        grads = jax.grad(
+            lambda q: optax.softmax_cross_entropy_with_integer_labels(pz.apply(q, x), y).mean()
+        )(params)
+        upd, _ = tx.update(grads, tx.init(params), params)
+        return grads, optax.apply_updates(params, upd)
+
+    grads, new = step(params)
     for name, p in model.named_parameters():
         path, layer = _path(name)
         a = np.asarray(new[path[0]][path[1]])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,7 +15,13 @@ from initjax import parametrizations as P
 from initjax.measure.train import TrainSpec, make_optimizer, train
 from initjax.parametrizations import Rule, Scaling
 
-KEY = keys.seed_keys(1)[0]
+
+@functools.cache
+def _key():
+    """Seed 0 of the key scheme (made on first use: collecting compiles nothing)."""
+    return keys.seed_keys(1)[0]
+
+
 LR, WD, EPS = 0.1, 0.01, 1e-3
 
 
@@ -21,21 +29,12 @@ LR, WD, EPS = 0.1, 0.01, 1e-3
 def setup():
     m = models.MLP(width=16, depth=2, readout=2, activation="tanh")
     pz = P.parametrize(m, "mup", base_width=4, in_shape=(3,))
-    params = pz.init(KEY)
-    # Gradients of the size of eps, so the per-parameter epsilon matters.
-    leaves, tdef = jax.tree.flatten(params)
-    ks = jax.random.split(jax.random.key(7), 2 * len(leaves))
-    g1 = tdef.unflatten(
-        [
-            1e-3 * jax.random.normal(k, a.shape)
-            for k, a in zip(ks[: len(leaves)], leaves, strict=True)
-        ]
-    )
-    g2 = tdef.unflatten(
-        [
-            1e-3 * jax.random.normal(k, a.shape)
-            for k, a in zip(ks[len(leaves) :], leaves, strict=True)
-        ]
+    params = pz.init(_key())
+    # Gradients of the size of eps, so the per-parameter epsilon matters (any law will do).
+    rng = np.random.default_rng(7)
+    g1, g2 = (
+        jax.tree.map(lambda a: 1e-3 * rng.standard_normal(a.shape).astype(np.float32), params)
+        for _ in range(2)
     )
     return pz, params, g1, g2
 
@@ -78,11 +77,12 @@ def _expected(name, pz, p0, g1, g2):
 def test_one_step_equals_the_hand_computed_update(setup, name):
     pz, params, g1, g2 = setup
     tx = pz.optimizer(name, LR, eps=EPS, weight_decay=WD)
+    update = jax.jit(tx.update)  # one compiled program (not one per operation)
     state = tx.init(params)
-    upd, state = tx.update(g1, state, params)
+    upd, state = update(g1, state, params)
     if name == "momentum":
         p1 = optax.apply_updates(params, upd)
-        upd, state = tx.update(g2, state, p1)
+        upd, state = update(g2, state, p1)
     want = _expected(name, pz, params, g1, g2)
     got = jax.tree.map(lambda a: np.asarray(a, np.float64), upd)
     flat_w, flat_g = jax.tree.leaves(want), jax.tree.leaves(got)
@@ -163,12 +163,12 @@ def test_table3_and_table8_forms_train_the_same_function(name):
     """Table 3 and Table 8 of TP5 differ in how the readout is written (W vs W / fan_in) but are
     the same parametrization: with the same keys the logits agree at every step (float32)."""
     m = models.MLP(width=64, depth=2, readout=3, activation="tanh")
-    x = jax.random.normal(jax.random.key(3), (32, 5))
+    x = np.random.default_rng(3).standard_normal((32, 5), np.float32)
     y = jax.random.randint(jax.random.key(4), (32,), 0, 3)
     logits = {}
     for p in (P.MUP, MUP_TABLE3):
         pz = P.parametrize(m, p, base_width=16, in_shape=(5,))
-        params = pz.init(KEY)
+        params = pz.init(_key())
         tx = pz.optimizer(name, 0.05 if name == "sgd" else 0.01)
 
         def step(carry, _, pz=pz, tx=tx):
