@@ -36,6 +36,8 @@ __all__ = [
     "map_chunks",
     "bucket_size",
     "on_cells",
+    "MIN_BUCKET",
+    "LARGE_BUCKET",
 ]
 
 # Gauss–Legendre nodes per panel of the quadrature's wide-range layout (the small-q layout uses
@@ -87,12 +89,24 @@ def map_chunks(fn, xs: tuple[jax.Array, ...], size: int):
     return jax.tree_util.tree_map(lambda y: y.reshape((chunks * size,) + y.shape[2:])[:n], out)
 
 
+# Grids are padded to at least this many cells: one program serves every grid of 1..16 cells
+# (scalars included), at a run-time cost of microseconds per padding cell.
+MIN_BUCKET = 16
+# Above this many cells grids are padded to whole multiples of it instead of the next power of
+# two: at most 1023 padding cells (< 10% beyond 10^4 cells) where the compiled program's run
+# time, not its compilation, is what counts.
+LARGE_BUCKET = 1024
+
+
 def bucket_size(n: int, multiple: int = 1) -> int:
     """Cells a batch of ``n`` cells is padded to: ``multiple`` times the next power of two
-    >= ceil(n / multiple) (so 1, 2, 4, 8, ... for multiple = 1). Batches of 1..N cells then
-    share at most ceil(log2(N / multiple)) + 1 compiled programs, at most 2x the cells."""
-    chunks = max(1, -(-n // multiple))
-    return multiple * (1 << (chunks - 1).bit_length())
+    >= ceil(n / multiple), at least :data:`MIN_BUCKET` (16, 32, 64, ... for multiple = 1), up to
+    :data:`LARGE_BUCKET` cells; whole multiples of :data:`LARGE_BUCKET` beyond. Batches of
+    1..N <= 1024 cells then share at most ceil(log2 N) - 3 (at least 1) compiled programs.
+    ``multiple``: a power of two <= 1024.
+    """
+    size = max(MIN_BUCKET, multiple * (1 << (max(1, -(-n // multiple)) - 1).bit_length()))
+    return size if size <= LARGE_BUCKET else -(-n // LARGE_BUCKET) * LARGE_BUCKET
 
 
 def on_cells(
@@ -106,10 +120,10 @@ def on_cells(
 
     The theory's jitted functions compile one program per argument shape; a grid of 5 cells and
     one of 7 would each compile the same solver again (seconds each). Here the cells are
-    broadcast together, flattened to 1-D and padded to :func:`bucket_size` cells, so grids of
-    any size up to N reuse at most ceil(log2 N) + 1 programs; the padding is cut off and the
-    result reshaped to the broadcast shape (leading axis of every output leaf: the cells;
-    trailing axes kept).
+    broadcast together, flattened to 1-D and padded to :func:`bucket_size` cells (16, 32, 64,
+    ...), so grids of any size up to N <= 1024 reuse at most max(1, ceil(log2 N) - 3) programs
+    (one for 1..16 cells); the padding is cut off and the result reshaped to the broadcast
+    shape (leading axis of every output leaf: the cells; trailing axes kept).
 
     What padding does: the padding cells are copies of one real cell (``pad="first"``: the
     first cell; ``"last"``: the last, which keeps :func:`map_chunks`' chunks exactly as they
@@ -120,8 +134,8 @@ def on_cells(
     count, and a copy finishes at the same step as its original, so the loops run no extra
     step and no cell's value, ``converged`` flag or ``iterations`` changes; (2) the
     quadrature's panel layout (``lax.cond`` on "every q of the batch <= Q_SMALL") sees the
-    same set of values. So padding changes no cell (tests/theory/test_buckets.py: bitwise
-    against the unpadded program).
+    same set of values. So padding changes no cell (tests/theory/test_fixed_points.py: bitwise
+    against the programs of the unpadded shape, iteration counts included).
 
     Traced cells (under an outer ``jit``/``vmap``) and empty batches are passed through
     unchanged: there the caller's trace fixes the shapes anyway.

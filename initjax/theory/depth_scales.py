@@ -150,8 +150,10 @@ def analyse(
     """The full mean-field analysis (q*, c*, chi_1, chi_c, xi_q, xi_c, converged) in one call.
 
     Arguments broadcast (arrays of sigma_w2 / sigma_b2 evaluate a grid in one compiled call).
-    Concrete grids run flattened and padded to a power-of-two number of cells (copies of the
-    first cell), so grids of up to N cells share ceil(log2 N) + 1 compiled programs; padding
+    Concrete grids run flattened and padded to a power-of-two number of cells, at least 16
+    (whole multiples of 1024 beyond 1024; copies of the first cell), so all grids of 1..16
+    cells share one compiled program and grids of up to N <= 1024 cells ceil(log2 N) - 3;
+    padding
     changes no cell's value, ``converged`` flag or solver steps
     (:func:`initjax.theory._common.on_cells`). Arguments and errors as :func:`depth_scales`.
     """

@@ -22,9 +22,11 @@ def _equal(a, b):
 
 
 def test_bucket_sizes():
-    assert [bucket_size(n) for n in range(1, 10)] == [1, 2, 4, 4, 8, 8, 8, 8, 16]
-    assert bucket_size(0) == 1
+    assert [bucket_size(n) for n in (0, 1, 16, 17, 33, 64, 65)] == [16, 16, 16, 32, 64, 64, 128]
     assert [bucket_size(n, 64) for n in (1, 64, 65, 129, 300)] == [64, 64, 128, 256, 512]
+    # Beyond 1024 cells: whole multiples of 1024 (at most 1023 padding cells).
+    assert [bucket_size(n) for n in (1024, 1025, 10_000)] == [1024, 2048, 10_240]
+    assert [bucket_size(n, 64) for n in (1000, 1025, 10_000)] == [1024, 2048, 10_240]
 
 
 def test_on_cells_pads_with_copies_and_shapes_back():
@@ -36,27 +38,29 @@ def test_on_cells_pads_with_copies_and_shapes_back():
 
     out, pair = on_cells(call, (np.arange(6.0).reshape(2, 3), np.float32(0.5)))
     a, b = seen[0]
-    assert a.tolist() == [0, 1, 2, 3, 4, 5, 0, 0] and b.tolist() == [0.5] * 8
+    assert a.tolist() == [0, 1, 2, 3, 4, 5] + [0] * 10 and b.tolist() == [0.5] * 16
     assert out.shape == (2, 3) and pair.shape == (2, 3, 2) and isinstance(out, jax.Array)
     assert _equal(out, np.arange(6.0).reshape(2, 3) * 10 + 0.5)
-    on_cells(call, (np.arange(5.0), 1.0), multiple=4, pad="last")
-    assert seen[1][0].tolist() == [0, 1, 2, 3, 4, 4, 4, 4]
+    on_cells(call, (np.arange(20.0), 1.0), multiple=8, pad="last")
+    assert seen[1][0].tolist() == list(range(20)) + [19] * 12
 
 
-def test_grids_of_1_to_n_cells_compile_at_most_log2_n_plus_1_programs():
+def test_grids_of_1_to_n_cells_compile_at_most_log2_n_minus_3_programs():
     # relu's closed form keeps each program cheap; the bucketing is the same for every function
     # (the solvers': test_fixed_points.py).
     start = maps._q_map_jit._cache_size()
-    n = 16
-    for size in range(1, n + 1):
-        q = np.linspace(0.5, 2.0, size, dtype=np.float32)
-        out = q_map("relu", 1.5, 0.05, q)
-        assert out.shape == (size,)
-        assert _equal(np.asarray(out)[-1], q_map("relu", 1.5, 0.05, q[-1]))
-    assert maps._q_map_jit._cache_size() - start <= math.ceil(math.log2(n)) + 1
-    # 2-D grids share the buckets of their cell count.
+    for n in (16, 64):
+        for size in range(1, n + 1):
+            q = np.linspace(0.5, 2.0, size, dtype=np.float32)
+            out = q_map("relu", 1.5, 0.05, q)
+            assert out.shape == (size,)
+            assert _equal(np.asarray(out)[-1], q_map("relu", 1.5, 0.05, q[-1]))
+        # 1..16 cells: one program; 1..64: the buckets 16, 32 and 64 (64 programs unpadded).
+        assert maps._q_map_jit._cache_size() - start <= max(1, math.ceil(math.log2(n)) - 3)
+    # 2-D grids share the buckets of their cell count; scalars the bucket of 16.
     assert q_map("relu", np.full((3, 5), 1.5, np.float32), 0.05, 1.0).shape == (3, 5)
-    assert maps._q_map_jit._cache_size() - start <= math.ceil(math.log2(n)) + 1
+    assert q_map("relu", 1.5, 0.05, 1.0).shape == ()
+    assert maps._q_map_jit._cache_size() - start <= 3
 
 
 def test_trajectories_share_one_program_per_chunk_bucket_and_match_the_unpadded_chunks():
