@@ -164,8 +164,9 @@ def on_cells(
         flat = np.broadcast_to(h, shape).reshape(-1)
         padded.append(np.concatenate([flat, np.full(size - n, flat[at], flat.dtype)]))
     out = call(*padded)
+    # device_put, not jnp.asarray: the latter compiles a copy program per new shape.
     return jax.tree_util.tree_map(
-        lambda y: jnp.asarray(np.asarray(y)[:n].reshape(shape + y.shape[1:])), out
+        lambda y: jax.device_put(np.asarray(y)[:n].reshape(shape + y.shape[1:])), out
     )
 
 
@@ -197,7 +198,14 @@ def as_float_arrays(*xs: Any) -> tuple[jax.Array, ...]:
     dtype = jnp.promote_types(jnp.result_type(*xs), jnp.float32)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"theory arguments must be real numbers, got dtype {dtype}")
-    return tuple(jnp.asarray(x, dtype) for x in xs)
+    # Concrete values are cast on the host and put on the device as they are: jnp.asarray
+    # compiles a conversion program for every new shape.
+    return tuple(
+        jnp.asarray(x, dtype)
+        if isinstance(x, jax.core.Tracer)
+        else jax.device_put(np.asarray(x, dtype))
+        for x in xs
+    )
 
 
 def _values(name: str, x: Any) -> np.ndarray | None:

@@ -124,4 +124,4 @@ def phase_diagram(
         multiple=chunk_size(rule.nodes),
         pad="last",
     )
-    return PhaseDiagram(jnp.asarray(sw), jnp.asarray(sb), *mf)
+    return PhaseDiagram(jax.device_put(sw), jax.device_put(sb), *mf)
