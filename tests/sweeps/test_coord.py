@@ -20,10 +20,13 @@ WRONG = P.MUP.replace_rule("readout", Rule(), name="mup_sp_readout")
 
 
 def test_a_wrong_readout_multiplier_fails_the_run(tmp_path):
+    # Widths 32 and 128 only: with three log-equally spaced widths (32, 64, 128) the middle one
+    # has weight 0 in each seed's least-squares slope, so the slopes and the verdict are the
+    # ones the three widths give, for 4 compiled programs instead of 6.
     res = run_coord_check(
         tmp_path,
         parametrizations=("mup", WRONG),
-        widths=(32, 64, 128),
+        widths=(32, 128),
         depths=1,
         seeds=8,
         steps=1,
@@ -54,7 +57,7 @@ def test_a_wrong_readout_multiplier_fails_the_run(tmp_path):
     again = run_coord_check(
         tmp_path,
         parametrizations=("mup", WRONG),
-        widths=(32, 64, 128),
+        widths=(32, 128),
         depths=1,
         seeds=8,
         steps=1,
