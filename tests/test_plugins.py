@@ -166,6 +166,29 @@ def get_config():
 '''
 
 
+def test_sweep_config_with_plugin_entries_is_validated_and_planned(plugin_dir, capsys):
+    # The config names the plugin's model, initializer and metric: with the plugin loaded it
+    # passes the grid's checks and is planned piece by piece (--dry-run: nothing computed);
+    # without it the same file is refused, naming the unknown entry.
+    cfg = plugin_dir / "plug_sweep.py"
+    cfg.write_text(SWEEP)
+    out = plugin_dir / "sweep"
+    rc, text = _run(capsys, "run", str(cfg), "--out", str(out), "--dry-run")
+    assert rc == 2 and "beta_res" in text, text
+    rc, text = _run(capsys, "--plugin", "myinitplug", "run", str(cfg), "--out", str(out),
+                    "--dry-run")  # fmt: skip
+    assert rc == 0, text
+    assert "2 pieces, 0 done, 2 to do" in text
+    assert "beta_res w=16 L=4 t " in text and "beta_res w=16 L=4 gauss " in text
+    assert not out.exists()
+
+
+# slow: covered by test_sweep_config_with_plugin_entries_is_validated_and_planned (the config
+# with plugin entries checked and planned) and
+# tests/sweeps/test_run_cli.py::test_run_then_plot_redraws_without_recomputing (a grid study
+# run: table, one figure per metric, summary, redrawn by `initjax plot`); the plugin's
+# initializer, model and metric inside the engine: test_done_when_plugin_package_works_everywhere.
+@pytest.mark.slow
 def test_sweep_config_with_plugin_entries_gets_figures(plugin_dir, capsys):
     cfg = plugin_dir / "plug_sweep.py"
     cfg.write_text(SWEEP)
