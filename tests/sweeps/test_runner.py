@@ -132,7 +132,8 @@ def test_sigkill_midway_then_resume_equals_uninterrupted(tiny_experiments, tmp_p
 
 def test_exploding_cell_is_a_value_with_diverged_flag(tiny_experiments, tmp_path):
     exp = load_experiment("tiny-sweep")
-    cfg = resolve_config(exp, ["widths=[8]", "depths=[6]"])
+    # Same program as the underflow test below (ReLU, width 8, depth 8, 2 cells).
+    cfg = resolve_config(exp, ["widths=[8]", "depths=[8]"])
     # ReLU with sigma_w2 = 1e12: q^l grows by 5e11 per layer and overflows float32 (3.4e38).
     cfg.compute.arms = [
         dict(
@@ -146,7 +147,7 @@ def test_exploding_cell_is_a_value_with_diverged_flag(tiny_experiments, tmp_path
     ]
     t = run_sweep(exp, cfg, tmp_path / "r", progress=False, log=lambda *_: None).table
     big, ok = t[t["sigma_w2"] > 1e6], t[t["sigma_w2"] == 2.0]
-    assert len(big) == len(ok) == 4 * 7
+    assert len(big) == len(ok) == 4 * 9
     assert big["diverged"].all() and not ok["diverged"].any()
     assert not np.isfinite(big["q"]).all() and big["nonfinite"].any()
     assert not ok["nonfinite"].any() and not t["underflow"].any()
@@ -163,11 +164,14 @@ def test_vanishing_signal_is_underflow_not_divergence(tiny_experiments, tmp_path
             activation="relu",
             init="variance_scaling",
             init_hparams={"distribution": "normal"},
-            sigma_w2=[1e-8],
+            sigma_w2=[1e-8, 2.0],  # 2.0: a second cell, so the program is the test above's
             sigma_b2=[0.0],
         )
     ]
     t = run_sweep(exp, cfg, tmp_path / "r", progress=False, log=lambda *_: None).table
+    assert not t.loc[t["sigma_w2"] == 2.0, "underflow"].any()
+    t = t[t["sigma_w2"] < 1e-6]
+    assert len(t) == 4 * 9
     assert t.loc[t["layer"] <= 2, "underflow"].eq(False).all()
     assert t.loc[t["layer"] >= 6, "underflow"].all()
     assert t.loc[t["underflow"], "c"].isna().all() and t.loc[t["underflow"], "nonfinite"].all()
