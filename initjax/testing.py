@@ -12,7 +12,9 @@ readable :class:`Report`:
 - ``determinism``: the same key gives bit-identical arrays;
 - ``jit_eager``: under ``jax.jit`` equal to eager execution within 4 float32 ulp of max|w| (XLA
   may fuse a scale into the sampler's arithmetic);
-- ``vmap_keys``: ``jax.vmap`` over keys equals separate calls, bit for bit;
+- ``vmap_keys``: ``jax.vmap`` over keys equals separate calls, bit for bit (the variance
+  check's pool of keys, first 4 compared; the batched draw is the one the variance check uses,
+  so the initializer is compiled once for it);
 - ``distinct_keys``: two keys give different arrays (not for deterministic entries);
 - ``variance``: the empirical per-element variance against the promised one, per kernel kind
   (see "Sample size" below);
@@ -271,15 +273,24 @@ def _jit_eager(fn, shape, key) -> Check:
     return Check("jit_eager", "PASS" if diff <= 4 * ulp else "FAIL", detail)
 
 
-def _vmap_keys(fn, shape, keys) -> Check:
-    batched = np.asarray(jax.vmap(lambda k: fn(k, shape))(keys))
-    for i in range(keys.shape[0]):
-        if not np.array_equal(batched[i], np.asarray(fn(keys[i], shape)), equal_nan=True):
+_N_SEPARATE = 4  # keys of the batched draw compared with separate calls
+
+
+def _vmap_keys(fn, shape, samples: int, drawn: dict) -> Check:
+    ks = _pool_keys(shape, samples)
+    batched = _draw_batched(fn, shape, ks)
+    drawn[shape] = batched  # reused by the variance check
+    n = min(_N_SEPARATE, ks.shape[0])
+    for i in range(n):
+        alone = np.asarray(fn(ks[i], shape, jnp.float32))
+        if not np.array_equal(batched[i], alone, equal_nan=True):
             return Check(
-                "vmap_keys", "FAIL", f"vmap over {keys.shape[0]} keys differs from key {i} alone"
+                "vmap_keys", "FAIL", f"vmap over {ks.shape[0]} keys differs from key {i} alone"
             )
     return Check(
-        "vmap_keys", "PASS", f"vmap over {keys.shape[0]} keys == separate calls, bit for bit"
+        "vmap_keys",
+        "PASS",
+        f"vmap over {ks.shape[0]} keys == separate calls (first {n}), bit for bit",
     )
 
 
@@ -292,14 +303,24 @@ def _distinct_keys(subj, fn, shape) -> Check:
     return Check("distinct_keys", "PASS", f"keys 1 and 2 give different arrays on {shape}")
 
 
-def _draw_pool(fn, shape, samples: int) -> np.ndarray:
+def _pool_keys(shape, samples: int) -> jax.Array:
+    """The keys of the variance pool: enough kernels of ``shape`` for ``samples`` values."""
     n_keys = max(1, math.ceil(samples / math.prod(shape)))
-    ks = jax.random.split(jax.random.key(20260), n_keys)
-    w = jax.vmap(lambda k: fn(k, shape, jnp.float32))(ks)
+    return jax.random.split(jax.random.key(20260), n_keys)
+
+
+def _draw_batched(fn, shape, ks) -> np.ndarray:
+    return np.asarray(jax.vmap(lambda k: fn(k, shape, jnp.float32))(ks))
+
+
+def _draw_pool(fn, shape, samples: int, drawn: dict) -> np.ndarray:
+    w = drawn.get(shape)
+    if w is None:
+        w = _draw_batched(fn, shape, _pool_keys(shape, samples))
     return np.asarray(w, np.float64).reshape(-1)
 
 
-def _variance(subj, cases, samples: int, z_max: float) -> tuple[Check, dict]:
+def _variance(subj, cases, samples: int, z_max: float, drawn: dict) -> tuple[Check, dict]:
     parts, failed, pools = [], False, {}
     for kind, shape, hp in cases:
         if kind == "vector":
@@ -311,7 +332,7 @@ def _variance(subj, cases, samples: int, z_max: float) -> tuple[Check, dict]:
         if promised is None:
             parts.append(f"{where}: no promised variance (not checked)")
             continue
-        w = _draw_pool(fn, shape, samples)
+        w = _draw_pool(fn, shape, samples, drawn)
         pools[kind] = (w, promised)
         var = float(w.var())
         n = w.size
@@ -468,10 +489,11 @@ def check_initializer(
     # Property checks on one representative shape: dense when accepted, else the first kind.
     kind, shape, hp = next((c for c in cases if c[0] == "dense"), cases[0])
     fn = subj.make(hp)
+    drawn: dict = {}  # kernel shape (one per kind) -> its vmapped draw over the pool's keys
     for name, run in (
         ("determinism", lambda: _determinism(fn, shape, key)),
         ("jit_eager", lambda: _jit_eager(fn, shape, key)),
-        ("vmap_keys", lambda: _vmap_keys(fn, shape, jax.random.split(jax.random.key(7), 4))),
+        ("vmap_keys", lambda: _vmap_keys(fn, shape, samples, drawn)),
         ("distinct_keys", lambda: _distinct_keys(subj, fn, shape)),
     ):
         try:
@@ -479,7 +501,7 @@ def check_initializer(
         except Exception as e:  # an initializer that raises fails the check, with the error
             checks.append(Check(name, "FAIL", f"{kind} {shape}: {_err(e)}"))
     try:
-        var_check, pools = _variance(subj, cases, samples, z_max)
+        var_check, pools = _variance(subj, cases, samples, z_max, drawn)
     except Exception as e:
         var_check, pools = Check("variance", "FAIL", _err(e)), {}
     checks.append(var_check)

@@ -19,7 +19,11 @@ SMALL = 2**16  # values per kernel kind for the negative controls: SE(s^2) = 0.5
 
 def _he(key, shape, dtype=jnp.float32):
     fan_in = initializers.fans(shape)[0] if len(shape) >= 2 else shape[0]
-    return (jax.random.normal(key, shape) * math.sqrt(2.0 / fan_in)).astype(dtype)
+    # Drawn flat and reshaped: the same values as jax.random.normal(key, shape) (threefry
+    # counters run over the flat index), and XLA:CPU compiles the flat draw several times faster
+    # (a (3, 3, 4, 8) draw: ~2.4 s vs ~0.3 s; every new shape compiles once).
+    z = jax.random.normal(key, (math.prod(shape),)).reshape(shape)
+    return (z * math.sqrt(2.0 / fan_in)).astype(dtype)
 
 
 _he.variance = lambda fan_in, fan_out: 2.0 / fan_in
@@ -89,7 +93,7 @@ def test_a_ten_percent_variance_error_fails_naming_the_variance():
     def t5(key, shape, dtype=jnp.float32):
         # z0 / sqrt(chi2_5 / 5), chi2_5 a sum of 5 squared normals: Student-t with 5 dof (it
         # compiles faster than jax.random.t's gamma sampler, once per kernel shape).
-        z = jax.random.normal(key, (6, *shape))
+        z = jax.random.normal(key, (6 * math.prod(shape),)).reshape(6, *shape)  # flat: see _he
         t = z[0] / jnp.sqrt(jnp.mean(jnp.square(z[1:]), axis=0)) * math.sqrt(3.0 / 5.0)
         return (t * math.sqrt(1.1 / initializers.fans(shape)[0])).astype(dtype)
 
@@ -100,7 +104,9 @@ def test_a_ten_percent_variance_error_fails_naming_the_variance():
     assert [c.name for c in r.failures] == ["variance"], str(r)
     # Without a promise the variance is not checked (and the report says so).
     r = testing.check_initializer(
-        lambda k, s, d=jnp.float32: jax.random.normal(k, s, d), samples=SMALL, kinds=["dense"]
+        lambda k, s, d=jnp.float32: jax.random.normal(k, s).astype(d),
+        samples=SMALL,
+        kinds=["dense"],
     )
     assert r.passed and "no promised variance" in {c.name: c for c in r.checks}["variance"].detail
 
@@ -189,7 +195,8 @@ def test_check_init_command(tmp_path, capsys):
         "for name, v in (('good_one', 1.0), ('bad_one', 1.1)):\n"
         "    initializers.register(name, family='random', defaults={}, reference='test',\n"
         "        variance=lambda fi, fo: 1.0 / fi)(\n"
-        "        lambda v=v: lambda k, s, d=jnp.float32: (jax.random.normal(k, s)\n"
+        "        lambda v=v: lambda k, s, d=jnp.float32: (jax.random.normal(k, (math.prod(s),))\n"
+        "            .reshape(s)\n"
         "            * math.sqrt(v / initializers.fans(s)[0])).astype(d))\n"
     )
     with plugins.isolated():

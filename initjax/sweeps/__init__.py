@@ -6,6 +6,18 @@
 - :mod:`.config`: finding, loading and configuring experiments (``--set``, presets).
 - :mod:`.grid` / :mod:`.runner`: grid sweeps (widths x depths x arms) as pieces.
 - :mod:`.distributed`: multi-process runs (``jax.distributed``) and job-array shards.
+- :mod:`.study`: a user's own grid sweep (no paper claim) run through the same protocol.
+- :mod:`.cli`: ``initjax run`` and ``initjax plot``; :mod:`.coord` / :mod:`.coord_cli`: the muP
+  coordinate check as a run folder and ``initjax coord-check``.
+- :mod:`.inputs`: input batches for propagation sweeps (Gaussian with a set correlation, or data).
+- :mod:`.checks` / :mod:`.transfer_checks` / :mod:`.rank_collapse_checks`: verdict Checks that
+  several experiments share (paired and binary-outcome tests, learning-rate transfer, rank
+  collapse).
+- :mod:`.rank_collapse` / :mod:`.rank_collapse_plots`: rank collapse of Transformer stacks beside
+  the uniform-attention theory, and its figures.
+- :mod:`.recipes`: named Transformer init recipes side by side (arms, block variances,
+  measurements).
+- :mod:`.tables` / :mod:`.panels`: pandas helpers for results tables and matplotlib panel grids.
 """
 
 from initjax.sweeps.config import list_experiments, load_experiment, resolve_config

@@ -7,6 +7,8 @@ through unchecked (a traced negative variance gives NaN, never an exception).
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -32,6 +34,10 @@ __all__ = [
     "DEFAULT_NODES",
     "chunk_size",
     "map_chunks",
+    "bucket_size",
+    "on_cells",
+    "MIN_BUCKET",
+    "LARGE_BUCKET",
 ]
 
 # Gauss–Legendre nodes per panel of the quadrature's wide-range layout (the small-q layout uses
@@ -83,6 +89,87 @@ def map_chunks(fn, xs: tuple[jax.Array, ...], size: int):
     return jax.tree_util.tree_map(lambda y: y.reshape((chunks * size,) + y.shape[2:])[:n], out)
 
 
+# Grids are padded to at least this many cells: one program serves every grid of 1..16 cells
+# (scalars included), at a run-time cost of microseconds per padding cell.
+MIN_BUCKET = 16
+# Above this many cells grids are padded to whole multiples of it instead of the next power of
+# two: at most 1023 padding cells (< 10% beyond 10^4 cells) where the compiled program's run
+# time, not its compilation, is what counts.
+LARGE_BUCKET = 1024
+
+
+def bucket_size(n: int, multiple: int = 1) -> int:
+    """Cells a batch of ``n`` cells is padded to: ``multiple`` times the next power of two
+    >= ceil(n / multiple), at least :data:`MIN_BUCKET` (16, 32, 64, ... for multiple = 1), up to
+    :data:`LARGE_BUCKET` cells; whole multiples of :data:`LARGE_BUCKET` beyond. Batches of
+    1..N <= 1024 cells then share at most ceil(log2 N) - 3 (at least 1) compiled programs.
+    ``multiple``: a power of two <= 1024.
+    """
+    size = max(MIN_BUCKET, multiple * (1 << (max(1, -(-n // multiple)) - 1).bit_length()))
+    return size if size <= LARGE_BUCKET else -(-n // LARGE_BUCKET) * LARGE_BUCKET
+
+
+def on_cells(
+    call: Callable[..., Any],
+    cells: Sequence[Any],
+    *,
+    multiple: int = 1,
+    pad: str = "first",
+) -> Any:
+    """``call(*cells)`` on broadcast cells flattened and padded to a bucket size, shaped back.
+
+    The theory's jitted functions compile one program per argument shape; a grid of 5 cells and
+    one of 7 would each compile the same solver again (seconds each). Here the cells are
+    broadcast together, flattened to 1-D and padded to :func:`bucket_size` cells (16, 32, 64,
+    ...), so grids of any size up to N <= 1024 reuse at most max(1, ceil(log2 N) - 3) programs
+    (one for 1..16 cells); the padding is cut off and the result reshaped to the broadcast
+    shape (leading axis of every output leaf: the cells; trailing axes kept).
+
+    What padding does: the padding cells are copies of one real cell (``pad="first"``: the
+    first cell; ``"last"``: the last, which keeps :func:`map_chunks`' chunks exactly as they
+    were unpadded, as it pads the last chunk with the last cell). Every computation in
+    :mod:`initjax.theory` is per cell except two batch-wide decisions, and copies leave both
+    unchanged: (1) the solver loops (``q_star_``, ``c_star_``: ``lax.while_loop`` while any
+    cell is unfinished and below ``max_iter``) freeze a finished cell's value and iteration
+    count, and a copy finishes at the same step as its original, so the loops run no extra
+    step and no cell's value, ``converged`` flag or ``iterations`` changes; (2) the
+    quadrature's panel layout (``lax.cond`` on "every q of the batch <= Q_SMALL") sees the
+    same set of values. So padding changes no cell (tests/theory/test_fixed_points.py: bitwise
+    against the programs of the unpadded shape, iteration counts included).
+
+    Traced cells (under an outer ``jit``/``vmap``) and empty batches are passed through
+    unchanged: there the caller's trace fixes the shapes anyway.
+
+    Args:
+      call: function of the cells (jitted), returning a pytree of arrays whose leading axis
+        is the cell axis.
+      cells: arrays (or scalars) that broadcast together; already of their final dtype.
+      multiple: the padded size is a multiple of this (the chunk size of :func:`map_chunks`).
+      pad: "first" or "last": which cell the padding copies.
+
+    Returns:
+      ``call``'s pytree with leaves of shape ``broadcast_shape + trailing``, as ``jax.Array``.
+    """
+    if not is_concrete(*cells):
+        return call(*cells)
+    host = [np.asarray(c) for c in cells]
+    shape = np.broadcast_shapes(*(h.shape for h in host))
+    n = math.prod(shape)
+    if n == 0:
+        return call(*cells)
+    size = bucket_size(n, multiple)
+    at = 0 if pad == "first" else n - 1
+    padded = []
+    for h in host:
+        flat = np.broadcast_to(h, shape).reshape(-1)
+        padded.append(np.concatenate([flat, np.full(size - n, flat[at], flat.dtype)]))
+    out = call(*padded)
+    # device_put, not jnp.asarray: the latter compiles a copy program per new shape.
+    return jax.tree_util.tree_map(
+        lambda y: jax.device_put(np.asarray(y)[:n].reshape(shape + y.shape[1:])), out
+    )
+
+
 def make_rule(method: str = "auto", nodes: int = DEFAULT_NODES) -> Rule:
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -111,7 +198,14 @@ def as_float_arrays(*xs: Any) -> tuple[jax.Array, ...]:
     dtype = jnp.promote_types(jnp.result_type(*xs), jnp.float32)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"theory arguments must be real numbers, got dtype {dtype}")
-    return tuple(jnp.asarray(x, dtype) for x in xs)
+    # Concrete values are cast on the host and put on the device as they are: jnp.asarray
+    # compiles a conversion program for every new shape.
+    return tuple(
+        jnp.asarray(x, dtype)
+        if isinstance(x, jax.core.Tracer)
+        else jax.device_put(np.asarray(x, dtype))
+        for x in xs
+    )
 
 
 def _values(name: str, x: Any) -> np.ndarray | None:

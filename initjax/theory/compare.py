@@ -30,8 +30,10 @@ from initjax.theory._common import (
     check_variance,
     chunk_size,
     clip_correlation,
+    is_concrete,
     make_rule,
     map_chunks,
+    on_cells,
     resolve,
 )
 from initjax.theory.maps import c_map_, q_map_
@@ -42,7 +44,11 @@ STARTS = ("seed", "mean")
 
 
 @functools.partial(jax.jit, static_argnames=("act", "rule", "length"))
-def _trajectories_jit(act, rule, sw, sb, keep, q0, c0, length):
+def _trajectories_jit(act, rule, sw, sb, q0, c0, keep, length):
+    # Non-positive or nan q0 (measured data that diverged): nan trajectories, no exception.
+    q0 = jnp.where(q0 > 0, q0, jnp.nan)
+    c0 = clip_correlation(c0)
+
     def run(args):
         sw1, sb1, q1, c1 = args
 
@@ -75,7 +81,9 @@ def trajectories(
     Args:
       phi: activation name, Activation or callable.
       sigma_w2, sigma_b2, q0, c0: 1-D arrays (or scalars), broadcast to one length n.
-      depth: number of map applications (static; one compilation per value).
+      depth: number of map applications (static; one compilation per value). Batches of
+        concrete runs are padded to whole chunks of cells, a power of two of them (copies of
+        the last run; :func:`initjax.theory._common.on_cells`): one compilation per bucket.
       keep_prob, method, nodes: as in :func:`initjax.theory.q_map`.
 
     Returns:
@@ -90,11 +98,16 @@ def trajectories(
     if isinstance(depth, bool) or not isinstance(depth, int | np.integer) or depth < 0:
         raise ValueError(f"depth must be a non-negative integer, got {depth!r}")
     sw, sb, q0, c0, keep = as_float_arrays(sigma_w2, sigma_b2, q0, c0, keep_prob)
-    sw, sb, q0, c0 = (jnp.ravel(x) for x in jnp.broadcast_arrays(sw, sb, q0, c0))
-    bad = ~(q0 > 0)
-    q0 = jnp.where(bad, jnp.nan, q0)
-    c0 = clip_correlation(c0)
-    return _trajectories_jit(act, rule, sw, sb, keep, q0, c0, int(depth))
+    xp = np if is_concrete(sw, sb, q0, c0) else jnp
+    cells = tuple(xp.ravel(x) for x in xp.broadcast_arrays(sw, sb, q0, c0))
+    # Padded to whole chunks of map_chunks, a power of two of them, with copies of the last
+    # run: the chunks are those of the unpadded batch, plus chunks of copies.
+    return on_cells(
+        lambda *c: _trajectories_jit(act, rule, *c, keep, int(depth)),
+        cells,
+        multiple=chunk_size(rule.nodes),
+        pad="last",
+    )
 
 
 def _sigma_source(df, name: str, value) -> tuple[str | None, float | None]:

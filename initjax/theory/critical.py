@@ -26,6 +26,7 @@ from initjax.theory._common import (
     check_q,
     check_variance,
     make_rule,
+    on_cells,
     resolve,
 )
 from initjax.theory.depth_scales import chi_1_
@@ -105,8 +106,8 @@ def critical_sigma_w2(
         raise ValueError(f"bracket must be two numbers (low, high), got {bracket!r}") from None
     if not 0 < lo < hi < float("inf"):
         raise ValueError(f"bracket must satisfy 0 < low < high < inf, got {bracket!r}")
-    sb, lo_a, hi_a, q0 = as_float_arrays(sigma_b2, lo, hi, q0)
-    return _critical_jit(act, rule, sb, lo_a, hi_a, q0, max_iter)
+    cells = as_float_arrays(sigma_b2, lo, hi, q0)
+    return on_cells(lambda *c: _critical_jit(act, rule, *c, max_iter), cells)
 
 
 @functools.partial(jax.jit, static_argnames=("act", "rule"))
@@ -135,5 +136,4 @@ def critical_point(
     act = resolve(phi)
     rule = make_rule(method, nodes)
     check_q("q_star", q_star)
-    (q,) = as_float_arrays(q_star)
-    return _critical_point_jit(act, rule, q)
+    return on_cells(lambda q: _critical_point_jit(act, rule, q), as_float_arrays(q_star))

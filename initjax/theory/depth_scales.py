@@ -33,6 +33,7 @@ from initjax.theory._common import (
     check_q,
     check_variance,
     make_rule,
+    on_cells,
     resolve,
 )
 from initjax.theory.fixed_points import c_star_, q_star_
@@ -125,14 +126,14 @@ def _prepare(phi, sigma_w2, sigma_b2, keep_prob, q0, max_iter, method, nodes):
     check_variance("sigma_b2", sigma_b2)
     check_keep_prob(keep_prob)
     check_q("q0", q0)
-    check_max_iter(max_iter)
+    max_iter = check_max_iter(max_iter)
     args = {"sigma_w2": sigma_w2, "sigma_b2": sigma_b2, "keep_prob": keep_prob, "q0": q0}
     try:
         np.broadcast_shapes(*(np.shape(v) for v in args.values()))
     except ValueError:
         shapes = ", ".join(f"{k} {np.shape(v)}" for k, v in args.items())
         raise ValueError(f"arguments must broadcast together, got shapes {shapes}") from None
-    return act, rule
+    return act, rule, max_iter
 
 
 def analyse(
@@ -149,11 +150,16 @@ def analyse(
     """The full mean-field analysis (q*, c*, chi_1, chi_c, xi_q, xi_c, converged) in one call.
 
     Arguments broadcast (arrays of sigma_w2 / sigma_b2 evaluate a grid in one compiled call).
-    Arguments and errors as :func:`depth_scales`.
+    Concrete grids run flattened and padded to a power-of-two number of cells, at least 16
+    (whole multiples of 1024 beyond 1024; copies of the first cell), so all grids of 1..16
+    cells share one compiled program and grids of up to N <= 1024 cells ceil(log2 N) - 3;
+    padding
+    changes no cell's value, ``converged`` flag or solver steps
+    (:func:`initjax.theory._common.on_cells`). Arguments and errors as :func:`depth_scales`.
     """
-    act, rule = _prepare(phi, sigma_w2, sigma_b2, keep_prob, q0, max_iter, method, nodes)
-    sw, sb, keep, q0 = as_float_arrays(sigma_w2, sigma_b2, keep_prob, q0)
-    return _analyse_jit(act, rule, sw, sb, keep, q0, max_iter)
+    act, rule, max_iter = _prepare(phi, sigma_w2, sigma_b2, keep_prob, q0, max_iter, method, nodes)
+    cells = as_float_arrays(sigma_w2, sigma_b2, keep_prob, q0)
+    return on_cells(lambda *c: _analyse_jit(act, rule, *c, max_iter), cells)
 
 
 def chi_1(
@@ -183,7 +189,7 @@ def chi_1(
       chi_1, broadcast shape, float32 (float64 under x64); nan where q* = inf (except for
       closed forms independent of q, e.g. ReLU: sigma_w2 / 2).
     """
-    act, rule = _prepare(phi, sigma_w2, sigma_b2, keep_prob, q0, max_iter, method, nodes)
+    act, rule, max_iter = _prepare(phi, sigma_w2, sigma_b2, keep_prob, q0, max_iter, method, nodes)
     if q is None:
         return analyse(
             act,
@@ -196,8 +202,8 @@ def chi_1(
             nodes=nodes,
         ).chi_1
     check_q("q", q)
-    sw, keep, q = as_float_arrays(sigma_w2, keep_prob, q)
-    return _chi_1_at(act, rule, sw, keep, q)
+    cells = as_float_arrays(sigma_w2, keep_prob, q)
+    return on_cells(lambda *c: _chi_1_at(act, rule, *c), cells)
 
 
 def chi_c(
@@ -224,7 +230,7 @@ def chi_c(
     Raises:
       ValueError: as :func:`depth_scales`; |c| > 1; only one of q, c given.
     """
-    act, rule = _prepare(phi, sigma_w2, sigma_b2, keep_prob, q0, max_iter, method, nodes)
+    act, rule, max_iter = _prepare(phi, sigma_w2, sigma_b2, keep_prob, q0, max_iter, method, nodes)
     if (q is None) != (c is None):
         raise ValueError("chi_c: give both q and c, or neither (then the fixed point is used)")
     if q is None:
@@ -240,8 +246,8 @@ def chi_c(
         ).chi_c
     check_q("q", q)
     check_correlation("c", c)
-    sw, q, c = as_float_arrays(sigma_w2, q, c)
-    return _chi_c_at(act, rule, sw, q, c)
+    cells = as_float_arrays(sigma_w2, q, c)
+    return on_cells(lambda *c: _chi_c_at(act, rule, *c), cells)
 
 
 def depth_scales(

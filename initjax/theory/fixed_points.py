@@ -47,6 +47,7 @@ from initjax.theory._common import (
     check_q,
     check_variance,
     make_rule,
+    on_cells,
     resolve,
 )
 from initjax.theory.maps import c_map_, q_map_, q_map_slope_
@@ -289,7 +290,7 @@ def _check_common(sigma_w2, sigma_b2, keep_prob, max_iter):
     check_variance("sigma_w2", sigma_w2)
     check_variance("sigma_b2", sigma_b2)
     check_keep_prob(keep_prob)
-    check_max_iter(max_iter)
+    return check_max_iter(max_iter)
 
 
 def q_star(
@@ -327,10 +328,10 @@ def q_star(
     """
     act = resolve(phi)
     rule = make_rule(method, nodes)
-    _check_common(sigma_w2, sigma_b2, keep_prob, max_iter)
+    max_iter = _check_common(sigma_w2, sigma_b2, keep_prob, max_iter)
     check_q("q0", q0)
-    sw, sb, keep, q0 = as_float_arrays(sigma_w2, sigma_b2, keep_prob, q0)
-    return _q_star_jit(act, rule, sw, sb, keep, q0, max_iter)
+    cells = as_float_arrays(sigma_w2, sigma_b2, keep_prob, q0)
+    return on_cells(lambda *c: _q_star_jit(act, rule, *c, max_iter), cells)
 
 
 def c_star(
@@ -361,14 +362,15 @@ def c_star(
     """
     act = resolve(phi)
     rule = make_rule(method, nodes)
-    _check_common(sigma_w2, sigma_b2, keep_prob, max_iter)
+    max_iter = _check_common(sigma_w2, sigma_b2, keep_prob, max_iter)
     if q is None:
         check_q("q0", q0)
-        sw, sb, keep, q0 = as_float_arrays(sigma_w2, sigma_b2, keep_prob, q0)
-        qfp = _q_star_jit(act, rule, sw, sb, keep, q0, max_iter)
-        q, q_ok = qfp.value, qfp.converged
-    else:
-        check_q("q", q)
-        sw, sb, keep, q = as_float_arrays(sigma_w2, sigma_b2, keep_prob, q)
-        q_ok = jnp.asarray(True)
-    return _c_star_jit(act, rule, sw, sb, keep, q, q_ok, max_iter)
+
+        def solve(sw, sb, keep, q0):
+            qfp = _q_star_jit(act, rule, sw, sb, keep, q0, max_iter)
+            return _c_star_jit(act, rule, sw, sb, keep, qfp.value, qfp.converged, max_iter)
+
+        return on_cells(solve, as_float_arrays(sigma_w2, sigma_b2, keep_prob, q0))
+    check_q("q", q)
+    cells = as_float_arrays(sigma_w2, sigma_b2, keep_prob, q)
+    return on_cells(lambda *c: _c_star_jit(act, rule, *c, True, max_iter), cells)

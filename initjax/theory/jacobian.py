@@ -29,6 +29,7 @@ from initjax.theory._common import (
     check_q,
     check_variance,
     make_rule,
+    on_cells,
     resolve,
 )
 from initjax.theory.fixed_points import q_star_
@@ -130,4 +131,7 @@ def jacobian_spectrum_moments(
         sigma_w2, sigma_b2, depth, 1.0 if q is None else q, q0
     )
     s1 = jnp.asarray(S1[weights], sw.dtype)
-    return _jac_jit(act, rule, sw, sb, depth_f, s1, q_arr, q0, use_q, max_iter)
+    return on_cells(
+        lambda sw, sb, d, q, q0: _jac_jit(act, rule, sw, sb, d, s1, q, q0, use_q, max_iter),
+        (sw, sb, depth_f, q_arr, q0),
+    )

@@ -31,6 +31,7 @@ from initjax.theory._common import (
     check_variance,
     clip_correlation,
     make_rule,
+    on_cells,
     resolve,
 )
 
@@ -113,8 +114,8 @@ def q_map(
     check_variance("sigma_b2", sigma_b2)
     check_q("q", q)
     check_keep_prob(keep_prob)
-    sw, sb, q, keep = as_float_arrays(sigma_w2, sigma_b2, q, keep_prob)
-    return _q_map_jit(act, rule, sw, sb, q, keep)
+    cells = as_float_arrays(sigma_w2, sigma_b2, q, keep_prob)
+    return on_cells(lambda *c: _q_map_jit(act, rule, *c), cells)
 
 
 def c_map(
@@ -155,8 +156,8 @@ def c_map(
     check_q("q2", q2)
     check_correlation("c", c)
     check_keep_prob(keep_prob)
-    sw, sb, q1, q2, c, keep = as_float_arrays(sigma_w2, sigma_b2, q1, q2, c, keep_prob)
-    return _c_map_jit(act, rule, sw, sb, q1, q2, c, keep)
+    cells = as_float_arrays(sigma_w2, sigma_b2, q1, q2, c, keep_prob)
+    return on_cells(lambda *a: _c_map_jit(act, rule, *a), cells)
 
 
 def c_map_slope(
@@ -184,5 +185,5 @@ def c_map_slope(
     check_q("q2", q2)
     check_correlation("c", c)
     check_keep_prob(keep_prob)
-    sw, sb, q1, q2, c, keep = as_float_arrays(sigma_w2, sigma_b2, q1, q2, c, keep_prob)
-    return _c_map_jit(act, rule, sw, sb, q1, q2, c, keep, with_slope=True)[1]
+    cells = as_float_arrays(sigma_w2, sigma_b2, q1, q2, c, keep_prob)
+    return on_cells(lambda *a: _c_map_jit(act, rule, *a, with_slope=True)[1], cells)

@@ -17,8 +17,10 @@ from initjax.theory._common import (
     check_q,
     check_variance,
     chunk_size,
+    is_concrete,
     make_rule,
     map_chunks,
+    on_cells,
     resolve,
 )
 from initjax.theory.depth_scales import analyse_
@@ -45,9 +47,7 @@ class PhaseDiagram(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnames=("act", "rule", "max_iter"))
-def _phase_jit(act, rule, w, b, keep, q0, max_iter):
-    sw, sb = jnp.meshgrid(w, b, indexing="ij")
-
+def _phase_jit(act, rule, sw, sb, keep, q0, max_iter):
     def chunk(sw1, sb1):
         return analyse_(act, rule, sw1, sb1, keep, q0, max_iter)
 
@@ -55,8 +55,7 @@ def _phase_jit(act, rule, w, b, keep, q0, max_iter):
     # (ordered chunks skip the c* solve), intermediates stay cache-sized, and the quadrature
     # picks its panel layout per chunk.
     mf = map_chunks(chunk, (sw.reshape(-1), sb.reshape(-1)), chunk_size(rule.nodes))
-    mf = jax.tree_util.tree_map(lambda x: x.reshape(sw.shape), mf)
-    return PhaseDiagram(sw, sb, *mf)
+    return jax.tree_util.tree_map(lambda x: x.reshape(sw.shape), mf)
 
 
 def _grid(name: str, g) -> Any:
@@ -114,4 +113,15 @@ def phase_diagram(
     check_q("q0", q0)
     max_iter = check_max_iter(max_iter)
     w, b, keep, q0 = as_float_arrays(w, b, keep_prob, q0)
-    return _phase_jit(act, rule, w, b, keep, q0, max_iter)
+    xp = np if is_concrete(w, b) else jnp
+    sw, sb = xp.meshgrid(w, b, indexing="ij")
+    # Concrete grids: the cells padded to whole chunks, a power of two of them, with copies of
+    # the last cell (the chunks of the unpadded grid, plus chunks of copies): one compiled
+    # program per bucket of grid sizes (initjax.theory._common.on_cells).
+    mf = on_cells(
+        lambda sw1, sb1: _phase_jit(act, rule, sw1, sb1, keep, q0, max_iter),
+        (sw, sb),
+        multiple=chunk_size(rule.nodes),
+        pad="last",
+    )
+    return PhaseDiagram(jax.device_put(sw), jax.device_put(sb), *mf)

@@ -30,7 +30,9 @@ def _env(extra=None):
     return dict(os.environ, PYTHONPATH=str(ROOT), **(extra or {}))
 
 
-def _kill_resume_compare(name, tmp_path, env, timeout):
+def _kill_resume_compare(name, tmp_path, env, timeout, rerun=None):
+    """Run ``name`` cleanly, SIGKILL a second run at a random point, rerun it into the same
+    folder (a subprocess, or ``rerun(argv)`` in this process) and compare the tables."""
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     t0 = time.perf_counter()
     done = subprocess.run(_cmd(name, clean), env=env, capture_output=True, timeout=timeout)
@@ -46,8 +48,11 @@ def _kill_resume_compare(name, tmp_path, env, timeout):
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    again = subprocess.run(_cmd(name, killed), env=env, capture_output=True, timeout=timeout)
-    assert again.returncode == 0, (delay, again.stderr.decode()[-3000:])
+    if rerun is not None:
+        assert rerun(_cmd(name, killed)[3:]) == 0, delay
+    else:
+        again = subprocess.run(_cmd(name, killed), env=env, capture_output=True, timeout=timeout)
+        assert again.returncode == 0, (delay, again.stderr.decode()[-3000:])
     pd.testing.assert_frame_equal(
         pd.read_parquet(killed / "results.parquet"), pd.read_parquet(clean / "results.parquet")
     )
@@ -61,13 +66,20 @@ def _kill_resume_compare(name, tmp_path, env, timeout):
         *(pytest.param(n, marks=pytest.mark.slow) for n in SHIPPED),
     ],
 )
-def test_sigkill_at_a_random_point_then_rerun_gives_the_same_table(name, tmp_path):
-    env = _env()
+def test_sigkill_at_a_random_point_then_rerun_gives_the_same_table(name, tmp_path, monkeypatch):
+    env, rerun = _env(), None
     if name == "toy":
+        from initjax.cli import main
         from tests.sweeps.conftest import TOY
 
         folder = tmp_path / "exps"
         folder.mkdir()
         (folder / "toy.py").write_text(textwrap.dedent(TOY))
-        env = _env({"INITJAX_EXPERIMENTS": str(folder), "TOY_SLEEP": "1.0"})
-    _kill_resume_compare(name, tmp_path, env, timeout=1800)
+        extra = {"INITJAX_EXPERIMENTS": str(folder), "TOY_SLEEP": "0.5"}
+        env = _env(extra)
+        # The clean and the killed runs are processes; the rerun that resumes the killed run's
+        # folder runs in this process (the same run loop without a third interpreter start).
+        for k, v in extra.items():
+            monkeypatch.setenv(k, v)
+        rerun = main
+    _kill_resume_compare(name, tmp_path, env, timeout=1800, rerun=rerun)

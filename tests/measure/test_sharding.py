@@ -25,8 +25,11 @@ SCRIPT = textwrap.dedent(
 
     assert jax.device_count() == 8, jax.devices()
     m = MLP(width=16, depth=5, activation="tanh", sigma_b2=0.05, readout=3)
-    kw = dict(seeds=8, metrics="q,c,grad_sq,unit_symmetry,jac_sv", c0=0.3,
-              sigma_w2=np.array([1.0, 2.5]))
+    # 3 cells x 4 seeds on 8 devices: both axes split, on a (3 x 2) mesh of 6 of the 8 devices
+    # (mesh_shape: 3 | 3 cells, 2 | 4 seeds; a (2 x 4) mesh cannot split 3 cells). Full meshes
+    # take the same code path with all devices (place() slices devices[:dc * ds] either way).
+    kw = dict(seeds=4, metrics="q,c,grad_sq,unit_symmetry,jac_sv", c0=0.3,
+              sigma_w2=np.array([1.0, 2.0, 3.0]))
     a = propagate(m, shard=True, **kw)
     b = propagate(m, shard=False, **kw)
     out = {k: bool(np.array_equal(a.arrays[k], b.arrays[k], equal_nan=True)) for k in a.arrays}
@@ -35,12 +38,10 @@ SCRIPT = textwrap.dedent(
     from initjax.measure.engine import _shard
     from initjax import keys
     out["_devices"] = len(_shard(keys.seed_keys(8), None).sharding.device_set)
-    # 3 cells x 4 seeds on 8 devices: a (2 x 4) mesh cannot split 3 cells, so (1 x 4) ... the
-    # largest product is 3 x 2 = 6 devices; the result is still the unsharded one.
-    kw3 = dict(seeds=4, metrics="q,c", c0=0.3, sigma_w2=np.array([1.0, 2.0, 3.0]))
-    a3, b3 = propagate(m, shard=True, **kw3), propagate(m, shard=False, **kw3)
-    out["cells3"] = all(np.array_equal(a3.arrays[k], b3.arrays[k], equal_nan=True)
-                        for k in a3.arrays)
+    from initjax.measure.sharding import place
+    ks, (w2,), _, _ = place(keys.seed_keys(4), (np.array([1.0, 2.0, 3.0]),), (), shard=None)
+    out["_mesh"] = [dict(ks.sharding.mesh.shape), len(ks.sharding.device_set),
+                    len(w2.sharding.device_set)]
     # Training: 2 cells x 4 seeds laid over all 8 devices.
     from initjax.data import training_data
     from initjax.measure.train import TrainSpec, train
@@ -73,6 +74,8 @@ def test_sharded_equals_unsharded():
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res.pop("_devices") == 8
+    # The propagate call's placement: a (3 x 2) ("cells", "seeds") mesh over 6 devices.
+    assert res.pop("_mesh") == [{"cells": 3, "seeds": 2}, 6, 6]
     # Training: each device trains a block of 1 network instead of one block of 8; XLA:CPU's
     # matmul kernels for the two batch shapes round differently, so equal to float32 rounding
     # accumulated over the steps (measured 2.0e-7 relative at 4 steps), not bit for bit.

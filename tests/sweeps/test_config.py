@@ -1,10 +1,10 @@
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from initjax.cli import main
 from initjax.sweeps.config import (
     describe,
     experiments_dir,
@@ -47,7 +47,7 @@ def test_shipped_experiments_folder_is_the_repository_one():
     assert (experiments_dir() / "depth_sweep.py").is_file()
 
 
-def test_listing_reads_descriptions_without_importing(tmp_path, monkeypatch):
+def test_listing_reads_descriptions_without_importing(tmp_path, monkeypatch, capsys):
     (tmp_path / "boom.py").write_text(
         textwrap.dedent(
             '''
@@ -68,19 +68,14 @@ def test_listing_reads_descriptions_without_importing(tmp_path, monkeypatch):
     assert describe(tmp_path / "boom.py") == "a description in two literals"
     assert describe(tmp_path / "doc_only.py") == "Only a docstring."
     assert list(list_experiments(tmp_path)) == ["boom", "doc-only"]
-    # The CLI listing runs in a fresh interpreter: no experiment module is imported.
-    code = (
-        "import sys; from initjax.cli import main; rc = main(['run', '--list']); "
-        "print('MODS', [m for m in sys.modules if m.startswith('initjax_experiment')]); "
-        "sys.exit(rc)"
-    )
-    env = {"PYTHONPATH": str(ROOT), "INITJAX_EXPERIMENTS": str(tmp_path), "PATH": "/usr/bin"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    assert "boom" in out.stdout and "a description in two literals" in out.stdout
-    assert "depth-sweep" in out.stdout and "MODS []" in out.stdout
+    # The CLI listing imports no experiment module: any loaded earlier in this process are
+    # taken out of sys.modules first (restored afterwards), so an import would show up.
+    for name in [m for m in sys.modules if m.startswith("initjax_experiment")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert main(["run", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "boom" in out and "a description in two literals" in out and "depth-sweep" in out
+    assert [m for m in sys.modules if m.startswith("initjax_experiment")] == []
 
 
 def test_unknown_experiment_suggests_closest(tiny_experiments):

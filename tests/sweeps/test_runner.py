@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,8 +27,10 @@ def _run(out, overrides=(), **kw):
 
 
 def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, tmp_path):
-    # Widths unused elsewhere in the suite, so no executable is cached yet.
-    widths = ["widths=[9,17]"]
+    # No executable cached yet (whatever ran before); the width-8 groups compiled here are the
+    # ones the tests below run (default widths [8]), so they reuse them.
+    jax.clear_caches()
+    widths = ["widths=[8,9]"]
     before = measure.trace_count()
     res = _run(tmp_path / "a", widths)
     # 2 widths x 2 depths x 1 arm = 4 groups; each evaluates its 3 sigma_w2 cells in one call.
@@ -57,7 +60,7 @@ def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, t
     assert not t["diverged"].any()
     m = RunStore(tmp_path / "a").read_manifest()
     assert m["status"] == "complete" and m["experiment"] == "tiny-sweep"
-    assert m["config"]["compute"]["widths"] == [9, 17] and len(m["pieces"]) == 4
+    assert m["config"]["compute"]["widths"] == [8, 9] and len(m["pieces"]) == 4
     assert all(p["compute_s"] > 0 for p in m["pieces"])
     # contract: float32 flags on every row
     assert not t["underflow"].any() and not t["nonfinite"].any()
@@ -129,7 +132,8 @@ def test_sigkill_midway_then_resume_equals_uninterrupted(tiny_experiments, tmp_p
 
 def test_exploding_cell_is_a_value_with_diverged_flag(tiny_experiments, tmp_path):
     exp = load_experiment("tiny-sweep")
-    cfg = resolve_config(exp, ["widths=[8]", "depths=[6]"])
+    # Same program as the underflow test below (ReLU, width 8, depth 8, 2 cells).
+    cfg = resolve_config(exp, ["widths=[8]", "depths=[8]"])
     # ReLU with sigma_w2 = 1e12: q^l grows by 5e11 per layer and overflows float32 (3.4e38).
     cfg.compute.arms = [
         dict(
@@ -143,7 +147,7 @@ def test_exploding_cell_is_a_value_with_diverged_flag(tiny_experiments, tmp_path
     ]
     t = run_sweep(exp, cfg, tmp_path / "r", progress=False, log=lambda *_: None).table
     big, ok = t[t["sigma_w2"] > 1e6], t[t["sigma_w2"] == 2.0]
-    assert len(big) == len(ok) == 4 * 7
+    assert len(big) == len(ok) == 4 * 9
     assert big["diverged"].all() and not ok["diverged"].any()
     assert not np.isfinite(big["q"]).all() and big["nonfinite"].any()
     assert not ok["nonfinite"].any() and not t["underflow"].any()
@@ -160,11 +164,14 @@ def test_vanishing_signal_is_underflow_not_divergence(tiny_experiments, tmp_path
             activation="relu",
             init="variance_scaling",
             init_hparams={"distribution": "normal"},
-            sigma_w2=[1e-8],
+            sigma_w2=[1e-8, 2.0],  # 2.0: a second cell, so the program is the test above's
             sigma_b2=[0.0],
         )
     ]
     t = run_sweep(exp, cfg, tmp_path / "r", progress=False, log=lambda *_: None).table
+    assert not t.loc[t["sigma_w2"] == 2.0, "underflow"].any()
+    t = t[t["sigma_w2"] < 1e-6]
+    assert len(t) == 4 * 9
     assert t.loc[t["layer"] <= 2, "underflow"].eq(False).all()
     assert t.loc[t["layer"] >= 6, "underflow"].all()
     assert t.loc[t["underflow"], "c"].isna().all() and t.loc[t["underflow"], "nonfinite"].all()

@@ -21,7 +21,8 @@ def _run(capsys, *argv):
 
 
 def test_table_for_schoenholz_setting(capsys):
-    # 11 cells: the shape test_critical_line analyses too (one compilation for both).
+    # 11 cells: the bucket of 16 that test_critical_line and the csv, plot and outside-the-scan
+    # tests analyse too (one compilation for all).
     rc, out, _ = _run(
         capsys, "--activation", "tanh", "--sigma-b2", "0.05", "--sigma-w2", "1.0:4.0:11"
     )
@@ -41,19 +42,26 @@ def test_table_for_schoenholz_setting(capsys):
     ]
     # Last row (sigma_w2 = 4) agrees with the library call.
     last = lines[-1].split()
-    mf = analyse("tanh", 4.0, 0.05)
-    assert float(last[2]) == pytest.approx(float(mf.q_star), rel=1e-5)
+    mf = analyse("tanh", np.linspace(1.0, 4.0, 11), 0.05)  # the program the CLI compiled
+    assert float(last[2]) == pytest.approx(float(np.asarray(mf.q_star)[-1]), rel=1e-5)
     assert "critical sigma_w2 at sigma_b2 = 0.05: 1.76" in out and "Schoenholz" in out
 
 
 def test_csv_and_std_conversion(capsys):
-    rc, out, _ = _run(capsys, "--sigma-w", "1.2", "--sigma-b", "0:0.3:2", "--format", "csv")
+    # 10 cells: the bucket of 16 cells that the 11-cell table above compiled.
+    argv = ["--sigma-w", "1:1.2:5", "--sigma-b", "0:0.3:2", "--format", "csv"]
+    rc, out, _ = _run(capsys, *argv)
     assert rc == 0
     df = pd.read_csv(io.StringIO(out))
-    np.testing.assert_allclose(df.sigma_w2, 1.44)
-    np.testing.assert_allclose(df.sigma_b2, [0.0, 0.09])
-    rc, out2, _ = _run(capsys, "--sigma-w2", "1.44", "--sigma-b2", "0:0.09:2", "--format", "csv")
-    np.testing.assert_allclose(pd.read_csv(io.StringIO(out2))["q*"], df["q*"], rtol=1e-6)
+    np.testing.assert_allclose(df.sigma_w2, np.repeat(np.linspace(1.0, 1.2, 5) ** 2, 2))
+    np.testing.assert_allclose(df.sigma_b2, np.tile([0.0, 0.09], 5))
+    argv = ["--sigma-w2", "1:1.44:5", "--sigma-b2", "0:0.09:2", "--format", "csv"]
+    rc, out2, _ = _run(capsys, *argv)
+    df2 = pd.read_csv(io.StringIO(out2))
+    # The grids share their corners (sigma_w = 1, 1.2 and sigma_b = 0, 0.3): rows 0, 1, 8, 9.
+    ends = [0, 1, 8, 9]
+    np.testing.assert_allclose(df2.sigma_w2[ends], df.sigma_w2[ends], rtol=1e-6)
+    np.testing.assert_allclose(df2["q*"][ends], df["q*"][ends], rtol=1e-6)
 
 
 def test_critical_line(capsys):
@@ -69,9 +77,10 @@ def test_critical_line(capsys):
 
 
 def test_plot_writes_png(tmp_path, capsys):
+    # The 3 x 5 table of the plot run: the bucket of 16 cells of the table test.
     path = tmp_path / "phase.png"
     rc, out, _ = _run(
-        capsys, "--sigma-w2", "1:3:6", "--sigma-b2", "0:0.2:5", "--nodes", "8", "--plot", str(path)
+        capsys, "--sigma-w2", "1:3:3", "--sigma-b2", "0:0.2:5", "--nodes", "8", "--plot", str(path)
     )
     assert rc == 0 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rc, _, err = _run(capsys, "--sigma-w2", "1:3:6", "--sigma-b2", "0.05", "--plot", str(path))
@@ -205,8 +214,8 @@ def test_critical_at_the_scanned_end_is_inside(capsys):
 
 
 def test_critical_outside_the_scan_is_still_flagged(capsys):
-    # Default nodes and 2 cells: the programs the tests above compiled serve.
-    rc, out, _ = _run(capsys, "--sigma-w2", "1:1.5:2", "--sigma-b2", "0.05")
+    # Default nodes and 11 cells: the programs the table test above compiled serve.
+    rc, out, _ = _run(capsys, "--sigma-w2", "1:1.5:11", "--sigma-b2", "0.05")
     assert rc == 0 and "(outside the scanned sigma_w2 range)" in out
 
 

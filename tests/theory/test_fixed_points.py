@@ -1,11 +1,19 @@
 """q* and c* solvers against closed forms and against brute-force iteration of the maps."""
 
+import importlib
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from initjax.activations import get
 from initjax.theory import analyse as theory_analyse
 from initjax.theory import c_map, c_star, chi_1, q_map, q_star, trajectories
+from initjax.theory._common import make_rule
+
+depth_scales = importlib.import_module("initjax.theory.depth_scales")
+fixed_points = importlib.import_module("initjax.theory.fixed_points")
 
 
 @pytest.mark.usefixtures("x64")
@@ -149,3 +157,68 @@ def test_sin_ordered_phase_in_float64():
     fp = c_star("sin", [0.1, 0.5, 0.9], 0.0)
     np.testing.assert_allclose(np.asarray(fp.value), 1.0)
     assert float(q_map("sin", 1.0, 0.0, 1e-20)) == pytest.approx(1e-20, rel=1e-12)
+
+
+# Ordered, near-critical, critical-at-zero-bias (q* -> 0) and chaotic cells: every solver branch.
+_W = np.array([0.5, 1.0, 1.76, 2.5, 4.0])
+_B = np.array([0.05, 0.0, 0.05, 0.3, 0.01])
+
+
+def _same(a, b):
+    return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+
+
+def test_padding_to_buckets_changes_no_cell():
+    """Concrete grids run padded to a power-of-two number of cells, at least 16 (copies of the
+    first cell). Against the program on the unpadded shape, bitwise: the solver loops freeze a
+    finished cell and a copy finishes with its original, so no value, converged flag or step
+    count moves. The 5 cells use the bucket of 16 that the tests above compile."""
+    tanh, rule = get("tanh"), make_rule()
+    mf = theory_analyse("tanh", _W, _B)
+    w, b, one = jnp.asarray(_W, jnp.float32), jnp.asarray(_B, jnp.float32), jnp.float32(1.0)
+    raw = depth_scales._analyse_jit(tanh, rule, w, b, one, one, 200)
+    for field in mf._fields:
+        assert _same(getattr(mf, field), getattr(raw, field)), field
+    with jax.enable_x64(True):
+        fp = q_star("tanh", _W, _B)
+        one = jnp.float64(1.0)
+        raw = fixed_points._q_star_jit(tanh, rule, jnp.asarray(_W), jnp.asarray(_B), one, one, 200)
+        for field in fp._fields:
+            assert _same(getattr(fp, field), getattr(raw, field)), field
+        assert np.asarray(fp.converged).all() and 1 < int(np.max(fp.iterations)) < 200
+        # Alone (padded with 15 copies of itself), each cell takes the same steps to the same
+        # float64 value.
+        for k in range(5):
+            alone = q_star("tanh", _W[k], _B[k])
+            assert int(alone.iterations) == int(np.asarray(fp.iterations)[k])
+            assert _same(alone.value, np.asarray(fp.value)[k]) and bool(alone.converged)
+
+
+def test_cells_agree_alone_and_in_grids_of_other_sizes():
+    # In another grid a cell may see another quadrature panel layout (chosen for the whole
+    # batch: every q <= 4 or not) and, on another array length, other generated code for its
+    # fused sums; the solvers then stop within their tolerance (c*: 64 eps) at a neighbouring
+    # float. float32: a few ulp, so rtol 1e-6 (8 ulp); float64 q*: bitwise (test above).
+    mf = {k: np.asarray(v) for k, v in theory_analyse("tanh", _W, _B)._asdict().items()}
+    # 17 cells (the bucket of 32), other neighbours; alone (the bucket of 16, with copies).
+    extra = np.linspace(1.2, 3.0, 12)
+    grid17 = theory_analyse("tanh", np.r_[_W, extra], np.r_[_B, 0.1 + 0 * extra])
+    grids = [({k: np.asarray(v) for k, v in grid17._asdict().items()}, lambda k: k)]
+    for k in range(5):
+        one = theory_analyse("tanh", _W[k], _B[k])
+        alone = {f: np.asarray(v) for f, v in one._asdict().items()}
+        for other, at in grids + [(alone, lambda k: ())]:
+            assert bool(other["converged"][at(k)]) == bool(mf["converged"][k])
+            for field in ("q_star", "c_star", "chi_1", "chi_c"):
+                got, want = float(other[field][at(k)]), float(mf[field][k])
+                assert got == pytest.approx(want, rel=1e-6, abs=0.0, nan_ok=True), (field, k)
+            # xi amplifies rounding as 1 / (1 - chi)^2: compared through exp(-1 / xi).
+            for field in ("xi_q", "xi_c"):
+                got = np.exp(-1.0 / float(other[field][at(k)]))
+                want = np.exp(-1.0 / float(mf[field][k]))
+                assert got == pytest.approx(want, rel=1e-6, abs=0.0, nan_ok=True), (field, k)
+    # Grids of 1..16 cells: one program, the one the tests above compiled (16 unpadded).
+    start = depth_scales._analyse_jit._cache_size()
+    for size in range(1, 17):
+        assert theory_analyse("tanh", np.linspace(0.5, 4.0, size), 0.05).q_star.shape == (size,)
+    assert depth_scales._analyse_jit._cache_size() - start <= 1

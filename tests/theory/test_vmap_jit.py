@@ -7,8 +7,8 @@ import pytest
 
 from initjax.theory import analyse, c_map, chi_1, depth_scales, phase_diagram, q_map
 
-W = jnp.linspace(1.0, 4.0, 100)
-B = jnp.linspace(0.0, 0.25, 100)
+W = np.linspace(1.0, 4.0, 100, dtype=np.float32)
+B = np.linspace(0.0, 0.25, 100, dtype=np.float32)
 # (0, 0) is the degenerate critical point (1, 0) where q* -> 0: a knife edge, left out.
 CELLS = [(0, 2), (3, 97), (25, 10), (50, 50), (99, 0), (70, 99), (12, 64)]
 
