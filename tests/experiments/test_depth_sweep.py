@@ -13,7 +13,7 @@ from initjax.sweeps.summary import Summary
 
 
 @functools.cache
-def crit() -> float:
+def theory_critical() -> float:
     """theory's critical sigma_w2 for tanh at sigma_b2 = 0.05 (1.76095), computed on first use
     (not while collecting)."""
     return float(theory.critical_sigma_w2("tanh", 0.05))
@@ -43,7 +43,9 @@ def test_depth_sweep_tiny(exp, tmp_path):
     assert sorted(crit["width"].unique()) == [16, 32] and crit["grad_sq"].gt(0).all()
     s = Summary.read(tmp_path)
     first = s.verdict.checks[0]
-    assert first.name == "critical sigma_w2, width 32" and first.expected == pytest.approx(crit())
+    assert first.name == "critical sigma_w2, width 32" and first.expected == pytest.approx(
+        theory_critical()
+    )
     assert {"underflow", "nonfinite", "diverged"} <= set(t.columns)
 
 
@@ -93,7 +95,7 @@ def test_verdict_passes_on_a_table_that_follows_theory(exp):
     v = exp.module.evaluate(_synthetic(), _config(exp))
     assert v.status == "PASS", v.reason
     first = v.checks[0]
-    assert first.measured == pytest.approx(crit(), abs=3 * first.se) and first.se < 0.01
+    assert first.measured == pytest.approx(theory_critical(), abs=3 * first.se) and first.se < 0.01
     names = [c.name for c in v.checks]
     assert "width -> infinity (1/N fit, widths 128, 512)" in names
     flags = [c for c in v.checks if c.name.startswith("float32 flags, relu-glorot")]
@@ -112,7 +114,7 @@ def test_negative_control_shifted_transition_fails(exp):
     # the data's chi_1 crosses 1 at 1.76 + 0.03: about 10 SE from theory
     v = exp.module.evaluate(_synthetic(chi_shift=-0.03), _config(exp))
     assert v.status == "FAIL"
-    assert v.checks[0].measured == pytest.approx(crit() - 0.03, abs=0.01)
+    assert v.checks[0].measured == pytest.approx(theory_critical() - 0.03, abs=0.01)
 
 
 def test_noisy_data_fails_the_se_bound(exp):
