@@ -20,15 +20,16 @@ from initjax.sweeps.summary import Summary
 WRONG = P.MUP.replace_rule("readout", Rule(), name="mup_sp_readout")
 
 
-def _small_run(out):
+def _run(out, *, parametrizations=(WRONG,), widths=(8, 16), seeds=3, batch=8):
+    """A coord-check run of one relu/he_normal hidden layer, one adam step, no spectral check."""
     return run_coord_check(
         out,
-        parametrizations=(WRONG,),
-        widths=(8, 16),
+        parametrizations=parametrizations,
+        widths=widths,
         depths=1,
-        seeds=3,
+        seeds=seeds,
         steps=1,
-        batch=8,
+        batch=batch,
         spectral=False,
         model_fields={"activation": "relu", "kernel_init": "he_normal"},
         progress=False,
@@ -42,7 +43,7 @@ def test_a_coord_run_writes_its_folder_records_its_rule_and_resumes(tmp_path):
     # slopes, the modified rule recorded whole, and a rerun that recomputes nothing. (Whether
     # these small widths PASS or FAIL is not the point; the FAIL of this rule at widths 32 and
     # 128: tests/measure/test_coord_check.py::test_a_wrong_readout_multiplier_fails_the_check.)
-    res = _small_run(tmp_path)
+    res = _run(tmp_path)
     for f in ("results.parquet", "slopes.parquet", "coords_delta.png", "summary.md"):
         assert (tmp_path / f).is_file(), f
     slopes = pd.read_parquet(tmp_path / "slopes.parquet")
@@ -61,7 +62,7 @@ def test_a_coord_run_writes_its_folder_records_its_rule_and_resumes(tmp_path):
     assert recorded["parametrizations"][0]["name"] == "mup_sp_readout"
     assert recorded["parametrizations"][0]["rules"] == WRONG.rows()
     stored = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "pieces").iterdir()}
-    again = _small_run(tmp_path)  # resumes: nothing recomputed, the same table
+    again = _run(tmp_path)  # resumes: nothing recomputed, the same table
     pd.testing.assert_frame_equal(again.table, res.table)
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "pieces").iterdir()} == stored
 
@@ -75,19 +76,8 @@ def test_a_wrong_readout_multiplier_fails_the_run(tmp_path):
     # Widths 32 and 128 only: with three log-equally spaced widths (32, 64, 128) the middle one
     # has weight 0 in each seed's least-squares slope, so the slopes and the verdict are the
     # ones the three widths give, for 4 compiled programs instead of 6.
-    res = run_coord_check(
-        tmp_path,
-        parametrizations=("mup", WRONG),
-        widths=(32, 128),
-        depths=1,
-        seeds=8,
-        steps=1,
-        batch=32,
-        spectral=False,
-        model_fields={"activation": "relu", "kernel_init": "he_normal"},
-        progress=False,
-        log=lambda *_: None,
-    )
+    kw = {"parametrizations": ("mup", WRONG), "widths": (32, 128), "seeds": 8, "batch": 32}
+    res = _run(tmp_path, **kw)
     assert res.verdict.status == "FAIL"
     failed = [c.name for c in res.verdict.checks if not c.passed]
     assert failed and all(n.startswith("mup_sp_readout") for n in failed)
@@ -106,19 +96,7 @@ def test_a_wrong_readout_multiplier_fails_the_run(tmp_path):
     assert recorded["parametrizations"][0] == "mup"
     assert recorded["parametrizations"][1]["name"] == "mup_sp_readout"
     # A rerun resumes: nothing recomputed, same verdict.
-    again = run_coord_check(
-        tmp_path,
-        parametrizations=("mup", WRONG),
-        widths=(32, 128),
-        depths=1,
-        seeds=8,
-        steps=1,
-        batch=32,
-        spectral=False,
-        model_fields={"activation": "relu", "kernel_init": "he_normal"},
-        progress=False,
-        log=lambda *_: None,
-    )
+    again = _run(tmp_path, **kw)
     pd.testing.assert_frame_equal(again.table, res.table)
 
 
