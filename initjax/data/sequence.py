@@ -23,6 +23,7 @@ from ``fold_in(data, s)``; train and test are independent samples.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -106,6 +107,14 @@ def associative_recall(
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     n = n_train if split == "train" else n_test
     k = jax.random.fold_in(keys.role(jax.random.key(seed), keys.DATA), _SPLIT_IDS[split])
+    x, y = _recall(k, n, n_pairs, n_keys, n_values)
+    return np.asarray(x, np.float32), np.asarray(y, np.int32)
+
+
+# One compiled program per size (integer operations only: the same values as op-by-op
+# execution, which compiled ~30 small programs per call).
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _recall(k: jax.Array, n: int, n_pairs: int, n_keys: int, n_values: int):
     k_keys, k_vals, k_query = (jax.random.fold_in(k, i) for i in range(3))
     # Distinct keys per example: the first n_pairs entries of a random permutation.
     perm = jax.vmap(lambda kk: jax.random.permutation(kk, n_keys))(jax.random.split(k_keys, n))
@@ -115,5 +124,4 @@ def associative_recall(
     q = jnp.take_along_axis(kk, which[:, None], axis=1)
     y = jnp.take_along_axis(vv, which[:, None], axis=1)[:, 0]
     pairs = jnp.stack([kk, vv + n_keys], axis=-1).reshape(n, 2 * n_pairs)
-    x = jnp.concatenate([pairs, q], axis=1)
-    return np.asarray(x, np.float32), np.asarray(y, np.int32)
+    return jnp.concatenate([pairs, q], axis=1), y

@@ -9,6 +9,7 @@ Generated in float32 with jax.numpy; returned as numpy arrays.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -65,10 +66,17 @@ def gaussian_mixture_means(dim: int, num_classes: int, separation: float, seed: 
             f"dim={dim}, num_classes={num_classes}"
         )
     key = jax.random.fold_in(_data_key(seed), _STRUCTURE)
+    return np.asarray(_means(key, dim, num_classes, jnp.float32(separation)), np.float32)
+
+
+# The generators below run as one compiled program per size (op by op, a call compiled ~20
+# small programs); the same operations in the same order, so the same values, bit for bit.
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _means(key: jax.Array, dim: int, num_classes: int, separation: jax.Array) -> jax.Array:
     g = jax.random.normal(key, (dim, num_classes), jnp.float32)
     q, r = jnp.linalg.qr(g)
     q = q * jnp.where(jnp.diagonal(r) < 0, -1.0, 1.0)
-    return np.asarray(separation * q.T, np.float32)
+    return separation * q.T
 
 
 def gaussian_mixture(
@@ -93,15 +101,21 @@ def gaussian_mixture(
     Returns:
       ``(x, y)``: float32 ``(n, dim)`` and int32 ``(n,)`` with n = n_train or n_test.
     """
-    means = jnp.asarray(gaussian_mixture_means(dim, num_classes, separation, seed))
+    means = gaussian_mixture_means(dim, num_classes, separation, seed)
     n = n_train if split == "train" else n_test
-    key = _split_key(seed, split)
+    y, z = _mixture(_split_key(seed, split), n, dim, num_classes)
+    # The sum on the host: inside the compiled program XLA fuses it with the sampler and the
+    # last bit of some inputs changes.
+    y = np.asarray(y, np.int32)
+    return np.asarray(means)[y] + np.asarray(z, np.float32), y
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _mixture(key: jax.Array, n: int, dim: int, num_classes: int):
     y = jax.random.permutation(
         jax.random.fold_in(key, _LABELS), jnp.arange(n, dtype=jnp.int32) % num_classes
     )
-    z = jax.random.normal(jax.random.fold_in(key, _INPUTS), (n, dim), jnp.float32)
-    x = means[y] + z
-    return np.asarray(x, np.float32), np.asarray(y, np.int32)
+    return y, jax.random.normal(jax.random.fold_in(key, _INPUTS), (n, dim), jnp.float32)
 
 
 def teacher_params(
