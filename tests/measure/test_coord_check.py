@@ -55,7 +55,8 @@ def test_records_at_init_and_after_steps():
     assert (act[(act.step == 0) & (act.quantity == "delta")]["value"] == 0).all()
     assert (act[(act.step > 0) & (act.quantity == "delta")]["value"] > 0).all()
     # Step 0, seed 1: mean |z| of the init network, by hand (readout multiplier 8 / 32).
-    params = jax.tree.map(lambda a: np.asarray(a, np.float64), pz.init(keys.seed_keys(2)[1]))
+    params = jax.jit(pz.init)(keys.seed_keys(2)[1])  # one program, not one per operation
+    params = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
     relu = lambda v: np.maximum(v, 0.0)
     z0 = x @ params["input"]["kernel"] + params["input"]["bias"]
     z1 = relu(z0) @ params["hidden"]["kernel"][0] + params["hidden"]["bias"][0]

@@ -34,6 +34,12 @@ def _ref(path: str):
     return propagate(REF, X, seeds=2, metrics=ALL, path=path)
 
 
+@functools.cache
+def _ref_params():
+    """REF's params for seeds 0 and 1 by ``model.init``, vmapped (one compiled program)."""
+    return jax.vmap(lambda k: init_params(REF, k, X))(keys.seed_keys(2))
+
+
 def test_fused_equals_materialized_bit_for_bit():
     # Every registered family is held to this in tests/models/test_model_registry.py; a conv
     # net on given-shape inputs with a fixed input correlation in the dropout test below.
@@ -57,7 +63,7 @@ def test_shapes_tables_and_reference_values():
     assert list(jf.columns) == cols and len(jf) == 10
 
     k = keys.seed_keys(2)[1]
-    p = init_params(REF, k, X)["params"]
+    p = jax.tree.map(lambda a: a[1], _ref_params()["params"])
 
     def forward(x, probes):
         zs = [x @ p["input"]["kernel"] + p["input"]["bias"] + probes[0]]
@@ -96,8 +102,7 @@ def test_shapes_tables_and_reference_values():
 
 
 def test_given_params_are_measured():
-    params = jax.vmap(lambda k: init_params(REF, k, X))(keys.seed_keys(2))
-    given = propagate(REF, X, params=params, metrics="q,c,grad_sq")
+    given = propagate(REF, X, params=_ref_params(), metrics="q,c,grad_sq")
     ref = _ref("materialized").arrays
     for k, v in given.arrays.items():
         if v.dtype == bool:  # flags

@@ -4,6 +4,7 @@ propagate against independent computations (Flax's attention weights, jax.grad).
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import flax.linen as nn
 import jax
@@ -15,6 +16,14 @@ from initjax import keys
 from initjax.measure import propagate
 from initjax.measure import sequence_metrics as SM
 from initjax.models import MLP, Transformer, apply_stack, init_params, stack_of
+
+# The metric functions as one compiled program per input shape (op by op, a call compiled
+# dozens of small programs).
+JSM = SimpleNamespace(**{
+    n: jax.jit(getattr(SM, n))
+    for n in ("token_cosine", "token_cross_moment", "effective_rank", "attention_entropy",
+              "attention_logit_std")
+})  # fmt: skip
 
 
 def _orthonormal(n: int, k: int, seed: int = 0) -> np.ndarray:
@@ -30,7 +39,7 @@ def test_token_cosine_of_equicorrelated_tokens(c):
     u, e = q[:, 0], q[:, 1:].T
     x = math.sqrt(c) * u[None] + math.sqrt(1 - c) * e  # (T, d)
     z = jnp.asarray(np.stack([x, 3.0 * x]), jnp.float32)  # cosine is scale-free
-    np.testing.assert_allclose(SM.token_cosine(z), c, atol=2e-6)
+    np.testing.assert_allclose(JSM.token_cosine(z), c, atol=2e-6)
 
 
 @pytest.mark.parametrize("c", [0.0, 0.3, 1.0])
@@ -40,8 +49,8 @@ def test_token_cross_moment_of_equicorrelated_tokens(c):
     q = _orthonormal(d, t + 1)
     x = math.sqrt(c) * q[:, :1].T + math.sqrt(1 - c) * q[:, 1:].T  # (T, d), |x_i| = 1
     z = jnp.asarray(np.stack([x, 3.0 * x]), jnp.float32)
-    np.testing.assert_allclose(SM.token_cross_moment(z), (c + 9 * c) / 2 / d, atol=2e-6)
-    assert np.isnan(SM.token_cross_moment(z[:, :1]))  # one token: no pairs
+    np.testing.assert_allclose(JSM.token_cross_moment(z), (c + 9 * c) / 2 / d, atol=2e-6)
+    assert np.isnan(JSM.token_cross_moment(z[:, :1]))  # one token: no pairs
 
 
 def test_effective_rank_of_matrices_with_known_singular_values():
@@ -52,9 +61,9 @@ def test_effective_rank_of_matrices_with_known_singular_values():
     expected = math.exp(-np.sum(p * np.log(p)))  # Roy & Vetterli 2007, eq. 1-2
     ones = np.ones((t, d))  # rank one: all tokens equal -> erank 1
     equal = _orthonormal(d, t, 3).T  # T orthonormal tokens -> erank T
-    got = [float(SM.effective_rank(jnp.asarray(a[None], jnp.float32))) for a in (m, ones, equal)]
+    got = [float(JSM.effective_rank(jnp.asarray(a[None], jnp.float32))) for a in (m, ones, equal)]
     np.testing.assert_allclose(got, [expected, 1.0, t], rtol=2e-5)
-    assert float(SM.token_cosine(jnp.asarray(ones[None], jnp.float32))) == pytest.approx(1.0)
+    assert float(JSM.token_cosine(jnp.asarray(ones[None], jnp.float32))) == pytest.approx(1.0)
 
 
 def test_attention_entropy_and_logit_std_on_known_rows():
@@ -65,28 +74,28 @@ def test_attention_entropy_and_logit_std_on_known_rows():
     logits = jnp.zeros((1, 1, t, t))
     p_full = jax.nn.softmax(logits, -1)
     p_causal = jax.nn.softmax(jnp.where(causal, logits, -jnp.inf), -1)
-    np.testing.assert_allclose(SM.attention_entropy(p_full, full), math.log(t), rtol=1e-6)
+    np.testing.assert_allclose(JSM.attention_entropy(p_full, full), math.log(t), rtol=1e-6)
     want = np.mean([math.log(q + 1) for q in range(t)])
-    np.testing.assert_allclose(SM.attention_entropy(p_causal, causal), want, rtol=1e-6)
-    assert float(SM.attention_logit_std(logits, full)) == 0.0
+    np.testing.assert_allclose(JSM.attention_entropy(p_causal, causal), want, rtol=1e-6)
+    assert float(JSM.attention_logit_std(logits, full)) == 0.0
     # One-hot attention: entropy 0. Rows with logits (a, -a, a, -a, ...) over 4 keys have
     # variance a^2; the causal rows 1.. (2, 3, 4 keys) have population variances computed here.
     onehot = jax.nn.one_hot(jnp.arange(t), t)[None, None]
-    assert float(SM.attention_entropy(onehot, full)) == pytest.approx(0.0, abs=1e-7)
+    assert float(JSM.attention_entropy(onehot, full)) == pytest.approx(0.0, abs=1e-7)
     a = 1.7
     row = jnp.array([a, -a, a, -a])
     lg = jnp.broadcast_to(row, (2, 3, 4, 4))
-    np.testing.assert_allclose(SM.attention_logit_std(lg, jnp.ones((4, 4), bool)), a, rtol=1e-6)
+    np.testing.assert_allclose(JSM.attention_logit_std(lg, jnp.ones((4, 4), bool)), a, rtol=1e-6)
     tri = jnp.tril(jnp.ones((4, 4), bool))
     var = [np.var(np.asarray(row[: q + 1])) for q in range(1, 4)]
-    np.testing.assert_allclose(SM.attention_logit_std(lg, tri), math.sqrt(np.mean(var)), rtol=1e-6)
+    np.testing.assert_allclose(JSM.attention_logit_std(lg, tri), math.sqrt(np.mean(var)), rtol=1e-6)
 
 
 def test_metrics_are_nan_not_errors_on_nonfinite_input():
     z = jnp.ones((2, 4, 8)).at[0, 1, 2].set(jnp.inf)
-    assert np.isnan(SM.effective_rank(z))
+    assert np.isnan(JSM.effective_rank(z))
     p = jnp.full((1, 1, 3, 3), jnp.nan)
-    assert np.isnan(SM.attention_entropy(p, jnp.ones((3, 3), bool)))
+    assert np.isnan(JSM.attention_entropy(p, jnp.ones((3, 3), bool)))
 
 
 # -- inside propagate ----------------------------------------------------------------------------
