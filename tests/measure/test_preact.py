@@ -82,13 +82,15 @@ def test_negative_control_ignoring_correlations_fails_the_covariance_check():
 # --- whole networks: the same law as the weight path ----------------------------------------------
 
 SEEDS = 256
+# The inputs of both paths (one compiled program per path, shared by the tests below).
+X = np.random.default_rng(1).standard_normal((16, 48)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
 def both_paths():
     m = _mlp()
-    kw = dict(seeds=SEEDS, batch=16, metrics=("q", "c", "act_std"))
-    return propagate(m, path="fused", **kw), propagate(m, path="preact", **kw)
+    kw = dict(seeds=SEEDS, metrics=("q", "c", "act_std"))
+    return propagate(m, X, path="fused", **kw), propagate(m, X, path="preact", **kw)
 
 
 def test_preact_statistics_match_the_weight_path(both_paths):
@@ -112,12 +114,10 @@ def test_preact_last_layer_distribution_matches_two_sample_ks(both_paths):
         assert stats.ks_2samp(w.arrays[k][:, -1], p.arrays[k][:, -1]).pvalue > 1e-3, k
 
 
-def test_preact_first_layer_has_the_closed_form_mean():
+def test_preact_first_layer_has_the_closed_form_mean(both_paths):
     # q^0 = sigma_w2 * mean(x^2) + sigma_b2 in expectation over W and b: within 4 SE.
-    x = np.random.default_rng(1).standard_normal((16, 48)).astype(np.float32)
-    r = propagate(_mlp(depth=2), x, seeds=SEEDS, metrics="q", path="preact")
-    q0 = r.arrays["q"][:, 0]
-    want = 1.5 * float(np.mean(x.astype(np.float64) ** 2)) + 0.05
+    q0 = both_paths[1].arrays["q"][:, 0]
+    want = 1.5 * float(np.mean(X.astype(np.float64) ** 2)) + 0.05
     assert abs(q0.mean() - want) < 4 * q0.std(ddof=1) / np.sqrt(SEEDS)
 
 
