@@ -48,6 +48,36 @@ def test_tiny_mlp_learns_separable_problem(separable):
     assert np.all(r.arrays["batch_loss"][..., -1] < r.arrays["batch_loss"][..., 0])
 
 
+def test_grad_norm0_is_the_gradient_at_the_initial_params_on_minibatch_0(separable):
+    # Per-layer norms of d loss / d (kernel, bias) at the initial params on the first
+    # minibatch (indices from the network's batch key, initjax.keys), by a float64 numpy
+    # backward pass of the tanh MLP with mean softmax cross-entropy. Same for every cell.
+    r = _runs(separable, "sgd", False)
+    x_tr, y_tr = separable[0], separable[1]
+    for s, k in enumerate(keys.seed_keys(2)):
+        batch_key = jax.random.fold_in(keys.role(k, keys.BATCHES), 0)
+        idx = np.asarray(jax.random.randint(batch_key, (16,), 0, len(x_tr)))
+        x, y = np.asarray(x_tr[idx], np.float64), y_tr[idx]
+        p = jax.tree.map(lambda a, s=s: np.asarray(a[0, s], np.float64), r.params0)
+        layers = [(p["input"]["kernel"], p["input"]["bias"])]
+        layers += list(zip(p["hidden"]["kernel"], p["hidden"]["bias"], strict=True))
+        acts = [x]
+        for w, b in layers:
+            acts.append(np.tanh(acts[-1] @ w + b))
+        logits = acts[-1] @ p["readout"]["kernel"] + p["readout"]["bias"]
+        prob = np.exp(logits - logits.max(1, keepdims=True))
+        prob /= prob.sum(1, keepdims=True)
+        d = (prob - np.eye(2)[y]) / len(y)  # d loss / d logits
+        norms = [np.sqrt(np.sum((acts[-1].T @ d) ** 2) + np.sum(d.sum(0) ** 2))]
+        d = (d @ p["readout"]["kernel"].T) * (1 - acts[-1] ** 2)  # d loss / d z of the last
+        for i in range(len(layers) - 1, -1, -1):
+            norms.append(np.sqrt(np.sum((acts[i].T @ d) ** 2) + np.sum(d.sum(0) ** 2)))
+            d = (d @ layers[i][0].T) * (1 - acts[i] ** 2)
+        want = np.array(norms[::-1])  # input, hidden 1..4, readout
+        for h in range(2):
+            np.testing.assert_allclose(r.arrays["grad_norm0"][h, s], want, rtol=1e-4)
+
+
 def test_vmapped_training_equals_separate_runs(separable):
     # Adam: the optimizer state is vmapped too. Unrolled layers (the default at this depth).
     together = _runs(separable, "adam", True)
