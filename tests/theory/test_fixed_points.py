@@ -102,10 +102,21 @@ def test_dropout_removes_c_star_one():
     assert float(c_map("tanh", 1.3, 0.05, q, q, c, keep_prob=0.95)) == pytest.approx(c, abs=1e-8)
 
 
-def test_float32_default_and_batch_shapes():
-    fp = c_star("tanh", jnp.linspace(1.0, 3.0, 7), 0.05)
-    assert fp.value.dtype == jnp.float32 and fp.value.shape == (7,)
+# A 15 x 11 grid across the order-chaos line (165 cells, padded to the bucket of 256): c* on it
+# serves the two tests below (one compiled program).
+_GW, _GB = np.meshgrid(np.linspace(1.2, 4.0, 15), np.linspace(0.0, 0.5, 11), indexing="ij")
+
+
+@pytest.fixture(scope="module")
+def grid_c_star():
+    return c_star("tanh", _GW, _GB)
+
+
+def test_float32_default_and_batch_shapes(grid_c_star):
+    fp = grid_c_star
+    assert fp.value.dtype == jnp.float32 and fp.value.shape == (15, 11)
     assert fp.converged.dtype == jnp.bool_ and fp.iterations.dtype == jnp.int32
+    assert fp.converged.shape == fp.iterations.shape == (15, 11)
     # float32 agrees with the float64 value 1.06395838 to float32 accuracy.
     assert float(q_star("tanh", 2.5, 0.05).value) == pytest.approx(1.06395838, rel=1e-5)
 
@@ -129,12 +140,10 @@ def test_float32_near_critical_c_star_matches_float64():
     np.testing.assert_allclose(chi_c, np.asarray(a64.chi_c), atol=5e-6)
 
 
-def test_c_star_costs_one_or_two_2d_integrals():
+def test_c_star_costs_one_or_two_2d_integrals(grid_c_star):
     # The series start leaves the quadrature Newton one step (two where float32 rounding of the
     # 2-D sum exceeds the series' error); the plain chord start took 4-8.
-    sw, sb = np.meshgrid(np.linspace(1.2, 4.0, 15), np.linspace(0.0, 0.5, 11), indexing="ij")
-    fp = c_star("tanh", sw, sb)
-    it = np.asarray(fp.iterations)[np.asarray(chi_1("tanh", sw, sb)) > 1.0 + 1e-5]
+    it = np.asarray(grid_c_star.iterations)[np.asarray(chi_1("tanh", _GW, _GB)) > 1.0 + 1e-5]
     assert it.size > 50 and it.min() >= 1 and it.max() <= 2
 
 
