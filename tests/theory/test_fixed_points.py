@@ -125,14 +125,17 @@ def test_float32_near_critical_c_star_matches_float64():
     """Near the order-chaos line 1 - c* -> 0 and c - f(c) cancels to nothing in float32; the
     solver works on the Hermite series' cancellation-free deficit and a squared-difference
     quadrature, so float32 still tracks float64 to the solver's tolerance (64 eps = 7.6e-6)."""
-    from initjax.theory import analyse, critical_sigma_w2
+    from scipy import optimize
 
-    sw = float(critical_sigma_w2("tanh", 0.05)) * (1.0 + np.array([1e-4, 1e-3, 1e-2, 0.1, 0.5]))
-    a32 = analyse("tanh", sw, 0.05)
-    import jax
+    from initjax.theory import analyse
 
     with jax.enable_x64(True):
+        # The critical sigma_w2 (1.76095) by brentq on the float64 chi_1, i.e. on the float64
+        # analysis program this test runs anyway (critical_sigma_w2: test_critical.py).
+        crit = optimize.brentq(lambda s: float(chi_1("tanh", s, 0.05)) - 1.0, 1.5, 2.0, xtol=1e-13)
+        sw = crit * (1.0 + np.array([1e-4, 1e-3, 1e-2, 0.1, 0.5]))
         a64 = analyse("tanh", sw, 0.05)
+    a32 = analyse("tanh", sw, 0.05)
     assert (np.asarray(a64.chi_1) > 1.0).all()  # chaotic: c* < 1 and chi_c < 1
     np.testing.assert_allclose(np.asarray(a32.c_star), np.asarray(a64.c_star), atol=1e-5)
     chi_c = np.asarray(a32.chi_c)
