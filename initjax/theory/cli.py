@@ -201,11 +201,18 @@ def _critical(theory, act, b, args) -> None:
     _print_table(cols, rows, args.format)
 
 
-def _table(theory, act, w, b, args, note: str) -> None:
+def _grid_analysis(theory, act, w, b, args):
+    """``theory.analyse`` on the cells of w x b, flattened in meshgrid "ij" order: (sw, sb, mf)."""
     sw, sb = np.meshgrid(w, b, indexing="ij")
     mf = theory.analyse(
         act, sw.ravel(), sb.ravel(), keep_prob=args.keep_prob, q0=args.q0, nodes=args.nodes
     )
+    return sw, sb, mf
+
+
+def _table(theory, act, w, b, args, note: str):
+    """Print the table of the grid's analysis; returns the analysis (``_grid_analysis``)."""
+    sw, sb, mf = analysed = _grid_analysis(theory, act, w, b, args)
     fields = [np.asarray(x) for x in (mf.q_star, mf.c_star, mf.chi_1, mf.xi_q, mf.xi_c)]
     conv = np.asarray(mf.converged)
     rows = [
@@ -232,17 +239,21 @@ def _table(theory, act, w, b, args, note: str) -> None:
                 f"# critical sigma_w2 at sigma_b2 = {_fmt(sb1)}: {_fmt(c1)}{where}; "
                 f"published: {_published(act, float(sb1))}"
             )
+    return analysed
 
 
-def _plot(theory, act, w, b, args, path: str) -> None:
+def _plot(theory, act, w, b, args, path: str, analysed=None) -> None:
+    """The xi_c heat map with the chi_1 = 1 line. ``analysed``: the table's analysis of the same
+    grid (``_grid_analysis``), reused: table and plot cost one solve and one compiled program;
+    None (--critical prints no table): the grid is analysed here, the same way."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pd_ = theory.phase_diagram(act, w, b, keep_prob=args.keep_prob, q0=args.q0, nodes=args.nodes)
-    xi = np.asarray(pd_.xi_c, dtype=np.float64)
-    chi = np.asarray(pd_.chi_1, dtype=np.float64)
+    _, _, mf = analysed if analysed is not None else _grid_analysis(theory, act, w, b, args)
+    xi = np.asarray(mf.xi_c, dtype=np.float64).reshape(len(w), len(b))
+    chi = np.asarray(mf.chi_1, dtype=np.float64).reshape(len(w), len(b))
     with np.errstate(divide="ignore", invalid="ignore"):
         log_xi = np.where(np.isfinite(xi) & (xi > 0), np.log10(xi), np.nan)
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
@@ -294,12 +305,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--critical: dropout (keep_prob < 1) has no critical point")
     if args.plot is not None:
         _check_plot(args.plot, w, b)
+    analysed = None
     if args.critical:
         _critical(theory, act, b, args)
     else:
-        _table(theory, act, w, b, args, note)
+        analysed = _table(theory, act, w, b, args, note)
     if args.plot is not None:
-        _plot(theory, act, w, b, args, args.plot)
+        _plot(theory, act, w, b, args, args.plot, analysed)
     return 0
 
 

@@ -2,6 +2,7 @@
 the mean-field maps (PASS) and on the same tables labelled with a wrong keep probability or
 without dropout (negative controls: FAIL)."""
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,20 +43,22 @@ def synthetic(keep_probs, widths=(400, 100), sigma_w2=(1.0, 1.76, 3.0), seeds=16
     rng = np.random.default_rng(0)
     rows = []
     for rho in keep_probs:
-        sw = np.repeat(np.asarray(sigma_w2, float), 1)
-        q, c = theory.trajectories("tanh", sw, 0.05, np.ones_like(sw), np.full_like(sw, 0.1),
-                                   depth, keep_prob=rho)  # fmt: skip
+        # One theory run per network (width, sigma_w2, seed) in float64, as theory.compare in
+        # evaluate has them: 96 runs, evaluate's program for the bucket of 128 runs serves.
+        sw = np.tile(np.repeat(np.asarray(sigma_w2, float), seeds), len(widths))
+        with jax.enable_x64(True):
+            q, c = theory.trajectories("tanh", sw, 0.05, np.ones_like(sw), np.full_like(sw, 0.1),
+                                       depth, keep_prob=rho)  # fmt: skip
         q, c = np.asarray(q), np.asarray(c)
-        for w in widths:
-            for i, s2 in enumerate(sigma_w2):
-                for seed in range(seeds):
-                    noise = rng.normal(0, 0.2 / np.sqrt(w), (2, depth + 1))
-                    noise[:, 0] = 0.0
-                    rows.append(pd.DataFrame(dict(
-                        keep_prob=rho, width=w, c0=0.1, sigma_w2=s2, sigma_b2=0.05, seed=seed,
-                        layer=np.arange(depth + 1), q=q[i] * (1 + noise[0]),
-                        c=np.clip(c[i] + noise[1], -1, 1), diverged=False,
-                    )))  # fmt: skip
+        for k, (j, i, seed) in enumerate(np.ndindex(len(widths), len(sigma_w2), seeds)):
+            w = widths[j]
+            noise = rng.normal(0, 0.2 / np.sqrt(w), (2, depth + 1))
+            noise[:, 0] = 0.0
+            rows.append(pd.DataFrame(dict(
+                keep_prob=rho, width=w, c0=0.1, sigma_w2=sigma_w2[i], sigma_b2=0.05, seed=seed,
+                layer=np.arange(depth + 1), q=q[k] * (1 + noise[0]),
+                c=np.clip(c[k] + noise[1], -1, 1), diverged=False,
+            )))  # fmt: skip
     return pd.concat(rows, ignore_index=True)
 
 

@@ -77,7 +77,8 @@ def test_critical_line(capsys):
 
 
 def test_plot_writes_png(tmp_path, capsys):
-    # The 3 x 5 table of the plot run: the bucket of 16 cells of the table test.
+    # The 3 x 5 table of the plot run: the bucket of 16 cells of the table test; the plot draws
+    # that analysis (no second solve).
     path = tmp_path / "phase.png"
     rc, out, _ = _run(
         capsys, "--sigma-w2", "1:3:3", "--sigma-b2", "0:0.2:5", "--nodes", "8", "--plot", str(path)

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
+from scipy import optimize
 
 from initjax.theory import (
     analyse,
     c_star,
     chi_1,
     chi_c,
-    critical_sigma_w2,
     depth_scales,
     q_star,
     trajectories,
@@ -16,9 +16,16 @@ from initjax.theory import (
 from tests.theory.conftest import gauss_1d
 
 
+def _critical_tanh_005():
+    """The critical sigma_w2 at sigma_b2 = 0.05 (1.76095) by brentq on chi_1 = 1, i.e. on the
+    float64 analysis program the module's other tests compile (critical_sigma_w2's own program
+    and its checks: test_critical.py). Call under x64."""
+    return optimize.brentq(lambda s: float(chi_1("tanh", s, 0.05)) - 1.0, 1.5, 2.0, xtol=1e-14)
+
+
 @pytest.mark.usefixtures("x64")
 def test_xi_c_diverges_from_both_sides():
-    sw_c = float(critical_sigma_w2("tanh", 0.05))
+    sw_c = _critical_tanh_005()
     deltas = np.array([1e-1, 1e-2, 1e-3])
     for side in (-1.0, 1.0):
         # One cell per call: the programs of the module's other (scalar) tests serve.
@@ -79,7 +86,7 @@ def test_chi_c_equals_chi_1_when_ordered_and_less_than_one_when_chaotic():
 @pytest.mark.usefixtures("x64")
 def test_dropout_keeps_xi_c_finite_at_the_critical_point():
     # Schoenholz et al. 2017 section 4: dropout removes the divergence of xi_c.
-    sw_c = float(critical_sigma_w2("tanh", 0.05))
+    sw_c = _critical_tanh_005()
     no_drop = float(depth_scales("tanh", sw_c, 0.05).xi_c)
     drop = [float(depth_scales("tanh", sw_c, 0.05, keep_prob=k).xi_c) for k in (0.99, 0.9)]
     assert no_drop > 1e4

@@ -102,10 +102,21 @@ def test_dropout_removes_c_star_one():
     assert float(c_map("tanh", 1.3, 0.05, q, q, c, keep_prob=0.95)) == pytest.approx(c, abs=1e-8)
 
 
-def test_float32_default_and_batch_shapes():
-    fp = c_star("tanh", jnp.linspace(1.0, 3.0, 7), 0.05)
-    assert fp.value.dtype == jnp.float32 and fp.value.shape == (7,)
+# A 15 x 11 grid across the order-chaos line (165 cells, padded to the bucket of 256): c* on it
+# serves the two tests below (one compiled program).
+_GW, _GB = np.meshgrid(np.linspace(1.2, 4.0, 15), np.linspace(0.0, 0.5, 11), indexing="ij")
+
+
+@pytest.fixture(scope="module")
+def grid_c_star():
+    return c_star("tanh", _GW, _GB)
+
+
+def test_float32_default_and_batch_shapes(grid_c_star):
+    fp = grid_c_star
+    assert fp.value.dtype == jnp.float32 and fp.value.shape == (15, 11)
     assert fp.converged.dtype == jnp.bool_ and fp.iterations.dtype == jnp.int32
+    assert fp.converged.shape == fp.iterations.shape == (15, 11)
     # float32 agrees with the float64 value 1.06395838 to float32 accuracy.
     assert float(q_star("tanh", 2.5, 0.05).value) == pytest.approx(1.06395838, rel=1e-5)
 
@@ -114,14 +125,17 @@ def test_float32_near_critical_c_star_matches_float64():
     """Near the order-chaos line 1 - c* -> 0 and c - f(c) cancels to nothing in float32; the
     solver works on the Hermite series' cancellation-free deficit and a squared-difference
     quadrature, so float32 still tracks float64 to the solver's tolerance (64 eps = 7.6e-6)."""
-    from initjax.theory import analyse, critical_sigma_w2
+    from scipy import optimize
 
-    sw = float(critical_sigma_w2("tanh", 0.05)) * (1.0 + np.array([1e-4, 1e-3, 1e-2, 0.1, 0.5]))
-    a32 = analyse("tanh", sw, 0.05)
-    import jax
+    from initjax.theory import analyse
 
     with jax.enable_x64(True):
+        # The critical sigma_w2 (1.76095) by brentq on the float64 chi_1, i.e. on the float64
+        # analysis program this test runs anyway (critical_sigma_w2: test_critical.py).
+        crit = optimize.brentq(lambda s: float(chi_1("tanh", s, 0.05)) - 1.0, 1.5, 2.0, xtol=1e-13)
+        sw = crit * (1.0 + np.array([1e-4, 1e-3, 1e-2, 0.1, 0.5]))
         a64 = analyse("tanh", sw, 0.05)
+    a32 = analyse("tanh", sw, 0.05)
     assert (np.asarray(a64.chi_1) > 1.0).all()  # chaotic: c* < 1 and chi_c < 1
     np.testing.assert_allclose(np.asarray(a32.c_star), np.asarray(a64.c_star), atol=1e-5)
     chi_c = np.asarray(a32.chi_c)
@@ -129,12 +143,13 @@ def test_float32_near_critical_c_star_matches_float64():
     np.testing.assert_allclose(chi_c, np.asarray(a64.chi_c), atol=5e-6)
 
 
-def test_c_star_costs_one_or_two_2d_integrals():
+def test_c_star_costs_one_or_two_2d_integrals(grid_c_star):
     # The series start leaves the quadrature Newton one step (two where float32 rounding of the
     # 2-D sum exceeds the series' error); the plain chord start took 4-8.
-    sw, sb = np.meshgrid(np.linspace(1.2, 4.0, 15), np.linspace(0.0, 0.5, 11), indexing="ij")
-    fp = c_star("tanh", sw, sb)
-    it = np.asarray(fp.iterations)[np.asarray(chi_1("tanh", sw, sb)) > 1.0 + 1e-5]
+    # chi_1 at q* (q_star on the grid: the program c_star's solve compiled; chi_1 at a given q
+    # is one 1-D integral, not a second full analysis program of the bucket of 256).
+    q = q_star("tanh", _GW, _GB).value
+    it = np.asarray(grid_c_star.iterations)[np.asarray(chi_1("tanh", _GW, _GB, q=q)) > 1.0 + 1e-5]
     assert it.size > 50 and it.min() >= 1 and it.max() <= 2
 
 
