@@ -179,5 +179,6 @@ def test_zero_init_large_under_jit_stays_cheap():
     w = jax.jit(initializers.get("zero_init_hadamard"), static_argnums=(1, 2))(
         _key(), (2048, 4096), jnp.float32
     )
-    h = scipy.linalg.hadamard(4096)[:2048, :4096] * 2.0 ** (-11 / 2)
+    # int8 entries (+-1): the int64 default would build a 128 MB matrix for 2048 rows of it.
+    h = scipy.linalg.hadamard(4096, dtype=np.int8)[:2048, :4096] * 2.0 ** (-11 / 2)
     np.testing.assert_allclose(np.asarray(w), h, rtol=1e-6)
