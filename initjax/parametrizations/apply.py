@@ -37,6 +37,7 @@ from initjax.models import (
     init_stack,
     stack_of,
 )
+from initjax.models._core import _init_stack_jit
 from initjax.parametrizations._table import OPTIMIZER_FAMILIES, Parametrization, get, role_class
 
 __all__ = ["LeafRule", "Parametrized", "parametrize"]
@@ -183,7 +184,10 @@ class Parametrized:
         """
         sw2 = self.sigma_w2 if sigma_w2 is _DEFAULT else sigma_w2
         sb2 = self.sigma_b2 if sigma_b2 is _DEFAULT else sigma_b2
-        p = init_stack(self.stack, keys.role(seed_key, keys.PARAMS), self.in_shape, sw2, sb2)
+        # Compiled once per (stack, input shape), as model.init: called eagerly, the layers'
+        # jax.lax.map would otherwise be traced and compiled anew on every call.
+        root = keys.role(seed_key, keys.PARAMS)
+        p = _init_stack_jit(self.stack, root, self.in_shape, sw2, sb2)
         return self.rescale_init(p)
 
     def effective(self, params):

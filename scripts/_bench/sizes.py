@@ -157,7 +157,9 @@ TINY = dataclasses.replace(
     depth_width=8,
     depth_batch=4,
     depth_seeds=1,
-    mat_depths=(10,),
+    # no materialized rows: each is one more fresh subprocess (~3 s of CPU); the materialized
+    # path itself is tested in tests/measure/test_propagate.py (bit-identical to fused)
+    mat_depths=(),
     seed_counts=(1, 4),
     seeds_width=8,
     seeds_depth=2,

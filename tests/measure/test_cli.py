@@ -70,8 +70,10 @@ def test_init_hparams_select_a_configured_initializer(capsys):
 
 
 def test_propagate_keep_prob_flag(tmp_path, capsys):
-    base = ["propagate", "--depth", "3", "--width", "16", "--seeds", "4", "--sigma-w2", "1.5",
-            "--no-plot", "--no-progress"]  # fmt: skip
+    # test_propagate_command's network and metrics: the run without dropout reuses its program.
+    base = ["propagate", "--init", "he_normal", "--activation", "relu", "--depth", "12",
+            "--width", "16", "--seeds", "4", "--sigma-w2", "2", "--sigma-b2", "0",
+            "--metrics", "q,c,grad_sq", "--no-plot", "--no-progress"]  # fmt: skip
     assert main([*base, "--keep-prob", "0.5", "--out", str(tmp_path / "a")]) == 0
     assert main([*base, "--out", str(tmp_path / "b")]) == 0
     qa = pd.read_parquet(tmp_path / "a" / "propagate.parquet").groupby("layer")["q"].mean()

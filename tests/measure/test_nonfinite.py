@@ -142,8 +142,9 @@ def test_flags_policies_on_synthetic_arrays():
 
 def test_propagate_command_reports_flag_counts(tmp_path, capsys):
     out = tmp_path / "run"
+    # The relu_glorot fixture's network and metrics: the command reuses its compiled program.
     argv = ["propagate", "--init", "glorot_normal", "--activation", "relu", "--depth", "200",
-            "--width", "32", "--seeds", "2", "--metrics", "q,c", "--out", str(out),
+            "--width", "128", "--seeds", "2", "--metrics", "q,c", "--out", str(out),
             "--no-progress", "--layers", "0,200"]  # fmt: skip
     assert main(argv) == 0
     text = capsys.readouterr().out

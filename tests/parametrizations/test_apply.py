@@ -11,7 +11,7 @@ import pytest
 
 from initjax import keys, models
 from initjax import parametrizations as P
-from initjax.models import apply_stack, init_stack
+from initjax.models import apply_stack
 
 
 @functools.cache
@@ -129,7 +129,8 @@ def test_base_model_instead_of_base_width():
 def test_sp_init_equals_the_model_init():
     m = _mlp(16)
     pz = P.parametrize(m, "sp", in_shape=(12,))
-    want = init_stack(models.stack_of(m), keys.role(_key(), keys.PARAMS), (12,), 2.0, 0.0)
+    # model.init's params (``init_params``: compiled ``init_stack`` from role(key, PARAMS)).
+    want = models.init_params(m, _key(), in_shape=(12,))["params"]
     got = pz.init(_key())
     assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), got, want))
 

@@ -48,6 +48,19 @@ def _tables(text: str) -> list[list[list[str]]]:
     return tables
 
 
+def _mixture_like(n_train: int, n_test: int) -> tuple[np.ndarray, ...]:
+    """(x_train, y_train, x_test, y_test): 32-dim, 10-class Gaussian-mixture-shaped data drawn with
+    numpy (the training tests below compare laws and count FLOPs; neither depends on the data's
+    law, and numpy draws compile nothing)."""
+    rng = np.random.default_rng(0)
+    means = 3.0 * rng.standard_normal((10, 32)).astype(np.float32) / np.sqrt(32)
+    out = []
+    for n in (n_train, n_test):
+        y = rng.permutation(np.arange(n, dtype=np.int32) % 10)
+        out += [(means[y] + rng.standard_normal((n, 32))).astype(np.float32), y]
+    return tuple(out)
+
+
 # --- the smoke run ------------------------------------------------------------------------------
 
 
@@ -269,13 +282,10 @@ def test_torch_training_reference_starts_from_initjax_law():
     torch_ref = pytest.importorskip("scripts._bench.torch_ref")
     if not torch_ref.available():
         pytest.skip("torch not installed (the `compare` extra)")
-    from initjax import data
     from initjax.measure.train import TrainSpec, train
     from scripts._bench.cases import SIGMA_B2, mlp
 
-    x_tr, y_tr = data.load("gaussian_mixture", "train", limit=512)
-    x_te, y_te = data.load("gaussian_mixture", "test", limit=256)
-    ds = (x_tr, y_tr, x_te, y_te)
+    ds = _mixture_like(512, 256)
     n, lr = 64, 1e-9
     out = {}
     for v in ("autograd", "threads"):
@@ -411,13 +421,11 @@ def test_train_step_profile_counts_every_layer_and_reports_each_part():
     # input layer's input gradient, which nothing needs), and at
     # most 1.5x that (the rest is elementwise: tanh, its derivative, bias, softmax, update, about
     # 20 flops per unit and example vs 6 x 16 per unit for the hidden matmuls).
-    from initjax import data
     from initjax.measure.train import TrainSpec
     from scripts._bench.cases import SIGMA_B2, mlp
     from scripts._bench.train_profile import profile_step
 
-    x, y = data.load("gaussian_mixture", "train", limit=256)
-    xt, yt = data.load("gaussian_mixture", "test", limit=64)
+    x, y, xt, yt = _mixture_like(256, 64)
     spec = TrainSpec(steps=4, batch_size=16, eval_every=2, eval_size=64)
     nets = 4
     prof = profile_step(
