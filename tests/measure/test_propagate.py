@@ -116,12 +116,14 @@ def test_grid_one_compilation_common_random_numbers_and_divergence():
     sw = np.array([1.0, 2.0, 1e8], np.float32)
     before = trace_count()
     g = propagate(m, seeds=3, metrics="q,c", sigma_w2=sw, sigma_b2=0.05)
-    assert trace_count() == before + 1
+    # One trace for the 3 cells (none when an earlier test module left this program cached).
+    assert trace_count() - before <= 1
+    before = trace_count()
     assert g.arrays["q"].shape == (3, 3, 31) and g.diverged.shape == (3, 3)
     # New values, an equal model built again (with other default sigmas): no recompilation.
     m2 = MLP(width=8, depth=30, activation="relu", kernel_init="he_normal", sigma_w2=3.0)
     g2 = propagate(m2, seeds=3, metrics="q,c", sigma_w2=sw * 1.1, sigma_b2=0.3)
-    assert trace_count() == before + 1
+    assert trace_count() == before
     assert not np.allclose(g.arrays["q"][:2], g2.arrays["q"][:2])
     # Exploding signals (sigma_w2 = 1e8: q grows 5e7-fold per layer) are values, flagged.
     assert g.diverged.tolist() == [[False] * 3, [False] * 3, [True] * 3]
