@@ -37,12 +37,14 @@ from initjax.models import (
     init_stack,
     stack_of,
 )
-from initjax.models._core import _init_stack_jit
 from initjax.parametrizations._table import OPTIMIZER_FAMILIES, Parametrization, get, role_class
 
 __all__ = ["LeafRule", "Parametrized", "parametrize"]
 
 _DEFAULT: Any = object()
+# The stack's init compiled once per (stack, input shape) and reused by every Parametrized.init
+# (the same program as model.init's, so the same values bit for bit).
+_init_stack_jit = jax.jit(init_stack, static_argnums=(0, 2))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,7 +186,7 @@ class Parametrized:
         """
         sw2 = self.sigma_w2 if sigma_w2 is _DEFAULT else sigma_w2
         sb2 = self.sigma_b2 if sigma_b2 is _DEFAULT else sigma_b2
-        # Compiled once per (stack, input shape), as model.init: called eagerly, the layers'
+        # Compiled once per (stack, input shape) (_init_stack_jit): called eagerly, the layers'
         # jax.lax.map would otherwise be traced and compiled anew on every call.
         root = keys.role(seed_key, keys.PARAMS)
         p = _init_stack_jit(self.stack, root, self.in_shape, sw2, sb2)
