@@ -39,42 +39,13 @@ if _DIR:
     os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(_MAX_BYTES))
 
 
-_CLEAR_ENV = "INITJAX_TEST_CLEAR_CACHES"
-_CLEAR_AFTER_COMPILE_S = 300.0
-_compiled_s = [0.0]  # XLA compile seconds since the caches were last cleared
-
-
-def _count_compile(event: str, duration: float, **_: object) -> None:
-    if event == "/jax/core/compile/backend_compile_duration":
-        _compiled_s[0] += duration
-
-
-jax.monitoring.register_event_duration_secs_listener(_count_compile)
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _release_executables():
-    """Drop JAX's in-memory caches after a test module once the executables compiled since the
-    last clearing took more than 300 s of XLA compile time.
-
-    An xdist worker otherwise keeps every executable it compiled alive: measured without
-    clearing, a worker's resident set grew by 0.1-0.5 GiB per module (3.6 GiB after 14
-    modules; 4.1-4.4 MiB per second of compile time), and XLA:CPU crashed (segmentation fault
-    inside the compiler, "Failed to materialize symbols") in workers holding many executables.
-    The budget keeps what a worker holds within about 1.5 GiB above its baseline of about 1 GiB
-    (300 s plus the last module's compile time, e.g. 70 s for the heaviest, at ~4 MiB/s).
-    Within the budget, later modules reuse what earlier ones compiled (random-number programs,
-    a model's propagate program): 14 % less CPU time for tests/experiments + tests/sweeps.
-    Tests that count compilations or time them must not rely on cold caches (clear them first).
-    ``INITJAX_TEST_CLEAR_CACHES=always`` clears after every module, ``never`` never.
-    """
+    """Drop JAX's in-memory caches after each test module: one xdist worker otherwise keeps
+    every executable it compiled alive, and XLA:CPU crashed (segmentation fault inside the
+    compiler, "Failed to materialize symbols") in workers holding many of them."""
     yield
-    policy = os.environ.get(_CLEAR_ENV, "auto")
-    if policy == "never":
-        return
-    if policy == "always" or _compiled_s[0] > _CLEAR_AFTER_COMPILE_S:
-        jax.clear_caches()
-        _compiled_s[0] = 0.0
+    jax.clear_caches()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -15,8 +15,8 @@ from initjax.models import MLP
 def _cold_caches():
     # These tests time XLA compilations: a hit in the test session's persistent compilation
     # cache (tests/conftest.py) for one depth but not the other would skew the ratio.
-    # Executables another test module left in memory (tests/conftest.py keeps them up to a
-    # budget) would make a depth's compilation a cache hit: start from empty caches.
+    # An executable left in memory by an earlier test (the same program compiled before) would
+    # make a depth's compilation a cache hit: start from empty caches.
     prev = jax.config.jax_enable_compilation_cache
     jax.config.update("jax_enable_compilation_cache", False)
     jax.clear_caches()

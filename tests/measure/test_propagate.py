@@ -116,7 +116,7 @@ def test_grid_one_compilation_common_random_numbers_and_divergence():
     sw = np.array([1.0, 2.0, 1e8], np.float32)
     before = trace_count()
     g = propagate(m, seeds=3, metrics="q,c", sigma_w2=sw, sigma_b2=0.05)
-    # One trace for the 3 cells (none when an earlier test module left this program cached).
+    # One trace for the 3 cells (none when an earlier test left this program cached).
     assert trace_count() - before <= 1
     before = trace_count()
     assert g.arrays["q"].shape == (3, 3, 31) and g.diverged.shape == (3, 3)

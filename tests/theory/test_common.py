@@ -72,7 +72,7 @@ def test_trajectories_share_one_program_per_chunk_bucket_and_match_the_unpadded_
         q1, c1 = trajectories("tanh", w[:2], 0.05, 1.0, 0.5, 3)
         assert q.shape == (7, 4) and q1.shape == (2, 4)
         # Every batch up to one chunk (64 runs) is one program: the batch of 2 reuses the
-        # batch of 7's (which an earlier test module may have compiled already).
+        # batch of 7's (which an earlier test may have compiled already).
         assert first - start <= 1 and compare._trajectories_jit._cache_size() == first
         # The unpadded batch (map_chunks pads its one chunk with the last run): bitwise.
         f = jnp.asarray
