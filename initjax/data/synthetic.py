@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from initjax import activations, keys
+from initjax.initializers.sampling import standard_normal
 
 __all__ = [
     "gaussian_mixture",
@@ -73,7 +74,7 @@ def gaussian_mixture_means(dim: int, num_classes: int, separation: float, seed: 
 # small programs); the same operations in the same order, so the same values, bit for bit.
 @functools.partial(jax.jit, static_argnums=(1, 2))
 def _means(key: jax.Array, dim: int, num_classes: int, separation: jax.Array) -> jax.Array:
-    g = jax.random.normal(key, (dim, num_classes), jnp.float32)
+    g = standard_normal(key, (dim, num_classes))
     q, r = jnp.linalg.qr(g)
     q = q * jnp.where(jnp.diagonal(r) < 0, -1.0, 1.0)
     return separation * q.T
@@ -115,7 +116,7 @@ def _mixture(key: jax.Array, n: int, dim: int, num_classes: int):
     y = jax.random.permutation(
         jax.random.fold_in(key, _LABELS), jnp.arange(n, dtype=jnp.int32) % num_classes
     )
-    return y, jax.random.normal(jax.random.fold_in(key, _INPUTS), (n, dim), jnp.float32)
+    return y, standard_normal(jax.random.fold_in(key, _INPUTS), (n, dim))
 
 
 def teacher_params(
@@ -143,15 +144,16 @@ def teacher_params(
     params_key = jax.random.fold_in(_data_key(seed), _STRUCTURE)
     params = []
     fan_in = dim
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)  # jax.random's default float
     for index in range(depth + 1):
         lk = keys.layer(params_key, index)
         kk, bk = jax.random.fold_in(lk, keys.KERNEL), jax.random.fold_in(lk, keys.BIAS)
         if index < depth:
-            w = jax.random.normal(kk, (fan_in, width)) * jnp.sqrt(sigma_w2 / fan_in)
-            b = jax.random.normal(bk, (width,)) * jnp.sqrt(sigma_b2)
+            w = standard_normal(kk, (fan_in, width), dtype) * jnp.sqrt(sigma_w2 / fan_in)
+            b = standard_normal(bk, (width,), dtype) * jnp.sqrt(sigma_b2)
             fan_in = width
         else:
-            w = jax.random.normal(kk, (fan_in, num_classes))
+            w = standard_normal(kk, (fan_in, num_classes), dtype)
             w = w / jnp.linalg.norm(w, axis=0, keepdims=True)
             b = jnp.zeros((num_classes,))
         params.append((np.asarray(w, np.float32), np.asarray(b, np.float32)))
@@ -214,6 +216,6 @@ def teacher(
     )
     n = n_train if split == "train" else n_test
     key = jax.random.fold_in(_split_key(seed, split), _INPUTS)
-    x = np.asarray(jax.random.normal(key, (n, dim), jnp.float32))
+    x = np.asarray(standard_normal(key, (n, dim)))
     y = np.argmax(teacher_logits(params, x, activation), axis=1).astype(np.int32)
     return x, y

@@ -33,6 +33,7 @@ import optax
 
 from initjax.initializers import _network as N
 from initjax.initializers import _scales as S
+from initjax.initializers._sampling import standard_normal
 from initjax.initializers.data_dependent import register_method
 
 __all__ = ["metainit", "gradient_quotient"]
@@ -81,7 +82,7 @@ def batch_sampler(x, y, key, *, batch_size: int, n_out: int, data: str, dtype):
     def sample(i):
         k_x, k_y = jax.random.split(jax.random.fold_in(key, i))
         if data == "gaussian":
-            xb = jax.random.normal(k_x, (batch_size, *in_shape), jnp.float32).astype(dtype)
+            xb = standard_normal(k_x, (batch_size, *in_shape)).astype(dtype)
             yb = jax.random.randint(k_y, (batch_size,), 0, n_out)
             return xb, yb
         idx = jax.random.randint(k_x, (batch_size,), 0, x.shape[0])

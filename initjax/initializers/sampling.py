@@ -6,6 +6,9 @@ implementation module for how and when the fast path applies):
 
 - ``normal(key, shape, dtype, stddev)``: N(0, stddev^2).
 - ``uniform_symmetric(key, shape, dtype, limit)``: U(-limit, limit).
+- ``standard_normal(key, shape, dtype=float32)``, ``standard_uniform(key, shape)``: inline
+  equivalents of ``jax.random.normal`` and ``jax.random.uniform`` (U[0, 1), float32) for code
+  that is traced anyway (model layers, measurement programs).
 - ``truncated_normal(key, shape, dtype, lower, upper, ...)``: standard normal truncated to
   [lower, upper] (in units of stddev), times ``stddev``.
 - ``truncnorm_moments(lower, upper)``: (mean, variance) of the standard normal truncated there.
@@ -16,6 +19,8 @@ implementation module for how and when the fast path applies):
 from initjax.initializers._sampling import (
     fast_bits_ok,
     normal,
+    standard_normal,
+    standard_uniform,
     threefry_bits,
     truncated_normal,
     truncnorm_moments,
@@ -25,6 +30,8 @@ from initjax.initializers._sampling import (
 __all__ = [
     "fast_bits_ok",
     "normal",
+    "standard_normal",
+    "standard_uniform",
     "threefry_bits",
     "truncated_normal",
     "truncnorm_moments",

@@ -190,9 +190,9 @@ def _sparse(key, shape, dtype, perm, units_fan_in, nnz, std):
     # The rank of each entry within its row of iid uniforms is a uniformly random permutation;
     # ranks < nnz pick nnz positions without replacement (exactly nnz: the stable sort breaks
     # ties).
-    u = jax.random.uniform(k_pos, (units, fan_in), cd)
+    u = _sampling.standard_uniform(k_pos, (units, fan_in), cd)
     ranks = jnp.argsort(jnp.argsort(u, axis=1, stable=True), axis=1, stable=True)
-    vals = jax.random.normal(k_val, (units, fan_in), cd) * jnp.asarray(std, cd)
+    vals = _sampling.standard_normal(k_val, (units, fan_in), cd) * jnp.asarray(std, cd)
     w = jnp.where(ranks < nnz, vals, jnp.zeros((), cd)).reshape([shape[a] for a in perm])
     return jnp.transpose(w, np.argsort(perm)).astype(dtype)
 

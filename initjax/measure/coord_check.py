@@ -47,6 +47,7 @@ import pandas as pd
 
 from initjax import keys, models
 from initjax import parametrizations as P
+from initjax.initializers.sampling import standard_normal
 from initjax.models import Stack
 
 __all__ = [
@@ -134,7 +135,7 @@ def spectral_norm(w: jax.Array, iters: int = 32, key: jax.Array | None = None) -
     """Largest singular value of a matrix ``(m, n)`` by ``iters`` power iterations on W^T W from a
     Gaussian start (float32; a lower bound that converges from below)."""
     key = jax.random.key(0) if key is None else key
-    v = jax.random.normal(key, (w.shape[1],), w.dtype)
+    v = standard_normal(key, (w.shape[1],), w.dtype)
     v = v / jnp.linalg.norm(v)
     hi = jax.lax.Precision.HIGHEST
 
@@ -526,7 +527,7 @@ def _default_data(m, data, in_features, batch, run_kwargs):
     if vocab is not None:  # token ids, uniform over the vocabulary
         x = jax.random.randint(keys.role(root, keys.INPUTS), (batch, *shape), 0, vocab)
     else:
-        x = jax.random.normal(keys.role(root, keys.INPUTS), (batch, *shape), jnp.float32)
+        x = standard_normal(keys.role(root, keys.INPUTS), (batch, *shape))
     y = jax.random.randint(keys.role(root, keys.DATA), (batch,), 0, st.readout or 1)
     return x, y
 

@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from initjax import keys, models
+from initjax.initializers.sampling import standard_normal
 from initjax.measure import device_memory, preact, sharding
 from initjax.measure import jacobian as _J
 from initjax.measure import metrics as M
@@ -251,7 +252,7 @@ def _backward(cfg: _Config, net, z_last, zs, seed_key, drop) -> dict[str, jax.Ar
     grad_metrics = cfg.by_pass("backward")
     out, vjp_out = jax.vjp(lambda z: st.output(p_out, z, drop), z_last)
     if cfg.loss is None:
-        ct = jax.random.normal(keys.role(seed_key, keys.COTANGENT), out.shape, jnp.float32)
+        ct = standard_normal(keys.role(seed_key, keys.COTANGENT), out.shape)
         ct = ct.astype(out.dtype)
     else:
         ct = jax.grad(lambda o: jnp.asarray(cfg.loss(o), jnp.float32))(out)

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from initjax.initializers.sampling import standard_normal
+
 __all__ = ["gaussian_inputs", "token_inputs", "check_c0"]
 
 
@@ -74,10 +76,10 @@ def gaussian_inputs(
     n = math.prod(in_shape)
     check_c0(c0, batch, n)
     if c0 is None:
-        u = jax.random.normal(key, (batch, n), jnp.float32)
+        u = standard_normal(key, (batch, n))
         u = u / jnp.linalg.norm(u, axis=1, keepdims=True)
     else:
-        q, r = jnp.linalg.qr(jax.random.normal(key, (n, batch), jnp.float32))
+        q, r = jnp.linalg.qr(standard_normal(key, (n, batch)))
         q = q * jnp.sign(jnp.diagonal(r))  # Haar-distributed orthonormal columns
         u = jnp.asarray(_gram_sqrt(float(c0), batch), jnp.float32) @ q.T
     x = u * jnp.float32(math.sqrt(n * q0))

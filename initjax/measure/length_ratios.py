@@ -38,12 +38,14 @@ def _forward(widths: tuple[int, ...], input_dim: int, sigma_w2: float):
     import jax.numpy as jnp
 
     from initjax import keys
+    from initjax.initializers.sampling import standard_normal
 
     fans = (input_dim, *widths)
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)  # jax.random's default float
     offsets = np.concatenate([[0], np.cumsum(np.multiply(fans[:-1], fans[1:]))]).astype(int)
 
     def one(seed_key, x0):
-        flat = jax.random.normal(keys.role(seed_key, keys.PARAMS), (int(offsets[-1]),))
+        flat = standard_normal(keys.role(seed_key, keys.PARAMS), (int(offsets[-1]),), dtype)
         x, out = x0, []
         for j in range(1, len(fans)):
             w = flat[offsets[j - 1] : offsets[j]].reshape(fans[j - 1], fans[j])

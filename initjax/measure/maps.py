@@ -54,6 +54,7 @@ def single_layer_maps(
     import jax.numpy as jnp
 
     from initjax import keys
+    from initjax.initializers.sampling import standard_normal
 
     q_in = np.asarray(q_in, np.float32)
     c_in = np.asarray(c_in, np.float32)
@@ -61,7 +62,7 @@ def single_layer_maps(
 
     def per_seed(seed_key, w2, qs):  # one network of width n, one layer
         p = stack.layer_init(keys.layer(keys.role(seed_key, keys.PARAMS), 1), w2, sigma_b2)
-        g = jax.random.normal(keys.role(seed_key, keys.INPUTS), (k + 2 * m, n), jnp.float32)
+        g = standard_normal(keys.role(seed_key, keys.INPUTS), (k + 2 * m, n))
         u_q = jnp.sqrt(q_in)[:, None] * g[:k]
         g1, g2 = g[k : k + m], g[k + m :]
         u1 = jnp.sqrt(qs) * g1

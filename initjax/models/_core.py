@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 
 from initjax import activations, initializers, keys
+from initjax.initializers.sampling import standard_uniform
 from initjax.models import _params
 from initjax.models._validate import choice, optional_positive_int
 from initjax.models._validate import keep_prob as check_keep_prob
@@ -225,7 +226,7 @@ def dropout(a: jax.Array, key: jax.Array, keep_prob: float) -> jax.Array:
     Returns:
       An array like ``a``; E[result] = a, E[result^2] = a^2 / keep_prob.
     """
-    u = jax.random.uniform(key, a.shape, jnp.float32)
+    u = standard_uniform(key, a.shape)
     return jnp.where(u < keep_prob, a / jnp.asarray(keep_prob, a.dtype), jnp.zeros((), a.dtype))
 
 

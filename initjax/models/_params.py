@@ -32,6 +32,7 @@ import numpy as np
 
 from initjax import initializers
 from initjax.initializers import BoundInitializer, sampler_of
+from initjax.initializers.sampling import standard_normal
 
 __all__ = [
     "Initializer",
@@ -256,7 +257,7 @@ def draw_bias(
         b = bias_init(key, shape, dtype)
         check_output(bias_init, b, shape, dtype, arg="bias_init", where="bias")
         return _barrier(b)
-    z = _barrier(jax.random.normal(key, shape, jnp.float32))
+    z = _barrier(standard_normal(key, shape))
     return _barrier((jnp.sqrt(jnp.asarray(sigma_b2, jnp.float32)) * z).astype(dtype))
 
 

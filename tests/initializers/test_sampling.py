@@ -102,3 +102,61 @@ def test_folded_draw_equals_jax_random_times_the_final_std():
     ref = jax.random.normal(key, (64 * 32,)).reshape(64, 32) * np.float32(np.sqrt(0.9 / 64))
     # The std is computed in float32 through scale * m^2 and sqrt: a few ulp (2^-24 each).
     np.testing.assert_allclose(np.asarray(w), np.asarray(ref), rtol=4 * 2.0**-24, atol=0)
+
+
+SHAPES = [(), (1,), (7,), (3, 5), (2, 3, 4), (4, 1, 6, 2)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_inline_standard_draws_equal_jax_random_bit_for_bit(shape):
+    # The inline samplers used inside models and measurement programs (biases, dropout masks,
+    # cotangents, Gaussian inputs) reproduce jax.random on the same key and shape, eagerly,
+    # under jit, under vmap over keys and inside a scan body.
+    from initjax.initializers import sampling
+
+    ks = jax.random.split(jax.random.key(11), 3)
+    pairs = (
+        (sampling.standard_normal, lambda k, s: jax.random.normal(k, s, jnp.float32)),
+        (sampling.standard_uniform, lambda k, s: jax.random.uniform(k, s, jnp.float32)),
+    )
+    for ours, ref in pairs:
+        for k in ks:
+            np.testing.assert_array_equal(ours(k, shape), ref(k, shape))
+        got = jax.jit(jax.vmap(lambda k, f=ours: f(k, shape)))(ks)
+        np.testing.assert_array_equal(got, jax.vmap(lambda k, f=ref: f(k, shape))(ks))
+
+        def scan(f):
+            body = lambda c, i: (c, f(jax.random.fold_in(ks[0], i), shape))  # noqa: E731
+            return jax.jit(lambda: jax.lax.scan(body, 0, jnp.arange(3))[1])()
+
+        np.testing.assert_array_equal(scan(ours), scan(ref))
+
+
+def test_inline_standard_draws_fall_back_to_jax_random_off_the_fast_path():
+    from initjax.initializers import sampling
+
+    k = jax.random.key(2)
+    for dtype in (jnp.bfloat16, jnp.float16):  # jax.random draws these from 16-bit words
+        np.testing.assert_array_equal(
+            sampling.standard_normal(k, (5, 3), dtype), jax.random.normal(k, (5, 3), dtype)
+        )
+        np.testing.assert_array_equal(
+            sampling.standard_uniform(k, (5, 3), dtype), jax.random.uniform(k, (5, 3), dtype)
+        )
+    rbg = jax.random.key(0, impl="rbg")
+    np.testing.assert_array_equal(
+        sampling.standard_normal(rbg, (4, 2)), jax.random.normal(rbg, (4, 2))
+    )
+    raw = jax.random.PRNGKey(3)  # a raw uint32 key
+    np.testing.assert_array_equal(
+        sampling.standard_uniform(raw, (6,)), jax.random.uniform(raw, (6,))
+    )
+
+
+def test_model_biases_are_jax_random_normal_times_sqrt_sigma_b2():
+    from initjax.models import draw_bias
+
+    key = jax.random.key(9)
+    b = draw_bias(None, key, (4, 6), jnp.float32(0.05))
+    ref = jnp.sqrt(jnp.float32(0.05)) * jax.random.normal(key, (4, 6), jnp.float32)
+    np.testing.assert_array_equal(b, ref)
