@@ -136,10 +136,9 @@ def _std_normal(key, shape, cd) -> jax.Array:
 
 @_static
 def _standard_normal(key, shape, dtype):
-    n = math.prod(shape)
-    if dtype != jnp.float32 or not fast_bits_ok(key, dtype, n):
+    if dtype != jnp.float32:  # jax.random draws 16- and 64-bit floats from other bit widths
         return jax.random.normal(key, shape, dtype)
-    return _std_normal(key, (n,), dtype).reshape(shape)
+    return _std_normal(key, flat(shape), dtype).reshape(shape)
 
 
 @_static
@@ -152,20 +151,40 @@ def _standard_uniform(key, shape, dtype):
 
 
 def standard_normal(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
-    """``jax.random.normal(key, shape, dtype)``, bit for bit.
+    """N(0, 1) draws equal bit for bit to ``jax.random.normal(key, shape, dtype)``.
 
     Through the unrolled sampler for a float32 draw where :func:`fast_bits_ok` holds (a typed
-    threefry2x32 key), else ``jax.random.normal`` itself (other dtypes and key types). Inside a
-    larger program the unrolled hash compiles as one elementwise loop instead of jax's rolled
-    hash loop, which XLA:CPU compiles separately (0.1-0.25 s of compile time per draw site);
-    an eager call compiles one program per (shape, dtype).
+    threefry2x32 key, the partitionable layout), else ``jax.random.normal`` itself (other
+    dtypes and key types). Inside a larger program the unrolled hash compiles as one
+    elementwise loop instead of jax's rolled hash loop, which XLA:CPU compiles as separate
+    kernels (0.1-0.25 s of compile time per draw site); an eager call compiles one program per
+    (shape, dtype). Threefry-2x32: Salmon et al. 2011; the transform sqrt(2) erfinv(u) is
+    jax.random's.
+
+    Args:
+      key: a PRNG key (scalar key array; may be traced or vmapped).
+      shape: the output shape (ints).
+      dtype: a floating dtype. Default float32 (also under x64, unlike ``jax.random``).
+
+    Returns:
+      Array of ``shape`` and ``dtype``.
+
+    Raises:
+      Whatever ``jax.random.normal`` raises for the same arguments (a non-float dtype, a bad
+      key).
     """
     return _standard_normal(key, tuple(int(d) for d in shape), jnp.dtype(dtype))
 
 
 def standard_uniform(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
-    """``jax.random.uniform(key, shape, dtype)`` (U[0, 1)), bit for bit; through the unrolled
-    sampler as :func:`standard_normal` does, else ``jax.random.uniform`` itself."""
+    """U[0, 1) draws equal bit for bit to ``jax.random.uniform(key, shape, dtype)``: through the
+    unrolled sampler as :func:`standard_normal` does, else ``jax.random.uniform`` itself.
+
+    Args and errors as :func:`standard_normal` (dtype default float32).
+
+    Returns:
+      Array of ``shape`` and ``dtype`` in [0, 1).
+    """
     return _standard_uniform(key, tuple(int(d) for d in shape), jnp.dtype(dtype))
 
 

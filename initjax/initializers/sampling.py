@@ -6,9 +6,9 @@ implementation module for how and when the fast path applies):
 
 - ``normal(key, shape, dtype, stddev)``: N(0, stddev^2).
 - ``uniform_symmetric(key, shape, dtype, limit)``: U(-limit, limit).
-- ``standard_normal(key, shape, dtype=float32)``, ``standard_uniform(key, shape)``: inline
-  equivalents of ``jax.random.normal`` and ``jax.random.uniform`` (U[0, 1), float32) for code
-  that is traced anyway (model layers, measurement programs).
+- ``standard_normal(key, shape, dtype=float32)``, ``standard_uniform(key, shape,
+  dtype=float32)``: ``jax.random.normal`` and ``jax.random.uniform`` (U[0, 1)), bit for bit,
+  for draws inside larger programs (model layers, measurement programs).
 - ``truncated_normal(key, shape, dtype, lower, upper, ...)``: standard normal truncated to
   [lower, upper] (in units of stddev), times ``stddev``.
 - ``truncnorm_moments(lower, upper)``: (mean, variance) of the standard normal truncated there.
