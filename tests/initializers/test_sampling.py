@@ -122,14 +122,18 @@ def test_inline_standard_draws_equal_jax_random_bit_for_bit(shape):
     for ours, ref in pairs:
         for k in ks:
             np.testing.assert_array_equal(ours(k, shape), ref(k, shape))
-        got = jax.jit(jax.vmap(lambda k, f=ours: f(k, shape)))(ks)
-        np.testing.assert_array_equal(got, jax.vmap(lambda k, f=ref: f(k, shape))(ks))
 
-        def scan(f):
+    @jax.jit  # one program per shape holds the traced uses: vmap over keys, a scan body
+    def traced(ks):
+        def uses(f):
             body = lambda c, i: (c, f(jax.random.fold_in(ks[0], i), shape))  # noqa: E731
-            return jax.jit(lambda: jax.lax.scan(body, 0, jnp.arange(3))[1])()
+            return jax.vmap(lambda k: f(k, shape))(ks), jax.lax.scan(body, 0, jnp.arange(3))[1]
 
-        np.testing.assert_array_equal(scan(ours), scan(ref))
+        return [(uses(ours), uses(ref)) for ours, ref in pairs]
+
+    for got, want in traced(ks):
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
 
 
 def test_inline_standard_draws_fall_back_to_jax_random_off_the_fast_path():

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import time
 
-import jax
 import pytest
 
 from initjax.measure import prepare
 from initjax.models import MLP
 
-
-@pytest.fixture(autouse=True)
-def _cold_caches():
-    # These tests time XLA compilations: a hit in the test session's persistent compilation
-    # cache (tests/conftest.py) for one depth but not the other would skew the ratio.
-    # An executable left in memory by an earlier test (the same program compiled before) would
-    # make a depth's compilation a cache hit: start from empty caches.
-    prev = jax.config.jax_enable_compilation_cache
-    jax.config.update("jax_enable_compilation_cache", False)
-    jax.clear_caches()
-    yield
-    jax.config.update("jax_enable_compilation_cache", prev)
+# These tests time XLA compilations: a hit in the test session's persistent compilation cache
+# (tests/conftest.py), or an executable left in memory by an earlier test, for one depth but not
+# the other would skew the ratio.
+pytestmark = pytest.mark.usefixtures("no_compilation_cache")
 
 
 def _compile(depth: int, metrics: str, width: int = 64, path: str = "fused"):
