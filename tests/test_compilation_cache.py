@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax._src import monitoring
+from jax import monitoring
 
 from tests.conftest import _DIR, _FileCache
 
