@@ -9,12 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from initjax import keys
+from initjax import keys, models
 from initjax.measure import prepare, propagate, trace_count
 from initjax.models import MLP, ConvNet, init_params
-
-ALL = ("q", "c", "grad_sq", "act_std", "act_saturation", "unit_symmetry", "jac_sv")
-PER_LAYER = ("q", "c", "grad_sq", "act_std", "act_saturation", "unit_dist", "act_rank")
+from tests import example_runs
 
 
 def _same(a: dict, b: dict) -> None:
@@ -23,15 +21,19 @@ def _same(a: dict, b: dict) -> None:
         assert np.array_equal(a[k], b[k], equal_nan=True), k
 
 
-# One small network measured with every metric, shared by several tests (one compilation per
-# path).
-REF = MLP(width=6, depth=3, activation="tanh", sigma_w2=1.5, sigma_b2=0.2, readout=2)
-X = np.random.default_rng(7).standard_normal((4, 5), np.float32)
+# One small network measured with every metric it supports, shared by several tests and by the
+# registry contracts (tests/example_runs.py: one compilation per path in the session).
+REF = models.example("mlp")  # tanh, width 8, depth 3, 8 inputs, readout 3
+X = example_runs.inputs("mlp")  # (4, 8)
+# The built-in per-layer columns in registry order (plugin metrics would follow them).
+PER_LAYER = (
+    *("q", "c", "grad_sq", "act_std", "act_saturation", "unit_dist", "act_rank", "z_mean"),
+    *("z_var", "distinct_units", "unit_rel_dist_min", "unit_rel_dist_max", "weight_rank"),
+)
 
 
-@functools.cache
 def _ref(path: str):
-    return propagate(REF, X, seeds=2, metrics=ALL, path=path)
+    return example_runs.measured("mlp", path)
 
 
 @functools.cache
@@ -52,15 +54,17 @@ def test_fused_equals_materialized_bit_for_bit():
 def test_shapes_tables_and_reference_values():
     # The engine's numbers against a direct, unrolled computation on the materialized params.
     r = _ref("fused")
-    assert r.arrays["q"].shape == (2, 4) and r.arrays["jac_sv"].shape == (2, 5)
+    assert r.arrays["q"].shape == (2, 4) and r.arrays["jac_sv"].shape == (2, 8)
     assert r.diverged.shape == (2,)
     df = r.to_frame()
-    assert list(df.columns) == ["seed", "layer", *PER_LAYER, "underflow", "nonfinite", "diverged"]
+    cols = list(df.columns)
+    assert cols[: 2 + len(PER_LAYER)] == ["seed", "layer", *PER_LAYER]
+    assert cols[-3:] == ["underflow", "nonfinite", "diverged"]
     assert not df[["underflow", "nonfinite", "diverged"]].any().any()
     assert len(df) == 2 * 4
     jf = r.jacobian_frame()
     cols = ["seed", "index", "sv", "floor", "below_floor", "rtol", "diverged"]
-    assert list(jf.columns) == cols and len(jf) == 10
+    assert list(jf.columns) == cols and len(jf) == 2 * 8
 
     k = keys.seed_keys(2)[1]
     p = jax.tree.map(lambda a: a[1], _ref_params()["params"])
@@ -74,7 +78,7 @@ def test_shapes_tables_and_reference_values():
         return out, zs
 
     # The reference computations are compiled (one program each, not one per operation).
-    zero = np.zeros((4, 4, 6), np.float32)
+    zero = np.zeros((4, 4, 8), np.float32)
     out, zs = jax.jit(forward)(X, zero)
     ct = jax.random.normal(keys.role(k, keys.COTANGENT), out.shape)
     g = jax.jit(jax.grad(lambda pr: jnp.sum(ct * forward(X, pr)[0])))(zero)
@@ -94,7 +98,7 @@ def test_shapes_tables_and_reference_values():
     np.testing.assert_array_equal(r.arrays["act_rank"][1], rank)
 
     def feats(v):  # phi(z^depth) at one input, without the readout
-        return jnp.tanh(forward(v[None], jnp.zeros((4, 1, 6)))[1][-1])[0]
+        return jnp.tanh(forward(v[None], jnp.zeros((4, 1, 8)))[1][-1])[0]
 
     jac = np.asarray(jax.jit(jax.jacfwd(feats))(X[0]), np.float64)
     sv = np.linalg.svd(jac, compute_uv=False)

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from initjax import keys, models
-from initjax.measure import metrics, prepare, propagate
+from initjax.measure import metrics, prepare
 from initjax.models import StackModule, init_params, stack_of
+from tests import example_runs
 
 NAMES = models.names()
 
@@ -30,7 +31,7 @@ def _seeds():
     return keys.seed_keys(2)
 
 
-BATCH = 4
+BATCH = example_runs.BATCH
 
 
 def _equal(a, b) -> bool:
@@ -43,17 +44,15 @@ def _x(model, batch=2):
     return np.random.default_rng(3).standard_normal((batch, *shape), np.float32)
 
 
-def _supported(model) -> list[str]:
-    st = stack_of(model)
-    return [m for m in metrics.names() if metrics.support(m, st) is None]
+_supported = example_runs.supported
 
 
 def _paths(name: str):
+    # The runs tests/measure/test_metric_registry.py and test_propagate.py read too (one
+    # compiled program per family and path in the session).
     m = models.example(name)
-    ms = _supported(m)
-    fused = propagate(m, seeds=2, metrics=ms, batch=BATCH)
-    mat = propagate(m, seeds=2, metrics=ms, batch=BATCH, path="materialized")
-    return m, ms, fused, mat
+    fused, mat = example_runs.measured(name), example_runs.measured(name, "materialized")
+    return m, example_runs.supported(m), fused, mat
 
 
 def test_builtin_families_are_registered():
