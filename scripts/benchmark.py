@@ -219,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     from scripts._bench import cases as C
     from scripts._bench import machine, report, torch_ref
 
+    machine.cold_compiles()  # before the first compile: compile times are cold ones
+
     if torch_ref.available():
         torch_ref.set_threads(args.threads)
     label = args.label or jax.default_backend()

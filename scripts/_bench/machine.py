@@ -13,6 +13,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Compile times in the tables are cold compiles. JAX's persistent compilation cache (a user's
+# JAX_COMPILATION_CACHE_DIR or jax.config setting) would turn a repeated run's "compile" into a
+# cache read, so every benchmark process runs with it off: children through this environment,
+# the benchmark's own process through cold_compiles().
+COLD_COMPILE_ENV = {"JAX_ENABLE_COMPILATION_CACHE": "false"}
+
+
+def cold_compiles() -> None:
+    """Turn JAX's persistent compilation cache off in this process.
+
+    Call before the process's first compile: JAX decides once per process, at its first
+    compilation, whether the cache is used (a later call changes nothing).
+    """
+    import jax
+
+    jax.config.update("jax_enable_compilation_cache", False)
+
 
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo (Linux), else platform.processor()."""
@@ -87,5 +104,6 @@ def describe(argv: list[str]) -> list[tuple[str, str]]:
             ),
         ),
         ("XLA_FLAGS", os.environ.get("XLA_FLAGS", "(unset)")),
+        ("JAX persistent compilation cache", "off in every benchmark process (cold compiles)"),
         ("executable", sys.executable),
     ]

@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from scripts._bench import machine
 from scripts._bench.report import Section
 from scripts._bench.sizes import Sizes
 from scripts._bench.subproc import ROOT
@@ -46,7 +47,7 @@ def run_main_job(preset: str, out: Path, *, timeout: float = 3600) -> dict:
       RuntimeError: the run failed (nonzero exit or no summary); its stderr tail is included.
     """
     argv = ["run", EXPERIMENT, "--set", f"preset={preset}", "--out", str(out)]
-    env = {"PYTHONPATH": str(ROOT), **_env_without_pythonpath()}
+    env = {"PYTHONPATH": str(ROOT), **_env_without_pythonpath(), **machine.COLD_COMPILE_ENV}
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD, *argv], capture_output=True, text=True, env=env,
         timeout=timeout, cwd=str(ROOT),

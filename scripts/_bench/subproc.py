@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scripts._bench import machine
+
 WORKER = Path(__file__).resolve().parent / "worker.py"
 ROOT = WORKER.parents[2]
 
 
 def run_worker(params: dict, *, env: dict | None = None, timeout: float = 3600) -> dict:
-    """Run one worker measurement; ``env`` entries are added to this process's environment.
+    """Run one worker measurement; ``env`` entries are added to this process's environment
+    (JAX's persistent compilation cache is off there: ``machine.COLD_COMPILE_ENV``).
 
     Raises:
       RuntimeError: the worker failed (its stderr tail is included).
@@ -22,6 +25,7 @@ def run_worker(params: dict, *, env: dict | None = None, timeout: float = 3600) 
     full_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
     )
+    full_env.update(machine.COLD_COMPILE_ENV)
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, str(WORKER), json.dumps(params)],

@@ -167,6 +167,46 @@ def test_main_job_case_raises_with_the_cli_error_when_the_run_fails(tmp_path):
         run_main_job("no-such-preset", tmp_path / "run")
 
 
+def _user_jax_cache(monkeypatch, path: Path) -> None:
+    """A user's persistent compilation cache, as JAX's environment variables set it (every
+    program stored, however fast it compiled)."""
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(path))
+    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+
+
+def test_depth_worker_compiles_cold_under_a_users_jax_cache(tmp_path, monkeypatch):
+    # Case 3 times XLA compiles in fresh subprocesses. Under a user's persistent cache a repeated
+    # run would time cache reads instead; the worker turns the cache off, so it writes nothing.
+    from scripts._bench.subproc import run_worker
+
+    cache = tmp_path / "jax-cache"
+    _user_jax_cache(monkeypatch, cache)
+    m = run_worker({"kind": "depth", "width": 8, "depth": 2, "batch": 2, "seeds": 1})
+    assert m["compile_s"] > 0 and np.isfinite(m["q_last_mean"])
+    assert not cache.exists() or not any(cache.iterdir())
+    # Control: the same environment makes a plain JAX process store its programs there.
+    code = "import jax; jax.jit(lambda x: x + 1)(1.0)"
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ), timeout=300)
+    assert any(cache.iterdir())
+
+
+def test_main_job_child_runs_without_the_persistent_cache(tmp_path, monkeypatch):
+    from scripts._bench import main_job
+
+    seen = {}
+
+    def fake_run(cmd, **kw):
+        seen.update(kw["env"])
+        return subprocess.CompletedProcess(cmd, 1, "", "stopped here")
+
+    _user_jax_cache(monkeypatch, tmp_path / "jax-cache")
+    monkeypatch.setattr(main_job.subprocess, "run", fake_run)
+    with pytest.raises(RuntimeError, match="stopped here"):
+        main_job.run_main_job("tiny", tmp_path / "run")
+    assert seen["JAX_ENABLE_COMPILATION_CACHE"] == "false"
+
+
 def test_gpu_script_refuses_to_run_without_an_accelerator():
     proc = subprocess.run(
         ["bash", "scripts/benchmark_gpu.sh"], cwd=ROOT, capture_output=True, text=True,
