@@ -219,8 +219,6 @@ def main(argv: list[str] | None = None) -> int:
     from scripts._bench import cases as C
     from scripts._bench import machine, report, torch_ref
 
-    machine.cold_compiles()  # before the first compile: compile times are cold ones
-
     if torch_ref.available():
         torch_ref.set_threads(args.threads)
     label = args.label or jax.default_backend()
@@ -236,12 +234,13 @@ def main(argv: list[str] | None = None) -> int:
         return report.render_block(label, desc, sections)
 
     sections = []
-    for i, c in enumerate(cases):
-        sec = run_guarded(C.CASES[c], sizes, c, args)
-        sections.append(sec)
-        if i + 1 < len(cases):  # keep what is measured if the run is interrupted
-            status = f"PARTIAL: {i + 1} of {len(cases)} cases so far"
-            report.write(out, label, render(sections, status))
+    with machine.cold_compiles():  # compile times are cold compiles
+        for i, c in enumerate(cases):
+            sec = run_guarded(C.CASES[c], sizes, c, args)
+            sections.append(sec)
+            if i + 1 < len(cases):  # keep what is measured if the run is interrupted
+                status = f"PARTIAL: {i + 1} of {len(cases)} cases so far"
+                report.write(out, label, render(sections, status))
     block = render(sections, f"total wall time {time.perf_counter() - t0:.0f} s")
     report.write(out, label, block)
     print(block)

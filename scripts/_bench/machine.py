@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import importlib.metadata
 import os
@@ -9,6 +10,7 @@ import platform
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,19 +18,27 @@ ROOT = Path(__file__).resolve().parents[2]
 # Compile times in the tables are cold compiles. JAX's persistent compilation cache (a user's
 # JAX_COMPILATION_CACHE_DIR or jax.config setting) would turn a repeated run's "compile" into a
 # cache read, so every benchmark process runs with it off: children through this environment,
-# the benchmark's own process through cold_compiles().
+# the benchmark's own process inside cold_compiles().
 COLD_COMPILE_ENV = {"JAX_ENABLE_COMPILATION_CACHE": "false"}
 
 
-def cold_compiles() -> None:
-    """Turn JAX's persistent compilation cache off in this process.
+@contextlib.contextmanager
+def cold_compiles() -> Iterator[None]:
+    """JAX's persistent compilation cache off while the block runs; the previous setting after.
 
-    Call before the process's first compile: JAX decides once per process, at its first
-    compilation, whether the cache is used (a later call changes nothing).
+    In a fresh process, enter it before the first compile: JAX decides at its first compilation
+    whether the cache is used. In a process that already uses a cache (a test session), the
+    setting still changes the compile options, and with them the cache keys, of what compiles
+    inside the block; restoring it keeps the keys of everything compiled afterwards.
     """
     import jax
 
+    prev = jax.config.jax_enable_compilation_cache
     jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_compilation_cache", prev)
 
 
 def cpu_model() -> str:

@@ -71,6 +71,8 @@ def test_quick_smoke_run_writes_benchmarks_markdown(tmp_path, capsys):
     out.write_text("# Benchmarks\n\n<!-- BEGIN gpu -->\nkept\n<!-- END gpu -->\n")
     rc = benchmark.main(["--tiny", "--cases", "1,3", "--retries", "0", "--out", str(out)])
     assert rc == 0, capsys.readouterr().err[-4000:]
+    # The cache switch is restored: it is part of the compile options, so of every cache key.
+    assert jax.config.jax_enable_compilation_cache
     assert capsys.readouterr().out.startswith("<!-- BEGIN cpu -->")
     text = out.read_text()
     assert text.startswith("# Benchmarks\n")
