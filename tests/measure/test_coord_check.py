@@ -4,7 +4,6 @@ negative control (a wrong readout multiplier)."""
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -36,35 +35,46 @@ def test_power_iteration_is_within_the_stated_accuracy():
         est = float(spectral_norm(w, 32, jax.random.key(10 + s)))
         exact = np.linalg.norm(np.asarray(w, np.float64), 2)
         assert 0.98 * exact < est <= exact * (1 + 1e-5)
+    # The rank-one matrix and its norm ||u|| ||v|| in numpy (no compiled program per operation).
     u, v = np.random.default_rng(5).standard_normal((2, 300), np.float32)
-    rank1 = jnp.outer(u, v[:40])
-    exact = float(jnp.linalg.norm(u) * jnp.linalg.norm(v[:40]))
+    rank1 = np.outer(u, v[:40])
+    exact = float(np.linalg.norm(u.astype(np.float64)) * np.linalg.norm(v[:40].astype(np.float64)))
     assert float(spectral_norm(rank1, 4)) == pytest.approx(exact, rel=1e-5)
 
 
-def _mlp(width):
-    return models.MLP(width=width, depth=1, readout=4, activation="relu", kernel_init="he_normal")
+def _mlp(width, depth):
+    return models.build(
+        "mlp", width=width, depth=depth, activation="relu", kernel_init="he_normal", readout=10
+    )
 
 
 def test_records_at_init_and_after_steps():
-    pz = P.parametrize(_mlp(32), "mup", base_width=8, in_shape=(6,))
-    x = np.random.default_rng(1).standard_normal((16, 6), np.float32)
-    y = jnp.arange(16) % 4
-    t = C.coord_run(pz, x, y, seeds=2, steps=2, learning_rate=0.01, power_iters=8)
+    # The network, optimizer, seed group and shapes of the second case of
+    # test_seed_memory_estimate_bounds_xla_peak (width 128, depth 4, muP from base width 64,
+    # SGD, 3 steps, spectral view with 32 power iterations, 4 seeds in one group, a batch of
+    # 64 x 32): one compiled check serves both tests.
+    pz = P.parametrize(_mlp(128, 4), "mup", base_width=64, in_shape=(32,))
+    x = np.random.default_rng(1).standard_normal((64, 32), np.float32)
+    y = np.arange(64) % 10
+    t = C.coord_run(pz, x, y, seeds=4, steps=3, learning_rate=0.01, optimizer="sgd")
     act = t[t.kind == "activation"]
-    assert set(act["name"]) == {"input", "hidden_1", "output"}
-    assert sorted(set(t["step"])) == [0, 1, 2] and set(t["seed"]) == {0, 1}
+    hidden = {f"hidden_{i}" for i in range(1, 5)}
+    assert set(act["name"]) == {"input", *hidden, "output"}
+    assert sorted(set(t["step"])) == [0, 1, 2, 3] and set(t["seed"]) == {0, 1, 2, 3}
     assert (act[(act.step == 0) & (act.quantity == "delta")]["value"] == 0).all()
     assert (act[(act.step > 0) & (act.quantity == "delta")]["value"] > 0).all()
-    # Step 0, seed 1: mean |z| of the init network, by hand (readout multiplier 8 / 32).
-    params = jax.jit(pz.init)(keys.seed_keys(2)[1])  # one program, not one per operation
+    # Step 0, seed 1: mean |z| of the init network, by hand (readout multiplier 64 / 128).
+    params = jax.jit(pz.init)(keys.seed_keys(4)[1])  # one program, not one per operation
     params = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
     relu = lambda v: np.maximum(v, 0.0)
-    z0 = x @ params["input"]["kernel"] + params["input"]["bias"]
-    z1 = relu(z0) @ params["hidden"]["kernel"][0] + params["hidden"]["bias"][0]
-    out = relu(z1) @ (params["readout"]["kernel"] / 4) + params["readout"]["bias"]
+    zs = {"input": x @ params["input"]["kernel"] + params["input"]["bias"]}
+    z = zs["input"]
+    for i in range(4):
+        z = relu(z) @ params["hidden"]["kernel"][i] + params["hidden"]["bias"][i]
+        zs[f"hidden_{i + 1}"] = z
+    zs["output"] = relu(z) @ (params["readout"]["kernel"] / 2) + params["readout"]["bias"]
     got = act[(act.step == 0) & (act.seed == 1) & (act.quantity == "coord")].set_index("name")
-    for name, z in (("input", z0), ("hidden_1", z1), ("output", out)):
+    for name, z in zs.items():
         assert got.loc[name, "value"] == pytest.approx(float(np.mean(np.abs(z))), rel=1e-5)
     spec = t[(t.kind == "parameter") & (t.quantity == "spec_w") & (t.step == 0)]
     assert set(spec["name"]) == {"input/kernel", "hidden/kernel", "readout/kernel"}
@@ -198,13 +208,12 @@ def test_seed_memory_estimate_bounds_xla_peak(width, depth, group, opt):
     # memory_analysis: no run needed) lies between 0.5x and 1x of the estimate for the group
     # (measured 0.6 to 0.85 from width 64 to 2048). The earlier estimate (5 param copies)
     # was below the peak here (1.1x at width 256, adam): a budget it accepted did not fit.
-    m = models.build(
-        "mlp", width=width, depth=depth, activation="relu", kernel_init="he_normal", readout=10
-    )
-    x, y = jnp.ones((64, 32), jnp.float32), jnp.zeros((64,), jnp.int32)
+    # The second case is test_records_at_init_and_after_steps's compiled check.
+    m = _mlp(width, depth)
+    x, y = np.ones((64, 32), np.float32), np.zeros((64,), np.int32)
     pz = P.parametrize(m, P.get("mup"), base_width=64, in_shape=(32,))
     spec = C._Spec(pz, opt, 3, True, 32, group)
-    lowered = C._run_jit.lower(spec, keys.seed_keys(group, 0), jnp.float32(0.01), x, y)
+    lowered = C._run_jit.lower(spec, keys.seed_keys(group, 0), np.float32(0.01), x, y)
     ma = lowered.compile().memory_analysis()
     peak = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
     est = group * C.seed_bytes(pz, opt, 64)

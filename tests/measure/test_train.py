@@ -19,22 +19,28 @@ def separable():
 
 
 # One small network trained by the layer scan and by unrolled layers, per optimizer, shared by
-# the tests below (each training program compiles once per module).
-UNROLL_NET = models.MLP(width=8, depth=4, activation="tanh", kernel_init="lecun_normal", readout=2)
+# the tests below (each training program compiles once per module; the divergence test reuses
+# the SGD layer-scan program with other learning rates).
+UNROLL_NET = models.MLP(width=8, depth=4, activation="relu", kernel_init="he_normal", readout=2)
 LRS = [0.05, 0.2]
 _RUNS: dict = {}
 
 
+def _spec(optimizer: str, unroll: bool) -> TrainSpec:
+    """30 steps of batch 16, the final params kept."""
+    return TrainSpec(
+        optimizer=optimizer, steps=30, batch_size=16, eval_every=10, keep_params=True,
+        unroll_layers=unroll,
+    )  # fmt: skip
+
+
 def _runs(separable, optimizer: str, unroll: bool):
-    """2 learning rates x 2 seeds, 30 steps of batch 16 (the final params kept)."""
+    """2 learning rates x 2 seeds of :func:`_spec`."""
     if (optimizer, unroll) not in _RUNS:
-        spec = TrainSpec(
-            optimizer=optimizer, steps=30, batch_size=16, eval_every=10, keep_params=True,
-            unroll_layers=unroll,
-        )  # fmt: skip
         _RUNS[optimizer, unroll] = train(
-            UNROLL_NET, separable, seeds=keys.seed_keys(2), learning_rate=LRS, spec=spec
-        )
+            UNROLL_NET, separable, seeds=keys.seed_keys(2), learning_rate=LRS,
+            spec=_spec(optimizer, unroll),
+        )  # fmt: skip
     return _RUNS[optimizer, unroll]
 
 
@@ -51,7 +57,7 @@ def test_tiny_mlp_learns_separable_problem(separable):
 def test_grad_norm0_is_the_gradient_at_the_initial_params_on_minibatch_0(separable):
     # Per-layer norms of d loss / d (kernel, bias) at the initial params on the first
     # minibatch (indices from the network's batch key, initjax.keys), by a float64 numpy
-    # backward pass of the tanh MLP with mean softmax cross-entropy. Same for every cell.
+    # backward pass of the relu MLP with mean softmax cross-entropy. Same for every cell.
     r = _runs(separable, "sgd", False)
     x_tr, y_tr = separable[0], separable[1]
     for s, k in enumerate(keys.seed_keys(2)):
@@ -63,16 +69,16 @@ def test_grad_norm0_is_the_gradient_at_the_initial_params_on_minibatch_0(separab
         layers += list(zip(p["hidden"]["kernel"], p["hidden"]["bias"], strict=True))
         acts = [x]
         for w, b in layers:
-            acts.append(np.tanh(acts[-1] @ w + b))
+            acts.append(np.maximum(acts[-1] @ w + b, 0.0))
         logits = acts[-1] @ p["readout"]["kernel"] + p["readout"]["bias"]
         prob = np.exp(logits - logits.max(1, keepdims=True))
         prob /= prob.sum(1, keepdims=True)
         d = (prob - np.eye(2)[y]) / len(y)  # d loss / d logits
         norms = [np.sqrt(np.sum((acts[-1].T @ d) ** 2) + np.sum(d.sum(0) ** 2))]
-        d = (d @ p["readout"]["kernel"].T) * (1 - acts[-1] ** 2)  # d loss / d z of the last
+        d = (d @ p["readout"]["kernel"].T) * (acts[-1] > 0)  # d loss / d z of the last
         for i in range(len(layers) - 1, -1, -1):
             norms.append(np.sqrt(np.sum((acts[i].T @ d) ** 2) + np.sum(d.sum(0) ** 2)))
-            d = (d @ layers[i][0].T) * (1 - acts[i] ** 2)
+            d = (d @ layers[i][0].T) * (acts[i] > 0)
         want = np.array(norms[::-1])  # input, hidden 1..4, readout
         for h in range(2):
             np.testing.assert_allclose(r.arrays["grad_norm0"][h, s], want, rtol=1e-4)
@@ -82,10 +88,7 @@ def test_vmapped_training_equals_separate_runs(separable):
     # Adam: the optimizer state is vmapped too. Unrolled layers (the default at this depth).
     together = _runs(separable, "adam", True)
     ks = keys.seed_keys(2)
-    spec = TrainSpec(
-        optimizer="adam", steps=30, batch_size=16, eval_every=10, keep_params=True,
-        unroll_layers=True,
-    )  # fmt: skip
+    spec = _spec("adam", True)
     for h, lr in enumerate(LRS):
         for s in range(2):
             alone = train(UNROLL_NET, separable, seeds=ks[s : s + 1], learning_rate=lr, spec=spec)
@@ -111,14 +114,13 @@ def test_unrolled_layers_train_like_the_layer_scan(separable, optimizer):
     assert not TrainSpec(unroll_layers=False).layer_unroll(1)
 
 
-def test_zero_init_hidden_units_stay_identical():
-    x, y = data.gaussian_mixture("train", n_train=256, n_test=64, dim=8, num_classes=3, seed=1)
-    xt, yt = data.gaussian_mixture("test", n_train=256, n_test=64, dim=8, num_classes=3, seed=1)
+def test_zero_init_hidden_units_stay_identical(separable):
+    yt = separable[3]
     m = models.MLP(
-        width=6, depth=1, activation="tanh", kernel_init="zeros", readout=3, bias_init="zeros"
+        width=6, depth=1, activation="tanh", kernel_init="zeros", readout=2, bias_init="zeros"
     )
     spec = TrainSpec(optimizer="sgd", steps=100, batch_size=32, eval_every=50, keep_params=True)
-    r = train(m, (x, y, xt, yt), seeds=1, learning_rate=0.5, spec=spec)
+    r = train(m, separable, seeds=1, learning_rate=0.5, spec=spec)
     p = jax.tree.map(lambda a: np.asarray(a)[0, 0], r.params)
     for name, kernel in [("input", p["input"]["kernel"]), ("hidden", p["hidden"]["kernel"][0])]:
         # every unit (column) has exactly the same incoming weights: symmetry never breaks
@@ -164,9 +166,9 @@ def test_constant_init_units_stay_equal_within_the_rounding_bound(separable):
 
 
 def test_divergence_is_recorded_per_network(separable):
-    m = models.MLP(width=16, depth=6, activation="relu", kernel_init="he_normal", readout=2)
-    spec = TrainSpec(optimizer="sgd", steps=20, batch_size=32, eval_every=10)
-    r = train(m, separable, seeds=2, learning_rate=[0.05, 1e6], spec=spec)
+    # The shared relu network's SGD layer-scan program (same shapes: no new compile) at a
+    # learning rate that trains and one that overflows.
+    r = train(UNROLL_NET, separable, seeds=2, learning_rate=[0.05, 1e6], spec=_spec("sgd", False))
     assert not r.arrays["diverged"][0].any()
     assert r.arrays["diverged"][1].all()
     frame = r.to_frame()

@@ -21,7 +21,7 @@ def _recall(n_train=2000, n_test=1000, **kw):
 
 def test_vmapped_training_equals_separate_runs():
     kw = dict(n_pairs=2, n_keys=4, n_values=3)
-    d = _recall(n_train=64, n_test=32, **kw)
+    d = _recall(n_train=64, n_test=64, **kw)  # equal sizes: one compiled sampler, both splits
     # Attention-only post-LN blocks (mlp_width=0) keep the two compilations small.
     m = Transformer(width=8, depth=2, heads=2, vocab=7, pool="last", readout=3, norm="post",
                     mlp_width=0)  # fmt: skip

@@ -20,8 +20,12 @@ from initjax.sweeps.summary import Summary
 WRONG = P.MUP.replace_rule("readout", Rule(), name="mup_sp_readout")
 
 
-def _run(out, *, parametrizations=(WRONG,), widths=(8, 16), seeds=3, batch=8):
-    """A coord-check run of one relu/he_normal hidden layer, one adam step, no spectral check."""
+def _run(out, *, parametrizations=(WRONG,), widths=(32, 128), seeds=8, batch=32):
+    """A coord-check run of one relu/he_normal hidden layer, one adam step, no spectral check.
+
+    The sizes, seeds and batch of tests/measure/test_coord_check.py::
+    test_a_wrong_readout_multiplier_fails_the_check, so each width's compiled check is the one
+    that test compiles (the test session's compilation cache hands it over)."""
     return run_coord_check(
         out,
         parametrizations=parametrizations,
@@ -38,17 +42,18 @@ def _run(out, *, parametrizations=(WRONG,), widths=(8, 16), seeds=3, batch=8):
 
 
 def test_a_coord_run_writes_its_folder_records_its_rule_and_resumes(tmp_path):
-    # The run path at its smallest (one parametrization, 2 widths: 2 compiled programs): the
-    # folder's tables, figures and summary, the summary's verdict = the verdict of the stored
-    # slopes, the modified rule recorded whole, and a rerun that recomputes nothing. (Whether
-    # these small widths PASS or FAIL is not the point; the FAIL of this rule at widths 32 and
-    # 128: tests/measure/test_coord_check.py::test_a_wrong_readout_multiplier_fails_the_check.)
+    # The run path at its smallest (one parametrization, 2 widths: 2 compiled programs, shared
+    # with test_coord_check): the folder's tables, figures and summary, the summary's verdict =
+    # the verdict of the stored slopes, the modified rule recorded whole, and a rerun that
+    # recomputes nothing. (Whether the run PASSes or FAILs is not the point here; the FAIL of
+    # this rule at widths 32 and 128:
+    # tests/measure/test_coord_check.py::test_a_wrong_readout_multiplier_fails_the_check.)
     res = _run(tmp_path)
     for f in ("results.parquet", "slopes.parquet", "coords_delta.png", "summary.md"):
         assert (tmp_path / f).is_file(), f
     slopes = pd.read_parquet(tmp_path / "slopes.parquet")
     assert set(slopes["parametrization"]) == {"mup_sp_readout"}
-    assert sorted(res.table["width"].unique()) == [8, 16]
+    assert sorted(res.table["width"].unique()) == [32, 128]
     expect = {WRONG.name: default_expectation(WRONG, "adam", "width")}  # muP's: flat
     assert expect == {"mup_sp_readout": "flat"}
     want = coord_summary_verdict(slopes, ANALYSIS, "width", expect)
@@ -76,7 +81,7 @@ def test_a_wrong_readout_multiplier_fails_the_run(tmp_path):
     # Widths 32 and 128 only: with three log-equally spaced widths (32, 64, 128) the middle one
     # has weight 0 in each seed's least-squares slope, so the slopes and the verdict are the
     # ones the three widths give, for 4 compiled programs instead of 6.
-    kw = {"parametrizations": ("mup", WRONG), "widths": (32, 128), "seeds": 8, "batch": 32}
+    kw = {"parametrizations": ("mup", WRONG)}  # widths 32 and 128, 8 seeds, batch 32
     res = _run(tmp_path, **kw)
     assert res.verdict.status == "FAIL"
     failed = [c.name for c in res.verdict.checks if not c.passed]
