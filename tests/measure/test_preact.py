@@ -123,10 +123,15 @@ def test_preact_first_layer_has_the_closed_form_mean(both_paths):
 
 def test_biases_are_the_weight_paths_biases():
     # Zero kernel variance: z^0 = b exactly, the bias the weight path draws from the same key.
-    m = _mlp(width=8, depth=1, sigma_w2=1e-30, sigma_b2=0.7)
-    x = np.ones((2, 8), np.float32) * np.array([[1.0], [2.0]], np.float32)
-    a = propagate(m, x, seeds=4, metrics="q", path="preact").arrays["q"][:, 0]
-    b = propagate(m, x, seeds=4, metrics="q", path="fused").arrays["q"][:, 0]
+    # both_paths' network, inputs and metrics with other sigmas (dynamic arguments: the same two
+    # compiled programs); X's Gram is well-conditioned, so layer 0 is drawn by the pre-activation
+    # branch and its bias is the one checked.
+    m = _mlp(sigma_w2=1e-30, sigma_b2=0.7)
+    kw = dict(seeds=SEEDS, metrics=("q", "c", "act_std"))
+    p = propagate(m, X, path="preact", **kw)
+    assert p.meta["preact_weight_layers"][0] == 0
+    a = p.arrays["q"][:, 0]
+    b = propagate(m, X, path="fused", **kw).arrays["q"][:, 0]
     np.testing.assert_allclose(a, b, rtol=1e-5)
 
 
@@ -136,12 +141,13 @@ def test_biases_are_the_weight_paths_biases():
 def test_identical_inputs_fall_back_to_the_weight_path_everywhere():
     # All B rows equal: A A^T has rank 1 in every layer, so every layer is drawn through the
     # weights (same keys as the fused path): the statistics equal the fused path's up to float32
-    # rounding of differently fused reductions.
-    x = np.tile(np.random.default_rng(2).standard_normal((1, 48)).astype(np.float32), (8, 1))
-    m = _mlp(depth=4)
-    p = propagate(m, x, seeds=6, metrics="q,c", path="preact")
-    w = propagate(m, x, seeds=6, metrics="q,c", path="fused")
-    assert p.meta["preact_weight_layers"] == [6] * 5
+    # rounding of differently fused reductions. both_paths' network, input shape and metrics
+    # (the same two compiled programs).
+    x = np.tile(np.random.default_rng(2).standard_normal((1, 48)).astype(np.float32), (16, 1))
+    kw = dict(seeds=SEEDS, metrics=("q", "c", "act_std"))
+    p = propagate(_mlp(), x, path="preact", **kw)
+    w = propagate(_mlp(), x, path="fused", **kw)
+    assert p.meta["preact_weight_layers"] == [SEEDS] * 7
     np.testing.assert_allclose(p.arrays["q"], w.arrays["q"], rtol=1e-5)
     np.testing.assert_allclose(p.arrays["c"], w.arrays["c"], rtol=1e-5)
 

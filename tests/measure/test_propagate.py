@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from initjax import keys, models
+from initjax import initializers, keys, models
 from initjax.measure import prepare, propagate, trace_count
 from initjax.models import MLP, ConvNet, init_params
 from tests import example_runs
@@ -38,8 +38,11 @@ def _ref(path: str):
 
 @functools.cache
 def _ref_params():
-    """REF's params for seeds 0 and 1 by ``model.init``, vmapped (one compiled program)."""
-    return jax.vmap(lambda k: init_params(REF, k, X))(keys.seed_keys(2))
+    """REF's params for seeds 0 and 1 by ``init_params``, stacked along a leading seed axis (one
+    compiled program, the one tests/models/test_model_registry.py compiles for this network)."""
+    ks = keys.seed_keys(2)
+    one = [init_params(REF, ks[s], X) for s in range(2)]
+    return jax.tree.map(lambda *a: np.stack(a), *one)
 
 
 def test_fused_equals_materialized_bit_for_bit():
@@ -115,8 +118,14 @@ def test_given_params_are_measured():
             np.testing.assert_allclose(v, ref[k], rtol=1e-6, atol=1e-7, err_msg=k)
 
 
+# The grid test's network; its scalar runs' program (sigma_w2 and sigma_b2 given, 3 seeds, q and
+# c) is reused by the seed-key, input-mode and model-spec tests below.
+GRID_NET = dict(width=8, depth=30, activation="relu", kernel_init="he_normal")
+SCALAR = dict(seeds=3, metrics="q,c", sigma_w2=1.0, sigma_b2=0.05)
+
+
 def test_grid_one_compilation_common_random_numbers_and_divergence():
-    m = MLP(width=8, depth=30, activation="relu", kernel_init="he_normal")
+    m = MLP(**GRID_NET)
     sw = np.array([1.0, 2.0, 1e8], np.float32)
     before = trace_count()
     g = propagate(m, seeds=3, metrics="q,c", sigma_w2=sw, sigma_b2=0.05)
@@ -149,21 +158,21 @@ def test_grid_one_compilation_common_random_numbers_and_divergence():
 
 
 def test_seed_keys_and_input_modes():
-    m = MLP(width=8, depth=3, activation="tanh", sigma_b2=0.1)
-    a = propagate(m, seeds=3, metrics="q,c", root_seed=5)
-    b = propagate(m, seeds=keys.seed_keys(3, root=5), metrics="q,c")
+    m = MLP(**GRID_NET)
+    a = propagate(m, root_seed=5, **SCALAR)
+    b = propagate(m, **{**SCALAR, "seeds": keys.seed_keys(3, root=5)})
     _same(a.arrays, b.arrays)
     # Shared inputs are seed 0's per-seed inputs; other seeds draw their own.
-    p = propagate(m, seeds=3, metrics="q,c", root_seed=5, inputs="per_seed")
+    p = propagate(m, root_seed=5, inputs="per_seed", **SCALAR)
     np.testing.assert_allclose(p.arrays["q"][0], a.arrays["q"][0], rtol=1e-6)
     assert not np.allclose(p.arrays["c"][1:, 0], a.arrays["c"][1:, 0])
 
 
 def test_model_spec_dict():
-    spec = {"arch": "mlp", "width": 8, "depth": 3, "activation": "tanh", "sigma_b2": 0.1}
-    a = propagate(spec, seeds=3, metrics="q,c", root_seed=5)
-    b = propagate(MLP(width=8, depth=3, activation="tanh", sigma_b2=0.1), seeds=3,
-                  metrics="q,c", root_seed=5)  # fmt: skip
+    # sigma_b2 from the spec (the call gives sigma_w2 only).
+    kw = dict(seeds=3, metrics="q,c", sigma_w2=1.0, root_seed=5)
+    a = propagate({"arch": "mlp", **GRID_NET, "sigma_b2": 0.05}, **kw)
+    b = propagate(MLP(**GRID_NET, sigma_b2=0.05), **kw)
     _same(a.arrays, b.arrays)
     with pytest.raises(ValueError, match="arch"):
         prepare({"width": 8, "depth": 3})
@@ -222,14 +231,22 @@ def test_bad_model_and_initializer():
 
 
 def test_keep_prob_one_is_bit_identical_to_no_dropout():
-    m = MLP(width=32, depth=4, sigma_w2=1.5, sigma_b2=0.05)
-    for path in ("fused", "preact"):
-        g = MLP(width=32, depth=4, kernel_init="normal", sigma_w2=1.5, sigma_b2=0.05)
-        model = g if path == "preact" else m
-        a = propagate(model, seeds=3, batch=4, c0=0.4, path=path)
-        b = propagate(model, seeds=3, batch=4, c0=0.4, path=path, keep_prob=1.0)
-        for k in ("q", "c"):
-            np.testing.assert_array_equal(a.arrays[k], b.arrays[k])
+    # The example MLP's shared runs (fused, materialized) and the pre-activation path on
+    # tests/measure/test_preact.py's network, input shape and metrics: keep_prob=1 runs those
+    # programs again (a compiled program depends on shapes, not on input values).
+    ks = keys.seed_keys(2)
+    for path in ("fused", "materialized"):
+        b = propagate(REF, X, seeds=ks, metrics=example_runs.supported(REF), path=path,
+                      keep_prob=1.0)  # fmt: skip
+        _same(_ref(path).arrays, b.arrays)
+    normal = initializers.get("variance_scaling", distribution="normal")
+    g = MLP(width=48, depth=6, activation="tanh", kernel_init=normal, sigma_w2=1.5, sigma_b2=0.05)
+    x = np.random.default_rng(4).standard_normal((16, 48)).astype(np.float32)
+    kw = dict(seeds=256, metrics=("q", "c", "act_std"), path="preact")
+    a = propagate(g, x, **kw)
+    b = propagate(g, x, keep_prob=1.0, **kw)
+    assert a.meta["path"] == b.meta["path"] == "preact"
+    _same(a.arrays, b.arrays)
 
 
 @pytest.mark.parametrize("model", [

@@ -12,10 +12,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from initjax import keys
+from initjax import keys, models
 from initjax.measure import propagate
 from initjax.measure import sequence_metrics as SM
 from initjax.models import MLP, Transformer, apply_stack, init_params, stack_of
+from tests import example_runs
 
 # The metric functions as one compiled program per input shape (op by op, a call compiled
 # dozens of small programs).
@@ -67,35 +68,38 @@ def test_effective_rank_of_matrices_with_known_singular_values():
 
 
 def test_attention_entropy_and_logit_std_on_known_rows():
+    # Inputs built in numpy (float32): the jitted metrics are the only compiled programs.
     t = 5
-    full = jnp.ones((t, t), bool)
-    causal = jnp.tril(full)
-    # Uniform attention: entropy log(allowed keys); logit spread 0.
-    logits = jnp.zeros((1, 1, t, t))
-    p_full = jax.nn.softmax(logits, -1)
-    p_causal = jax.nn.softmax(jnp.where(causal, logits, -jnp.inf), -1)
+    full = np.ones((t, t), bool)
+    causal = np.tril(full)
+    # Uniform attention (the softmax of equal logits over the allowed keys): entropy
+    # log(allowed keys); logit spread 0.
+    logits = np.zeros((1, 1, t, t), np.float32)
+    p_full = np.full((1, 1, t, t), 1 / t, np.float32)
+    p_causal = (causal / causal.sum(-1, keepdims=True)).astype(np.float32)[None, None]
     np.testing.assert_allclose(JSM.attention_entropy(p_full, full), math.log(t), rtol=1e-6)
     want = np.mean([math.log(q + 1) for q in range(t)])
     np.testing.assert_allclose(JSM.attention_entropy(p_causal, causal), want, rtol=1e-6)
     assert float(JSM.attention_logit_std(logits, full)) == 0.0
     # One-hot attention: entropy 0. Rows with logits (a, -a, a, -a, ...) over 4 keys have
     # variance a^2; the causal rows 1.. (2, 3, 4 keys) have population variances computed here.
-    onehot = jax.nn.one_hot(jnp.arange(t), t)[None, None]
+    onehot = np.eye(t, dtype=np.float32)[None, None]
     assert float(JSM.attention_entropy(onehot, full)) == pytest.approx(0.0, abs=1e-7)
     a = 1.7
-    row = jnp.array([a, -a, a, -a])
-    lg = jnp.broadcast_to(row, (2, 3, 4, 4))
-    np.testing.assert_allclose(JSM.attention_logit_std(lg, jnp.ones((4, 4), bool)), a, rtol=1e-6)
-    tri = jnp.tril(jnp.ones((4, 4), bool))
-    var = [np.var(np.asarray(row[: q + 1])) for q in range(1, 4)]
+    row = np.array([a, -a, a, -a], np.float32)
+    lg = np.broadcast_to(row, (2, 3, 4, 4))
+    np.testing.assert_allclose(JSM.attention_logit_std(lg, np.ones((4, 4), bool)), a, rtol=1e-6)
+    tri = np.tril(np.ones((4, 4), bool))
+    var = [np.var(row[: q + 1]) for q in range(1, 4)]
     np.testing.assert_allclose(JSM.attention_logit_std(lg, tri), math.sqrt(np.mean(var)), rtol=1e-6)
 
 
 def test_metrics_are_nan_not_errors_on_nonfinite_input():
-    z = jnp.ones((2, 4, 8)).at[0, 1, 2].set(jnp.inf)
+    z = np.ones((2, 4, 8), np.float32)
+    z[0, 1, 2] = np.inf
     assert np.isnan(JSM.effective_rank(z))
-    p = jnp.full((1, 1, 3, 3), jnp.nan)
-    assert np.isnan(JSM.attention_entropy(p, jnp.ones((3, 3), bool)))
+    p = np.full((1, 1, 3, 3), np.nan, np.float32)
+    assert np.isnan(JSM.attention_entropy(p, np.ones((3, 3), bool)))
 
 
 # -- inside propagate ----------------------------------------------------------------------------
@@ -127,33 +131,40 @@ def test_fused_equals_materialized_for_every_norm_placement(norm):
 
 
 def test_propagate_attention_and_qkv_gradients_against_independent_computations():
-    m = Transformer(width=8, depth=2, heads=2, norm="pre", patch=2, seq_len=4, readout=3)
-    seeds = keys.seed_keys(2)
-    r = propagate(m, seeds=seeds, metrics="attn,qkv_grad", batch=3)
+    # The example Transformer's shared measured run (tests/example_runs.py: pre-LN, QK-norm,
+    # width 8, 2 heads, 4 tokens of 8 features, readout 3; seeds 0 and 1 of the key scheme, given
+    # inputs), which holds attn and qkv_grad: no propagate program of its own, and the params
+    # come from the init program tests/models/test_model_registry.py compiles for this network.
+    r = example_runs.measured("transformer")
+    m = models.example("transformer")
     st = stack_of(m)
-    # The shared inputs propagate draws (seed 0's INPUTS key), rebuilt here.
-    from initjax.measure.inputs import gaussian_inputs
-
-    x = gaussian_inputs(keys.role(seeds[0], keys.INPUTS), 3, (8,))
+    assert st.norm == "pre" and st.qk_norm and st.heads == 2 and st.d_head == 4
+    x = jnp.asarray(example_runs.inputs("transformer"))  # (4, 4, 8)
+    b, t = x.shape[:2]
+    seeds = keys.seed_keys(2)
     s = 1
     v = init_params(m, seeds[s], x)["params"]
 
-    # Attention of block 1 on its input z^0 with Flax's weights function (one compiled program,
-    # not one per operation).
+    # Attention of block 1 on its input z^0 with Flax's LayerNorm (QK-norm over d_head, scale
+    # only) and weights function (one compiled program, not one per operation).
     @jax.jit
     def attention_weights(v):
         z0 = st.input_apply(v["input"], x)
         p1 = jax.tree.map(lambda a: a[0], v["hidden"])
+        a = p1["attn"]
         h = nn.LayerNorm(epsilon=st.norm_eps).apply({"params": p1["ln1"]}, z0)
-        q = (h @ p1["attn"]["query"]["kernel"] + p1["attn"]["query"]["bias"]).reshape(3, 4, 2, 4)
-        k = (h @ p1["attn"]["key"]["kernel"] + p1["attn"]["key"]["bias"]).reshape(3, 4, 2, 4)
+        qk_norm = nn.LayerNorm(epsilon=st.norm_eps, use_bias=False)
+        q = (h @ a["query"]["kernel"] + a["query"]["bias"]).reshape(b, t, 2, 4)
+        k = (h @ a["key"]["kernel"] + a["key"]["bias"]).reshape(b, t, 2, 4)
+        q = qk_norm.apply({"params": a["query_norm"]}, q)
+        k = qk_norm.apply({"params": a["key_norm"]}, k)
         return nn.dot_product_attention_weights(q, k, precision="highest")
 
     w = np.asarray(attention_weights(v), np.float64)
     ent = np.mean(-np.sum(w * np.log(w), axis=-1))
     np.testing.assert_allclose(r.arrays["attn_entropy"][s, 1], ent, rtol=1e-5)
     # q/k/v kernel gradient norms of the loss <ct, logits> with propagate's cotangent key.
-    ct = jax.random.normal(keys.role(seeds[s], keys.COTANGENT), (3, 3), jnp.float32)
+    ct = jax.random.normal(keys.role(seeds[s], keys.COTANGENT), (b, 3), jnp.float32)
     g = jax.jit(jax.grad(lambda p: jnp.sum(ct * apply_stack(st, p, x))))(v)["hidden"]["attn"]
     for col, role in (("grad_wq", "query"), ("grad_wk", "key"), ("grad_wv", "value")):
         want = np.sqrt(np.sum(np.square(np.asarray(g[role]["kernel"], np.float64)), (1, 2)))
