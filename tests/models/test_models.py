@@ -212,8 +212,10 @@ def test_keep_prob_wrong_type_is_a_type_error(bad):
 def test_mlp_dropout_follows_the_key_scheme():
     """apply with a dropout root: layer l's input activations times [U_l < rho] / rho, U_l from
     keys.layer(root, l) (hidden l = 1..depth, readout depth + 1); no key: no dropout."""
+    # The registered example MLP with dropout: keep_prob leaves the init program unchanged, so
+    # it is the one the registry contracts compile (tests/models/test_model_registry.py).
     rho, depth = 0.6, 3
-    mk = models.MLP(width=16, depth=depth, sigma_w2=1.5, sigma_b2=0.1, keep_prob=rho, readout=5)
+    mk = models.MLP(width=8, depth=depth, sigma_w2=1.5, sigma_b2=0.1, keep_prob=rho, readout=3)
     x = np.random.default_rng(1).standard_normal((4, 8), np.float32)
     seed = keys.seed_keys(1)[0]
     v = models.init_params(mk, seed, x)
@@ -236,7 +238,7 @@ def test_mlp_dropout_follows_the_key_scheme():
 
     np.testing.assert_allclose(mk.apply(v, x, root), reference(p), rtol=1e-5, atol=1e-6)
     # Evaluation (no key) is the network without dropout; keep_prob = 1 ignores the key.
-    plain = models.MLP(width=16, depth=depth, sigma_w2=1.5, sigma_b2=0.1, readout=5)
+    plain = models.MLP(width=8, depth=depth, sigma_w2=1.5, sigma_b2=0.1, readout=3)
     np.testing.assert_array_equal(mk.apply(v, x), plain.apply(v, x))
     np.testing.assert_array_equal(plain.apply(v, x, root), plain.apply(v, x))
 

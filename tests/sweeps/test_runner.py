@@ -27,17 +27,18 @@ def _run(out, overrides=(), **kw):
 
 
 def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, tmp_path):
-    # No executable cached yet (whatever ran before); the width-8 groups compiled here are the
-    # ones the tests below run (default widths [8]), so they reuse them.
+    # No executable cached yet (whatever ran before); the groups compiled here are the ones the
+    # tests below run (width 8, depths [3, 5] by default and [3, 5, 7] when a depth is added),
+    # so they reuse them.
     jax.clear_caches()
-    widths = ["widths=[8,9]"]
+    depths = ["depths=[3,5,7]"]
     before = measure.trace_count()
-    res = _run(tmp_path / "a", widths)
-    # 2 widths x 2 depths x 1 arm = 4 groups; each evaluates its 3 sigma_w2 cells in one call.
-    assert measure.trace_count() - before == 4
+    res = _run(tmp_path / "a", depths)
+    # 1 width x 3 depths x 1 arm = 3 groups; each evaluates its 3 sigma_w2 cells in one call.
+    assert measure.trace_count() - before == 3
     t = res.table
-    # rows: per group 3 cells x 4 seeds x (depth + 1) layers, for each of the 2 widths
-    assert len(t) == 2 * (3 * 4 * 4 + 3 * 4 * 6)
+    # rows: per group 3 cells x 4 seeds x (depth + 1) layers, for each of the 3 depths
+    assert len(t) == 3 * 4 * (4 + 6 + 8)
     for col in (
         "model",
         "width",
@@ -60,7 +61,7 @@ def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, t
     assert not t["diverged"].any()
     m = RunStore(tmp_path / "a").read_manifest()
     assert m["status"] == "complete" and m["experiment"] == "tiny-sweep"
-    assert m["config"]["compute"]["widths"] == [8, 9] and len(m["pieces"]) == 4
+    assert m["config"]["compute"]["depths"] == [3, 5, 7] and len(m["pieces"]) == 3
     assert all(p["compute_s"] > 0 for p in m["pieces"])
     # contract: float32 flags on every row
     assert not t["underflow"].any() and not t["nonfinite"].any()
@@ -69,7 +70,7 @@ def test_tiny_sweep_table_manifest_and_one_compile_per_group(tiny_experiments, t
     # A change of scalars only (sigma_w2 values, same count) compiles nothing new.
     before = measure.trace_count()
     exp = load_experiment("tiny-sweep")
-    cfg = resolve_config(exp, widths)
+    cfg = resolve_config(exp, depths)
     cfg.compute.arms[0]["sigma_w2"] = [0.7, 1.3, 3.1]
     run_sweep(exp, cfg, tmp_path / "b", progress=False, log=lambda *_: None)
     assert measure.trace_count() == before
@@ -91,7 +92,8 @@ def test_resume_recomputes_only_missing_group(tiny_experiments, tmp_path):
 def test_adding_a_depth_recomputes_only_the_new_groups(tiny_experiments, tmp_path):
     out = tmp_path / "r"
     first = _run(out)
-    # depth 7 is compiled again by the SIGKILL test's in-process runs (this module's cache)
+    # depth 7's group: compiled by the first test, run again by the SIGKILL test's in-process
+    # runs (this module's cache)
     res = _run(out, ["depths=[3,5,7]"], overwrite=True)
     assert res.pieces[:2] == first.pieces and res.computed == res.pieces[2:]
     res = _run(out, ["root_seed=1"], overwrite=True)  # same shapes: no new compilation
