@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -116,6 +117,18 @@ def no_compilation_cache():
     yield
     if prev is not None:
         cc._cache = prev
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_tempdir(tmp_path_factory: pytest.TempPathFactory):
+    """``tempfile``'s default folder is one under pytest's base temporary folder (kept for the
+    last 3 runs) for the whole session: tensorflow-datasets' ``DatasetInfo.initialize_from_bucket``
+    makes a ``mkdtemp("tfds")`` folder on every ``tfds.builder`` of an unprepared dataset and never
+    removes it, so the data tests otherwise left a few dozen empty folders in /tmp per run."""
+    prev = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tempfile"))
+    yield
+    tempfile.tempdir = prev
 
 
 @pytest.fixture(autouse=True, scope="module")
