@@ -16,7 +16,10 @@ def test_linear_stack_and_init_seeds_follow_the_key_scheme():
     assert st.depth == 2
     p = sim.init_seeds(st, 3, 7, 5)
     assert p["input"]["kernel"].shape == (3, 5, 6) and p["readout"]["kernel"].shape == (3, 6, 3)
-    one = init_stack(st, keys.role(keys.seed_keys(3, 7)[2], keys.PARAMS), (5,), None, 0.0)
+    # the third seed's params drawn alone (one compiled program, not one per eager operation)
+    one = jax.jit(lambda k: init_stack(st, keys.role(k, keys.PARAMS), (5,), None, 0.0))(
+        keys.seed_keys(3, 7)[2]
+    )
     for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(p), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b)[2])
     assert sim.linear_stack("orthogonal", 6, 2, 3).depth == 0
@@ -84,12 +87,13 @@ def test_mode_strength_table_starts_at_the_seeds_own_modes():
 
 def test_relative_loss_curves_by_hand():
     """Zero weights: the net is the zero map, its gradient vanishes, the ratio stays exactly 1;
-    other weights: the first loss is 0.5 mean |x W1 W2 - y|^2 over the zero map's loss."""
+    other weights: the first loss is 0.5 mean |x W1 W2 - y|^2 over the zero map's loss. The
+    stack, params and learning rate are those of the tests above: their compiled programs."""
     x, y, _, _, _ = whitened_task(4, 3, [2.0, 1.0], 16, 0)
     st = sim.linear_stack("glorot_normal", 8, 2, 3)
-    p = sim.init_seeds(st, 2, 0, 4)
+    p = sim.init_seeds(st, 2, 0, 4, 0.5)
     zero = jax.tree.map(np.zeros_like, p)
-    flat = sim.relative_loss_curves(st, zero, x, y, 0.1, 6)
+    flat = sim.relative_loss_curves(st, zero, x, y, 0.01, 6)
     np.testing.assert_allclose(flat, 1.0, rtol=1e-6)  # the loss is summed in float32
     assert np.all(flat == flat[0, 0])  # no gradient: every step has the same loss
     curves = sim.relative_loss_curves(st, p, x, y, 0.01, 6)

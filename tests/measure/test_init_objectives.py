@@ -38,21 +38,24 @@ def _flat_loss(model, params_one):
 
 
 def _seed(v, s):
-    return jax.tree.map(lambda a: a[s], v["params"])
+    return jax.tree.map(lambda a: np.asarray(a)[s], v["params"])
 
 
 def test_gradient_quotient_matches_explicit_hessian(net):
     model, v, held = net
     got = objective_scores(model, "metainit", v, held, batch=N, root_seed=0)
-    kx, ky = jax.random.split(jax.random.key(7))  # root_seed 0 + 7, as documented
-    x, y = jax.random.normal(kx, (N, 3)), jax.random.randint(ky, (N,), 0, 10)
     assert got.shape == (3,) and got.dtype == np.float64
     _, loss = _flat_loss(model, _seed(v, 0))
-    grad, hess = jax.jit(jax.grad(loss)), jax.jit(jax.hessian(loss))
+
+    @jax.jit  # one compiled program for the three seeds (not one per operation)
+    def grad_and_hessian(params_one):
+        kx, ky = jax.random.split(jax.random.key(7))  # root_seed 0 + 7, as documented
+        x, y = jax.random.normal(kx, (N, 3)), jax.random.randint(ky, (N,), 0, 10)
+        flat = ravel_pytree(params_one)[0]
+        return jax.grad(loss)(flat, x, y), jax.hessian(loss)(flat, x, y)
+
     for s in range(3):
-        flat = ravel_pytree(_seed(v, s))[0]
-        g = np.asarray(grad(flat, x, y), np.float64)
-        h = np.asarray(hess(flat, x, y), np.float64)
+        g, h = (np.asarray(a, np.float64) for a in grad_and_hessian(_seed(v, s)))
         hg = h @ g
         gq = np.mean(np.abs((g - hg) / (g + 1e-5 * np.where(g >= 0, 1.0, -1.0)) - 1.0))
         assert got[s] == pytest.approx(gq, rel=1e-3)  # float32 Hessian-vector vs matrix product
@@ -64,13 +67,14 @@ def test_one_step_loss_matches_hand_step(net):
     _, loss = _flat_loss(model, _seed(v, 0))
 
     @jax.jit  # one compiled program for the three seeds (not one per operation)
-    def hand_step(flat):
+    def hand_step(params_one):
+        flat = ravel_pytree(params_one)[0]
         g = jax.grad(loss)(flat, x[:N], y[:N])  # S: examples [0, N)
         moved = flat - 0.1 * g / jnp.linalg.norm(g)  # SGD, eta 0.1, normalized gradient
         return loss(moved, x[N // 2 : N + N // 2], y[N // 2 : N + N // 2])  # S~
 
     for s in range(3):
-        want = float(hand_step(ravel_pytree(_seed(v, s))[0]))
+        want = float(hand_step(_seed(v, s)))
         assert got[s] == pytest.approx(want, rel=1e-5)
 
 

@@ -36,10 +36,18 @@ def test_jacobian_is_that_of_the_activation_map(net):
     _, st, x, y = net
     k = keys.seed_keys(1, 0)[0]
     act, _, jac = ls.layer_signals(st, 7)(k, x, y)
-    p = init_stack(st, keys.role(k, keys.PARAMS), (7,), None, 0.0)
-    for i in range(st.depth):
-        w, b = p["hidden"]["kernel"][i], p["hidden"]["bias"][i]
-        ref = jax.jacobian(lambda h, w=w, b=b: jnp.tanh(h @ w + b))(act[i, 0])  # d h^{k+1}/d h^k
+
+    @jax.jit  # the reference as one compiled program, not one per eager operation
+    def reference(k, act):
+        p = init_stack(st, keys.role(k, keys.PARAMS), (7,), None, 0.0)
+        out = []
+        for i in range(st.depth):
+            w, b = p["hidden"]["kernel"][i], p["hidden"]["bias"][i]
+            # d h^{k+1} / d h^k
+            out.append(jax.jacobian(lambda h, w=w, b=b: jnp.tanh(h @ w + b))(act[i, 0]))
+        return out
+
+    for i, ref in enumerate(reference(k, act)):
         np.testing.assert_allclose(jac[i], ref.T, rtol=1e-5, atol=1e-6)
     sv = ls.singular_values(jac)
     np.testing.assert_allclose((sv**2).sum(-1), (np.float64(jac) ** 2).sum((-2, -1)), rtol=1e-10)

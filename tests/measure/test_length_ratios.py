@@ -1,5 +1,10 @@
 """initjax.measure.length_ratios: the jitted forward against a plain numpy ReLU net on the same
-weight draws, and its input checks."""
+weight draws, and its input checks.
+
+The tests run one architecture (WIDTHS, N0): its forward is compiled once per number of networks
+in a chunk (2 for the memory analysis, and the chunk sizes below: 1, 2, 3), and the tests share
+those programs.
+"""
 
 import jax
 import numpy as np
@@ -8,15 +13,24 @@ import pytest
 from initjax import keys
 from initjax.measure.length_ratios import bytes_per_network, length_ratio_moments, length_ratios
 
+WIDTHS, N0 = (5, 3), 4
+
 
 def test_length_ratios_match_a_numpy_forward():
     """The jitted forward equals a plain numpy ReLU net on the same weight draws."""
-    widths, n0, seeds = (5, 3), 4, 3
+    widths, n0, seeds = WIDTHS, N0, 3
     r = length_ratios(widths, n0, seeds, root_seed=7, seed_chunk=2)
     sk = keys.seed_keys(seeds, 7)
-    x0 = np.asarray(jax.random.normal(keys.role(sk[0], keys.INPUTS), (n0,)), np.float64)
+
+    @jax.jit  # the reference draws as one compiled program
+    def draws(sk):
+        x0 = jax.random.normal(keys.role(sk[0], keys.INPUTS), (n0,))
+        return x0, [jax.random.normal(keys.role(k, keys.PARAMS), (4 * 5 + 5 * 3,)) for k in sk]
+
+    x0, flats = draws(sk)
+    x0 = np.asarray(x0, np.float64)
     for s in range(seeds):
-        flat = np.asarray(jax.random.normal(keys.role(sk[s], keys.PARAMS), (4 * 5 + 5 * 3,)))
+        flat = np.asarray(flats[s])
         w1 = flat[:20].reshape(4, 5) * np.sqrt(2 / 4)
         w2 = flat[20:].reshape(5, 3) * np.sqrt(2 / 5)
         x1 = np.maximum(x0 @ w1, 0)
@@ -38,24 +52,25 @@ def test_bad_sizes_are_refused(args, match):
 
 
 def test_chunking_does_not_change_values_and_none_fits_memory():
-    r = length_ratios((6, 4), 3, 9, root_seed=1, seed_chunk=4)
-    np.testing.assert_array_equal(r, length_ratios((6, 4), 3, 9, root_seed=1, seed_chunk=None))
+    # chunks of 2 networks and a last one of 1, against all 3 at once
+    r = length_ratios(WIDTHS, N0, 3, root_seed=1, seed_chunk=2)
+    np.testing.assert_array_equal(r, length_ratios(WIDTHS, N0, 3, root_seed=1, seed_chunk=None))
 
 
 def test_bytes_per_network_holds_at_least_the_weights():
-    widths, n0 = (40, 30, 20), 10
-    weights = 4 * (10 * 40 + 40 * 30 + 30 * 20)  # float32, one flat draw per network
+    widths, n0 = WIDTHS, N0
+    weights = 4 * (4 * 5 + 5 * 3)  # float32, one flat draw per network
     assert bytes_per_network(widths, n0) >= weights
 
 
 def test_a_chunk_that_cannot_fit_is_refused_before_compiling(monkeypatch):
     from initjax.measure import device_memory
 
-    per_net = bytes_per_network((8, 8), 4)
-    monkeypatch.setattr(device_memory, "available", lambda: (10 * per_net, 10 * per_net, "test"))
+    per_net = bytes_per_network(WIDTHS, N0)
+    monkeypatch.setattr(device_memory, "available", lambda: (6 * per_net, 6 * per_net, "test"))
     with pytest.raises(ValueError, match="length_ratios needs at least .* lower seed_chunk"):
-        length_ratios((8, 8), 4, 1000, seed_chunk=20)
-    assert length_ratios((8, 8), 4, 40, seed_chunk=None).shape == (40, 2)  # 5 per chunk: fits
+        length_ratios(WIDTHS, N0, 1000, seed_chunk=20)
+    assert length_ratios(WIDTHS, N0, 40, seed_chunk=None).shape == (40, 2)  # 3 per chunk: fits
 
 
 def test_length_ratio_moments_by_hand():

@@ -8,6 +8,8 @@ Jensen's inequality (c^k convex in k) puts it between T c^m and T c^K: so the se
 exceeds the true kernel, and falls short of it by at most T (c^K - c^m).
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,10 +18,25 @@ import pytest
 from initjax import activations
 from initjax.theory import hermite
 
-# One jit per (activation, nodes, terms), shared by the cases: called eagerly, every call traces
-# the rule's lax.cond afresh and compiles it again (about 0.5 s a call on CPU).
-_coefficients = jax.jit(hermite.c_map_series_coefficients, static_argnums=(0, 2, 3))
 C_GRID = np.array([0.0, 0.2, 0.5, 0.8, 0.9, 0.97, 0.99, 0.999, 1.0])
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _series_on_grid(act, q):
+    """The coefficients at q (32 nodes, the default terms) and the series on C_GRID: one compiled
+    program per activation, shared by the cases (called eagerly, every call traces the rule's
+    lax.cond afresh and compiles it again, about 0.5 s a call on CPU, and every jnp operation of
+    the series compiles a program of its own)."""
+    s = hermite.c_map_series_coefficients(act, q, 32)
+    return s, *hermite.series_cross_moment(s, jnp.asarray(C_GRID, q.dtype))
+
+
+@jax.jit  # one compiled program for every activation's coefficients (same shapes)
+def _deficit_checks(s, one_m, c):
+    g, dg = hermite.series_deficit(s, 1.0 - one_m)
+    v = hermite.series_cross_moment(s, c)[0]
+    v1 = hermite.series_cross_moment(s, jnp.ones(1, c.dtype))[0]
+    return g, dg, v, v1, hermite.series_deficit(s, c)[0]
 
 
 def _erf_kernel(q, c):
@@ -33,9 +50,9 @@ def _relu_kernel(q, c):
     return value, slope
 
 
-def _series(name, q, terms=hermite.DEFAULT_TERMS):
-    s = _coefficients(activations.get(name), jnp.float64(q), 32, terms)
-    return s, *(np.asarray(x) for x in hermite.series_cross_moment(s, jnp.asarray(C_GRID)))
+def _series(name, q):
+    s, value, slope = _series_on_grid(activations.get(name), jnp.float64(q))
+    return s, np.asarray(value), np.asarray(slope)
 
 
 @pytest.mark.usefixtures("x64")
@@ -73,10 +90,10 @@ def test_relu_series_is_bracketed_by_the_jensen_bounds(q):
 def test_deficit_has_no_cancellation_near_one(name, kernel):
     """G(c) = (K(1) - K(c)) / (1 - c) -> K'(1) = q E[phi'^2], accurate to 1 - c = 1e-12."""
     q = 1.3
-    act = activations.get(name)
-    s = _coefficients(act, jnp.float64(q), 32, hermite.DEFAULT_TERMS)
+    s = _series_on_grid(activations.get(name), jnp.float64(q))[0]
     one_m = np.array([1e-1, 1e-3, 1e-6, 1e-9, 1e-12])
-    g, dg = (np.asarray(x) for x in hermite.series_deficit(s, jnp.asarray(1.0 - one_m)))
+    c = np.array([0.3, 0.7])
+    g, dg, v, v1, g2 = (np.asarray(x) for x in _deficit_checks(s, one_m, c))
     k1 = kernel(q, 1.0)[1]
     # K(1) - K(c) = K'(1)(1 - c) - K''(1)(1 - c)^2 / 2 + ...: G -> K'(1) linearly in 1 - c. The
     # series' second derivative is within a factor of the kernel's, so allow 10 K''-sized terms
@@ -85,19 +102,21 @@ def test_deficit_has_no_cancellation_near_one(name, kernel):
     assert np.all(np.abs(g - k1) <= k1 * (10.0 * scale + 1e-9))  # + the rule's 1e-9
     assert np.all(dg > 0)  # G is increasing: every coefficient B_j of c^j is >= 0
     # Away from 1 it is the plain difference quotient of the series.
-    c = jnp.asarray([0.3, 0.7])
-    v = np.asarray(hermite.series_cross_moment(s, c)[0])
-    v1 = np.asarray(hermite.series_cross_moment(s, jnp.asarray([1.0]))[0])
-    g2 = np.asarray(hermite.series_deficit(s, c)[0])
-    np.testing.assert_allclose(g2, (v1 - v) / (1.0 - np.asarray(c)), rtol=1e-12)
+    np.testing.assert_allclose(g2, (v1 - v) / (1.0 - c), rtol=1e-12)
 
 
 def test_float32_coefficients_track_float64():
-    act = activations.get("tanh")
-    s32 = hermite.c_map_series_coefficients(act, jnp.float32(1.7), 32)
-    assert s32.b2.dtype == jnp.float32 and s32.b2.shape == (hermite.DEFAULT_TERMS,)
-    # Orthonormal expansion: sum_k b_k^2 + T = E[phi^2]; here checked against the 1-D rule.
     from initjax.theory.quadrature import expect_1d
 
-    m0 = float(expect_1d([lambda u: jnp.tanh(u) ** 2], jnp.float32(1.7), 32)[0])
-    assert float(jnp.sum(s32.b2) + s32.tail) == pytest.approx(m0, rel=1e-6)
+    act = activations.get("tanh")
+
+    @jax.jit  # the coefficients and the 1-D rule's E[phi^2] as one compiled program
+    def coefficients_and_m0(q):
+        m0 = expect_1d([lambda u: jnp.tanh(u) ** 2], q, 32)[0]
+        s = hermite.c_map_series_coefficients(act, q, 32)
+        return s, jnp.sum(s.b2) + s.tail, m0
+
+    s32, total, m0 = coefficients_and_m0(jnp.float32(1.7))
+    assert s32.b2.dtype == jnp.float32 and s32.b2.shape == (hermite.DEFAULT_TERMS,)
+    # Orthonormal expansion: sum_k b_k^2 + T = E[phi^2]; here checked against the 1-D rule.
+    assert float(total) == pytest.approx(float(m0), rel=1e-6)
