@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from initjax import initializers
-from tests.initializers.initializer_cases import cases, representative
+from tests.initializers.initializer_cases import SMALL, cases, representative
 
 ALL = initializers.names()
 # Entries that fill an array from (key, shape). Data-dependent entries (LSUV, MetaInit, GradInit)
@@ -31,8 +31,10 @@ def _key():
 
 
 # Moment tests pool N_KEYS independent draws of the small shapes (>= 18k elements for every
-# kernel kind but "vector"); the determinism test vmaps over the same keys, so both tests share
-# the compiled batched samplers.
+# kernel kind but "vector"), one call per key: the float32 program of each (entry, shape) is the
+# one test_shape_and_exact_dtype compiles, so the pool compiles nothing new (a vmapped draw is a
+# batched program of its own per entry and shape). The determinism test checks that init vmapped
+# over the same keys gives these very draws, bit for bit.
 N_KEYS = 64
 
 
@@ -42,9 +44,21 @@ def _keys():
     return jax.random.split(jax.random.key(3), N_KEYS)
 
 
+@functools.cache
+def _key_list() -> tuple[jax.Array, ...]:
+    """The keys of _keys() one by one, rebuilt from their key data in numpy (indexing a key
+    array compiles a slicing program)."""
+    return tuple(jax.random.wrap_key_data(d) for d in np.asarray(jax.random.key_data(_keys())))
+
+
 def _draws(init, shape) -> jax.Array:
     """(N_KEYS, *shape): init vmapped over _keys()."""
     return jax.vmap(lambda k: init(k, shape))(_keys())
+
+
+def _pooled(init, shape) -> np.ndarray:
+    """(N_KEYS, *shape): init(k, shape) for each k of _key_list(), in float64."""
+    return np.stack([np.asarray(init(k, shape), np.float64) for k in _key_list()])
 
 
 def _finite(w) -> bool:
@@ -109,9 +123,10 @@ def test_shape_and_exact_dtype(name):
             assert float(wf.min()) >= 0.0 and float(wf.max()) <= scale
             continue
         # Everything else (factorizations included) computes in float32 and casts once: the
-        # low-precision result is the float32 result, rounded.
+        # low-precision result is the float32 result, rounded (to nearest even, here by numpy /
+        # ml_dtypes: an eager jnp cast would compile one program per shape and dtype).
         np.testing.assert_array_equal(
-            np.asarray(w, np.float32), np.asarray(jnp.asarray(w32).astype(dt), np.float32),
+            np.asarray(w, np.float32), w32.astype(jnp.dtype(dt)).astype(np.float32),
             err_msg=f"{name} {dt}",
         )  # fmt: skip
 
@@ -142,8 +157,9 @@ def test_determinism_jit_and_vmap(name):
     ulp = float(np.finfo(np.float32).eps) * float(np.abs(a).max(initial=0.0))
     np.testing.assert_allclose(jitted, a, rtol=0, atol=4 * ulp)
     batched = np.asarray(_draws(init, shape))
+    single = _key_list()
     for i in (0, 1, N_KEYS - 1):  # vmap over keys == per-key calls, bit for bit
-        np.testing.assert_array_equal(batched[i], np.asarray(init(_keys()[i], shape)))
+        np.testing.assert_array_equal(batched[i], np.asarray(init(single[i], shape)))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -185,7 +201,7 @@ def test_empirical_variance_matches_promise(name):
         if kind == "vector":
             assert promised == init.promised_variance_for((16, 32)), name
             continue
-        w = np.asarray(_draws(init, shape), np.float64).ravel()
+        w = _pooled(init, shape).ravel()
         var = w.var()
         if promised == 0.0:
             assert var == 0.0, (name, shape)
@@ -233,7 +249,8 @@ def test_zero_size_shapes_give_empty_arrays(name):
 def test_rank_below_two(name):
     e = initializers.entry(name)
     init = initializers.get(name)
-    for shape in ((5,), ()):
+    # Rank 1 (the vector kind's shape, whose programs test_shape_and_exact_dtype compiled) and 0.
+    for shape in (*SMALL["vector"], ()):
         if e.fan_based:
             with pytest.raises(ValueError, match=r"shape \(.*\) of rank [01].*in_axis"):
                 init(_key(), shape)

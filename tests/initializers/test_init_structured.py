@@ -84,10 +84,12 @@ def _nonzeros_per_unit(w, out_axes):
     return np.count_nonzero(w, axis=other)
 
 
+# The conv and multi-axis kernels are the registry-wide tests' (initializer_cases: the same
+# programs); fan_in 10 < 15 clips k.
 @pytest.mark.parametrize(
     "shape,hp,fan_in,out_axes",
-    [((64, 32), {}, 64, (1,)), ((3, 3, 8, 16), {}, 72, (3,)),
-     ((32, 4, 8), {"in_axis": 0, "out_axis": (1, 2)}, 32, (1, 2)),
+    [((64, 32), {}, 64, (1,)), ((3, 3, 4, 8), {}, 36, (3,)),
+     ((16, 4, 8), {"in_axis": 0, "out_axis": (1, 2)}, 16, (1, 2)),
      ((10, 20), {}, 10, (1,))],
 )  # fmt: skip
 def test_sparse_exactly_k_per_unit(shape, hp, fan_in, out_axes):
@@ -162,7 +164,8 @@ def test_zero_init_conv_algorithm_2():
 
 def test_zero_init_low_precision():
     # (3, 5): m = 3, c = 1/2, entries exactly representable in every dtype. (5, 12): m = 4,
-    # c = 2^-1.5, rounded once from float32.
+    # c = 2^-1.5, rounded once from float32 (the reference rounding, to nearest even, is
+    # numpy's / ml_dtypes': no cast program to compile).
     init = initializers.get("zero_init_hadamard")
     for dt in (jnp.bfloat16, jnp.float16):
         np.testing.assert_array_equal(
@@ -170,7 +173,7 @@ def test_zero_init_low_precision():
         )
         np.testing.assert_array_equal(
             np.asarray(init(_key(), (5, 12), dt), np.float32),
-            np.asarray(init(_key(), (5, 12)).astype(dt), np.float32),
+            np.asarray(init(_key(), (5, 12))).astype(jnp.dtype(dt)).astype(np.float32),
         )
 
 
