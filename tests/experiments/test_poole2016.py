@@ -151,7 +151,19 @@ def _map_at(kind, sw2, sb2, q_star, x):
     return _q_map(sw2, sb2, x) if kind == "qmap" else _c_map(sw2, sb2, q_star, x)
 
 
+_TABLES = {}
+
+
 def synthetic(cfg, sw_factor=1.0, sigma_b2=None, sd=0.02, seed=0):
+    """:func:`synthetic_table`, each distinct table built once (the numpy 2-D quadratures of its
+    c-maps are the cost) and handed out as a copy the caller may edit."""
+    key = (id(cfg), sw_factor, sigma_b2, sd, seed)
+    if key not in _TABLES:
+        _TABLES[key] = (cfg, synthetic_table(cfg, sw_factor, sigma_b2, sd, seed))
+    return _TABLES[key][1].copy()
+
+
+def synthetic_table(cfg, sw_factor=1.0, sigma_b2=None, sd=0.02, seed=0):
     """A poole2016 results table for the tiny preset's grid: per sigma_w the single-layer maps
     at every input and the deep dynamics of each input setting, measured = mean field + noise
     (relative sd ``sd`` for q, absolute ``sd`` for c, per network: at 16 networks an SE of

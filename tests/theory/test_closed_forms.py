@@ -16,23 +16,31 @@ from initjax.theory._common import Rule
 
 AUTO = Rule("auto", 32)
 QUAD = Rule("quadrature", 32)
+
+
 # The moment functions under one jit per (function, activation, rule), shared by the cases below:
 # called eagerly, every call traces the quadrature's lax.cond afresh and compiles it again
 # (about 0.5 s a call on CPU); traced once, the values are the same computation. Moments that
 # the tests always compare together share one program: E[phi(u1) phi(u2)] and E[phi'(u1) phi'(u2)]
 # at the same (q1, q2, c); mu_1 and mu_2 at the same q. Compiled as two programs they took 1.6-1.8
-# times as long (the quadrature's nodes and panel layout are built once in one program).
-_pair = jax.jit(
-    lambda act, q1, q2, c, rule: (
+# times as long (the quadrature's nodes and panel layout are built once in one program). For
+# erf and sin, whose tests compare the 1-D moments too, one program per rule also returns
+# E[phi(u)^2], mu_1 and mu_2 at q1 (erf: 2 programs instead of 6; sin: 2 instead of 4).
+def _pair_(act, q1, q2, c, rule):
+    return (
         moments.cross_moment(act, q1, q2, c, rule),
         moments.deriv_cross_moment(act, q1, q2, c, rule),
+    )
+
+
+_pair = jax.jit(_pair_, static_argnums=(0, 4))
+_all = jax.jit(
+    lambda act, q1, q2, c, rule: (
+        _pair_(act, q1, q2, c, rule)
+        + (moments.second_moment(act, q1, rule),)
+        + tuple(moments.deriv_power_moment(act, q1, k, rule) for k in (1, 2))
     ),
     static_argnums=(0, 4),
-)
-_second = jax.jit(moments.second_moment, static_argnums=(0, 2))
-_dpowers = jax.jit(
-    lambda act, q, rule: tuple(moments.deriv_power_moment(act, q, k, rule) for k in (1, 2)),
-    static_argnums=(0, 2),
 )
 GRID = list(itertools.product([0.1, 1.0, 3.0], [0.4, 2.0], [-0.95, -0.5, 0.0, 0.5, 0.95, 1.0]))
 
@@ -73,11 +81,11 @@ def test_erf_closed_form_matches_quadrature(q1, q2, c):
     # Williams (1997) vs the split rule on a smooth activation: agree to 1e-6.
     act = activations.get("erf")
     args = (jnp.float64(q1), jnp.float64(q2), jnp.float64(c))
+    closed, quad = _all(act, *args, AUTO), _all(act, *args, QUAD)
     # cross moment, then derivative cross moment
-    for closed, quad in zip(_pair(act, *args, AUTO), _pair(act, *args, QUAD), strict=True):
-        assert float(closed) == pytest.approx(float(quad), rel=1e-6, abs=1e-12)
-    closed = float(_second(act, jnp.float64(q1), AUTO))
-    assert closed == pytest.approx(float(_second(act, jnp.float64(q1), QUAD)), rel=1e-6)
+    for a, b in zip(closed[:2], quad[:2], strict=True):
+        assert float(a) == pytest.approx(float(b), rel=1e-6, abs=1e-12)
+    assert float(closed[2]) == pytest.approx(float(quad[2]), rel=1e-6)  # E[phi(u1)^2]
     a = c_map("erf", 1.7, 0.1, q1, q2, c)
     b = c_map("erf", 1.7, 0.1, q1, q2, c, method="quadrature")
     assert float(a) == pytest.approx(float(b), rel=1e-6)
@@ -132,13 +140,12 @@ def test_relu_maps_use_the_closed_form_automatically():
 def test_sin_closed_form_matches_quadrature(q1, q2, c):
     act = activations.get("sin")
     args = (jnp.float64(q1), jnp.float64(q2), jnp.float64(c))
+    closed, quad = _all(act, *args, AUTO), _all(act, *args, QUAD)
     # cross moment, then derivative cross moment
-    for closed, quad in zip(_pair(act, *args, AUTO), _pair(act, *args, QUAD), strict=True):
-        assert float(closed) == pytest.approx(float(quad), rel=1e-9)
+    for a, b in zip(closed[:2], quad[:2], strict=True):
+        assert float(a) == pytest.approx(float(b), rel=1e-9)
     # mu_1, mu_2
-    for a, b in zip(
-        _dpowers(act, jnp.float64(q1), AUTO), _dpowers(act, jnp.float64(q1), QUAD), strict=True
-    ):
+    for a, b in zip(closed[3:], quad[3:], strict=True):
         assert float(a) == pytest.approx(float(b), rel=1e-9)
 
 
@@ -146,7 +153,9 @@ def test_sin_closed_form_matches_quadrature(q1, q2, c):
 def test_erf_power_moments():
     # mu_k = E[(2/sqrt(pi))^(2k) exp(-2k u^2)] = (4/pi)^k / sqrt(1 + 4 k q).
     act = activations.get("erf")
-    closed, quad = _dpowers(act, jnp.float64(0.8), AUTO), _dpowers(act, jnp.float64(0.8), QUAD)
+    # mu_1, mu_2 at q1 = 0.8 from the erf moments' program (the cross moments at q2, c unused).
+    args = (jnp.float64(0.8), jnp.float64(0.8), jnp.float64(0.5))
+    closed, quad = _all(act, *args, AUTO)[3:], _all(act, *args, QUAD)[3:]
     for k, a, b in zip((1, 2), closed, quad, strict=True):
         assert float(a) == pytest.approx(float(b), rel=1e-10)
         assert float(a) == pytest.approx((4 / np.pi) ** k / np.sqrt(1 + 3.2 * k), rel=1e-14)

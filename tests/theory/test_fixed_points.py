@@ -103,7 +103,8 @@ def test_dropout_removes_c_star_one():
 
 
 # A 15 x 11 grid across the order-chaos line (165 cells, padded to the bucket of 256): c* on it
-# serves the two tests below (one compiled program).
+# serves the two tests below (one compiled program), and so does its q* solve (q_star on up to
+# 256 cells).
 _GW, _GB = np.meshgrid(np.linspace(1.2, 4.0, 15), np.linspace(0.0, 0.5, 11), indexing="ij")
 
 
@@ -117,8 +118,11 @@ def test_float32_default_and_batch_shapes(grid_c_star):
     assert fp.value.dtype == jnp.float32 and fp.value.shape == (15, 11)
     assert fp.converged.dtype == jnp.bool_ and fp.iterations.dtype == jnp.int32
     assert fp.converged.shape == fp.iterations.shape == (15, 11)
-    # float32 agrees with the float64 value 1.06395838 to float32 accuracy.
-    assert float(q_star("tanh", 2.5, 0.05).value) == pytest.approx(1.06395838, rel=1e-5)
+    # float32 agrees with the float64 value 1.06395838 to float32 accuracy; the cell (2.5, 0.05)
+    # appended to the grid (166 cells: the bucket of 256, the q* program c_star ran above).
+    q = q_star("tanh", np.r_[_GW.ravel(), 2.5], np.r_[_GB.ravel(), 0.05]).value
+    assert q.dtype == jnp.float32 and q.shape == (166,)
+    assert float(q[-1]) == pytest.approx(1.06395838, rel=1e-5)
 
 
 def test_float32_near_critical_c_star_matches_float64():
@@ -190,17 +194,17 @@ def test_padding_to_buckets_changes_no_cell():
     count moves. The 5 cells use the bucket of 16 that the tests above compile."""
     tanh, rule = get("tanh"), make_rule()
     mf = theory_analyse("tanh", _W, _B)
-    w, b, one = jnp.asarray(_W, jnp.float32), jnp.asarray(_B, jnp.float32), jnp.float32(1.0)
+    w, b, one = np.asarray(_W, np.float32), np.asarray(_B, np.float32), np.float32(1.0)
     raw = depth_scales._analyse_jit(tanh, rule, w, b, one, one, 200)
     for field in mf._fields:
         assert _same(getattr(mf, field), getattr(raw, field)), field
     with jax.enable_x64(True):
         fp = q_star("tanh", _W, _B)
-        one = jnp.float64(1.0)
-        raw = fixed_points._q_star_jit(tanh, rule, jnp.asarray(_W), jnp.asarray(_B), one, one, 200)
+        one = np.float64(1.0)
+        raw = fixed_points._q_star_jit(tanh, rule, _W, _B, one, one, 200)
         for field in fp._fields:
             assert _same(getattr(fp, field), getattr(raw, field)), field
-        assert np.asarray(fp.converged).all() and 1 < int(np.max(fp.iterations)) < 200
+        assert np.asarray(fp.converged).all() and 1 < int(np.max(np.asarray(fp.iterations))) < 200
         # Alone (padded with 15 copies of itself), each cell takes the same steps to the same
         # float64 value.
         for k in range(5):
