@@ -20,10 +20,11 @@ def _recall(n_train=2000, n_test=1000, **kw):
 
 
 def test_vmapped_training_equals_separate_runs():
-    kw = dict(n_pairs=2, n_keys=4, n_values=3)
-    d = _recall(n_train=64, n_test=64, **kw)  # equal sizes: one compiled sampler, both splits
+    # Equal sizes: one compiled sampler for both splits; the default task (4 pairs, 16 keys, 8
+    # values) at 64 examples is the sampler tests/data/test_sequence.py compiles too.
+    d = _recall(n_train=64, n_test=64)
     # Attention-only post-LN blocks (mlp_width=0) keep the two compilations small.
-    m = Transformer(width=8, depth=2, heads=2, vocab=7, pool="last", readout=3, norm="post",
+    m = Transformer(width=8, depth=2, heads=2, vocab=24, pool="last", readout=8, norm="post",
                     mlp_width=0)  # fmt: skip
     spec = TrainSpec(optimizer="adam", steps=6, batch_size=8, eval_every=3, eval_size=32)
     ks = keys.seed_keys(2)

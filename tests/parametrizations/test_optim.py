@@ -14,6 +14,7 @@ from initjax import data, keys, models
 from initjax import parametrizations as P
 from initjax.measure.train import TrainSpec, make_optimizer, train
 from initjax.parametrizations import Rule, Scaling
+from tests.measure import test_train as shared
 
 
 @functools.cache
@@ -77,13 +78,17 @@ def _expected(name, pz, p0, g1, g2):
 def test_one_step_equals_the_hand_computed_update(setup, name):
     pz, params, g1, g2 = setup
     tx = pz.optimizer(name, LR, eps=EPS, weight_decay=WD)
-    update = jax.jit(tx.update)  # one compiled program (not one per operation)
-    state = tx.init(params)
-    upd, state = update(g1, state, params)
-    if name == "momentum":
-        # optax.apply_updates's float32 sum p + u, in numpy (no compiled program per leaf).
-        p1 = jax.tree.map(lambda p, u: np.asarray(p) + np.asarray(u), params, upd)
-        upd, state = update(g2, state, p1)
+
+    def steps(g1, g2, params):
+        upd, state = tx.update(g1, tx.init(params), params)
+        if name == "momentum":
+            p1 = optax.apply_updates(params, upd)  # float32 sum p + u
+            upd = tx.update(g2, state, p1)[0]
+        return upd
+
+    # The optimizer's init and its one (or two) updates in one compiled program (not one per
+    # operation).
+    upd = jax.jit(steps)(g1, g2, params)
     want = _expected(name, pz, params, g1, g2)
     got = jax.tree.map(lambda a: np.asarray(a, np.float64), upd)
     flat_w, flat_g = jax.tree.leaves(want), jax.tree.leaves(got)
@@ -118,23 +123,29 @@ def test_without_multipliers_it_is_the_plain_optimizer(setup):
 
 @pytest.fixture(scope="module")
 def mixture():
-    kw = dict(n_train=256, n_test=128, dim=8, num_classes=2, separation=4.0, seed=0)
+    # The shapes of tests/measure/test_train.py's training set: the same compiled samplers.
+    kw = dict(n_train=512, n_test=256, dim=8, num_classes=2, separation=4.0, seed=0)
     return (*data.gaussian_mixture("train", **kw), *data.gaussian_mixture("test", **kw))
 
 
 def test_training_at_the_base_width_is_sp_training(mixture):
-    m = models.MLP(width=16, depth=2, readout=2, activation="relu", kernel_init="he_normal")
-    spec = TrainSpec(optimizer="adam", steps=20, batch_size=16, eval_every=10)
-    plain = train(m, mixture, seeds=2, learning_rate=0.01, spec=spec)
+    # The network, spec and 2 rates x 2 seeds of tests/measure/test_train.py's Adam runs (on
+    # data of the same shapes): the plain run is that module's compiled training program.
+    m = shared.UNROLL_NET
+    spec = shared._spec("adam", True)
+    plain = train(m, mixture, seeds=2, learning_rate=shared.LRS, spec=spec)
     mup = train(
-        P.parametrize(m, "mup", base_width=16, in_shape=(8,)),
+        P.parametrize(m, "mup", base_width=m.width, in_shape=(8,)),
         mixture,
         seeds=2,
-        learning_rate=0.01,
+        learning_rate=shared.LRS,
         spec=spec,
     )
+    assert not plain.arrays["diverged"].any()  # finite curves: equal values, not equal NaNs
     for k in ("train_loss", "test_acc", "grad_norm0"):
         np.testing.assert_array_equal(plain.arrays[k], mup.arrays[k])
+    for a, b in zip(jax.tree.leaves(plain.params), jax.tree.leaves(mup.params), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.slow
