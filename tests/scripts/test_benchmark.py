@@ -64,9 +64,23 @@ def _mixture_like(n_train: int, n_test: int) -> tuple[np.ndarray, ...]:
 # --- the smoke run ------------------------------------------------------------------------------
 
 
-def test_quick_smoke_run_writes_benchmarks_markdown(tmp_path, capsys):
+def test_quick_smoke_run_writes_benchmarks_markdown(tmp_path, capsys, monkeypatch):
     # benchmark.main in this process (case 3 still starts its fresh subprocesses); the script
     # runs as a program in test_gpu_script_dry_run_on_cpu.
+    # It runs under a user's persistent compilation cache. Case 3 times XLA compiles in fresh
+    # worker processes; under that cache a repeated run would time cache reads instead: the
+    # workers turn the cache off, so they write nothing to it (each worker's answer recorded).
+    from scripts._bench import subproc
+
+    cache = tmp_path / "jax-cache"
+    _user_jax_cache(monkeypatch, cache)
+    workers, run_worker = {}, subproc.run_worker
+
+    def recorded(params, **kw):
+        workers[params["path"], params["depth"]] = run_worker(params, **kw)
+        return workers[params["path"], params["depth"]]
+
+    monkeypatch.setattr(subproc, "run_worker", recorded)
     out = tmp_path / "BENCH.md"
     out.write_text("# Benchmarks\n\n<!-- BEGIN gpu -->\nkept\n<!-- END gpu -->\n")
     rc = benchmark.main(["--tiny", "--cases", "1,3", "--retries", "0", "--out", str(out)])
@@ -121,6 +135,14 @@ def test_quick_smoke_run_writes_benchmarks_markdown(tmp_path, capsys):
     depth = next(t for t in tables if t[0][:2] == ["path", "depth"])
     assert {(r[0], r[1]) for r in depth[1:]} >= {("fused", "10"), ("fused", "100")}
     assert all(float(r[6]) > 0 for r in depth[1:])  # peak RSS in MiB
+    # The depth workers ran and compiled, and left the user's cache empty.
+    assert set(workers) == {("fused", 10), ("fused", 100)}
+    assert all(m["compile_s"] > 0 and np.isfinite(m["q_last_mean"]) for m in workers.values())
+    assert not cache.exists() or not any(cache.iterdir())
+    # Control: the same environment makes a plain JAX process store its programs there.
+    code = "import jax; jax.jit(lambda x: x + 1)(1.0)"
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ), timeout=300)
+    assert any(cache.iterdir())
 
 
 def test_unknown_case_is_an_argument_error(capsys):
@@ -175,22 +197,6 @@ def _user_jax_cache(monkeypatch, path: Path) -> None:
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(path))
     monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
-
-
-def test_depth_worker_compiles_cold_under_a_users_jax_cache(tmp_path, monkeypatch):
-    # Case 3 times XLA compiles in fresh subprocesses. Under a user's persistent cache a repeated
-    # run would time cache reads instead; the worker turns the cache off, so it writes nothing.
-    from scripts._bench.subproc import run_worker
-
-    cache = tmp_path / "jax-cache"
-    _user_jax_cache(monkeypatch, cache)
-    m = run_worker({"kind": "depth", "width": 8, "depth": 2, "batch": 2, "seeds": 1})
-    assert m["compile_s"] > 0 and np.isfinite(m["q_last_mean"])
-    assert not cache.exists() or not any(cache.iterdir())
-    # Control: the same environment makes a plain JAX process store its programs there.
-    code = "import jax; jax.jit(lambda x: x + 1)(1.0)"
-    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ), timeout=300)
-    assert any(cache.iterdir())
 
 
 def test_main_job_child_runs_without_the_persistent_cache(tmp_path, monkeypatch):
