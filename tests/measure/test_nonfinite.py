@@ -60,11 +60,15 @@ def test_vanishing_relu_signal_is_underflow_not_divergence(relu_glorot):
     assert s["underflow"].tolist() == [0, 2] and s["diverged"].tolist() == [0, 0]
 
 
+# The overflow test's network; the all-zero test runs the same compiled program (a grid of two
+# sigma_w2 values, metrics q, c, act_std) with other values.
+OVERFLOW_NET = MLP(width=32, depth=200, activation="relu", kernel_init="he_normal")
+
+
 def test_overflow_is_divergence():
     # sigma_w2 = 20 with ReLU: q grows tenfold per layer and overflows float32 (3.4e38) after
     # about 38 layers; sigma_w2 = 1 in the same grid call halves q and underflows.
-    net = MLP(width=32, depth=200, activation="relu", kernel_init="he_normal")
-    g = propagate(net, seeds=2, sigma_w2=np.array([1.0, 20.0]), metrics="q,c,act_std")
+    g = propagate(OVERFLOW_NET, seeds=2, sigma_w2=np.array([1.0, 20.0]), metrics="q,c,act_std")
     assert g.diverged.tolist() == [[False, False], [True, True]]
     assert g.arrays["underflow"][0].any() and not g.arrays["underflow"][1].any()
     nf = g.arrays["nonfinite"][1]
@@ -74,10 +78,12 @@ def test_overflow_is_divergence():
 
 
 def test_all_zero_layers_underflow():
-    # Zero kernels and sigma_b2 = 0: every pre-activation is exactly 0 (q = 0 < tiny).
-    r = propagate(MLP(width=8, depth=3, kernel_init="zeros"), seeds=2, metrics="q,c,act_std")
-    assert r.arrays["underflow"][:, 1:].all() and not r.diverged.any()
-    assert np.all(r.arrays["q"][:, 1:] == 0) and np.isnan(r.arrays["c"][:, 1:]).all()
+    # Zero kernels (He's draw rescaled to sigma_w2 = 0) and sigma_b2 = 0: every pre-activation
+    # is exactly 0 (q = 0 < tiny), in both cells of the grid.
+    sw = np.zeros(2, np.float32)
+    g = propagate(OVERFLOW_NET, seeds=2, sigma_w2=sw, sigma_b2=0.0, metrics="q,c,act_std")
+    assert g.arrays["underflow"].all() and not g.diverged.any()
+    assert np.all(g.arrays["q"] == 0) and np.isnan(g.arrays["c"]).all()
 
 
 def _arrays(**cols):
