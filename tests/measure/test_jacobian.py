@@ -49,8 +49,13 @@ def _explicit_float32_spectrum(model: MLP, x: jax.Array) -> np.ndarray:
     """The former method: the Jacobian formed in float32, then a float32 SVD."""
     st = model.stack()
     p = init_params(model, keys.seed_keys(1)[0], x)["params"]
-    jac = jax.jacfwd(lambda v: apply_stack(st, p, v[None])[0])(x[0])
-    return np.asarray(jnp.linalg.svd(jac.astype(jnp.float32), compute_uv=False), np.float64)
+
+    @jax.jit  # the Jacobian and its SVD: one compiled program (not one per operation)
+    def sv(p, x0):
+        jac = jax.jacfwd(lambda v: apply_stack(st, p, v[None])[0])(x0)
+        return jnp.linalg.svd(jac.astype(jnp.float32), compute_uv=False)
+
+    return np.asarray(sv(p, x[0]), np.float64)
 
 
 def test_deep_linear_net_with_shared_singular_vectors_has_its_exact_spectrum():
@@ -106,21 +111,29 @@ def test_random_tanh_networks_match_50_digit_references_within_rtol(sigma_w2):
         assert r.arrays["jac_sv_rtol"][s] < 1e-3
 
 
-def test_rank_deficient_jacobian_values_are_below_the_floor():
-    # A rank-1 kernel, every entry 1/8: W = 11^T / 8 is a projection, so J = W^3 = W has one
-    # singular value 1 and 7 exact zeros, which must never pass as resolved values.
+@functools.cache
+def _rank_one_run():
+    """A linear width-8 MLP whose every kernel is the rank-1 projection 11^T / 8, 2 seeds (the
+    kernel is fixed, so both seeds are the same network): one compiled program for both tests
+    below."""
     w = np.full((8, 8), 1 / 8, np.float32)
 
     def kernel(key, shape, dtype=jnp.float32):
         return jnp.asarray(w, dtype)
 
     m = MLP(width=8, depth=2, activation="linear", kernel_init=kernel)
-    r = propagate(m, seeds=1, metrics="jac_sv", batch=2)
-    sv = r.arrays["jac_sv"][0]
-    np.testing.assert_allclose(sv[0], 1.0, rtol=1e-6)
+    return propagate(m, seeds=2, metrics="jac_sv", batch=2)
+
+
+def test_rank_deficient_jacobian_values_are_below_the_floor():
+    # A rank-1 kernel, every entry 1/8: W = 11^T / 8 is a projection, so J = W^3 = W has one
+    # singular value 1 and 7 exact zeros, which must never pass as resolved values.
+    r = _rank_one_run()
+    sv = r.arrays["jac_sv"]
+    np.testing.assert_allclose(sv[:, 0], 1.0, rtol=1e-6)
     frame = r.jacobian_frame()
-    assert frame["below_floor"].tolist() == [False] + [True] * 7
-    assert r.arrays["jac_sv_floor"][0] > 0
+    assert frame["below_floor"].tolist() == ([False] + [True] * 7) * 2
+    assert np.all(r.arrays["jac_sv_floor"] > 0)
 
 
 def test_factor_steps_reproduce_a_plain_product():
@@ -129,10 +142,17 @@ def test_factor_steps_reproduce_a_plain_product():
     mats = [rng.standard_normal((6, 5)).astype(np.float32)] + [
         rng.standard_normal((6, 6)).astype(np.float32) for _ in range(4)
     ]
-    q, g, p, kappa = J.start(jnp.asarray(mats[0]))
+
+    @jax.jit  # the factor steps as one compiled program (not one per operation)
+    def factor(mats):
+        q, g, p, kappa = J.start(mats[0])
+        for a in mats[1:]:
+            q, g, p, kappa = J.step(a @ q, g, p, kappa)
+        return g, p, kappa
+
+    g, p, kappa = factor(mats)
     prod = mats[0].astype(np.float64)
     for a in mats[1:]:
-        q, g, p, kappa = J.step(jnp.asarray(a) @ q, g, p, kappa)
         prod = a.astype(np.float64) @ prod
     sv, floor, rtol = J.spectrum(np.asarray(g), np.asarray(p), np.asarray(kappa))
     ref = np.linalg.svd(prod, compute_uv=False)
@@ -149,17 +169,7 @@ def test_nonfinite_factor_gives_nan_and_zero_jacobian_gives_zeros():
 
 
 def test_plot_draws_the_floor_and_marks_values_below_it():
-    w = np.full((8, 8), 1 / 8, np.float32)
-
-    def kernel(key, shape, dtype=jnp.float32):
-        return jnp.asarray(w, dtype)
-
-    r = propagate(
-        MLP(width=8, depth=2, activation="linear", kernel_init=kernel),
-        seeds=2,
-        metrics="jac_sv",
-        batch=2,
-    )
+    r = _rank_one_run()
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
