@@ -215,7 +215,10 @@ def loss_and_accuracy(
     """Mean softmax cross-entropy and accuracy of the network's logits on (x, y) (computed with
     the parametrization's forward multipliers when ``parametrized`` is given; ``unroll``: of the
     hidden layers' scan, :func:`initjax.models.apply_stack`)."""
-    logits = _logits(stack, params, x, parametrized, unroll)
+    return _loss_and_accuracy_of(_logits(stack, params, x, parametrized, unroll), y)
+
+
+def _loss_and_accuracy_of(logits: jax.Array, y: jax.Array):
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
     acc = jnp.mean(jnp.argmax(logits, -1) == y)
     return loss, acc
@@ -282,9 +285,18 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data, pz=None):
     params0 = params
     opt_state = tx.init(params)
     unroll = spec.layer_unroll(stack.depth)
-    loss_fn = lambda p, x, y: loss_and_accuracy(stack, p, x, y, pz, unroll=unroll)
     batch_key = keys.role(seed_key, keys.BATCHES)
-    x_ev, y_ev = x_tr[: spec.eval_size], y_tr[: spec.eval_size]
+    # The test set and the first eval_size training examples are evaluated by one forward pass
+    # of both, stacked: one copy of the forward code in the program instead of two.
+    n_te = x_te.shape[0]
+    x_eval = jnp.concatenate([x_te, x_tr[: spec.eval_size]])
+    y_eval = jnp.concatenate([y_te, y_tr[: spec.eval_size]])
+
+    def evaluate(p):
+        logits = _logits(stack, p, x_eval, pz, unroll)
+        te = _loss_and_accuracy_of(logits[:n_te], y_eval[:n_te])
+        tr = _loss_and_accuracy_of(logits[n_te:], y_eval[n_te:])
+        return te, tr
 
     def batch(step):
         idx = jax.random.randint(jax.random.fold_in(batch_key, step), (spec.batch_size,), 0, n)
@@ -307,8 +319,7 @@ def _one_network(stack, spec: TrainSpec, seed_key, sw2, sb2, lr, data, pz=None):
     def block(carry, b):
         steps = b * spec.eval_every + jnp.arange(spec.eval_every)
         carry, (loss, acc) = jax.lax.scan(step_fn, carry, steps)
-        te_loss, te_acc = loss_fn(carry[0], x_te, y_te)
-        tr_loss, tr_acc = loss_fn(carry[0], x_ev, y_ev)
+        (te_loss, te_acc), (tr_loss, tr_acc) = evaluate(carry[0])
         bad = ~jnp.all(jnp.isfinite(loss))
         return carry, (loss.mean(), acc.mean(), tr_loss, tr_acc, te_loss, te_acc, bad)
 
@@ -344,8 +355,9 @@ def _check_memory(
     """Refuse (ValueError with the estimate) a training run whose arrays cannot fit.
 
     Per network: params, gradients, updates and optimizer slots (momentum 1, adam 2), the
-    pre-activations of a minibatch kept for backprop (3 per layer), the activations of the test
-    or evaluation set's forward pass (2 at a time); the data once; H x S networks at once, split
+    pre-activations of a minibatch kept for backprop (3 per layer), the activations of the
+    evaluation forward pass, which takes the test set and the evaluation subset stacked (2 at a
+    time); the data once, plus that stacked copy; H x S networks at once, split
     over the accelerators the call is sharded across (:func:`sharding.devices_per_call`). Host:
     the curves, and the initial and final params with ``keep_params``.
     """
@@ -364,14 +376,15 @@ def _check_memory(
     per_net = n_params * (3 + OPT_SLOTS.get(spec.optimizer, 2)) + 3 * spec.batch_size * n_f * (
         stack.depth + 1
     )
-    per_net += 2 * max(len(x_te), min(spec.eval_size, len(x_tr))) * n_f
+    n_eval = len(x_te) + min(spec.eval_size, len(x_tr))
+    per_net += 2 * n_eval * n_f
     nets = cells * seeds
     # XLA:CPU devices of one process share its RAM: only accelerators split the networks.
     split = (
         1 if jax.devices()[0].platform == "cpu" else sharding.devices_per_call(cells, seeds, shard)
     )
     per_device = -(-nets // split)
-    data_bytes = (x_tr.size + x_te.size) * item
+    data_bytes = (x_tr.size + x_te.size + n_eval * math.prod(in_shape)) * item
     host = nets * (spec.n_evals * 7 * 4 + (2 * n_params * item if spec.keep_params else 0))
     device_memory.check(
         "train",

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from initjax import data, initializers, keys, models
-from initjax.measure.train import TrainSpec, make_optimizer, train
+from initjax.measure.train import TrainSpec, loss_and_accuracy, make_optimizer, train
+from initjax.models import stack_of
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,25 @@ def test_grad_norm0_is_the_gradient_at_the_initial_params_on_minibatch_0(separab
         want = np.array(norms[::-1])  # input, hidden 1..4, readout
         for h in range(2):
             np.testing.assert_allclose(r.arrays["grad_norm0"][h, s], want, rtol=1e-4)
+
+
+def test_last_evaluation_is_of_the_final_params_on_the_test_set_and_the_eval_subset(separable):
+    # The last point of the test curves is the loss and accuracy of the final params on the test
+    # set (256 examples), and of the train curves on the first eval_size (1000, so all 512)
+    # training examples: computed here by separate forward passes of each set. Other batch
+    # shapes may sum in another order: float32 rounding on the loss; an accuracy may move by
+    # one example (1/256) only if rounding flips an argmax.
+    r = _runs(separable, "sgd", False)
+    x_tr, y_tr, x_te, y_te = separable
+    f = jax.jit(lambda p, x, y: loss_and_accuracy(stack_of(UNROLL_NET), p, x, y))
+    for h in range(2):
+        for s in range(2):
+            p = jax.tree.map(lambda a, h=h, s=s: a[h, s], r.params)
+            for split, x, y in (("test", x_te, y_te), ("train", x_tr, y_tr)):
+                loss, acc = f(p, x, y)
+                got = r.arrays[f"{split}_loss"][h, s, -1], r.arrays[f"{split}_acc"][h, s, -1]
+                np.testing.assert_allclose(got[0], loss, rtol=1e-5, atol=1e-7)
+                np.testing.assert_allclose(got[1], acc, atol=1.5 / len(y))
 
 
 def test_vmapped_training_equals_separate_runs(separable):
