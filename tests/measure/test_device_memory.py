@@ -75,6 +75,8 @@ def test_train_estimate_is_per_accelerator_when_sharded(monkeypatch):
     assert estimate().device_bytes == one.device_bytes  # CPU devices share the host's RAM
     monkeypatch.setattr(jax, "devices", lambda: [SimpleNamespace(platform="gpu")])
     four = estimate()
-    data_bytes = 4 * (64 + 32) * 10
+    # The data once, plus the evaluation pass's stacked copy: the 32 test examples and the first
+    # eval_size (default 1000, so all 64) training examples.
+    data_bytes = 4 * (64 + 32 + (32 + 64)) * 10
     assert four.device_bytes - data_bytes == pytest.approx((one.device_bytes - data_bytes) / 4)
     assert "1 network(s) at once per device (4 over 4 device(s))" in four.detail
