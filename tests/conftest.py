@@ -7,8 +7,8 @@ version and every compiler option, so the tests still check the numbers XLA's co
 Even a fresh checkout gains: the two xdist workers and the modules that follow a cache clear
 (below) compile many of the same programs (about 800 cache hits a run, beside about 2,500
 compilations); a second run reuses them all: 206 s wall on 2 cores, against 412-512 s for first
-runs (fresh clones of the same state; the wall time follows the host's speed, which varied by up
-to 4x within a run).
+runs (fresh clones at the commits that made these figures; the wall time follows the host's
+speed, which varied by up to 4x within a run).
 
 The cache is a folder of files written by :class:`_FileCache`: each entry is written to a
 temporary file and renamed into place, so a reader (the other xdist worker) sees a whole entry or
