@@ -157,6 +157,15 @@ def test_case_selection_brings_prng_with_case_1():
     assert benchmark.parse_cases(None, benchmark.GPU_CASES) == list(benchmark.GPU_CASES)
 
 
+def test_theory_target_states_its_measured_reason_when_missed():
+    from scripts._bench.cases import theory_target_reason
+
+    assert theory_target_reason(200, 0.913, 1.5, 2) == ""  # met: nothing to explain
+    missed = theory_target_reason(200, 1.25, 1.49, 2)
+    assert missed.startswith("32,000 cells/s with 1.49 of 2 cores busy")  # 40,000 cells / 1.25 s
+    assert theory_target_reason(20, 5.0, 1.0, 2) == "grid smaller than 200 x 200 in this preset"
+
+
 def test_gpu_script_dry_run_on_cpu():
     proc = subprocess.run(
         ["bash", "scripts/benchmark_gpu.sh", "--dry-run"], cwd=ROOT, capture_output=True,
