@@ -6,7 +6,7 @@ off). A cache hit is the executable XLA would build: the key holds the computati
 version and every compiler option, so the tests still check the numbers XLA's compiler gives.
 Even a fresh checkout gains: the two xdist workers and the modules that follow a cache clear
 (below) compile many of the same programs (about 800 cache hits a run, beside about 2,500
-compilations); a second run reuses them all: 206 s wall on 2 cores, against 412-512 s for first
+compilations); a second run reuses them all: 206 s wall on 2 cores, against 383-512 s for first
 runs (fresh clones at the commits that made these figures; the wall time follows the host's
 speed, which varied by up to 4x within a run).
 

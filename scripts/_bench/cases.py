@@ -732,6 +732,15 @@ def theory_target_reason(n: int, seconds: float, busy: float, cores: int) -> str
     """The notes of case 5's 1 s target: why it is not judged (a grid under 200 x 200), nothing
     when met, else the measured account: the throughput and the cores the call kept busy (the
     grid's chunks of cells run one after another; XLA spreads each chunk's work over the cores).
+
+    Args:
+      n: grid side (the grid has n x n cells).
+      seconds: median wall time of one ``theory.phase_diagram`` call, in seconds.
+      busy: median cores kept busy by that call (its CPU time / wall time).
+      cores: cores visible to the process.
+
+    Returns:
+      The text of the target's notes column ("" when the target is met).
     """
     if n < 200:
         return "grid smaller than 200 x 200 in this preset"
